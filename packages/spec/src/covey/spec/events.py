@@ -1,0 +1,304 @@
+"""One typed schema for everything a run emits, streamed to callers and kept by the store.
+
+Every event has `type` (`<subject>.<verb>`), `run_id`, `parent_run_id`, `seq` (strictly
+increasing within a run) and `time`. Every `<subject>.started` is closed by exactly one
+`<subject>.completed`, `.failed`, `.paused` or `.cancelled` of the same subject, and the final
+run event carries the `RunResult`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import cache
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from covey.spec.messages import ModelResponse
+from covey.spec.runs import ErrorInfo, Requirement, RunResult
+from covey.spec.usage import Usage
+
+__all__ = [
+    "BaseEvent",
+    "ModelFallback",
+    "ModelRequestCancelled",
+    "ModelRequestCompleted",
+    "ModelRequestFailed",
+    "ModelRequestRetry",
+    "ModelRequestStarted",
+    "OutputDelta",
+    "OutputRetry",
+    "RequirementCreated",
+    "RunCancelled",
+    "RunCompleted",
+    "RunEvent",
+    "RunFailed",
+    "RunPaused",
+    "RunStarted",
+    "TextDelta",
+    "ThinkingDelta",
+    "ToolCallCancelled",
+    "ToolCallCompleted",
+    "ToolCallDelta",
+    "ToolCallFailed",
+    "ToolCallStarted",
+    "dump_event",
+    "event_adapter",
+    "load_event",
+]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class BaseEvent(BaseModel):
+    """Fields every event has."""
+
+    model_config = ConfigDict(defer_build=True, extra="forbid")
+
+    type: str
+    run_id: str
+    parent_run_id: str | None = None
+    seq: int = 0
+    """Position in the run's event log, from 1; assigned by the run loop."""
+    time: datetime = Field(default_factory=_now)
+    agent_name: str | None = None
+
+
+# --- run -----------------------------------------------------------------------------------------
+
+
+class RunStarted(BaseEvent):
+    """A run began (or resumed: `resumed` is then true)."""
+
+    type: Literal["run.started"] = "run.started"
+    session_id: str | None = None
+    user_id: str | None = None
+    input: Any = None
+    resumed: bool = False
+
+
+class RunCompleted(BaseEvent):
+    """The run finished with an output."""
+
+    type: Literal["run.completed"] = "run.completed"
+    result: RunResult[Any]
+
+
+class RunFailed(BaseEvent):
+    """The run ended with an error (`result.error`)."""
+
+    type: Literal["run.failed"] = "run.failed"
+    result: RunResult[Any]
+
+
+class RunPaused(BaseEvent):
+    """The run waits for `result.requirements` to be met, then `resume` continues it."""
+
+    type: Literal["run.paused"] = "run.paused"
+    result: RunResult[Any]
+
+
+class RunCancelled(BaseEvent):
+    """The run was cancelled."""
+
+    type: Literal["run.cancelled"] = "run.cancelled"
+    result: RunResult[Any]
+
+
+# --- model requests ------------------------------------------------------------------------------
+
+
+class ModelRequestStarted(BaseEvent):
+    """A request to the model is on its way."""
+
+    type: Literal["model_request.started"] = "model_request.started"
+    model_name: str
+    step: int
+    """1 for the run's first model request, 2 for the next..."""
+
+
+class ModelRequestCompleted(BaseEvent):
+    """The model answered."""
+
+    type: Literal["model_request.completed"] = "model_request.completed"
+    model_name: str
+    step: int
+    response: ModelResponse
+    usage: Usage
+
+
+class ModelRequestFailed(BaseEvent):
+    """The request failed for good (after retries and fallbacks)."""
+
+    type: Literal["model_request.failed"] = "model_request.failed"
+    model_name: str
+    step: int
+    error: ErrorInfo
+
+
+class ModelRequestCancelled(BaseEvent):
+    """The run was cancelled while the request was in flight."""
+
+    type: Literal["model_request.cancelled"] = "model_request.cancelled"
+    model_name: str
+    step: int
+
+
+class ModelRequestRetry(BaseEvent):
+    """A request failed and is retried after `delay` seconds."""
+
+    type: Literal["model_request.retry"] = "model_request.retry"
+    model_name: str
+    attempt: int
+    """The attempt that failed, from 1."""
+    delay: float
+    error: ErrorInfo
+
+
+class ModelFallback(BaseEvent):
+    """A model failed and the next one of a `FallbackModel` takes over."""
+
+    type: Literal["model.fallback"] = "model.fallback"
+    from_model: str
+    to_model: str
+    error: ErrorInfo
+
+
+class TextDelta(BaseEvent):
+    """More text from the model."""
+
+    type: Literal["text.delta"] = "text.delta"
+    delta: str
+    part_index: int = 0
+
+
+class ThinkingDelta(BaseEvent):
+    """More reasoning from the model."""
+
+    type: Literal["thinking.delta"] = "thinking.delta"
+    delta: str
+    part_index: int = 0
+
+
+class ToolCallDelta(BaseEvent):
+    """A fragment of a tool call's arguments as the model writes them."""
+
+    type: Literal["tool_call.delta"] = "tool_call.delta"
+    tool_call_id: str | None = None
+    tool_name: str | None = None
+    args_delta: str = ""
+    part_index: int = 0
+
+
+# --- tool calls ----------------------------------------------------------------------------------
+
+
+class ToolCallStarted(BaseEvent):
+    """A tool call begins."""
+
+    type: Literal["tool_call.started"] = "tool_call.started"
+    tool_call_id: str
+    tool_name: str
+    args: dict[str, Any] = Field(default_factory=dict[str, Any])
+
+
+class ToolCallCompleted(BaseEvent):
+    """A tool call returned."""
+
+    type: Literal["tool_call.completed"] = "tool_call.completed"
+    tool_call_id: str
+    tool_name: str
+    result: Any = None
+    duration: float = 0.0
+
+
+class ToolCallFailed(BaseEvent):
+    """A tool call failed; `retry` says whether the model is asked to try again."""
+
+    type: Literal["tool_call.failed"] = "tool_call.failed"
+    tool_call_id: str
+    tool_name: str
+    error: str
+    retry: bool = False
+    duration: float = 0.0
+
+
+class ToolCallCancelled(BaseEvent):
+    """The run was cancelled while the tool ran."""
+
+    type: Literal["tool_call.cancelled"] = "tool_call.cancelled"
+    tool_call_id: str
+    tool_name: str
+
+
+class RequirementCreated(BaseEvent):
+    """The run needs an approval, an input or an external result before it can go on."""
+
+    type: Literal["requirement.created"] = "requirement.created"
+    requirement: Requirement
+
+
+# --- output --------------------------------------------------------------------------------------
+
+
+class OutputRetry(BaseEvent):
+    """The model's structured output did not validate; it is asked to try again."""
+
+    type: Literal["output.retry"] = "output.retry"
+    retry: int
+    errors: list[dict[str, Any]] = Field(default_factory=list[dict[str, Any]])
+    message: str = ""
+
+
+class OutputDelta(BaseEvent):
+    """A partial structured output, as far as the model has written it."""
+
+    type: Literal["output.delta"] = "output.delta"
+    output: Any
+
+
+RunEvent = Annotated[
+    RunStarted
+    | RunCompleted
+    | RunFailed
+    | RunPaused
+    | RunCancelled
+    | ModelRequestStarted
+    | ModelRequestCompleted
+    | ModelRequestFailed
+    | ModelRequestCancelled
+    | ModelRequestRetry
+    | ModelFallback
+    | TextDelta
+    | ThinkingDelta
+    | ToolCallDelta
+    | ToolCallStarted
+    | ToolCallCompleted
+    | ToolCallFailed
+    | ToolCallCancelled
+    | RequirementCreated
+    | OutputRetry
+    | OutputDelta,
+    Field(discriminator="type"),
+]
+"""Any run event; the discriminator is `type`."""
+
+
+@cache
+def event_adapter() -> TypeAdapter[Any]:
+    """The `TypeAdapter` for one `RunEvent`; built on first use."""
+    return TypeAdapter(RunEvent)
+
+
+def dump_event(event: BaseEvent) -> bytes:
+    """Serialise an event to JSON bytes."""
+    return event.model_dump_json().encode()
+
+
+def load_event(data: str | bytes | dict[str, Any]) -> BaseEvent:
+    """Load any event from JSON or a dict, as its concrete class."""
+    if isinstance(data, dict):
+        return event_adapter().validate_python(data)
+    return event_adapter().validate_json(data)
