@@ -46,6 +46,7 @@ from covey.spec.models import (
 )
 from covey.spec.runs import ErrorInfo, Requirement, RunResult, RunStatus, ToolCallRecord
 from covey.spec.streaming import ResponseAssembler
+from covey.spec.function_toolset import FunctionToolset, Tool, tool
 from covey.spec.tools import ToolArgumentsError, ToolDefinition, ToolResult, Toolset
 from covey.spec.usage import Usage
 
@@ -55,6 +56,7 @@ __all__ = [
     "DocumentContent",
     "ErrorInfo",
     "FinalResponseEvent",
+    "FunctionToolset",
     "ImageContent",
     "ModelMessage",
     "ModelProfile",
@@ -85,6 +87,7 @@ __all__ = [
     "ToolCallPartDelta",
     "ToolCallRecord",
     "ToolChoice",
+    "Tool",
     "ToolDefinition",
     "ToolResult",
     "ToolReturnPart",
@@ -96,4 +99,5 @@ __all__ = [
     "dump_messages",
     "load_messages",
     "messages_adapter",
+    "tool",
 ]

@@ -1,0 +1,33 @@
+"""covey-conformance: the pytest suites every Covey plugin must pass.
+
+Subclass a suite in your plugin's tests and supply its one fixture:
+
+| Suite             | Fixture        | Checks                                         |
+|-------------------|----------------|------------------------------------------------|
+| `ChatModelSuite`  | `chat_model`   | a `ChatModel` adapter                          |
+| `EmbedderSuite`   | `embedder`     | an `Embedder`                                  |
+| `ToolsetSuite`    | `toolset`      | a `Toolset`                                    |
+| `VectorStoreSuite`| `vector_store` | a `VectorStore`                                |
+| `StoreSuite`      | `store`        | a `Store`                                      |
+
+Deleting or overriding a suite's test fails collection (see `covey.conformance.plugin`); to
+skip one your implementation cannot pass, override it with
+`@pytest.mark.xfail(reason="why")`.
+"""
+
+from covey.conformance.chat_model_suite import ChatModelSuite
+from covey.conformance.embedder_suite import EmbedderSuite
+from covey.conformance.rules import suite_violations
+from covey.conformance.store_suite import StoreScopes, StoreSuite
+from covey.conformance.toolset_suite import ToolsetSuite
+from covey.conformance.vector_store_suite import VectorStoreSuite
+
+__all__ = [
+    "ChatModelSuite",
+    "EmbedderSuite",
+    "StoreScopes",
+    "StoreSuite",
+    "ToolsetSuite",
+    "VectorStoreSuite",
+    "suite_violations",
+]

@@ -1,0 +1,15 @@
+"""The reference `InMemoryVectorStore` passes `VectorStoreSuite`."""
+
+from __future__ import annotations
+
+import pytest
+
+from covey.conformance import VectorStoreSuite
+from covey.spec.testing import InMemoryVectorStore
+from covey.spec.vectors import VectorStore
+
+
+class TestInMemoryVectorStore(VectorStoreSuite):
+    @pytest.fixture
+    def vector_store(self) -> VectorStore:
+        return InMemoryVectorStore()

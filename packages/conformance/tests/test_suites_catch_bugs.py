@@ -1,0 +1,189 @@
+"""Each suite fails an implementation with a typical bug: the suites test what they claim."""
+
+from __future__ import annotations
+
+import pytest
+
+_PRELUDE = """
+from __future__ import annotations
+from typing import Any
+import pytest
+from covey.conformance import (
+    ChatModelSuite, EmbedderSuite, StoreSuite, ToolsetSuite, VectorStoreSuite,
+)
+from covey.spec.store import Scope
+from covey.spec.testing import EchoChatModel, HashEmbedder, InMemoryStore, InMemoryVectorStore
+from covey.spec.tools import ToolResult, ToolDefinition, Toolset
+"""
+
+CASES: dict[str, tuple[str, list[str]]] = {
+    "store-leaks-sessions-to-other-users": (
+        """
+class Leaky(InMemoryStore):
+    async def get_session(self, scope, session_id):
+        return await super().get_session(Scope(scope.tenant_id), session_id)
+
+class TestBroken(StoreSuite):
+    @pytest.fixture
+    def store(self):
+        return Leaky()
+""",
+        ["test_isolation_sessions[bob]"],
+    ),
+    "store-without-optimistic-concurrency": (
+        """
+class Careless(InMemoryStore):
+    async def save_session(self, scope, session, *, expected_version):
+        return await super().save_session(scope, session, expected_version=None)
+
+class TestBroken(StoreSuite):
+    @pytest.fixture
+    def store(self):
+        return Careless()
+""",
+        [
+            "test_save_session_optimistic_concurrency",
+            "test_concurrent_session_saves_one_wins",
+        ],
+    ),
+    "store-appends-events-one-by-one": (
+        """
+class Piecemeal(InMemoryStore):
+    async def append_events(self, scope, run_id, events):
+        for event in events:
+            await super().append_events(scope, run_id, [event])
+
+class TestBroken(StoreSuite):
+    @pytest.fixture
+    def store(self):
+        return Piecemeal()
+""",
+        [
+            "test_duplicate_seq_rejects_the_whole_batch",
+            "test_events_need_a_visible_run_and_a_valid_seq",
+        ],
+    ),
+    "store-lists-sessions-oldest-first": (
+        """
+class Backwards(InMemoryStore):
+    async def list_sessions(self, scope, **kwargs):
+        page = await super().list_sessions(scope, **kwargs)
+        page.items.reverse()
+        return page
+
+class TestBroken(StoreSuite):
+    @pytest.fixture
+    def store(self):
+        return Backwards()
+""",
+        ["test_list_sessions_newest_first_with_pages"],
+    ),
+    "vector-store-filters-after-k": (
+        """
+class PostFilter(InMemoryVectorStore):
+    async def query(self, collection, query):
+        from covey.spec.vectors import matches
+        hits = await super().query(collection, query.model_copy(update={"filter": None}))
+        if query.filter is None:
+            return hits
+        return [h for h in hits if matches(query.filter, h.record.metadata)]
+
+class TestBroken(VectorStoreSuite):
+    @pytest.fixture
+    def vector_store(self):
+        return PostFilter()
+""",
+        ["test_filter_applies_before_k"],
+    ),
+    "vector-store-scores-by-dot-product": (
+        """
+class Dot(InMemoryVectorStore):
+    @staticmethod
+    def _vector_scores(records, query):
+        scored = [(r.id, sum(a * b for a, b in zip(query.vector, r.vector))) for r in records]
+        scored.sort(key=lambda p: (-p[1], p[0]))
+        return scored
+
+class TestBroken(VectorStoreSuite):
+    @pytest.fixture
+    def vector_store(self):
+        return Dot()
+""",
+        ["test_vector_query_orders_by_cosine"],
+    ),
+    "embedder-reverses-batches": (
+        """
+class Reversed(HashEmbedder):
+    async def embed(self, texts, *, input_type="document"):
+        return list(reversed(await super().embed(texts, input_type=input_type)))
+
+class TestBroken(EmbedderSuite):
+    @pytest.fixture
+    def embedder(self):
+        return Reversed()
+""",
+        [
+            "test_batch_keeps_input_order",
+            "test_embed_batched",
+            "test_query_and_document_input_types",
+            "test_similar_texts_are_closer",
+        ],
+    ),
+    "chat-model-stream-without-final-event": (
+        """
+from covey.spec.models import FinalResponseEvent
+
+class NoFinal(EchoChatModel):
+    async def request_stream(self, messages, settings, params):
+        async for event in super().request_stream(messages, settings, params):
+            if not isinstance(event, FinalResponseEvent):
+                yield event
+
+class TestBroken(ChatModelSuite):
+    @pytest.fixture
+    def chat_model(self):
+        return NoFinal()
+""",
+        ["test_stream_event_order", "test_stream_deltas_add_up_to_the_final_text"],
+    ),
+    "chat-model-repr-shows-key": (
+        """
+class Leaky(EchoChatModel):
+    def __repr__(self):
+        return "Leaky(api_key='sk-abcdefghijklmnopqrstuvwxyz')"
+
+class TestBroken(ChatModelSuite):
+    @pytest.fixture
+    def chat_model(self):
+        return Leaky()
+""",
+        ["test_repr_has_no_secrets"],
+    ),
+    "toolset-without-validation": (
+        """
+class Lax(Toolset):
+    async def list_tools(self, ctx):
+        schema = {"type": "object", "properties": {"x": {"type": "integer"}}, "required": ["x"]}
+        return [ToolDefinition(name="echo", parameters_json_schema=schema)]
+
+    async def call_tool(self, name, args, ctx):
+        return ToolResult(content=args)
+
+class TestBroken(ToolsetSuite):
+    @pytest.fixture
+    def toolset(self):
+        return Lax()
+""",
+        ["test_unknown_tool", "test_invalid_arguments"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_suite_fails_a_broken_implementation(pytester: pytest.Pytester, case: str) -> None:
+    source, expected = CASES[case]
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makepyfile(test_broken=_PRELUDE + source)
+    reprec = pytester.inline_run("-p", "no:cacheprovider")
+    failed = sorted(r.nodeid.split("::")[-1] for r in reprec.getfailures() if r.when == "call")
+    assert failed == sorted(expected)
