@@ -1,0 +1,55 @@
+"""covey-core: agents and the one async run loop.
+
+Names are imported on first use (PEP 562), so `import covey.core` stays as cheap as the
+interface package; `from covey.core import Agent` loads what an agent needs.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from covey.core.agent import Agent, RunHook
+    from covey.core.fallback import FallbackModel
+    from covey.core.limits import UsageLimits
+    from covey.core.retry import RetryPolicy
+    from covey.spec import RunContext, RunResult, RunStatus
+    from covey.spec.testing import InMemoryStore
+
+__all__ = [
+    "Agent",
+    "FallbackModel",
+    "InMemoryStore",
+    "RetryPolicy",
+    "RunContext",
+    "RunHook",
+    "RunResult",
+    "RunStatus",
+    "UsageLimits",
+]
+
+_WHERE = {
+    "Agent": "covey.core.agent",
+    "RunHook": "covey.core.agent",
+    "FallbackModel": "covey.core.fallback",
+    "UsageLimits": "covey.core.limits",
+    "RetryPolicy": "covey.core.retry",
+    "RunContext": "covey.spec",
+    "RunResult": "covey.spec",
+    "RunStatus": "covey.spec",
+    "InMemoryStore": "covey.spec.testing",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'covey.core' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,572 @@
+"""`Agent`: an immutable definition that any number of concurrent runs share."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Generic, Literal, TextIO
+
+import anyio
+from typing_extensions import TypeVar
+
+from covey.core.instructions import Instructions
+from covey.core.limits import UsageLimits
+from covey.core.output import OutputModeChoice, OutputSpec
+from covey.core.retry import RetryPolicy
+from covey.core.tool_calls import ToolErrorPolicy, ToolHook
+from covey.spec import (
+    ChatModel,
+    ModelRequest,
+    ModelResponse,
+    ModelSettings,
+    RunContext,
+    RunResult,
+    RunStatus,
+    ToolChoice,
+    Toolset,
+    UserContent,
+)
+from covey.spec import events as ev
+from covey.spec.errors import ConfigurationError, NotFoundError
+
+if TYPE_CHECKING:
+    from covey.spec.function_toolset import Tool
+    from covey.spec.store import Run, Store
+
+__all__ = ["Agent", "RunHook"]
+
+DepsT = TypeVar("DepsT", default=Any)
+OutputT = TypeVar("OutputT", default=str)
+
+RunHook = Callable[[RunContext[Any], Any], Any | Awaitable[Any]]
+"""`hook(ctx, value)`, sync or async. Pre-run hooks get the input, post-run hooks the result,
+output validators the output (and return it, possibly changed). Raising `GuardrailTripped` stops
+the run; an output validator raising `ModelRetry` sends the model back to try again."""
+
+
+class _AgentCache:
+    """Work done once per agent on first use, never at construction."""
+
+    __slots__ = ("model", "output_spec", "paused", "toolsets")
+
+    def __init__(self) -> None:
+        self.model: ChatModel | None = None
+        self.toolsets: tuple[Toolset, ...] | None = None
+        self.output_spec: OutputSpec | None = None
+        self.paused: dict[str, Run] = {}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class Agent(Generic[DepsT, OutputT]):
+    """A model with instructions, tools and an output type.
+
+    Construction does no I/O and builds no schema; tool schemas, the output schema and the model
+    are built once, on first use, and cached. Per-run state lives in the run's `RunContext`, so
+    one agent serves many users and sessions at once.
+
+    Example:
+        ```python
+        agent = Agent(model=TestModel(), instructions="Be brief.", tools=[get_weather])
+        result = await agent.run("Weather in Paris?")
+        ```
+    """
+
+    model: ChatModel | str | None = None
+    """A `ChatModel`, or a model string such as `"openai:gpt-4.1"` resolved through plugins."""
+    name: str | None = None
+    """The agent's id in the runtime's API and in stored runs."""
+    instructions: Instructions = None
+    description: str | None = None
+    expected_output: str | None = None
+    additional_context: str | None = None
+    add_datetime: bool = False
+    markdown: bool = False
+    tools: Sequence[Callable[..., Any] | Tool[..., Any] | Toolset] = ()
+    output_type: type[OutputT] | Any = str
+    output_mode: OutputModeChoice = "auto"
+    output_retries: int = 1
+    output_validators: Sequence[RunHook] = ()
+    tool_retries: int = 1
+    tool_timeout: float | None = 60.0
+    tool_errors: ToolErrorPolicy = "return"
+    """`return`: a tool's exception goes back to the model as an error result. `raise`: it
+    fails the run."""
+    tool_choice: ToolChoice = "auto"
+    model_settings: ModelSettings | None = None
+    usage_limits: UsageLimits = field(default_factory=UsageLimits)
+    retry: RetryPolicy | None = field(default_factory=RetryPolicy)
+    store: Store | None = None
+    history_tokens: int | None = 8000
+    """Token budget for earlier runs of the session loaded as history (`0`: none)."""
+    hooks: Sequence[ToolHook] = ()
+    """Tool middleware, around every tool call."""
+    pre_hooks: Sequence[RunHook] = ()
+    post_hooks: Sequence[RunHook] = ()
+    deps_type: type[DepsT] | Any = None
+    _cache: _AgentCache = field(
+        default_factory=_AgentCache, init=False, repr=False, compare=False
+    )
+
+    # --- lazily built, cached --------------------------------------------------------------------
+
+    def resolved_model(self, override: ChatModel | str | None = None) -> ChatModel:
+        """The model a run uses: `override`, else the agent's (model strings resolved once)."""
+        from covey.spec.plugins import resolve_model
+
+        if override is not None:
+            return override if isinstance(override, ChatModel) else resolve_model(override)
+        cached = self._cache.model
+        if cached is not None:
+            return cached
+        if self.model is None:
+            raise ConfigurationError(
+                f"Agent {self.name or ''!r} has no model: pass model=... (a ChatModel or a string "
+                "such as 'openai:gpt-4.1') to Agent() or to run()"
+            )
+        model = self.model if isinstance(self.model, ChatModel) else resolve_model(self.model)
+        self._cache.model = model
+        return model
+
+    def toolsets(self) -> tuple[Toolset, ...]:
+        """The agent's tools as toolsets; plain functions are gathered into one."""
+        cached = self._cache.toolsets
+        if cached is not None:
+            return cached
+        from covey.spec.function_toolset import FunctionToolset
+
+        functions: list[Any] = []
+        toolsets: list[Toolset] = []
+        for item in self.tools:
+            if isinstance(item, Toolset):
+                toolsets.append(item)
+            elif callable(item):
+                functions.append(item)
+            else:
+                raise ConfigurationError(
+                    f"Agent tools must be functions, @tool objects or Toolsets, got {item!r}"
+                )
+        if functions:
+            toolsets.insert(0, FunctionToolset(functions, id=self.name))
+        built = tuple(toolsets)
+        self._cache.toolsets = built
+        return built
+
+    def output_spec(self) -> OutputSpec:
+        """The structured-output spec of `output_type`, built once."""
+        cached = self._cache.output_spec
+        if cached is None:
+            cached = OutputSpec.build(self.output_type)
+            self._cache.output_spec = cached
+        return cached
+
+    def remember_paused(self, run: Run, store: Store | None) -> None:
+        """Keep a paused run in this process when there is no store to keep it."""
+        if store is None:
+            self._cache.paused[run.id] = run
+
+    # --- running -----------------------------------------------------------------------------------
+
+    def _loop(
+        self,
+        input: str | Sequence[UserContent] | None,
+        *,
+        stream: bool,
+        session_id: str | None,
+        user_id: str | None,
+        tenant_id: str | None,
+        deps: DepsT | None,
+        state: dict[str, Any] | None,
+        message_history: Sequence[ModelRequest | ModelResponse] | None,
+        model: ChatModel | str | None,
+        model_settings: ModelSettings | None,
+        store: Store | None,
+        run_id: str | None,
+        parent_run_id: str | None,
+        metadata: dict[str, Any] | None,
+    ) -> Any:
+        from covey.core.run_loop import RunLoop, RunOptions
+
+        options = RunOptions(
+            input=input,
+            run_id=run_id or uuid.uuid4().hex,
+            session_id=session_id,
+            user_id=user_id,
+            tenant_id=tenant_id,
+            parent_run_id=parent_run_id,
+            deps=deps,
+            state=state,
+            message_history=message_history,
+            model=self.resolved_model(model),
+            model_settings=model_settings,
+            store=store if store is not None else self.store,
+            stream=stream,
+            metadata=dict(metadata or {}),
+        )
+        return RunLoop(self, options)
+
+    async def run_stream(
+        self,
+        input: str | Sequence[UserContent] | None = None,
+        *,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        tenant_id: str | None = None,
+        deps: DepsT | None = None,
+        state: dict[str, Any] | None = None,
+        message_history: Sequence[ModelRequest | ModelResponse] | None = None,
+        model: ChatModel | str | None = None,
+        model_settings: ModelSettings | None = None,
+        store: Store | None = None,
+        run_id: str | None = None,
+        parent_run_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> AsyncIterator[ev.BaseEvent]:
+        """Run, yielding every event as it happens; the last carries the `RunResult`.
+
+        The model is asked to stream, so `text.delta` events arrive token by token.
+        """
+        loop = self._loop(
+            input,
+            stream=True,
+            session_id=session_id,
+            user_id=user_id,
+            tenant_id=tenant_id,
+            deps=deps,
+            state=state,
+            message_history=message_history,
+            model=model,
+            model_settings=model_settings,
+            store=store,
+            run_id=run_id,
+            parent_run_id=parent_run_id,
+            metadata=metadata,
+        )
+        async for event in loop.events():
+            yield event
+
+    async def run(
+        self,
+        input: str | Sequence[UserContent] | None = None,
+        *,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        tenant_id: str | None = None,
+        deps: DepsT | None = None,
+        state: dict[str, Any] | None = None,
+        message_history: Sequence[ModelRequest | ModelResponse] | None = None,
+        model: ChatModel | str | None = None,
+        model_settings: ModelSettings | None = None,
+        store: Store | None = None,
+        run_id: str | None = None,
+        parent_run_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> RunResult[OutputT]:
+        """Run to the end and return the result (status `completed`, `failed`, `paused` or
+        `cancelled`; a failed run carries its error in `result.error`)."""
+        loop = self._loop(
+            input,
+            stream=False,
+            session_id=session_id,
+            user_id=user_id,
+            tenant_id=tenant_id,
+            deps=deps,
+            state=state,
+            message_history=message_history,
+            model=model,
+            model_settings=model_settings,
+            store=store,
+            run_id=run_id,
+            parent_run_id=parent_run_id,
+            metadata=metadata,
+        )
+        return await _last_result(loop.events())
+
+    def run_sync(
+        self,
+        input: str | Sequence[UserContent] | None = None,
+        *,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        tenant_id: str | None = None,
+        deps: DepsT | None = None,
+        state: dict[str, Any] | None = None,
+        message_history: Sequence[ModelRequest | ModelResponse] | None = None,
+        model: ChatModel | str | None = None,
+        model_settings: ModelSettings | None = None,
+        store: Store | None = None,
+        run_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> RunResult[OutputT]:
+        """`run` for code without an event loop. Raises `RuntimeError` inside a running loop."""
+
+        async def main() -> RunResult[OutputT]:
+            return await self.run(
+                input,
+                session_id=session_id,
+                user_id=user_id,
+                tenant_id=tenant_id,
+                deps=deps,
+                state=state,
+                message_history=message_history,
+                model=model,
+                model_settings=model_settings,
+                store=store,
+                run_id=run_id,
+                metadata=metadata,
+            )
+
+        _refuse_inside_loop("run_sync")
+        return anyio.run(main)
+
+    async def _resume_loop(
+        self,
+        run_id: str,
+        *,
+        stream: bool,
+        approvals: dict[str, Any] | None,
+        inputs: dict[str, dict[str, Any]] | None,
+        results: dict[str, Any] | None,
+        store: Store | None,
+        user_id: str | None,
+        tenant_id: str | None,
+        deps: DepsT | None,
+        model: ChatModel | str | None,
+    ) -> Any:
+        from covey.core.run_loop import ResumeInput, RunLoop, RunOptions
+        from covey.spec.store import Scope
+
+        store = store if store is not None else self.store
+        scope = Scope(tenant_id=tenant_id or "default", user_id=user_id)
+        run = await store.get_run(scope, run_id) if store is not None else None
+        if run is None:
+            run = self._cache.paused.get(run_id)
+        if run is None:
+            raise NotFoundError(f"No paused run {run_id!r} in this scope (is the store shared?)")
+        if run.status is not RunStatus.PAUSED:
+            raise ConfigurationError(
+                f"Run {run_id!r} is {run.status.value}, not paused: only paused runs resume"
+            )
+        given = {"approval": approvals or {}, "input": inputs or {}, "external": results or {}}
+        missing = [
+            f"{r.tool_call_id} ({r.kind} for {r.tool_name})"
+            for r in run.requirements
+            if r.tool_call_id not in given[r.kind]
+        ]
+        if missing:
+            raise ConfigurationError(
+                f"Run {run_id!r} cannot resume: no decision given for {', '.join(missing)}. "
+                "Pass approvals={id: True|False|{'approved': bool, 'note': str}}, "
+                "inputs={id: {field: value}} or results={id: value}."
+            )
+        self._cache.paused.pop(run_id, None)
+        options = RunOptions(
+            input=None,
+            run_id=run.id,
+            session_id=run.session_id,
+            user_id=user_id if user_id is not None else run.user_id,
+            tenant_id=tenant_id,
+            parent_run_id=run.parent_run_id,
+            deps=deps,
+            state=None,
+            message_history=None,
+            model=self.resolved_model(model),
+            model_settings=None,
+            store=store,
+            stream=stream,
+            metadata={
+                k: v
+                for k, v in run.metadata.items()
+                if k not in ("pending_parts", "last_seq", "step")
+            },
+        )
+        resume = ResumeInput(
+            run=run,
+            approvals=dict(approvals or {}),
+            inputs=dict(inputs or {}),
+            results=dict(results or {}),
+        )
+        return RunLoop(self, options, resume)
+
+    async def resume(
+        self,
+        run_id: str,
+        *,
+        approvals: dict[str, Any] | None = None,
+        inputs: dict[str, dict[str, Any]] | None = None,
+        results: dict[str, Any] | None = None,
+        store: Store | None = None,
+        user_id: str | None = None,
+        tenant_id: str | None = None,
+        deps: DepsT | None = None,
+        model: ChatModel | str | None = None,
+    ) -> RunResult[OutputT]:
+        """Continue a paused run, in this process or any other sharing its store.
+
+        Args:
+            run_id: The paused run.
+            approvals: `{tool_call_id: True | False | {"approved": bool, "note": str}}`; a
+                rejection's note goes back to the model.
+            inputs: `{tool_call_id: {field: value}}` for tools waiting for user input.
+            results: `{tool_call_id: value}` for external tools the caller ran.
+            store: Where the run was persisted (defaults to the agent's store).
+            user_id: The run's user (scopes the store lookup).
+            tenant_id: The run's tenant.
+            deps: Dependencies for the rest of the run.
+            model: Use another model from here on.
+        """
+        loop = await self._resume_loop(
+            run_id,
+            stream=False,
+            approvals=approvals,
+            inputs=inputs,
+            results=results,
+            store=store,
+            user_id=user_id,
+            tenant_id=tenant_id,
+            deps=deps,
+            model=model,
+        )
+        return await _last_result(loop.events())
+
+    async def resume_stream(
+        self,
+        run_id: str,
+        *,
+        approvals: dict[str, Any] | None = None,
+        inputs: dict[str, dict[str, Any]] | None = None,
+        results: dict[str, Any] | None = None,
+        store: Store | None = None,
+        user_id: str | None = None,
+        tenant_id: str | None = None,
+        deps: DepsT | None = None,
+        model: ChatModel | str | None = None,
+    ) -> AsyncIterator[ev.BaseEvent]:
+        """`resume`, yielding the events of the rest of the run."""
+        loop = await self._resume_loop(
+            run_id,
+            stream=True,
+            approvals=approvals,
+            inputs=inputs,
+            results=results,
+            store=store,
+            user_id=user_id,
+            tenant_id=tenant_id,
+            deps=deps,
+            model=model,
+        )
+        async for event in loop.events():
+            yield event
+
+    async def cancel(
+        self,
+        run_id: str,
+        *,
+        store: Store | None = None,
+        user_id: str | None = None,
+        tenant_id: str | None = None,
+    ) -> bool:
+        """Cancel a run. In this process it stops at once; a run in another process sharing the
+        store stops at its next step. Returns whether a running or paused run was found."""
+        from covey.core.cancellation import active_run
+        from covey.spec.store import Scope
+
+        handle = active_run(run_id)
+        if handle is not None:
+            handle.cancel()
+            return True
+        store = store if store is not None else self.store
+        if store is None:
+            return False
+        scope = Scope(tenant_id=tenant_id or "default", user_id=user_id)
+        try:
+            return await store.request_cancel(scope, run_id)
+        except NotFoundError:
+            return False
+
+    async def print_response(
+        self,
+        input: str | Sequence[UserContent] | None = None,
+        *,
+        file: TextIO | None = None,
+        show_tool_calls: bool = True,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        deps: DepsT | None = None,
+    ) -> RunResult[OutputT]:
+        """Stream the answer to a terminal (or `file`), with tool calls, and return the result."""
+        out = file or sys.stdout
+        result: RunResult[Any] | None = None
+        async for event in self.run_stream(
+            input, session_id=session_id, user_id=user_id, deps=deps
+        ):
+            if isinstance(event, ev.TextDelta):
+                out.write(event.delta)
+                out.flush()
+            elif isinstance(event, ev.ToolCallStarted) and show_tool_calls:
+                out.write(f"\n[tool] {event.tool_name}({event.args})\n")
+            elif isinstance(event, ev.ToolCallFailed) and show_tool_calls:
+                out.write(f"[tool failed] {event.tool_name}: {event.error}\n")
+            elif isinstance(event, ev.RunPaused | ev.RunFailed | ev.RunCancelled | ev.RunCompleted):
+                result = event.result
+        assert result is not None
+        if result.status is RunStatus.COMPLETED and not isinstance(result.output, str):
+            out.write(f"{result.output!r}")
+        elif result.status is not RunStatus.COMPLETED:
+            detail = f": {result.error.message}" if result.error else ""
+            out.write(f"\n[run {result.status.value}{detail}]")
+        out.write("\n")
+        return result
+
+    def as_tool(
+        self, *, name: str | None = None, description: str | None = None
+    ) -> Tool[..., Any]:
+        """This agent as a tool another agent can call; the nested run gets `parent_run_id`."""
+        from covey.spec.function_toolset import Tool
+
+        agent = self
+        tool_name = name or agent.name
+        if not tool_name:
+            raise ConfigurationError("as_tool() needs a name: give the agent a name or pass name=")
+
+        async def delegate(ctx: RunContext[Any], request: str) -> Any:
+            result = await agent.run(
+                request,
+                deps=ctx.deps,
+                user_id=ctx.user_id,
+                tenant_id=ctx.tenant_id,
+                parent_run_id=ctx.run_id,
+            )
+            if result.status is not RunStatus.COMPLETED:
+                detail = result.error.message if result.error else result.status.value
+                return f"The {tool_name} agent did not finish: {detail}"
+            return result.output
+
+        delegate.__doc__ = (
+            f"{description or agent.description or f'Ask the {tool_name} agent.'}\n\n"
+            "Args:\n    request: What to ask, in full sentences.\n"
+        )
+        return Tool(delegate, name=tool_name)
+
+
+async def _last_result(events: AsyncIterator[ev.BaseEvent]) -> RunResult[Any]:
+    result: RunResult[Any] | None = None
+    async for event in events:
+        if isinstance(event, ev.RunCompleted | ev.RunFailed | ev.RunPaused | ev.RunCancelled):
+            result = event.result
+    assert result is not None, "a run always ends with a final run event"
+    return result
+
+
+def _refuse_inside_loop(name: str) -> None:
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    raise RuntimeError(f"Agent.{name}() cannot be called from a running event loop: use await run()")
+
+
+_Mode = Literal["auto"]

@@ -1,0 +1,224 @@
+"""Running the tool calls of one model response: concurrently, with timeouts, hooks and retries."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import anyio
+
+from covey.spec import (
+    RetryPart,
+    RunContext,
+    ToolCallPart,
+    ToolCallRecord,
+    ToolDefinition,
+    ToolResult,
+    ToolReturnPart,
+    Toolset,
+)
+from covey.spec.errors import (
+    ConfigurationError,
+    ModelRetry,
+    ToolNotFoundError,
+    ToolTimeoutError,
+    UnexpectedModelBehavior,
+)
+
+__all__ = ["CallNext", "ToolEntry", "ToolHook", "ToolOutcome", "collect_tools", "run_tool_calls"]
+
+CallNext = Callable[[dict[str, Any]], Awaitable[ToolResult]]
+ToolHook = Callable[[RunContext[Any], ToolCallPart, CallNext], Awaitable[ToolResult]]
+"""Middleware around every tool call: `await hook(ctx, call, call_next)`; call `call_next(args)`
+to run the tool (with possibly changed args), or return a `ToolResult` without running it."""
+
+ToolErrorPolicy = Literal["return", "raise"]
+
+
+@dataclass(slots=True, frozen=True)
+class ToolEntry:
+    """A tool available to a run and the toolset that runs it."""
+
+    definition: ToolDefinition
+    toolset: Toolset
+
+
+async def collect_tools(toolsets: Sequence[Toolset], ctx: RunContext[Any]) -> dict[str, ToolEntry]:
+    """Every tool of `toolsets` by name. A clash between two toolsets is a configuration error."""
+    tools: dict[str, ToolEntry] = {}
+    for toolset in toolsets:
+        for definition in await toolset.list_tools(ctx):
+            if definition.name in tools:
+                other = tools[definition.name].toolset
+                raise ConfigurationError(
+                    f"Tool name {definition.name!r} is offered by two toolsets "
+                    f"({other.id or type(other).__name__} and "
+                    f"{toolset.id or type(toolset).__name__}); rename one or give the toolsets "
+                    "distinct prefixes"
+                )
+            tools[definition.name] = ToolEntry(definition, toolset)
+    return tools
+
+
+@dataclass(slots=True)
+class ToolOutcome:
+    """What one call produced: the part for the model, the record for the result, and whether
+    the model is asked to retry."""
+
+    call: ToolCallPart
+    part: ToolReturnPart | RetryPart
+    record: ToolCallRecord
+    retry: bool = False
+    fatal: BaseException | None = None
+    args: dict[str, Any] = field(default_factory=dict[str, Any])
+
+
+def _error_text(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+async def _call_one(
+    call: ToolCallPart,
+    args: dict[str, Any],
+    entry: ToolEntry | None,
+    ctx: RunContext[Any],
+    *,
+    available: Sequence[str],
+    default_timeout: float | None,
+    hooks: Sequence[ToolHook],
+    error_policy: ToolErrorPolicy,
+    max_retries: int,
+) -> ToolOutcome:
+    started = time.perf_counter()
+    call_ctx = ctx.for_tool_call(call.tool_name, call.tool_call_id)
+
+    def outcome(
+        part: ToolReturnPart | RetryPart,
+        *,
+        result: Any = None,
+        error: str | None = None,
+        retry: bool = False,
+        fatal: BaseException | None = None,
+    ) -> ToolOutcome:
+        record = ToolCallRecord(
+            tool_call_id=call.tool_call_id,
+            tool_name=call.tool_name,
+            args=args,
+            result=result,
+            error=error,
+            duration=time.perf_counter() - started,
+        )
+        return ToolOutcome(call, part, record, retry, fatal, args)
+
+    def retry_part(message: str | list[dict[str, Any]], error: str) -> ToolOutcome:
+        used = ctx.retries.get(call.tool_name, 0) + 1
+        ctx.retries[call.tool_name] = used
+        fatal = None
+        if used > max_retries:
+            fatal = UnexpectedModelBehavior(
+                f"Tool {call.tool_name!r} exceeded its {max_retries} allowed retries: {error}"
+            )
+        part = RetryPart(content=message, tool_name=call.tool_name, tool_call_id=call.tool_call_id)
+        return outcome(part, error=error, retry=True, fatal=fatal)
+
+    if entry is None:
+        names = ", ".join(sorted(available)) or "none"
+        message = f"Unknown tool {call.tool_name!r}. Available tools: {names}."
+        return retry_part(message, str(ToolNotFoundError(message, tool_name=call.tool_name)))
+
+    timeout = entry.definition.timeout if entry.definition.timeout is not None else default_timeout
+
+    async def innermost(call_args: dict[str, Any]) -> ToolResult:
+        if timeout is None:
+            return await entry.toolset.call_tool(call.tool_name, call_args, call_ctx)
+        with anyio.fail_after(timeout):
+            return await entry.toolset.call_tool(call.tool_name, call_args, call_ctx)
+
+    chain: CallNext = innermost
+    for hook in reversed(hooks):
+        chain = _wrap(hook, call_ctx, call, chain)
+
+    try:
+        result = await chain(args)
+    except TimeoutError:
+        error = ToolTimeoutError(call.tool_name, timeout or 0)
+        return _failure(outcome, call, error, error_policy)
+    except ModelRetry as exc:
+        return retry_part(exc.message, _error_text(exc))
+    except anyio.get_cancelled_exc_class():
+        raise
+    except Exception as exc:
+        return _failure(outcome, call, exc, error_policy)
+    part = ToolReturnPart(
+        tool_name=call.tool_name,
+        content=result.content,
+        tool_call_id=call.tool_call_id,
+        is_error=result.is_error,
+    )
+    error = None
+    if result.is_error:
+        error = result.content if isinstance(result.content, str) else "tool reported an error"
+    return outcome(part, result=result.content, error=error)
+
+
+def _wrap(hook: ToolHook, ctx: RunContext[Any], call: ToolCallPart, nxt: CallNext) -> CallNext:
+    async def with_args(args: dict[str, Any]) -> ToolResult:
+        # The hook sees the call with the args it was given (earlier hooks may change them).
+        current = call.model_copy(update={"args": args}) if args != call.args else call
+        return await hook(ctx, current, nxt)
+
+    return with_args
+
+
+def _failure(
+    outcome: Callable[..., ToolOutcome],
+    call: ToolCallPart,
+    exc: BaseException,
+    policy: ToolErrorPolicy,
+) -> ToolOutcome:
+    text = _error_text(exc)
+    part = ToolReturnPart(
+        tool_name=call.tool_name,
+        content=f"The tool failed: {text}",
+        tool_call_id=call.tool_call_id,
+        is_error=True,
+    )
+    return outcome(part, error=text, fatal=exc if policy == "raise" else None)
+
+
+async def run_tool_calls(
+    calls: Sequence[tuple[ToolCallPart, dict[str, Any]]],
+    tools: dict[str, ToolEntry],
+    ctx: RunContext[Any],
+    *,
+    default_timeout: float | None,
+    hooks: Sequence[ToolHook],
+    error_policy: ToolErrorPolicy,
+    max_retries: int,
+) -> list[ToolOutcome]:
+    """Run every call concurrently; outcomes come back in call order."""
+    outcomes: list[ToolOutcome | None] = [None] * len(calls)
+    available = list(tools)
+
+    async def run(index: int, call: ToolCallPart, args: dict[str, Any]) -> None:
+        outcomes[index] = await _call_one(
+            call,
+            args,
+            tools.get(call.tool_name),
+            ctx,
+            available=available,
+            default_timeout=default_timeout,
+            hooks=hooks,
+            error_policy=error_policy,
+            max_retries=max_retries,
+        )
+
+    if len(calls) == 1:
+        await run(0, *calls[0])
+    else:
+        async with anyio.create_task_group() as tg:
+            for index, (call, args) in enumerate(calls):
+                tg.start_soon(run, index, call, args)
+    return [o for o in outcomes if o is not None]

@@ -1,0 +1,86 @@
+"""Golden event sequences of typical runs. Regenerate with COVEY_UPDATE_GOLDEN=1 after an
+intended change, and review the diff."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from core_helpers import call, collect, text
+
+from covey.core import Agent, UsageLimits
+from covey.core.retry import RetryPolicy
+from covey.core.testing import AgentInfo, FunctionModel, TestModel
+from covey.spec import ModelRequest, ModelResponse, tool
+from covey.spec import events as ev
+from covey.spec.errors import RateLimitedError
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def get_weather(city: str) -> str:
+    """Weather for a city."""
+    return "sunny"
+
+
+@tool(requires_approval=True)
+def transfer(amount: int) -> str:
+    """Transfer money."""
+    return "ok"
+
+
+def scenarios() -> dict[str, tuple[Agent[Any, Any], bool]]:
+    failures: list[int] = []
+
+    def flaky(messages: list[ModelRequest | ModelResponse], info: AgentInfo) -> ModelResponse:
+        if not failures:
+            failures.append(1)
+            raise RateLimitedError(retry_after=0)
+        return text("recovered")
+
+    def loop(messages: list[ModelRequest | ModelResponse], info: AgentInfo) -> ModelResponse:
+        return ModelResponse(parts=[call("get_weather", {"city": "x"}, f"c{len(messages)}")])
+
+    return {
+        "text": (Agent(model=TestModel(custom_output_text="hello world")), False),
+        "text_stream": (Agent(model=TestModel(custom_output_text="hello world")), True),
+        "tool_call": (Agent(model=TestModel(), tools=[get_weather]), False),
+        "tool_call_stream": (Agent(model=TestModel(), tools=[get_weather]), True),
+        "approval_pause": (Agent(model=TestModel(), tools=[transfer]), False),
+        "request_limit": (
+            Agent(model=FunctionModel(loop), tools=[get_weather], usage_limits=UsageLimits(request_limit=2)),
+            False,
+        ),
+        "retry_after_rate_limit": (
+            Agent(model=FunctionModel(flaky), retry=RetryPolicy(initial_delay=0, jitter=0)),
+            False,
+        ),
+    }
+
+
+@pytest.mark.parametrize("name", list(scenarios()))
+async def test_event_sequence_matches_golden_file(name: str) -> None:
+    agent, stream = scenarios()[name]
+    if stream:
+        events = await collect(agent.run_stream("hi"))
+    else:
+        events = await collect(agent._loop(  # non-streaming run, events observed
+            "hi", stream=False, session_id=None, user_id=None, tenant_id=None, deps=None,
+            state=None, message_history=None, model=None, model_settings=None, store=None,
+            run_id=None, parent_run_id=None, metadata=None,
+        ).events())
+    sequence = [e.type for e in events]
+    path = GOLDEN / f"{name}.json"
+    if os.environ.get("COVEY_UPDATE_GOLDEN"):
+        path.write_text(json.dumps(sequence, indent=1) + "\n")
+    assert sequence == json.loads(path.read_text())
+    assert isinstance(events[-1], ev.RunCompleted | ev.RunFailed | ev.RunPaused)
+
+
+async def test_events_round_trip_through_json() -> None:
+    agent = Agent(model=TestModel(), tools=[get_weather])
+    for event in await collect(agent.run_stream("x")):
+        assert ev.load_event(ev.dump_event(event)) == event
