@@ -155,4 +155,6 @@ def test_suite_violations_directly() -> None:
     problems = suite_violations(Bad)
     assert len(problems) == 2
     assert any("test_heartbeat deletes StoreSuite.test_heartbeat" in p for p in problems)
-    assert any("test_request_cancel overrides StoreSuite.test_request_cancel" in p for p in problems)
+    assert any(
+        "test_request_cancel overrides StoreSuite.test_request_cancel" in p for p in problems
+    )

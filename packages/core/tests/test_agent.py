@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 from core_helpers import call, collect, last_request, text
 
@@ -272,7 +273,7 @@ async def test_hundreds_of_concurrent_runs_share_one_agent_without_leaks() -> No
         return ctx.deps.name
 
     async def model(messages: list[ModelRequest | ModelResponse], info: AgentInfo) -> ModelResponse:
-        await anyio.sleep(0)
+        await anyio.lowlevel.checkpoint()
         if len(messages) == 1:
             return ModelResponse(parts=[call("whoami", {})])
         part = last_request(messages).parts[0]
@@ -324,7 +325,9 @@ async def test_tool_call_limit_stops_before_running_tools() -> None:
         return n
 
     def model(messages: list[ModelRequest | ModelResponse], info: AgentInfo) -> ModelResponse:
-        return ModelResponse(parts=[call("work", {"n": i}, f"c{len(messages)}-{i}") for i in range(3)])
+        return ModelResponse(
+            parts=[call("work", {"n": i}, f"c{len(messages)}-{i}") for i in range(3)]
+        )
 
     agent = Agent(
         model=FunctionModel(model), tools=[work], usage_limits=UsageLimits(tool_calls_limit=4)

@@ -51,7 +51,11 @@ def scenarios() -> dict[str, tuple[Agent[Any, Any], bool]]:
         "tool_call_stream": (Agent(model=TestModel(), tools=[get_weather]), True),
         "approval_pause": (Agent(model=TestModel(), tools=[transfer]), False),
         "request_limit": (
-            Agent(model=FunctionModel(loop), tools=[get_weather], usage_limits=UsageLimits(request_limit=2)),
+            Agent(
+                model=FunctionModel(loop),
+                tools=[get_weather],
+                usage_limits=UsageLimits(request_limit=2),
+            ),
             False,
         ),
         "retry_after_rate_limit": (
@@ -67,11 +71,24 @@ async def test_event_sequence_matches_golden_file(name: str) -> None:
     if stream:
         events = await collect(agent.run_stream("hi"))
     else:
-        events = await collect(agent._loop(  # non-streaming run, events observed
-            "hi", stream=False, session_id=None, user_id=None, tenant_id=None, deps=None,
-            state=None, message_history=None, model=None, model_settings=None, store=None,
-            run_id=None, parent_run_id=None, metadata=None,
-        ).events())
+        events = await collect(
+            agent._loop(  # non-streaming run, events observed
+                "hi",
+                stream=False,
+                session_id=None,
+                user_id=None,
+                tenant_id=None,
+                deps=None,
+                state=None,
+                message_history=None,
+                model=None,
+                model_settings=None,
+                store=None,
+                run_id=None,
+                parent_run_id=None,
+                metadata=None,
+            ).events()
+        )
     sequence = [e.type for e in events]
     path = GOLDEN / f"{name}.json"
     if os.environ.get("COVEY_UPDATE_GOLDEN"):

@@ -28,7 +28,10 @@ def delete_file(path: str) -> str:
 def model(messages: list[ModelRequest | ModelResponse], info: AgentInfo) -> ModelResponse:
     if len(messages) == 1:
         return ModelResponse(
-            parts=[call("delete_file", {"path": "/tmp/a"}, "a"), call("delete_file", {"path": "/tmp/b"}, "b")]
+            parts=[
+                call("delete_file", {"path": "/tmp/a"}, "a"),
+                call("delete_file", {"path": "/tmp/b"}, "b"),
+            ]
         )
     returns = [p for p in last_request(messages).parts if isinstance(p, ToolReturnPart)]
     return text(" / ".join(str(p.content) for p in returns))

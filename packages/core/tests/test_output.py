@@ -81,7 +81,9 @@ async def test_prompted_mode_puts_the_schema_in_the_instructions() -> None:
 
 
 async def test_native_mode_without_support_is_a_configuration_error() -> None:
-    agent = Agent(model=TestModel(profile=ModelProfile()), output_type=Weather, output_mode="native")
+    agent = Agent(
+        model=TestModel(profile=ModelProfile()), output_type=Weather, output_mode="native"
+    )
     result = await agent.run("x")
     assert result.status is RunStatus.FAILED
     assert isinstance(result.exception, ConfigurationError)
@@ -109,7 +111,9 @@ async def test_validation_failure_is_sent_back_then_succeeds() -> None:
 
 async def test_validation_retries_run_out_with_a_typed_error() -> None:
     def model(messages: list[ModelRequest | ModelResponse], info: AgentInfo) -> ModelResponse:
-        return ModelResponse(parts=[call(info.output_tools[0].name, {"city": 1}, f"c{len(messages)}")])
+        return ModelResponse(
+            parts=[call(info.output_tools[0].name, {"city": 1}, f"c{len(messages)}")]
+        )
 
     agent = Agent(model=FunctionModel(model), output_type=Weather, output_retries=2)
     result = await agent.run("x")
@@ -126,7 +130,9 @@ async def test_plain_text_in_tool_mode_is_retried() -> None:
         assert isinstance(last, RetryPart) and "final_result" in last.message()
         return ModelResponse(parts=[call("final_result", {"x": 1, "y": 2})])
 
-    assert (await Agent(model=FunctionModel(model), output_type=Point).run("x")).output == Point(1, 2)
+    assert (await Agent(model=FunctionModel(model), output_type=Point).run("x")).output == Point(
+        1, 2
+    )
 
 
 async def test_output_validator_can_ask_for_a_retry() -> None:
@@ -139,7 +145,9 @@ async def test_output_validator_can_ask_for_a_retry() -> None:
         x = -1 if len(messages) == 1 else 4
         return ModelResponse(parts=[call("final_result", {"x": x, "y": 0}, f"c{x}")])
 
-    agent = Agent(model=FunctionModel(model), output_type=Point, output_validators=[must_be_positive])
+    agent = Agent(
+        model=FunctionModel(model), output_type=Point, output_validators=[must_be_positive]
+    )
     assert (await agent.run("x")).output == Point(4, 0)
 
 

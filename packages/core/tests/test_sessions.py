@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from covey.core import Agent, InMemoryStore, RunContext, RunStatus
+from covey.core import Agent, InMemoryStore, RunStatus
 from covey.core.history import repair_history, trim_to_budget
 from covey.core.testing import AgentInfo, FunctionModel
 from covey.spec import (
@@ -37,7 +35,10 @@ async def test_history_and_state_persist_across_runs_of_a_session() -> None:
     second = await agent.run("second", session_id="s1", user_id="u1")
     assert first.output == "first"
     assert second.output == "first | second"
-    assert [type(m).__name__ for m in second.all_messages()][:2] == ["ModelRequest", "ModelResponse"]
+    assert [type(m).__name__ for m in second.all_messages()][:2] == [
+        "ModelRequest",
+        "ModelResponse",
+    ]
     session = await store.get_session(Scope(user_id="u1"), "s1")
     assert session is not None and session.state["theme"] == "dark"
     # Another user cannot write into u1's session: a typed conflict, nothing overwritten.
@@ -107,6 +108,6 @@ async def test_runs_and_events_are_stored() -> None:
     run = await store.get_run(scope, result.run_id)
     assert run is not None and run.status is RunStatus.COMPLETED and run.output == "hi"
     events = await store.list_events(scope, result.run_id)
-    assert [e.type for e in events][0] == "run.started"
+    assert events[0].type == "run.started"
     assert events[-1].type == "run.completed"
     assert [e.seq for e in events] == list(range(1, len(events) + 1))

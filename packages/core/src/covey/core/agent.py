@@ -105,9 +105,7 @@ class Agent(Generic[DepsT, OutputT]):
     pre_hooks: Sequence[RunHook] = ()
     post_hooks: Sequence[RunHook] = ()
     deps_type: type[DepsT] | Any = None
-    _cache: _AgentCache = field(
-        default_factory=_AgentCache, init=False, repr=False, compare=False
-    )
+    _cache: _AgentCache = field(default_factory=_AgentCache, init=False, repr=False, compare=False)
 
     # --- lazily built, cached --------------------------------------------------------------------
 
@@ -519,9 +517,7 @@ class Agent(Generic[DepsT, OutputT]):
         out.write("\n")
         return result
 
-    def as_tool(
-        self, *, name: str | None = None, description: str | None = None
-    ) -> Tool[..., Any]:
+    def as_tool(self, *, name: str | None = None, description: str | None = None) -> Tool[..., Any]:
         """This agent as a tool another agent can call; the nested run gets `parent_run_id`."""
         from covey.spec.function_toolset import Tool
 
@@ -566,7 +562,9 @@ def _refuse_inside_loop(name: str) -> None:
         asyncio.get_running_loop()
     except RuntimeError:
         return
-    raise RuntimeError(f"Agent.{name}() cannot be called from a running event loop: use await run()")
+    raise RuntimeError(
+        f"Agent.{name}() cannot be called from a running event loop: use await run()"
+    )
 
 
 _Mode = Literal["auto"]

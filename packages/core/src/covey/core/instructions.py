@@ -14,7 +14,7 @@ from covey.spec import RunContext
 
 __all__ = ["Instruction", "Instructions", "fill_placeholders", "render_instructions"]
 
-Instruction = str | Callable[[RunContext[Any]], str | None | Awaitable[str | None]]
+Instruction = str | Callable[[RunContext[Any]], Awaitable[str | None] | str | None]
 Instructions = Instruction | Sequence[Instruction] | None
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\}")
@@ -22,10 +22,11 @@ _MISSING = object()
 
 
 def _lookup(source: Any, dotted: str) -> Any:
-    value = source
+    value: Any = source
     for key in dotted.split("."):
         if isinstance(value, Mapping):
-            value = value.get(key, _MISSING)  # pyright: ignore[reportUnknownMemberType]
+            mapping: Mapping[str, Any] = value  # pyright: ignore[reportUnknownVariableType]
+            value = mapping.get(key, _MISSING)
         else:
             value = getattr(value, key, _MISSING)
         if value is _MISSING:

@@ -108,7 +108,9 @@ class OutputSpec:
             if defs:
                 schema["$defs"] = defs
         doc = getattr(output_type, "__doc__", None)
-        description = doc.strip() if isinstance(doc, str) and isinstance(output_type, type) else None
+        description = (
+            doc.strip() if isinstance(doc, str) and isinstance(output_type, type) else None
+        )
         if description and description.startswith(("dict(", "str(", "int(", "Built-in")):
             description = None
         return cls(output_type, adapter, schema, wrapped, description)
@@ -141,7 +143,8 @@ class OutputSpec:
 
     def _unwrap(self, value: Any) -> Any:
         if self.wrapped and isinstance(value, dict):
-            return value.get("response")  # pyright: ignore[reportUnknownMemberType]
+            mapping: dict[str, Any] = value  # pyright: ignore[reportUnknownVariableType]
+            return mapping.get("response")
         return value
 
     def validate_args(self, args: dict[str, Any] | str) -> Any:

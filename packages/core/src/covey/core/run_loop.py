@@ -7,10 +7,10 @@ is stored on the agent: everything per run lives on the `RunLoop` and its `RunCo
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-import inspect
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
@@ -46,7 +46,6 @@ from covey.spec import (
     ThinkingPart,
     ThinkingPartDelta,
     ToolCallPart,
-    ToolCallPartDelta,
     ToolCallRecord,
     ToolReturnPart,
     Toolset,
@@ -189,8 +188,8 @@ class RunLoop:
         handle = self.handle
         assert handle is not None
         if handle.cancelled:
-            if hasattr(awaitable, "close"):
-                awaitable.close()  # pyright: ignore[reportAttributeAccessIssue]
+            if inspect.iscoroutine(awaitable):
+                awaitable.close()
             raise _Cancelled
         result: Any = _MISSING
         with anyio.CancelScope() as scope:
@@ -417,7 +416,7 @@ class RunLoop:
         first = self.messages[0] if self.messages else None
         rest = self.messages
         if isinstance(first, ModelRequest) and any(isinstance(p, SystemPart) for p in first.parts):
-            stripped = [p for p in first.parts if not isinstance(p, SystemPart)]
+            stripped: list[Any] = [p for p in first.parts if not isinstance(p, SystemPart)]
             rest = [ModelRequest(parts=stripped, run_id=first.run_id), *self.messages[1:]]
         system = ModelRequest(parts=[SystemPart(content=self.system_prompt)])
         return [system, *self.history, *rest]
@@ -516,7 +515,7 @@ class RunLoop:
                                     yield event
                         finally:
                             with anyio.CancelScope(shield=True):
-                                await stream.aclose()  # pyright: ignore[reportAttributeAccessIssue]
+                                await _aclose(stream)
                         if response is None:
                             raise UnexpectedModelBehavior(
                                 f"{current.model_name} ended its stream without a final response"
@@ -599,7 +598,7 @@ class RunLoop:
                     out.append(
                         self._event(ev.ThinkingDelta, delta=delta.content, part_index=item.index)
                     )
-            elif isinstance(delta, ToolCallPartDelta):
+            else:
                 out.append(
                     self._event(
                         ev.ToolCallDelta,
@@ -652,7 +651,9 @@ class RunLoop:
                 for call in function_calls:
                     self.pending_parts.append(
                         ToolReturnPart(
-                            tool_name=call.tool_name, content=_NOT_RUN, tool_call_id=call.tool_call_id
+                            tool_name=call.tool_name,
+                            content=_NOT_RUN,
+                            tool_call_id=call.tool_call_id,
                         )
                     )
                 self.messages.append(ModelRequest(parts=self._take_parts(), run_id=self.ctx.run_id))
@@ -739,7 +740,7 @@ class RunLoop:
             errors = validation_errors(exc)
             content = errors
         else:
-            errors = validation_errors(exc)
+            errors = validation_errors(exc) if isinstance(exc, Exception) else []
             content = str(exc)
         part = RetryPart(
             content=content,
@@ -818,7 +819,10 @@ class RunLoop:
         for call, args in runnable:
             self.open_tool_calls[call.tool_call_id] = call.tool_name
             yield self._event(
-                ev.ToolCallStarted, tool_call_id=call.tool_call_id, tool_name=call.tool_name, args=args
+                ev.ToolCallStarted,
+                tool_call_id=call.tool_call_id,
+                tool_name=call.tool_name,
+                args=args,
             )
         self.ctx.usage.tool_calls += len(runnable)
         outcomes: list[ToolOutcome] = await self._step(
@@ -981,15 +985,16 @@ class RunLoop:
             store = self.options.store
             if result.status is RunStatus.PAUSED:
                 self.agent.remember_paused(self._run_record(result.status, result), store)
-            if store is None:
-                return
-            await store.save_run(self.scope, self._run_record(result.status, result))
-            await self._flush()
+            if store is not None:
+                await store.save_run(self.scope, self._run_record(result.status, result))
+                await self._flush()
 
     async def _save_session(self, store: Store) -> None:
         session_id = self.ctx.session_id
         assert session_id is not None
-        changed = {k: v for k, v in self.ctx.state.items() if self.initial_state.get(k, _MISSING) != v}
+        changed = {
+            k: v for k, v in self.ctx.state.items() if self.initial_state.get(k, _MISSING) != v
+        }
         removed = [k for k in self.initial_state if k not in self.ctx.state]
         session = self.session
         for _ in range(5):
@@ -1030,7 +1035,9 @@ class RunLoop:
         raise ConflictError(f"Session {session_id!r} kept changing under this run; retry")
 
 
-def _requirement(call: ToolCallPart, args: dict[str, Any], entry: ToolEntry | None) -> Requirement | None:
+def _requirement(
+    call: ToolCallPart, args: dict[str, Any], entry: ToolEntry | None
+) -> Requirement | None:
     if entry is None:
         return None
     definition = entry.definition
@@ -1052,11 +1059,20 @@ def _requirement(call: ToolCallPart, args: dict[str, Any], entry: ToolEntry | No
     )
 
 
+async def _aclose(stream: Any) -> None:
+    """Close a model stream (an async generator) so its HTTP response is released."""
+    aclose = getattr(stream, "aclose", None)
+    if aclose is not None:
+        await aclose()
+
+
 def _decision(value: Any) -> tuple[bool, str | None]:
     if isinstance(value, bool):
         return value, None
     if isinstance(value, dict):
-        return bool(value.get("approved", False)), value.get("note")  # pyright: ignore[reportUnknownVariableType, reportUnknownMemberType]
+        decision: dict[str, Any] = value  # pyright: ignore[reportUnknownVariableType]
+        note = decision.get("note")
+        return bool(decision.get("approved", False)), str(note) if note else None
     raise TypeError(
         "an approval is True, False, or {'approved': bool, 'note': str}; got "
         f"{type(value).__name__}"
@@ -1086,4 +1102,3 @@ async def _call_hook(hook: Any, ctx: RunContext[Any], value: Any) -> Any:
     if inspect.isawaitable(result):
         return await result
     return result
-

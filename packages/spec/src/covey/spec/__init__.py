@@ -6,6 +6,7 @@ Run events live in `covey.spec.events`; errors in `covey.spec.errors`.
 """
 
 from covey.spec.context import RunContext
+from covey.spec.function_toolset import FunctionToolset, Tool, tool
 from covey.spec.messages import (
     AudioContent,
     DocumentContent,
@@ -46,7 +47,6 @@ from covey.spec.models import (
 )
 from covey.spec.runs import ErrorInfo, Requirement, RunResult, RunStatus, ToolCallRecord
 from covey.spec.streaming import ResponseAssembler
-from covey.spec.function_toolset import FunctionToolset, Tool, tool
 from covey.spec.tools import ToolArgumentsError, ToolDefinition, ToolResult, Toolset
 from covey.spec.usage import Usage
 
@@ -82,12 +82,12 @@ __all__ = [
     "TextPartDelta",
     "ThinkingPart",
     "ThinkingPartDelta",
+    "Tool",
     "ToolArgumentsError",
     "ToolCallPart",
     "ToolCallPartDelta",
     "ToolCallRecord",
     "ToolChoice",
-    "Tool",
     "ToolDefinition",
     "ToolResult",
     "ToolReturnPart",

@@ -38,7 +38,9 @@ class RunContext(Generic[DepsT]):
     state: dict[str, Any] = field(default_factory=dict[str, Any])
     """Session state: read and updated by tools; persisted with the session when a store is set."""
     usage: Usage = field(default_factory=Usage)
-    messages: list[ModelRequest | ModelResponse] = field(default_factory=list)
+    messages: list[ModelRequest | ModelResponse] = field(
+        default_factory=list[ModelRequest | ModelResponse]
+    )
     model: ChatModel | None = None
     retries: dict[str, int] = field(default_factory=dict[str, int])
     """Retries used so far, per tool name (and `"__output__"` for output validation)."""

@@ -146,7 +146,7 @@ class ModelConnectionError(ModelError):
     """The provider could not be reached or timed out."""
 
 
-class UnexpectedModelBehavior(CoveyError):
+class UnexpectedModelBehavior(CoveyError):  # noqa: N818 - the established name (pydantic-ai)
     """The model answered in a way the run cannot use (empty, malformed, endless retries)."""
 
 

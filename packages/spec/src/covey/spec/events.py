@@ -52,8 +52,8 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class BaseEvent(BaseModel):
-    """Fields every event has."""
+class BaseEvent(BaseModel, frozen=True):
+    """Fields every event has. Events are immutable once emitted."""
 
     model_config = ConfigDict(defer_build=True, extra="forbid")
 
@@ -69,7 +69,7 @@ class BaseEvent(BaseModel):
 # --- run -----------------------------------------------------------------------------------------
 
 
-class RunStarted(BaseEvent):
+class RunStarted(BaseEvent, frozen=True):
     """A run began (or resumed: `resumed` is then true)."""
 
     type: Literal["run.started"] = "run.started"
@@ -79,28 +79,28 @@ class RunStarted(BaseEvent):
     resumed: bool = False
 
 
-class RunCompleted(BaseEvent):
+class RunCompleted(BaseEvent, frozen=True):
     """The run finished with an output."""
 
     type: Literal["run.completed"] = "run.completed"
     result: RunResult[Any]
 
 
-class RunFailed(BaseEvent):
+class RunFailed(BaseEvent, frozen=True):
     """The run ended with an error (`result.error`)."""
 
     type: Literal["run.failed"] = "run.failed"
     result: RunResult[Any]
 
 
-class RunPaused(BaseEvent):
+class RunPaused(BaseEvent, frozen=True):
     """The run waits for `result.requirements` to be met, then `resume` continues it."""
 
     type: Literal["run.paused"] = "run.paused"
     result: RunResult[Any]
 
 
-class RunCancelled(BaseEvent):
+class RunCancelled(BaseEvent, frozen=True):
     """The run was cancelled."""
 
     type: Literal["run.cancelled"] = "run.cancelled"
@@ -110,7 +110,7 @@ class RunCancelled(BaseEvent):
 # --- model requests ------------------------------------------------------------------------------
 
 
-class ModelRequestStarted(BaseEvent):
+class ModelRequestStarted(BaseEvent, frozen=True):
     """A request to the model is on its way."""
 
     type: Literal["model_request.started"] = "model_request.started"
@@ -119,7 +119,7 @@ class ModelRequestStarted(BaseEvent):
     """1 for the run's first model request, 2 for the next..."""
 
 
-class ModelRequestCompleted(BaseEvent):
+class ModelRequestCompleted(BaseEvent, frozen=True):
     """The model answered."""
 
     type: Literal["model_request.completed"] = "model_request.completed"
@@ -129,7 +129,7 @@ class ModelRequestCompleted(BaseEvent):
     usage: Usage
 
 
-class ModelRequestFailed(BaseEvent):
+class ModelRequestFailed(BaseEvent, frozen=True):
     """The request failed for good (after retries and fallbacks)."""
 
     type: Literal["model_request.failed"] = "model_request.failed"
@@ -138,7 +138,7 @@ class ModelRequestFailed(BaseEvent):
     error: ErrorInfo
 
 
-class ModelRequestCancelled(BaseEvent):
+class ModelRequestCancelled(BaseEvent, frozen=True):
     """The run was cancelled while the request was in flight."""
 
     type: Literal["model_request.cancelled"] = "model_request.cancelled"
@@ -146,7 +146,7 @@ class ModelRequestCancelled(BaseEvent):
     step: int
 
 
-class ModelRequestRetry(BaseEvent):
+class ModelRequestRetry(BaseEvent, frozen=True):
     """A request failed and is retried after `delay` seconds."""
 
     type: Literal["model_request.retry"] = "model_request.retry"
@@ -157,7 +157,7 @@ class ModelRequestRetry(BaseEvent):
     error: ErrorInfo
 
 
-class ModelFallback(BaseEvent):
+class ModelFallback(BaseEvent, frozen=True):
     """A model failed and the next one of a `FallbackModel` takes over."""
 
     type: Literal["model.fallback"] = "model.fallback"
@@ -166,7 +166,7 @@ class ModelFallback(BaseEvent):
     error: ErrorInfo
 
 
-class TextDelta(BaseEvent):
+class TextDelta(BaseEvent, frozen=True):
     """More text from the model."""
 
     type: Literal["text.delta"] = "text.delta"
@@ -174,7 +174,7 @@ class TextDelta(BaseEvent):
     part_index: int = 0
 
 
-class ThinkingDelta(BaseEvent):
+class ThinkingDelta(BaseEvent, frozen=True):
     """More reasoning from the model."""
 
     type: Literal["thinking.delta"] = "thinking.delta"
@@ -182,7 +182,7 @@ class ThinkingDelta(BaseEvent):
     part_index: int = 0
 
 
-class ToolCallDelta(BaseEvent):
+class ToolCallDelta(BaseEvent, frozen=True):
     """A fragment of a tool call's arguments as the model writes them."""
 
     type: Literal["tool_call.delta"] = "tool_call.delta"
@@ -195,7 +195,7 @@ class ToolCallDelta(BaseEvent):
 # --- tool calls ----------------------------------------------------------------------------------
 
 
-class ToolCallStarted(BaseEvent):
+class ToolCallStarted(BaseEvent, frozen=True):
     """A tool call begins."""
 
     type: Literal["tool_call.started"] = "tool_call.started"
@@ -204,7 +204,7 @@ class ToolCallStarted(BaseEvent):
     args: dict[str, Any] = Field(default_factory=dict[str, Any])
 
 
-class ToolCallCompleted(BaseEvent):
+class ToolCallCompleted(BaseEvent, frozen=True):
     """A tool call returned."""
 
     type: Literal["tool_call.completed"] = "tool_call.completed"
@@ -214,7 +214,7 @@ class ToolCallCompleted(BaseEvent):
     duration: float = 0.0
 
 
-class ToolCallFailed(BaseEvent):
+class ToolCallFailed(BaseEvent, frozen=True):
     """A tool call failed; `retry` says whether the model is asked to try again."""
 
     type: Literal["tool_call.failed"] = "tool_call.failed"
@@ -225,7 +225,7 @@ class ToolCallFailed(BaseEvent):
     duration: float = 0.0
 
 
-class ToolCallCancelled(BaseEvent):
+class ToolCallCancelled(BaseEvent, frozen=True):
     """The run was cancelled while the tool ran."""
 
     type: Literal["tool_call.cancelled"] = "tool_call.cancelled"
@@ -233,7 +233,7 @@ class ToolCallCancelled(BaseEvent):
     tool_name: str
 
 
-class RequirementCreated(BaseEvent):
+class RequirementCreated(BaseEvent, frozen=True):
     """The run needs an approval, an input or an external result before it can go on."""
 
     type: Literal["requirement.created"] = "requirement.created"
@@ -243,7 +243,7 @@ class RequirementCreated(BaseEvent):
 # --- output --------------------------------------------------------------------------------------
 
 
-class OutputRetry(BaseEvent):
+class OutputRetry(BaseEvent, frozen=True):
     """The model's structured output did not validate; it is asked to try again."""
 
     type: Literal["output.retry"] = "output.retry"
@@ -252,7 +252,7 @@ class OutputRetry(BaseEvent):
     message: str = ""
 
 
-class OutputDelta(BaseEvent):
+class OutputDelta(BaseEvent, frozen=True):
     """A partial structured output, as far as the model has written it."""
 
     type: Literal["output.delta"] = "output.delta"

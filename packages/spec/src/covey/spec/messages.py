@@ -245,9 +245,7 @@ class ToolCallPart(_Part):
         return json.dumps(self.args, ensure_ascii=False)
 
 
-ModelResponsePart = Annotated[
-    TextPart | ThinkingPart | ToolCallPart, Field(discriminator="kind")
-]
+ModelResponsePart = Annotated[TextPart | ThinkingPart | ToolCallPart, Field(discriminator="kind")]
 
 
 # --- messages ------------------------------------------------------------------------------------
@@ -291,6 +289,7 @@ class ModelResponse(_Model):
 
 
 ModelMessage = Annotated[ModelRequest | ModelResponse, Field(discriminator="kind")]
+
 
 @cache
 def messages_adapter() -> TypeAdapter[list[ModelRequest | ModelResponse]]:

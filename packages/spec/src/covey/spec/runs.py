@@ -115,7 +115,9 @@ class RunResult(BaseModel, Generic[OutputT]):
     started_at: datetime | None = None
     finished_at: datetime | None = None
 
-    _history: list[ModelRequest | ModelResponse] = PrivateAttr(default_factory=list)
+    _history: list[ModelRequest | ModelResponse] = PrivateAttr(
+        default_factory=list[ModelRequest | ModelResponse]
+    )
     _exception: BaseException | None = PrivateAttr(default=None)
 
     def all_messages(self) -> list[ModelRequest | ModelResponse]:
