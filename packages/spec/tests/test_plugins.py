@@ -399,14 +399,14 @@ def test_resolve_store_loads_the_scheme_and_passes_the_whole_url(url: str) -> No
 @pytest.mark.parametrize(
     ("url", "scheme"),
     [
-        ("sqlite:///covey.db", "sqlite"),
-        ("sqlite+aiosqlite:///covey.db", "sqlite"),
-        ("postgresql+asyncpg://user@localhost/covey", "postgresql"),
-        ("postgresql://user@localhost/covey", "postgresql"),
+        ("mysql:///covey.db", "mysql"),
+        ("mysql+aiomysql:///covey.db", "mysql"),
+        ("cockroachdb+asyncpg://user@localhost/covey", "cockroachdb"),
+        ("cockroachdb://user@localhost/covey", "cockroachdb"),
     ],
 )
 def test_resolve_store_parses_the_scheme(url: str, scheme: str) -> None:
-    """No SQL plugin is installed here, so the scheme shows in the not-found error."""
+    """No plugin handles these schemes, so the scheme shows in the not-found error."""
     with pytest.raises(PluginNotFoundError) as info:
         plugins.resolve_store(url)
     assert info.value.name == scheme
@@ -417,3 +417,22 @@ def test_resolve_store_rejects_urls_without_a_scheme(url: str) -> None:
     with pytest.raises(ConfigurationError, match=re.escape("sqlite:///covey.db")) as info:
         plugins.resolve_store(url)
     assert not isinstance(info.value, PluginNotFoundError)
+
+
+def test_an_alias_names_the_distribution_that_really_provides_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(
+        plugins.KNOWN_PROVIDERS, ("models", "not-installed-alias"), "covey-models-somewhere"
+    )
+    with pytest.raises(PluginNotFoundError) as info:
+        plugins.resolve_model("not-installed-alias:m")
+    assert "pip install covey-models-somewhere" in str(info.value)
+    assert info.value.kind == "models"
+
+
+def test_embedders_are_installed_with_their_model_package() -> None:
+    with pytest.raises(PluginNotFoundError) as info:
+        plugins.resolve_embedder("nowhere:embed-1")
+    assert info.value.kind == "embedders"
+    assert "pip install covey-models-nowhere" in str(info.value)

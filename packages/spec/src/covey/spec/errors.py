@@ -41,10 +41,10 @@ __all__ = [
 
 
 def install_line(kind: str, name: str) -> str:
-    """The `pip install` line of the distribution that provides plugin `name` of `kind`.
+    """The `pip install` line of `covey-<kind>-<name>`, the distribution the naming rule gives.
 
-    Derived from the naming rule: entry point `name` in group `covey.<kind>` ships in
-    `covey-<kind>-<name>`.
+    Plugins registered under another distribution's name (an alias such as `ollama`, served by
+    `covey-models-openai`) are looked up in `covey.spec.plugins.KNOWN_PROVIDERS` first.
     """
     return f"pip install covey-{kind}-{name}"
 
@@ -63,14 +63,22 @@ class ConfigurationError(CoveyError):
 class PluginNotFoundError(ConfigurationError):
     """No installed distribution provides the plugin asked for."""
 
-    def __init__(self, kind: str, name: str, available: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        kind: str,
+        name: str,
+        available: list[str] | None = None,
+        *,
+        distribution: str | None = None,
+    ) -> None:
         self.kind = kind
         self.name = name
         self.available = sorted(available or [])
-        have = ", ".join(self.available) if self.available else "none installed"
+        self.install = f"pip install {distribution}" if distribution else install_line(kind, name)
+        have = ", ".join(self.available) if self.available else "none"
         super().__init__(
             f"No {kind} plugin named {name!r} is installed (installed: {have}). "
-            f"Install it with: {install_line(kind, name)}"
+            f"Install it with: {self.install}"
         )
 
 

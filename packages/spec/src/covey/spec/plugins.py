@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "KINDS",
+    "KNOWN_PROVIDERS",
     "PluginInfo",
     "available",
     "describe",
@@ -46,6 +47,31 @@ _PACKAGE_KIND: dict[str, str] = {
     "db": "db",
     "runtime": "runtime",
 }
+
+_OPENAI_COMPATIBLE = (
+    "openai-responses",
+    "ollama",
+    "vllm",
+    "llamacpp",
+    "lmstudio",
+    "groq",
+    "deepseek",
+    "together",
+    "openrouter",
+    "mistral",
+    "xai",
+)
+KNOWN_PROVIDERS: dict[tuple[str, str], str] = {
+    **{("models", name): "covey-models-openai" for name in _OPENAI_COMPATIBLE},
+    ("models", "gemini"): "covey-models-google",
+    ("models", "test"): "covey-core",
+    ("embedders", "ollama"): "covey-models-openai",
+    ("db", "sqlite"): "covey-db-sql",
+    ("db", "postgresql"): "covey-db-sql",
+    ("db", "postgres"): "covey-db-sql",
+}
+"""Plugin names first-party distributions register besides their own name, for the install hint
+of a missing plugin. Data only: loading always goes through entry points."""
 
 KINDS: tuple[str, ...] = tuple(_PACKAGE_KIND)
 """Every plugin kind; kind `k` is the entry-point group `covey.k`."""
@@ -211,7 +237,12 @@ def _entry(kind: str, name: str) -> _Entry:
         raise _duplicate(kind, name, pair)
     entry = scan.entries[kind].get(name)
     if entry is None:
-        raise PluginNotFoundError(_PACKAGE_KIND[kind], name, sorted(scan.entries[kind]))
+        raise PluginNotFoundError(
+            kind,
+            name,
+            sorted(scan.entries[kind]),
+            distribution=KNOWN_PROVIDERS.get((kind, name)) or f"covey-{_PACKAGE_KIND[kind]}-{name}",
+        )
     return entry
 
 
