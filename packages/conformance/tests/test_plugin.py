@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from covey.conformance import EmbedderSuite, StoreSuite, suite_violations
@@ -158,3 +161,14 @@ def test_suite_violations_directly() -> None:
     assert any(
         "test_request_cancel overrides StoreSuite.test_request_cancel" in p for p in problems
     )
+
+
+def test_readme_example_runs(pytester: pytest.Pytester) -> None:
+    readme = Path(__file__).parent.parent / "README.md"
+    blocks = re.findall(r"```python\n(.*?)```", readme.read_text(), flags=re.S)
+    pytester.makepyfile(test_readme=blocks[0])
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    assert result.ret == 0
+    outcomes = result.parseoutcomes()
+    assert outcomes["passed"] > 20
+    assert "failed" not in outcomes
