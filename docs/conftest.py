@@ -31,7 +31,7 @@ def run_block(code: str, namespace: dict[str, Any], filename: str, line: int) ->
     compiled = compile(
         padded, filename, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True
     )
-    result = eval(compiled, namespace)  # noqa: S307 - running our own docs is the point
+    result = eval(compiled, namespace)
     if inspect.iscoroutine(result):
         asyncio.run(result)
 

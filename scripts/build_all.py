@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from workspace import ROOT, packages  # noqa: E402
+from workspace import ROOT, packages
 
 
 def main() -> int:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from workspace import ROOT, Package, packages  # noqa: E402
+from workspace import ROOT, Package, packages
 
 # The interface package may depend on these and nothing else (DESIGN §3).
 SPEC_DEPENDENCIES = {"pydantic", "typing-extensions", "anyio"}
