@@ -53,8 +53,20 @@ def script(messages: list[Any], info: Any) -> ModelResponse:
     return ModelResponse(parts=[TextPart(content="It is sunny.")])
 
 
-def run_overhead_us(runs: int = 300) -> tuple[float, float]:
-    agent = Agent(model=FunctionModel(script), tools=[get_weather])
+async def async_script(messages: list[Any], info: Any) -> ModelResponse:
+    return script(messages, info)
+
+
+async def async_get_weather(city: str) -> str:
+    """Weather for a city."""
+    return "sunny"
+
+
+def run_overhead_us(*, sync: bool, runs: int = 300) -> tuple[float, float]:
+    if sync:
+        agent = Agent(model=FunctionModel(script), tools=[get_weather])
+    else:
+        agent = Agent(model=FunctionModel(async_script), tools=[async_get_weather])
 
     def call_model_only() -> None:
         script([None], None)
@@ -79,7 +91,8 @@ def run() -> list[tuple[str, ...]]:
     plain_us = median_us(lambda: PlainAgent(model=model, tools=[get_weather]), number=20_000)
     agent_b = retained_bytes(lambda: Agent(model=model, tools=[get_weather]))
     plain_b = retained_bytes(lambda: PlainAgent(model=model, tools=[get_weather]))
-    run_us, model_us = run_overhead_us()
+    run_us, model_us = run_overhead_us(sync=True)
+    async_us, _ = run_overhead_us(sync=False)
     floor_ms = fresh_import_ms("import pydantic, anyio")
     basemodel_ms = fresh_import_ms("from pydantic import BaseModel; import anyio")
     core_ms = fresh_import_ms("import covey.core")
@@ -92,15 +105,34 @@ def run() -> list[tuple[str, ...]]:
             f"{agent_us / plain_us:.2f}×",
             "< 3×",
         ),
-        ("retained bytes per Agent", f"{agent_b:.0f}", f"{plain_b:.0f}", f"{agent_b / plain_b:.2f}×", "< 1024 B"),
         (
-            "run: 1 tool call, 2 requests (µs)",
+            "retained bytes per Agent",
+            f"{agent_b:.0f}",
+            f"{plain_b:.0f}",
+            f"{agent_b / plain_b:.2f}×",
+            "< 1024 B",
+        ),
+        (
+            "run: 1 tool call, 2 requests, sync fns (µs)",
             f"{run_us:.0f}",
+            f"{model_us:.1f} (model fn)",
+            "-",
+            "3 worker-thread hops included",
+        ),
+        (
+            "run: 1 tool call, 2 requests, async fns (µs)",
+            f"{async_us:.0f}",
             f"{model_us:.1f} (model fn)",
             "-",
             "framework time",
         ),
-        ("import covey.core (ms)", f"{core_ms:.1f}", f"{floor_ms:.1f}", f"{core_ms / floor_ms:.2f}×", "< 2×"),
+        (
+            "import covey.core (ms)",
+            f"{core_ms:.1f}",
+            f"{floor_ms:.1f}",
+            f"{core_ms / floor_ms:.2f}×",
+            "< 2×",
+        ),
         (
             "from covey.core import Agent (ms)",
             f"{agent_ms:.1f}",
