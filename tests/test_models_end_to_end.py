@@ -55,11 +55,35 @@ def anthropic_server() -> Iterator[tuple[str, Any]]:
         yield server.url, server
 
 
+@contextmanager
+def google_server() -> Iterator[tuple[str, Any]]:
+    from covey.models.google.testing import (
+        FakeGeminiServer,
+        function_call_answer,
+        text_answer,
+        usage_metadata,
+    )
+
+    script = [
+        function_call_answer("get_weather", {"city": "Paris"}, usage=usage_metadata(30, 7)),
+        text_answer("It is 21 C and sunny in Paris.", usage=usage_metadata(50, 9)),
+    ]
+    with FakeGeminiServer(script) as server:
+        yield server.url, server
+
+
 PROVIDERS: dict[str, Provider] = {
     "anthropic": Provider(
         model_string="anthropic:claude-sonnet-4-5",
         serve=anthropic_server,
         env=lambda url: {"ANTHROPIC_API_KEY": "sk-ant-test", "ANTHROPIC_BASE_URL": url},
+        expected_input_tokens=80,
+        expected_output_tokens=16,
+    ),
+    "google": Provider(
+        model_string="google:gemini-2.5-flash",
+        serve=google_server,
+        env=lambda url: {"GEMINI_API_KEY": "test-key", "GOOGLE_GEMINI_BASE_URL": url},
         expected_input_tokens=80,
         expected_output_tokens=16,
     ),

@@ -62,6 +62,8 @@ class ModelSettings(BaseModel):
     max_tokens: int | None = Field(default=None, gt=0)
     temperature: float | None = Field(default=None, ge=0)
     top_p: float | None = Field(default=None, ge=0, le=1)
+    top_k: int | None = Field(default=None, gt=0)
+    """Sample from the k most likely tokens (Anthropic, Gemini, Ollama; ignored elsewhere)."""
     stop: tuple[str, ...] | None = None
     seed: int | None = None
     presence_penalty: float | None = None

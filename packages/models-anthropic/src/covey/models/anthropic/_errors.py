@@ -91,9 +91,8 @@ def map_error(exc: Exception, *, model_name: str, secrets: tuple[str, ...] = ())
         model_name: Named in the message.
         secrets: Strings (the API key) removed from anything copied into the message.
     """
-    import httpx2
-
     import anthropic
+    import httpx2
 
     if isinstance(exc, CoveyError):
         return exc

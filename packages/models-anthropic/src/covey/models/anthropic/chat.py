@@ -28,7 +28,6 @@ from covey.spec.models import (
 
 if TYPE_CHECKING:
     import httpx2
-
     from anthropic import AsyncAnthropic
 
 __all__ = ["API_KEY_ENV", "BASE_URL_ENV", "AnthropicModel"]

@@ -1,0 +1,113 @@
+"""The covey-models-google wheel installed alone (with the covey-spec wheel) into a fresh venv.
+
+Checks that it brings google-genai and neither of the other providers' SDKs, registers its entry
+points, imports without loading the SDK, and works end to end against `FakeGeminiServer` from
+the installed files. Needs the package index (to install google-genai); it fails, never skips,
+when a build or an install breaks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import zipfile
+from pathlib import Path
+
+import pytest
+
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+SPEC_DIR = PACKAGE_DIR.parent / "spec"
+
+PROBE = r"""
+import asyncio, importlib.metadata as md, json, os, re, sys
+
+def norm(name):
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+import covey.models.google
+from covey.spec import plugins
+loaded_on_import = sorted(m for m in sys.modules if m.split(".")[0] in {"google", "httpx2"})
+described = {k: sorted(i.name for i in v) for k, v in plugins.describe().items()}
+
+from covey.models.google.testing import FakeGeminiServer, text_answer
+from covey.spec import ModelRequest, ModelRequestParams
+
+async def main():
+    with FakeGeminiServer([text_answer("from the wheel")]) as server:
+        # Read at the first request, so the models resolved from strings find them.
+        os.environ["GEMINI_API_KEY"] = "fake-key"
+        os.environ["GOOGLE_GEMINI_BASE_URL"] = server.url
+        model = plugins.resolve_model("google:gemini-2.5-flash")
+        response = await model.request([ModelRequest.user("hi")], None, ModelRequestParams())
+        await model.aclose()
+        embedder = plugins.resolve_embedder("google:gemini-embedding-001:8")
+        server.add({"embeddings": [{"values": [1.0] * 8}]})
+        vectors = await embedder.embed(["x"])
+        await embedder.aclose()
+    return response.text(), len(vectors[0])
+
+text, size = asyncio.run(main())
+print(json.dumps({
+    "installed": sorted(norm(d.metadata["Name"]) for d in md.distributions()),
+    "loaded_on_import": loaded_on_import,
+    "described": described,
+    "covey_namespace_file": getattr(sys.modules["covey"], "__file__", None),
+    "text": text,
+    "size": size,
+}))
+"""
+
+
+def _run(args: list[str], cwd: Path, env: dict[str, str]) -> str:
+    proc = subprocess.run(
+        args, cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert proc.returncode == 0, (
+        f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+    )
+    return proc.stdout
+
+
+@pytest.mark.slow
+def test_wheel_installs_alone_with_only_the_google_sdk(tmp_path: Path) -> None:
+    """Fails if the wheel pulls in openai or anthropic, misses google-genai, ships
+    `covey/__init__.py` or `covey/models/__init__.py`, loses an entry point, or cannot answer a
+    request from its installed files. To fix: correct pyproject.toml's dependencies / entry
+    points or the offending import."""
+    uv = os.environ.get("UV") or shutil.which("uv")
+    assert uv, "uv is needed to build the wheels; install it (pip install uv)"
+    env = {k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "PYTHONPATH"}}
+    env["UV_SYSTEM_CERTS"] = "1"
+    dist = tmp_path / "dist"
+
+    _run([uv, "build", "--wheel", str(SPEC_DIR), "-o", str(dist)], tmp_path, env)
+    _run([uv, "build", "--wheel", str(PACKAGE_DIR), "-o", str(dist)], tmp_path, env)
+    (spec_wheel,) = dist.glob("covey_spec-*.whl")
+    (wheel,) = dist.glob("covey_models_google-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "covey/__init__.py" not in names
+    assert "covey/models/__init__.py" not in names
+    assert "covey/models/google/py.typed" in names
+    assert "covey/models/google/testing.py" in names
+
+    venv = tmp_path / "venv"
+    _run([uv, "venv", "--quiet", "--python", sys.executable, str(venv)], tmp_path, env)
+    python = venv / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
+    install = [uv, "pip", "install", "--quiet", "--python", str(python)]
+    _run([*install, str(spec_wheel), str(wheel)], tmp_path, env)
+
+    report = json.loads(_run([str(python), "-c", textwrap.dedent(PROBE)], tmp_path, env))
+
+    installed = set(report["installed"])
+    assert {"covey-spec", "covey-models-google", "google-genai"} <= installed
+    assert not installed & {"openai", "anthropic"}, sorted(installed)
+    assert report["loaded_on_import"] == []
+    assert report["covey_namespace_file"] is None
+    assert report["described"]["models"] == ["gemini", "google"]
+    assert report["described"]["embedders"] == ["google"]
+    assert report["text"] == "from the wheel"
+    assert report["size"] == 8
