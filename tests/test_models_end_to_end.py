@@ -31,16 +31,16 @@ def get_weather(city: str) -> str:
 @dataclass
 class Provider:
     model_string: str
-    serve: Callable[[], Any]
-    """Returns a context manager yielding (base_url, server with `.requests`) for a two-turn
-    script."""
+    serve: Callable[[bool], Any]
+    """`serve(stream)` returns a context manager yielding (base_url, server with `.requests`)
+    for a two-turn script."""
     env: Callable[[str], dict[str, str]]
     expected_input_tokens: int
     expected_output_tokens: int
 
 
 @contextmanager
-def anthropic_server() -> Iterator[tuple[str, Any]]:
+def anthropic_server(stream: bool) -> Iterator[tuple[str, Any]]:
     from covey.models.anthropic.testing import (
         FakeAnthropicServer,
         text_message,
@@ -56,7 +56,7 @@ def anthropic_server() -> Iterator[tuple[str, Any]]:
 
 
 @contextmanager
-def google_server() -> Iterator[tuple[str, Any]]:
+def google_server(stream: bool) -> Iterator[tuple[str, Any]]:
     from covey.models.google.testing import (
         FakeGeminiServer,
         function_call_answer,
@@ -72,11 +72,41 @@ def google_server() -> Iterator[tuple[str, Any]]:
         yield server.url, server
 
 
+@contextmanager
+def openai_server(stream: bool) -> Iterator[tuple[str, Any]]:
+    from covey.models.openai.testing import FakeOpenAIServer, FakeToolCall, reply
+
+    def usage(prompt: int, completion: int) -> dict[str, int]:
+        return {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+        }
+
+    script = [
+        reply(
+            tool_calls=[FakeToolCall("get_weather", {"city": "Paris"}, call_id="call_1")],
+            stream=stream,
+            usage=usage(30, 7),
+        ),
+        reply(text="It is 21 C and sunny in Paris.", stream=stream, usage=usage(50, 9)),
+    ]
+    with FakeOpenAIServer(script) as server:
+        yield server.url, server
+
+
 PROVIDERS: dict[str, Provider] = {
     "anthropic": Provider(
         model_string="anthropic:claude-sonnet-4-5",
         serve=anthropic_server,
         env=lambda url: {"ANTHROPIC_API_KEY": "sk-ant-test", "ANTHROPIC_BASE_URL": url},
+        expected_input_tokens=80,
+        expected_output_tokens=16,
+    ),
+    "openai": Provider(
+        model_string="openai:gpt-4.1",
+        serve=openai_server,
+        env=lambda url: {"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": url},
         expected_input_tokens=80,
         expected_output_tokens=16,
     ),
@@ -98,7 +128,7 @@ async def test_agent_runs_a_tool_conversation_from_a_model_string(
 ) -> None:
     provider = PROVIDERS[name]
     refresh()
-    with provider.serve() as (url, server):
+    with provider.serve(stream) as (url, server):
         for key, value in provider.env(url).items():
             monkeypatch.setenv(key, value)
         agent = Agent(model=provider.model_string, tools=[get_weather])

@@ -1,0 +1,83 @@
+"""What the Chat Completions and Responses models share: connection, profile, error mapping."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING
+
+from pydantic import SecretStr
+
+from covey.models.openai._client import Connection
+from covey.models.openai.profiles import OpenAIModelProfile
+from covey.models.openai.providers import OpenAICompatibleProvider, get_provider
+from covey.spec.models import ChatModel
+
+if TYPE_CHECKING:
+    import httpx2
+    from openai import AsyncOpenAI
+
+__all__ = ["OpenAIModelBase"]
+
+
+class OpenAIModelBase(ChatModel):
+    """Shared constructor and plumbing of `OpenAIChatModel` and `OpenAIResponsesModel`."""
+
+    def __init__(
+        self,
+        model_name: str,
+        *,
+        api_key: str | SecretStr | None = None,
+        base_url: str | None = None,
+        provider: str | OpenAICompatibleProvider = "openai",
+        profile: OpenAIModelProfile | None = None,
+        http_client: httpx2.AsyncClient | None = None,
+        organization: str | None = None,
+        default_headers: Mapping[str, str] | None = None,
+    ) -> None:
+        if not model_name:
+            raise ValueError("model_name must not be empty")
+        record = get_provider(provider)
+        self._model_name = model_name
+        self._profile = profile if profile is not None else record.profile_for(model_name)
+        self._connection = Connection(
+            record,
+            api_key=api_key,
+            base_url=base_url,
+            organization=organization,
+            default_headers=default_headers,
+            http_client=http_client,
+        )
+
+    @property
+    def model_name(self) -> str:
+        """The provider's name for the model, e.g. `gpt-4.1`."""
+        return self._model_name
+
+    @property
+    def provider(self) -> str:
+        """The provider's short name, e.g. `openai` or `ollama`."""
+        return self._connection.provider.name
+
+    @property
+    def profile(self) -> OpenAIModelProfile:
+        """What the model can do, and how its requests are shaped."""
+        return self._profile
+
+    @property
+    def base_url(self) -> str:
+        """The base URL requests go to (reads the provider's variable when none was given)."""
+        return self._connection.base_url
+
+    def _client(self) -> AsyncOpenAI:
+        return self._connection.client()
+
+    def _sdk_errors(self) -> AbstractContextManager[None]:
+        return self._connection.sdk_errors(self._model_name)
+
+    async def aclose(self) -> None:
+        """Close the HTTP client this model built (a client passed in stays open)."""
+        await self._connection.aclose()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(model_name={self._model_name!r}, provider={self.provider!r})"

@@ -1,0 +1,171 @@
+"""Covey message history to Chat Completions `messages`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from covey.models.openai._media import audio_format, b64, data_url, unsupported
+from covey.models.openai.profiles import OpenAIModelProfile
+from covey.spec.messages import (
+    AudioContent,
+    DocumentContent,
+    ImageContent,
+    ModelRequest,
+    ModelResponse,
+    SystemPart,
+    TextContent,
+    TextPart,
+    ThinkingPart,
+    ToolCallPart,
+    ToolReturnPart,
+    UserContent,
+    UserPart,
+)
+from covey.spec.models import ModelMessages
+
+__all__ = ["chat_messages"]
+
+_API = "Chat Completions"
+
+
+def _image(item: ImageContent) -> dict[str, Any]:
+    if item.url is not None:
+        url = item.url
+    else:
+        # `_Media` validation guarantees both when there is no URL.
+        assert item.data is not None
+        assert item.media_type is not None
+        url = data_url(item.media_type, item.data)
+    image: dict[str, Any] = {"url": url}
+    if item.detail is not None:
+        image["detail"] = item.detail
+    return {"type": "image_url", "image_url": image}
+
+
+def _audio(item: AudioContent) -> dict[str, Any]:
+    if item.data is None:
+        raise unsupported(
+            "audio by URL", _API, "Pass the clip's bytes (AudioContent(data=..., media_type=...))."
+        )
+    return {
+        "type": "input_audio",
+        "input_audio": {"data": b64(item.data), "format": audio_format(item.media_type)},
+    }
+
+
+def _document(item: DocumentContent) -> dict[str, Any]:
+    if item.data is None:
+        raise unsupported(
+            "documents by URL",
+            _API,
+            "Pass the document's bytes, or use OpenAIResponsesModel, which takes file URLs.",
+        )
+    media_type = item.media_type or "application/octet-stream"
+    if media_type.startswith("text/"):
+        # The `file` part takes PDFs; plain text goes in as text.
+        header = f"{item.filename}:\n" if item.filename else ""
+        return {"type": "text", "text": header + item.data.decode("utf-8", errors="replace")}
+    return {
+        "type": "file",
+        "file": {
+            "filename": item.filename or "document.pdf",
+            "file_data": data_url(media_type, item.data),
+        },
+    }
+
+
+def _user_content(content: str | list[UserContent]) -> str | list[dict[str, Any]]:
+    if isinstance(content, str):
+        return content
+    parts: list[dict[str, Any]] = []
+    for item in content:
+        if isinstance(item, TextContent):
+            parts.append({"type": "text", "text": item.text})
+        elif isinstance(item, ImageContent):
+            parts.append(_image(item))
+        elif isinstance(item, AudioContent):
+            parts.append(_audio(item))
+        elif isinstance(item, DocumentContent):
+            parts.append(_document(item))
+        else:
+            raise unsupported("video", _API, "Send frames as images instead.")
+    return parts
+
+
+def _request(message: ModelRequest, profile: OpenAIModelProfile) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for part in message.parts:
+        if isinstance(part, SystemPart):
+            out.append({"role": profile.system_role, "content": part.content})
+        elif isinstance(part, UserPart):
+            out.append({"role": "user", "content": _user_content(part.content)})
+        elif isinstance(part, ToolReturnPart):
+            out.append(
+                {
+                    "role": "tool",
+                    "tool_call_id": part.tool_call_id,
+                    "content": part.content_as_text(),
+                }
+            )
+        else:
+            if part.tool_call_id is not None:  # a RetryPart answering one tool call
+                out.append(
+                    {"role": "tool", "tool_call_id": part.tool_call_id, "content": part.message()}
+                )
+            else:
+                out.append({"role": "user", "content": part.message()})
+    return out
+
+
+def _response(message: ModelResponse, reasoning_field: str | None) -> dict[str, Any]:
+    texts: list[str] = []
+    thinking: list[str] = []
+    calls: list[dict[str, Any]] = []
+    for part in message.parts:
+        if isinstance(part, TextPart):
+            texts.append(part.content)
+        elif isinstance(part, ThinkingPart):
+            if part.content and not part.redacted:
+                thinking.append(part.content)
+        elif isinstance(part, ToolCallPart):  # pyright: ignore[reportUnnecessaryIsInstance]
+            calls.append(
+                {
+                    "id": part.tool_call_id,
+                    "type": "function",
+                    "function": {"name": part.tool_name, "arguments": part.args_as_json()},
+                }
+            )
+    assistant: dict[str, Any] = {"role": "assistant"}
+    # Some servers refuse an assistant message with neither content nor tool calls.
+    assistant["content"] = "".join(texts) if texts or not calls else None
+    if calls:
+        assistant["tool_calls"] = calls
+    if reasoning_field is not None and thinking:
+        assistant[reasoning_field] = "\n\n".join(thinking)
+    return assistant
+
+
+def chat_messages(
+    messages: ModelMessages,
+    profile: OpenAIModelProfile,
+    *,
+    reasoning_field: str | None = None,
+) -> list[dict[str, Any]]:
+    """The Chat Completions `messages` for a Covey history.
+
+    Args:
+        messages: The history, oldest first.
+        profile: The model's profile (decides the role of system parts).
+        reasoning_field: The assistant field that carries thinking back, if the server wants it.
+
+    Raises:
+        ConfigurationError: the history holds media the API cannot take (video, audio by URL,
+            documents by URL).
+    """
+    out: list[dict[str, Any]] = []
+    for message in messages:
+        if isinstance(message, ModelRequest):
+            out.extend(_request(message, profile))
+        else:
+            out.append(_response(message, reasoning_field))
+    return out

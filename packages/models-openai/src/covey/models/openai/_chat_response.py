@@ -1,0 +1,199 @@
+"""Chat Completions responses (whole or streamed) to Covey responses and stream events."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Hashable
+from typing import TYPE_CHECKING, Any, cast
+
+from covey.models.openai._usage import chat_usage
+
+if TYPE_CHECKING:
+    from openai.types.chat import ChatCompletion, ChatCompletionChunk
+    from openai.types.chat.chat_completion_chunk import ChoiceDelta
+from covey.spec.errors import UnexpectedModelBehavior
+from covey.spec.messages import (
+    ModelResponse,
+    ModelResponsePart,
+    TextPart,
+    ThinkingPart,
+    ToolCallPart,
+)
+from covey.spec.models import ModelStreamEvent
+from covey.spec.streaming import ResponseAssembler
+from covey.spec.usage import Usage
+
+__all__ = ["finish_reason", "parse_completion", "stream_completion"]
+
+# Compatible servers put reasoning in one of these message fields (DeepSeek, vLLM: the first;
+# Ollama, OpenRouter, newer vLLM: the second).
+_REASONING_FIELDS = ("reasoning_content", "reasoning")
+
+
+def finish_reason(raw: str | None) -> str | None:
+    """The normalised finish reason: `stop`, `length`, `tool_calls`, `content_filter`, or raw."""
+    if raw == "function_call":
+        return "tool_calls"
+    return raw
+
+
+def _new_call_id() -> str:
+    return f"call_{uuid.uuid4().hex[:24]}"
+
+
+def _reasoning(obj: Any) -> str:
+    for name in _REASONING_FIELDS:
+        value = getattr(obj, name, None)
+        if isinstance(value, str) and value:
+            return value
+    return ""
+
+
+def _content_chunks(content: Any) -> tuple[str, str]:
+    """(text, thinking) from `content`: a string, or a list of typed chunks (Mistral)."""
+    if isinstance(content, str):
+        return content, ""
+    if not isinstance(content, list):
+        return "", ""
+    text: list[str] = []
+    thinking: list[str] = []
+    for chunk in content:  # pyright: ignore[reportUnknownVariableType]
+        if not isinstance(chunk, dict):
+            continue
+        kind = chunk.get("type")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+        if kind == "text":
+            text.append(str(chunk.get("text", "")))  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
+        elif kind == "thinking":
+            inner = chunk.get("thinking")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+            if isinstance(inner, str):
+                thinking.append(inner)
+            elif isinstance(inner, list):
+                thinking.extend(
+                    str(i.get("text", ""))  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
+                    for i in inner  # pyright: ignore[reportUnknownVariableType]
+                    if isinstance(i, dict)
+                )
+    return "".join(text), "".join(thinking)
+
+
+def parse_completion(
+    completion: ChatCompletion, *, provider_name: str, model_name: str
+) -> ModelResponse:
+    """A `ModelResponse` from a `ChatCompletion` (its first choice).
+
+    Raises:
+        UnexpectedModelBehavior: the completion has no choices.
+    """
+    # Compatible servers may leave out fields the SDK's types call required: they read as None.
+    if not completion.choices:
+        raise UnexpectedModelBehavior(f"{provider_name} returned a chat completion with no choices")
+    choice = completion.choices[0]
+    message = choice.message
+    text, chunk_thinking = _content_chunks(message.content)
+    thinking = _reasoning(message) or chunk_thinking
+    parts: list[ModelResponsePart] = []
+    if thinking:
+        parts.append(ThinkingPart(content=thinking))
+    if text:
+        parts.append(TextPart(content=text))
+    refusal = message.refusal
+    if refusal:
+        parts.append(TextPart(content=refusal, provider_details={"refusal": True}))
+    for call in message.tool_calls or []:
+        if call.type != "function":  # a custom (free-form) tool call: Covey declares none
+            continue
+        parts.append(
+            ToolCallPart(
+                tool_name=call.function.name,
+                args=call.function.arguments or "",
+                tool_call_id=call.id or _new_call_id(),
+            )
+        )
+    reason = finish_reason(choice.finish_reason)
+    if refusal and reason == "stop":
+        reason = "content_filter"
+    return ModelResponse(
+        parts=parts,
+        usage=chat_usage(completion.usage),
+        model_name=completion.model or model_name,
+        provider_name=provider_name,
+        provider_response_id=completion.id,
+        finish_reason=reason,
+    )
+
+
+class _ChatStreamState:
+    """Per-stream bookkeeping on top of the shared `ResponseAssembler`."""
+
+    __slots__ = ("assembler", "calls", "finish", "model", "refused", "response_id", "usage")
+
+    def __init__(self) -> None:
+        self.assembler = ResponseAssembler()
+        self.usage: Usage | None = None
+        self.finish: str | None = None
+        self.model: str | None = None
+        self.response_id: str | None = None
+        self.calls: set[Hashable] = set()
+        self.refused = False
+
+    def delta(self, delta: ChoiceDelta) -> list[ModelStreamEvent]:
+        events: list[ModelStreamEvent] = []
+        asm = self.assembler
+        text, chunk_thinking = _content_chunks(delta.content)
+        thinking = _reasoning(delta) or chunk_thinking
+        if thinking:
+            events += asm.thinking(thinking)
+        if text:
+            events += asm.end("thinking")
+            events += asm.text(text)
+        if delta.refusal:
+            self.refused = True
+            events += asm.text(delta.refusal, key="refusal")
+        for position, call in enumerate(delta.tool_calls or []):
+            # Some servers leave out `index` (one call per chunk): fall back to the position.
+            index = cast("int | None", call.index)
+            key = ("tool", position if index is None else index)
+            call_id = call.id
+            if key not in self.calls:
+                # Parallel calls may interleave, so a call stays open until the stream ends.
+                self.calls.add(key)
+                events += asm.end("thinking")
+                # A server that streams a call without an id still needs one for the answer.
+                call_id = call_id or _new_call_id()
+            function = call.function
+            events += asm.tool_call(
+                key=key,
+                args_delta=(function.arguments if function is not None else None) or "",
+                tool_name=function.name if function is not None else None,
+                tool_call_id=call_id or None,
+            )
+        return events
+
+
+async def stream_completion(
+    chunks: AsyncIterator[ChatCompletionChunk], *, provider_name: str, model_name: str
+) -> AsyncIterator[ModelStreamEvent]:
+    """Stream events from `ChatCompletionChunk`s, ending with the `FinalResponseEvent`."""
+    state = _ChatStreamState()
+    async for chunk in chunks:
+        state.response_id = state.response_id or chunk.id
+        state.model = chunk.model or state.model
+        if chunk.usage is not None:
+            state.usage = chat_usage(chunk.usage)
+        for choice in chunk.choices or []:
+            if choice.index:  # only the first choice (index 0, or left out)
+                continue
+            for event in state.delta(choice.delta):
+                yield event
+            if choice.finish_reason:
+                state.finish = finish_reason(choice.finish_reason)
+    if state.refused and state.finish == "stop":
+        state.finish = "content_filter"
+    for event in state.assembler.finish(
+        usage=state.usage or Usage(requests=1),
+        model_name=state.model or model_name,
+        provider_name=provider_name,
+        provider_response_id=state.response_id,
+        finish_reason=state.finish,
+    ):
+        yield event

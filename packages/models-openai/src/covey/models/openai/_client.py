@@ -1,0 +1,148 @@
+"""Connection settings shared by the chat models and the embedder, and the lazily built client."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Generator, Mapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from pydantic import SecretStr
+
+from covey.models.openai._errors import map_sdk_error
+from covey.models.openai._sdk import import_openai
+from covey.models.openai.providers import OpenAICompatibleProvider
+from covey.spec.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    import httpx2
+    from openai import AsyncOpenAI
+
+__all__ = ["PLACEHOLDER_API_KEY", "Connection"]
+
+PLACEHOLDER_API_KEY = "not-needed"
+"""Sent to local servers that take no key: the SDK refuses an empty one."""
+
+
+def _openai_env_header_names() -> list[str]:
+    names: list[str] = []
+    for line in os.environ.get("OPENAI_CUSTOM_HEADERS", "").split("\n"):
+        name, colon, _ = line.partition(":")
+        if colon and name.strip():
+            names.append(name.strip())
+    return names
+
+
+class Connection:
+    """Where and how to reach one provider; builds the SDK client on the first request.
+
+    Nothing here does I/O or reads the environment until `client()` is called.
+    """
+
+    __slots__ = ("_api_key", "_base_url", "_client", "_headers", "_http_client", "_org", "provider")
+
+    def __init__(
+        self,
+        provider: OpenAICompatibleProvider,
+        *,
+        api_key: str | SecretStr | None,
+        base_url: str | None,
+        organization: str | None,
+        default_headers: Mapping[str, str] | None,
+        http_client: httpx2.AsyncClient | None,
+    ) -> None:
+        self.provider = provider
+        self._api_key = SecretStr(api_key) if isinstance(api_key, str) else api_key
+        self._base_url = base_url
+        self._org = organization
+        self._headers = dict(default_headers) if default_headers else None
+        self._http_client = http_client
+        self._client: AsyncOpenAI | None = None
+
+    @property
+    def base_url(self) -> str:
+        """The base URL requests go to (argument, else the provider's variable, else default)."""
+        return self.provider.resolve_base_url(self._base_url)
+
+    def api_key(self) -> SecretStr:
+        """The API key: the argument, else the provider's variable, else a placeholder.
+
+        Raises:
+            ConfigurationError: the provider needs a key and none is set.
+        """
+        if self._api_key is not None and self._api_key.get_secret_value():
+            return self._api_key
+        from_env = os.environ.get(self.provider.api_key_env)
+        if from_env:
+            return SecretStr(from_env)
+        if not self.provider.requires_api_key:
+            return SecretStr(PLACEHOLDER_API_KEY)
+        raise ConfigurationError(
+            f"No API key for {self.provider.name}: set the {self.provider.api_key_env} "
+            f"environment variable or pass api_key=... to the model."
+        )
+
+    def secrets(self) -> tuple[str, ...]:
+        """Values that must never appear in an error message."""
+        values: list[str] = []
+        if self._api_key is not None:
+            values.append(self._api_key.get_secret_value())
+        from_env = os.environ.get(self.provider.api_key_env)
+        if from_env:
+            values.append(from_env)
+        return tuple(v for v in values if len(v) >= 4)
+
+    def client(self) -> AsyncOpenAI:
+        """The SDK client, built once. SDK retries are off: Covey's run loop owns retries."""
+        if self._client is None:
+            key = self.api_key()
+            openai = import_openai()
+            headers: dict[str, Any] | None = self._headers
+            if not self.provider.forwards_openai_env:
+                # The SDK adds headers from OPENAI_CUSTOM_HEADERS; they are meant for OpenAI, so
+                # another server gets each of them omitted (an explicit header still wins).
+                omitted: dict[str, Any] = {
+                    name: f"Bearer {key.get_secret_value()}"
+                    if name.lower() == "authorization"
+                    else openai.Omit()
+                    for name in _openai_env_header_names()
+                }
+                headers = {**omitted, **(self._headers or {})} if omitted else self._headers
+            client: AsyncOpenAI = openai.AsyncOpenAI(
+                api_key=key.get_secret_value(),
+                base_url=self.base_url,
+                organization=self._org,
+                default_headers=headers,
+                http_client=self._http_client,
+                max_retries=0,
+            )
+            if not self.provider.forwards_openai_env:
+                # The SDK reads these from the environment; they are OpenAI's, not this server's.
+                client.organization = self._org
+                client.project = None
+            self._client = client
+        return self._client
+
+    @contextmanager
+    def sdk_errors(self, model_name: str) -> Generator[None]:
+        """Re-raise the SDK's exceptions as Covey errors, chained, with secrets scrubbed."""
+        openai = import_openai()
+        try:
+            yield
+        except openai.OpenAIError as exc:
+            mapped = map_sdk_error(
+                exc,
+                provider=self.provider.name,
+                model_name=model_name,
+                api_key_env=self.provider.api_key_env,
+                secrets=self.secrets(),
+            )
+            if mapped is None:
+                raise
+            raise mapped from exc
+
+    async def aclose(self) -> None:
+        """Close the client if this connection built its own HTTP client."""
+        client, self._client = self._client, None
+        if client is not None and self._http_client is None:
+            await client.close()

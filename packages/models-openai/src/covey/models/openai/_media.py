@@ -1,0 +1,50 @@
+"""Media helpers shared by both APIs: data URLs, audio formats, and the error for what an API
+cannot take."""
+
+from __future__ import annotations
+
+import base64
+from typing import Literal
+
+from covey.spec.errors import ConfigurationError
+
+__all__ = ["audio_format", "b64", "data_url", "unsupported"]
+
+_AUDIO_FORMATS: dict[str, Literal["wav", "mp3"]] = {
+    "audio/wav": "wav",
+    "audio/x-wav": "wav",
+    "audio/wave": "wav",
+    "audio/vnd.wave": "wav",
+    "audio/mpeg": "mp3",
+    "audio/mp3": "mp3",
+}
+
+
+def b64(data: bytes) -> str:
+    """`data` as standard base64 text."""
+    return base64.b64encode(data).decode("ascii")
+
+
+def data_url(media_type: str, data: bytes) -> str:
+    """A `data:` URL carrying `data` inline."""
+    return f"data:{media_type};base64,{b64(data)}"
+
+
+def audio_format(media_type: str | None) -> Literal["wav", "mp3"]:
+    """The `input_audio.format` for a media type.
+
+    Raises:
+        ConfigurationError: the API only takes WAV and MP3.
+    """
+    found = _AUDIO_FORMATS.get((media_type or "").lower())
+    if found is None:
+        raise ConfigurationError(
+            f"OpenAI audio input must be WAV or MP3, got media type {media_type!r}; "
+            f"convert the clip first."
+        )
+    return found
+
+
+def unsupported(what: str, api: str, hint: str) -> ConfigurationError:
+    """The error for content `api` cannot accept."""
+    return ConfigurationError(f"The OpenAI {api} API does not accept {what}. {hint}")

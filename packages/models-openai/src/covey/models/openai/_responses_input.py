@@ -1,0 +1,183 @@
+"""Covey message history to Responses API `input` items.
+
+Responses from this adapter are replayed item for item: reasoning items with their encrypted
+content and summaries, assistant messages and function calls with their ids (and `phase`), so
+a reasoning model keeps its chain of thought across tool calls without server-side state.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from covey.models.openai._media import data_url, unsupported
+from covey.models.openai.profiles import OpenAIModelProfile
+from covey.spec.messages import (
+    AudioContent,
+    DocumentContent,
+    ImageContent,
+    ModelRequest,
+    ModelResponse,
+    SystemPart,
+    TextContent,
+    TextPart,
+    ThinkingPart,
+    ToolReturnPart,
+    UserContent,
+    UserPart,
+)
+from covey.spec.models import ModelMessages
+
+__all__ = ["responses_input"]
+
+_API = "Responses"
+
+
+def _image(item: ImageContent) -> dict[str, Any]:
+    if item.url is not None:
+        url = item.url
+    else:
+        # `_Media` validation guarantees both when there is no URL.
+        assert item.data is not None
+        assert item.media_type is not None
+        url = data_url(item.media_type, item.data)
+    return {"type": "input_image", "image_url": url, "detail": item.detail or "auto"}
+
+
+def _document(item: DocumentContent) -> dict[str, Any]:
+    if item.url is not None:
+        return {"type": "input_file", "file_url": item.url}
+    assert item.data is not None
+    media_type = item.media_type or "application/octet-stream"
+    if media_type.startswith("text/"):
+        header = f"{item.filename}:\n" if item.filename else ""
+        return {"type": "input_text", "text": header + item.data.decode("utf-8", errors="replace")}
+    return {
+        "type": "input_file",
+        "filename": item.filename or "document.pdf",
+        "file_data": data_url(media_type, item.data),
+    }
+
+
+def _user_content(content: str | list[UserContent]) -> str | list[dict[str, Any]]:
+    if isinstance(content, str):
+        return content
+    parts: list[dict[str, Any]] = []
+    for item in content:
+        if isinstance(item, TextContent):
+            parts.append({"type": "input_text", "text": item.text})
+        elif isinstance(item, ImageContent):
+            parts.append(_image(item))
+        elif isinstance(item, DocumentContent):
+            parts.append(_document(item))
+        elif isinstance(item, AudioContent):
+            raise unsupported(
+                "audio input", _API, "Use OpenAIChatModel with an audio model (gpt-4o-audio-*)."
+            )
+        else:
+            raise unsupported("video", _API, "Send frames as images instead.")
+    return parts
+
+
+def _request(message: ModelRequest, profile: OpenAIModelProfile) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for part in message.parts:
+        if isinstance(part, SystemPart):
+            out.append({"role": profile.system_role, "content": part.content})
+        elif isinstance(part, UserPart):
+            out.append({"role": "user", "content": _user_content(part.content)})
+        elif isinstance(part, ToolReturnPart):
+            out.append(
+                {
+                    "type": "function_call_output",
+                    "call_id": part.tool_call_id,
+                    "output": part.content_as_text(),
+                }
+            )
+        elif part.tool_call_id is not None:  # a RetryPart answering one tool call
+            out.append(
+                {
+                    "type": "function_call_output",
+                    "call_id": part.tool_call_id,
+                    "output": part.message(),
+                }
+            )
+        else:
+            out.append({"role": "user", "content": part.message()})
+    return out
+
+
+def _reasoning_item(part: ThinkingPart) -> dict[str, Any] | None:
+    details = part.provider_details or {}
+    encrypted = details.get("encrypted_content")
+    item_id = part.id or details.get("id")
+    if not isinstance(encrypted, str) or not item_id:
+        return None
+    summary = details.get("summary")
+    texts: list[str] = (
+        [str(t) for t in summary]  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+        if isinstance(summary, list)
+        else ([part.content] if part.content else [])
+    )
+    return {
+        "type": "reasoning",
+        "id": item_id,
+        "summary": [{"type": "summary_text", "text": text} for text in texts],
+        "encrypted_content": encrypted,
+    }
+
+
+def _response(message: ModelResponse) -> list[dict[str, Any]]:
+    reasoning: list[dict[str, Any] | None] = [
+        _reasoning_item(p) for p in message.parts if isinstance(p, ThinkingPart)
+    ]
+    # Item ids tie messages and calls to the reasoning before them; if a reasoning item cannot be
+    # replayed (no encrypted content, e.g. another provider's thinking), the ids must go too.
+    keep_ids = all(item is not None for item in reasoning)
+    out: list[dict[str, Any]] = []
+    for part in message.parts:
+        details = part.provider_details or {}
+        item_id = details.get("id") if keep_ids else None
+        if isinstance(part, ThinkingPart):
+            item = _reasoning_item(part)
+            if item is not None:
+                out.append(item)
+        elif isinstance(part, TextPart):
+            if item_id:
+                item: dict[str, Any] | None = {
+                    "type": "message",
+                    "role": "assistant",
+                    "id": item_id,
+                    "status": "completed",
+                    "content": [{"type": "output_text", "text": part.content, "annotations": []}],
+                }
+            else:
+                item = {"role": "assistant", "content": part.content}
+            if details.get("phase"):
+                item["phase"] = details["phase"]
+            out.append(item)
+        else:
+            call: dict[str, Any] = {
+                "type": "function_call",
+                "call_id": part.tool_call_id,
+                "name": part.tool_name,
+                "arguments": part.args_as_json(),
+            }
+            if item_id:
+                call["id"] = item_id
+            out.append(call)
+    return out
+
+
+def responses_input(messages: ModelMessages, profile: OpenAIModelProfile) -> list[dict[str, Any]]:
+    """The Responses API `input` items for a Covey history.
+
+    Raises:
+        ConfigurationError: the history holds media the API cannot take (audio, video).
+    """
+    out: list[dict[str, Any]] = []
+    for message in messages:
+        if isinstance(message, ModelRequest):
+            out.extend(_request(message, profile))
+        else:
+            out.extend(_response(message))
+    return out

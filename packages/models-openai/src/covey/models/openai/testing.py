@@ -1,0 +1,744 @@
+"""`FakeOpenAIServer`: a loopback server that speaks the OpenAI HTTP protocol, for tests.
+
+It answers `POST /v1/chat/completions` (JSON, or SSE `data: {...}` chunks ending in
+`data: [DONE]`), `POST /v1/responses` (JSON, or typed SSE events ending in
+`response.completed`), `POST /v1/embeddings` and `GET /v1/models`, and records every request.
+Scripted replies are served in order; once they run out, each endpoint answers with a default
+(chat and responses echo the last user message; embeddings are hashed bags of words, so
+similar texts get similar vectors).
+
+Nothing here imports the `openai` SDK. Point any OpenAI client at `server.url`:
+
+```python
+from covey.models.openai import OpenAIChatModel
+from covey.models.openai.testing import FakeOpenAIServer, text_reply
+
+with FakeOpenAIServer([text_reply("Hi!")]) as server:
+    model = OpenAIChatModel("gpt-4.1", api_key="test", base_url=server.url)
+    ...  # await model.request(...) answers "Hi!"; server.requests[0].json is what was sent
+```
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, Literal, Self
+
+__all__ = [
+    "FakeOpenAIServer",
+    "FakeReply",
+    "FakeToolCall",
+    "RecordedRequest",
+    "Responder",
+    "chat_chunks",
+    "chat_completion",
+    "embeddings_reply",
+    "error_reply",
+    "hashed_embedding",
+    "reply",
+    "responses_events",
+    "responses_response",
+    "text_reply",
+    "tool_call_reply",
+]
+
+Api = Literal["chat", "responses"]
+
+_ids = itertools.count(1)
+_WORDS = re.compile(r"\w+")
+
+
+def _id(prefix: str) -> str:
+    return f"{prefix}_{next(_ids):06d}"
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedRequest:
+    """One request the fake server received.
+
+    Attributes:
+        method: `GET` or `POST`.
+        path: The path, e.g. `/v1/chat/completions` (query string included).
+        headers: Header names lower-cased.
+        body: The raw body.
+    """
+
+    method: str
+    path: str
+    headers: Mapping[str, str]
+    body: bytes
+
+    @property
+    def json(self) -> Any:
+        """The body parsed as JSON (`None` when empty)."""
+        return json.loads(self.body) if self.body else None
+
+
+@dataclass(frozen=True, slots=True)
+class FakeReply:
+    """One scripted HTTP answer: a JSON body or an SSE stream, with a status and headers.
+
+    Attributes:
+        status: The HTTP status.
+        json: The JSON body (ignored when `sse` is set).
+        sse: SSE events: a dict is sent as `data: <json>`; an `(event, dict)` pair as
+            `event: <event>` plus `data: <json>`; a string as `data: <string>` (e.g. `[DONE]`).
+        headers: Extra response headers (`retry-after`, ...).
+        delay: Seconds to wait before answering (to exercise timeouts).
+    """
+
+    status: int = 200
+    json: Any = None
+    sse: Sequence[Mapping[str, Any] | tuple[str, Mapping[str, Any]] | str] | None = None
+    headers: Mapping[str, str] = field(default_factory=dict[str, str])
+    delay: float = 0.0
+
+    def encode(self) -> tuple[bytes, str]:
+        """(body, content type)."""
+        if self.sse is None:
+            return json.dumps(self.json).encode(), "application/json"
+        chunks: list[str] = []
+        for event in self.sse:
+            if isinstance(event, str):
+                chunks.append(f"data: {event}\n\n")
+            elif isinstance(event, tuple):
+                name, data = event
+                chunks.append(f"event: {name}\ndata: {json.dumps(data)}\n\n")
+            else:
+                chunks.append(f"data: {json.dumps(event)}\n\n")
+        return "".join(chunks).encode(), "text/event-stream"
+
+
+Responder = Callable[[RecordedRequest], FakeReply]
+"""Builds the answer to a request; used instead of (or after) a scripted list."""
+
+
+@dataclass(frozen=True, slots=True)
+class FakeToolCall:
+    """A tool call for a scripted reply.
+
+    Attributes:
+        name: The tool name.
+        arguments: The arguments, as a dict or as the raw JSON text.
+        call_id: The call id (generated when empty).
+        chunks: When streaming, how many fragments the argument JSON is split into.
+    """
+
+    name: str
+    arguments: Mapping[str, Any] | str = field(default_factory=dict[str, Any])
+    call_id: str = ""
+    chunks: int = 3
+
+    @property
+    def arguments_json(self) -> str:
+        """The arguments as JSON text."""
+        if isinstance(self.arguments, str):
+            return self.arguments
+        return json.dumps(dict(self.arguments))
+
+    def fragments(self) -> list[str]:
+        """The argument JSON split into `chunks` pieces."""
+        text = self.arguments_json
+        size = max(1, math.ceil(len(text) / max(self.chunks, 1)))
+        return [text[i : i + size] for i in range(0, len(text), size)] or [""]
+
+
+def _split(text: str, pieces: int = 3) -> list[str]:
+    size = max(1, math.ceil(len(text) / pieces))
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+# --- Chat Completions bodies ---------------------------------------------------------------------
+
+
+def _chat_usage(prompt: int, completion: int) -> dict[str, Any]:
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "completion_tokens_details": {
+            "reasoning_tokens": 0,
+            "audio_tokens": 0,
+            "accepted_prediction_tokens": 0,
+            "rejected_prediction_tokens": 0,
+        },
+    }
+
+
+def chat_completion(
+    *,
+    text: str | None = None,
+    tool_calls: Sequence[FakeToolCall] = (),
+    model: str = "gpt-4.1",
+    finish_reason: str | None = None,
+    usage: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A `chat.completion` object as the API returns it."""
+    message: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None}
+    if tool_calls:
+        message["tool_calls"] = [
+            {
+                "id": call.call_id or _id("call"),
+                "type": "function",
+                "function": {"name": call.name, "arguments": call.arguments_json},
+            }
+            for call in tool_calls
+        ]
+    return {
+        "id": _id("chatcmpl"),
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "logprobs": None,
+                "finish_reason": finish_reason or ("tool_calls" if tool_calls else "stop"),
+            }
+        ],
+        "usage": dict(usage) if usage is not None else _chat_usage(10, 5),
+    }
+
+
+def chat_chunks(
+    *,
+    text: str | Sequence[str] = (),
+    tool_calls: Sequence[FakeToolCall] = (),
+    model: str = "gpt-4.1",
+    finish_reason: str | None = None,
+    usage: Mapping[str, Any] | None = None,
+) -> list[Mapping[str, Any] | str]:
+    """`chat.completion.chunk` events for a stream, the usage chunk and `[DONE]` included.
+
+    Args:
+        text: The text, split into three deltas, or the deltas themselves.
+        tool_calls: Calls streamed after the text: id and name first, then argument fragments.
+        model: The model name in every chunk.
+        finish_reason: Defaults to `tool_calls` with calls, else `stop`.
+        usage: The usage of the final chunk (sent as `stream_options.include_usage` asks).
+    """
+    ident, created = _id("chatcmpl"), int(time.time())
+
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        return {
+            "id": ident,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+        }
+
+    deltas = _split(text) if isinstance(text, str) else list(text)
+    events: list[Mapping[str, Any] | str] = [chunk({"role": "assistant", "content": ""})]
+    events += [chunk({"content": piece}) for piece in deltas]
+    for index, call in enumerate(tool_calls):
+        events.append(
+            chunk(
+                {
+                    "tool_calls": [
+                        {
+                            "index": index,
+                            "id": call.call_id or _id("call"),
+                            "type": "function",
+                            "function": {"name": call.name, "arguments": ""},
+                        }
+                    ]
+                }
+            )
+        )
+        events += [
+            chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
+            for piece in call.fragments()
+        ]
+    events.append(chunk({}, finish_reason or ("tool_calls" if tool_calls else "stop")))
+    final = chunk({})
+    final["choices"] = []
+    final["usage"] = dict(usage) if usage is not None else _chat_usage(10, 5)
+    events += [final, "[DONE]"]
+    return events
+
+
+# --- Responses bodies ----------------------------------------------------------------------------
+
+
+def _responses_usage(prompt: int, output: int) -> dict[str, Any]:
+    return {
+        "input_tokens": prompt,
+        "input_tokens_details": {"cached_tokens": 0},
+        "output_tokens": output,
+        "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": prompt + output,
+    }
+
+
+def _message_item(text: str, item_id: str) -> dict[str, Any]:
+    return {
+        "type": "message",
+        "id": item_id,
+        "status": "completed",
+        "role": "assistant",
+        "content": [{"type": "output_text", "text": text, "annotations": []}],
+    }
+
+
+def _call_item(call: FakeToolCall, item_id: str, call_id: str) -> dict[str, Any]:
+    return {
+        "type": "function_call",
+        "id": item_id,
+        "call_id": call_id,
+        "name": call.name,
+        "arguments": call.arguments_json,
+        "status": "completed",
+    }
+
+
+def _response_object(
+    output: list[dict[str, Any]], model: str, usage: Mapping[str, Any] | None, status: str
+) -> dict[str, Any]:
+    return {
+        "id": _id("resp"),
+        "object": "response",
+        "created_at": int(time.time()),
+        "status": status,
+        "error": None,
+        "incomplete_details": None,
+        "model": model,
+        "output": output,
+        "parallel_tool_calls": True,
+        "tool_choice": "auto",
+        "tools": [],
+        "usage": dict(usage) if usage is not None else _responses_usage(10, 5),
+    }
+
+
+def _responses_output(text: str | None, tool_calls: Sequence[FakeToolCall]) -> list[dict[str, Any]]:
+    output: list[dict[str, Any]] = []
+    if text is not None:
+        output.append(_message_item(text, _id("msg")))
+    for call in tool_calls:
+        output.append(_call_item(call, _id("fc"), call.call_id or _id("call")))
+    return output
+
+
+def responses_response(
+    *,
+    text: str | None = None,
+    tool_calls: Sequence[FakeToolCall] = (),
+    model: str = "gpt-4.1",
+    usage: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A `response` object as `POST /v1/responses` returns it."""
+    return _response_object(_responses_output(text, tool_calls), model, usage, "completed")
+
+
+def responses_events(
+    *,
+    text: str | None = None,
+    tool_calls: Sequence[FakeToolCall] = (),
+    model: str = "gpt-4.1",
+    usage: Mapping[str, Any] | None = None,
+) -> list[tuple[str, Mapping[str, Any]]]:
+    """The typed SSE events of a streamed response, `response.created` to `response.completed`."""
+    output = _responses_output(text, tool_calls)
+    final = _response_object(output, model, usage, "completed")
+    created: dict[str, Any] = {**final, "status": "in_progress", "output": [], "usage": None}
+    seq = itertools.count()
+    events: list[tuple[str, Mapping[str, Any]]] = []
+
+    def emit(kind: str, **data: Any) -> None:
+        events.append((kind, {"type": kind, "sequence_number": next(seq), **data}))
+
+    emit("response.created", response=created)
+    emit("response.in_progress", response=created)
+    for index, item in enumerate(output):
+        if item["type"] == "message":
+            full = item["content"][0]["text"]
+            emit(
+                "response.output_item.added",
+                output_index=index,
+                item={**item, "status": "in_progress", "content": []},
+            )
+            part: dict[str, Any] = {"type": "output_text", "text": "", "annotations": []}
+            emit(
+                "response.content_part.added",
+                item_id=item["id"],
+                output_index=index,
+                content_index=0,
+                part=part,
+            )
+            for piece in _split(full):
+                emit(
+                    "response.output_text.delta",
+                    item_id=item["id"],
+                    output_index=index,
+                    content_index=0,
+                    delta=piece,
+                    logprobs=[],
+                )
+            emit(
+                "response.output_text.done",
+                item_id=item["id"],
+                output_index=index,
+                content_index=0,
+                text=full,
+                logprobs=[],
+            )
+            emit(
+                "response.content_part.done",
+                item_id=item["id"],
+                output_index=index,
+                content_index=0,
+                part={**part, "text": full},
+            )
+        else:
+            call = tool_calls[index - (1 if text is not None else 0)]
+            emit(
+                "response.output_item.added",
+                output_index=index,
+                item={**item, "arguments": "", "status": "in_progress"},
+            )
+            for piece in call.fragments():
+                emit(
+                    "response.function_call_arguments.delta",
+                    item_id=item["id"],
+                    output_index=index,
+                    delta=piece,
+                )
+            emit(
+                "response.function_call_arguments.done",
+                item_id=item["id"],
+                output_index=index,
+                arguments=item["arguments"],
+            )
+        emit("response.output_item.done", output_index=index, item=item)
+    emit("response.completed", response=final)
+    return events
+
+
+# --- replies -------------------------------------------------------------------------------------
+
+
+def reply(
+    *,
+    text: str | None = None,
+    tool_calls: Sequence[FakeToolCall] = (),
+    api: Api = "chat",
+    stream: bool = False,
+    model: str = "gpt-4.1",
+    usage: Mapping[str, Any] | None = None,
+) -> FakeReply:
+    """A scripted successful answer of either API, whole or streamed.
+
+    Args:
+        text: The assistant's text.
+        tool_calls: Tool calls after the text.
+        api: `chat` (Chat Completions) or `responses`.
+        stream: Answer as SSE (the request must have asked for `stream: true`).
+        model: The model name reported.
+        usage: The usage object, in the API's own shape (defaults to small numbers).
+    """
+    if api == "chat":
+        if stream:
+            chunks = chat_chunks(text=text or "", tool_calls=tool_calls, model=model, usage=usage)
+            return FakeReply(sse=chunks)
+        return FakeReply(
+            json=chat_completion(text=text, tool_calls=tool_calls, model=model, usage=usage)
+        )
+    if stream:
+        events = responses_events(text=text, tool_calls=tool_calls, model=model, usage=usage)
+        return FakeReply(sse=events)
+    return FakeReply(
+        json=responses_response(text=text, tool_calls=tool_calls, model=model, usage=usage)
+    )
+
+
+def text_reply(text: str, *, api: Api = "chat", stream: bool = False) -> FakeReply:
+    """A scripted text answer."""
+    return reply(text=text, api=api, stream=stream)
+
+
+def tool_call_reply(
+    name: str,
+    arguments: Mapping[str, Any] | str | None = None,
+    *,
+    call_id: str = "",
+    api: Api = "chat",
+    stream: bool = False,
+) -> FakeReply:
+    """A scripted answer that calls one tool."""
+    call = FakeToolCall(name, arguments if arguments is not None else {}, call_id)
+    return reply(tool_calls=[call], api=api, stream=stream)
+
+
+def error_reply(
+    status: int,
+    message: str,
+    *,
+    code: str | None = None,
+    type: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> FakeReply:
+    """A scripted error in OpenAI's shape: `{"error": {"message", "type", "param", "code"}}`."""
+    error = {
+        "message": message,
+        "type": type or "invalid_request_error",
+        "param": None,
+        "code": code,
+    }
+    return FakeReply(status=status, json={"error": error}, headers=dict(headers or {}))
+
+
+def _bucket(token: str, dimensions: int) -> tuple[int, float]:
+    digest = hashlib.sha256(token.encode()).digest()
+    return int.from_bytes(digest[:4], "big") % dimensions, (1.0 if digest[4] & 1 else -1.0)
+
+
+def hashed_embedding(text: str, dimensions: int) -> list[float]:
+    """A deterministic unit vector for `text`: hashed bag of words (plus word stems), so texts
+    that share words are closer than texts that do not, as with a real embedding model."""
+    vector = [0.0] * dimensions
+    words = _WORDS.findall(text.lower())
+    for word in words:
+        for token in (word, word[:4]):
+            index, sign = _bucket(token, dimensions)
+            vector[index] += sign
+    if not words:  # no word characters (emoji, punctuation): hash the whole text
+        index, sign = _bucket(text, dimensions)
+        vector[index] += sign
+    norm = math.sqrt(sum(v * v for v in vector)) or 1.0
+    return [v / norm for v in vector]
+
+
+def embeddings_reply(vectors: Sequence[Sequence[float]], *, model: str = "fake") -> FakeReply:
+    """A scripted `POST /v1/embeddings` answer with `vectors`, in order."""
+    data = [
+        {"object": "embedding", "index": i, "embedding": list(vector)}
+        for i, vector in enumerate(vectors)
+    ]
+    return FakeReply(
+        json={
+            "object": "list",
+            "data": data,
+            "model": model,
+            "usage": {"prompt_tokens": len(vectors), "total_tokens": len(vectors)},
+        }
+    )
+
+
+def _last_user_text(messages: Iterable[Any]) -> str:
+    for message in reversed(list(messages)):
+        if isinstance(message, dict) and message.get("role") == "user":  # pyright: ignore[reportUnknownMemberType]
+            content: Any = message.get("content")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+            if isinstance(content, str):
+                return content
+            if isinstance(content, list):
+                return " ".join(
+                    str(c.get("text", ""))  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
+                    for c in content  # pyright: ignore[reportUnknownVariableType]
+                    if isinstance(c, dict)
+                )
+    return ""
+
+
+# --- the server ----------------------------------------------------------------------------------
+
+
+class FakeOpenAIServer:
+    """An OpenAI-protocol HTTP server on 127.0.0.1 (a free port), in a daemon thread.
+
+    Use it as a context manager (or call `start` / `close`). Each request takes the next
+    scripted reply; when none is left, the `responder` (if given) or the endpoint's default
+    answers: chat and responses echo the last user message (`Echo: ...`, streamed when asked),
+    embeddings return `hashed_embedding` vectors of `embedding_dimensions` (or the request's
+    `dimensions`), `GET /v1/models` lists `models`.
+
+    Args:
+        replies: Scripted answers, served in order, or a responder for every request.
+        embedding_dimensions: The default vector length.
+        models: The model names `GET /v1/models` lists.
+    """
+
+    def __init__(
+        self,
+        replies: Sequence[FakeReply] | Responder | None = None,
+        *,
+        embedding_dimensions: int = 64,
+        models: Sequence[str] = ("gpt-4.1", "text-embedding-3-small"),
+    ) -> None:
+        self._queue: deque[FakeReply] = deque()
+        self._responder: Responder | None = None
+        if callable(replies):
+            self._responder = replies
+        elif replies is not None:
+            self._queue.extend(replies)
+        self.embedding_dimensions = embedding_dimensions
+        self.models = tuple(models)
+        self.requests: list[RecordedRequest] = []
+        """Every request received, in order."""
+        self._lock = threading.Lock()
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- scripting --------------------------------------------------------------------------------
+
+    def add(self, *replies: FakeReply) -> None:
+        """Queue more scripted replies."""
+        with self._lock:
+            self._queue.extend(replies)
+
+    @property
+    def pending(self) -> int:
+        """Scripted replies not served yet."""
+        with self._lock:
+            return len(self._queue)
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The base URL to give a client, e.g. `http://127.0.0.1:54321/v1`."""
+        if self._httpd is None:
+            raise RuntimeError("FakeOpenAIServer is not running: use it in a `with` block")
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host!s}:{port}/v1"
+
+    def start(self) -> Self:
+        """Start serving; returns the server."""
+        if self._httpd is not None:
+            return self
+        httpd = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
+        httpd.daemon_threads = True
+        self._httpd = httpd
+        # A short poll interval keeps `close` fast (the default waits up to half a second).
+        self._thread = threading.Thread(
+            target=httpd.serve_forever,
+            kwargs={"poll_interval": 0.02},
+            name="FakeOpenAIServer",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        """Stop serving and free the port."""
+        httpd, self._httpd = self._httpd, None
+        if httpd is not None:
+            httpd.shutdown()
+            httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- answering --------------------------------------------------------------------------------
+
+    def answer(self, request: RecordedRequest) -> FakeReply:
+        """Record `request` and pick its reply: the next scripted one, else the responder, else
+        the endpoint's default. The HTTP handler calls this; tests rarely need to."""
+        with self._lock:
+            self.requests.append(request)
+            scripted = self._queue.popleft() if self._queue else None
+        if scripted is not None:
+            return scripted
+        if self._responder is not None:
+            return self._responder(request)
+        return self._default(request)
+
+    def _default(self, request: RecordedRequest) -> FakeReply:
+        path = request.path.split("?", 1)[0].rstrip("/")
+        try:
+            body: Any = request.json or {}
+        except ValueError:
+            return error_reply(400, "We could not parse the JSON body of your request.")
+        if request.method == "GET" and path.endswith("/models"):
+            data = [
+                {"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in self.models
+            ]
+            return FakeReply(json={"object": "list", "data": data})
+        if path.endswith("/chat/completions"):
+            text = f"Echo: {_last_user_text(body.get('messages', []))}"
+            return reply(
+                text=text, stream=bool(body.get("stream")), model=body.get("model", "fake")
+            )
+        if path.endswith("/responses"):
+            items = body.get("input", [])
+            user = items if isinstance(items, str) else _last_user_text(items)
+            return reply(
+                text=f"Echo: {user}",
+                api="responses",
+                stream=bool(body.get("stream")),
+                model=body.get("model", "fake"),
+            )
+        if path.endswith("/embeddings"):
+            texts = body.get("input", [])
+            texts = [texts] if isinstance(texts, str) else texts
+            dimensions = int(body.get("dimensions") or self.embedding_dimensions)
+            return embeddings_reply(
+                [hashed_embedding(str(t), dimensions) for t in texts],
+                model=body.get("model", "fake"),
+            )
+        return error_reply(404, f"Unknown path {request.path}", code="not_found")
+
+
+def _make_handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        # HTTP/1.0: one request per connection, so an SSE body simply ends when the socket closes.
+        protocol_version = "HTTP/1.0"
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("content-length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            request = RecordedRequest(
+                method=self.command,
+                path=self.path,
+                headers={k.lower(): v for k, v in self.headers.items()},
+                body=raw,
+            )
+            answer = server.answer(request)
+            if answer.delay:
+                time.sleep(answer.delay)
+            payload, content_type = answer.encode()
+            try:
+                self.send_response(answer.status)
+                self.send_header("content-type", content_type)
+                self.send_header("content-length", str(len(payload)))
+                for name, value in answer.headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(payload)
+            except (BrokenPipeError, ConnectionResetError):  # the client gave up (a timeout)
+                pass
+
+        def do_GET(self) -> None:
+            self._serve()
+
+        def do_POST(self) -> None:
+            self._serve()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return None
+
+    return Handler
