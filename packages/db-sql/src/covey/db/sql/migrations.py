@@ -1,0 +1,455 @@
+"""Versioned schema migrations, applied in order, once, under a database-wide lock.
+
+The database records every applied step in `covey_schema_version` (one row per version).
+`migrate` brings it up to `LATEST_VERSION` (or a chosen `target`): each step runs in its own
+transaction together with the row that records it, after taking a lock that every Covey
+process respects — `pg_advisory_xact_lock` on PostgreSQL, `BEGIN IMMEDIATE` on SQLite — and
+re-reading the version under that lock. Two processes starting at once therefore never both
+apply a step: the second waits, sees the step done, and moves on.
+
+A database at a version newer than this code raises `SchemaVersionError`.
+
+Steps are frozen once released: each builds exactly the schema of its version with its own
+table definitions (never the current ones in `covey.db.sql.tables`), so that upgrading from any
+old version gives the same result as creating from scratch. To change the schema, append a
+step here and change `covey.db.sql.tables` to match; the tests compare the two.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as distribution_version
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Connection,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+    insert,
+    inspect,
+    select,
+    text,
+    tuple_,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from covey.db.sql.columns import ID, JSONDocument, UTCDateTime
+from covey.db.sql.tables import SCHEMA_VERSION
+from covey.spec.errors import ConfigurationError, SchemaVersionError
+from covey.spec.store import utc_now
+
+__all__ = [
+    "LATEST_VERSION",
+    "MIGRATIONS",
+    "Migration",
+    "current_version",
+    "migrate",
+    "newer_schema_error",
+    "unmigrated_schema_error",
+]
+
+_STATUS = 32
+_LOCK_KEY = int.from_bytes(hashlib.sha256(b"covey-db-sql:migrate").digest()[:8], "big", signed=True)
+"""The PostgreSQL advisory-lock key every Covey process takes while migrating."""
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One schema step.
+
+    Attributes:
+        version: The schema version this step brings the database to.
+        description: What it does, recorded in `covey_schema_version`.
+        apply: Runs the step on a connection inside the migration's transaction.
+    """
+
+    version: int
+    description: str
+    apply: Callable[[Connection], None]
+
+
+# --- version 1: the initial schema ---------------------------------------------------------------
+
+
+def _v1_tables(metadata: MetaData) -> None:
+    def key(*columns: Column[Any]) -> list[Column[Any]]:
+        return [
+            Column("tenant_id", ID(), primary_key=True),
+            *columns,
+        ]
+
+    Table(
+        "covey_sessions",
+        metadata,
+        *key(Column("id", ID(), primary_key=True)),
+        Column("user_id", ID()),
+        Column("agent_id", ID()),
+        Column("state", JSONDocument(), nullable=False),
+        Column("summary", Text),
+        Column("metadata", JSONDocument(), nullable=False),
+        Column("version", Integer, nullable=False),
+        Column("created_at", UTCDateTime, nullable=False),
+        Column("updated_at", UTCDateTime, nullable=False),
+        Index("ix_covey_sessions_user_recent", "tenant_id", "user_id", "updated_at", "id"),
+        Index("ix_covey_sessions_recent", "tenant_id", "updated_at", "id"),
+    )
+    Table(
+        "covey_runs",
+        metadata,
+        *key(Column("id", ID(), primary_key=True)),
+        Column("user_id", ID()),
+        Column("session_id", ID()),
+        Column("agent_id", ID()),
+        Column("parent_run_id", ID()),
+        Column("status", String(_STATUS), nullable=False),
+        Column("input", JSONDocument()),
+        Column("output", JSONDocument()),
+        Column("usage", JSONDocument(), nullable=False),
+        Column("messages", JSONDocument(), nullable=False),
+        Column("tool_calls", JSONDocument(), nullable=False),
+        Column("requirements", JSONDocument(), nullable=False),
+        Column("error", JSONDocument()),
+        Column("cancel_requested", Boolean, nullable=False),
+        Column("heartbeat_at", UTCDateTime),
+        Column("started_at", UTCDateTime),
+        Column("finished_at", UTCDateTime),
+        Column("created_at", UTCDateTime, nullable=False),
+        Column("updated_at", UTCDateTime, nullable=False),
+        Column("metadata", JSONDocument(), nullable=False),
+        Index("ix_covey_runs_session", "tenant_id", "session_id", "created_at", "id"),
+        Index("ix_covey_runs_created", "tenant_id", "created_at", "id"),
+        Index("ix_covey_runs_status_heartbeat", "tenant_id", "status", "heartbeat_at"),
+    )
+    Table(
+        "covey_run_events",
+        metadata,
+        *key(
+            Column("run_id", ID(), primary_key=True),
+            Column("seq", BigInteger, primary_key=True, autoincrement=False),
+        ),
+        Column("user_id", ID()),
+        Column("type", String(128), nullable=False),
+        Column("time", UTCDateTime, nullable=False),
+        Column("data", JSONDocument(), nullable=False),
+        ForeignKeyConstraint(
+            ["tenant_id", "run_id"],
+            ["covey_runs.tenant_id", "covey_runs.id"],
+            name="fk_covey_run_events_run",
+            ondelete="CASCADE",
+        ),
+    )
+    Table(
+        "covey_memories",
+        metadata,
+        *key(Column("id", ID(), primary_key=True)),
+        Column("user_id", ID(), nullable=False),
+        Column("memory", Text, nullable=False),
+        Column("topics", JSONDocument(), nullable=False),
+        Column("metadata", JSONDocument(), nullable=False),
+        Column("created_at", UTCDateTime, nullable=False),
+        Column("updated_at", UTCDateTime, nullable=False),
+        Index("ix_covey_memories_user_recent", "tenant_id", "user_id", "updated_at", "id"),
+    )
+    Table(
+        "covey_user_profiles",
+        metadata,
+        *key(Column("user_id", ID(), primary_key=True)),
+        Column("data", JSONDocument(), nullable=False),
+        Column("updated_at", UTCDateTime, nullable=False),
+    )
+    Table(
+        "covey_learnings",
+        metadata,
+        *key(Column("id", ID(), primary_key=True)),
+        Column("user_id", ID()),
+        Column("namespace", ID(), nullable=False),
+        Column("kind", ID(), nullable=False),
+        Column("content", Text, nullable=False),
+        Column("metadata", JSONDocument(), nullable=False),
+        Column("created_at", UTCDateTime, nullable=False),
+        Index("ix_covey_learnings_namespace", "tenant_id", "namespace", "created_at", "id"),
+    )
+    Table(
+        "covey_knowledge_contents",
+        metadata,
+        *key(Column("id", ID(), primary_key=True)),
+        Column("user_id", ID()),
+        Column("name", Text, nullable=False),
+        Column("source", Text),
+        Column("content_type", Text),
+        Column("status", String(_STATUS), nullable=False),
+        Column("status_message", Text),
+        Column("metadata", JSONDocument(), nullable=False),
+        Column("size", BigInteger),
+        Column("created_at", UTCDateTime, nullable=False),
+        Column("updated_at", UTCDateTime, nullable=False),
+        Index("ix_covey_knowledge_recent", "tenant_id", "updated_at", "id"),
+    )
+    Table(
+        "covey_approvals",
+        metadata,
+        *key(Column("id", ID(), primary_key=True)),
+        Column("user_id", ID()),
+        Column("run_id", ID(), nullable=False),
+        Column("tool_call_id", ID(), nullable=False),
+        Column("tool_name", Text, nullable=False),
+        Column("args", JSONDocument(), nullable=False),
+        Column("status", String(_STATUS), nullable=False),
+        Column("note", Text),
+        Column("created_at", UTCDateTime, nullable=False),
+        Column("resolved_at", UTCDateTime),
+        Column("resolved_by", ID()),
+        Column("metadata", JSONDocument(), nullable=False),
+        Index("ix_covey_approvals_run", "tenant_id", "run_id"),
+    )
+    Table(
+        "covey_schedules",
+        metadata,
+        *key(Column("id", ID(), primary_key=True)),
+        Column("user_id", ID()),
+        Column("name", Text, nullable=False),
+        Column("target_kind", String(_STATUS), nullable=False),
+        Column("target_id", ID(), nullable=False),
+        Column("trigger", String(_STATUS), nullable=False),
+        Column("spec", Text, nullable=False),
+        Column("timezone", Text, nullable=False),
+        Column("payload", JSONDocument(), nullable=False),
+        Column("enabled", Boolean, nullable=False),
+        Column("next_run_at", UTCDateTime),
+        Column("last_run_at", UTCDateTime),
+        Column("metadata", JSONDocument(), nullable=False),
+        Column("created_at", UTCDateTime, nullable=False),
+        Column("updated_at", UTCDateTime, nullable=False),
+        Index("ix_covey_schedules_due", "tenant_id", "enabled", "next_run_at"),
+    )
+    Table(
+        "covey_trace_spans",
+        metadata,
+        *key(
+            Column("trace_id", ID(), primary_key=True),
+            Column("span_id", ID(), primary_key=True),
+        ),
+        Column("user_id", ID()),
+        Column("parent_span_id", ID()),
+        Column("name", Text, nullable=False),
+        Column("start", UTCDateTime, nullable=False),
+        Column("end", UTCDateTime),
+        Column("attributes", JSONDocument(), nullable=False),
+        Column("status", String(_STATUS), nullable=False),
+        Column("status_message", Text),
+        Index("ix_covey_trace_spans_start", "tenant_id", "trace_id", "start"),
+    )
+
+
+def _v1_initial_schema(connection: Connection) -> None:
+    metadata = MetaData()
+    _v1_tables(metadata)
+    metadata.create_all(connection, checkfirst=False)
+
+
+# --- version 2: memory topics as rows; the approval inbox index ----------------------------------
+
+_BACKFILL_PAGE = 1000
+
+
+def _v2_memory_topics(connection: Connection) -> None:
+    metadata = MetaData()
+    memories = Table(
+        "covey_memories",
+        metadata,
+        Column("tenant_id", ID(), primary_key=True),
+        Column("id", ID(), primary_key=True),
+        Column("user_id", ID(), nullable=False),
+        Column("topics", JSONDocument(), nullable=False),
+    )
+    topics = Table(
+        "covey_memory_topics",
+        metadata,
+        Column("tenant_id", ID(), primary_key=True),
+        Column("memory_id", ID(), primary_key=True),
+        Column("topic", Text, primary_key=True),
+        Column("user_id", ID(), nullable=False),
+        ForeignKeyConstraint(
+            ["tenant_id", "memory_id"],
+            ["covey_memories.tenant_id", "covey_memories.id"],
+            name="fk_covey_memory_topics_memory",
+            ondelete="CASCADE",
+        ),
+        Index("ix_covey_memory_topics_topic", "tenant_id", "topic", "memory_id"),
+    )
+    topics.create(connection, checkfirst=False)
+    approvals = Table(
+        "covey_approvals",
+        metadata,
+        Column("tenant_id", ID(), primary_key=True),
+        Column("id", ID(), primary_key=True),
+        Column("status", String(_STATUS), nullable=False),
+        Column("created_at", UTCDateTime, nullable=False),
+    )
+    Index(
+        "ix_covey_approvals_inbox",
+        approvals.c.tenant_id,
+        approvals.c.status,
+        approvals.c.created_at,
+        approvals.c.id,
+    ).create(connection, checkfirst=False)
+
+    # Backfill from the memories' JSON topics, a page at a time (keyset on the primary key).
+    after: tuple[str, str] | None = None
+    while True:
+        query = select(
+            memories.c.tenant_id, memories.c.id, memories.c.user_id, memories.c.topics
+        ).order_by(memories.c.tenant_id, memories.c.id)
+        if after is not None:
+            query = query.where(tuple_(memories.c.tenant_id, memories.c.id) > tuple_(*after))
+        rows = connection.execute(query.limit(_BACKFILL_PAGE)).all()
+        if not rows:
+            return
+        values: list[dict[str, Any]] = []
+        for tenant_id, memory_id, user_id, raw in rows:
+            found: Any = json.loads(raw) if isinstance(raw, str | bytes) else raw
+            names = [name for name in list(found or []) if isinstance(name, str)]
+            for topic in dict.fromkeys(names):
+                values.append(
+                    {
+                        "tenant_id": tenant_id,
+                        "memory_id": memory_id,
+                        "topic": topic,
+                        "user_id": user_id,
+                    }
+                )
+        if values:
+            connection.execute(insert(topics), values)
+        after = (rows[-1][0], rows[-1][1])
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial schema", _v1_initial_schema),
+    Migration(
+        2, "memory topics table (indexed topic filter); approval inbox index", _v2_memory_topics
+    ),
+)
+"""Every step, in order; versions are 1, 2, 3, ... without gaps."""
+
+LATEST_VERSION: int = MIGRATIONS[-1].version
+"""The schema version this code reads and writes."""
+
+
+# --- running them --------------------------------------------------------------------------------
+
+
+def _package_version() -> str:
+    try:
+        return distribution_version("covey-db-sql")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "unknown"
+
+
+def newer_schema_error(found: int, where: str) -> SchemaVersionError:
+    """The error for a database whose schema is newer than this code knows."""
+    return SchemaVersionError(
+        f"The database at {where} is at schema version {found}, but covey-db-sql "
+        f"{_package_version()} only knows versions up to {LATEST_VERSION}. A newer Covey "
+        "migrated it: upgrade covey-db-sql in this process too (pip install -U covey-db-sql). "
+        "Nothing was changed."
+    )
+
+
+def unmigrated_schema_error(found: int, where: str) -> SchemaVersionError:
+    """The error for a database not yet migrated to `LATEST_VERSION` (auto-migration off)."""
+    return SchemaVersionError(
+        f"The database at {where} is at schema version {found}; this code needs version "
+        f"{LATEST_VERSION}. Run `covey migrate` (or `await store.migrate()`), or create the "
+        "store with auto_migrate=True."
+    )
+
+
+def _read_version(connection: Connection) -> int:
+    if not inspect(connection).has_table(SCHEMA_VERSION.name):
+        return 0
+    found = connection.execute(select(func.max(SCHEMA_VERSION.c.version))).scalar()
+    return int(found or 0)
+
+
+async def current_version(engine: AsyncEngine) -> int:
+    """The schema version of the database behind `engine` (0 when it has none yet)."""
+    async with engine.connect() as connection:
+        return await connection.run_sync(_read_version)
+
+
+async def _lock(connection: AsyncConnection) -> None:
+    if connection.dialect.name == "postgresql":
+        await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+    # SQLite: the caller's engine opens every transaction with BEGIN IMMEDIATE, which takes the
+    # database's write lock before anything is read.
+
+
+async def migrate(
+    engine: AsyncEngine,
+    *,
+    where: str,
+    target: int | None = None,
+    steps: Sequence[Migration] = MIGRATIONS,
+) -> list[int]:
+    """Bring the database up to `target` (default: the latest version).
+
+    Args:
+        engine: The engine to migrate through. On SQLite it must open transactions with
+            `BEGIN IMMEDIATE` (`covey.db.sql.engine` does so for writes).
+        where: The masked database URL, for error messages.
+        target: The version to reach, 0 to `LATEST_VERSION`; never downgrades.
+        steps: The steps to apply (tests pass a subset).
+
+    Returns:
+        The versions this call applied, in order (empty when there was nothing to do, for
+        instance because another process did it first).
+
+    Raises:
+        SchemaVersionError: the database is at a newer version than this code knows.
+        ConfigurationError: `target` is not a known version.
+    """
+    latest = steps[-1].version if steps else 0
+    goal = latest if target is None else target
+    if type(goal) is not int or not 0 <= goal <= latest:
+        raise ConfigurationError(
+            f"target must be a schema version from 0 to {latest}, got {goal!r}"
+        )
+    found = await current_version(engine)
+    if found > LATEST_VERSION:
+        raise newer_schema_error(found, where)
+    applied: list[int] = []
+    for step in steps:
+        if step.version > goal:
+            break
+        if step.version <= found:
+            continue
+        async with engine.begin() as connection:
+            await _lock(connection)
+            await connection.run_sync(lambda c: SCHEMA_VERSION.create(c, checkfirst=True))
+            found = await connection.run_sync(_read_version)
+            if found > LATEST_VERSION:
+                raise newer_schema_error(found, where)
+            if found >= step.version:
+                continue  # another process applied it while we waited for the lock
+            await connection.run_sync(step.apply)
+            await connection.execute(
+                insert(SCHEMA_VERSION).values(
+                    version=step.version, description=step.description, applied_at=utc_now()
+                )
+            )
+            found = step.version
+            applied.append(step.version)
+    return applied

@@ -1,0 +1,342 @@
+"""Schema versions: automatic and explicit migration, upgrades that keep data, newer databases
+refused, and migrations that build exactly the schema the code declares."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection, MetaData, insert, inspect, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from covey.db.sql import LATEST_VERSION, SqlStore
+from covey.db.sql import migrations as m
+from covey.db.sql.engine import EngineOptions, create_engine
+from covey.db.sql.tables import metadata as current_metadata
+from covey.db.sql.testing import PostgresCluster
+from covey.db.sql.urls import parse_url
+from covey.spec.errors import SchemaVersionError
+from covey.spec.events import TextDelta
+from covey.spec.runs import RunStatus
+from covey.spec.store import Scope, utc_now
+
+T0 = utc_now().replace(microsecond=123456) - timedelta(days=3)
+
+
+def engine_for(url: str) -> AsyncEngine:
+    return create_engine(parse_url(url), EngineOptions())
+
+
+async def version_rows(url: str) -> list[tuple[int, str]]:
+    engine = engine_for(url)
+    try:
+        async with engine.connect() as c:
+            rows = await c.execute(
+                text("SELECT version, description FROM covey_schema_version ORDER BY version")
+            )
+            return [(int(v), str(d)) for v, d in rows]
+    finally:
+        await engine.dispose()
+
+
+def test_versions_are_numbered_without_gaps() -> None:
+    assert [s.version for s in m.MIGRATIONS] == list(range(1, LATEST_VERSION + 1))
+    assert LATEST_VERSION >= 2
+    assert all(s.description for s in m.MIGRATIONS)
+
+
+async def test_first_use_migrates_to_the_latest_version(db_url: str) -> None:
+    async with SqlStore(db_url) as store:
+        assert await store.schema_version() == 0
+        assert await store.get_session(Scope(), "nothing") is None
+        assert await store.schema_version() == LATEST_VERSION
+    assert [v for v, _ in await version_rows(db_url)] == list(range(1, LATEST_VERSION + 1))
+
+
+async def test_migrate_is_explicit_idempotent_and_stepwise(db_url: str) -> None:
+    async with SqlStore(db_url) as store:
+        assert await store.migrate(target=1) == [1]
+        assert await store.schema_version() == 1
+        assert await store.migrate(target=1) == []
+        assert await store.migrate() == list(range(2, LATEST_VERSION + 1))
+        assert await store.migrate() == []
+        assert await store.migrate(target=1) == []  # never downgrades
+        assert await store.schema_version() == LATEST_VERSION
+    descriptions = dict(await version_rows(db_url))
+    assert descriptions[1] == "initial schema"
+
+
+# --- the migrated schema is the declared schema --------------------------------------------------
+
+
+def _describe(connection: Connection) -> dict[str, Any]:
+    inspector = inspect(connection)
+    schema: dict[str, Any] = {}
+    for table in sorted(inspector.get_table_names()):
+        if not table.startswith("covey_"):
+            continue
+        schema[table] = {
+            "columns": [
+                (c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns(table)
+            ],
+            "primary_key": inspector.get_pk_constraint(table)["constrained_columns"],
+            "indexes": sorted(
+                (i["name"], tuple(i["column_names"]), bool(i["unique"]))
+                for i in inspector.get_indexes(table)
+            ),
+            "foreign_keys": sorted(
+                (
+                    tuple(f["constrained_columns"]),
+                    f["referred_table"],
+                    tuple(f["referred_columns"]),
+                    (f.get("options") or {}).get("ondelete"),
+                )
+                for f in inspector.get_foreign_keys(table)
+            ),
+        }
+    return schema
+
+
+async def _schema(url: str, build: Callable[[Connection], None] | None = None) -> dict[str, Any]:
+    engine = engine_for(url)
+    try:
+        if build is not None:
+            async with engine.begin() as c:
+                await c.run_sync(build)
+        async with engine.connect() as c:
+            return await c.run_sync(_describe)
+    finally:
+        await engine.dispose()
+
+
+async def test_migrations_build_exactly_the_declared_schema(
+    request: pytest.FixtureRequest, db_url: str, tmp_path: Any
+) -> None:
+    """Migrating from nothing gives the tables, columns, keys and indexes of `tables.py`."""
+    async with SqlStore(db_url) as store:
+        await store.migrate()
+    migrated = await _schema(db_url)
+    if db_url.startswith("postgresql"):
+        cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
+        declared_url = cluster.create_database(f"declared_{abs(hash(db_url)) % 10**8}")
+    else:
+        declared_url = f"sqlite:///{tmp_path}/declared.db"
+    declared = await _schema(declared_url, lambda c: current_metadata.create_all(c))
+    assert migrated == declared
+    assert "covey_memory_topics" in migrated
+    assert migrated["covey_run_events"]["primary_key"] == ["tenant_id", "run_id", "seq"]
+
+
+# --- upgrades keep data --------------------------------------------------------------------------
+
+
+async def _seed_v1(url: str) -> None:
+    """Rows as a version-1 database holds them, written with the version-1 table definitions."""
+    metadata = MetaData()
+    m._v1_tables(metadata)
+    tables = metadata.tables
+    dumps = json.dumps
+    run_messages = [
+        {
+            "kind": "request",
+            "parts": [{"kind": "user", "content": "hello"}],
+        }
+    ]
+    engine = engine_for(url)
+    try:
+        async with engine.begin() as c:
+            await c.execute(
+                insert(tables["covey_sessions"]),
+                {
+                    "tenant_id": "t",
+                    "id": "s1",
+                    "user_id": "alice",
+                    "agent_id": "agent",
+                    "state": dumps({"cart": [1, 2], "total": 2.5}),
+                    "summary": "kept",
+                    "metadata": dumps({}),
+                    "version": 3,
+                    "created_at": T0,
+                    "updated_at": T0,
+                },
+            )
+            await c.execute(
+                insert(tables["covey_runs"]),
+                {
+                    "tenant_id": "t",
+                    "id": "r1",
+                    "user_id": "alice",
+                    "session_id": "s1",
+                    "agent_id": "agent",
+                    "parent_run_id": None,
+                    "status": "paused",
+                    "input": dumps("hello"),
+                    "output": None,
+                    "usage": dumps({}),
+                    "messages": dumps(run_messages),
+                    "tool_calls": dumps([]),
+                    "requirements": dumps([]),
+                    "error": None,
+                    "cancel_requested": False,
+                    "heartbeat_at": T0,
+                    "started_at": T0,
+                    "finished_at": None,
+                    "created_at": T0,
+                    "updated_at": T0,
+                    "metadata": dumps({"last_seq": 2}),
+                },
+            )
+            await c.execute(
+                insert(tables["covey_run_events"]),
+                [
+                    {
+                        "tenant_id": "t",
+                        "run_id": "r1",
+                        "seq": seq,
+                        "user_id": "alice",
+                        "type": "text.delta",
+                        "time": T0,
+                        "data": TextDelta(run_id="r1", seq=seq, delta=f"d{seq}").model_dump_json(),
+                    }
+                    for seq in (1, 2)
+                ],
+            )
+            await c.execute(
+                insert(tables["covey_memories"]),
+                [
+                    {
+                        "tenant_id": tenant,
+                        "id": memory_id,
+                        "user_id": "alice",
+                        "memory": f"{memory_id} in {tenant}",
+                        "topics": dumps(topics),
+                        "metadata": dumps({}),
+                        "created_at": T0,
+                        "updated_at": T0 + timedelta(minutes=minute),
+                    }
+                    for tenant, memory_id, topics, minute in (
+                        ("t", "m1", ["food", "food", "work"], 1),
+                        ("t", "m2", [], 2),
+                        ("t", "m3", ["work"], 3),
+                        ("other", "m1", ["food"], 4),
+                    )
+                ],
+            )
+            await c.execute(
+                insert(tables["covey_approvals"]),
+                {
+                    "tenant_id": "t",
+                    "id": "a1",
+                    "user_id": "alice",
+                    "run_id": "r1",
+                    "tool_call_id": "c1",
+                    "tool_name": "pay",
+                    "args": dumps({"eur": 5}),
+                    "status": "pending",
+                    "note": None,
+                    "created_at": T0,
+                    "resolved_at": None,
+                    "resolved_by": None,
+                    "metadata": dumps({}),
+                },
+            )
+    finally:
+        await engine.dispose()
+
+
+async def _check_v1_data(store: SqlStore) -> None:
+    alice = Scope("t", "alice")
+    session = await store.get_session(alice, "s1")
+    assert session is not None
+    assert (session.state, session.summary, session.version) == (
+        {"cart": [1, 2], "total": 2.5},
+        "kept",
+        3,
+    )
+    assert session.created_at == T0
+    run = await store.get_run(alice, "r1")
+    assert run is not None
+    assert (run.status, run.input, run.metadata) == (RunStatus.PAUSED, "hello", {"last_seq": 2})
+    assert [e.seq for e in await store.list_events(alice, "r1")] == [1, 2]
+    # Version 2 moved topics into their own table: the backfill makes the filter work.
+    assert [x.id for x in (await store.list_memories(alice, topic="food")).items] == ["m1"]
+    assert [x.id for x in (await store.list_memories(alice, topic="work")).items] == ["m3", "m1"]
+    assert [x.id for x in (await store.list_memories(Scope("other"), topic="food")).items] == ["m1"]
+    memory = await store.get_memory(alice, "m1")
+    assert memory is not None
+    assert memory.topics == ["food", "food", "work"]
+    assert [a.id for a in (await store.list_approvals(alice, status="pending")).items] == ["a1"]
+    # And the upgraded database keeps working: a session update, a memory's topics replaced.
+    await store.save_session(alice, session, expected_version=3)
+    await store.update_memory(alice, memory.model_copy(update={"topics": ["drinks"]}))
+    assert (await store.list_memories(alice, topic="food")).items == []
+    assert [x.id for x in (await store.list_memories(alice, topic="drinks")).items] == ["m1"]
+
+
+SEEDS: dict[int, Callable[[str], Awaitable[None]]] = {1: _seed_v1}
+"""Data to write at each version; add one for every new version."""
+
+CHECKS: dict[int, Callable[[SqlStore], Awaitable[None]]] = {1: _check_v1_data}
+
+
+@pytest.mark.parametrize("start", range(LATEST_VERSION))
+async def test_upgrade_from_every_earlier_version_keeps_data(db_url: str, start: int) -> None:
+    """From each version below the latest: migrate there, write that version's rows, then let a
+    store at the latest version open it. Everything written is still there and usable."""
+    async with SqlStore(db_url) as old:
+        assert await old.migrate(target=start) == list(range(1, start + 1))
+    for version in range(1, start + 1):
+        await SEEDS[version](db_url)
+    async with SqlStore(db_url) as store:
+        await store.list_sessions(Scope())  # first use: automatic upgrade
+        assert await store.schema_version() == LATEST_VERSION
+        for version in range(1, start + 1):
+            await CHECKS[version](store)
+    assert [v for v, _ in await version_rows(db_url)] == list(range(1, LATEST_VERSION + 1))
+
+
+def test_every_version_has_seed_data() -> None:
+    """Add a seed and a check above for each new schema version, so its upgrade is tested."""
+    assert set(SEEDS) == set(CHECKS) == set(range(1, LATEST_VERSION))
+
+
+# --- versions this code does not know ------------------------------------------------------------
+
+
+async def test_newer_database_is_refused(db_url: str) -> None:
+    async with SqlStore(db_url) as store:
+        await store.migrate()
+    engine = engine_for(db_url)
+    async with engine.begin() as c:
+        await c.execute(
+            text(
+                "INSERT INTO covey_schema_version (version, description, applied_at) "
+                "VALUES (:v, 'from the future', :at)"
+            ),
+            {"v": LATEST_VERSION + 1, "at": utc_now().replace(tzinfo=None)},
+        )
+    await engine.dispose()
+    async with SqlStore(db_url) as newer:
+        with pytest.raises(SchemaVersionError) as raised:
+            await newer.get_session(Scope(), "s")
+        message = str(raised.value)
+        assert f"schema version {LATEST_VERSION + 1}" in message
+        assert f"up to {LATEST_VERSION}" in message
+        assert "pip install -U covey-db-sql" in message
+        with pytest.raises(SchemaVersionError):
+            await newer.migrate()
+        assert await newer.schema_version() == LATEST_VERSION + 1
+
+
+async def test_without_auto_migrate_an_old_schema_is_an_error_until_migrated(
+    db_url: str,
+) -> None:
+    async with SqlStore(db_url, auto_migrate=False) as store:
+        with pytest.raises(SchemaVersionError, match="covey migrate"):
+            await store.list_sessions(Scope())
+        assert await store.schema_version() == 0
+        assert await store.migrate() == list(range(1, LATEST_VERSION + 1))
+        assert (await store.list_sessions(Scope())).items == []
