@@ -1,0 +1,1 @@
+"""The demo Covey service: its agents live in `covey_server_app.agents`."""

@@ -1,0 +1,50 @@
+"""The floor: a bare Litestar handler making the same two model requests with httpx."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import httpx
+from litestar import Litestar, post
+
+URL = os.environ["BENCH_OPENAI_URL"] + "/chat/completions"
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "The weather in a city.",
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string"}},
+                "required": ["city"],
+            },
+        },
+    }
+]
+client: httpx.AsyncClient | None = None
+
+
+@post("/run", status_code=200)
+async def run(data: dict[str, Any]) -> dict[str, Any]:
+    global client
+    if client is None:
+        client = httpx.AsyncClient(timeout=30)
+    messages: list[dict[str, Any]] = [
+        {"role": "system", "content": "Answer with the weather."},
+        {"role": "user", "content": data["input"]},
+    ]
+    first = (
+        await client.post(URL, json={"model": "gpt-4.1", "messages": messages, "tools": TOOLS})
+    ).json()
+    call = first["choices"][0]["message"]["tool_calls"][0]
+    messages.append(first["choices"][0]["message"])
+    messages.append({"role": "tool", "tool_call_id": call["id"], "content": "sunny in Paris"})
+    second = (
+        await client.post(URL, json={"model": "gpt-4.1", "messages": messages, "tools": TOOLS})
+    ).json()
+    return {"output": second["choices"][0]["message"]["content"]}
+
+
+app = Litestar([run])

@@ -1,0 +1,208 @@
+"""`create_app`: the Litestar application serving a registry of agents."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar, Request
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+
+from covey.runtime.auth import Principal, TokenVerifier
+from covey.runtime.config import RuntimeSettings, load_settings
+from covey.runtime.controllers import (
+    AgentController,
+    HealthController,
+    PluginController,
+    RunController,
+    SessionController,
+    agent_socket,
+)
+from covey.runtime.guards import auth_middleware, principal_of
+from covey.runtime.problems import exception_handlers
+from covey.runtime.registry import Registry, load_registry
+from covey.runtime.run_manager import RunManager
+from covey.runtime.state import RuntimeState
+from covey.spec.errors import ConfigurationError
+from covey.spec.store import Store
+
+__all__ = ["app_from_env", "create_app", "open_store", "redact_url"]
+
+log = logging.getLogger("covey.runtime")
+
+VERSION = "0.1.0"
+
+
+def redact_url(url: str) -> str:
+    """`url` with any password replaced by `***`, for logs and errors."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    credentials, at, host = rest.rpartition("@")
+    if not at or ":" not in credentials:
+        return url
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}"
+
+
+def open_store(url: str, *, base_dir: Path | None = None) -> Store:
+    """The store a URL names: `memory://` in memory, anything else through `covey.db` plugins.
+
+    A relative SQLite path's folder is created, so `sqlite:///.covey/covey.db` works on a fresh
+    machine.
+
+    Raises:
+        ConfigurationError: the URL is malformed, or no plugin handles its scheme (the message
+            has the install line).
+    """
+    if url.startswith("memory://"):
+        from covey.spec.testing import InMemoryStore
+
+        return InMemoryStore()
+    if url.startswith("sqlite") and ":///" in url:
+        path = url.split(":///", 1)[1].split("?", 1)[0]
+        if path and path != ":memory:":
+            folder = Path(path).parent
+            if not folder.is_absolute() and base_dir is not None:
+                folder = Path.cwd() / folder
+            folder.mkdir(parents=True, exist_ok=True)
+    from covey.spec.plugins import resolve_store
+
+    try:
+        store = resolve_store(url)
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"store = {redact_url(url)!r}: {exc}") from None
+    return store
+
+
+def _provide_state(state: State) -> RuntimeState:
+    return state["covey"]
+
+
+def _provide_principal(request: Request[Any, Any, Any]) -> Principal:
+    return principal_of(request)
+
+
+def create_app(
+    settings: RuntimeSettings | None = None,
+    *,
+    registry: Registry | None = None,
+    store: Store | None = None,
+) -> Litestar:
+    """Build the Litestar app serving `registry` with `settings`.
+
+    Args:
+        settings: The settings; `None` reads `covey.toml` (`$COVEY_CONFIG`) and the environment.
+        registry: The agents to serve; `None` imports `settings.agents`.
+        store: The store; `None` opens `settings.store`. A store passed in is not closed by the
+            app; one it opens is.
+
+    Raises:
+        ConfigurationError: the settings, registry, store or auth keys are unusable.
+
+    Example:
+        ```python
+        from covey.core import Agent
+        from covey.core.testing import TestModel
+        from covey.runtime import Registry, RuntimeSettings, create_app
+
+        app = create_app(
+            RuntimeSettings(store="memory://"),
+            registry=Registry([Agent(name="helper", model=TestModel())]),
+        )
+        ```
+    """
+    settings = settings if settings is not None else load_settings()
+    if registry is None:
+        paths = [settings.base_dir / p for p in settings.python_path]
+        registry = load_registry(settings.agents, python_path=paths)
+    owns_store = store is None
+    the_store = (
+        store if store is not None else open_store(settings.store, base_dir=settings.base_dir)
+    )
+    verifier = TokenVerifier(settings) if settings.auth == "jwt" else None
+    manager = RunManager(
+        the_store,
+        run_timeout=settings.run_timeout,
+        shutdown_grace=settings.shutdown_grace,
+        stale_after=settings.stale_after,
+        poll_interval=settings.poll_interval,
+    )
+    runtime = RuntimeState(
+        settings=settings, registry=registry, store=the_store, manager=manager, verifier=verifier
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncGenerator[None]:
+        if settings.auto_migrate:
+            migrate = getattr(the_store, "migrate", None)
+            if migrate is not None:
+                await migrate()
+        if registry.notice:
+            log.warning("%s", registry.notice)
+        log.info(
+            "serving %d agent(s) %s with store %s, auth %s",
+            len(registry),
+            sorted(a.name or "" for a in registry),
+            redact_url(settings.store) if owns_store else type(the_store).__name__,
+            settings.auth,
+        )
+        try:
+            async with manager.running():
+                yield
+        finally:
+            if owns_store:
+                await the_store.close()
+
+    security: list[dict[str, list[str]]] | None = None
+    components = Components()
+    if verifier is not None:
+        components = Components(
+            security_schemes={
+                "bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")
+            }
+        )
+        security = [{"bearer": []}]
+    cors = CORSConfig(allow_origins=settings.cors_origins) if settings.cors_origins else None
+    return Litestar(
+        route_handlers=[
+            HealthController,
+            AgentController,
+            RunController,
+            SessionController,
+            PluginController,
+            agent_socket,
+        ],
+        dependencies={
+            "runtime": Provide(_provide_state, sync_to_thread=False),
+            "principal": Provide(_provide_principal, sync_to_thread=False),
+        },
+        state=State({"covey": runtime}),
+        middleware=[auth_middleware(verifier)],
+        exception_handlers=exception_handlers(),
+        lifespan=[lifespan],
+        cors_config=cors,
+        request_max_body_size=settings.max_body_size,
+        openapi_config=OpenAPIConfig(
+            title="Covey",
+            version=VERSION,
+            path="/schema",
+            description="Serve Covey agents: runs (JSON, SSE, WebSocket), sessions, plugins.",
+            components=components,
+            security=security,
+        ),
+        logging_config=None,
+        debug=False,
+    )
+
+
+def app_from_env() -> Litestar:
+    """The app for `uvicorn --factory`: settings from `$COVEY_CONFIG` and the environment."""
+    return create_app(load_settings())

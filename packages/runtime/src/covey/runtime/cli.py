@@ -1,0 +1,302 @@
+"""The `covey` command: serve, run, chat, plugins, migrate.
+
+```text
+covey serve [--config covey.toml] [--host 127.0.0.1] [--port 8000] [--workers N]
+covey run AGENT "prompt" [--session ID] [--json]
+covey chat AGENT [--session ID]
+covey plugins [--json]
+covey migrate
+```
+
+Every command reads `covey.toml` (`--config`, or `$COVEY_CONFIG`) and `COVEY_*` variables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+import anyio
+
+from covey.runtime.config import RuntimeSettings, load_settings
+from covey.spec.errors import ConfigurationError, CoveyError
+
+__all__ = ["main"]
+
+EXIT_CONFIG = 2
+EXIT_PAUSED = 3
+EXIT_FAILED = 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="covey", description="Serve and run Covey agents.", allow_abbrev=False
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def config_option(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--config", metavar="PATH", help="covey.toml to read (default: $COVEY_CONFIG)"
+        )
+
+    serve = commands.add_parser("serve", help="start the HTTP service", allow_abbrev=False)
+    config_option(serve)
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default 8000)")
+    serve.add_argument("--workers", type=int, help="worker processes (default 1)")
+
+    run = commands.add_parser("run", help="run an agent once and print its answer")
+    config_option(run)
+    run.add_argument("agent", help="the agent's name")
+    run.add_argument("prompt", help="what to ask")
+    run.add_argument("--session", metavar="ID", help="continue this session")
+    run.add_argument("--json", action="store_true", help="print the run as JSON")
+
+    chat = commands.add_parser("chat", help="talk to an agent in the terminal")
+    config_option(chat)
+    chat.add_argument("agent", help="the agent's name")
+    chat.add_argument("--session", metavar="ID", help="continue this session")
+
+    plugins = commands.add_parser("plugins", help="list installed plugins")
+    plugins.add_argument("--json", action="store_true", help="print as JSON")
+
+    migrate = commands.add_parser("migrate", help="apply the store's schema migrations")
+    config_option(migrate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the `covey` command; returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "serve":
+            from covey.runtime.server import serve
+
+            settings = load_settings(
+                args.config,
+                overrides={"host": args.host, "port": args.port, "workers": args.workers},
+            )
+            serve(settings)
+            return 0
+        if args.command == "plugins":
+            return _plugins(sys.stdout, as_json=args.json)
+        settings = load_settings(args.config)
+        if args.command == "migrate":
+            return anyio.run(_migrate, settings)
+        if args.command == "run":
+            return anyio.run(_run, settings, args.agent, args.prompt, args.session, args.json)
+        if args.command == "chat":
+            return anyio.run(_chat, settings, args.agent, args.session)
+    except ConfigurationError as exc:
+        print(f"covey: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        return 130
+    return EXIT_CONFIG  # pragma: no cover - argparse requires a command
+
+
+def _plugins(out: TextIO, *, as_json: bool) -> int:
+    from covey.spec.plugins import describe
+
+    rows = [
+        {
+            "kind": info.kind,
+            "name": info.name,
+            "distribution": info.distribution,
+            "version": info.version,
+            "target": info.value,
+        }
+        for infos in describe().values()
+        for info in infos
+    ]
+    if as_json:
+        out.write(json.dumps(rows, indent=2) + "\n")
+        return 0
+    if not rows:
+        out.write("No Covey plugins installed.\n")
+        return 0
+    header = ("kind", "name", "distribution", "version")
+    widths = [
+        max(len(str(r[h])) for r in [dict(zip(header, header, strict=True)), *rows]) for h in header
+    ]
+    out.write("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip() + "\n")
+    for row in rows:
+        cells = [str(row[h]).ljust(w) for h, w in zip(header, widths, strict=True)]
+        out.write("  ".join(cells).rstrip() + "\n")
+    return 0
+
+
+async def _migrate(settings: RuntimeSettings) -> int:
+    from covey.runtime.app import open_store, redact_url
+
+    store = open_store(settings.store, base_dir=settings.base_dir)
+    async with store:
+        migrate = getattr(store, "migrate", None)
+        if migrate is None:
+            print(
+                f"The store {redact_url(settings.store)} ({type(store).__name__}) needs no "
+                "migrations."
+            )
+            return 0
+        await migrate()
+    print(f"Migrated {redact_url(settings.store)}.")
+    return 0
+
+
+def _setup(settings: RuntimeSettings, agent_name: str) -> tuple[Any, Any]:
+    from covey.runtime.app import open_store
+    from covey.runtime.registry import load_registry
+
+    registry = load_registry(
+        settings.agents, python_path=[settings.base_dir / p for p in settings.python_path]
+    )
+    agent = registry.get(agent_name)
+    if agent is None:
+        names = ", ".join(sorted(a.name or "" for a in registry)) or "none"
+        raise ConfigurationError(f"No agent {agent_name!r} in the registry (agents: {names})")
+    if registry.notice:
+        print(f"[{registry.notice}]", file=sys.stderr)
+    return agent, open_store(settings.store, base_dir=settings.base_dir)
+
+
+async def _stream(agent: Any, events: Any, out: TextIO) -> Any:
+    """Print a run's text as it streams; tool calls go to stderr. Returns the final result."""
+    from covey.runtime.live import FINAL_EVENTS
+    from covey.spec import events as ev
+
+    result: Any = None
+    async for event in events:
+        if isinstance(event, ev.TextDelta):
+            out.write(event.delta)
+            out.flush()
+        elif isinstance(event, ev.ToolCallStarted):
+            print(f"\n[tool] {event.tool_name}({json.dumps(event.args)})", file=sys.stderr)
+        elif isinstance(event, ev.ToolCallFailed):
+            print(f"[tool failed] {event.tool_name}: {event.error}", file=sys.stderr)
+        elif isinstance(event, FINAL_EVENTS):
+            result = event.result  # pyright: ignore[reportAttributeAccessIssue]
+    return result
+
+
+def _print_end(result: Any, out: TextIO) -> int:
+    from covey.spec import RunStatus
+
+    status = result.status
+    if status is RunStatus.COMPLETED:
+        if not isinstance(result.output, str):
+            from pydantic_core import to_json
+
+            out.write(to_json(result.output, indent=2).decode())
+        out.write("\n")
+        return 0
+    if status is RunStatus.PAUSED:
+        out.write("\n")
+        for requirement in result.requirements:
+            print(
+                f"[paused] {requirement.kind} needed for {requirement.tool_name}"
+                f"({json.dumps(requirement.args)}) — tool call {requirement.tool_call_id}",
+                file=sys.stderr,
+            )
+        print(
+            f"[paused] resume run {result.run_id} with POST /v1/runs/{{id}}/resume", file=sys.stderr
+        )
+        return EXIT_PAUSED
+    detail = f": {result.error.message}" if result.error else ""
+    print(f"\n[run {status.value}{detail}]", file=sys.stderr)
+    return EXIT_FAILED
+
+
+async def _prepare_store(settings: RuntimeSettings, store: Any) -> None:
+    if settings.auto_migrate:
+        migrate = getattr(store, "migrate", None)
+        if migrate is not None:
+            await migrate()
+
+
+async def _run(
+    settings: RuntimeSettings, agent_name: str, prompt: str, session: str | None, as_json: bool
+) -> int:
+    from covey.runtime.dto import RunOut
+
+    agent, store = _setup(settings, agent_name)
+    async with store:
+        await _prepare_store(settings, store)
+        if as_json:
+            result = await agent.run(prompt, session_id=session, store=store)
+            print(RunOut.from_result(result).model_dump_json(indent=2))
+            return 0 if result.status.value == "completed" else EXIT_FAILED
+        result = await _stream(
+            agent, agent.run_stream(prompt, session_id=session, store=store), sys.stdout
+        )
+        return _print_end(result, sys.stdout)
+
+
+async def _ask(question: str) -> str | None:
+    def read() -> str | None:
+        try:
+            return input(question)
+        except EOFError:
+            return None
+
+    return await anyio.to_thread.run_sync(read)
+
+
+async def _chat(settings: RuntimeSettings, agent_name: str, session: str | None) -> int:
+    from covey.spec import RunStatus
+    from covey.spec.store import new_id
+
+    agent, store = _setup(settings, agent_name)
+    session_id = session or new_id()
+    print(f"Chatting with {agent_name} (session {session_id}). Empty line or Ctrl-D quits.")
+    async with store:
+        await _prepare_store(settings, store)
+        while True:
+            line = await _ask("> ")
+            if line is None or not line.strip():
+                return 0
+            try:
+                result = await _stream(
+                    agent, agent.run_stream(line, session_id=session_id, store=store), sys.stdout
+                )
+                while result is not None and result.status is RunStatus.PAUSED:
+                    approvals: dict[str, Any] = {}
+                    inputs: dict[str, dict[str, Any]] = {}
+                    for requirement in result.requirements:
+                        if requirement.kind == "approval":
+                            answer = await _ask(
+                                f"\nAllow {requirement.tool_name}({json.dumps(requirement.args)})? "
+                                "[y/N] "
+                            )
+                            approvals[requirement.tool_call_id] = (answer or "").lower() in (
+                                "y",
+                                "yes",
+                            )
+                        elif requirement.kind == "input":
+                            values: dict[str, Any] = {}
+                            for name in requirement.input_fields:
+                                values[name] = await _ask(f"{requirement.tool_name} needs {name}: ")
+                            inputs[requirement.tool_call_id] = values
+                        else:
+                            print(
+                                f"[external tool {requirement.tool_name} cannot run here]",
+                                file=sys.stderr,
+                            )
+                            return EXIT_PAUSED
+                    result = await _stream(
+                        agent,
+                        agent.resume_stream(
+                            result.run_id, approvals=approvals, inputs=inputs, store=store
+                        ),
+                        sys.stdout,
+                    )
+                if result is not None:
+                    _print_end(result, sys.stdout)
+            except CoveyError as exc:
+                print(f"[error] {exc}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,17 @@
+"""The HTTP API's controllers, one per resource."""
+
+from covey.runtime.controllers.agents import AgentController
+from covey.runtime.controllers.health import HealthController
+from covey.runtime.controllers.plugins import PluginController
+from covey.runtime.controllers.runs import RunController
+from covey.runtime.controllers.sessions import SessionController
+from covey.runtime.controllers.ws import agent_socket
+
+__all__ = [
+    "AgentController",
+    "HealthController",
+    "PluginController",
+    "RunController",
+    "SessionController",
+    "agent_socket",
+]

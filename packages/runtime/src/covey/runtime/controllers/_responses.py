@@ -1,0 +1,49 @@
+"""Answering with a run: JSON when it ends, an SSE stream, or 202 for a background run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response
+
+from covey.runtime.dto import RunAccepted, RunOut
+from covey.runtime.live import LiveRun
+from covey.runtime.problems import ApiError
+from covey.runtime.sse import SSE_MEDIA_TYPE, sse_response
+from covey.spec import RunStatus
+
+__all__ = ["RUN_DESCRIPTION", "run_response", "wants_stream"]
+
+RUN_DESCRIPTION = (
+    "The run as JSON once it stops (completed, failed, paused or cancelled). With "
+    '`"stream": true` or `Accept: text/event-stream`: a Server-Sent Events stream of its events '
+    '(`id:` event seq, `event:` type, `data:` JSON). With `"background": true`: 202 and the run '
+    "id at once."
+)
+
+
+def wants_stream(request: Request[Any, Any, Any], stream: bool) -> bool:
+    """Whether the caller asked for SSE, in the body or the Accept header."""
+    return stream or SSE_MEDIA_TYPE in request.headers.get("accept", "")
+
+
+async def run_response(live: LiveRun, *, stream: bool, background: bool) -> Response[Any]:
+    """The response for a run just started (or resumed)."""
+    if background:
+        return Response(
+            RunAccepted(
+                run_id=live.run_id,
+                session_id=live.session_id,
+                agent_id=live.agent_id,
+                status=RunStatus.RUNNING,
+                events_url=f"/v1/runs/{live.run_id}/events",
+            ),
+            status_code=202,
+            headers={"Location": f"/v1/runs/{live.run_id}"},
+        )
+    if stream:
+        return sse_response(live.follow(live.base_seq))
+    result = await live.wait()
+    if result is None:
+        raise ApiError(500, "internal-error", "The run ended without a result")
+    return Response(RunOut.from_result(result), status_code=200)

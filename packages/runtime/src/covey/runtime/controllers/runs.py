@@ -1,0 +1,126 @@
+"""`/v1/runs`: a run, its event stream, cancel and resume."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
+from litestar.response import Stream
+
+from covey.runtime.auth import Principal
+from covey.runtime.controllers._responses import RUN_DESCRIPTION, run_response, wants_stream
+from covey.runtime.dto import ResumeRequest, RunAccepted, RunOut
+from covey.runtime.guards import require_scope
+from covey.runtime.problems import ApiError
+from covey.runtime.sse import sse_response
+from covey.runtime.state import RuntimeState
+
+__all__ = ["RunController"]
+
+
+def _after(after: int | None, last_event_id: str | None) -> int:
+    if last_event_id is not None and last_event_id.strip():
+        try:
+            value = int(last_event_id.strip())
+        except ValueError:
+            raise ApiError(
+                400,
+                "validation-error",
+                "Last-Event-ID must be the integer id of the last event received",
+                errors=[
+                    {"field": "Last-Event-ID", "message": "not an integer", "source": "header"}
+                ],
+            ) from None
+        if value < 0:
+            raise ApiError(
+                400,
+                "validation-error",
+                "Last-Event-ID must not be negative",
+                errors=[{"field": "Last-Event-ID", "message": "negative", "source": "header"}],
+            )
+        return max(value, after or 0)
+    return after or 0
+
+
+class RunController(Controller):
+    """Read, follow, cancel and resume runs, from any server process."""
+
+    path = "/v1/runs"
+    tags = ["runs"]  # noqa: RUF012 - Litestar reads these class attributes
+    guards = [require_scope]  # noqa: RUF012
+
+    @get("/{run_id:str}", opt={"scope": "runs:read"}, summary="Get a run")
+    async def get_run(
+        self,
+        runtime: NamedDependency[RuntimeState],
+        principal: NamedDependency[Principal],
+        run_id: FromPath[str],
+    ) -> RunOut:
+        """The run as it stands."""
+        return await runtime.run_out(principal, run_id)
+
+    @get(
+        "/{run_id:str}/events",
+        opt={"scope": "runs:read"},
+        summary="Follow a run's events (SSE)",
+        media_type="text/event-stream",
+        description="Replays the stored events after `Last-Event-ID` (or `?after=`), then "
+        "follows live ones until the run stops running — wherever it runs.",
+    )
+    async def run_events(
+        self,
+        runtime: NamedDependency[RuntimeState],
+        principal: NamedDependency[Principal],
+        run_id: FromPath[str],
+        after: Annotated[int | None, QueryParameter(ge=0, le=2**62)] = None,
+        last_event_id: Annotated[str | None, HeaderParameter(name="Last-Event-ID")] = None,
+    ) -> Stream:
+        """Server-Sent Events: `id:` event seq, `event:` type, `data:` JSON."""
+        start = _after(after, last_event_id)
+        scope = principal.read_scope
+        await runtime.find_run(scope, run_id)
+        return sse_response(runtime.manager.follow(scope, run_id, start))
+
+    @post(
+        "/{run_id:str}/cancel",
+        opt={"scope": "runs:write"},
+        status_code=200,
+        summary="Cancel a run",
+        responses={
+            202: ResponseSpec(RunOut, description="The run runs in another process; it stops there")
+        },
+    )
+    async def cancel_run(
+        self,
+        runtime: NamedDependency[RuntimeState],
+        principal: NamedDependency[Principal],
+        run_id: FromPath[str],
+    ) -> Response[RunOut]:
+        """Cancel a running or paused run, in this process or any other sharing the store."""
+        status, out = await runtime.cancel(principal, run_id)
+        return Response(out, status_code=status)
+
+    @post(
+        "/{run_id:str}/resume",
+        opt={"scope": "runs:write"},
+        status_code=200,
+        summary="Resume a paused run",
+        description=RUN_DESCRIPTION,
+        responses={202: ResponseSpec(RunAccepted, description="Resumed in the background")},
+    )
+    async def resume_run(
+        self,
+        runtime: NamedDependency[RuntimeState],
+        principal: NamedDependency[Principal],
+        request: Request[Any, Any, Any],
+        run_id: FromPath[str],
+        data: JSONBody[ResumeRequest],
+    ) -> Response[RunOut]:
+        """Approve or reject tool calls, give inputs or external results; the run goes on."""
+        live = await runtime.resume(principal, run_id, data)
+        return await run_response(
+            live, stream=wants_stream(request, data.stream), background=data.background
+        )

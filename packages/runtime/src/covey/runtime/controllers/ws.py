@@ -1,0 +1,137 @@
+"""`WS /v1/agents/{agent_id}/ws`: run an agent over a WebSocket.
+
+The client sends JSON messages:
+
+- `{"type": "run", "input": ..., "session_id"?: ..., "state"?: ...}` (`type` may be left out),
+- `{"type": "resume", "run_id": ..., "approvals"?: ..., "inputs"?: ..., "results"?: ...}`,
+- `{"type": "cancel", "run_id": ...}`.
+
+The server sends each run event as JSON (the same objects as the SSE `data:` lines, with `type`,
+`run_id` and `seq`), and `{"type": "error", "problem": {...}}` for a message it refuses. Several
+runs may go on at once on one socket; closing the socket leaves them running.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import anyio
+from anyio.abc import TaskGroup
+from litestar import WebSocket, websocket
+from litestar.di import NamedDependency
+from litestar.exceptions import HTTPException, WebSocketDisconnect
+from litestar.params import FromPath
+from pydantic import ValidationError
+
+from covey.runtime.dto import ResumeRequest, RunRequest
+from covey.runtime.guards import principal_of, require_scope
+from covey.runtime.live import LiveRun
+from covey.runtime.problems import ApiError, problem_body
+from covey.runtime.state import RuntimeState
+from covey.spec.errors import CoveyError, InvalidInputError, NotFoundError
+
+__all__ = ["agent_socket"]
+
+log = logging.getLogger("covey.runtime")
+
+
+class _Socket:
+    """One connection: sends are serialised, runs are forwarded concurrently."""
+
+    def __init__(
+        self, socket: WebSocket[Any, Any, Any], runtime: RuntimeState, agent_id: str
+    ) -> None:
+        self.socket = socket
+        self.runtime = runtime
+        self.agent_id = agent_id
+        self.principal = principal_of(socket)
+        self.lock = anyio.Lock()
+
+    async def send(self, data: str) -> None:
+        async with self.lock:
+            await self.socket.send_text(data)
+
+    async def problem(self, status: int, slug: str, detail: str, errors: Any = None) -> None:
+        body = problem_body(status, slug, detail, instance=self.socket.url.path, errors=errors)
+        await self.send(json.dumps({"type": "error", "problem": body}))
+
+    async def forward(self, live: LiveRun) -> None:
+        async for event in live.follow(live.base_seq):
+            if event is not None:
+                await self.send(event.model_dump_json())
+
+    async def handle(self, raw: str, tg: TaskGroup) -> None:
+        try:
+            message = json.loads(raw)
+        except ValueError:
+            await self.problem(400, "validation-error", "The message is not JSON")
+            return
+        if not isinstance(message, dict):
+            await self.problem(400, "validation-error", "The message must be a JSON object")
+            return
+        body: dict[str, Any] = dict(message)  # pyright: ignore[reportUnknownArgumentType]
+        kind = body.pop("type", "run")
+        try:
+            if kind == "run":
+                if not self.principal.allows("agents:run"):
+                    raise ApiError(403, "forbidden", "This needs the 'agents:run' scope")
+                request = RunRequest.model_validate({**body, "stream": True})
+                agent = self.runtime.agent(self.agent_id)
+                tg.start_soon(self.forward, self.runtime.start_run(agent, request, self.principal))
+            elif kind == "resume":
+                if not self.principal.allows("runs:write"):
+                    raise ApiError(403, "forbidden", "This needs the 'runs:write' scope")
+                run_id = str(body.pop("run_id", ""))
+                resume = ResumeRequest.model_validate({**body, "stream": True})
+                live = await self.runtime.resume(self.principal, run_id, resume)
+                tg.start_soon(self.forward, live)
+            elif kind == "cancel":
+                if not self.principal.allows("runs:write"):
+                    raise ApiError(403, "forbidden", "This needs the 'runs:write' scope")
+                await self.runtime.cancel(self.principal, str(body.get("run_id", "")))
+            else:
+                await self.problem(
+                    400,
+                    "validation-error",
+                    f"Unknown message type {kind!r}; expected run, resume or cancel",
+                    [{"field": "type", "message": "unknown", "source": "body"}],
+                )
+        except ValidationError as exc:
+            errors = [
+                {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"], "source": "body"}
+                for e in exc.errors(include_input=False)
+            ]
+            await self.problem(400, "validation-error", "The message is not valid", errors)
+        except ApiError as exc:
+            await self.problem(exc.status_code, exc.slug, exc.detail, exc.errors)
+        except HTTPException as exc:
+            await self.problem(exc.status_code, "bad-request", exc.detail)
+        except NotFoundError as exc:
+            await self.problem(404, "not-found", str(exc))
+        except InvalidInputError as exc:
+            await self.problem(400, "invalid-input", str(exc))
+        except CoveyError as exc:
+            log.exception("websocket message failed")
+            await self.problem(500, "internal-error", f"{type(exc).__name__}")
+
+
+@websocket("/v1/agents/{agent_id:str}/ws", guards=[require_scope], opt={"scope": "agents:run"})
+async def agent_socket(
+    socket: WebSocket[Any, Any, Any],
+    runtime: NamedDependency[RuntimeState],
+    agent_id: FromPath[str],
+) -> None:
+    """Run the agent for each message received; send back every event."""
+    runtime.agent(agent_id)
+    await socket.accept()
+    connection = _Socket(socket, runtime, agent_id)
+    async with anyio.create_task_group() as tg:
+        try:
+            while True:
+                raw = await socket.receive_text()
+                await connection.handle(raw, tg)
+        except WebSocketDisconnect:
+            pass
+        tg.cancel_scope.cancel()

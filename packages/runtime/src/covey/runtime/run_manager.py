@@ -1,0 +1,407 @@
+"""`RunManager`: runs owned by the server, not by the connection that started them.
+
+Every run started over HTTP or WebSocket runs in a task of the manager, so it goes on when its
+client leaves. Clients follow a run through its `LiveRun` when it runs in this process, or by
+polling the store's event log when it runs in another one. A watcher checks, every half second,
+runs whose model request or tool call is in flight: it cancels them when another process asked
+for it through the store, or when they pass their time limit. On shutdown running runs get a
+grace period, then are cancelled and marked `interrupted`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import anyio
+from anyio.abc import TaskGroup
+
+from covey.runtime.event_writer import EventWriter
+from covey.runtime.live import FINAL_EVENTS, KEEPALIVE, LiveRun
+from covey.spec import RunResult, RunStatus
+from covey.spec import events as ev
+from covey.spec.errors import NotFoundError
+from covey.spec.runs import ErrorInfo
+from covey.spec.store import Run, Scope, Store
+
+__all__ = ["WATCH_INTERVAL", "RunManager", "ShuttingDown"]
+
+log = logging.getLogger("covey.runtime")
+
+WATCH_INTERVAL = 0.5
+"""Seconds between the watcher's checks of in-flight runs."""
+
+_PAGE = 500
+
+EventStream = AsyncIterator[ev.BaseEvent]
+
+
+class ShuttingDown(Exception):  # noqa: N818 - a state, not a failure
+    """The server is shutting down and takes no new runs."""
+
+
+class RunManager:
+    """Starts, tracks, follows and cancels the runs of this process.
+
+    Args:
+        store: The store every run is persisted in.
+        run_timeout: Seconds a run may take before it is cancelled; `None` for no limit.
+        shutdown_grace: Seconds running runs get to finish when the server stops.
+        stale_after: Heartbeat age after which a run of a dead process is marked interrupted.
+        poll_interval: Seconds between store polls when following a run of another process.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        run_timeout: float | None,
+        shutdown_grace: float,
+        stale_after: float,
+        poll_interval: float,
+    ) -> None:
+        self.store = store
+        self.writer = EventWriter(store)
+        self.run_timeout = run_timeout
+        self.shutdown_grace = shutdown_grace
+        self.stale_after = stale_after
+        self.poll_interval = poll_interval
+        self._live: dict[str, LiveRun] = {}
+        self._tg: TaskGroup | None = None
+        self._accepting = False
+        self._idle: anyio.Event | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def running(self) -> AsyncGenerator[RunManager]:
+        """Run the manager: its task group and watcher live inside this context.
+
+        On exit, running runs get `shutdown_grace` seconds to finish; the rest are cancelled and
+        marked `interrupted`.
+        """
+        async with anyio.create_task_group() as tg:
+            self._tg = tg
+            self._accepting = True
+            tg.start_soon(self._watch)
+            try:
+                yield self
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await self._drain()
+                tg.cancel_scope.cancel()
+        self._tg = None
+
+    async def _drain(self) -> None:
+        self._accepting = False
+        if self._live:
+            log.info(
+                "waiting up to %ss for %d running run(s)", self.shutdown_grace, len(self._live)
+            )
+            await self._wait_idle(self.shutdown_grace)
+        if self._live:
+            log.warning("interrupting %d run(s) still running at shutdown", len(self._live))
+            for live in list(self._live.values()):
+                live.cancel_reason = "shutdown"
+                self._cancel(live)
+            await self._wait_idle(5.0)
+
+    async def _wait_idle(self, seconds: float) -> None:
+        with anyio.move_on_after(seconds):
+            while self._live:
+                self._idle = anyio.Event()
+                await self._idle.wait()
+
+    @property
+    def accepting(self) -> bool:
+        """Whether new runs are taken (false before start and during shutdown)."""
+        return self._accepting
+
+    # --- starting runs -------------------------------------------------------------------------
+
+    def start(
+        self,
+        live: LiveRun,
+        events: Callable[[], EventStream],
+    ) -> LiveRun:
+        """Run `events()` (an agent's `run_stream` or `resume_stream`) in the manager.
+
+        Raises:
+            ShuttingDown: the server takes no new runs.
+            ConflictError: the run is already running in this process.
+        """
+        from covey.spec.errors import ConflictError
+
+        if not self._accepting or self._tg is None:
+            raise ShuttingDown("The server is shutting down; retry on another instance")
+        if live.run_id in self._live:
+            raise ConflictError(f"Run {live.run_id!r} is already running in this process")
+        if self.run_timeout is not None:
+            live.deadline = time.monotonic() + self.run_timeout
+        self._live[live.run_id] = live
+        self._tg.start_soon(self._drive, live, events)
+        return live
+
+    @property
+    def run_store(self) -> Store:
+        """The store to hand to runs: the real one, through the `EventWriter`."""
+        return self.writer.as_store()
+
+    def get(self, run_id: str) -> LiveRun | None:
+        """The run if it runs in this process."""
+        return self._live.get(run_id)
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+    async def _drive(self, live: LiveRun, events: Callable[[], EventStream]) -> None:
+        try:
+            async for event in events():
+                live.publish(event)
+                if live.cancel_requested:
+                    self._cancel(live)
+        except Exception as exc:
+            log.exception("run %s stopped with an error the run loop did not handle", live.run_id)
+            with anyio.CancelScope(shield=True):
+                await self._fail(live, exc)
+        finally:
+            with anyio.CancelScope(shield=True):
+                try:
+                    await self._settle(live)
+                finally:
+                    self._live.pop(live.run_id, None)
+                    self.writer.forget(live.run_id)
+                    live.finish()
+                    if not self._live and self._idle is not None:
+                        self._idle.set()
+
+    async def _settle(self, live: LiveRun) -> None:
+        """Record why the runtime stopped a run: a timeout, or a shutdown."""
+        reason = live.cancel_reason
+        if reason is None:
+            return
+        if reason == "timeout":
+            status = RunStatus.CANCELLED
+            info = ErrorInfo(
+                type="RunTimeout",
+                message=f"The run took longer than run_timeout={self.run_timeout:g}s and was "
+                "cancelled",
+            )
+        else:
+            status = RunStatus.INTERRUPTED
+            info = ErrorInfo(
+                type="Interrupted",
+                message="The server shut down before the run finished; start it again",
+            )
+        result = live.result
+        if result is not None and result.status is RunStatus.COMPLETED:
+            return  # it finished before the cancel took effect
+        try:
+            run = await self.store.get_run(live.scope, live.run_id)
+            if run is not None and run.status in (RunStatus.RUNNING, RunStatus.CANCELLED):
+                run.status = status
+                run.error = info
+                run.finished_at = run.finished_at or datetime.now(UTC)
+                await self.store.save_run(live.scope, run)
+        except Exception:
+            log.exception("could not record the end of run %s", live.run_id)
+        if result is not None:
+            live.result = result.model_copy(update={"status": status, "error": info})
+
+    async def _fail(self, live: LiveRun, exc: Exception) -> None:
+        """End a run the run loop could not end itself (the store failed, say)."""
+        if live.result is not None:
+            return
+        info = ErrorInfo.from_exception(exc)
+        result: RunResult[Any] = RunResult(
+            run_id=live.run_id,
+            session_id=live.session_id,
+            agent_id=live.agent_id,
+            user_id=live.scope.user_id,
+            status=RunStatus.FAILED,
+            error=info,
+            finished_at=datetime.now(UTC),
+        )
+        final = ev.RunFailed(
+            run_id=live.run_id, seq=live.last_seq + 1, agent_name=live.agent_id, result=result
+        )
+        try:
+            run = await self.store.get_run(live.scope, live.run_id)
+            if run is not None and not run.status.is_final:
+                run.status = RunStatus.FAILED
+                run.error = info
+                run.finished_at = result.finished_at
+                await self.store.save_run(live.scope, run)
+                await self.store.append_events(live.scope, live.run_id, [final])
+        except Exception:
+            log.exception("could not record the failure of run %s", live.run_id)
+        live.publish(final)
+
+    # --- cancelling ----------------------------------------------------------------------------
+
+    def _cancel(self, live: LiveRun) -> None:
+        from covey.core.cancellation import active_run
+
+        live.cancel_requested = True
+        handle = active_run(live.run_id)
+        if handle is not None and not handle.cancelled:
+            handle.cancel()
+
+    async def cancel(self, scope: Scope, run: Run | None, run_id: str) -> RunStatus:
+        """Cancel a run wherever it runs; returns the status it has now.
+
+        A run of this process stops at once; a run of another process stops at its next step,
+        or within `WATCH_INTERVAL` while a model request or tool call is in flight there. A
+        paused run is cancelled on the spot.
+
+        Raises:
+            NotFoundError: the run is not in the scope.
+        """
+        live = self._live.get(run_id)
+        if live is not None and live.visible_to(scope):
+            self._cancel(live)
+            return RunStatus.RUNNING
+        if run is None:
+            raise NotFoundError(f"No run {run_id!r}")
+        if run.status is RunStatus.PAUSED:
+            return await self._cancel_paused(scope, run)
+        if run.status is RunStatus.RUNNING:
+            await self.store.request_cancel(scope, run_id)
+            return RunStatus.RUNNING
+        return run.status
+
+    async def _cancel_paused(self, scope: Scope, run: Run) -> RunStatus:
+        await self.store.request_cancel(scope, run.id)
+        seq = int(run.metadata.get("last_seq", 0))
+        now = datetime.now(UTC)
+        run.status = RunStatus.CANCELLED
+        run.finished_at = now
+        run.requirements = []
+        run.metadata = {**run.metadata, "last_seq": seq + 2}
+        run.metadata.pop("pending_parts", None)
+        result = run.to_result()
+        started = ev.RunStarted(
+            run_id=run.id,
+            parent_run_id=run.parent_run_id,
+            seq=seq + 1,
+            agent_name=run.agent_id,
+            session_id=run.session_id,
+            user_id=run.user_id,
+            resumed=True,
+        )
+        cancelled = ev.RunCancelled(
+            run_id=run.id,
+            parent_run_id=run.parent_run_id,
+            seq=seq + 2,
+            agent_name=run.agent_id,
+            result=result,
+        )
+        await self.store.save_run(scope, run)
+        await self.store.append_events(scope, run.id, [started, cancelled])
+        return RunStatus.CANCELLED
+
+    async def _watch(self) -> None:
+        while True:
+            await anyio.sleep(WATCH_INTERVAL)
+            now = time.monotonic()
+            due: list[LiveRun] = []
+            for live in list(self._live.values()):
+                if live.done or live.cancel_requested:
+                    continue
+                if live.deadline is not None and now >= live.deadline:
+                    live.cancel_reason = "timeout"
+                    self._cancel(live)
+                elif (
+                    live.in_flight_since is not None
+                    and now - live.in_flight_since >= WATCH_INTERVAL
+                ):
+                    due.append(live)
+            if due:
+                async with anyio.create_task_group() as tg:
+                    for live in due:
+                        tg.start_soon(self._poll_cancel, live)
+
+    async def _poll_cancel(self, live: LiveRun) -> None:
+        """Write the events of a run in flight, beat its heart, and see if it was cancelled."""
+        try:
+            written = self.writer.written(live.run_id)
+            unwritten = [e for e in live.events if e.seq > written]
+            if unwritten:
+                await self.writer.append_events(live.scope, live.run_id, unwritten)
+            if await self.store.heartbeat(live.scope, live.run_id):
+                log.info("run %s: cancel requested through the store", live.run_id)
+                self._cancel(live)
+        except NotFoundError:
+            pass  # not saved yet
+        except Exception:
+            log.exception("heartbeat of run %s failed", live.run_id)
+
+    # --- following -----------------------------------------------------------------------------
+
+    async def follow(
+        self, scope: Scope, run_id: str, after: int
+    ) -> AsyncIterator[ev.BaseEvent | None]:
+        """A run's events with `seq > after`, then live ones until it stops running.
+
+        In this process the events come from the run's `LiveRun`; otherwise from the store,
+        polled every `poll_interval` seconds. Yields `None` as a keep-alive when idle. Ends after
+        a final run event once the run is no longer running (paused runs end the stream too).
+        """
+        last = after
+        idle_since = time.monotonic()
+        while True:
+            live = self._live.get(run_id)
+            if live is not None and live.visible_to(scope):
+                if last < live.base_seq:
+                    for event in await self.store.list_events(scope, run_id, after_seq=last):
+                        if event.seq > live.base_seq:
+                            break
+                        yield event
+                        last = event.seq
+                async for item in live.follow(max(last, live.base_seq)):
+                    if item is not None:
+                        last = item.seq
+                    yield item
+                if live.result is not None or last >= live.last_seq:
+                    return
+                continue
+            events = await self.store.list_events(scope, run_id, after_seq=last, limit=_PAGE)
+            for event in events:
+                yield event
+                last = event.seq
+            if len(events) == _PAGE:
+                continue
+            if events:
+                idle_since = time.monotonic()
+                if isinstance(events[-1], FINAL_EVENTS):
+                    run = await self.store.get_run(scope, run_id)
+                    if run is None or run.status is not RunStatus.RUNNING:
+                        return
+                continue
+            run = await self.store.get_run(scope, run_id)
+            if run is None:
+                return
+            if run.status is not RunStatus.RUNNING:
+                # Final events are flushed right after the final save: read once more.
+                for event in await self.store.list_events(scope, run_id, after_seq=last):
+                    yield event
+                    last = event.seq
+                return
+            await self._interrupt_if_stale(scope, run)
+            if time.monotonic() - idle_since >= KEEPALIVE:
+                idle_since = time.monotonic()
+                yield None
+            await anyio.sleep(self.poll_interval)
+
+    async def _interrupt_if_stale(self, scope: Scope, run: Run) -> None:
+        seen = run.heartbeat_at or run.updated_at
+        if datetime.now(UTC) - seen < timedelta(seconds=self.stale_after):
+            return
+        log.warning("run %s shows no sign of life; marking stale runs interrupted", run.id)
+        await self.store.mark_stale_runs_interrupted(
+            Scope(scope.tenant_id), older_than=timedelta(seconds=self.stale_after)
+        )

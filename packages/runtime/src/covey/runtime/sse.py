@@ -1,0 +1,47 @@
+"""Server-Sent Events framing of run events.
+
+Each event is one SSE message: `id:` is the event's `seq` (what a client sends back as
+`Last-Event-ID`), `event:` its type (`run.started`, `text.delta`, ...) and `data:` its JSON on a
+single line. A comment line keeps idle connections open through proxies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from litestar.response import Stream
+
+from covey.spec import events as ev
+
+__all__ = ["KEEPALIVE_FRAME", "SSE_HEADERS", "SSE_MEDIA_TYPE", "sse_frame", "sse_response"]
+
+SSE_MEDIA_TYPE = "text/event-stream"
+
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+"""Headers that keep proxies from buffering or caching the stream."""
+
+KEEPALIVE_FRAME = b": keepalive\n\n"
+
+
+def sse_frame(event: ev.BaseEvent) -> bytes:
+    """One event as an SSE message (JSON never contains a raw newline, so one `data:` line)."""
+    return b"id: %d\nevent: %s\ndata: %s\n\n" % (
+        event.seq,
+        event.type.encode(),
+        event.model_dump_json().encode(),
+    )
+
+
+async def _frames(events: AsyncIterator[ev.BaseEvent | None]) -> AsyncIterator[bytes]:
+    async for event in events:
+        yield KEEPALIVE_FRAME if event is None else sse_frame(event)
+
+
+def sse_response(events: AsyncIterator[ev.BaseEvent | None], *, status_code: int = 200) -> Stream:
+    """A streaming response of `events` (`None` items become keep-alive comments)."""
+    return Stream(
+        _frames(events),
+        media_type=SSE_MEDIA_TYPE,
+        headers=SSE_HEADERS,
+        status_code=status_code,
+    )

@@ -1,0 +1,303 @@
+"""`RuntimeState`: what the controllers work with — settings, agents, store, runs, auth.
+
+Controllers stay thin: they parse the request, call one method here, and shape the response.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+
+from covey.core import Agent
+from covey.runtime.auth import Principal, TokenVerifier
+from covey.runtime.config import RuntimeSettings
+from covey.runtime.dto import (
+    AgentOut,
+    ApprovalDecision,
+    ResumeRequest,
+    RunOut,
+    RunRequest,
+    ToolOut,
+)
+from covey.runtime.live import LiveRun
+from covey.runtime.problems import ApiError
+from covey.runtime.registry import Registry
+from covey.runtime.run_manager import RunManager, ShuttingDown
+from covey.spec import RunContext, RunStatus
+from covey.spec.store import Run, Scope, Store, new_id
+
+__all__ = ["RuntimeState"]
+
+log = logging.getLogger("covey.runtime")
+
+_CANCEL_WAIT = 5.0
+"""Seconds a cancel of a run of this process waits for it to end before answering."""
+
+
+@dataclass(slots=True, eq=False)
+class RuntimeState:
+    """Everything a request handler needs, built once per app.
+
+    Attributes:
+        settings: The runtime settings.
+        registry: The agents served.
+        store: Where runs, events and sessions live.
+        manager: The runs of this process.
+        verifier: Checks bearer tokens; `None` when auth is off.
+    """
+
+    settings: RuntimeSettings
+    registry: Registry
+    store: Store
+    manager: RunManager
+    verifier: TokenVerifier | None
+    _described: dict[str, AgentOut] = field(default_factory=dict[str, AgentOut])
+
+    # --- agents ----------------------------------------------------------------------------------
+
+    def agent(self, agent_id: str) -> Agent[Any, Any]:
+        """The agent `agent_id`, or a 404 problem."""
+        agent = self.registry.get(agent_id)
+        if agent is None:
+            raise ApiError(404, "not-found", f"No agent {agent_id!r}; GET /v1/agents lists them")
+        return agent
+
+    async def describe(self, agent: Agent[Any, Any]) -> AgentOut:
+        """The agent's public description, built once (definitions never change)."""
+        name = agent.name or ""
+        cached = self._described.get(name)
+        if cached is not None:
+            return cached
+        described = AgentOut(
+            agent_id=name,
+            name=name,
+            description=agent.description,
+            model=_model_name(agent),
+            tools=await _tools(agent),
+            output_schema=_output_schema(agent),
+        )
+        self._described[name] = described
+        return described
+
+    # --- runs --------------------------------------------------------------------------------------
+
+    def start_run(self, agent: Agent[Any, Any], body: RunRequest, principal: Principal) -> LiveRun:
+        """Start a run of `agent` for `principal` in the run manager."""
+        agent.resolved_model()  # a missing provider fails here, as a 503, not inside the run
+        run_id = new_id()
+        session_id = body.session_id or new_id()
+        live = LiveRun(
+            run_id=run_id,
+            agent_id=agent.name or "",
+            session_id=session_id,
+            scope=principal.write_scope,
+        )
+        store = self.manager.run_store
+
+        def events() -> Any:
+            return agent.run_stream(
+                body.input,
+                session_id=session_id,
+                user_id=principal.user_id,
+                tenant_id=principal.tenant_id,
+                state=body.state,
+                store=store,
+                run_id=run_id,
+            )
+
+        return self._start(live, events)
+
+    def _start(self, live: LiveRun, events: Any) -> LiveRun:
+        try:
+            return self.manager.start(live, events)
+        except ShuttingDown as exc:
+            raise ApiError(503, "shutting-down", str(exc), headers={"Retry-After": "1"}) from None
+
+    async def find_run(self, scope: Scope, run_id: str) -> tuple[Run | None, LiveRun | None]:
+        """The stored run and, when it runs here, its live run; a 404 problem when neither."""
+        live = self.manager.get(run_id)
+        if live is not None and not live.visible_to(scope):
+            live = None
+        run = await self.store.get_run(scope, run_id)
+        if run is None and live is None:
+            raise ApiError(404, "not-found", f"No run {run_id!r}")
+        if run is not None and live is None and run.status is RunStatus.RUNNING:
+            await self.manager._interrupt_if_stale(scope, run)  # pyright: ignore[reportPrivateUsage]
+            run = await self.store.get_run(scope, run_id) or run
+        return run, live
+
+    async def run_out(self, principal: Principal, run_id: str) -> RunOut:
+        """The run as the API shows it."""
+        run, live = await self.find_run(principal.read_scope, run_id)
+        if run is not None:
+            return RunOut.from_run(run)
+        assert live is not None
+        if live.result is not None:
+            return RunOut.from_result(live.result)
+        return RunOut(
+            run_id=live.run_id,
+            session_id=live.session_id,
+            agent_id=live.agent_id,
+            user_id=live.scope.user_id,
+            status=RunStatus.RUNNING,
+            cancel_requested=live.cancel_requested,
+        )
+
+    async def resume(self, principal: Principal, run_id: str, body: ResumeRequest) -> LiveRun:
+        """Resume a paused run (stored by any process) in this one."""
+        scope = principal.read_scope
+        run, live = await self.find_run(scope, run_id)
+        if live is not None:
+            raise ApiError(409, "run-not-paused", f"Run {run_id!r} is running, not paused")
+        assert run is not None
+        if run.status is not RunStatus.PAUSED:
+            raise ApiError(
+                409,
+                "run-not-paused",
+                f"Run {run_id!r} is {run.status.value}; only paused runs can be resumed",
+            )
+        agent = self.registry.get(run.agent_id or "")
+        if agent is None:
+            raise ApiError(
+                409,
+                "agent-not-served",
+                f"Run {run_id!r} belongs to agent {run.agent_id!r}, which this server does not "
+                "serve",
+            )
+        _check_decisions(run, body)
+        agent.resolved_model()
+        owner = Scope(principal.tenant_id, run.user_id)
+        approvals: dict[str, Any] = {
+            k: (v.model_dump() if isinstance(v, ApprovalDecision) else v)
+            for k, v in body.approvals.items()
+        }
+        store = self.manager.run_store
+        live = LiveRun(
+            run_id=run.id,
+            agent_id=agent.name or "",
+            session_id=run.session_id,
+            scope=owner,
+            base_seq=int(run.metadata.get("last_seq", 0)),
+        )
+
+        def events() -> Any:
+            return agent.resume_stream(
+                run.id,
+                approvals=approvals,
+                inputs=body.inputs,
+                results=body.results,
+                store=store,
+                user_id=run.user_id,
+                tenant_id=principal.tenant_id,
+            )
+
+        return self._start(live, events)
+
+    async def cancel(self, principal: Principal, run_id: str) -> tuple[int, RunOut]:
+        """Cancel a run wherever it runs; the HTTP status and the run as it stands.
+
+        A run of this process is awaited (briefly) and answered with 200; a run of another
+        process answers 202 while it stops there.
+        """
+        scope = principal.read_scope
+        run, live = await self.find_run(scope, run_id)
+        if live is None and run is not None and run.status.is_final:
+            if run.status is RunStatus.CANCELLED:
+                return 200, RunOut.from_run(run)
+            raise ApiError(
+                409,
+                "run-finished",
+                f"Run {run_id!r} is {run.status.value}; only running or paused runs can be "
+                "cancelled",
+            )
+        status = await self.manager.cancel(scope, run, run_id)
+        if live is not None:
+            with anyio.move_on_after(_CANCEL_WAIT):
+                await live.wait()
+            return 200, await self.run_out(principal, run_id)
+        out = await self.run_out(principal, run_id)
+        return (202 if status is RunStatus.RUNNING else 200), out
+
+
+def _check_decisions(run: Run, body: ResumeRequest) -> None:
+    given: dict[str, dict[str, Any]] = {
+        "approval": dict(body.approvals),
+        "input": dict(body.inputs),
+        "external": dict(body.results),
+    }
+    field_of = {"approval": "approvals", "input": "inputs", "external": "results"}
+    errors: list[dict[str, Any]] = []
+    pending: dict[str, str] = {}
+    for requirement in run.requirements:
+        pending[requirement.tool_call_id] = requirement.kind
+        if requirement.tool_call_id not in given[requirement.kind]:
+            errors.append(
+                {
+                    "field": f"{field_of[requirement.kind]}.{requirement.tool_call_id}",
+                    "message": f"missing: the run waits for a {requirement.kind} decision on "
+                    f"{requirement.tool_name} ({requirement.tool_call_id})",
+                    "source": "body",
+                }
+            )
+    for kind, decisions in given.items():
+        for call_id in decisions:
+            if pending.get(call_id) != kind:
+                errors.append(
+                    {
+                        "field": f"{field_of[kind]}.{call_id}",
+                        "message": "no pending requirement of this kind has this tool call id",
+                        "source": "body",
+                    }
+                )
+    if errors:
+        raise ApiError(
+            422,
+            "validation-error",
+            "The decisions do not match the run's pending requirements",
+            errors=errors,
+        )
+
+
+def _model_name(agent: Agent[Any, Any]) -> str | None:
+    model = agent.model
+    if model is None:
+        return None
+    if isinstance(model, str):
+        return model
+    return f"{model.provider}:{model.model_name}"
+
+
+def _output_schema(agent: Agent[Any, Any]) -> dict[str, Any] | None:
+    if agent.output_type is str or agent.output_type is None:
+        return None
+    try:
+        return agent.output_spec().output_schema().json_schema
+    except Exception:
+        log.exception("could not build the output schema of agent %s", agent.name)
+        return None
+
+
+async def _tools(agent: Agent[Any, Any]) -> list[ToolOut]:
+    ctx: RunContext[Any] = RunContext(run_id="describe", agent_name=agent.name)
+    tools: list[ToolOut] = []
+    for toolset in agent.toolsets():
+        try:
+            with anyio.fail_after(5):
+                definitions = await toolset.list_tools(ctx)
+        except Exception:
+            log.warning("agent %s: could not list the tools of %r", agent.name, toolset)
+            continue
+        tools.extend(
+            ToolOut(
+                name=d.name,
+                description=d.description,
+                parameters=d.parameters_json_schema,
+                requires_approval=d.requires_approval,
+                kind=d.kind,
+            )
+            for d in definitions
+        )
+    return tools

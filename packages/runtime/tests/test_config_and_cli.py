@@ -1,0 +1,177 @@
+"""Configuration (covey.toml + COVEY_* variables), the exposure check, and the `covey` CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from runtime_helpers import TESTS, write_config
+
+from covey.runtime import load_settings
+from covey.runtime.cli import main
+from covey.runtime.server import check_exposure, is_loopback
+from covey.spec.errors import ConfigurationError
+
+
+def test_file_then_environment_then_overrides(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = write_config(
+        tmp_path / "covey.toml", agents="app.agents:registry", port=9000, cors_origins=["https://a"]
+    )
+    settings = load_settings(config)
+    assert settings.agents == "app.agents:registry"
+    assert settings.port == 9000
+    assert settings.cors_origins == ["https://a"]
+    assert settings.store == "sqlite:///.covey/covey.db"
+    monkeypatch.setenv("COVEY_PORT", "9100")
+    monkeypatch.setenv("COVEY_CORS_ORIGINS", "https://b, https://c")
+    settings = load_settings(config)
+    assert settings.port == 9100
+    assert settings.cors_origins == ["https://b", "https://c"]
+    assert load_settings(config, overrides={"port": 9200}).port == 9200
+    monkeypatch.setenv("COVEY_CONFIG", str(config))
+    assert load_settings().agents == "app.agents:registry"
+
+
+def test_bad_config_names_the_key_and_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(ConfigurationError, match="unknown key\\(s\\) prot"):
+        load_settings(write_config(tmp_path / "a.toml", prot=1))
+    with pytest.raises(ConfigurationError, match=r"key 'port' in .*b.toml.*integer"):
+        load_settings(write_config(tmp_path / "b.toml", port="eighty"))
+    monkeypatch.setenv("COVEY_WORKERS", "0")
+    with pytest.raises(ConfigurationError, match="COVEY_WORKERS"):
+        load_settings()
+    monkeypatch.delenv("COVEY_WORKERS")
+    with pytest.raises(ConfigurationError, match="expected 'module:attribute'"):
+        load_settings(overrides={"agents": "no_colon"})
+    with pytest.raises(ConfigurationError, match="store URL"):
+        load_settings(overrides={"store": "covey.db"})
+    with pytest.raises(ConfigurationError, match="needs exactly one of jwt_secret"):
+        load_settings(overrides={"auth": "jwt"})
+    with pytest.raises(ConfigurationError, match="shorter than 32 bytes") as info:
+        load_settings(overrides={"auth": "jwt", "jwt_secret": "short-secret"})
+    assert "short-secret" not in str(info.value)
+    with pytest.raises(ConfigurationError, match="must not be written in a file"):
+        load_settings(write_config(tmp_path / "c.toml", jwt_secret="x" * 40))
+    with pytest.raises(ConfigurationError, match="does not exist"):
+        load_settings(tmp_path / "missing.toml")
+    (tmp_path / "d.toml").write_text("port = = 1")
+    with pytest.raises(ConfigurationError, match="not valid TOML"):
+        load_settings(tmp_path / "d.toml")
+
+
+def test_no_auth_means_loopback_only() -> None:
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.2")
+    check_exposure(load_settings(overrides={"host": "127.0.0.1"}))
+    with pytest.raises(ConfigurationError, match=r"Refusing to listen on '0\.0\.0\.0'"):
+        check_exposure(load_settings(overrides={"host": "0.0.0.0"}))
+    check_exposure(
+        load_settings(overrides={"host": "0.0.0.0", "auth": "jwt", "jwt_secret": "k" * 40})
+    )
+
+
+def test_serve_refuses_to_expose_an_unauthenticated_server(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["serve", "--host", "0.0.0.0", "--port", "1"]) == 2
+    assert "Refusing to listen" in capsys.readouterr().err
+
+
+def test_a_bad_registry_fails_at_start(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = write_config(
+        tmp_path / "covey.toml", agents="nowhere_module:registry", store="memory://"
+    )
+    assert main(["serve", "--config", str(config)]) == 2
+    assert "cannot import module 'nowhere_module'" in capsys.readouterr().err
+
+
+def _config(tmp_path: Path, **values: object) -> Path:
+    return write_config(
+        tmp_path / "covey.toml",
+        agents="runtime_agents:registry",
+        python_path=[str(TESTS)],
+        **values,
+    )
+
+
+def test_run_prints_the_answer_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = _config(tmp_path, store="memory://")
+    assert main(["run", "echo", "hello there", "--config", str(config)]) == 0
+    assert capsys.readouterr().out.strip() == "echo: hello there"
+    assert main(["run", "forecast", "Paris?", "--json", "--config", str(config)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["output"] == {"city": "Paris", "celsius": 21}
+    assert main(["run", "approver", "/x", "--config", str(config)]) == 3
+    assert "approval needed for delete_file" in capsys.readouterr().err
+    assert main(["run", "nobody", "x", "--config", str(config)]) == 2
+
+
+def test_chat_streams_and_asks_for_approvals(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = _config(tmp_path, store="memory://")
+    monkeypatch.setattr("covey.runtime.cli._ask", _fake_ask(["first", "/tmp/z", "y", ""]))
+    assert main(["chat", "echo", "--config", str(config)]) == 0
+    assert "echo: first" in capsys.readouterr().out
+    monkeypatch.setattr("covey.runtime.cli._ask", _fake_ask(["/tmp/z", "y", ""]))
+    assert main(["chat", "approver", "--config", str(config)]) == 0
+    assert "result: deleted /tmp/z" in capsys.readouterr().out
+
+
+def _fake_ask(answers: list[str]):
+    remaining = list(answers)
+
+    async def ask(question: str) -> str | None:
+        return remaining.pop(0) if remaining else None
+
+    return ask
+
+
+def test_plugins_and_migrate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plugins"]) == 0
+    out = capsys.readouterr().out
+    assert "covey-core" in out and "models" in out
+    assert main(["plugins", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {"kind": "models", "name": "test", "distribution": "covey-core"}.items() <= next(
+        r for r in rows if r["kind"] == "models" and r["name"] == "test"
+    ).items()
+    config = _config(tmp_path, store="memory://")
+    assert main(["migrate", "--config", str(config)]) == 0
+    assert "needs no migrations" in capsys.readouterr().out
+
+
+def test_migrate_an_sqlite_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("covey.db.sql")
+    config = _config(tmp_path, store=f"sqlite:///{tmp_path / 'sub' / 'c.db'}")
+    assert main(["migrate", "--config", str(config)]) == 0
+    assert "Migrated sqlite:///" in capsys.readouterr().out
+    assert (tmp_path / "sub" / "c.db").is_file()
+
+
+def test_the_console_script_is_installed() -> None:
+    out = subprocess.run(
+        [Path(sys.executable).parent / "covey", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    for command in ("serve", "run", "chat", "plugins", "migrate"):
+        assert command in out
+
+
+def test_importing_the_runtime_loads_no_web_stack_or_provider() -> None:
+    code = (
+        "import sys, covey.runtime; "
+        "bad = [m for m in ('litestar', 'uvicorn', 'openai', 'anthropic', 'jwt') if m in sys.modules]; "
+        "print(bad)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
