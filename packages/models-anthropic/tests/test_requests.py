@@ -293,6 +293,17 @@ async def test_settings_mapping(api):
     assert request.extensions["timeout"]["read"] == 12.5
 
 
+@pytest.mark.parametrize(
+    ("effort", "sent"),
+    [("none", "low"), ("minimal", "low"), ("medium", "medium"), ("xhigh", "xhigh")],
+)
+async def test_reasoning_effort_maps_to_the_levels_the_api_has(api, effort, sent):
+    """Fails if `none` turns thinking off (effort is separate) or a level the API lacks is sent."""
+    body = await send(api, [ModelRequest.user("x")], ModelSettings(reasoning_effort=effort))
+    assert body["output_config"] == {"effort": sent}
+    assert "thinking" not in body
+
+
 async def test_extended_thinking_budget_and_default_max_tokens(api):
     body = await send(api, [ModelRequest.user("x")], ModelSettings(thinking_budget=10_000))
     assert body["thinking"] == {"type": "enabled", "budget_tokens": 10_000}

@@ -571,6 +571,33 @@ async def test_settings_map_to_generation_config_headers_and_body(gemini, make_m
         ),
         ("gemini-2.0-flash", ModelSettings(thinking_budget=0), None),
         ("gemini-2.5-flash", ModelSettings(), None),
+        # Gemini 3 cannot stop thinking: `none` asks for the least there is.
+        (
+            "gemini-3-flash-preview",
+            ModelSettings(reasoning_effort="none"),
+            {"include_thoughts": True, "thinking_level": "MINIMAL"},
+        ),
+        (
+            "gemini-3-pro-preview",
+            ModelSettings(reasoning_effort="xhigh"),
+            {"include_thoughts": True, "thinking_level": "XHIGH"},
+        ),
+        ("gemini-2.5-flash", ModelSettings(reasoning_effort="none"), {"thinking_budget": 0}),
+        (
+            "gemini-2.5-pro",
+            ModelSettings(reasoning_effort="none"),
+            {"include_thoughts": True, "thinking_budget": 128},
+        ),
+        (
+            "gemini-2.5-flash",
+            ModelSettings(reasoning_effort="xhigh"),
+            {"include_thoughts": True, "thinking_budget": 24576},
+        ),
+        (
+            "gemini-2.5-pro",
+            ModelSettings(reasoning_effort="xhigh"),
+            {"include_thoughts": True, "thinking_budget": 32768},
+        ),
     ],
 )
 async def test_thinking_settings_map_to_thinking_config(

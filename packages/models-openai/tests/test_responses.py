@@ -281,6 +281,16 @@ async def test_reasoning_and_function_call_are_replayed(mock_openai: Any) -> Non
     }
 
 
+@pytest.mark.parametrize("effort", ["none", "minimal", "xhigh"])
+async def test_every_reasoning_effort_is_sent_as_is(mock_openai: Any, effort: str) -> None:
+    """Fails if an effort the API names (`none`, `xhigh`) is changed or dropped on the way."""
+    mock = mock_openai(httpx2.Response(200, json=response_body(model="gpt-5.2")))
+    await model(mock, "gpt-5.2").request(
+        [ModelRequest.user("Hi")], ModelSettings(reasoning_effort=effort), ModelRequestParams()
+    )
+    assert mock.body()["reasoning"] == {"effort": effort}
+
+
 async def test_foreign_thinking_is_not_replayed_and_ids_are_dropped(mock_openai: Any) -> None:
     mock = mock_openai(httpx2.Response(200, json=BASE_RESPONSE))
     history = [

@@ -104,6 +104,16 @@ async def test_thinking_budget_becomes_reasoning_effort(
     assert mock.body()["reasoning_effort"] == effort
 
 
+@pytest.mark.parametrize("effort", ["none", "minimal", "xhigh"])
+async def test_every_reasoning_effort_is_sent_as_is(mock_openai: Any, effort: str) -> None:
+    """Fails if an effort the API names (`none`, `xhigh`) is changed or dropped on the way."""
+    mock = mock_openai(httpx2.Response(200, json=TEXT_COMPLETION))
+    await chat(mock, "gpt-5.2").request(
+        [ModelRequest.user("Hi")], ModelSettings(reasoning_effort=effort), ModelRequestParams()
+    )
+    assert mock.body()["reasoning_effort"] == effort
+
+
 def test_explicit_effort_wins_over_budget() -> None:
     profile = openai_model_profile("o3")
     settings = ModelSettings(thinking_budget=0, reasoning_effort="high")

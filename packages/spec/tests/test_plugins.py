@@ -21,9 +21,11 @@ from pathlib import Path
 import pytest
 
 from covey.spec import plugins
+from covey.spec.embeddings import Embedder
 from covey.spec.errors import ConfigurationError, DuplicatePluginError, PluginNotFoundError
 from covey.spec.messages import ModelRequest, ModelResponse
 from covey.spec.models import ChatModel, ModelRequestParams
+from covey.spec.store import Store
 
 FIXTURE = "covey-plugin-fixture"
 FIXTURE_DUP = "covey-plugin-fixture-dup"
@@ -366,11 +368,22 @@ def test_resolve_model_rejects_a_target_that_is_not_callable() -> None:
 
 async def test_resolve_embedder_builds_the_embedder() -> None:
     embedder = plugins.resolve_embedder("fixture:hash-8")
+    assert isinstance(embedder, Embedder)
     assert type(embedder).__name__ == "HashEmbedder"
     assert embedder.model_name == "hash-8"
+    assert embedder.name == "fixture:hash-8"
     vectors = await embedder.embed(["a", "b", "a"])
     assert len(vectors) == 3
     assert vectors[0] == vectors[2] != vectors[1]
+
+
+def test_resolve_embedder_rejects_a_factory_that_returns_something_else() -> None:
+    """Fails if a factory's wrong result is handed to the caller instead of naming the plugin."""
+    with pytest.raises(ConfigurationError, match="not an Embedder") as info:
+        plugins.resolve_embedder("wrong-type:x")
+    assert not isinstance(info.value, PluginNotFoundError)
+    assert FIXTURE in str(info.value)
+    assert "returned str" in str(info.value)
 
 
 @pytest.mark.parametrize("spec", ["text-embedding-3-small", ":x", "fixture:"])
@@ -391,9 +404,36 @@ def test_resolve_embedder_unknown_provider_points_at_the_models_distribution() -
     "url", ["fixturedb:///x", "fixturedb+aiodriver://user@host:5432/db?x=1", "FixtureDB:///x"]
 )
 def test_resolve_store_loads_the_scheme_and_passes_the_whole_url(url: str) -> None:
+    from covey_plugin_fixture.store import FixtureStore
+
     store = plugins.resolve_store(url)
-    assert type(store).__name__ == "FixtureStore"
+    assert isinstance(store, Store)
+    assert isinstance(store, FixtureStore)
     assert store.url == url
+
+
+def test_resolve_store_rejects_a_factory_that_returns_something_else() -> None:
+    """Fails if a factory's wrong result is handed to the caller instead of naming the plugin."""
+    with pytest.raises(ConfigurationError, match="not a Store") as info:
+        plugins.resolve_store("wrong-type:///x")
+    assert not isinstance(info.value, PluginNotFoundError)
+    assert FIXTURE in str(info.value)
+    assert "returned str" in str(info.value)
+
+
+def test_resolving_imports_the_result_types_only_when_called() -> None:
+    """Fails if `import covey.spec.plugins` imports the store or embedder interfaces eagerly."""
+    out = run_python(
+        """
+        import json, sys
+        import covey.spec.plugins as plugins
+        before = sorted(m for m in ("covey.spec.store", "covey.spec.embeddings") if m in sys.modules)
+        plugins.resolve_store("fixturedb:///x")
+        after = "covey.spec.store" in sys.modules
+        print(json.dumps({"before": before, "after": after}))
+        """
+    )
+    assert json.loads(out) == {"before": [], "after": True}
 
 
 @pytest.mark.parametrize(

@@ -73,8 +73,11 @@ class ModelSettings(BaseModel):
     """Seconds for one request, end to end."""
     thinking_budget: int | None = Field(default=None, ge=0)
     """Tokens the model may spend reasoning (Anthropic, Gemini); 0 turns thinking off."""
-    reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = None
-    """Reasoning effort for models that take one (OpenAI o-series, gpt-5, Gemini levels)."""
+    reasoning_effort: Literal["none", "minimal", "low", "medium", "high", "xhigh"] | None = None
+    """Reasoning effort (OpenAI reasoning models, Anthropic effort, Gemini levels or budgets).
+
+    Adapters send the value as is where the provider's API has it and map it to the nearest
+    value it has otherwise (Anthropic has no `none` or `minimal`: both are `low`)."""
     prompt_cache: bool | None = None
     """Mark the stable prefix (system prompt, tools) cacheable where the provider needs it."""
     extra_headers: dict[str, str] | None = None

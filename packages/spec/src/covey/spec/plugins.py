@@ -21,7 +21,9 @@ from covey.spec.errors import ConfigurationError, DuplicatePluginError, PluginNo
 if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
 
+    from covey.spec.embeddings import Embedder
     from covey.spec.models import ChatModel
+    from covey.spec.store import Store
 
 __all__ = [
     "KINDS",
@@ -304,7 +306,7 @@ def _not_a(expected: str, kind: str, name: str, result: object) -> Configuration
     info = _entry(kind, name).info
     return ConfigurationError(
         f"Plugin {name!r} (group {info.group!r}) from {info.distribution} {info.version} "
-        f"returned {type(result).__name__}, not a {expected}. The plugin is broken; upgrade it."
+        f"returned {type(result).__name__}, not {expected}. The plugin is broken; upgrade it."
     )
 
 
@@ -333,39 +335,52 @@ def resolve_model(model: str | ChatModel) -> ChatModel:
     provider, model_name = _split(model, "model", "openai:gpt-4.1")
     result = _build("models", provider, model_name)
     if not isinstance(result, ChatModel):
-        raise _not_a("ChatModel", "models", provider, result)
+        raise _not_a("a ChatModel", "models", provider, result)
     return result
 
 
-def resolve_embedder(embedder: str) -> Any:
-    """An embedder from a `"provider:model-name"` string, e.g. `"openai:text-embedding-3-small"`.
+def resolve_embedder(embedder: str) -> Embedder:
+    """An `Embedder` from a `"provider:model-name"` string, e.g. `"openai:text-embedding-3-small"`.
 
-    Loads plugin `provider` from `covey.embedders` and calls it with the model name; returns what
-    the factory returns. Errors the factory raises propagate unchanged.
+    Loads plugin `provider` from `covey.embedders` and calls it with the model name. Errors the
+    factory raises propagate unchanged.
 
     Raises:
-        ConfigurationError: the string is malformed or the plugin failed to import.
+        ConfigurationError: the string is malformed, the plugin failed to import, or it did not
+            return an `Embedder`.
         PluginNotFoundError: no installed plugin provides the provider.
     """
+    from covey.spec.embeddings import Embedder
+
     provider, model_name = _split(embedder, "embedder", "openai:text-embedding-3-small")
-    return _build("embedders", provider, model_name)
+    result = _build("embedders", provider, model_name)
+    if not isinstance(result, Embedder):
+        raise _not_a("an Embedder", "embedders", provider, result)
+    return result
 
 
-def resolve_store(url: str) -> Any:
-    """A store from a database URL: its scheme names the plugin in `covey.db`.
+def resolve_store(url: str) -> Store:
+    """A `Store` from a database URL: its scheme names the plugin in `covey.db`.
 
     `"sqlite:///covey.db"` loads plugin `sqlite`; `"postgresql+asyncpg://..."` loads `postgresql`.
-    The plugin is called with the whole URL, driver suffix included, and what it returns is
-    returned. Errors it raises propagate unchanged.
+    The plugin is called with the whole URL, driver suffix included. Errors it raises propagate
+    unchanged.
 
     Raises:
-        ConfigurationError: the URL has no `scheme://` or the plugin failed to import.
+        ConfigurationError: the URL has no `scheme://`, the plugin failed to import, or it did
+            not return a `Store`.
         PluginNotFoundError: no installed plugin handles the scheme.
     """
+    from covey.spec.store import Store
+
     match = _URL_SCHEME.match(url)
     if match is None:
         raise ConfigurationError(
             f"Invalid store URL {url!r}: expected '<scheme>://...', "
             f"e.g. 'sqlite:///covey.db' or 'postgresql://user@host/db'."
         )
-    return _build("db", match.group(1).lower(), url)
+    scheme = match.group(1).lower()
+    result = _build("db", scheme, url)
+    if not isinstance(result, Store):
+        raise _not_a("a Store", "db", scheme, result)
+    return result

@@ -81,15 +81,33 @@ class ResponseAssembler:
         self._by_key[key] = building
         return building, True
 
-    def text(self, delta: str, *, key: Hashable = "text") -> list[ModelStreamEvent]:
-        """Add text to the text part under `key`, opening it if needed."""
-        if not delta:
+    def text(
+        self,
+        delta: str,
+        *,
+        key: Hashable = "text",
+        provider_details: dict[str, Any] | None = None,
+    ) -> list[ModelStreamEvent]:
+        """Add text, or provider details, to the text part under `key`, opening it if needed.
+
+        `provider_details` are merged into the part's (later keys win) and show on its
+        `PartEndEvent` and in the final response. An empty `delta` with details still opens the
+        part (its start event then holds an empty `TextPart`) but emits no delta: providers sign
+        or label a text part on a fragment without text. An empty `delta` without details is
+        ignored.
+        """
+        if not delta and not provider_details:
             return []
         building, new = self._open(key, "text")
-        building.chunks.append(delta)
+        if delta:
+            building.chunks.append(delta)
+        if provider_details:
+            building.provider_details = {**(building.provider_details or {}), **provider_details}
         if new:
             return [PartStartEvent(building.index, TextPart(content=delta))]
-        return [PartDeltaEvent(building.index, TextPartDelta(delta))]
+        if delta:
+            return [PartDeltaEvent(building.index, TextPartDelta(delta))]
+        return []
 
     def thinking(
         self,

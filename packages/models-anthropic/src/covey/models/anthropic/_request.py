@@ -27,11 +27,16 @@ DEFAULT_MAX_TOKENS = 4096
 """`max_tokens` when the settings leave it unset (the API requires one); with extended thinking
 the thinking budget is added on top, since thinking tokens count towards `max_tokens`."""
 
-_EFFORT: dict[str, Literal["low", "medium", "high"]] = {
+# `output_config.effort` has no `none` or `minimal`: the least effort it takes is `low`. (Effort
+# is not thinking: `thinking_budget` alone turns extended thinking on or off.) `xhigh` goes as
+# is; models that lack it refuse it, naming the levels they take.
+_EFFORT: dict[str, Literal["low", "medium", "high", "xhigh"]] = {
+    "none": "low",
     "minimal": "low",
     "low": "low",
     "medium": "medium",
     "high": "high",
+    "xhigh": "xhigh",
 }
 
 

@@ -13,8 +13,16 @@ __all__ = ["build_config", "function_calling_config", "thinking_config"]
 
 # Budgets for `reasoning_effort` on models that only take a budget (Gemini 2.5): Flash spends
 # up to 24576 thinking tokens, Pro up to 32768 and at least 128.
-_EFFORT_BUDGET = {"minimal": 0, "low": 1024, "medium": 8192, "high": 24576}
+_EFFORT_BUDGET = {
+    "none": 0,
+    "minimal": 0,
+    "low": 1024,
+    "medium": 8192,
+    "high": 24576,
+    "xhigh": 24576,
+}
 _PRO_MINIMUM_BUDGET = 128
+_PRO_MAXIMUM_BUDGET = 32768
 
 
 def build_config(
@@ -106,8 +114,9 @@ def thinking_config(
     """`thinking_budget` / `reasoning_effort` as Gemini's thinking config, thoughts included.
 
     A budget is sent as is (0 turns thinking off). An effort becomes a thinking level on Gemini 3
-    and a budget on budget-only models. Nothing is sent when neither is set, so each model
-    thinks as it does by default.
+    (`none` is `MINIMAL`, the least there is) and a budget on budget-only models (`none` and
+    `minimal` the least the model allows, `xhigh` the most). Nothing is sent when neither is
+    set, so each model thinks as it does by default.
     """
     budget = settings.thinking_budget
     effort = settings.reasoning_effort
@@ -119,12 +128,13 @@ def thinking_config(
         return types.ThinkingConfig(thinking_budget=budget, include_thoughts=budget > 0 or None)
     assert effort is not None
     if thinking_family(model_name) == "level":
+        level = "minimal" if effort == "none" else effort  # Gemini 3 cannot stop thinking
         return types.ThinkingConfig(
-            thinking_level=types.ThinkingLevel(effort.upper()), include_thoughts=True
+            thinking_level=types.ThinkingLevel(level.upper()), include_thoughts=True
         )
     amount = _EFFORT_BUDGET[effort]
     if "pro" in model_name.lower():
-        amount = max(amount, _PRO_MINIMUM_BUDGET)
+        amount = _PRO_MAXIMUM_BUDGET if effort == "xhigh" else max(amount, _PRO_MINIMUM_BUDGET)
     return types.ThinkingConfig(thinking_budget=amount, include_thoughts=amount > 0 or None)
 
 

@@ -22,6 +22,7 @@ from covey.models.google._response import (
     signature_details,
 )
 from covey.models.google._signatures import PROVIDER, SIGNATURE_KEY, TRAILING_SIGNATURES_KEY
+from covey.spec.messages import TextPart, ThinkingPart, ToolCallPart
 from covey.spec.models import (
     FinalResponseEvent,
     ModelStreamEvent,
@@ -41,7 +42,6 @@ class GeminiStream:
     __slots__ = (
         "_assembler",
         "_blocked",
-        "_details",
         "_has_calls",
         "_last_index",
         "_model_name",
@@ -52,14 +52,17 @@ class GeminiStream:
         "_reason",
         "_response_id",
         "_segment",
+        "_trailing",
         "_usage",
     )
 
     def __init__(self, model_name: str) -> None:
         self._assembler = ResponseAssembler()
         self._model_name = model_name
-        # Part index -> provider details the assembler cannot attach (text signatures).
-        self._details: dict[int, dict[str, Any]] = {}
+        # Part index -> signatures that came after it on empty parts of their own. The part may
+        # have ended already (a function call ends at once), so they are added to its end event
+        # if it is still to come, and to the final response.
+        self._trailing: dict[int, list[str]] = {}
         self._open_kind: Literal["text", "thinking"] | None = None
         self._open_index: int | None = None
         self._open_signed = False
@@ -160,15 +163,13 @@ class GeminiStream:
                 text, key=key, signature=signature, provider_details=details
             )
         else:
-            added = self._assembler.text(text, key=key)
+            added = self._assembler.text(text, key=key, provider_details=details)
         index = _index(added)
         if index is not None:
             self._open_index = index
             self._last_index = index
         if signature is not None and self._open_index is not None:
             self._open_signed = True
-            if kind == "text":
-                self._merge(self._open_index, {SIGNATURE_KEY: signature})
         events.extend(added)
         return events
 
@@ -176,8 +177,7 @@ class GeminiStream:
         # A signature on an empty fragment that no unsigned part of its kind is waiting for:
         # Gemini sent it as a part of its own, so it is replayed as one, after the last part.
         if self._last_index is not None:
-            trailing = self._details.setdefault(self._last_index, {})
-            trailing.setdefault(TRAILING_SIGNATURES_KEY, []).append(signature)
+            self._trailing.setdefault(self._last_index, []).append(signature)
             return []
         # Nothing written yet: keep it as an empty (signed) thinking part.
         events = self._close_open()
@@ -200,23 +200,26 @@ class GeminiStream:
         self._open_signed = False
         return events
 
-    def _merge(self, index: int, details: dict[str, Any]) -> None:
-        self._details[index] = {**self._details.get(index, {}), **details}
-
     def _patch(self, events: list[ModelStreamEvent]) -> list[ModelStreamEvent]:
-        if not self._details:
+        if not self._trailing:
             return events
         for event in events:
             if isinstance(event, PartEndEvent):
-                extra = self._details.get(event.index)
-                if extra:
-                    event.part.provider_details = {**(event.part.provider_details or {}), **extra}
+                _add_trailing(event.part, self._trailing.get(event.index))
             elif isinstance(event, FinalResponseEvent):
                 for index, part in enumerate(event.response.parts):
-                    extra = self._details.get(index)
-                    if extra:
-                        part.provider_details = {**(part.provider_details or {}), **extra}
+                    _add_trailing(part, self._trailing.get(index))
         return events
+
+
+def _add_trailing(
+    part: TextPart | ThinkingPart | ToolCallPart, signatures: list[str] | None
+) -> None:
+    if signatures:
+        part.provider_details = {
+            **(part.provider_details or {}),
+            TRAILING_SIGNATURES_KEY: list(signatures),
+        }
 
 
 def _index(events: list[ModelStreamEvent]) -> int | None:

@@ -14,12 +14,7 @@ from covey.spec.messages import (
     ThinkingPart,
     ToolCallPart,
 )
-from covey.spec.models import (
-    FinalResponseEvent,
-    ModelStreamEvent,
-    PartEndEvent,
-    PartStartEvent,
-)
+from covey.spec.models import FinalResponseEvent, ModelStreamEvent
 from covey.spec.streaming import ResponseAssembler
 
 if TYPE_CHECKING:
@@ -157,38 +152,22 @@ class _ResponsesStream:
         self.streamed: set[Hashable] = set()
         """Keys that received deltas (a done item then adds nothing)."""
         self.summary_index: dict[int, int] = {}
-        self.text_details: dict[int, dict[str, Any]] = {}
-        """Assembler part index -> provider details for text parts (the assembler takes none)."""
-        self.part_index: dict[Hashable, int] = {}
-        """Stream key -> assembler part index, for the text parts."""
         self.item_details: dict[Hashable, dict[str, Any]] = {}
-        """Stream key -> provider details of its message, known from `output_item.added`."""
+        """Stream key -> provider details of its text part (message id and phase, refusal)."""
+        self.open_texts: set[Hashable] = set()
+        """Keys whose text part is open in the assembler (it received text, it has not ended)."""
         self.seen_items: set[int] = set()
         """Output indexes announced by item events."""
         self.opened_calls: set[int] = set()
         """Output indexes of function calls opened by `output_item.added`."""
         self.done = False
 
-    def _track(self, key: Hashable, events: list[ModelStreamEvent]) -> list[ModelStreamEvent]:
-        for event in events:
-            if isinstance(event, PartStartEvent):
-                self.part_index[key] = event.index
-                if key in self.item_details:
-                    self.text_details[event.index] = self.item_details[key]
-        return events
-
-    def _patch(self, events: list[ModelStreamEvent]) -> list[ModelStreamEvent]:
-        for event in events:
-            if isinstance(event, PartEndEvent) and event.index in self.text_details:
-                event.part.provider_details = self.text_details[event.index]
-            elif isinstance(event, FinalResponseEvent):
-                for index, details in self.text_details.items():
-                    event.response.parts[index].provider_details = details
-        return events
-
     def _text(self, key: Hashable, delta: str) -> list[ModelStreamEvent]:
         self.streamed.add(key)
-        return self._track(key, self.asm.text(delta, key=key))
+        if not delta:
+            return []  # with details, even an empty delta would open a part
+        self.open_texts.add(key)
+        return self.asm.text(delta, key=key, provider_details=self.item_details.get(key))
 
     def _item_added(self, index: int, item: ResponseOutputItem) -> list[ModelStreamEvent]:
         key = ("item", index)
@@ -234,16 +213,16 @@ class _ResponsesStream:
             refusal_key = ("refusal", index)
             self.item_details[key] = _message_details(item)  # `phase` may be set only now
             self.item_details[refusal_key] = {"refusal": True}
-            if key not in self.streamed and text:
-                events += self._text(key, text)
-            if refusal_key not in self.streamed and refusal:
-                events += self._text(refusal_key, refusal)
+            for part_key, content in ((key, text), (refusal_key, refusal)):
+                if part_key not in self.streamed and content:
+                    events += self._text(part_key, content)
+                elif part_key in self.open_texts:
+                    details = self.item_details[part_key]
+                    events += self.asm.text("", key=part_key, provider_details=details)
             for part_key in (key, refusal_key):
-                if part_key in self.part_index:
-                    self.text_details[self.part_index[part_key]] = self.item_details[part_key]
-            events += self.asm.end(key)
-            events += self.asm.end(refusal_key)
-        return self._patch(events)
+                events += self.asm.end(part_key)
+                self.open_texts.discard(part_key)
+        return events
 
     def _summary_delta(self, index: int, summary_index: int, delta: str) -> list[ModelStreamEvent]:
         key = ("item", index)
@@ -262,13 +241,11 @@ class _ResponsesStream:
             for index, item in enumerate(response.output or []):
                 events += self._item_added(index, item)
                 events += self._item_done(index, item)
-        final = self._patch(
-            self.asm.finish(
-                usage=responses_usage(response.usage),
-                model_name=response.model or self.model or self.model_name,
-                provider_name=self.provider_name,
-                provider_response_id=response.id or self.response_id,
-            )
+        final = self.asm.finish(
+            usage=responses_usage(response.usage),
+            model_name=response.model or self.model or self.model_name,
+            provider_name=self.provider_name,
+            provider_response_id=response.id or self.response_id,
         )
         last = final[-1]
         assert isinstance(last, FinalResponseEvent)

@@ -36,8 +36,10 @@ def _drop(model_name: str, setting: str, reason: str) -> None:
 def reasoning_effort(settings: ModelSettings, profile: OpenAIModelProfile) -> str | None:
     """The reasoning effort to send: `reasoning_effort`, else one derived from `thinking_budget`.
 
-    A budget of 0 asks for the least reasoning (`minimal`); up to 2k tokens is `low`, up to 8k
-    `medium`, more is `high`.
+    `reasoning_effort` goes as is: the API has every Covey value, `none` to `xhigh`, and which
+    ones a model takes varies within a family (`none` from gpt-5.1 on, `minimal` on gpt-5), so
+    the API is left to refuse one, naming those the model takes. A budget of 0 asks for the
+    least reasoning (`minimal`); up to 2k tokens is `low`, up to 8k `medium`, more is `high`.
     """
     if not profile.supports_reasoning_effort:
         return None
