@@ -8,16 +8,12 @@ when a build or an install breaks.
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
-import sys
-import textwrap
 import zipfile
 from pathlib import Path
 
 import pytest
+
+from covey.conformance.wheels import build_wheel, fresh_venv
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 SPEC_DIR = PACKAGE_DIR.parent / "spec"
@@ -62,45 +58,24 @@ print(json.dumps({
 """
 
 
-def _run(args: list[str], cwd: Path, env: dict[str, str]) -> str:
-    proc = subprocess.run(
-        args, cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False
-    )
-    assert proc.returncode == 0, (
-        f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
-    )
-    return proc.stdout
-
-
 @pytest.mark.slow
 def test_wheel_installs_alone_with_only_the_google_sdk(tmp_path: Path) -> None:
     """Fails if the wheel pulls in openai or anthropic, misses google-genai, ships
     `covey/__init__.py` or `covey/models/__init__.py`, loses an entry point, or cannot answer a
     request from its installed files. To fix: correct pyproject.toml's dependencies / entry
     points or the offending import."""
-    uv = os.environ.get("UV") or shutil.which("uv")
-    assert uv, "uv is needed to build the wheels; install it (pip install uv)"
-    env = {k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "PYTHONPATH"}}
-    env["UV_SYSTEM_CERTS"] = "1"
     dist = tmp_path / "dist"
-
-    _run([uv, "build", "--wheel", str(SPEC_DIR), "-o", str(dist)], tmp_path, env)
-    _run([uv, "build", "--wheel", str(PACKAGE_DIR), "-o", str(dist)], tmp_path, env)
-    (spec_wheel,) = dist.glob("covey_spec-*.whl")
-    (wheel,) = dist.glob("covey_models_google-*.whl")
+    spec_wheel = build_wheel(SPEC_DIR, dist)
+    wheel = build_wheel(PACKAGE_DIR, dist)
     names = zipfile.ZipFile(wheel).namelist()
     assert "covey/__init__.py" not in names
     assert "covey/models/__init__.py" not in names
     assert "covey/models/google/py.typed" in names
     assert "covey/models/google/testing.py" in names
 
-    venv = tmp_path / "venv"
-    _run([uv, "venv", "--quiet", "--python", sys.executable, str(venv)], tmp_path, env)
-    python = venv / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
-    install = [uv, "pip", "install", "--quiet", "--python", str(python)]
-    _run([*install, str(spec_wheel), str(wheel)], tmp_path, env)
-
-    report = json.loads(_run([str(python), "-c", textwrap.dedent(PROBE)], tmp_path, env))
+    venv = fresh_venv(tmp_path / "venv")
+    venv.install(spec_wheel, wheel)
+    report = venv.run_json(PROBE)
 
     installed = set(report["installed"])
     assert {"covey-spec", "covey-models-google", "google-genai"} <= installed

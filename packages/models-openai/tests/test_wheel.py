@@ -3,15 +3,12 @@
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+
+from covey.conformance.wheels import build_wheel, fresh_venv
 
 PACKAGE = Path(__file__).resolve().parents[1]
 SPEC = PACKAGE.parent / "spec"
@@ -20,8 +17,7 @@ FOREIGN_SDKS = {"anthropic", "google-genai"}
 # Runs inside the fresh venv: a model string through the registry, against the fake server.
 SMOKE = textwrap.dedent(
     """
-    import asyncio, json, os, sys
-    from importlib.metadata import distributions
+    import asyncio, os, sys
 
     import covey.models.openai
     assert "openai" not in sys.modules, "importing the adapter imported the SDK"
@@ -37,45 +33,26 @@ SMOKE = textwrap.dedent(
             await model.aclose()
         return response.text()
 
-    text = asyncio.run(main())
-    names = sorted({d.metadata["Name"].lower() for d in distributions()})
-    print(json.dumps({"text": text, "distributions": names}))
+    print(asyncio.run(main()))
     """
 )
 
 
-def _run(*args: str | Path, env: dict[str, str] | None = None) -> str:
-    done = subprocess.run(
-        [str(a) for a in args], capture_output=True, text=True, timeout=600, env=env, check=False
-    )
-    assert done.returncode == 0, f"{[str(a) for a in args]} failed:\n{done.stdout}\n{done.stderr}"
-    return done.stdout
-
-
 @pytest.mark.slow
 def test_wheel_installs_alone_and_brings_only_the_openai_sdk(tmp_path: Path) -> None:
-    uv = shutil.which("uv")
-    assert uv is not None, "uv must be on PATH to build and install the wheel"
     out = tmp_path / "wheels"
-    _run(uv, "build", "--wheel", PACKAGE, "-o", out)
-    _run(uv, "build", "--wheel", SPEC, "-o", out)
-    wheels = sorted(out.glob("*.whl"))
-    assert {w.name.split("-")[0] for w in wheels} == {"covey_models_openai", "covey_spec"}
-
-    venv = tmp_path / "venv"
-    _run(uv, "venv", "--python", sys.executable, venv)
-    python = venv / "bin" / "python"
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("VIRTUAL_ENV", "OPENAI_", "OLLAMA_"))
+    wheels = [build_wheel(PACKAGE, out), build_wheel(SPEC, out)]
+    assert {w.name.split("-")[0] for w in out.glob("*.whl")} == {
+        "covey_models_openai",
+        "covey_spec",
     }
-    env["UV_SYSTEM_CERTS"] = "1"
-    _run(uv, "pip", "install", "--python", python, *wheels, env=env)
 
-    report = json.loads(_run(python, "-c", SMOKE, env=env).strip().splitlines()[-1])
-    installed = set(report["distributions"])
-    assert report["text"] == "hello from the wheel"
+    venv = fresh_venv(tmp_path / "venv", unset_prefixes=("OPENAI_", "OLLAMA_"))
+    venv.install(*wheels)
+
+    text = venv.run(SMOKE).strip().splitlines()[-1]
+    installed = venv.distributions()
+    assert text == "hello from the wheel"
     assert {"covey-models-openai", "covey-spec", "openai"} <= installed
     assert not installed & FOREIGN_SDKS, (
         f"another provider's SDK came along: {installed & FOREIGN_SDKS}"

@@ -2,15 +2,13 @@
 and importing it loads no provider SDK, database driver or HTTP framework.
 
 Builds the wheel with `uv build`, installs it into a fresh `uv venv` outside the workspace (from
-PyPI, so this needs the network) and inspects that environment from its own interpreter. A failed
-build or install fails the test; it never skips.
+PyPI, so this needs the network) and inspects that environment from its own interpreter, through
+`covey.conformance.wheels`. A failed build or install fails the test; it never skips.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -18,6 +16,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+
+from covey.conformance.wheels import build_wheel, fresh_venv
 
 SPEC_DIR = Path(__file__).resolve().parents[1]
 
@@ -93,16 +93,6 @@ print(json.dumps({
 """
 
 
-def _run(args: list[str], cwd: Path, env: dict[str, str]) -> str:
-    proc = subprocess.run(
-        args, cwd=cwd, env=env, capture_output=True, text=True, timeout=240, check=False
-    )
-    assert proc.returncode == 0, (
-        f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
-    )
-    return proc.stdout
-
-
 @pytest.mark.slow
 def test_wheel_installs_alone_with_only_its_declared_dependencies(tmp_path: Path) -> None:
     """Fails if covey-spec gains a dependency beyond pydantic/typing-extensions/anyio, ships a
@@ -110,26 +100,16 @@ def test_wheel_installs_alone_with_only_its_declared_dependencies(tmp_path: Path
 
     To fix: move the new import behind the function that needs it, or into a plugin package.
     """
-    uv = os.environ.get("UV") or shutil.which("uv")
-    assert uv, "uv is needed to build the wheel; install it (https://docs.astral.sh/uv/)"
-    env = {k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "PYTHONPATH"}}
-    env["UV_SYSTEM_CERTS"] = "1"
-
-    _run([uv, "build", "--wheel", str(SPEC_DIR), "-o", str(tmp_path / "dist")], tmp_path, env)
-    wheels = list((tmp_path / "dist").glob("covey_spec-*.whl"))
-    assert len(wheels) == 1, wheels
-    names = zipfile.ZipFile(wheels[0]).namelist()
+    wheel = build_wheel(SPEC_DIR, tmp_path / "dist")
+    assert wheel.name.startswith("covey_spec-"), wheel
+    names = zipfile.ZipFile(wheel).namelist()
     assert "covey/__init__.py" not in names
     assert "covey/spec/py.typed" in names
     assert "covey/spec/plugins.py" in names
 
-    venv = tmp_path / "venv"
-    _run([uv, "venv", "--quiet", "--python", sys.executable, str(venv)], tmp_path, env)
-    python = venv / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
-    _run([uv, "pip", "install", "--quiet", "--python", str(python), str(wheels[0])], tmp_path, env)
-
-    probe = PROBE.replace("ROOTS", repr(ALLOWED_ROOTS))
-    report = json.loads(_run([str(python), "-c", textwrap.dedent(probe)], tmp_path, env))
+    venv = fresh_venv(tmp_path / "venv")
+    venv.install(wheel)
+    report = venv.run_json(PROBE.replace("ROOTS", repr(ALLOWED_ROOTS)))
 
     assert set(report["spec_requires"]) <= set(ALLOWED_ROOTS), report["spec_requires"]
     allowed = set(report["allowed"]) | {"covey-spec"}

@@ -13,6 +13,9 @@ Subclass a suite in your plugin's tests and supply its one fixture:
 Deleting or overriding a suite's test fails collection (see `covey.conformance.plugin`); to
 skip one your implementation cannot pass, override it with
 `@pytest.mark.xfail(reason="why")`.
+
+`covey.conformance.wheels` checks a package the way a user gets it: its wheel built, installed
+alone into a fresh virtual environment (`build_wheel`, `fresh_venv`, `Venv`).
 """
 
 from covey.conformance.chat_model_suite import ChatModelSuite

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import email.utils
 import re
-import time
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, cast
 
 from covey.spec.errors import (
@@ -18,6 +15,7 @@ from covey.spec.errors import (
     RateLimitedError,
     UnexpectedModelBehavior,
 )
+from covey.spec.http_headers import retry_after_seconds as parse_retry_after
 
 if TYPE_CHECKING:
     from anthropic import APIStatusError
@@ -45,29 +43,6 @@ _OVERFLOW = re.compile(
     r"too many (input )?tokens",
     re.IGNORECASE,
 )
-
-
-def parse_retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds to wait, from `retry-after-ms` or `retry-after` (seconds or an HTTP date)."""
-    lowered = {k.lower(): v for k, v in headers.items()}
-    millis = lowered.get("retry-after-ms")
-    if millis is not None:
-        try:
-            return max(float(millis) / 1000.0, 0.0)
-        except ValueError:
-            pass
-    value = lowered.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(when.timestamp() - time.time(), 0.0)
 
 
 def _scrub(text: str, secrets: tuple[str, ...]) -> str:

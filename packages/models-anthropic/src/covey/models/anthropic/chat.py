@@ -52,9 +52,10 @@ class AnthropicModel(ChatModel):
     Settings map as follows: `max_tokens` (default 4096, plus the thinking budget when
     thinking is on), `temperature`, `top_p`, `stop` → `stop_sequences`, `parallel_tool_calls`
     False → `disable_parallel_tool_use`, `timeout`, `thinking_budget` → extended thinking,
-    `reasoning_effort` → `output_config.effort`, `prompt_cache` (on unless False: the system
-    prompt and the tool list are marked cacheable), `extra_headers`, `extra_body`. `seed` and
-    the penalties have no Anthropic equivalent and are not sent.
+    `reasoning_effort` → `output_config.effort` (`none` and `minimal` → `low`),
+    `prompt_cache` (on unless False: the system prompt and the tool list are marked
+    cacheable), `extra_headers`, `extra_body`. `seed` and the penalties have no Anthropic
+    equivalent and are not sent.
 
     `request` streams under the hood when `max_tokens` is above 21,333 and no timeout is set,
     since the SDK will not send such a long request without streaming.

@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, Self, cast
+from typing import Any, cast
+
+from covey.spec.testing.http import Exchange, LoopbackServer
 
 __all__ = [
     "DEFAULT_REPLY",
@@ -315,7 +314,7 @@ Responder = Callable[[RecordedRequest], "FakeResponse | Mapping[str, Any]"]
 """Builds the response to a request; a mapping stands for a `Message` body."""
 
 
-class FakeAnthropicServer:
+class FakeAnthropicServer(LoopbackServer[RecordedRequest, FakeResponse | Mapping[str, Any]]):
     """A Messages API server on 127.0.0.1 (a free port), in a daemon thread.
 
     Use it as a context manager (or call `start` and `close`). Point a client at `url`.
@@ -329,73 +328,19 @@ class FakeAnthropicServer:
             others get a 401 `authentication_error`.
     """
 
+    server_version = "FakeAnthropicServer/1"
+    methods = ("POST", "GET", "PUT", "DELETE")
+
     def __init__(
         self,
         responses: Iterable[FakeResponse | Mapping[str, Any]] | Responder | None = None,
         *,
         api_key: str | None = None,
     ) -> None:
-        self._script: list[FakeResponse | Mapping[str, Any]] = []
-        self._responder: Responder | None = None
-        if responses is None:
-            self._responder = lambda request: text_message(DEFAULT_REPLY)
-        elif callable(responses):
-            self._responder = responses
-        else:
-            self._script = list(responses)
+        super().__init__(responses, default_responder=lambda request: text_message(DEFAULT_REPLY))
         self._api_key = api_key
-        self._lock = threading.Lock()
-        self._requests: list[RecordedRequest] = []
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    # -- lifecycle --
-
-    def start(self) -> Self:
-        """Start serving (idempotent) and return the server."""
-        if self._server is None:
-            server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_class(self))
-            server.daemon_threads = True
-            thread = threading.Thread(
-                target=server.serve_forever,
-                kwargs={"poll_interval": 0.05},
-                name="FakeAnthropicServer",
-                daemon=True,
-            )
-            thread.start()
-            self._server, self._thread = server, thread
-        return self
-
-    def close(self) -> None:
-        """Stop serving. Safe to call more than once."""
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- what tests look at --
-
-    @property
-    def url(self) -> str:
-        """The base URL to give a client, e.g. `http://127.0.0.1:43121` (no `/v1`)."""
-        if self._server is None:
-            raise RuntimeError("FakeAnthropicServer is not running: use it in a `with` block.")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -411,18 +356,22 @@ class FakeAnthropicServer:
                 raise LookupError("FakeAnthropicServer has received no request yet.")
             return self._requests[-1]
 
-    def add(self, *responses: FakeResponse | Mapping[str, Any]) -> None:
-        """Append responses to the script."""
-        with self._lock:
-            self._script.extend(responses)
-
     # -- serving --
 
+    def serve(self, exchange: Exchange) -> None:
+        """Answer one HTTP request: record it, pick its response, write it."""
+        raw = exchange.request
+        request = RecordedRequest(
+            method=raw.method,
+            path=raw.path,
+            headers=dict(raw.headers),
+            body=raw.json_or_none(),
+            raw=raw.body,
+        )
+        _write(exchange, self._respond(request), streamed=request.streamed)
+
     def _respond(self, request: RecordedRequest) -> FakeResponse:
-        with self._lock:
-            self._requests.append(request)
-            number = len(self._requests)
-            scripted = self._script.pop(0) if self._responder is None and self._script else None
+        number, scripted = self.record(request, take_scripted=self.responder is None)
         if request.method != "POST" or request.path.split("?", 1)[0].rstrip("/") != "/v1/messages":
             return FakeResponse.error(
                 404,
@@ -432,8 +381,8 @@ class FakeAnthropicServer:
             )
         if self._api_key is not None and _given_key(request.headers) != self._api_key:
             return FakeResponse.error(401, "authentication_error", "invalid x-api-key")
-        if self._responder is not None:
-            scripted = self._responder(request)
+        if self.responder is not None:
+            scripted = self.responder(request)
         if scripted is None:
             return FakeResponse.error(
                 500,
@@ -452,79 +401,32 @@ def _given_key(headers: Mapping[str, str]) -> str | None:
     return auth[len("Bearer ") :] if auth.startswith("Bearer ") else None
 
 
-def _handler_class(owner: FakeAnthropicServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        # HTTP/1.0: every response ends by closing the connection, so streams need no framing.
-        protocol_version = "HTTP/1.0"
-        server_version = "FakeAnthropicServer/1"
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return None
-
-        def _handle(self) -> None:
-            length = int(self.headers.get("content-length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            try:
-                body: Any = json.loads(raw) if raw else None
-            except ValueError:
-                body = None
-            request = RecordedRequest(
-                method=self.command,
-                path=self.path,
-                headers={k.lower(): v for k, v in self.headers.items()},
-                body=body,
-                raw=raw,
-            )
-            _write(self, owner._respond(request), streamed=request.streamed)  # pyright: ignore[reportPrivateUsage]
-
-        do_POST = _handle  # noqa: N815 - stdlib naming
-        do_GET = _handle  # noqa: N815 - stdlib naming
-        do_PUT = _handle  # noqa: N815 - stdlib naming
-        do_DELETE = _handle  # noqa: N815 - stdlib naming
-
-    return Handler
-
-
 def _message_body(value: Any) -> dict[str, Any] | None:
     if isinstance(value, dict) and cast(dict[str, Any], value).get("type") == "message":
         return cast(dict[str, Any], value)
     return None
 
 
-def _write(handler: BaseHTTPRequestHandler, response: FakeResponse, *, streamed: bool) -> None:
+def _write(exchange: Exchange, response: FakeResponse, *, streamed: bool) -> None:
     events = response.events
     body = _message_body(response.json_body)
     if events is None and streamed and response.status == 200 and body is not None:
         events = message_events(body)
     headers = {"request-id": "req_fake", **response.headers}
-    try:
-        if events is not None:
-            handler.send_response(response.status)
-            handler.send_header("content-type", "text/event-stream; charset=utf-8")
-            handler.send_header("cache-control", "no-cache")
-            for name, value in headers.items():
-                handler.send_header(name, value)
-            handler.end_headers()
-            for name, data in events:
-                if response.event_delay:
-                    time.sleep(response.event_delay)
-                chunk = f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
-                handler.wfile.write(chunk)
-                handler.wfile.flush()
-            return
-        if response.body is not None:
-            payload = response.body
-            content_type = headers.pop("content-type", "application/octet-stream")
-        else:
-            json_body: Any = response.json_body
-            payload = json.dumps(json_body).encode()
-            content_type = headers.pop("content-type", "application/json")
-        handler.send_response(response.status)
-        handler.send_header("content-type", content_type)
-        handler.send_header("content-length", str(len(payload)))
-        for name, value in headers.items():
-            handler.send_header(name, value)
-        handler.end_headers()
-        handler.wfile.write(payload)
-    except (BrokenPipeError, ConnectionResetError):
-        pass  # the client went away (a cancelled stream): nothing left to do
+    if events is not None:
+        exchange.start_stream(
+            response.status, content_type="text/event-stream; charset=utf-8", headers=headers
+        )
+        for name, data in events:
+            if response.event_delay:
+                time.sleep(response.event_delay)
+            exchange.send_event(json.dumps(data), event=name)
+        return
+    if response.body is not None:
+        payload = response.body
+        content_type = headers.pop("content-type", "application/octet-stream")
+    else:
+        json_body: Any = response.json_body
+        payload = json.dumps(json_body).encode()
+        content_type = headers.pop("content-type", "application/json")
+    exchange.send(response.status, payload, content_type=content_type, headers=headers)

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, cast
 
 from covey.spec.errors import (
@@ -19,6 +17,7 @@ from covey.spec.errors import (
     RateLimitedError,
     UnexpectedModelBehavior,
 )
+from covey.spec.http_headers import retry_after_seconds
 
 __all__ = ["map_error", "retry_after"]
 
@@ -83,18 +82,9 @@ def retry_after(
     """Seconds to wait before retrying, from (in order) the `retry-after-ms` and `retry-after`
     headers, the `google.rpc.RetryInfo` error detail (`"retryDelay": "37s"`), or a
     "Please retry in 37.2s" message."""
-    lowered = {key.lower(): value for key, value in headers.items()}
-    raw_ms = lowered.get("retry-after-ms")
-    if raw_ms is not None:
-        try:
-            return max(0.0, float(raw_ms) / 1000)
-        except ValueError:
-            pass
-    raw = lowered.get("retry-after")
-    if raw is not None:
-        seconds = _parse_retry_after(raw)
-        if seconds is not None:
-            return seconds
+    seconds = retry_after_seconds(headers)
+    if seconds is not None:
+        return seconds
     for detail in _details(error):
         if str(detail.get("@type", "")).endswith("google.rpc.RetryInfo"):
             match = _DURATION.match(str(detail.get("retryDelay", "")))
@@ -105,20 +95,6 @@ def retry_after(
         value = float(match.group(1))
         return value / 1000 if match.group(2).lower() == "ms" else value
     return None
-
-
-def _parse_retry_after(raw: str) -> float | None:
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(raw)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _headers(exc: Any) -> dict[str, str]:

@@ -32,15 +32,13 @@ import itertools
 import json
 import math
 import re
-import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, Self, cast
+from typing import Any, cast
 from urllib.parse import parse_qsl, urlsplit
+
+from covey.spec.testing.http import Exchange, LoopbackServer
 
 __all__ = [
     "FakeGeminiServer",
@@ -396,7 +394,7 @@ def _as_events(body: Mapping[str, Any]) -> list[dict[str, Any]]:
 # --- the server ----------------------------------------------------------------------------------
 
 
-class FakeGeminiServer:
+class FakeGeminiServer(LoopbackServer[RecordedRequest, ScriptedResponse | Mapping[str, Any]]):
     """A Gemini API on `127.0.0.1` (a free port) for tests; use it as a context manager.
 
     Args:
@@ -409,101 +407,40 @@ class FakeGeminiServer:
         requests: Every request received, in order.
     """
 
+    protocol_version = "HTTP/1.1"
+    server_version = "FakeGeminiServer/1.0"
+
     def __init__(
         self,
         script: Iterable[ScriptedResponse | Mapping[str, Any]] | Responder | None = None,
     ) -> None:
-        self._lock = threading.Lock()
-        self._responder: Responder | None = None
-        self._queue: deque[ScriptedResponse | Mapping[str, Any]] = deque()
-        if callable(script):
-            self._responder = script
-        elif script is None:
-            self._responder = _default_response
-        else:
-            self._queue.extend(script)
-        self.requests: list[RecordedRequest] = []
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    # --- lifecycle --------------------------------------------------------------------------------
-
-    def start(self) -> Self:
-        """Start serving in a daemon thread (idempotent)."""
-        if self._server is None:
-            server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-            server.daemon_threads = True
-            self._server = server
-            self._thread = threading.Thread(
-                target=server.serve_forever,
-                kwargs={"poll_interval": 0.05},  # so `stop` returns at once
-                name="FakeGeminiServer",
-                daemon=True,
-            )
-            self._thread.start()
-        return self
+        super().__init__(script, default_responder=_default_response)
 
     def stop(self) -> None:
-        """Stop serving and free the port (idempotent)."""
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    # --- scripting --------------------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        """The base URL to give `GoogleModel(base_url=...)`, e.g. `http://127.0.0.1:54321`."""
-        if self._server is None:
-            raise RuntimeError("FakeGeminiServer is not running; use it in a `with` block")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        """Stop serving and free the port (idempotent); the same as `close`."""
+        self.close()
 
     @property
     def last_request(self) -> RecordedRequest:
         """The most recent request."""
         with self._lock:
-            if not self.requests:
+            if not self._requests:
                 raise AssertionError("FakeGeminiServer has received no request")
-            return self.requests[-1]
-
-    def add(self, *responses: ScriptedResponse | Mapping[str, Any]) -> None:
-        """Queue more answers after the scripted ones."""
-        with self._lock:
-            self._queue.extend(responses)
+            return self._requests[-1]
 
     # --- serving ----------------------------------------------------------------------------------
 
     def respond(self, request: RecordedRequest) -> ScriptedResponse:
         """Record `request` and choose its answer (what the HTTP handler calls)."""
-        with self._lock:
-            self.requests.append(request)
-            responder = self._responder
-            scripted: ScriptedResponse | Mapping[str, Any] | None = None
-            if responder is None and self._queue:
-                scripted = self._queue.popleft()
+        responder = self.responder
+        number, scripted = self.record(request, take_scripted=responder is None)
         if responder is not None:
             scripted = responder(request)
         if scripted is None:
             return error_answer(
                 500,
                 f"FakeGeminiServer: no scripted response left for request "
-                f"{len(self.requests)} ({request.method} {request.path})",
+                f"{number} ({request.method} {request.path})",
                 status_text="INTERNAL",
             )
         if not isinstance(scripted, ScriptedResponse):
@@ -519,79 +456,36 @@ class FakeGeminiServer:
             )
         return scripted
 
-
-def _handler_for(owner: FakeGeminiServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        server_version = "FakeGeminiServer/1.0"
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return None  # quiet: tests read `requests`, not stderr
-
-        def do_GET(self) -> None:
-            self._serve()
-
-        def do_POST(self) -> None:
-            self._serve()
-
-        def _serve(self) -> None:
-            length = int(self.headers.get("content-length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            try:
-                body: Any = json.loads(raw) if raw else None
-            except ValueError:
-                body = None
-            split = urlsplit(self.path)
-            match = _PATH.match(split.path)
-            request = RecordedRequest(
-                method=self.command,
-                path=split.path,
-                query=dict(parse_qsl(split.query)),
-                headers={k.lower(): v for k, v in self.headers.items()},
-                body=body,
-                api_version=match.group("version") if match else None,
-                model=match.group("model") if match else None,
-                action=match.group("action") if match else None,
-            )
-            scripted = owner.respond(request)
-            if scripted.delay:
-                time.sleep(scripted.delay)
-            try:
-                if scripted.events is not None:
-                    self._send_events(scripted)
-                else:
-                    self._send_body(scripted)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client went away (a timeout test); nothing to tell it
-
-        def _send_body(self, scripted: ScriptedResponse) -> None:
-            if isinstance(scripted.body, bytes):
-                payload, content_type = scripted.body, "application/octet-stream"
-            elif isinstance(scripted.body, str):
-                payload, content_type = scripted.body.encode(), "text/plain; charset=utf-8"
-            else:
-                payload = json.dumps(scripted.body if scripted.body is not None else {}).encode()
-                content_type = "application/json; charset=UTF-8"
-            self.send_response(scripted.status)
-            self.send_header("content-type", content_type)
-            self.send_header("content-length", str(len(payload)))
-            for name, value in scripted.headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def _send_events(self, scripted: ScriptedResponse) -> None:
-            self.send_response(scripted.status)
-            self.send_header("content-type", "text/event-stream")
-            self.send_header("cache-control", "no-cache")
-            self.send_header("connection", "close")
-            for name, value in scripted.headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            for event in scripted.events or ():
-                data = event if isinstance(event, str) else json.dumps(event)
-                self.wfile.write(f"data: {data}\r\n\r\n".encode())
-                self.wfile.flush()
-            self.close_connection = True
-
-    return Handler
+    def serve(self, exchange: Exchange) -> None:
+        """Answer one HTTP request: parse it, `respond`, then write the answer after its delay."""
+        raw = exchange.request
+        split = urlsplit(raw.path)
+        match = _PATH.match(split.path)
+        request = RecordedRequest(
+            method=raw.method,
+            path=split.path,
+            query=dict(parse_qsl(split.query)),
+            headers=dict(raw.headers),
+            body=raw.json_or_none(),
+            api_version=match.group("version") if match else None,
+            model=match.group("model") if match else None,
+            action=match.group("action") if match else None,
+        )
+        scripted = self.respond(request)
+        if scripted.delay:
+            time.sleep(scripted.delay)
+        if scripted.events is not None:
+            exchange.start_stream(scripted.status, headers=scripted.headers)
+            for event in scripted.events:
+                exchange.send_event(
+                    event if isinstance(event, str) else json.dumps(event), newline="\r\n"
+                )
+            return
+        if isinstance(scripted.body, bytes):
+            payload, content_type = scripted.body, "application/octet-stream"
+        elif isinstance(scripted.body, str):
+            payload, content_type = scripted.body.encode(), "text/plain; charset=utf-8"
+        else:
+            payload = json.dumps(scripted.body if scripted.body is not None else {}).encode()
+            content_type = "application/json; charset=UTF-8"
+        exchange.send(scripted.status, payload, content_type=content_type, headers=scripted.headers)

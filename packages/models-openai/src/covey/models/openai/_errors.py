@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Mapping, Sequence
-from email.utils import parsedate_to_datetime
 from typing import cast
 
 from covey.spec.errors import (
@@ -18,6 +16,7 @@ from covey.spec.errors import (
     RateLimitedError,
     UnexpectedModelBehavior,
 )
+from covey.spec.http_headers import retry_after_seconds as parse_retry_after
 
 __all__ = ["error_from_body", "error_from_status", "map_sdk_error", "parse_retry_after", "redact"]
 
@@ -52,28 +51,6 @@ def _redact_value(value: object, secrets: Sequence[str]) -> object:
         items = cast("Sequence[object]", value)
         return [_redact_value(v, secrets) for v in items]
     return value
-
-
-def parse_retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds to wait, from `retry-after-ms`, else `retry-after` (seconds or an HTTP date)."""
-    lowered = {k.lower(): v for k, v in headers.items()}
-    millis = lowered.get("retry-after-ms")
-    if millis:
-        try:
-            return max(float(millis) / 1000, 0.0)
-        except ValueError:
-            pass
-    value = lowered.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        return max(parsedate_to_datetime(value).timestamp() - time.time(), 0.0)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
 
 
 def _error_fields(body: object) -> tuple[str | None, str | None, str | None]:

@@ -26,14 +26,12 @@ import itertools
 import json
 import math
 import re
-import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Literal
+
+from covey.spec.testing.http import Exchange, LoopbackServer, RecordedRequest, format_sse
 
 __all__ = [
     "FakeOpenAIServer",
@@ -64,28 +62,6 @@ def _id(prefix: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class RecordedRequest:
-    """One request the fake server received.
-
-    Attributes:
-        method: `GET` or `POST`.
-        path: The path, e.g. `/v1/chat/completions` (query string included).
-        headers: Header names lower-cased.
-        body: The raw body.
-    """
-
-    method: str
-    path: str
-    headers: Mapping[str, str]
-    body: bytes
-
-    @property
-    def json(self) -> Any:
-        """The body parsed as JSON (`None` when empty)."""
-        return json.loads(self.body) if self.body else None
-
-
-@dataclass(frozen=True, slots=True)
 class FakeReply:
     """One scripted HTTP answer: a JSON body or an SSE stream, with a status and headers.
 
@@ -111,12 +87,12 @@ class FakeReply:
         chunks: list[str] = []
         for event in self.sse:
             if isinstance(event, str):
-                chunks.append(f"data: {event}\n\n")
+                chunks.append(format_sse(event))
             elif isinstance(event, tuple):
                 name, data = event
-                chunks.append(f"event: {name}\ndata: {json.dumps(data)}\n\n")
+                chunks.append(format_sse(json.dumps(data), event=name))
             else:
-                chunks.append(f"data: {json.dumps(event)}\n\n")
+                chunks.append(format_sse(json.dumps(event)))
         return "".join(chunks).encode(), "text/event-stream"
 
 
@@ -556,7 +532,7 @@ def _last_user_text(messages: Iterable[Any]) -> str:
 # --- the server ----------------------------------------------------------------------------------
 
 
-class FakeOpenAIServer:
+class FakeOpenAIServer(LoopbackServer[RecordedRequest, FakeReply]):
     """An OpenAI-protocol HTTP server on 127.0.0.1 (a free port), in a daemon thread.
 
     Use it as a context manager (or call `start` / `close`). Each request takes the next
@@ -571,6 +547,9 @@ class FakeOpenAIServer:
         models: The model names `GET /v1/models` lists.
     """
 
+    url_path = "/v1"
+    poll_interval = 0.02
+
     def __init__(
         self,
         replies: Sequence[FakeReply] | Responder | None = None,
@@ -578,94 +557,29 @@ class FakeOpenAIServer:
         embedding_dimensions: int = 64,
         models: Sequence[str] = ("gpt-4.1", "text-embedding-3-small"),
     ) -> None:
-        self._queue: deque[FakeReply] = deque()
-        self._responder: Responder | None = None
-        if callable(replies):
-            self._responder = replies
-        elif replies is not None:
-            self._queue.extend(replies)
+        super().__init__(replies)
         self.embedding_dimensions = embedding_dimensions
         self.models = tuple(models)
-        self.requests: list[RecordedRequest] = []
-        """Every request received, in order."""
-        self._lock = threading.Lock()
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    # -- scripting --------------------------------------------------------------------------------
-
-    def add(self, *replies: FakeReply) -> None:
-        """Queue more scripted replies."""
-        with self._lock:
-            self._queue.extend(replies)
-
-    @property
-    def pending(self) -> int:
-        """Scripted replies not served yet."""
-        with self._lock:
-            return len(self._queue)
-
-    # -- lifecycle --------------------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        """The base URL to give a client, e.g. `http://127.0.0.1:54321/v1`."""
-        if self._httpd is None:
-            raise RuntimeError("FakeOpenAIServer is not running: use it in a `with` block")
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}/v1"
-
-    def start(self) -> Self:
-        """Start serving; returns the server."""
-        if self._httpd is not None:
-            return self
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
-        httpd.daemon_threads = True
-        self._httpd = httpd
-        # A short poll interval keeps `close` fast (the default waits up to half a second).
-        self._thread = threading.Thread(
-            target=httpd.serve_forever,
-            kwargs={"poll_interval": 0.02},
-            name="FakeOpenAIServer",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def close(self) -> None:
-        """Stop serving and free the port."""
-        httpd, self._httpd = self._httpd, None
-        if httpd is not None:
-            httpd.shutdown()
-            httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- answering --------------------------------------------------------------------------------
 
     def answer(self, request: RecordedRequest) -> FakeReply:
         """Record `request` and pick its reply: the next scripted one, else the responder, else
         the endpoint's default. The HTTP handler calls this; tests rarely need to."""
-        with self._lock:
-            self.requests.append(request)
-            scripted = self._queue.popleft() if self._queue else None
+        _, scripted = self.record(request)
         if scripted is not None:
             return scripted
-        if self._responder is not None:
-            return self._responder(request)
+        if self.responder is not None:
+            return self.responder(request)
         return self._default(request)
+
+    def serve(self, exchange: Exchange) -> None:
+        """Answer one HTTP request with `answer`'s reply, after its `delay`."""
+        answer = self.answer(exchange.request)
+        if answer.delay:
+            time.sleep(answer.delay)
+        payload, content_type = answer.encode()
+        exchange.send(answer.status, payload, content_type=content_type, headers=answer.headers)
 
     def _default(self, request: RecordedRequest) -> FakeReply:
         path = request.path.split("?", 1)[0].rstrip("/")
@@ -701,44 +615,3 @@ class FakeOpenAIServer:
                 model=body.get("model", "fake"),
             )
         return error_reply(404, f"Unknown path {request.path}", code="not_found")
-
-
-def _make_handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        # HTTP/1.0: one request per connection, so an SSE body simply ends when the socket closes.
-        protocol_version = "HTTP/1.0"
-
-        def _serve(self) -> None:
-            length = int(self.headers.get("content-length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            request = RecordedRequest(
-                method=self.command,
-                path=self.path,
-                headers={k.lower(): v for k, v in self.headers.items()},
-                body=raw,
-            )
-            answer = server.answer(request)
-            if answer.delay:
-                time.sleep(answer.delay)
-            payload, content_type = answer.encode()
-            try:
-                self.send_response(answer.status)
-                self.send_header("content-type", content_type)
-                self.send_header("content-length", str(len(payload)))
-                for name, value in answer.headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(payload)
-            except (BrokenPipeError, ConnectionResetError):  # the client gave up (a timeout)
-                pass
-
-        def do_GET(self) -> None:
-            self._serve()
-
-        def do_POST(self) -> None:
-            self._serve()
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return None
-
-    return Handler

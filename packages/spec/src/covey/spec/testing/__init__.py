@@ -2,7 +2,8 @@
 
 `InMemoryStore` and `InMemoryVectorStore` implement every rule of their interfaces and are what
 `covey-conformance` checks plugins against; `HashEmbedder` and `EchoChatModel` need no model and
-no network.
+no network. `covey.spec.testing.http` is the plumbing of loopback fakes of HTTP APIs
+(`LoopbackServer`), standard library only; import it from there.
 """
 
 from covey.spec.testing.echo_model import EchoChatModel
