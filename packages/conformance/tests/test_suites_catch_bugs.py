@@ -46,6 +46,22 @@ class TestBroken(StoreSuite):
             "test_concurrent_session_saves_one_wins",
         ],
     ),
+    "store-ignores-expected-run-status": (
+        """
+class Unchecked(InMemoryStore):
+    async def save_run(self, scope, run, *, expected_status=None):
+        return await super().save_run(scope, run)
+
+class TestBroken(StoreSuite):
+    @pytest.fixture
+    def store(self):
+        return Unchecked()
+""",
+        [
+            "test_save_run_with_expected_status",
+            "test_concurrent_claims_of_a_paused_run_one_wins",
+        ],
+    ),
     "store-appends-events-one-by-one": (
         """
 class Piecemeal(InMemoryStore):

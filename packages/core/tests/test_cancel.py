@@ -1,13 +1,19 @@
-"""Cancellation: from `agent.cancel`, from another process through the store, and task cancel."""
+"""Cancellation: from `agent.cancel` (with or without an error), from another process through
+the store, of paused runs, and task cancel."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import anyio
-from core_helpers import collect
+import pytest
+from core_helpers import check_invariants, collect
 
 from covey.core import Agent, InMemoryStore, RunStatus
 from covey.core.testing import TestModel
+from covey.spec import RunResult, tool
 from covey.spec import events as ev
+from covey.spec.errors import ConflictError, NotFoundError, RunTimeout
 from covey.spec.store import Scope
 
 
@@ -80,3 +86,130 @@ async def test_task_cancellation_marks_the_stored_run_cancelled() -> None:
 async def test_cancel_of_an_unknown_run_is_false() -> None:
     assert not await Agent(model=TestModel()).cancel("nope")
     assert not await Agent(model=TestModel(), store=InMemoryStore()).cancel("nope")
+
+
+async def test_cancel_with_an_error_fails_the_run_with_it() -> None:
+    store = InMemoryStore()
+    started = anyio.Event()
+
+    async def slow() -> str:
+        started.set()
+        await anyio.sleep(30)
+        return "late"
+
+    agent = Agent(model=TestModel(), tools=[slow], store=store)
+    events: list[ev.BaseEvent] = []
+
+    async def consume() -> None:
+        events.extend(await collect(agent.run_stream("x", run_id="run-4")))
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(consume)
+            await started.wait()
+            assert await agent.cancel("run-4", error=RunTimeout("too slow", timeout=1))
+    assert [e.type for e in events][-2:] == ["tool_call.failed", "run.failed"]
+    failed_call = events[-2]
+    assert isinstance(failed_call, ev.ToolCallFailed) and failed_call.error == "too slow"
+    final = events[-1]
+    assert isinstance(final, ev.RunFailed)
+    assert final.result.status is RunStatus.FAILED
+    assert final.result.error is not None
+    assert (final.result.error.type, final.result.error.message) == ("RunTimeout", "too slow")
+    stored = await store.get_run(Scope(), "run-4")
+    assert stored is not None and stored.status is RunStatus.FAILED
+    assert stored.error == final.result.error
+    log = await store.list_events(Scope(), "run-4")
+    assert [e.type for e in log] == [e.type for e in events]
+
+
+async def test_the_first_cancel_decides_how_the_run_ends() -> None:
+    started = anyio.Event()
+
+    async def slow() -> str:
+        started.set()
+        await anyio.sleep(30)
+        return "late"
+
+    agent = Agent(model=TestModel(), tools=[slow])
+    results: list[RunResult[Any]] = []
+
+    async def consume() -> None:
+        results.append(await agent.run("x", run_id="run-5"))
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(consume)
+            await started.wait()
+            assert await agent.cancel("run-5")
+            assert await agent.cancel("run-5", error=RunTimeout("too slow"))
+    assert results[0].status is RunStatus.CANCELLED
+    assert results[0].error is None
+
+
+@tool(requires_approval=True)
+def transfer(amount: int) -> str:
+    """Transfer money."""
+    return "sent"
+
+
+async def _paused_run(store: InMemoryStore) -> tuple[Agent[Any, str], RunResult[Any]]:
+    agent = Agent(model=TestModel(), tools=[transfer], store=store, name="bank")
+    paused = await agent.run("pay", session_id="s", user_id="u")
+    assert paused.status is RunStatus.PAUSED
+    return agent, paused
+
+
+async def test_cancel_of_a_paused_run_closes_its_record_and_log() -> None:
+    store = InMemoryStore()
+    agent, paused = await _paused_run(store)
+    scope = Scope(user_id="u")
+    before = await store.list_events(scope, paused.run_id)
+
+    assert await agent.cancel(paused.run_id, user_id="u")
+
+    stored = await store.get_run(scope, paused.run_id)
+    assert stored is not None
+    assert (stored.status, stored.error, stored.requirements) == (RunStatus.CANCELLED, None, [])
+    assert stored.finished_at is not None
+    log = await store.list_events(scope, paused.run_id)
+    added = log[len(before) :]
+    assert [(e.type, e.seq) for e in added] == [
+        ("run.started", before[-1].seq + 1),
+        ("run.cancelled", before[-1].seq + 2),
+    ]
+    restarted = added[0]
+    assert isinstance(restarted, ev.RunStarted) and restarted.resumed
+    assert (restarted.session_id, restarted.user_id) == ("s", "u")
+    check_invariants(log[len(before) :])
+    assert stored.metadata["last_seq"] == log[-1].seq
+    assert "pending_parts" not in stored.metadata
+    with pytest.raises(ConflictError, match="cancelled, not paused"):
+        await agent.resume(paused.run_id, approvals={"transfer": True}, user_id="u")
+    assert not await agent.cancel(paused.run_id, user_id="u")
+    assert len(await store.list_events(scope, paused.run_id)) == len(log)
+
+
+async def test_cancel_of_a_paused_run_with_an_error_fails_it() -> None:
+    store = InMemoryStore()
+    agent, paused = await _paused_run(store)
+    scope = Scope(user_id="u")
+
+    assert await agent.cancel(paused.run_id, user_id="u", error=RunTimeout("waited too long"))
+
+    stored = await store.get_run(scope, paused.run_id)
+    assert stored is not None and stored.status is RunStatus.FAILED
+    assert stored.error is not None and stored.error.type == "RunTimeout"
+    final = (await store.list_events(scope, paused.run_id))[-1]
+    assert isinstance(final, ev.RunFailed)
+    assert final.result.error == stored.error
+
+
+async def test_cancel_of_a_paused_run_kept_without_a_store() -> None:
+    agent = Agent(model=TestModel(), tools=[transfer])
+    paused = await agent.run("pay")
+    assert paused.status is RunStatus.PAUSED
+    assert await agent.cancel(paused.run_id)
+    with pytest.raises(NotFoundError):
+        await agent.resume(paused.run_id, approvals={"transfer": True})
+    assert not await agent.cancel(paused.run_id)

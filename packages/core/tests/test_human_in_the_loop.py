@@ -4,15 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
 import pytest
 from core_helpers import call, collect, last_request, text
 
 from covey.core import Agent, InMemoryStore, RunStatus
 from covey.core.testing import AgentInfo, FunctionModel
-from covey.spec import ModelRequest, ModelResponse, ToolDefinition, ToolResult, ToolReturnPart, tool
+from covey.spec import (
+    ModelRequest,
+    ModelResponse,
+    RunResult,
+    ToolDefinition,
+    ToolResult,
+    ToolReturnPart,
+    tool,
+)
 from covey.spec import events as ev
-from covey.spec.errors import ConfigurationError
-from covey.spec.store import Scope
+from covey.spec.errors import ConfigurationError, ConflictError
+from covey.spec.store import Run, Scope
 from covey.spec.tools import Toolset
 
 deleted: list[str] = []
@@ -113,3 +122,60 @@ async def test_user_input_and_external_tools() -> None:
         result.run_id, inputs={"e": {"recipient": "ada@example.com"}}, results={"p": "<html>"}
     )
     assert resumed.output == "sent 'hi' to ada@example.com / <html>"
+
+
+class _BothRead(InMemoryStore):
+    """A store where, once armed, `get_run` waits until two callers have read: both resumes
+    below see the run paused before either claims it, the race a shared store allows."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.readers: int | None = None
+        self.both = anyio.Event()
+
+    async def get_run(self, scope: Scope, run_id: str) -> Run | None:
+        run = await super().get_run(scope, run_id)
+        if self.readers is not None:
+            self.readers += 1
+            if self.readers == 2:
+                self.both.set()
+            await self.both.wait()
+        return run
+
+
+async def test_two_concurrent_resumes_of_one_paused_run_run_it_once() -> None:
+    deleted.clear()
+    store = _BothRead()
+    agent = Agent(model=FunctionModel(model), tools=[delete_file], store=store, name="files")
+    paused = await agent.run("clean up", user_id="u")
+    assert paused.status is RunStatus.PAUSED
+    store.readers = 0
+    outcomes: list[RunResult[Any] | ConflictError] = []
+
+    async def resume() -> None:
+        # Two agent objects, as two processes sharing the store would have.
+        again = Agent(model=FunctionModel(model), tools=[delete_file], store=store, name="files")
+        try:
+            outcomes.append(
+                await again.resume(paused.run_id, approvals={"a": True, "b": True}, user_id="u")
+            )
+        except ConflictError as exc:
+            outcomes.append(exc)
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(resume)
+            tg.start_soon(resume)
+    assert store.readers == 2
+    done = [o for o in outcomes if isinstance(o, RunResult)]
+    refused = [o for o in outcomes if isinstance(o, ConflictError)]
+    assert len(done) == 1 and len(refused) == 1
+    assert done[0].status is RunStatus.COMPLETED
+    assert "resumed or cancelled by another caller" in str(refused[0])
+    assert sorted(deleted) == ["/tmp/a", "/tmp/b"]  # each approved tool ran once
+    scope = Scope(user_id="u")
+    log = await store.list_events(scope, paused.run_id)
+    assert [e.seq for e in log] == list(range(1, len(log) + 1))
+    assert [e.type for e in log].count("run.started") == 2
+    stored = await store.get_run(scope, paused.run_id)
+    assert stored is not None and stored.status is RunStatus.COMPLETED

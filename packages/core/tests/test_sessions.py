@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from covey.core import Agent, InMemoryStore, RunStatus
 from covey.core.history import repair_history, trim_to_budget
 from covey.core.testing import AgentInfo, FunctionModel
 from covey.spec import (
     ModelRequest,
     ModelResponse,
+    RunContext,
     TextPart,
     ToolCallPart,
     ToolReturnPart,
@@ -111,3 +114,49 @@ async def test_runs_and_events_are_stored() -> None:
     assert events[0].type == "run.started"
     assert events[-1].type == "run.completed"
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
+
+
+async def test_events_in_flight_are_stored_before_the_wait() -> None:
+    """Another process following the run sees a model request or a tool call while it runs."""
+    store = InMemoryStore()
+    scope = Scope(user_id="u")
+    seen: dict[str, list[str]] = {}
+
+    async def logged(run_id: str) -> list[str]:
+        return [e.type for e in await store.list_events(scope, run_id)]
+
+    async def answer(
+        messages: list[ModelRequest | ModelResponse], info: AgentInfo
+    ) -> ModelResponse:
+        run_id = messages[0].run_id
+        assert run_id is not None
+        seen[f"request {len(messages)}"] = await logged(run_id)
+        if len(messages) == 1:
+            return ModelResponse(parts=[ToolCallPart(tool_name="look", args={}, tool_call_id="c")])
+        return ModelResponse(parts=[TextPart(content="done")])
+
+    async def look(ctx: RunContext[Any]) -> str:
+        """Look around."""
+        seen["tool"] = await logged(ctx.run_id)
+        return "nothing"
+
+    agent = Agent(model=FunctionModel(answer), tools=[look], store=store)
+    result = await agent.run("hi", user_id="u")
+    assert result.status is RunStatus.COMPLETED
+    assert seen == {
+        "request 1": ["run.started", "model_request.started"],
+        "tool": [
+            "run.started",
+            "model_request.started",
+            "model_request.completed",
+            "tool_call.started",
+        ],
+        "request 3": [
+            "run.started",
+            "model_request.started",
+            "model_request.completed",
+            "tool_call.started",
+            "tool_call.completed",
+            "model_request.started",
+        ],
+    }

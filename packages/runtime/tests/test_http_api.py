@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import anyio
 import httpx
 from runtime_helpers import check_event_log, read_sse, sse, wait_until_event
+
+from covey.spec import RunStatus
+from covey.spec.store import Run, Scope
+from covey.spec.testing import InMemoryStore
 
 PROBLEM = "application/problem+json"
 
@@ -205,6 +210,36 @@ def test_cancel_a_paused_run(api: httpx.Client) -> None:
     events = sse(api, "GET", f"/v1/runs/{run_id}/events")
     check_event_log([e.data for e in events])
     assert events[-1].event == "run.cancelled"
+
+
+class _ClaimedElsewhere(InMemoryStore):
+    """Another process claims a paused run just as this one tries to: the race `resume` loses."""
+
+    async def save_run(
+        self, scope: Scope, run: Run, *, expected_status: RunStatus | None = None
+    ) -> Run:
+        if expected_status is RunStatus.PAUSED:
+            stored = await self.get_run(scope, run.id)
+            assert stored is not None
+            await super().save_run(scope, stored.model_copy(update={"status": RunStatus.RUNNING}))
+        return await super().save_run(scope, run, expected_status=expected_status)
+
+
+def test_a_resume_that_loses_the_claim_is_a_409_and_writes_nothing(serve) -> None:
+    store = _ClaimedElsewhere()
+    _, api = serve(store=store)
+    run_id = api.post("/v1/agents/approver/runs", json={"input": "/x"}).json()["run_id"]
+    before = [e.data for e in sse(api, "GET", f"/v1/runs/{run_id}/events")]
+    response = api.post(f"/v1/runs/{run_id}/resume", json={"approvals": {"d1": True}})
+    body = problem(response, 409, "run-not-paused")
+    assert "resumed or cancelled by another caller" in body["detail"]
+    run = api.get(f"/v1/runs/{run_id}").json()
+    assert (run["status"], run["error"]) == ("running", None)  # the other process's run
+
+    async def log() -> list[dict]:
+        return [e.model_dump(mode="json") for e in await store.list_events(Scope(), run_id)]
+
+    assert [e["seq"] for e in anyio.run(log)] == [e["seq"] for e in before]
 
 
 def test_sessions_list_get_runs_paginate_and_delete(api: httpx.Client) -> None:

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import anyio
 import pytest
@@ -758,6 +758,105 @@ class StoreSuite:
         assert await store.heartbeat(scope, "r1") is True
         with pytest.raises(NotFoundError):
             await store.heartbeat(scope, "missing")
+
+    @pytest.mark.asyncio
+    async def test_save_run_with_expected_status(
+        self, store: Store, conformance_scopes: StoreScopes
+    ) -> None:
+        """`save_run(..., expected_status=S)` writes only while the stored status is still S.
+
+        If this fails: with `expected_status`, update the row only `WHERE status = :expected`
+        (in the same statement or transaction as the write), raise `ConflictError` and write
+        nothing when no row matched (another status, a missing run, another user's run), keep
+        `cancel_requested` sticky and `heartbeat_at` from moving backwards as in a plain save,
+        and refuse a value that is not a `RunStatus` with `InvalidInputError`.
+        """
+        s = conformance_scopes
+        beat = utc_now()
+        paused = await store.save_run(
+            s.alice, Run(id="r1", status=RunStatus.PAUSED, heartbeat_at=beat, created_at=_T0)
+        )
+        assert await store.request_cancel(s.alice, "r1") is True
+        claimed = await store.save_run(
+            s.alice,
+            paused.model_copy(
+                update={"status": RunStatus.RUNNING, "output": "mine", "heartbeat_at": _T0}
+            ),
+            expected_status=RunStatus.PAUSED,
+        )
+        assert (claimed.status, claimed.output) == (RunStatus.RUNNING, "mine")
+        assert claimed.cancel_requested is True
+        assert claimed.heartbeat_at == beat
+        assert claimed.created_at == _T0
+        stale = paused.model_copy(update={"status": RunStatus.RUNNING, "output": "theirs"})
+        with pytest.raises(ConflictError):
+            await store.save_run(s.alice, stale, expected_status=RunStatus.PAUSED)
+        got = await store.get_run(s.alice, "r1")
+        assert got is not None
+        assert (got.status, got.output) == (RunStatus.RUNNING, "mine")
+        done = await store.save_run(
+            s.alice,
+            got.model_copy(update={"status": RunStatus.COMPLETED}),
+            expected_status=RunStatus.RUNNING,
+        )
+        assert done.status is RunStatus.COMPLETED
+
+        with pytest.raises(ConflictError):
+            await store.save_run(s.alice, Run(id="missing"), expected_status=RunStatus.PAUSED)
+        assert await store.get_run(s.tenant, "missing") is None
+
+        await store.save_run(s.bob, Run(id="bobs", status=RunStatus.PAUSED))
+        with pytest.raises(ConflictError):
+            await store.save_run(s.alice, Run(id="bobs"), expected_status=RunStatus.PAUSED)
+        bobs = await store.get_run(s.bob, "bobs")
+        assert bobs is not None
+        assert bobs.status is RunStatus.PAUSED
+        with pytest.raises(ConflictError):
+            await store.save_run(s.other_tenant, Run(id="bobs"), expected_status=RunStatus.PAUSED)
+        assert await store.get_run(s.other_tenant, "bobs") is None
+
+        with pytest.raises(InvalidInputError):
+            await store.save_run(s.bob, Run(id="bobs"), expected_status=cast(Any, "nonsense"))
+        bobs = await store.get_run(s.bob, "bobs")
+        assert bobs is not None
+        assert bobs.status is RunStatus.PAUSED
+
+    @pytest.mark.asyncio
+    async def test_concurrent_claims_of_a_paused_run_one_wins(
+        self, store: Store, conformance_scopes: StoreScopes
+    ) -> None:
+        """Of many concurrent `PAUSED` → `RUNNING` claims of one run, exactly one succeeds.
+
+        This is what stops two processes from resuming one paused run at once.
+
+        If this fails: the status check and the write are not atomic. Do both in one statement
+        (`UPDATE runs SET ... WHERE id = :id AND status = :expected`, then check the row count)
+        or in one transaction holding a row lock.
+        """
+        scope = conformance_scopes.alice
+        await store.save_run(scope, Run(id="r1", status=RunStatus.PAUSED))
+        winners: list[int] = []
+        conflicts: list[int] = []
+
+        async def claim(i: int) -> None:
+            try:
+                await store.save_run(
+                    scope,
+                    Run(id="r1", status=RunStatus.RUNNING, output=f"claimed by {i}"),
+                    expected_status=RunStatus.PAUSED,
+                )
+                winners.append(i)
+            except ConflictError:
+                conflicts.append(i)
+
+        async with anyio.create_task_group() as tg:
+            for i in range(10):
+                tg.start_soon(claim, i)
+        assert len(winners) == 1
+        assert len(conflicts) == 9
+        got = await store.get_run(scope, "r1")
+        assert got is not None
+        assert (got.status, got.output) == (RunStatus.RUNNING, f"claimed by {winners[0]}")
 
     @pytest.mark.asyncio
     async def test_mark_stale_runs_interrupted(

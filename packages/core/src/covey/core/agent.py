@@ -6,6 +6,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Generic, Literal, TextIO
 
 import anyio
@@ -29,11 +30,11 @@ from covey.spec import (
     UserContent,
 )
 from covey.spec import events as ev
-from covey.spec.errors import ConfigurationError, NotFoundError
+from covey.spec.errors import ConfigurationError, ConflictError, NotFoundError
 
 if TYPE_CHECKING:
     from covey.spec.function_toolset import Tool
-    from covey.spec.store import Run, Store
+    from covey.spec.store import Run, Scope, Store
 
 __all__ = ["Agent", "RunHook"]
 
@@ -343,8 +344,9 @@ class Agent(Generic[DepsT, OutputT]):
         if run is None:
             raise NotFoundError(f"No paused run {run_id!r} in this scope (is the store shared?)")
         if run.status is not RunStatus.PAUSED:
-            raise ConfigurationError(
-                f"Run {run_id!r} is {run.status.value}, not paused: only paused runs resume"
+            hint = " (another caller resumed it)" if run.status is RunStatus.RUNNING else ""
+            raise ConflictError(
+                f"Run {run_id!r} is {run.status.value}{hint}, not paused: only paused runs resume"
             )
         given = {"approval": approvals or {}, "input": inputs or {}, "external": results or {}}
         missing = [
@@ -358,6 +360,9 @@ class Agent(Generic[DepsT, OutputT]):
                 "Pass approvals={id: True|False|{'approved': bool, 'note': str}}, "
                 "inputs={id: {field: value}} or results={id: value}."
             )
+        resolved = self.resolved_model(model)
+        if store is not None:
+            await _claim(store, scope, run)
         self._cache.paused.pop(run_id, None)
         options = RunOptions(
             input=None,
@@ -369,7 +374,7 @@ class Agent(Generic[DepsT, OutputT]):
             deps=deps,
             state=None,
             message_history=None,
-            model=self.resolved_model(model),
+            model=resolved,
             model_settings=None,
             store=store,
             stream=stream,
@@ -464,20 +469,46 @@ class Agent(Generic[DepsT, OutputT]):
         store: Store | None = None,
         user_id: str | None = None,
         tenant_id: str | None = None,
+        error: BaseException | None = None,
     ) -> bool:
-        """Cancel a run. In this process it stops at once; a run in another process sharing the
-        store stops at its next step. Returns whether a running or paused run was found."""
-        from covey.core.cancellation import active_run
+        """Cancel a run wherever it is.
+
+        A run of this process stops at once. A paused run is ended on the spot: its stored
+        record and its event log (`run.started` with `resumed=True`, then the final event) are
+        closed, and it can no longer be resumed. A run of another process sharing the store is
+        flagged through `Store.request_cancel` and stops at its next step there.
+
+        Args:
+            run_id: The run.
+            store: Where the run is kept (defaults to the agent's store).
+            user_id: The run's user (scopes the store lookup).
+            tenant_id: The run's tenant.
+            error: End the run `failed` with this error (a time limit, a shutdown) instead of
+                `cancelled`. It applies to a run of this process and to a paused run; the
+                store's cancel flag carries no reason, so a run of another process ends
+                `cancelled`.
+
+        Returns:
+            Whether a running or paused run was found.
+        """
+        from covey.core.cancellation import active_run, cancel_paused
         from covey.spec.store import Scope
 
         handle = active_run(run_id)
         if handle is not None:
-            handle.cancel()
+            handle.cancel(error=error)
             return True
         store = store if store is not None else self.store
         if store is None:
-            return False
+            return self._cache.paused.pop(run_id, None) is not None
         scope = Scope(tenant_id=tenant_id or "default", user_id=user_id)
+        run = await store.get_run(scope, run_id)
+        if run is not None and run.status is RunStatus.PAUSED:
+            try:
+                await cancel_paused(store, scope, run, error=error)
+                return True
+            except ConflictError:
+                pass  # resumed meanwhile, by some process: ask it to stop, as any running run
         try:
             return await store.request_cancel(scope, run_id)
         except NotFoundError:
@@ -544,6 +575,20 @@ class Agent(Generic[DepsT, OutputT]):
             "Args:\n    request: What to ask, in full sentences.\n"
         )
         return Tool(delegate, name=tool_name)
+
+
+async def _claim(store: Store, scope: Scope, run: Run) -> None:
+    """Mark a paused run running before resuming it, so of two resumes racing, one runs it."""
+    claimed = run.model_copy(
+        update={"status": RunStatus.RUNNING, "heartbeat_at": datetime.now(UTC)}
+    )
+    try:
+        await store.save_run(scope, claimed, expected_status=RunStatus.PAUSED)
+    except ConflictError as exc:
+        raise ConflictError(
+            f"Run {run.id!r} was resumed or cancelled by another caller while this resume "
+            "started; nothing was run here. Read the run to see where it stands."
+        ) from exc
 
 
 async def _last_result(events: AsyncIterator[ev.BaseEvent]) -> RunResult[Any]:

@@ -203,12 +203,10 @@ class RunLoop:
     async def _boundary(self) -> None:
         """Between steps: beat the heart, and notice a cancel asked for by another process."""
         store = self.options.store
-        if store is not None:
-            await self._flush()
-            if await self._step(store.heartbeat(self.scope, self.ctx.run_id)):
-                assert self.handle is not None
-                self.handle.cancelled = True
-                raise _Cancelled
+        if store is not None and await self._step(store.heartbeat(self.scope, self.ctx.run_id)):
+            assert self.handle is not None
+            self.handle.cancelled = True
+            raise _Cancelled
 
     # --- the run ---------------------------------------------------------------------------------
 
@@ -246,15 +244,20 @@ class RunLoop:
         except _Pause:
             status = RunStatus.PAUSED
         except _Cancelled:
-            status = RunStatus.CANCELLED
+            assert self.handle is not None
+            # Stopped with a reason (a time limit, a shutdown): the run failed with it.
+            error = self.handle.error
+            status = RunStatus.CANCELLED if error is None else RunStatus.FAILED
         except anyio.get_cancelled_exc_class():
             # The caller's task was cancelled: nobody is left to yield to, so close the run in
             # the store (shielded) and let the cancellation go on.
             with anyio.CancelScope(shield=True):
-                for _ in self._close_open(cancelled=True):
+                # A stop with a reason asked for first still decides how the run ends.
+                error = self.handle.error if self.handle is not None else None
+                for _ in self._close_open(cancelled=error is None, error=error):
                     pass
-                result = self._result(RunStatus.CANCELLED, None)
-                self._event(ev.RunCancelled, result=result)
+                result = self._result(RunStatus.CANCELLED, error)
+                self._event(ev.RunCancelled if error is None else ev.RunFailed, result=result)
                 await self._finish_store(result)
             raise
         except Exception as exc:
@@ -494,6 +497,9 @@ class RunLoop:
             current = models[self.model_index]
             self.open_model_request = current.model_name
             yield self._event(ev.ModelRequestStarted, model_name=current.model_name, step=self.step)
+            # Events go to the store before each wait on a model or a tool, so a follower in
+            # another process sees what is in flight (text deltas wait for the next flush).
+            await self._flush()
             attempt = 0
             while True:
                 attempt += 1
@@ -825,6 +831,7 @@ class RunLoop:
                 args=args,
             )
         self.ctx.usage.tool_calls += len(runnable)
+        await self._flush()
         outcomes: list[ToolOutcome] = await self._step(
             run_tool_calls(
                 runnable,

@@ -59,18 +59,24 @@ class LiveRun:
     events: list[ev.BaseEvent] = field(default_factory=list[ev.BaseEvent])
     result: RunResult[Any] | None = None
     cancel_requested: bool = False
-    cancel_reason: str | None = None
-    """Why the runtime cancelled it: `timeout`, `shutdown`, or `None` (a caller asked)."""
+    cancel_error: BaseException | None = None
+    """The error the runtime stopped it with (`RunTimeout`, `Interrupted`); `None` when a caller
+    cancelled it."""
+    refused: BaseException | None = None
+    """Why the run never started here, when it did not (a resume that another process claimed
+    first): the stored run belongs to someone else, and nothing of it ran in this process."""
     deadline: float | None = None
     """`time.monotonic()` after which the run is cancelled for taking too long."""
     in_flight_since: float | None = None
     """When the current model request or tool call began, while one is in flight."""
     _open: int = 0
     _changed: anyio.Event | None = None
+    _started: anyio.Event | None = None
     _done: anyio.Event | None = None
 
     def __post_init__(self) -> None:
         self._changed = anyio.Event()
+        self._started = anyio.Event()
         self._done = anyio.Event()
 
     @property
@@ -103,12 +109,16 @@ class LiveRun:
                 self.in_flight_since = None
         if isinstance(event, FINAL_EVENTS):
             self.result = event.result  # pyright: ignore[reportAttributeAccessIssue]
+        assert self._started is not None
+        self._started.set()
         self._wake()
 
     def finish(self) -> None:
         """Mark the stretch over: followers drain the buffer and stop."""
         self.in_flight_since = None
         assert self._done is not None
+        assert self._started is not None
+        self._started.set()
         self._done.set()
         self._wake()
 
@@ -116,6 +126,11 @@ class LiveRun:
         assert self._changed is not None
         self._changed.set()
         self._changed = anyio.Event()
+
+    async def wait_started(self) -> None:
+        """Wait for the first event (the run started: a resume claimed the run), or the end."""
+        assert self._started is not None
+        await self._started.wait()
 
     async def wait(self) -> RunResult[Any] | None:
         """Wait for the stretch to end; its result (`None` when it died without one)."""

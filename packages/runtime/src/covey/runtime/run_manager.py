@@ -2,10 +2,12 @@
 
 Every run started over HTTP or WebSocket runs in a task of the manager, so it goes on when its
 client leaves. Clients follow a run through its `LiveRun` when it runs in this process, or by
-polling the store's event log when it runs in another one. A watcher checks, every half second,
-runs whose model request or tool call is in flight: it cancels them when another process asked
-for it through the store, or when they pass their time limit. On shutdown running runs get a
-grace period, then are cancelled and marked `interrupted`.
+polling the store's event log when it runs in another one (the run loop writes its events before
+each model request and tool batch, so what is in flight is in the log). A watcher checks, every
+half second, runs whose model request or tool call is in flight: it beats their heart, cancels
+them when another process asked for it through the store, and stops them with `RunTimeout` when
+they pass their time limit. On shutdown running runs get a grace period, then are stopped with
+`Interrupted` and stored as `interrupted`.
 """
 
 from __future__ import annotations
@@ -20,11 +22,11 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup
 
-from covey.runtime.event_writer import EventWriter
+from covey.core import Agent
 from covey.runtime.live import FINAL_EVENTS, KEEPALIVE, LiveRun
 from covey.spec import RunResult, RunStatus
 from covey.spec import events as ev
-from covey.spec.errors import NotFoundError
+from covey.spec.errors import ConflictError, Interrupted, NotFoundError, RunTimeout
 from covey.spec.runs import ErrorInfo
 from covey.spec.store import Run, Scope, Store
 
@@ -65,7 +67,6 @@ class RunManager:
         poll_interval: float,
     ) -> None:
         self.store = store
-        self.writer = EventWriter(store)
         self.run_timeout = run_timeout
         self.shutdown_grace = shutdown_grace
         self.stale_after = stale_after
@@ -106,8 +107,10 @@ class RunManager:
         if self._live:
             log.warning("interrupting %d run(s) still running at shutdown", len(self._live))
             for live in list(self._live.values()):
-                live.cancel_reason = "shutdown"
-                self._cancel(live)
+                self._cancel(
+                    live,
+                    Interrupted("The server shut down before the run finished; start it again"),
+                )
             await self._wait_idle(5.0)
 
     async def _wait_idle(self, seconds: float) -> None:
@@ -134,8 +137,6 @@ class RunManager:
             ShuttingDown: the server takes no new runs.
             ConflictError: the run is already running in this process.
         """
-        from covey.spec.errors import ConflictError
-
         if not self._accepting or self._tg is None:
             raise ShuttingDown("The server is shutting down; retry on another instance")
         if live.run_id in self._live:
@@ -145,11 +146,6 @@ class RunManager:
         self._live[live.run_id] = live
         self._tg.start_soon(self._drive, live, events)
         return live
-
-    @property
-    def run_store(self) -> Store:
-        """The store to hand to runs: the real one, through the `EventWriter`."""
-        return self.writer.as_store()
 
     def get(self, run_id: str) -> LiveRun | None:
         """The run if it runs in this process."""
@@ -165,52 +161,60 @@ class RunManager:
                 if live.cancel_requested:
                     self._cancel(live)
         except Exception as exc:
-            log.exception("run %s stopped with an error the run loop did not handle", live.run_id)
-            with anyio.CancelScope(shield=True):
-                await self._fail(live, exc)
+            if isinstance(exc, ConflictError) and not live.events:
+                # Refused before it started (another process claimed the paused run first):
+                # the stored run is not this process's to end.
+                live.refused = exc
+            else:
+                log.exception(
+                    "run %s stopped with an error the run loop did not handle", live.run_id
+                )
+                with anyio.CancelScope(shield=True):
+                    await self._fail(live, exc)
         finally:
             with anyio.CancelScope(shield=True):
                 try:
-                    await self._settle(live)
+                    if isinstance(live.cancel_error, Interrupted):
+                        await self._mark_interrupted(live, live.cancel_error)
                 finally:
                     self._live.pop(live.run_id, None)
-                    self.writer.forget(live.run_id)
                     live.finish()
                     if not self._live and self._idle is not None:
                         self._idle.set()
 
-    async def _settle(self, live: LiveRun) -> None:
-        """Record why the runtime stopped a run: a timeout, or a shutdown."""
-        reason = live.cancel_reason
-        if reason is None:
-            return
-        if reason == "timeout":
-            status = RunStatus.CANCELLED
-            info = ErrorInfo(
-                type="RunTimeout",
-                message=f"The run took longer than run_timeout={self.run_timeout:g}s and was "
-                "cancelled",
-            )
-        else:
-            status = RunStatus.INTERRUPTED
-            info = ErrorInfo(
-                type="Interrupted",
-                message="The server shut down before the run finished; start it again",
-            )
-        result = live.result
-        if result is not None and result.status is RunStatus.COMPLETED:
-            return  # it finished before the cancel took effect
+    async def _mark_interrupted(self, live: LiveRun, error: Interrupted) -> None:
+        """Store a run stopped by the shutdown as `interrupted`.
+
+        The run loop ended it `failed` with the `Interrupted` error (its final event is
+        `run.failed` carrying that error); `interrupted` is the status the API promises for runs
+        a server stopped, so the stored record moves there, keeping the same error. A run that
+        ended otherwise before the stop took effect (completed, paused, failed for its own
+        reason) is left as it is.
+        """
+        info = ErrorInfo.from_exception(error)
         try:
             run = await self.store.get_run(live.scope, live.run_id)
-            if run is not None and run.status in (RunStatus.RUNNING, RunStatus.CANCELLED):
-                run.status = status
-                run.error = info
-                run.finished_at = run.finished_at or datetime.now(UTC)
-                await self.store.save_run(live.scope, run)
+            if run is None:
+                return
+            ours = run.status is RunStatus.FAILED and run.error == info
+            # RUNNING/CANCELLED: the loop could not close it in time and was cancelled itself.
+            if not ours and run.status not in (RunStatus.RUNNING, RunStatus.CANCELLED):
+                return
+            interrupted = run.model_copy(
+                update={
+                    "status": RunStatus.INTERRUPTED,
+                    "error": info,
+                    "finished_at": run.finished_at or datetime.now(UTC),
+                }
+            )
+            await self.store.save_run(live.scope, interrupted, expected_status=run.status)
         except Exception:
-            log.exception("could not record the end of run %s", live.run_id)
-        if result is not None:
-            live.result = result.model_copy(update={"status": status, "error": info})
+            log.exception("could not record the interruption of run %s", live.run_id)
+            return
+        if live.result is not None:
+            live.result = live.result.model_copy(
+                update={"status": RunStatus.INTERRUPTED, "error": info}
+            )
 
     async def _fail(self, live: LiveRun, exc: Exception) -> None:
         """End a run the run loop could not end itself (the store failed, say)."""
@@ -243,20 +247,37 @@ class RunManager:
 
     # --- cancelling ----------------------------------------------------------------------------
 
-    def _cancel(self, live: LiveRun) -> None:
+    def _cancel(self, live: LiveRun, error: BaseException | None = None) -> None:
+        """Stop a run of this process: `cancelled`, or `failed` with `error`.
+
+        The first stop decides; it is kept on the live run, so a run whose handle does not
+        exist yet (still starting) is stopped the same way at its first event.
+        """
         from covey.core.cancellation import active_run
 
-        live.cancel_requested = True
+        if not live.cancel_requested:
+            live.cancel_requested = True
+            live.cancel_error = error
         handle = active_run(live.run_id)
         if handle is not None and not handle.cancelled:
-            handle.cancel()
+            handle.cancel(error=live.cancel_error)
 
-    async def cancel(self, scope: Scope, run: Run | None, run_id: str) -> RunStatus:
+    async def cancel(
+        self, scope: Scope, run: Run | None, run_id: str, agent: Agent[Any, Any]
+    ) -> RunStatus:
         """Cancel a run wherever it runs; returns the status it has now.
 
         A run of this process stops at once; a run of another process stops at its next step,
         or within `WATCH_INTERVAL` while a model request or tool call is in flight there. A
-        paused run is cancelled on the spot.
+        paused run is cancelled on the spot (by `Agent.cancel`, which closes its record and its
+        log).
+
+        Args:
+            scope: The caller's scope.
+            run: The stored run, as the caller read it (`None` when not stored).
+            run_id: The run.
+            agent: The run's agent (any `Agent` will do for a run not of this process: the
+                store is given to it).
 
         Raises:
             NotFoundError: the run is not in the scope.
@@ -267,42 +288,13 @@ class RunManager:
             return RunStatus.RUNNING
         if run is None:
             raise NotFoundError(f"No run {run_id!r}")
-        if run.status is RunStatus.PAUSED:
-            return await self._cancel_paused(scope, run)
-        if run.status is RunStatus.RUNNING:
-            await self.store.request_cancel(scope, run_id)
-            return RunStatus.RUNNING
-        return run.status
-
-    async def _cancel_paused(self, scope: Scope, run: Run) -> RunStatus:
-        await self.store.request_cancel(scope, run.id)
-        seq = int(run.metadata.get("last_seq", 0))
-        now = datetime.now(UTC)
-        run.status = RunStatus.CANCELLED
-        run.finished_at = now
-        run.requirements = []
-        run.metadata = {**run.metadata, "last_seq": seq + 2}
-        run.metadata.pop("pending_parts", None)
-        result = run.to_result()
-        started = ev.RunStarted(
-            run_id=run.id,
-            parent_run_id=run.parent_run_id,
-            seq=seq + 1,
-            agent_name=run.agent_id,
-            session_id=run.session_id,
-            user_id=run.user_id,
-            resumed=True,
+        if run.status.is_final:
+            return run.status
+        await agent.cancel(
+            run_id, store=self.store, user_id=scope.user_id, tenant_id=scope.tenant_id
         )
-        cancelled = ev.RunCancelled(
-            run_id=run.id,
-            parent_run_id=run.parent_run_id,
-            seq=seq + 2,
-            agent_name=run.agent_id,
-            result=result,
-        )
-        await self.store.save_run(scope, run)
-        await self.store.append_events(scope, run.id, [started, cancelled])
-        return RunStatus.CANCELLED
+        now = await self.store.get_run(scope, run_id)
+        return run.status if now is None else now.status
 
     async def _watch(self) -> None:
         while True:
@@ -313,8 +305,15 @@ class RunManager:
                 if live.done or live.cancel_requested:
                     continue
                 if live.deadline is not None and now >= live.deadline:
-                    live.cancel_reason = "timeout"
-                    self._cancel(live)
+                    assert self.run_timeout is not None
+                    self._cancel(
+                        live,
+                        RunTimeout(
+                            f"The run took longer than run_timeout={self.run_timeout:g}s and "
+                            "was stopped; raise run_timeout or make the run shorter",
+                            timeout=self.run_timeout,
+                        ),
+                    )
                 elif (
                     live.in_flight_since is not None
                     and now - live.in_flight_since >= WATCH_INTERVAL
@@ -326,12 +325,8 @@ class RunManager:
                         tg.start_soon(self._poll_cancel, live)
 
     async def _poll_cancel(self, live: LiveRun) -> None:
-        """Write the events of a run in flight, beat its heart, and see if it was cancelled."""
+        """Beat the heart of a run in flight, and see if another process asked to cancel it."""
         try:
-            written = self.writer.written(live.run_id)
-            unwritten = [e for e in live.events if e.seq > written]
-            if unwritten:
-                await self.writer.append_events(live.scope, live.run_id, unwritten)
             if await self.store.heartbeat(live.scope, live.run_id):
                 log.info("run %s: cancel requested through the store", live.run_id)
                 self._cancel(live)
@@ -366,9 +361,9 @@ class RunManager:
                     if item is not None:
                         last = item.seq
                     yield item
-                if live.result is not None or last >= live.last_seq:
+                if live.refused is None and (live.result is not None or last >= live.last_seq):
                     return
-                continue
+                continue  # a refused resume: the run goes on elsewhere, follow the store
             events = await self.store.list_events(scope, run_id, after_seq=last, limit=_PAGE)
             for event in events:
                 yield event

@@ -95,7 +95,7 @@ class RuntimeState:
             session_id=session_id,
             scope=principal.write_scope,
         )
-        store = self.manager.run_store
+        store = self.store
 
         def events() -> Any:
             return agent.run_stream(
@@ -147,7 +147,11 @@ class RuntimeState:
         )
 
     async def resume(self, principal: Principal, run_id: str, body: ResumeRequest) -> LiveRun:
-        """Resume a paused run (stored by any process) in this one."""
+        """Resume a paused run (stored by any process) in this one.
+
+        Answers once the run has started here: the core claims the paused run first, so when
+        another process resumes it at the same moment, one of the two gets a 409.
+        """
         scope = principal.read_scope
         run, live = await self.find_run(scope, run_id)
         if live is not None:
@@ -174,7 +178,7 @@ class RuntimeState:
             k: (v.model_dump() if isinstance(v, ApprovalDecision) else v)
             for k, v in body.approvals.items()
         }
-        store = self.manager.run_store
+        store = self.store
         live = LiveRun(
             run_id=run.id,
             agent_id=agent.name or "",
@@ -194,7 +198,11 @@ class RuntimeState:
                 tenant_id=principal.tenant_id,
             )
 
-        return self._start(live, events)
+        live = self._start(live, events)
+        await live.wait_started()
+        if live.refused is not None:
+            raise ApiError(409, "run-not-paused", str(live.refused))
+        return live
 
     async def cancel(self, principal: Principal, run_id: str) -> tuple[int, RunOut]:
         """Cancel a run wherever it runs; the HTTP status and the run as it stands.
@@ -213,7 +221,10 @@ class RuntimeState:
                 f"Run {run_id!r} is {run.status.value}; only running or paused runs can be "
                 "cancelled",
             )
-        status = await self.manager.cancel(scope, run, run_id)
+        # Cancelling needs no definition (the store is given): any agent will do for a run of
+        # an agent this server does not serve.
+        agent = self.registry.get(run.agent_id or "") if run is not None else None
+        status = await self.manager.cancel(scope, run, run_id, agent or Agent(name="cancel"))
         if live is not None:
             with anyio.move_on_after(_CANCEL_WAIT):
                 await live.wait()

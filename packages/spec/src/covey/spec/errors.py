@@ -17,6 +17,7 @@ __all__ = [
     "DuplicatePluginError",
     "EmbedderMismatchError",
     "GuardrailTripped",
+    "Interrupted",
     "InvalidInputError",
     "ModelConnectionError",
     "ModelError",
@@ -28,6 +29,7 @@ __all__ = [
     "PluginNotFoundError",
     "RateLimitedError",
     "RunCancelled",
+    "RunTimeout",
     "SchemaVersionError",
     "StoreError",
     "ToolError",
@@ -210,6 +212,26 @@ class UsageLimitExceeded(CoveyError):  # noqa: N818 - public name fixed by the A
 
 class RunCancelled(CoveyError):  # noqa: N818 - public name fixed by the API
     """The run was cancelled."""
+
+
+class RunTimeout(CoveyError):  # noqa: N818 - named like RunCancelled, the state it reports
+    """A run took longer than its time limit and was stopped; it ends `failed` with this error.
+
+    Args:
+        message: What happened and what to do (raise the limit, or make the run shorter).
+        timeout: The limit, in seconds.
+    """
+
+    def __init__(self, message: str, *, timeout: float | None = None) -> None:
+        self.timeout = timeout
+        super().__init__(message)
+
+
+class Interrupted(CoveyError):  # noqa: N818 - the error type stored on interrupted runs
+    """The process running a run stopped (a server shutting down) before the run finished.
+
+    The run is stored with status `interrupted` and this error; start it again.
+    """
 
 
 class GuardrailTripped(CoveyError):  # noqa: N818 - public name fixed by the API

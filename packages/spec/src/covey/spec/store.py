@@ -535,18 +535,32 @@ class Store(ABC):
     # --- runs ------------------------------------------------------------------------------------
 
     @abstractmethod
-    async def save_run(self, scope: Scope, run: Run) -> Run:
+    async def save_run(
+        self, scope: Scope, run: Run, *, expected_status: RunStatus | None = None
+    ) -> Run:
         """Create or replace a run.
 
         `cancel_requested` is sticky (once requested it stays set, whatever a later save says),
         and `heartbeat_at` never moves backwards. `created_at` is kept from the first save.
 
+        With `expected_status` the save is a compare-and-set: it happens only if the stored run
+        exists and still has that status, checked atomically with the write (e.g.
+        `UPDATE ... WHERE status = :expected`). This is how one process claims a paused run
+        (`PAUSED` → `RUNNING`) when several try to resume it at once: exactly one wins.
+
+        Args:
+            scope: The caller's scope.
+            run: The run to store.
+            expected_status: The status the caller last read; `None` skips the check.
+
         Returns:
             The stored run.
 
         Raises:
-            ConflictError: the id is taken by a run outside the scope.
-            InvalidInputError: an id is malformed, or `run.user_id` is another user's.
+            ConflictError: the id is taken by a run outside the scope, or `expected_status` is
+                given and the stored run is missing or has another status (nothing is written).
+            InvalidInputError: an id is malformed, `run.user_id` is another user's, or
+                `expected_status` is not a `RunStatus`.
         """
 
     @abstractmethod

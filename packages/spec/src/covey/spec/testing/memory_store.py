@@ -128,6 +128,23 @@ def _page(
     return Page[M](items=[_copy(r) for r in items], next_cursor=next_cursor)
 
 
+def _run_status(value: object) -> RunStatus:
+    try:
+        return RunStatus(value)
+    except ValueError as e:
+        raise InvalidInputError(
+            f"expected_status must be one of {[s.value for s in RunStatus]}, got {value!r}"
+        ) from e
+
+
+def _status_conflict(run_id: str, expected: RunStatus, stored: Run | None) -> ConflictError:
+    now = "does not exist" if stored is None else f"is {stored.status.value}"
+    return ConflictError(
+        f"Run {run_id!r} {now}, not {expected.value}: another caller changed it since you read "
+        "it (a concurrent resume or cancel, say). Reload the run and decide again."
+    )
+
+
 class InMemoryStore(Store):
     """The reference `Store`: every rule of the interface, in process memory.
 
@@ -253,18 +270,23 @@ class InMemoryStore(Store):
 
     # --- runs ------------------------------------------------------------------------------------
 
-    async def save_run(self, scope: Scope, run: Run) -> Run:
+    async def save_run(
+        self, scope: Scope, run: Run, *, expected_status: RunStatus | None = None
+    ) -> Run:
         """See `Store.save_run`."""
         check_id(run.id, "run.id")
         _check_optional(run.session_id, "run.session_id")
         _check_optional(run.agent_id, "run.agent_id")
         _check_optional(run.parent_run_id, "run.parent_run_id")
         user_id = _stamp(scope, run.user_id, "run")
+        expected = None if expected_status is None else _run_status(expected_status)
         async with self._lock:
             key = (scope.tenant_id, run.id)
             existing = self._runs.get(key)
             if existing is not None and not _writable(scope, existing.user_id):
                 raise ConflictError(f"Run id {run.id!r} is taken outside this scope")
+            if expected is not None and (existing is None or existing.status != expected):
+                raise _status_conflict(run.id, expected, existing)
             update: dict[str, Any] = {"user_id": user_id, "updated_at": utc_now()}
             if existing is not None:
                 update["created_at"] = existing.created_at
