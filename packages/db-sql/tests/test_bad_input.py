@@ -106,12 +106,12 @@ async def test_a_failure_mid_transaction_rolls_everything_back(db_store: SqlStor
         if statement.lstrip().upper().startswith("INSERT INTO COVEY_MEMORY_TOPICS"):
             raise OSError("simulated disk failure")
 
-    event.listen(bound.engine.sync_engine, "before_cursor_execute", fail_on_topics)
+    event.listen(bound.runner.sync_engine, "before_cursor_execute", fail_on_topics)
     try:
         with pytest.raises(StoreError) as raised:
             await db_store.add_memory(scope, Memory(id="m", user_id="u", memory="x", topics=["a"]))
     finally:
-        event.remove(bound.engine.sync_engine, "before_cursor_execute", fail_on_topics)
+        event.remove(bound.runner.sync_engine, "before_cursor_execute", fail_on_topics)
     assert isinstance(raised.value.__cause__, OSError)
     assert await db_store.get_memory(scope, "m") is None
     # The store is still usable afterwards.

@@ -69,12 +69,16 @@ async def test_sqlite_uses_wal_and_enforces_foreign_keys(tmp_path: Path) -> None
         await store.migrate()
     with sqlite3.connect(path) as raw:
         assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-    engine = SqlStore(f"sqlite:///{path}")
-    bound = await engine._bind()
-    async with bound.engine.connect() as c:
-        assert (await c.execute(text("PRAGMA foreign_keys"))).scalar() == 1
-        assert (await c.execute(text("PRAGMA busy_timeout"))).scalar() == 30000
-    await engine.close()
+    store = SqlStore(f"sqlite:///{path}")
+    runner = (await store._bind()).runner
+    settings = await runner.read(
+        lambda c: [
+            c.execute(text(f"PRAGMA {name}")).scalar()
+            for name in ("foreign_keys", "busy_timeout", "synchronous")
+        ]
+    )
+    assert settings == [1, 30000, 1]  # synchronous = NORMAL
+    await store.close()
 
 
 async def test_in_memory_sqlite_works_for_tests() -> None:

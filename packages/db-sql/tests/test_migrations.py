@@ -4,17 +4,18 @@ refused, and migrations that build exactly the schema the code declares."""
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import Connection, MetaData, insert, inspect, text
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from covey.db.sql import LATEST_VERSION, SqlStore
 from covey.db.sql import migrations as m
-from covey.db.sql.engine import EngineOptions, create_engine
+from covey.db.sql.engine import EngineOptions, create_postgres_engine, create_sqlite_engine
+from covey.db.sql.runners import PostgresRunner, Runner, SqliteRunner
 from covey.db.sql.tables import metadata as current_metadata
 from covey.db.sql.testing import PostgresCluster
 from covey.db.sql.urls import parse_url
@@ -26,20 +27,33 @@ from covey.spec.store import Scope, utc_now
 T0 = utc_now().replace(microsecond=123456) - timedelta(days=3)
 
 
-def engine_for(url: str) -> AsyncEngine:
-    return create_engine(parse_url(url), EngineOptions())
+@asynccontextmanager
+async def runner_for(url: str) -> AsyncIterator[Runner]:
+    """A store's own way into the database at `url`, without the store."""
+    parsed = parse_url(url)
+    if parsed.backend == "postgresql":
+        engine = create_postgres_engine(parsed, EngineOptions())
+        try:
+            yield PostgresRunner(engine)
+        finally:
+            await engine.dispose()
+    else:
+        sync_engine = create_sqlite_engine(parsed, EngineOptions())
+        try:
+            yield SqliteRunner(sync_engine, connections=1, serial=False, pool_timeout=30)
+        finally:
+            sync_engine.dispose()
 
 
 async def version_rows(url: str) -> list[tuple[int, str]]:
-    engine = engine_for(url)
-    try:
-        async with engine.connect() as c:
-            rows = await c.execute(
-                text("SELECT version, description FROM covey_schema_version ORDER BY version")
-            )
-            return [(int(v), str(d)) for v, d in rows]
-    finally:
-        await engine.dispose()
+    def read(c: Connection) -> list[tuple[int, str]]:
+        rows = c.execute(
+            text("SELECT version, description FROM covey_schema_version ORDER BY version")
+        )
+        return [(int(v), str(d)) for v, d in rows]
+
+    async with runner_for(url) as runner:
+        return await runner.read(read)
 
 
 def test_versions_are_numbered_without_gaps() -> None:
@@ -101,15 +115,10 @@ def _describe(connection: Connection) -> dict[str, Any]:
 
 
 async def _schema(url: str, build: Callable[[Connection], None] | None = None) -> dict[str, Any]:
-    engine = engine_for(url)
-    try:
+    async with runner_for(url) as runner:
         if build is not None:
-            async with engine.begin() as c:
-                await c.run_sync(build)
-        async with engine.connect() as c:
-            return await c.run_sync(_describe)
-    finally:
-        await engine.dispose()
+            await runner.write(build)
+        return await runner.read(_describe)
 
 
 async def test_migrations_build_exactly_the_declared_schema(
@@ -145,106 +154,106 @@ async def _seed_v1(url: str) -> None:
             "parts": [{"kind": "user", "content": "hello"}],
         }
     ]
-    engine = engine_for(url)
-    try:
-        async with engine.begin() as c:
-            await c.execute(
-                insert(tables["covey_sessions"]),
+
+    def seed(c: Connection) -> None:
+        c.execute(
+            insert(tables["covey_sessions"]),
+            {
+                "tenant_id": "t",
+                "id": "s1",
+                "user_id": "alice",
+                "agent_id": "agent",
+                "state": dumps({"cart": [1, 2], "total": 2.5}),
+                "summary": "kept",
+                "metadata": dumps({}),
+                "version": 3,
+                "created_at": T0,
+                "updated_at": T0,
+            },
+        )
+        c.execute(
+            insert(tables["covey_runs"]),
+            {
+                "tenant_id": "t",
+                "id": "r1",
+                "user_id": "alice",
+                "session_id": "s1",
+                "agent_id": "agent",
+                "parent_run_id": None,
+                "status": "paused",
+                "input": dumps("hello"),
+                "output": None,
+                "usage": dumps({}),
+                "messages": dumps(run_messages),
+                "tool_calls": dumps([]),
+                "requirements": dumps([]),
+                "error": None,
+                "cancel_requested": False,
+                "heartbeat_at": T0,
+                "started_at": T0,
+                "finished_at": None,
+                "created_at": T0,
+                "updated_at": T0,
+                "metadata": dumps({"last_seq": 2}),
+            },
+        )
+        c.execute(
+            insert(tables["covey_run_events"]),
+            [
                 {
                     "tenant_id": "t",
-                    "id": "s1",
-                    "user_id": "alice",
-                    "agent_id": "agent",
-                    "state": dumps({"cart": [1, 2], "total": 2.5}),
-                    "summary": "kept",
-                    "metadata": dumps({}),
-                    "version": 3,
-                    "created_at": T0,
-                    "updated_at": T0,
-                },
-            )
-            await c.execute(
-                insert(tables["covey_runs"]),
-                {
-                    "tenant_id": "t",
-                    "id": "r1",
-                    "user_id": "alice",
-                    "session_id": "s1",
-                    "agent_id": "agent",
-                    "parent_run_id": None,
-                    "status": "paused",
-                    "input": dumps("hello"),
-                    "output": None,
-                    "usage": dumps({}),
-                    "messages": dumps(run_messages),
-                    "tool_calls": dumps([]),
-                    "requirements": dumps([]),
-                    "error": None,
-                    "cancel_requested": False,
-                    "heartbeat_at": T0,
-                    "started_at": T0,
-                    "finished_at": None,
-                    "created_at": T0,
-                    "updated_at": T0,
-                    "metadata": dumps({"last_seq": 2}),
-                },
-            )
-            await c.execute(
-                insert(tables["covey_run_events"]),
-                [
-                    {
-                        "tenant_id": "t",
-                        "run_id": "r1",
-                        "seq": seq,
-                        "user_id": "alice",
-                        "type": "text.delta",
-                        "time": T0,
-                        "data": TextDelta(run_id="r1", seq=seq, delta=f"d{seq}").model_dump_json(),
-                    }
-                    for seq in (1, 2)
-                ],
-            )
-            await c.execute(
-                insert(tables["covey_memories"]),
-                [
-                    {
-                        "tenant_id": tenant,
-                        "id": memory_id,
-                        "user_id": "alice",
-                        "memory": f"{memory_id} in {tenant}",
-                        "topics": dumps(topics),
-                        "metadata": dumps({}),
-                        "created_at": T0,
-                        "updated_at": T0 + timedelta(minutes=minute),
-                    }
-                    for tenant, memory_id, topics, minute in (
-                        ("t", "m1", ["food", "food", "work"], 1),
-                        ("t", "m2", [], 2),
-                        ("t", "m3", ["work"], 3),
-                        ("other", "m1", ["food"], 4),
-                    )
-                ],
-            )
-            await c.execute(
-                insert(tables["covey_approvals"]),
-                {
-                    "tenant_id": "t",
-                    "id": "a1",
-                    "user_id": "alice",
                     "run_id": "r1",
-                    "tool_call_id": "c1",
-                    "tool_name": "pay",
-                    "args": dumps({"eur": 5}),
-                    "status": "pending",
-                    "note": None,
-                    "created_at": T0,
-                    "resolved_at": None,
-                    "resolved_by": None,
+                    "seq": seq,
+                    "user_id": "alice",
+                    "type": "text.delta",
+                    "time": T0,
+                    "data": TextDelta(run_id="r1", seq=seq, delta=f"d{seq}").model_dump_json(),
+                }
+                for seq in (1, 2)
+            ],
+        )
+        c.execute(
+            insert(tables["covey_memories"]),
+            [
+                {
+                    "tenant_id": tenant,
+                    "id": memory_id,
+                    "user_id": "alice",
+                    "memory": f"{memory_id} in {tenant}",
+                    "topics": dumps(topics),
                     "metadata": dumps({}),
-                },
-            )
-    finally:
-        await engine.dispose()
+                    "created_at": T0,
+                    "updated_at": T0 + timedelta(minutes=minute),
+                }
+                for tenant, memory_id, topics, minute in (
+                    ("t", "m1", ["food", "food", "work"], 1),
+                    ("t", "m2", [], 2),
+                    ("t", "m3", ["work"], 3),
+                    ("other", "m1", ["food"], 4),
+                )
+            ],
+        )
+        c.execute(
+            insert(tables["covey_approvals"]),
+            {
+                "tenant_id": "t",
+                "id": "a1",
+                "user_id": "alice",
+                "run_id": "r1",
+                "tool_call_id": "c1",
+                "tool_name": "pay",
+                "args": dumps({"eur": 5}),
+                "status": "pending",
+                "note": None,
+                "created_at": T0,
+                "resolved_at": None,
+                "resolved_by": None,
+                "metadata": dumps({}),
+            },
+        )
+
+    async with runner_for(url) as runner:
+        await runner.write(seed)
 
 
 async def _check_v1_data(store: SqlStore) -> None:
@@ -309,16 +318,16 @@ def test_every_version_has_seed_data() -> None:
 async def test_newer_database_is_refused(db_url: str) -> None:
     async with SqlStore(db_url) as store:
         await store.migrate()
-    engine = engine_for(db_url)
-    async with engine.begin() as c:
-        await c.execute(
-            text(
-                "INSERT INTO covey_schema_version (version, description, applied_at) "
-                "VALUES (:v, 'from the future', :at)"
-            ),
-            {"v": LATEST_VERSION + 1, "at": utc_now().replace(tzinfo=None)},
+    async with runner_for(db_url) as runner:
+        await runner.write(
+            lambda c: c.execute(
+                text(
+                    "INSERT INTO covey_schema_version (version, description, applied_at) "
+                    "VALUES (:v, 'from the future', :at)"
+                ),
+                {"v": LATEST_VERSION + 1, "at": utc_now().replace(tzinfo=None)},
+            )
         )
-    await engine.dispose()
     async with SqlStore(db_url) as newer:
         with pytest.raises(SchemaVersionError) as raised:
             await newer.get_session(Scope(), "s")

@@ -12,9 +12,10 @@ from covey.spec.errors import ConfigurationError
 @pytest.mark.parametrize(
     ("url", "backend", "driver"),
     [
-        ("sqlite:///covey.db", "sqlite", "sqlite+aiosqlite"),
-        ("sqlite+aiosqlite:////abs/covey.db", "sqlite", "sqlite+aiosqlite"),
-        ("sql+sqlite:///covey.db", "sqlite", "sqlite+aiosqlite"),
+        ("sqlite:///covey.db", "sqlite", "sqlite+pysqlite"),
+        ("sqlite+pysqlite:////abs/covey.db", "sqlite", "sqlite+pysqlite"),
+        ("sqlite+aiosqlite:////abs/covey.db", "sqlite", "sqlite+pysqlite"),  # 0.1 URLs still work
+        ("sql+sqlite:///covey.db", "sqlite", "sqlite+pysqlite"),
         ("postgresql://u:p@db:5432/covey", "postgresql", "postgresql+asyncpg"),
         ("postgres://u:p@db/covey", "postgresql", "postgresql+asyncpg"),
         ("postgresql+asyncpg://u@db/covey", "postgresql", "postgresql+asyncpg"),
@@ -42,7 +43,7 @@ def test_paths_and_memory() -> None:
     [
         "covey.db",
         "mysql://u:hunter2@h/db",
-        "sqlite+pysqlite:///x.db",
+        "sqlite+pysqlcipher:///x.db",
         "postgresql+pg8000://u:hunter2@h/db",
         "postgresql://u:hunter2@h",
         "sql://x",

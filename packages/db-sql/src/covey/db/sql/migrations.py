@@ -21,6 +21,7 @@ import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as distribution_version
 from typing import Any
@@ -44,9 +45,9 @@ from sqlalchemy import (
     text,
     tuple_,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from covey.db.sql.columns import ID, JSONDocument, UTCDateTime
+from covey.db.sql.runners import Runner
 from covey.db.sql.tables import SCHEMA_VERSION
 from covey.spec.errors import ConfigurationError, SchemaVersionError
 from covey.spec.store import utc_now
@@ -384,21 +385,38 @@ def _read_version(connection: Connection) -> int:
     return int(found or 0)
 
 
-async def current_version(engine: AsyncEngine) -> int:
-    """The schema version of the database behind `engine` (0 when it has none yet)."""
-    async with engine.connect() as connection:
-        return await connection.run_sync(_read_version)
+async def current_version(runner: Runner) -> int:
+    """The schema version of the database behind `runner` (0 when it has none yet)."""
+    return await runner.read(_read_version)
 
 
-async def _lock(connection: AsyncConnection) -> None:
+def _lock(connection: Connection) -> None:
     if connection.dialect.name == "postgresql":
-        await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
-    # SQLite: the caller's engine opens every transaction with BEGIN IMMEDIATE, which takes the
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+    # SQLite: the runner opens every write transaction with BEGIN IMMEDIATE, which takes the
     # database's write lock before anything is read.
 
 
+def _apply(step: Migration, where: str, connection: Connection) -> bool:
+    """Apply `step` under the lock unless it is already there; whether this call applied it."""
+    _lock(connection)
+    SCHEMA_VERSION.create(connection, checkfirst=True)
+    found = _read_version(connection)
+    if found > LATEST_VERSION:
+        raise newer_schema_error(found, where)
+    if found >= step.version:
+        return False  # another process applied it while we waited for the lock
+    step.apply(connection)
+    connection.execute(
+        insert(SCHEMA_VERSION).values(
+            version=step.version, description=step.description, applied_at=utc_now()
+        )
+    )
+    return True
+
+
 async def migrate(
-    engine: AsyncEngine,
+    runner: Runner,
     *,
     where: str,
     target: int | None = None,
@@ -407,8 +425,8 @@ async def migrate(
     """Bring the database up to `target` (default: the latest version).
 
     Args:
-        engine: The engine to migrate through. On SQLite it must open transactions with
-            `BEGIN IMMEDIATE` (`covey.db.sql.engine` does so for writes).
+        runner: The database to migrate (`covey.db.sql.runners`: its write transactions open
+            with `BEGIN IMMEDIATE` on SQLite).
         where: The masked database URL, for error messages.
         target: The version to reach, 0 to `LATEST_VERSION`; never downgrades.
         steps: The steps to apply (tests pass a subset).
@@ -427,7 +445,7 @@ async def migrate(
         raise ConfigurationError(
             f"target must be a schema version from 0 to {latest}, got {goal!r}"
         )
-    found = await current_version(engine)
+    found = await current_version(runner)
     if found > LATEST_VERSION:
         raise newer_schema_error(found, where)
     applied: list[int] = []
@@ -436,20 +454,7 @@ async def migrate(
             break
         if step.version <= found:
             continue
-        async with engine.begin() as connection:
-            await _lock(connection)
-            await connection.run_sync(lambda c: SCHEMA_VERSION.create(c, checkfirst=True))
-            found = await connection.run_sync(_read_version)
-            if found > LATEST_VERSION:
-                raise newer_schema_error(found, where)
-            if found >= step.version:
-                continue  # another process applied it while we waited for the lock
-            await connection.run_sync(step.apply)
-            await connection.execute(
-                insert(SCHEMA_VERSION).values(
-                    version=step.version, description=step.description, applied_at=utc_now()
-                )
-            )
-            found = step.version
+        if await runner.write(partial(_apply, step, where)):
             applied.append(step.version)
+        found = step.version
     return applied

@@ -1,7 +1,9 @@
 """The scope rules of `covey.spec.store`, as SQL conditions and write-time checks.
 
 Every statement the store runs is filtered by one of these conditions: `tenant_id` always, and
-`user_id` for user scopes (shared rows aside, for reading).
+`user_id` for user scopes (shared rows aside, for reading). `visible` and `writable` hold one
+scope's ids; `visible_to` and `writable_by` serve every scope of one shape (tenant-wide, or one
+user), taking the ids as parameters (`scope_params`), for statements built once and reused.
 """
 
 from __future__ import annotations
@@ -9,20 +11,29 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Table, and_, or_
+from sqlalchemy import BindParameter, ColumnElement, String, Table, and_, bindparam, or_
 
 from covey.spec.errors import InvalidInputError
 from covey.spec.store import Scope, check_id
 
 __all__ = [
+    "SCOPE_TENANT",
+    "SCOPE_USER",
     "check_optional",
     "check_scope",
     "check_sequence",
     "check_type",
+    "scope_params",
     "stamp",
     "visible",
+    "visible_to",
     "writable",
+    "writable_by",
 ]
+
+SCOPE_TENANT = "scope_tenant_id"
+SCOPE_USER = "scope_user_id"
+"""The parameter names of `visible_to` and `writable_by` (never a column's name)."""
 
 T = TypeVar("T")
 
@@ -73,15 +84,41 @@ def stamp(scope: Scope, user_id: str | None, what: str) -> str | None:
 
 def visible(table: Table, scope: Scope, *, shared: bool = False) -> ColumnElement[bool]:
     """Rows of `table` that `scope` may read (`shared`: rows without a user too)."""
-    tenant = table.c.tenant_id == scope.tenant_id
-    if scope.user_id is None:
-        return tenant
-    own = table.c.user_id == scope.user_id
-    if shared:
-        return and_(tenant, or_(own, table.c.user_id.is_(None)))
-    return and_(tenant, own)
+    return _rows(table, scope.tenant_id, scope.user_id, shared=shared)
 
 
 def writable(table: Table, scope: Scope) -> ColumnElement[bool]:
     """Rows of `table` that `scope` may change or delete."""
     return visible(table, scope)
+
+
+def visible_to(table: Table, *, user_scoped: bool, shared: bool = False) -> ColumnElement[bool]:
+    """`visible` for any scope of one shape; run the statement with `scope_params(scope)`."""
+    user = bindparam(SCOPE_USER, type_=String()) if user_scoped else None
+    return _rows(table, bindparam(SCOPE_TENANT, type_=String()), user, shared=shared)
+
+
+def writable_by(table: Table, *, user_scoped: bool) -> ColumnElement[bool]:
+    """`writable` for any scope of one shape; run the statement with `scope_params(scope)`."""
+    return visible_to(table, user_scoped=user_scoped)
+
+
+def scope_params(scope: Scope) -> dict[str, str | None]:
+    """The parameters of a statement filtered by `visible_to` or `writable_by`."""
+    return {SCOPE_TENANT: scope.tenant_id, SCOPE_USER: scope.user_id}
+
+
+def _rows(
+    table: Table,
+    tenant_id: str | BindParameter[str],
+    user_id: str | BindParameter[str] | None,
+    *,
+    shared: bool,
+) -> ColumnElement[bool]:
+    tenant = table.c.tenant_id == tenant_id
+    if user_id is None:
+        return tenant
+    own = table.c.user_id == user_id
+    if shared:
+        return and_(tenant, or_(own, table.c.user_id.is_(None)))
+    return and_(tenant, own)

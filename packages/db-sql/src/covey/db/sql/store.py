@@ -1,20 +1,24 @@
-"""`SqlStore`: the `covey.spec.store.Store` on SQLite or PostgreSQL, one code path for both."""
+"""`SqlStore`: the `covey.spec.store.Store` on SQLite or PostgreSQL, one code path for both.
+
+Each method checks its input and builds its statements, then runs one synchronous transaction
+function over a SQLAlchemy `Connection` through the backend's runner (`covey.db.sql.runners`).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
 from collections.abc import AsyncGenerator, Callable, Sequence
-from contextlib import asynccontextmanager, nullcontext
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+import anyio.to_thread
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import (
     ColumnElement,
-    Insert,
     Select,
     Table,
     case,
@@ -28,13 +32,17 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.engine import Connection, Engine
 
-from covey.db.sql import records
+from covey.db.sql import records, statements
 from covey.db.sql import tables as t
 from covey.db.sql.columns import UTCDateTime
-from covey.db.sql.engine import EngineOptions, create_engine, writer
+from covey.db.sql.engine import (
+    EngineOptions,
+    create_postgres_engine,
+    create_sqlite_engine,
+    sqlite_connections,
+)
 from covey.db.sql.errors import translate_error
 from covey.db.sql.migrations import (
     LATEST_VERSION,
@@ -45,15 +53,18 @@ from covey.db.sql.migrations import (
 )
 from covey.db.sql.pages import after, decode_cursor, encode_cursor, from_micros, micros
 from covey.db.sql.records import Codec
+from covey.db.sql.runners import PostgresRunner, Runner, SqliteRunner
 from covey.db.sql.scoping import (
     check_optional,
     check_scope,
     check_sequence,
     check_type,
+    scope_params,
     stamp,
     visible,
     writable,
 )
+from covey.db.sql.statements import dialect_insert, set_from_excluded
 from covey.db.sql.urls import Backend, DatabaseURL, parse_url
 from covey.spec.errors import (
     ConfigurationError,
@@ -90,6 +101,7 @@ DEFAULT_MAX_JSON_BYTES = 16 * 2**20
 """The default largest JSON payload of one row (16 MiB)."""
 
 R = TypeVar("R", bound=BaseModel)
+T = TypeVar("T")
 
 _RUNNING = RunStatus.RUNNING.value
 _LIVE = (RunStatus.RUNNING.value, RunStatus.PAUSED.value)
@@ -97,13 +109,10 @@ _LIVE = (RunStatus.RUNNING.value, RunStatus.PAUSED.value)
 
 @dataclass(slots=True)
 class _Bound:
-    """The engine (and locks) of one event loop; a store rebinds when used from a new loop."""
+    """The runner (and lock) of one event loop; a store rebinds when used from a new loop."""
 
     loop: asyncio.AbstractEventLoop
-    engine: AsyncEngine
-    writer: AsyncEngine
-    write_lock: asyncio.Lock | None
-    """SQLite only: writes of this process queue here instead of spinning on the file lock."""
+    runner: Runner
     ready_lock: asyncio.Lock
 
 
@@ -124,7 +133,7 @@ class SqlStore(Store):
     Constructing it does no I/O. The first call connects, and (with `auto_migrate`) creates or
     upgrades the schema under a database-wide lock. Use it as an async context manager, or
     call `close`. One store serves many concurrent tasks; it belongs to one event loop at a
-    time, and reconnects when used from a new one (successive `run_sync` calls, for example).
+    time, and moves to a new one when used from it (successive `run_sync` calls, for example).
 
     Args:
         url: `sqlite:///path/to/covey.db` or `postgresql://user:password@host:5432/db`
@@ -195,6 +204,8 @@ class SqlStore(Store):
         self._max_json_bytes = max_json_bytes
         self._auto_migrate = auto_migrate
         self._bound: _Bound | None = None
+        self._sqlite_engine: Engine | None = None
+        """SQLite: one synchronous engine, kept across event loops until `close`."""
         self._schema_ready = False
 
     def __repr__(self) -> str:
@@ -218,65 +229,79 @@ class SqlStore(Store):
     # --- lifecycle -------------------------------------------------------------------------------
 
     async def close(self) -> None:
-        """Close every pooled connection. Safe to call twice; a later call reconnects."""
+        """Close every pooled connection. Safe to call twice; a later call reconnects.
+
+        An in-memory SQLite database (`sqlite://`) goes with its connection.
+        """
         bound, self._bound = self._bound, None
+        engine, self._sqlite_engine = self._sqlite_engine, None
         if bound is not None:
             await self._dispose(bound)
+        if engine is not None:
+            await anyio.to_thread.run_sync(engine.dispose)  # closing may checkpoint the WAL
+            if self._url.in_memory:
+                self._schema_ready = False  # the database went with its connection
 
-    async def _dispose(self, bound: _Bound) -> None:
+    @staticmethod
+    async def _dispose(bound: _Bound) -> None:
+        """Let go of a PostgreSQL engine (SQLite's outlives event loops: `close` disposes it)."""
+        if not isinstance(bound.runner, PostgresRunner):
+            return
         try:
             same_loop = bound.loop is asyncio.get_running_loop()
         except RuntimeError:  # pragma: no cover - close() always runs in a loop
             same_loop = False
-        if same_loop or (self.backend == "sqlite" and bound.loop.is_closed()):
-            # aiosqlite connections can be closed from any loop; asyncpg ones only from theirs.
-            await bound.engine.dispose()
-        else:
-            await bound.engine.dispose(close=False)
+        # asyncpg connections can only be closed from their own event loop.
+        await bound.runner.engine.dispose(close=same_loop)
 
     async def _bind(self) -> _Bound:
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError as e:
             raise ConfigurationError(
-                "SqlStore runs on asyncio (SQLAlchemy's async engine); call it from an asyncio "
-                "event loop (anyio's asyncio backend works, trio does not)"
+                "SqlStore runs on asyncio; call it from an asyncio event loop (anyio's asyncio "
+                "backend works, trio does not)"
             ) from e
         bound = self._bound
         if bound is not None and bound.loop is loop:
             return bound
-        path = self._url.sqlite_path
-        if path:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(self._url, self._options)
-        self._bound = _Bound(
-            loop=loop,
-            engine=engine,
-            writer=writer(engine),
-            write_lock=asyncio.Lock() if self.backend == "sqlite" else None,
-            ready_lock=asyncio.Lock(),
-        )
+        self._bound = _Bound(loop=loop, runner=self._runner(), ready_lock=asyncio.Lock())
         if bound is not None:
             await self._dispose(bound)
         return self._bound
 
-    async def _ready(self) -> _Bound:
+    def _runner(self) -> Runner:
+        if self.backend == "postgresql":
+            return PostgresRunner(create_postgres_engine(self._url, self._options))
+        if self._sqlite_engine is None:
+            path = self._url.sqlite_path
+            if path:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self._sqlite_engine = create_sqlite_engine(self._url, self._options)
+        return SqliteRunner(
+            self._sqlite_engine,
+            connections=sqlite_connections(self._url, self._options),
+            serial=self._url.in_memory,
+            pool_timeout=self._options.pool_timeout,
+        )
+
+    async def _ready(self) -> Runner:
         bound = await self._bind()
         if self._schema_ready:
-            return bound
+            return bound.runner
         async with bound.ready_lock:
             if not self._schema_ready:
                 async with self._translated("connect"):
                     if self._auto_migrate:
-                        await migrate(bound.writer, where=self.url)
+                        await migrate(bound.runner, where=self.url)
                     else:
-                        found = await current_version(bound.engine)
+                        found = await current_version(bound.runner)
                         if found > LATEST_VERSION:
                             raise newer_schema_error(found, self.url)
                         if found < LATEST_VERSION:
                             raise unmigrated_schema_error(found, self.url)
                 self._schema_ready = True
-        return bound
+        return bound.runner
 
     async def migrate(self, *, target: int | None = None) -> list[int]:
         """Create or upgrade the schema (what `covey migrate` runs).
@@ -295,7 +320,7 @@ class SqlStore(Store):
         """
         bound = await self._bind()
         async with bound.ready_lock, self._translated("migrate"):
-            applied = await migrate(bound.writer, where=self.url, target=target)
+            applied = await migrate(bound.runner, where=self.url, target=target)
             if target is None or target >= LATEST_VERSION:
                 self._schema_ready = True
             return applied
@@ -304,7 +329,7 @@ class SqlStore(Store):
         """The database's schema version (0 before the first migration)."""
         bound = await self._bind()
         async with self._translated("schema_version"):
-            return await current_version(bound.engine)
+            return await current_version(bound.runner)
 
     @asynccontextmanager
     async def _translated(self, action: str) -> AsyncGenerator[None]:
@@ -312,39 +337,57 @@ class SqlStore(Store):
             yield
         except CoveyError:
             raise
-        except (TimeoutError, sa_exc.SQLAlchemyError, sqlite3.Error, OSError) as e:
-            password = self._url.sqlalchemy_url.password
-            raise translate_error(
-                e, action=action, where=self.url, password=str(password) if password else None
-            ) from e
+        except _DATABASE_ERRORS as e:
+            raise self._error(e, action) from e
 
-    @asynccontextmanager
-    async def _read(self, action: str) -> AsyncGenerator[AsyncConnection]:
-        bound = await self._ready()
-        # An in-memory database is one shared connection: its reads queue behind writes too.
-        lock = bound.write_lock if self._url.in_memory and bound.write_lock else nullcontext()
-        async with self._translated(action), lock, bound.engine.connect() as connection:
-            yield connection
+    def _error(self, error: BaseException, action: str) -> CoveyError:
+        password = self._url.sqlalchemy_url.password
+        return translate_error(
+            error, action=action, where=self.url, password=str(password) if password else None
+        )
 
-    @asynccontextmanager
-    async def _write(self, action: str) -> AsyncGenerator[AsyncConnection]:
-        bound = await self._ready()
-        lock = bound.write_lock if bound.write_lock is not None else nullcontext()
-        async with self._translated(action), lock, bound.writer.begin() as connection:
-            yield connection
+    async def _read(self, action: str, work: Callable[[Connection], T]) -> T:
+        """`work(connection)` in one read transaction; database errors become `StoreError`s."""
+        runner = await self._ready()
+        try:
+            return await runner.read(work)
+        except CoveyError:
+            raise
+        except _DATABASE_ERRORS as e:
+            raise self._error(e, action) from e
+
+    async def _write(self, action: str, work: Callable[[Connection], T]) -> T:
+        """`work(connection)` in one write transaction, rolled back if anything raises."""
+        runner = await self._ready()
+        try:
+            return await runner.write(work)
+        except CoveyError:
+            raise
+        except _DATABASE_ERRORS as e:
+            raise self._error(e, action) from e
 
     def _insert(self, table: Table) -> Any:
-        if self.backend == "postgresql":
-            return postgresql.insert(table)
-        return sqlite.insert(table)
+        return dialect_insert(self.backend, table)
 
     def _values(self, codec: Codec[R], record: R, what: str) -> tuple[R, dict[str, Any]]:
         return codec.to_values(record, what, self._max_json_bytes)
 
-    @staticmethod
-    async def _one(connection: AsyncConnection, statement: Any, codec: Codec[R]) -> R | None:
-        row = (await connection.execute(statement)).mappings().first()
-        return None if row is None else codec.from_row(row)
+    async def _get(
+        self,
+        action: str,
+        scope: Scope,
+        codec: Codec[R],
+        key: str,
+        *,
+        column: str = "id",
+        shared: bool = False,
+    ) -> R | None:
+        """The record whose `column` is `key`, if `scope` may see it."""
+        query = statements.get_one(
+            codec.table, column, user_scoped=scope.user_id is not None, shared=shared
+        )
+        params = {**scope_params(scope), statements.KEY: key}
+        return await self._read(action, lambda c: _one(c, query, codec, params))
 
     async def _page(
         self,
@@ -366,14 +409,14 @@ class SqlStore(Store):
             values = [from_micros(v) if isinstance(v, int) else v for v in found]
             query = query.where(after(order, values, descending=descending))
         ordering = [c.desc() if descending else c.asc() for c in order]
-        async with self._read(action) as connection:
-            rows = (
-                (await connection.execute(query.order_by(*ordering).limit(limit + 1)))
-                .mappings()
-                .all()
-            )
-        items = [codec.from_row(r) for r in rows[:limit]]
-        next_cursor = encode_cursor(listing, key(items[-1])) if len(rows) > limit else None
+        statement = query.order_by(*ordering).limit(limit + 1)
+
+        def read(c: Connection) -> tuple[list[R], bool]:
+            rows = c.execute(statement).mappings().all()
+            return [codec.from_row(r) for r in rows[:limit]], len(rows) > limit
+
+        items, more = await self._read(action, read)
+        next_cursor = encode_cursor(listing, key(items[-1])) if more else None
         return Page[R](items=items, next_cursor=next_cursor)
 
     # --- sessions --------------------------------------------------------------------------------
@@ -382,10 +425,7 @@ class SqlStore(Store):
         """See `Store.get_session`."""
         check_scope(scope)
         check_id(session_id, "session_id")
-        s = t.SESSIONS
-        async with self._read("get_session") as c:
-            query = select(s).where(visible(s, scope), s.c.id == session_id)
-            return await self._one(c, query, records.SESSION)
+        return await self._get("get_session", scope, records.SESSION, session_id)
 
     async def list_sessions(
         self,
@@ -433,68 +473,35 @@ class SqlStore(Store):
         _, values = self._values(records.SESSION, session, "session")
         del values["version"]  # the store counts versions; the caller's value is ignored
         values.update(tenant_id=scope.tenant_id, user_id=user_id, updated_at=utc_now())
-        s = t.SESSIONS
-        returning = list(s.c)
-        async with self._write("save_session") as c:
-            if expected_version == 0:
-                statement = (
-                    self._insert(s)
-                    .values(version=1, **values)
-                    .on_conflict_do_nothing(index_elements=[s.c.tenant_id, s.c.id])
-                    .returning(*returning)
-                )
-            elif expected_version is None:
-                insert = self._insert(s).values(version=1, **values)
-                changes = _replace(s, insert, keep=("created_at",))
-                changes["version"] = s.c.version + 1
-                statement = insert.on_conflict_do_update(
-                    index_elements=[s.c.tenant_id, s.c.id],
-                    set_=changes,
-                    where=writable(s, scope),
-                ).returning(*returning)
-            else:
-                changes = {k: v for k, v in values.items() if k not in _FIXED}
-                statement = (
-                    update(s)
-                    .where(
-                        writable(s, scope),
-                        s.c.id == session.id,
-                        s.c.version == expected_version,
-                    )
-                    .values(version=s.c.version + 1, **changes)
-                    .returning(*returning)
-                )
-            saved = await self._one(c, statement, records.SESSION)
+        user_scoped = scope.user_id is not None
+        if expected_version == 0:
+            statement = statements.insert_session(self.backend)
+            params = {**values, "version": 1}
+        elif expected_version is None:
+            statement = statements.upsert_session(self.backend, user_scoped=user_scoped)
+            params = {**values, "version": 1, **scope_params(scope)}
+        else:
+            statement = statements.update_session(user_scoped=user_scoped)
+            params = {k: v for k, v in values.items() if k not in _FIXED}
+            params.update(scope_params(scope))
+            params.update({statements.KEY: session.id, statements.EXPECTED: expected_version})
+
+        def save(c: Connection) -> Session:
+            saved = _one(c, statement, records.SESSION, params)
             if saved is None:
-                raise await self._session_conflict(c, scope, session.id, expected_version)
+                raise _session_conflict(c, scope, session.id, expected_version)
             return saved
 
-    async def _session_conflict(
-        self, c: AsyncConnection, scope: Scope, session_id: str, expected: int | None
-    ) -> ConflictError:
-        s = t.SESSIONS
-        row = (
-            await c.execute(
-                select(s.c.version, s.c.user_id).where(
-                    s.c.tenant_id == scope.tenant_id, s.c.id == session_id
-                )
-            )
-        ).first()
-        if row is not None and scope.user_id is not None and row.user_id != scope.user_id:
-            return ConflictError(f"Session id {session_id!r} is taken outside this scope")
-        current = 0 if row is None else row.version
-        return ConflictError(
-            f"Session {session_id!r} is at version {current}, not {expected}: someone saved it "
-            "since you read it. Reload it and apply your change again."
-        )
+        return await self._write("save_session", save)
 
     async def delete_session(self, scope: Scope, session_id: str) -> None:
         """See `Store.delete_session`."""
         check_scope(scope)
         check_id(session_id, "session_id")
         s, r = t.SESSIONS, t.RUNS
-        async with self._write("delete_session") as c:
-            gone = await c.execute(
+
+        def remove(c: Connection) -> None:
+            gone = c.execute(
                 delete(s).where(visible(s, scope), s.c.id == session_id).returning(s.c.id)
             )
             if gone.first() is None:
@@ -503,18 +510,22 @@ class SqlStore(Store):
                 r.c.tenant_id == scope.tenant_id, r.c.session_id == session_id
             )
             for table, column in ((t.EVENTS, "run_id"), (t.APPROVALS, "run_id")):
-                await c.execute(
+                c.execute(
                     delete(table).where(
                         table.c.tenant_id == scope.tenant_id, table.c[column].in_(runs)
                     )
                 )
-            await c.execute(
+            c.execute(
                 delete(r).where(r.c.tenant_id == scope.tenant_id, r.c.session_id == session_id)
             )
 
+        await self._write("delete_session", remove)
+
     # --- runs ------------------------------------------------------------------------------------
 
-    async def save_run(self, scope: Scope, run: Run) -> Run:
+    async def save_run(
+        self, scope: Scope, run: Run, *, expected_status: RunStatus | None = None
+    ) -> Run:
         """See `Store.save_run`."""
         check_scope(scope)
         check_type(run, Run, "run")
@@ -523,54 +534,44 @@ class SqlStore(Store):
         check_optional(run.agent_id, "run.agent_id")
         check_optional(run.parent_run_id, "run.parent_run_id")
         user_id = stamp(scope, run.user_id, "run")
+        expected = None
+        if expected_status is not None:
+            expected = _run_status(expected_status, "expected_status")
         _, values = self._values(records.RUN, run, "run")
         values.update(tenant_id=scope.tenant_id, user_id=user_id, updated_at=utc_now())
-        r = t.RUNS
-        insert = self._insert(r).values(**values)
-        new = insert.excluded
-        changes = _replace(r, insert, keep=("created_at",))
-        changes["cancel_requested"] = or_(new.cancel_requested, r.c.cancel_requested)
-        changes["heartbeat_at"] = case(
-            (r.c.heartbeat_at.is_(None), new.heartbeat_at),
-            (new.heartbeat_at.is_(None), r.c.heartbeat_at),
-            (new.heartbeat_at > r.c.heartbeat_at, new.heartbeat_at),
-            else_=r.c.heartbeat_at,
-        )
-        statement = insert.on_conflict_do_update(
-            index_elements=[r.c.tenant_id, r.c.id], set_=changes, where=writable(r, scope)
-        ).returning(*r.c)
-        async with self._write("save_run") as c:
+        if expected is None:
+            statement = statements.upsert_run(self.backend, user_scoped=scope.user_id is not None)
+            params: dict[str, Any] | None = {**values, **scope_params(scope)}
+        else:
+            statement, params = _swap_run(scope, run.id, values, expected), None
+        run_key = {**scope_params(scope), statements.KEY: run.id}
+
+        def save(c: Connection) -> Run:
             previous_user: Any = None
             if scope.user_id is None:
-                previous_user = (
-                    await c.execute(
-                        select(r.c.user_id).where(
-                            r.c.tenant_id == scope.tenant_id, r.c.id == run.id
-                        )
-                    )
-                ).first()
-            saved = await self._one(c, statement, records.RUN)
+                previous_user = c.execute(statements.run_user(), run_key).first()
+            saved = _one(c, statement, records.RUN, params)
             if saved is None:
-                raise ConflictError(f"Run id {run.id!r} is taken outside this scope")
+                if expected is None:
+                    raise ConflictError(f"Run id {run.id!r} is taken outside this scope")
+                raise _run_conflict(c, scope, run.id, expected)
             if previous_user is not None and previous_user.user_id != user_id:
                 # A tenant-wide save moved the run to another user: its log follows it.
                 e = t.EVENTS
-                await c.execute(
+                c.execute(
                     update(e)
                     .where(e.c.tenant_id == scope.tenant_id, e.c.run_id == run.id)
                     .values(user_id=user_id)
                 )
             return saved
 
+        return await self._write("save_run", save)
+
     async def get_run(self, scope: Scope, run_id: str) -> Run | None:
         """See `Store.get_run`."""
         check_scope(scope)
         check_id(run_id, "run_id")
-        r = t.RUNS
-        async with self._read("get_run") as c:
-            return await self._one(
-                c, select(r).where(visible(r, scope), r.c.id == run_id), records.RUN
-            )
+        return await self._get("get_run", scope, records.RUN, run_id)
 
     async def list_runs(
         self,
@@ -607,43 +608,34 @@ class SqlStore(Store):
         check_scope(scope)
         check_id(run_id, "run_id")
         r = t.RUNS
-        async with self._write("request_cancel") as c:
-            flagged = await c.execute(
-                update(r)
-                .where(visible(r, scope), r.c.id == run_id, r.c.status.in_(_LIVE))
-                .values(cancel_requested=True, updated_at=utc_now())
-                .returning(r.c.id)
-            )
-            if flagged.first() is not None:
+        flag = (
+            update(r)
+            .where(visible(r, scope), r.c.id == run_id, r.c.status.in_(_LIVE))
+            .values(cancel_requested=True, updated_at=utc_now())
+            .returning(r.c.id)
+        )
+
+        def request(c: Connection) -> bool:
+            if c.execute(flag).first() is not None:
                 return True
-            found = await c.execute(select(r.c.id).where(visible(r, scope), r.c.id == run_id))
+            found = c.execute(select(r.c.id).where(visible(r, scope), r.c.id == run_id))
             if found.first() is None:
                 raise NotFoundError(f"No run {run_id!r} in this scope")
             return False
+
+        return await self._write("request_cancel", request)
 
     async def heartbeat(self, scope: Scope, run_id: str) -> bool:
         """See `Store.heartbeat`."""
         check_scope(scope)
         check_id(run_id, "run_id")
-        r = t.RUNS
-        now = _ts(utc_now())
-        async with self._write("heartbeat") as c:
-            row = (
-                await c.execute(
-                    update(r)
-                    .where(visible(r, scope), r.c.id == run_id)
-                    .values(
-                        heartbeat_at=case(
-                            (or_(r.c.heartbeat_at.is_(None), r.c.heartbeat_at < now), now),
-                            else_=r.c.heartbeat_at,
-                        )
-                    )
-                    .returning(r.c.cancel_requested)
-                )
-            ).first()
-            if row is None:
-                raise NotFoundError(f"No run {run_id!r} in this scope")
-            return bool(row.cancel_requested)
+        # One statement: the beat (never moved backwards) and the cancel flag in one round trip.
+        beat = statements.heartbeat(user_scoped=scope.user_id is not None)
+        params = {**scope_params(scope), statements.KEY: run_id, statements.NOW: utc_now()}
+        row = await self._write("heartbeat", lambda c: c.execute(beat, params).first())
+        if row is None:
+            raise NotFoundError(f"No run {run_id!r} in this scope")
+        return bool(row.cancel_requested)
 
     async def mark_stale_runs_interrupted(
         self, scope: Scope, *, older_than: timedelta
@@ -653,19 +645,17 @@ class SqlStore(Store):
         check_type(older_than, timedelta, "older_than")
         r = t.RUNS
         now = utc_now()
-        async with self._write("mark_stale_runs_interrupted") as c:
-            rows = (
-                await c.execute(
-                    update(r)
-                    .where(
-                        visible(r, scope),
-                        r.c.status == _RUNNING,
-                        func.coalesce(r.c.heartbeat_at, r.c.updated_at) < _ts(now - older_than),
-                    )
-                    .values(status=RunStatus.INTERRUPTED.value, updated_at=now)
-                    .returning(r.c.id, r.c.created_at)
-                )
-            ).all()
+        mark = (
+            update(r)
+            .where(
+                visible(r, scope),
+                r.c.status == _RUNNING,
+                func.coalesce(r.c.heartbeat_at, r.c.updated_at) < _ts(now - older_than),
+            )
+            .values(status=RunStatus.INTERRUPTED.value, updated_at=now)
+            .returning(r.c.id, r.c.created_at)
+        )
+        rows = await self._write("mark_stale_runs_interrupted", lambda c: c.execute(mark).all())
         return [row.id for row in sorted(rows, key=lambda x: (micros(x.created_at), x.id))]
 
     # --- run events ------------------------------------------------------------------------------
@@ -694,18 +684,19 @@ class SqlStore(Store):
                     f"load_event can read back: {e.errors(include_url=False)[:1]}"
                 ) from e
             rows.append({"seq": seq, "type": loaded.type, "time": loaded.time, "data": data})
-        r, e = t.RUNS, t.EVENTS
-        async with self._write("append_events") as c:
-            owner = (
-                await c.execute(select(r.c.user_id).where(visible(r, scope), r.c.id == run_id))
-            ).first()
+        e = t.EVENTS
+        owner_query = statements.run_owner(user_scoped=scope.user_id is not None)
+        owner_params = {**scope_params(scope), statements.KEY: run_id}
+
+        def append(c: Connection) -> None:
+            owner = c.execute(owner_query, owner_params).first()
             if owner is None:
                 raise NotFoundError(f"No run {run_id!r} in this scope; save the run first")
             if not rows:
                 return
             common = {"tenant_id": scope.tenant_id, "run_id": run_id, "user_id": owner.user_id}
             try:
-                await c.execute(e.insert(), [{**common, **row} for row in rows])
+                c.execute(e.insert(), [{**common, **row} for row in rows])
             except sa_exc.IntegrityError as error:
                 mapped = translate_error(error, action="append_events", where=self.url)
                 if isinstance(mapped, ConflictError):
@@ -714,6 +705,8 @@ class SqlStore(Store):
                         "nothing was written"
                     ) from error
                 raise mapped from error  # e.g. the run was deleted meanwhile: NotFoundError
+
+        await self._write("append_events", append)
 
     async def list_events(
         self, scope: Scope, run_id: str, *, after_seq: int = 0, limit: int | None = None
@@ -739,8 +732,7 @@ class SqlStore(Store):
         )
         if limit is not None:
             query = query.limit(limit)
-        async with self._read("list_events") as c:
-            data = (await c.execute(query)).scalars().all()
+        data = await self._read("list_events", lambda c: c.execute(query).scalars().all())
         return [load_event(d) for d in data]
 
     # --- memories --------------------------------------------------------------------------------
@@ -755,49 +747,27 @@ class SqlStore(Store):
         copy, values = self._values(records.MEMORY, memory, "memory")
         values.update(tenant_id=scope.tenant_id, updated_at=utc_now())
         m = t.MEMORIES
-        async with self._write("add_memory") as c:
-            saved = await self._one(
-                c,
-                self._insert(m)
-                .values(**values)
-                .on_conflict_do_nothing(index_elements=[m.c.tenant_id, m.c.id])
-                .returning(*m.c),
-                records.MEMORY,
-            )
+        statement = (
+            self._insert(m)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=[m.c.tenant_id, m.c.id])
+            .returning(*m.c)
+        )
+
+        def add(c: Connection) -> Memory:
+            saved = _one(c, statement, records.MEMORY)
             if saved is None:
                 raise ConflictError(f"A memory with id {memory.id!r} already exists")
-            await self._save_topics(c, scope, copy)
+            _add_topics(c, scope, copy)  # a new memory has no topic rows yet
             return saved
 
-    async def _save_topics(self, c: AsyncConnection, scope: Scope, memory: Memory) -> None:
-        mt = t.MEMORY_TOPICS
-        await c.execute(
-            delete(mt).where(mt.c.tenant_id == scope.tenant_id, mt.c.memory_id == memory.id)
-        )
-        topics = list(dict.fromkeys(memory.topics))
-        if topics:
-            await c.execute(
-                mt.insert(),
-                [
-                    {
-                        "tenant_id": scope.tenant_id,
-                        "memory_id": memory.id,
-                        "topic": topic,
-                        "user_id": memory.user_id,
-                    }
-                    for topic in topics
-                ],
-            )
+        return await self._write("add_memory", add)
 
     async def get_memory(self, scope: Scope, memory_id: str) -> Memory | None:
         """See `Store.get_memory`."""
         check_scope(scope)
         check_id(memory_id, "memory_id")
-        m = t.MEMORIES
-        async with self._read("get_memory") as c:
-            return await self._one(
-                c, select(m).where(visible(m, scope), m.c.id == memory_id), records.MEMORY
-            )
+        return await self._get("get_memory", scope, records.MEMORY, memory_id)
 
     async def list_memories(
         self,
@@ -840,50 +810,54 @@ class SqlStore(Store):
         check_id(memory.id, "memory.id")
         check_id(memory.user_id, "memory.user_id")
         copy, values = self._values(records.MEMORY, memory, "memory")
-        m = t.MEMORIES
-        async with self._write("update_memory") as c:
-            existing = (
-                await c.execute(
-                    select(m.c.user_id)
-                    .where(visible(m, scope), m.c.id == memory.id)
-                    .with_for_update()
-                )
-            ).first()
-            if existing is None:
-                raise NotFoundError(f"No memory {memory.id!r} in this scope")
-            if memory.user_id != existing.user_id:
+        m, mt = t.MEMORIES, t.MEMORY_TOPICS
+        changes = {k: v for k, v in values.items() if k not in _FIXED}
+        changes["updated_at"] = utc_now()
+        # The owner check is part of the update: a memory never moves to another user.
+        statement = (
+            update(m)
+            .where(visible(m, scope), m.c.id == memory.id, m.c.user_id == memory.user_id)
+            .values(**changes)
+            .returning(*m.c)
+        )
+
+        def change(c: Connection) -> Memory:
+            saved = _one(c, statement, records.MEMORY)
+            if saved is None:
+                existing = c.execute(
+                    select(m.c.user_id).where(visible(m, scope), m.c.id == memory.id)
+                ).first()
+                if existing is None:
+                    raise NotFoundError(f"No memory {memory.id!r} in this scope")
                 raise InvalidInputError(
                     f"memory {memory.id!r} belongs to user {existing.user_id!r}; it cannot be "
                     f"moved to {memory.user_id!r}"
                 )
-            changes = {k: v for k, v in values.items() if k not in _FIXED}
-            changes["updated_at"] = utc_now()
-            saved = await self._one(
-                c,
-                update(m)
-                .where(m.c.tenant_id == scope.tenant_id, m.c.id == memory.id)
-                .values(**changes)
-                .returning(*m.c),
-                records.MEMORY,
+            c.execute(
+                delete(mt).where(mt.c.tenant_id == scope.tenant_id, mt.c.memory_id == memory.id)
             )
-            assert saved is not None  # the row is locked (PostgreSQL) or the database is (SQLite)
-            await self._save_topics(c, scope, copy)
+            _add_topics(c, scope, copy)
             return saved
+
+        return await self._write("update_memory", change)
 
     async def delete_memory(self, scope: Scope, memory_id: str) -> None:
         """See `Store.delete_memory`."""
         check_scope(scope)
         check_id(memory_id, "memory_id")
         m, mt = t.MEMORIES, t.MEMORY_TOPICS
-        async with self._write("delete_memory") as c:
-            gone = await c.execute(
+
+        def remove(c: Connection) -> None:
+            gone = c.execute(
                 delete(m).where(visible(m, scope), m.c.id == memory_id).returning(m.c.id)
             )
             if gone.first() is None:
                 raise NotFoundError(f"No memory {memory_id!r} in this scope")
-            await c.execute(
+            c.execute(
                 delete(mt).where(mt.c.tenant_id == scope.tenant_id, mt.c.memory_id == memory_id)
             )
+
+        await self._write("delete_memory", remove)
 
     # --- user profiles ---------------------------------------------------------------------------
 
@@ -891,11 +865,9 @@ class SqlStore(Store):
         """See `Store.get_user_profile`."""
         check_scope(scope)
         check_id(user_id, "user_id")
-        p = t.PROFILES
-        async with self._read("get_user_profile") as c:
-            return await self._one(
-                c, select(p).where(visible(p, scope), p.c.user_id == user_id), records.PROFILE
-            )
+        return await self._get(
+            "get_user_profile", scope, records.PROFILE, user_id, column="user_id"
+        )
 
     async def save_user_profile(self, scope: Scope, profile: UserProfile) -> UserProfile:
         """See `Store.save_user_profile`."""
@@ -909,24 +881,24 @@ class SqlStore(Store):
         insert = self._insert(p).values(**values)
         statement = insert.on_conflict_do_update(
             index_elements=[p.c.tenant_id, p.c.user_id],
-            set_=_replace(p, insert, keep=("user_id",)),
+            set_=set_from_excluded(p, insert, keep=("user_id",)),
         ).returning(*p.c)
-        async with self._write("save_user_profile") as c:
-            saved = await self._one(c, statement, records.PROFILE)
-            assert saved is not None
-            return saved
+        saved = await self._write(
+            "save_user_profile", lambda c: _one(c, statement, records.PROFILE)
+        )
+        assert saved is not None  # an upsert without a condition always returns its row
+        return saved
 
     async def delete_user_profile(self, scope: Scope, user_id: str) -> None:
         """See `Store.delete_user_profile`."""
         check_scope(scope)
         check_id(user_id, "user_id")
         p = t.PROFILES
-        async with self._write("delete_user_profile") as c:
-            gone = await c.execute(
-                delete(p).where(visible(p, scope), p.c.user_id == user_id).returning(p.c.user_id)
-            )
-            if gone.first() is None:
-                raise NotFoundError(f"No profile for user {user_id!r} in this scope")
+        statement = (
+            delete(p).where(visible(p, scope), p.c.user_id == user_id).returning(p.c.user_id)
+        )
+        if await self._write("delete_user_profile", lambda c: c.execute(statement).first()) is None:
+            raise NotFoundError(f"No profile for user {user_id!r} in this scope")
 
     # --- learnings -------------------------------------------------------------------------------
 
@@ -941,30 +913,22 @@ class SqlStore(Store):
         _, values = self._values(records.LEARNING, learning, "learning")
         values.update(tenant_id=scope.tenant_id, user_id=user_id)
         lt = t.LEARNINGS
-        async with self._write("add_learning") as c:
-            saved = await self._one(
-                c,
-                self._insert(lt)
-                .values(**values)
-                .on_conflict_do_nothing(index_elements=[lt.c.tenant_id, lt.c.id])
-                .returning(*lt.c),
-                records.LEARNING,
-            )
-            if saved is None:
-                raise ConflictError(f"A learning with id {learning.id!r} already exists")
-            return saved
+        statement = (
+            self._insert(lt)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=[lt.c.tenant_id, lt.c.id])
+            .returning(*lt.c)
+        )
+        saved = await self._write("add_learning", lambda c: _one(c, statement, records.LEARNING))
+        if saved is None:
+            raise ConflictError(f"A learning with id {learning.id!r} already exists")
+        return saved
 
     async def get_learning(self, scope: Scope, learning_id: str) -> Learning | None:
         """See `Store.get_learning`."""
         check_scope(scope)
         check_id(learning_id, "learning_id")
-        lt = t.LEARNINGS
-        async with self._read("get_learning") as c:
-            return await self._one(
-                c,
-                select(lt).where(visible(lt, scope, shared=True), lt.c.id == learning_id),
-                records.LEARNING,
-            )
+        return await self._get("get_learning", scope, records.LEARNING, learning_id, shared=True)
 
     async def list_learnings(
         self,
@@ -1000,12 +964,9 @@ class SqlStore(Store):
         check_scope(scope)
         check_id(learning_id, "learning_id")
         lt = t.LEARNINGS
-        async with self._write("delete_learning") as c:
-            gone = await c.execute(
-                delete(lt).where(writable(lt, scope), lt.c.id == learning_id).returning(lt.c.id)
-            )
-            if gone.first() is None:
-                raise NotFoundError(f"No learning {learning_id!r} that this scope may delete")
+        statement = delete(lt).where(writable(lt, scope), lt.c.id == learning_id).returning(lt.c.id)
+        if await self._write("delete_learning", lambda c: c.execute(statement).first()) is None:
+            raise NotFoundError(f"No learning {learning_id!r} that this scope may delete")
 
     # --- knowledge contents ----------------------------------------------------------------------
 
@@ -1023,29 +984,26 @@ class SqlStore(Store):
         insert = self._insert(k).values(**values)
         statement = insert.on_conflict_do_update(
             index_elements=[k.c.tenant_id, k.c.id],
-            set_=_replace(k, insert, keep=("created_at",)),
+            set_=set_from_excluded(k, insert, keep=("created_at",)),
             where=writable(k, scope),
         ).returning(*k.c)
-        async with self._write("save_knowledge_content") as c:
-            saved = await self._one(c, statement, records.KNOWLEDGE)
-            if saved is None:
-                raise ConflictError(
-                    f"Knowledge content id {content.id!r} is taken by a content this scope "
-                    "may not write"
-                )
-            return saved
+        saved = await self._write(
+            "save_knowledge_content", lambda c: _one(c, statement, records.KNOWLEDGE)
+        )
+        if saved is None:
+            raise ConflictError(
+                f"Knowledge content id {content.id!r} is taken by a content this scope "
+                "may not write"
+            )
+        return saved
 
     async def get_knowledge_content(self, scope: Scope, content_id: str) -> KnowledgeContent | None:
         """See `Store.get_knowledge_content`."""
         check_scope(scope)
         check_id(content_id, "content_id")
-        k = t.KNOWLEDGE
-        async with self._read("get_knowledge_content") as c:
-            return await self._one(
-                c,
-                select(k).where(visible(k, scope, shared=True), k.c.id == content_id),
-                records.KNOWLEDGE,
-            )
+        return await self._get(
+            "get_knowledge_content", scope, records.KNOWLEDGE, content_id, shared=True
+        )
 
     async def list_knowledge_contents(
         self,
@@ -1078,12 +1036,10 @@ class SqlStore(Store):
         check_scope(scope)
         check_id(content_id, "content_id")
         k = t.KNOWLEDGE
-        async with self._write("delete_knowledge_content") as c:
-            gone = await c.execute(
-                delete(k).where(writable(k, scope), k.c.id == content_id).returning(k.c.id)
-            )
-            if gone.first() is None:
-                raise NotFoundError(f"No knowledge content {content_id!r} this scope may delete")
+        statement = delete(k).where(writable(k, scope), k.c.id == content_id).returning(k.c.id)
+        gone = await self._write("delete_knowledge_content", lambda c: c.execute(statement).first())
+        if gone is None:
+            raise NotFoundError(f"No knowledge content {content_id!r} this scope may delete")
 
     # --- approvals -------------------------------------------------------------------------------
 
@@ -1102,24 +1058,19 @@ class SqlStore(Store):
         insert = self._insert(a).values(**values)
         statement = insert.on_conflict_do_update(
             index_elements=[a.c.tenant_id, a.c.id],
-            set_=_replace(a, insert, keep=("created_at",)),
+            set_=set_from_excluded(a, insert, keep=("created_at",)),
             where=writable(a, scope),
         ).returning(*a.c)
-        async with self._write("save_approval") as c:
-            saved = await self._one(c, statement, records.APPROVAL)
-            if saved is None:
-                raise ConflictError(f"Approval id {approval.id!r} is taken outside this scope")
-            return saved
+        saved = await self._write("save_approval", lambda c: _one(c, statement, records.APPROVAL))
+        if saved is None:
+            raise ConflictError(f"Approval id {approval.id!r} is taken outside this scope")
+        return saved
 
     async def get_approval(self, scope: Scope, approval_id: str) -> Approval | None:
         """See `Store.get_approval`."""
         check_scope(scope)
         check_id(approval_id, "approval_id")
-        a = t.APPROVALS
-        async with self._read("get_approval") as c:
-            return await self._one(
-                c, select(a).where(visible(a, scope), a.c.id == approval_id), records.APPROVAL
-            )
+        return await self._get("get_approval", scope, records.APPROVAL, approval_id)
 
     async def list_approvals(
         self,
@@ -1169,29 +1120,27 @@ class SqlStore(Store):
         if note is not None:
             check_type(note, str, "note")
         a = t.APPROVALS
-        async with self._write("resolve_approval") as c:
-            resolved = await self._one(
-                c,
-                update(a)
-                .where(visible(a, scope), a.c.id == approval_id, a.c.status == "pending")
-                .values(status=status, resolved_at=utc_now(), resolved_by=resolved_by, note=note)
-                .returning(*a.c),
-                records.APPROVAL,
-            )
+        statement = (
+            update(a)
+            .where(visible(a, scope), a.c.id == approval_id, a.c.status == "pending")
+            .values(status=status, resolved_at=utc_now(), resolved_by=resolved_by, note=note)
+            .returning(*a.c)
+        )
+
+        def resolve(c: Connection) -> Approval:
+            resolved = _one(c, statement, records.APPROVAL)
             if resolved is not None:
                 return resolved
-            row = (
-                await c.execute(
-                    select(a.c.status, a.c.resolved_by).where(
-                        visible(a, scope), a.c.id == approval_id
-                    )
-                )
+            row = c.execute(
+                select(a.c.status, a.c.resolved_by).where(visible(a, scope), a.c.id == approval_id)
             ).first()
             if row is None:
                 raise NotFoundError(f"No approval {approval_id!r} in this scope")
             raise ConflictError(
                 f"Approval {approval_id!r} was already {row.status} by {row.resolved_by!r}"
             )
+
+        return await self._write("resolve_approval", resolve)
 
     # --- schedules -------------------------------------------------------------------------------
 
@@ -1208,24 +1157,19 @@ class SqlStore(Store):
         insert = self._insert(sc).values(**values)
         statement = insert.on_conflict_do_update(
             index_elements=[sc.c.tenant_id, sc.c.id],
-            set_=_replace(sc, insert, keep=("created_at",)),
+            set_=set_from_excluded(sc, insert, keep=("created_at",)),
             where=writable(sc, scope),
         ).returning(*sc.c)
-        async with self._write("save_schedule") as c:
-            saved = await self._one(c, statement, records.SCHEDULE)
-            if saved is None:
-                raise ConflictError(f"Schedule id {schedule.id!r} is taken outside this scope")
-            return saved
+        saved = await self._write("save_schedule", lambda c: _one(c, statement, records.SCHEDULE))
+        if saved is None:
+            raise ConflictError(f"Schedule id {schedule.id!r} is taken outside this scope")
+        return saved
 
     async def get_schedule(self, scope: Scope, schedule_id: str) -> Schedule | None:
         """See `Store.get_schedule`."""
         check_scope(scope)
         check_id(schedule_id, "schedule_id")
-        sc = t.SCHEDULES
-        async with self._read("get_schedule") as c:
-            return await self._one(
-                c, select(sc).where(visible(sc, scope), sc.c.id == schedule_id), records.SCHEDULE
-            )
+        return await self._get("get_schedule", scope, records.SCHEDULE, schedule_id)
 
     async def list_schedules(
         self,
@@ -1260,12 +1204,9 @@ class SqlStore(Store):
         check_scope(scope)
         check_id(schedule_id, "schedule_id")
         sc = t.SCHEDULES
-        async with self._write("delete_schedule") as c:
-            gone = await c.execute(
-                delete(sc).where(visible(sc, scope), sc.c.id == schedule_id).returning(sc.c.id)
-            )
-            if gone.first() is None:
-                raise NotFoundError(f"No schedule {schedule_id!r} in this scope")
+        statement = delete(sc).where(visible(sc, scope), sc.c.id == schedule_id).returning(sc.c.id)
+        if await self._write("delete_schedule", lambda c: c.execute(statement).first()) is None:
+            raise NotFoundError(f"No schedule {schedule_id!r} in this scope")
 
     async def list_due(self, scope: Scope, now: datetime) -> list[Schedule]:
         """See `Store.list_due`."""
@@ -1282,9 +1223,7 @@ class SqlStore(Store):
             )
             .order_by(sc.c.next_run_at, sc.c.id)
         )
-        async with self._read("list_due") as c:
-            rows = (await c.execute(query)).mappings().all()
-        return [records.SCHEDULE.from_row(row) for row in rows]
+        return await self._read("list_due", lambda c: _all(c, query, records.SCHEDULE))
 
     # --- traces ----------------------------------------------------------------------------------
 
@@ -1305,19 +1244,25 @@ class SqlStore(Store):
         if not staged:
             return
         sp = t.SPANS
-        async with self._write("add_spans") as c:
-            for values in staged.values():
-                insert = self._insert(sp).values(**values)
-                statement = insert.on_conflict_do_update(
-                    index_elements=[sp.c.tenant_id, sp.c.trace_id, sp.c.span_id],
-                    set_=_replace(sp, insert),
-                    where=writable(sp, scope),
-                ).returning(sp.c.span_id)
-                if (await c.execute(statement)).first() is None:
+        statements: list[tuple[dict[str, Any], Any]] = []
+        for values in staged.values():
+            insert = self._insert(sp).values(**values)
+            statement = insert.on_conflict_do_update(
+                index_elements=[sp.c.tenant_id, sp.c.trace_id, sp.c.span_id],
+                set_=set_from_excluded(sp, insert),
+                where=writable(sp, scope),
+            ).returning(sp.c.span_id)
+            statements.append((values, statement))
+
+        def add(c: Connection) -> None:
+            for values, statement in statements:
+                if c.execute(statement).first() is None:
                     raise ConflictError(
                         f"Span {values['span_id']!r} of trace {values['trace_id']!r} is taken "
                         "outside this scope; nothing was written"
                     )
+
+        await self._write("add_spans", add)
 
     async def list_spans(self, scope: Scope, trace_id: str) -> list[TraceSpan]:
         """See `Store.list_spans`."""
@@ -1329,32 +1274,115 @@ class SqlStore(Store):
             .where(visible(sp, scope), sp.c.trace_id == trace_id)
             .order_by(sp.c.start, sp.c.span_id)
         )
-        async with self._read("list_spans") as c:
-            rows = (await c.execute(query)).mappings().all()
-        return [records.SPAN.from_row(row) for row in rows]
+        return await self._read("list_spans", lambda c: _all(c, query, records.SPAN))
 
 
 _FIXED = ("tenant_id", "id", "created_at")
 """Columns an update never changes."""
 
+_DATABASE_ERRORS = (TimeoutError, sa_exc.SQLAlchemyError, sqlite3.Error, OSError)
+"""What a driver or SQLAlchemy raises; translated into `StoreError`s."""
 
-def _replace(table: Table, insert: Insert, keep: Sequence[str] = ()) -> dict[str, Any]:
-    """`SET column = excluded.column` for every column but the key and `keep`."""
-    excluded: Any = getattr(insert, "excluded")  # noqa: B009 - dialect inserts only
-    skip = {c.name for c in table.primary_key.columns} | set(keep)
-    return {c.name: excluded[c.name] for c in table.columns if c.name not in skip}
+
+def _one(
+    connection: Connection,
+    statement: Any,
+    codec: Codec[R],
+    params: dict[str, Any] | None = None,
+) -> R | None:
+    row = connection.execute(statement, params).mappings().first()
+    return None if row is None else codec.from_row(row)
+
+
+def _all(connection: Connection, statement: Any, codec: Codec[R]) -> list[R]:
+    return [codec.from_row(row) for row in connection.execute(statement).mappings()]
+
+
+def _session_conflict(
+    c: Connection, scope: Scope, session_id: str, expected: int | None
+) -> ConflictError:
+    s = t.SESSIONS
+    row = c.execute(
+        select(s.c.version, s.c.user_id).where(
+            s.c.tenant_id == scope.tenant_id, s.c.id == session_id
+        )
+    ).first()
+    if row is not None and scope.user_id is not None and row.user_id != scope.user_id:
+        return ConflictError(f"Session id {session_id!r} is taken outside this scope")
+    current = 0 if row is None else row.version
+    return ConflictError(
+        f"Session {session_id!r} is at version {current}, not {expected}: someone saved it "
+        "since you read it. Reload it and apply your change again."
+    )
+
+
+def _add_topics(c: Connection, scope: Scope, memory: Memory) -> None:
+    """The topic rows of `memory` (whose old ones are gone)."""
+    topics = list(dict.fromkeys(memory.topics))
+    if topics:
+        c.execute(
+            t.MEMORY_TOPICS.insert(),
+            [
+                {
+                    "tenant_id": scope.tenant_id,
+                    "memory_id": memory.id,
+                    "topic": topic,
+                    "user_id": memory.user_id,
+                }
+                for topic in topics
+            ],
+        )
+
+
+def _swap_run(scope: Scope, run_id: str, values: dict[str, Any], expected: str) -> Any:
+    """`UPDATE ... WHERE status = :expected`: the status check and the write in one statement.
+
+    Under concurrent writers the database serialises the updates of the row, and each one sees
+    the status the previous one left, so of many callers expecting one status exactly one wins.
+    """
+    r = t.RUNS
+    changes = {k: v for k, v in values.items() if k not in _FIXED}
+    if not changes["cancel_requested"]:
+        del changes["cancel_requested"]  # sticky: a save never clears a requested cancel
+    beat = changes.pop("heartbeat_at")
+    if beat is not None:
+        at = _ts(beat)
+        changes["heartbeat_at"] = case(
+            (or_(r.c.heartbeat_at.is_(None), r.c.heartbeat_at < at), at),
+            else_=r.c.heartbeat_at,
+        )
+    return (
+        update(r)
+        .where(writable(r, scope), r.c.id == run_id, r.c.status == expected)
+        .values(**changes)
+        .returning(*r.c)
+    )
+
+
+def _run_conflict(c: Connection, scope: Scope, run_id: str, expected: str) -> ConflictError:
+    r = t.RUNS
+    row = c.execute(
+        select(r.c.status, r.c.user_id).where(r.c.tenant_id == scope.tenant_id, r.c.id == run_id)
+    ).first()
+    if row is not None and scope.user_id is not None and row.user_id != scope.user_id:
+        return ConflictError(f"Run id {run_id!r} is taken outside this scope")
+    now = "does not exist" if row is None else f"is {row.status}"
+    return ConflictError(
+        f"Run {run_id!r} {now}, not {expected}: another caller changed it since you read it (a "
+        "concurrent resume or cancel, say). Reload the run and decide again."
+    )
 
 
 def _is_time(column: ColumnElement[Any]) -> bool:
     return isinstance(column.type, UTCDateTime)
 
 
-def _run_status(status: Any) -> str:
+def _run_status(status: Any, what: str = "status") -> str:
     try:
         return RunStatus(status).value
     except ValueError as e:
         raise InvalidInputError(
-            f"status must be one of {[s.value for s in RunStatus]}, got {status!r}"
+            f"{what} must be one of {[s.value for s in RunStatus]}, got {status!r}"
         ) from e
 
 

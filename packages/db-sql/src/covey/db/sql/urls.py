@@ -1,8 +1,9 @@
 """Database URLs: what a user may write, what SQLAlchemy is given, and what may be shown.
 
-Accepted forms (the driver suffix is optional; the async driver is chosen for you):
+Accepted forms (the driver suffix is optional; the driver is chosen for you):
 
-- `sqlite:///relative/path.db`, `sqlite:////absolute/path.db`, `sqlite+aiosqlite:///...`
+- `sqlite:///relative/path.db`, `sqlite:////absolute/path.db` (the standard library's `sqlite3`;
+  `sqlite+pysqlite:///...`, and `sqlite+aiosqlite:///...` of the former driver, are the same)
 - `sqlite://` or `sqlite:///:memory:`: a private in-memory database (one connection, tests)
 - `postgresql://user:password@host:5432/db`, `postgres://...`, `postgresql+asyncpg://...`
 - the generic plugin name in front of any of them: `sql+sqlite:///...`, `sql+postgresql://...`
@@ -27,7 +28,8 @@ __all__ = ["Backend", "DatabaseURL", "mask_url", "parse_url"]
 Backend = Literal["sqlite", "postgresql"]
 
 _SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9.+-]*)://")
-_SQLITE_DRIVER = "sqlite+aiosqlite"
+_SQLITE_DRIVER = "sqlite+pysqlite"
+_SQLITE_ALIASES = ("", "pysqlite", "aiosqlite")  # aiosqlite: the former driver; its URLs work
 _POSTGRES_DRIVERS = {"asyncpg": "postgresql+asyncpg", "psycopg": "postgresql+psycopg"}
 _USERINFO = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9.+-]*://[^:/@?#]*:)(?P<password>[^@/?#]*)@")
 
@@ -38,8 +40,8 @@ class DatabaseURL:
 
     Attributes:
         backend: `"sqlite"` or `"postgresql"`.
-        sqlalchemy_url: The URL for SQLAlchemy's async engine (async driver set). Holds the
-            password: never print it.
+        sqlalchemy_url: The URL for SQLAlchemy's engine (driver set). Holds the password: never
+            print it.
         masked: The URL with its password replaced by `***`, safe to show.
         in_memory: Whether this is a private in-memory SQLite database.
     """
@@ -87,8 +89,8 @@ def parse_url(url: str) -> DatabaseURL:
         scheme = scheme[len("sql+") :]
     backend_name, _, driver = scheme.partition("+")
     if backend_name == "sqlite":
-        if driver not in ("", "aiosqlite"):
-            raise _bad(url, f"SQLite is used through aiosqlite, not {driver!r}")
+        if driver not in _SQLITE_ALIASES:
+            raise _bad(url, f"SQLite is used through the sqlite3 module, not {driver!r}")
         return _sqlite(url, f"{_SQLITE_DRIVER}://{rest}")
     if backend_name in ("postgresql", "postgres"):
         target = _POSTGRES_DRIVERS.get(driver or "asyncpg")
