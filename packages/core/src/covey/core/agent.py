@@ -7,7 +7,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Generic, Literal, TextIO
+from typing import TYPE_CHECKING, Any, Generic, TextIO
 
 import anyio
 from typing_extensions import TypeVar
@@ -610,6 +610,3 @@ def _refuse_inside_loop(name: str) -> None:
     raise RuntimeError(
         f"Agent.{name}() cannot be called from a running event loop: use await run()"
     )
-
-
-_Mode = Literal["auto"]
