@@ -226,6 +226,10 @@ def run() -> list[tuple[str, ...]]:
         _wait_http(floor_url + "/run", floor)
         base, _ = _measure(floor.pid, floor_url + "/run", {"input": "Weather in Paris?"}, sse=False)
         rows.append(_row("floor: Litestar + httpx, 2 requests", base, None))
+        sdk, _ = _measure(
+            floor.pid, floor_url + "/run-sdk", {"input": "Weather in Paris?"}, sse=False
+        )
+        rows.append(_row("floor: Litestar + openai SDK, 2 requests", sdk, base["cpu"]))
         floor.terminate()
         floor.wait(10)
 
