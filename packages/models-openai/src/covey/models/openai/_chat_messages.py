@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from covey.models.openai._media import audio_format, b64, data_url, unsupported
+from covey.models.openai._media import audio_format, b64, data_url, image_url, unsupported
 from covey.models.openai.profiles import OpenAIModelProfile
 from covey.spec.messages import (
     AudioContent,
@@ -29,13 +29,7 @@ _API = "Chat Completions"
 
 
 def _image(item: ImageContent) -> dict[str, Any]:
-    if item.url is not None:
-        url = item.url
-    else:
-        # `_Media` validation guarantees both when there is no URL.
-        assert item.data is not None
-        assert item.media_type is not None
-        url = data_url(item.media_type, item.data)
+    url = image_url(item)
     image: dict[str, Any] = {"url": url}
     if item.detail is not None:
         image["detail"] = item.detail

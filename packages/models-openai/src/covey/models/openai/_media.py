@@ -6,9 +6,10 @@ from __future__ import annotations
 import base64
 from typing import Literal
 
+from covey.spec import ImageContent
 from covey.spec.errors import ConfigurationError
 
-__all__ = ["audio_format", "b64", "data_url", "unsupported"]
+__all__ = ["audio_format", "b64", "data_url", "image_url", "unsupported"]
 
 _AUDIO_FORMATS: dict[str, Literal["wav", "mp3"]] = {
     "audio/wav": "wav",
@@ -28,6 +29,16 @@ def b64(data: bytes) -> str:
 def data_url(media_type: str, data: bytes) -> str:
     """A `data:` URL carrying `data` inline."""
     return f"data:{media_type};base64,{b64(data)}"
+
+
+def image_url(item: ImageContent) -> str:
+    """The image's URL, or a `data:` URL carrying its bytes."""
+    if item.url is not None:
+        return item.url
+    # `_Media` validation guarantees both when there is no URL.
+    assert item.data is not None
+    assert item.media_type is not None
+    return data_url(item.media_type, item.data)
 
 
 def audio_format(media_type: str | None) -> Literal["wav", "mp3"]:
