@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from covey.models.openai._media import audio_format, b64, data_url, image_url, unsupported
+from covey.models.openai._media import (
+    audio_format,
+    b64,
+    document_file,
+    document_text,
+    image_url,
+    unsupported,
+)
 from covey.models.openai.profiles import OpenAIModelProfile
 from covey.spec.messages import (
     AudioContent,
@@ -54,18 +61,11 @@ def _document(item: DocumentContent) -> dict[str, Any]:
             _API,
             "Pass the document's bytes, or use OpenAIResponsesModel, which takes file URLs.",
         )
-    media_type = item.media_type or "application/octet-stream"
-    if media_type.startswith("text/"):
-        # The `file` part takes PDFs; plain text goes in as text.
-        header = f"{item.filename}:\n" if item.filename else ""
-        return {"type": "text", "text": header + item.data.decode("utf-8", errors="replace")}
-    return {
-        "type": "file",
-        "file": {
-            "filename": item.filename or "document.pdf",
-            "file_data": data_url(media_type, item.data),
-        },
-    }
+    text = document_text(item)
+    if text is not None:
+        return {"type": "text", "text": text}
+    filename, file_data = document_file(item)
+    return {"type": "file", "file": {"filename": filename, "file_data": file_data}}
 
 
 def _user_content(content: str | list[UserContent]) -> str | list[dict[str, Any]]:

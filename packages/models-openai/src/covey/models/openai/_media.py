@@ -6,10 +6,18 @@ from __future__ import annotations
 import base64
 from typing import Literal
 
-from covey.spec import ImageContent
+from covey.spec import DocumentContent, ImageContent
 from covey.spec.errors import ConfigurationError
 
-__all__ = ["audio_format", "b64", "data_url", "image_url", "unsupported"]
+__all__ = [
+    "audio_format",
+    "b64",
+    "data_url",
+    "document_file",
+    "document_text",
+    "image_url",
+    "unsupported",
+]
 
 _AUDIO_FORMATS: dict[str, Literal["wav", "mp3"]] = {
     "audio/wav": "wav",
@@ -39,6 +47,22 @@ def image_url(item: ImageContent) -> str:
     assert item.data is not None
     assert item.media_type is not None
     return data_url(item.media_type, item.data)
+
+
+def document_text(item: DocumentContent) -> str | None:
+    """A `text/*` document's content as text (file parts take PDFs), or None for other types."""
+    media_type = item.media_type or "application/octet-stream"
+    if item.data is None or not media_type.startswith("text/"):
+        return None
+    header = f"{item.filename}:\n" if item.filename else ""
+    return header + item.data.decode("utf-8", errors="replace")
+
+
+def document_file(item: DocumentContent) -> tuple[str, str]:
+    """The filename and `data:` URL a file part carries for a document given by bytes."""
+    assert item.data is not None
+    media_type = item.media_type or "application/octet-stream"
+    return item.filename or "document.pdf", data_url(media_type, item.data)
 
 
 def audio_format(media_type: str | None) -> Literal["wav", "mp3"]:

@@ -9,7 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from covey.models.openai._media import data_url, image_url, unsupported
+from covey.models.openai._media import (
+    document_file,
+    document_text,
+    image_url,
+    unsupported,
+)
 from covey.models.openai.profiles import OpenAIModelProfile
 from covey.spec.messages import (
     AudioContent,
@@ -40,16 +45,11 @@ def _image(item: ImageContent) -> dict[str, Any]:
 def _document(item: DocumentContent) -> dict[str, Any]:
     if item.url is not None:
         return {"type": "input_file", "file_url": item.url}
-    assert item.data is not None
-    media_type = item.media_type or "application/octet-stream"
-    if media_type.startswith("text/"):
-        header = f"{item.filename}:\n" if item.filename else ""
-        return {"type": "input_text", "text": header + item.data.decode("utf-8", errors="replace")}
-    return {
-        "type": "input_file",
-        "filename": item.filename or "document.pdf",
-        "file_data": data_url(media_type, item.data),
-    }
+    text = document_text(item)
+    if text is not None:
+        return {"type": "input_text", "text": text}
+    filename, file_data = document_file(item)
+    return {"type": "input_file", "filename": filename, "file_data": file_data}
 
 
 def _user_content(content: str | list[UserContent]) -> str | list[dict[str, Any]]:
