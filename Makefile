@@ -37,11 +37,12 @@ test: install system-deps ## Install everything needed, then run the whole test 
 	$(RUN) python scripts/run_tests.py $(PYTEST_ARGS)
 
 .PHONY: lint
-lint: install ## ruff format check, ruff check, pyright, the layout check, the lock check
+lint: install ## ruff format check, ruff check, pyright, layout and import-layer checks, lock check
 	$(RUN) ruff format --check .
 	$(RUN) ruff check .
 	$(RUN) pyright
 	$(RUN) python scripts/check_layout.py
+	$(RUN) lint-imports
 	$(UV) lock --check
 
 .PHONY: typecheck

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sys
+import tomllib
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -84,9 +85,22 @@ def check(package: Package) -> list[str]:
     return errors
 
 
+def check_import_contracts(found: list[Package]) -> list[str]:
+    """Every package is a root of the import-linter contracts, or its imports go unchecked."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    roots = set(config.get("tool", {}).get("importlinter", {}).get("root_packages", []))
+    return [
+        f"packages/{p.folder.name}: add {p.import_path!r} to [tool.importlinter] root_packages "
+        "in the root pyproject.toml (and to the contracts of its layer)"
+        for p in found
+        if p.import_path not in roots
+    ]
+
+
 def main() -> int:
     found = packages()
     errors = [e for package in found for e in check(package)]
+    errors += check_import_contracts(found)
     for stray in sorted(ROOT.glob("packages/*/src/covey/__init__.py")):
         errors.append(f"{stray.relative_to(ROOT)}: must not exist (PEP 420 namespace)")
     if errors:
