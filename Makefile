@@ -63,5 +63,5 @@ build: install ## Build every package's wheel and sdist into dist/
 	$(RUN) python scripts/build_all.py
 
 .PHONY: docs
-docs: install ## Run every code block in docs/ as a test
+docs: install ## Run every python block of docs/*.md and the READMEs as a test (pytest-examples)
 	$(RUN) pytest -q docs
