@@ -3,6 +3,12 @@
 Each event is one SSE message: `id:` is the event's `seq` (what a client sends back as
 `Last-Event-ID`), `event:` its type (`run.started`, `text.delta`, ...) and `data:` its JSON on a
 single line. A comment line keeps idle connections open through proxies.
+
+The bytes are exactly what Litestar's `ServerSentEventMessage(..., sep="\n").encode()` gives
+(a test holds them to it), but framed here: Litestar's encoder costs about 40 µs more per event
+(a `StringIO` and a regex split per message, measured against ~2 µs here) and its
+`ServerSentEvent` response hops to a worker thread once per stream before the first event. A
+`text.delta` per token makes this the hottest path of a streamed run.
 """
 
 from __future__ import annotations
