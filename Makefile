@@ -8,6 +8,8 @@ export UV_SYSTEM_CERTS := 1
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 RUN := $(UV) run --frozen
 PYTEST_ARGS ?=
+# Python versions the spec and core tests also run on, each in its own .venv-<version>.
+PYTHONS ?= 3.12 3.13
 
 .PHONY: help
 help: ## Show every target with its description
@@ -32,9 +34,14 @@ demo: install ## Start the demo service on 127.0.0.1:8000 (SQLite under .covey/)
 	@bash scripts/demo.sh
 
 .PHONY: test
-test: install system-deps ## Install everything needed, then run the whole test suite
+test: install system-deps ## Install everything needed, run the whole suite, then spec+core on $(PYTHONS)
 	$(RUN) python scripts/check_layout.py
 	$(RUN) python scripts/run_tests.py $(PYTEST_ARGS)
+	$(RUN) python scripts/python_matrix.py $(PYTHONS)
+
+.PHONY: test-pythons
+test-pythons: install ## Run the spec and core tests on each of $(PYTHONS) (fails if one is missing)
+	$(RUN) python scripts/python_matrix.py $(PYTHONS)
 
 .PHONY: lint
 lint: install ## ruff format check, ruff check, pyright, layout and import-layer checks, lock check
