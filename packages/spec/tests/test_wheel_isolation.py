@@ -37,6 +37,7 @@ FORBIDDEN_MODULES = (
     "lancedb",
     "qdrant_client",
     "litestar",
+    "hypothesis",
 )
 
 # Runs inside the isolated venv: everything it reports is what a user of the bare wheel sees.
@@ -83,6 +84,13 @@ print(json.dumps({
     "spec_requires": sorted(
         norm(re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", r).group(0))
         for r in md.requires("covey-spec") or []
+        if not re.search(r"\bextra\s*==", r)
+    ),
+    "spec_extras": sorted(
+        re.search(r"\bextra\s*==\s*['\"]([^'\"]+)", r).group(1)
+        + ":" + norm(re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", r).group(0))
+        for r in md.requires("covey-spec") or []
+        if re.search(r"\bextra\s*==", r)
     ),
     "allowed": sorted(closure(ROOTS)),
     "top_level_modules": sorted({m.split(".")[0] for m in sys.modules}),
@@ -112,6 +120,8 @@ def test_wheel_installs_alone_with_only_its_declared_dependencies(tmp_path: Path
     report = venv.run_json(PROBE.replace("ROOTS", repr(ALLOWED_ROOTS)))
 
     assert set(report["spec_requires"]) <= set(ALLOWED_ROOTS), report["spec_requires"]
+    # The one optional extra: Hypothesis, for `pattern` strings in the testing doubles.
+    assert report["spec_extras"] == ["testing:hypothesis"], report["spec_extras"]
     allowed = set(report["allowed"]) | {"covey-spec"}
     extra = set(report["installed"]) - allowed
     assert not extra, f"installed beside covey-spec but not required by {ALLOWED_ROOTS}: {extra}"
