@@ -6,7 +6,9 @@ code goes in `async def main()` with `asyncio.run(main())`, as a user would run 
 the fence line (pytest-examples' prefix settings):
 
 - ```python test="skip" — the block is shown, not run (a fragment, or it needs a real service).
-- A block with `#>` lines under its `print` calls has its printed output checked against them.
+
+Blocks check what they show with `assert`s (pytest-examples' `#>` print comments would be
+rewritten to `# >` by `ruff format`, which formats these blocks).
 
 `assert`s in blocks are rewritten by pytest, and a failure points at the markdown line.
 """
@@ -20,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pytest_examples import CodeExample, EvalExample, find_examples
+from pytest_examples import EvalExample, find_examples
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [
@@ -42,17 +44,9 @@ def run_page(page: Path, eval_example: EvalExample) -> int:
     for example in find_examples(page):
         if example.prefix_settings().get("test") == "skip":
             continue
-        namespace.update(run_block(example, eval_example, namespace))
+        namespace.update(eval_example.run(example, module_globals=namespace))
         ran += 1
     return ran
-
-
-def run_block(
-    example: CodeExample, eval_example: EvalExample, namespace: dict[str, Any]
-) -> dict[str, Any]:
-    if "#>" in example.source:
-        return eval_example.run_print_check(example, module_globals=namespace)
-    return eval_example.run(example, module_globals=namespace)
 
 
 @pytest.fixture(autouse=True)
@@ -107,13 +101,3 @@ def test_a_skipped_block_does_not_run(tmp_path: Path, eval_example: EvalExample)
         tmp_path, '```python test="skip"\nraise SystemExit(1)\n```', "```py\nx = 1\n```"
     )
     assert run_page(page, eval_example) == 1
-
-
-def test_printed_output_is_checked_against_the_comments(
-    tmp_path: Path, eval_example: EvalExample
-) -> None:
-    good = write_page(tmp_path, '```python\nprint("hi")\n#> hi\n```')
-    assert run_page(good, eval_example) == 1
-    bad = write_page(tmp_path, '```python\nprint("hi")\n#> bye\n```')
-    with pytest.raises(pytest.fail.Exception):
-        run_page(bad, eval_example)
