@@ -56,17 +56,17 @@ class RecordMethods(Tables):
         row = owned(memory, Memory, "memory")
         row.updated_at = utc_now()
         key = (scope.tenant_id, row.id)
-        with self.lock:
-            if key in self.memories:
+        with self._lock:
+            if key in self._memories:
                 raise ConflictError(f"A memory with id {row.id!r} already exists")
-            self.put_row(self.memories, key, row)
+            self._put_row(self._memories, key, row)
         return private_copy(row)
 
     async def get_memory(self, scope: Scope, memory_id: str) -> Memory | None:
         """See `Store.get_memory`."""
         check_scope(scope)
         check_id(memory_id, "memory_id")
-        row = self.memories.get((scope.tenant_id, memory_id))
+        row = self._memories.get((scope.tenant_id, memory_id))
         if row is None or not visible(scope, row.user_id):
             return None
         return private_copy(row)
@@ -81,10 +81,10 @@ class RecordMethods(Tables):
     ) -> Page[Memory]:
         """See `Store.list_memories`."""
         check_scope(scope)
-        with self.lock:
+        with self._lock:
             rows = [
                 r
-                for (tenant, _), r in self.memories.items()
+                for (tenant, _), r in self._memories.items()
                 if tenant == scope.tenant_id
                 and visible(scope, r.user_id)
                 and (topic is None or topic in r.topics)
@@ -108,8 +108,8 @@ class RecordMethods(Tables):
         check_id(memory.user_id, "memory.user_id")
         row = owned(memory, Memory, "memory")
         key = (scope.tenant_id, row.id)
-        with self.lock:
-            existing = self.memories.get(key)
+        with self._lock:
+            existing = self._memories.get(key)
             if existing is None or not visible(scope, existing.user_id):
                 raise NotFoundError(f"No memory {row.id!r} in this scope")
             if row.user_id != existing.user_id:
@@ -119,7 +119,7 @@ class RecordMethods(Tables):
                 )
             row.created_at = existing.created_at
             row.updated_at = utc_now()
-            self.put_row(self.memories, key, row)
+            self._put_row(self._memories, key, row)
         return private_copy(row)
 
     async def delete_memory(self, scope: Scope, memory_id: str) -> None:
@@ -127,11 +127,11 @@ class RecordMethods(Tables):
         check_scope(scope)
         check_id(memory_id, "memory_id")
         key = (scope.tenant_id, memory_id)
-        with self.lock:
-            row = self.memories.get(key)
+        with self._lock:
+            row = self._memories.get(key)
             if row is None or not visible(scope, row.user_id):
                 raise NotFoundError(f"No memory {memory_id!r} in this scope")
-            del self.memories[key]
+            del self._memories[key]
 
     # --- user profiles ---------------------------------------------------------------------------
 
@@ -139,7 +139,7 @@ class RecordMethods(Tables):
         """See `Store.get_user_profile`."""
         check_scope(scope)
         check_id(user_id, "user_id")
-        row = self.profiles.get((scope.tenant_id, user_id))
+        row = self._profiles.get((scope.tenant_id, user_id))
         if row is None or not visible(scope, row.user_id):
             return None
         return private_copy(row)
@@ -152,8 +152,8 @@ class RecordMethods(Tables):
         stamp(scope, profile.user_id, "profile")
         row = owned(profile, UserProfile, "profile")
         row.updated_at = utc_now()
-        with self.lock:
-            self.put_row(self.profiles, (scope.tenant_id, row.user_id), row)
+        with self._lock:
+            self._put_row(self._profiles, (scope.tenant_id, row.user_id), row)
         return private_copy(row)
 
     async def delete_user_profile(self, scope: Scope, user_id: str) -> None:
@@ -161,11 +161,11 @@ class RecordMethods(Tables):
         check_scope(scope)
         check_id(user_id, "user_id")
         key = (scope.tenant_id, user_id)
-        with self.lock:
-            row = self.profiles.get(key)
+        with self._lock:
+            row = self._profiles.get(key)
             if row is None or not visible(scope, row.user_id):
                 raise NotFoundError(f"No profile for user {user_id!r} in this scope")
-            del self.profiles[key]
+            del self._profiles[key]
 
     # --- learnings -------------------------------------------------------------------------------
 
@@ -180,17 +180,17 @@ class RecordMethods(Tables):
         row = owned(learning, Learning, "learning")
         row.user_id = user_id
         key = (scope.tenant_id, row.id)
-        with self.lock:
-            if key in self.learnings:
+        with self._lock:
+            if key in self._learnings:
                 raise ConflictError(f"A learning with id {row.id!r} already exists")
-            self.put_row(self.learnings, key, row)
+            self._put_row(self._learnings, key, row)
         return private_copy(row)
 
     async def get_learning(self, scope: Scope, learning_id: str) -> Learning | None:
         """See `Store.get_learning`."""
         check_scope(scope)
         check_id(learning_id, "learning_id")
-        row = self.learnings.get((scope.tenant_id, learning_id))
+        row = self._learnings.get((scope.tenant_id, learning_id))
         if row is None or not visible(scope, row.user_id, shared=True):
             return None
         return private_copy(row)
@@ -207,10 +207,10 @@ class RecordMethods(Tables):
         """See `Store.list_learnings`."""
         check_scope(scope)
         check_id(namespace, "namespace")
-        with self.lock:
+        with self._lock:
             rows = [
                 r
-                for (tenant, _), r in self.learnings.items()
+                for (tenant, _), r in self._learnings.items()
                 if tenant == scope.tenant_id
                 and r.namespace == namespace
                 and visible(scope, r.user_id, shared=True)
@@ -232,11 +232,11 @@ class RecordMethods(Tables):
         check_scope(scope)
         check_id(learning_id, "learning_id")
         key = (scope.tenant_id, learning_id)
-        with self.lock:
-            row = self.learnings.get(key)
+        with self._lock:
+            row = self._learnings.get(key)
             if row is None or not writable(scope, row.user_id):
                 raise NotFoundError(f"No learning {learning_id!r} that this scope may delete")
-            del self.learnings[key]
+            del self._learnings[key]
 
     # --- knowledge contents ----------------------------------------------------------------------
 
@@ -251,8 +251,8 @@ class RecordMethods(Tables):
         row = owned(content, KnowledgeContent, "content")
         row.user_id = user_id
         key = (scope.tenant_id, row.id)
-        with self.lock:
-            existing = self.knowledge.get(key)
+        with self._lock:
+            existing = self._knowledge.get(key)
             if existing is not None and not writable(scope, existing.user_id):
                 raise ConflictError(
                     f"Knowledge content id {row.id!r} is taken by a content this scope "
@@ -261,14 +261,14 @@ class RecordMethods(Tables):
             if existing is not None:
                 row.created_at = existing.created_at
             row.updated_at = utc_now()
-            self.put_row(self.knowledge, key, row)
+            self._put_row(self._knowledge, key, row)
         return private_copy(row)
 
     async def get_knowledge_content(self, scope: Scope, content_id: str) -> KnowledgeContent | None:
         """See `Store.get_knowledge_content`."""
         check_scope(scope)
         check_id(content_id, "content_id")
-        row = self.knowledge.get((scope.tenant_id, content_id))
+        row = self._knowledge.get((scope.tenant_id, content_id))
         if row is None or not visible(scope, row.user_id, shared=True):
             return None
         return private_copy(row)
@@ -283,10 +283,10 @@ class RecordMethods(Tables):
     ) -> Page[KnowledgeContent]:
         """See `Store.list_knowledge_contents`."""
         check_scope(scope)
-        with self.lock:
+        with self._lock:
             rows = [
                 r
-                for (tenant, _), r in self.knowledge.items()
+                for (tenant, _), r in self._knowledge.items()
                 if tenant == scope.tenant_id
                 and visible(scope, r.user_id, shared=True)
                 and (status is None or r.status == status)
@@ -307,11 +307,11 @@ class RecordMethods(Tables):
         check_scope(scope)
         check_id(content_id, "content_id")
         key = (scope.tenant_id, content_id)
-        with self.lock:
-            row = self.knowledge.get(key)
+        with self._lock:
+            row = self._knowledge.get(key)
             if row is None or not writable(scope, row.user_id):
                 raise NotFoundError(f"No knowledge content {content_id!r} this scope may delete")
-            del self.knowledge[key]
+            del self._knowledge[key]
 
     # --- approvals -------------------------------------------------------------------------------
 
@@ -327,20 +327,20 @@ class RecordMethods(Tables):
         row = owned(approval, Approval, "approval")
         row.user_id = user_id
         key = (scope.tenant_id, row.id)
-        with self.lock:
-            existing = self.approvals.get(key)
+        with self._lock:
+            existing = self._approvals.get(key)
             if existing is not None and not writable(scope, existing.user_id):
                 raise ConflictError(f"Approval id {row.id!r} is taken outside this scope")
             if existing is not None:
                 row.created_at = existing.created_at
-            self.put_approval(key, row, existing)
+            self._put_approval(key, row, existing)
         return private_copy(row)
 
     async def get_approval(self, scope: Scope, approval_id: str) -> Approval | None:
         """See `Store.get_approval`."""
         check_scope(scope)
         check_id(approval_id, "approval_id")
-        row = self.approvals.get((scope.tenant_id, approval_id))
+        row = self._approvals.get((scope.tenant_id, approval_id))
         if row is None or not visible(scope, row.user_id):
             return None
         return private_copy(row)
@@ -357,12 +357,12 @@ class RecordMethods(Tables):
         """See `Store.list_approvals`."""
         check_scope(scope)
         check_optional(run_id, "run_id")
-        with self.lock:
+        with self._lock:
             if run_id is not None:
-                ids = self.run_approvals.get((scope.tenant_id, run_id), set[str]())
-                candidates = [self.approvals[(scope.tenant_id, i)] for i in ids]
+                ids = self._run_approvals.get((scope.tenant_id, run_id), set[str]())
+                candidates = [self._approvals[(scope.tenant_id, i)] for i in ids]
             else:
-                candidates = [r for (t, _), r in self.approvals.items() if t == scope.tenant_id]
+                candidates = [r for (t, _), r in self._approvals.items() if t == scope.tenant_id]
         rows = [
             r
             for r in candidates
@@ -397,8 +397,8 @@ class RecordMethods(Tables):
         if note is not None and not isinstance(note, str):  # pyright: ignore[reportUnnecessaryIsInstance]
             raise InvalidInputError(f"note must be a string, got {type(note).__name__}")
         key = (scope.tenant_id, approval_id)
-        with self.lock:
-            row = self.approvals.get(key)
+        with self._lock:
+            row = self._approvals.get(key)
             if row is None or not visible(scope, row.user_id):
                 raise NotFoundError(f"No approval {approval_id!r} in this scope")
             if row.status != "pending":
@@ -413,7 +413,7 @@ class RecordMethods(Tables):
                     "note": note,
                 }
             )
-            self.approvals[key] = resolved
+            self._approvals[key] = resolved
         return private_copy(resolved)
 
     # --- schedules -------------------------------------------------------------------------------
@@ -428,26 +428,26 @@ class RecordMethods(Tables):
         row = owned(schedule, Schedule, "schedule")
         row.user_id = user_id
         key = (scope.tenant_id, row.id)
-        with self.lock:
-            existing = self.schedules.get(key)
+        with self._lock:
+            existing = self._schedules.get(key)
             if existing is not None and not writable(scope, existing.user_id):
                 raise ConflictError(f"Schedule id {row.id!r} is taken outside this scope")
-            if existing is None and len(self.schedules) >= self.retention.max_rows:
+            if existing is None and len(self._schedules) >= self.retention.max_rows:
                 raise InvalidInputError(
-                    f"the memory store already holds {len(self.schedules)} schedules, its "
+                    f"the memory store already holds {len(self._schedules)} schedules, its "
                     "limit (memory://?max_rows=...); delete some or use a database store"
                 )
             if existing is not None:
                 row.created_at = existing.created_at
             row.updated_at = utc_now()
-            self.schedules[key] = row
+            self._schedules[key] = row
         return private_copy(row)
 
     async def get_schedule(self, scope: Scope, schedule_id: str) -> Schedule | None:
         """See `Store.get_schedule`."""
         check_scope(scope)
         check_id(schedule_id, "schedule_id")
-        row = self.schedules.get((scope.tenant_id, schedule_id))
+        row = self._schedules.get((scope.tenant_id, schedule_id))
         if row is None or not visible(scope, row.user_id):
             return None
         return private_copy(row)
@@ -462,10 +462,10 @@ class RecordMethods(Tables):
     ) -> Page[Schedule]:
         """See `Store.list_schedules`."""
         check_scope(scope)
-        with self.lock:
+        with self._lock:
             rows = [
                 r
-                for (tenant, _), r in self.schedules.items()
+                for (tenant, _), r in self._schedules.items()
                 if tenant == scope.tenant_id
                 and visible(scope, r.user_id)
                 and (enabled is None or r.enabled == enabled)
@@ -486,21 +486,21 @@ class RecordMethods(Tables):
         check_scope(scope)
         check_id(schedule_id, "schedule_id")
         key = (scope.tenant_id, schedule_id)
-        with self.lock:
-            row = self.schedules.get(key)
+        with self._lock:
+            row = self._schedules.get(key)
             if row is None or not visible(scope, row.user_id):
                 raise NotFoundError(f"No schedule {schedule_id!r} in this scope")
-            del self.schedules[key]
+            del self._schedules[key]
 
     async def list_due(self, scope: Scope, now: datetime) -> list[Schedule]:
         """See `Store.list_due`."""
         check_scope(scope)
         check_type(now, datetime, "now")
         limit = micros(now)
-        with self.lock:
+        with self._lock:
             due = [
                 (micros(r.next_run_at), r.id, r)
-                for (tenant, _), r in self.schedules.items()
+                for (tenant, _), r in self._schedules.items()
                 if tenant == scope.tenant_id
                 and visible(scope, r.user_id)
                 and r.enabled
@@ -526,23 +526,23 @@ class RecordMethods(Tables):
             row = owned(span, TraceSpan, "span")
             row.user_id = user_id
             staged.append(row)
-        with self.lock:
+        with self._lock:
             for span in staged:
-                trace = self.traces.get((scope.tenant_id, span.trace_id))
+                trace = self._traces.get((scope.tenant_id, span.trace_id))
                 existing = None if trace is None else trace.get(span.span_id)
                 if existing is not None and not writable(scope, existing.user_id):
                     raise ConflictError(
                         f"Span {span.span_id!r} of trace {span.trace_id!r} is taken outside "
                         "this scope; nothing was written"
                     )
-            self.put_spans(scope.tenant_id, staged)
+            self._put_spans(scope.tenant_id, staged)
 
     async def list_spans(self, scope: Scope, trace_id: str) -> list[TraceSpan]:
         """See `Store.list_spans`."""
         check_scope(scope)
         check_id(trace_id, "trace_id")
-        with self.lock:
-            trace = self.traces.get((scope.tenant_id, trace_id), {})
+        with self._lock:
+            trace = self._traces.get((scope.tenant_id, trace_id), {})
             rows = [r for r in trace.values() if visible(scope, r.user_id)]
         rows.sort(key=lambda r: (micros(r.start), r.span_id))
         return [private_copy(r) for r in rows]

@@ -14,7 +14,8 @@ __all__ = ["Retention"]
 class Retention:
     """The limits that keep a long-running `MemoryStore` from growing without bound.
 
-    When a limit is passed, the oldest rows go first. Running and paused runs are never
+    The limits count rows of the whole store, every tenant together. When a limit is passed,
+    the oldest rows go first. Running and paused runs are never
     evicted, nor is a session while one of its runs is running or paused.
 
     Args:

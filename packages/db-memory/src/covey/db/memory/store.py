@@ -84,7 +84,7 @@ class MemoryStore(RecordMethods, Store):
 
     def row_counts(self) -> dict[str, int]:
         """How many rows of each kind the store keeps now (what `Retention` bounds)."""
-        return self.counts()
+        return self._counts()
 
     # --- sessions --------------------------------------------------------------------------------
 
@@ -92,7 +92,7 @@ class MemoryStore(RecordMethods, Store):
         """See `Store.get_session`; the scope's namespace only."""
         check_scope(scope)
         check_id(session_id, "session_id")
-        row = self.sessions.get((scope.tenant_id, scope.user_id, session_id))
+        row = self._sessions.get((scope.tenant_id, scope.user_id, session_id))
         return None if row is None else private_copy(row)
 
     async def list_sessions(
@@ -106,10 +106,10 @@ class MemoryStore(RecordMethods, Store):
         """See `Store.list_sessions`; a tenant-wide scope lists every user's sessions."""
         check_scope(scope)
         check_optional(agent_id, "agent_id")
-        with self.lock:
+        with self._lock:
             rows = [
                 r
-                for (tenant, user_id, _), r in self.sessions.items()
+                for (tenant, user_id, _), r in self._sessions.items()
                 if tenant == scope.tenant_id
                 and (scope.user_id is None or user_id == scope.user_id)
                 and (agent_id is None or r.agent_id == agent_id)
@@ -143,8 +143,8 @@ class MemoryStore(RecordMethods, Store):
             )
         row = owned(session, Session, "session")
         key = (scope.tenant_id, user_id, row.id)
-        with self.lock:
-            existing = self.sessions.get(key)
+        with self._lock:
+            existing = self._sessions.get(key)
             current = existing.version if existing is not None else 0
             if expected_version is not None and expected_version != current:
                 raise ConflictError(
@@ -158,7 +158,7 @@ class MemoryStore(RecordMethods, Store):
                 created_at=existing.created_at if existing is not None else row.created_at,
                 updated_at=utc_now(),
             )
-            self.put_session(key, row)
+            self._put_session(key, row)
         return private_copy(row)
 
     async def delete_session(self, scope: Scope, session_id: str) -> None:
@@ -166,11 +166,11 @@ class MemoryStore(RecordMethods, Store):
         check_scope(scope)
         check_id(session_id, "session_id")
         key = (scope.tenant_id, scope.user_id, session_id)
-        with self.lock:
-            if self.sessions.pop(key, None) is None:
+        with self._lock:
+            if self._sessions.pop(key, None) is None:
                 raise NotFoundError(f"No session {session_id!r} in this scope")
-            for run_id in list(self.session_runs.get(key, ())):
-                self.drop_run((scope.tenant_id, run_id))
+            for run_id in list(self._session_runs.get(key, ())):
+                self._drop_run((scope.tenant_id, run_id))
 
     # --- runs ------------------------------------------------------------------------------------
 
@@ -188,8 +188,8 @@ class MemoryStore(RecordMethods, Store):
         expected = None if expected_status is None else _run_status(expected_status)
         row = owned(run, Run, "run")
         key = (scope.tenant_id, row.id)
-        with self.lock:
-            existing = self.runs.get(key)
+        with self._lock:
+            existing = self._runs.get(key)
             if existing is not None and not writable(scope, existing.user_id):
                 raise ConflictError(f"Run id {row.id!r} is taken outside this scope")
             if expected is not None and (existing is None or existing.status != expected):
@@ -201,7 +201,7 @@ class MemoryStore(RecordMethods, Store):
                 beats = [b for b in (row.heartbeat_at, existing.heartbeat_at) if b is not None]
                 changes["heartbeat_at"] = max(beats) if beats else None
             _set_fields(row, **changes)
-            self.put_run(key, row, existing)
+            self._put_run(key, row, existing)
         return private_copy(row)
 
     async def get_run(self, scope: Scope, run_id: str) -> Run | None:
@@ -212,7 +212,7 @@ class MemoryStore(RecordMethods, Store):
         return None if row is None else private_copy(row)
 
     def _visible_run(self, scope: Scope, run_id: str) -> Run | None:
-        row = self.runs.get((scope.tenant_id, run_id))
+        row = self._runs.get((scope.tenant_id, run_id))
         if row is None or not visible(scope, row.user_id):
             return None
         return row
@@ -237,14 +237,14 @@ class MemoryStore(RecordMethods, Store):
         if order not in ("asc", "desc"):
             raise InvalidInputError(f"order must be 'asc' or 'desc', got {order!r}")
         tenant = scope.tenant_id
-        with self.lock:
+        with self._lock:
             if session_id is not None:
-                ids = self.session_runs.get((tenant, scope.user_id, session_id), {})
-                rows = [self.runs[(tenant, run_id)] for run_id in ids]
+                ids = self._session_runs.get((tenant, scope.user_id, session_id), {})
+                rows = [self._runs[(tenant, run_id)] for run_id in ids]
             else:
                 rows = [
                     r
-                    for (t, _), r in self.runs.items()
+                    for (t, _), r in self._runs.items()
                     if t == tenant and visible(scope, r.user_id)
                 ]
         if status is not None:
@@ -264,13 +264,13 @@ class MemoryStore(RecordMethods, Store):
         """See `Store.request_cancel`."""
         check_scope(scope)
         check_id(run_id, "run_id")
-        with self.lock:
+        with self._lock:
             row = self._visible_run(scope, run_id)
             if row is None:
                 raise NotFoundError(f"No run {run_id!r} in this scope")
             if row.status.is_final:
                 return False
-            self.runs[(scope.tenant_id, run_id)] = row.model_copy(
+            self._runs[(scope.tenant_id, run_id)] = row.model_copy(
                 update={"cancel_requested": True, "updated_at": utc_now()}
             )
             return True
@@ -279,13 +279,13 @@ class MemoryStore(RecordMethods, Store):
         """See `Store.heartbeat`."""
         check_scope(scope)
         check_id(run_id, "run_id")
-        with self.lock:
+        with self._lock:
             row = self._visible_run(scope, run_id)
             if row is None:
                 raise NotFoundError(f"No run {run_id!r} in this scope")
             now = utc_now()
             if row.heartbeat_at is None or row.heartbeat_at < now:
-                self.runs[(scope.tenant_id, run_id)] = row.model_copy(update={"heartbeat_at": now})
+                self._runs[(scope.tenant_id, run_id)] = row.model_copy(update={"heartbeat_at": now})
             return row.cancel_requested
 
     async def mark_stale_runs_interrupted(
@@ -294,13 +294,13 @@ class MemoryStore(RecordMethods, Store):
         """See `Store.mark_stale_runs_interrupted`."""
         check_scope(scope)
         check_type(older_than, timedelta, "older_than")
-        with self.lock:
+        with self._lock:
             now = utc_now()
             cutoff = now - older_than
             stale = sorted(
                 (
                     r
-                    for (tenant, _), r in self.runs.items()
+                    for (tenant, _), r in self._runs.items()
                     if tenant == scope.tenant_id
                     and visible(scope, r.user_id)
                     and r.status == RunStatus.RUNNING
@@ -311,7 +311,7 @@ class MemoryStore(RecordMethods, Store):
             for row in stale:
                 key = (scope.tenant_id, row.id)
                 ended = row.model_copy(update={"status": RunStatus.INTERRUPTED, "updated_at": now})
-                self.put_run(key, ended, row)
+                self._put_run(key, ended, row)
             return [r.id for r in stale]
 
     # --- run events ------------------------------------------------------------------------------
@@ -332,15 +332,15 @@ class MemoryStore(RecordMethods, Store):
                 raise ConflictError(f"seq {seq} appears twice in one batch for run {run_id!r}")
             seqs.add(seq)
             batch.append(_owned_event(event))
-        with self.lock:
+        with self._lock:
             if self._visible_run(scope, run_id) is None:
                 raise NotFoundError(f"No run {run_id!r} in this scope; save the run first")
             if not batch:
                 return
             key = (scope.tenant_id, run_id)
-            log = self.events.get(key)
+            log = self._events.get(key)
             if log is None:
-                log = self.events[key] = EventLog()
+                log = self._events[key] = EventLog()
             taken = log.taken(sorted(seqs))
             if taken:
                 raise ConflictError(
@@ -358,10 +358,10 @@ class MemoryStore(RecordMethods, Store):
             check_limit(limit)
         if type(after_seq) is not int:
             raise InvalidInputError(f"after_seq must be an integer, got {after_seq!r}")
-        with self.lock:
+        with self._lock:
             if self._visible_run(scope, run_id) is None:
                 return []
-            log = self.events.get((scope.tenant_id, run_id))
+            log = self._events.get((scope.tenant_id, run_id))
             found = [] if log is None else log.after(after_seq, limit)
         return [private_copy(event) for event in found]
 

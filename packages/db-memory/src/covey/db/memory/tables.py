@@ -1,8 +1,8 @@
 """What a `MemoryStore` holds: its rows, their indexes, and the rules that keep them bounded.
 
 Every stored row is a record validated once when written and never mutated afterwards: a change
-replaces the row with a new object. So a reader may copy a row after letting go of the lock, and
-a caller never holds an object the store keeps.
+replaces the row with a new object. So a reader may copy a row after letting go of the lock, a
+lookup of one key needs no lock at all, and a caller never holds an object the store keeps.
 """
 
 from __future__ import annotations
@@ -118,42 +118,42 @@ class Tables:
         self.retention = retention
         # A thread lock, not an asyncio one: no store call awaits while holding it, so it is
         # never held across a task switch, and it also keeps stores shared between threads safe.
-        self.lock = threading.Lock()
-        self.sessions: OrderedDict[SessionKey, Session] = OrderedDict()
-        self.runs: dict[_Key, Run] = {}
-        self.session_runs: dict[SessionKey, dict[str, None]] = {}
-        self.finished: OrderedDict[_Key, None] = OrderedDict()
-        self.events: dict[_Key, EventLog] = {}
-        self.memories: OrderedDict[_Key, Memory] = OrderedDict()
-        self.profiles: OrderedDict[_Key, UserProfile] = OrderedDict()
-        self.learnings: OrderedDict[_Key, Learning] = OrderedDict()
-        self.knowledge: OrderedDict[_Key, KnowledgeContent] = OrderedDict()
-        self.approvals: OrderedDict[_Key, Approval] = OrderedDict()
-        self.run_approvals: dict[_Key, set[str]] = {}
-        self.schedules: dict[_Key, Schedule] = {}
-        self.traces: OrderedDict[_Key, dict[str, TraceSpan]] = OrderedDict()
-        self.span_count = 0
+        self._lock = threading.Lock()
+        self._sessions: OrderedDict[SessionKey, Session] = OrderedDict()
+        self._runs: dict[_Key, Run] = {}
+        self._session_runs: dict[SessionKey, dict[str, None]] = {}
+        self._finished: OrderedDict[_Key, None] = OrderedDict()
+        self._events: dict[_Key, EventLog] = {}
+        self._memories: OrderedDict[_Key, Memory] = OrderedDict()
+        self._profiles: OrderedDict[_Key, UserProfile] = OrderedDict()
+        self._learnings: OrderedDict[_Key, Learning] = OrderedDict()
+        self._knowledge: OrderedDict[_Key, KnowledgeContent] = OrderedDict()
+        self._approvals: OrderedDict[_Key, Approval] = OrderedDict()
+        self._run_approvals: dict[_Key, set[str]] = {}
+        self._schedules: dict[_Key, Schedule] = {}
+        self._traces: OrderedDict[_Key, dict[str, TraceSpan]] = OrderedDict()
+        self._span_count = 0
 
-    def counts(self) -> dict[str, int]:
+    def _counts(self) -> dict[str, int]:
         """How many rows of each kind are kept (what `Retention` bounds)."""
-        with self.lock:
+        with self._lock:
             return {
-                "sessions": len(self.sessions),
-                "runs": len(self.runs),
-                "finished_runs": len(self.finished),
-                "events": sum(len(log.seqs) for log in self.events.values()),
-                "memories": len(self.memories),
-                "profiles": len(self.profiles),
-                "learnings": len(self.learnings),
-                "knowledge": len(self.knowledge),
-                "approvals": len(self.approvals),
-                "schedules": len(self.schedules),
-                "spans": self.span_count,
+                "sessions": len(self._sessions),
+                "runs": len(self._runs),
+                "finished_runs": len(self._finished),
+                "events": sum(len(log.seqs) for log in self._events.values()),
+                "memories": len(self._memories),
+                "profiles": len(self._profiles),
+                "learnings": len(self._learnings),
+                "knowledge": len(self._knowledge),
+                "approvals": len(self._approvals),
+                "schedules": len(self._schedules),
+                "spans": self._span_count,
             }
 
     # --- runs and their dependants ---------------------------------------------------------------
 
-    def put_run(self, key: _Key, run: Run, previous: Run | None) -> None:
+    def _put_run(self, key: _Key, run: Run, previous: Run | None) -> None:
         """Store `run` under `key`, keep the session index and finished order, then evict."""
         tenant, run_id = key
         if previous is not None and (previous.user_id, previous.session_id) != (
@@ -161,102 +161,102 @@ class Tables:
             run.session_id,
         ):
             self._unindex(tenant, previous)
-        self.runs[key] = run
+        self._runs[key] = run
         if run.session_id is not None:
-            self.session_runs.setdefault((tenant, run.user_id, run.session_id), {})[run_id] = None
+            self._session_runs.setdefault((tenant, run.user_id, run.session_id), {})[run_id] = None
         if run.status.is_final:
-            self.finished[key] = None
-            self.finished.move_to_end(key)
+            self._finished[key] = None
+            self._finished.move_to_end(key)
         else:
-            self.finished.pop(key, None)
-        while len(self.finished) > self.retention.max_runs:
-            oldest, _ = self.finished.popitem(last=False)
-            self.drop_run(oldest)
+            self._finished.pop(key, None)
+        while len(self._finished) > self.retention.max_runs:
+            oldest, _ = self._finished.popitem(last=False)
+            self._drop_run(oldest)
 
-    def drop_run(self, key: _Key) -> None:
+    def _drop_run(self, key: _Key) -> None:
         """Forget a run with its event log and approvals."""
-        run = self.runs.pop(key, None)
+        run = self._runs.pop(key, None)
         if run is None:
             return
         self._unindex(key[0], run)
-        self.finished.pop(key, None)
-        self.events.pop(key, None)
-        for approval_id in self.run_approvals.pop(key, ()):
-            self.approvals.pop((key[0], approval_id), None)
+        self._finished.pop(key, None)
+        self._events.pop(key, None)
+        for approval_id in self._run_approvals.pop(key, ()):
+            self._approvals.pop((key[0], approval_id), None)
 
     def _unindex(self, tenant: str, run: Run) -> None:
         if run.session_id is None:
             return
         skey = (tenant, run.user_id, run.session_id)
-        ids = self.session_runs.get(skey)
+        ids = self._session_runs.get(skey)
         if ids is not None:
             ids.pop(run.id, None)
             if not ids:
-                del self.session_runs[skey]
+                del self._session_runs[skey]
 
     # --- sessions --------------------------------------------------------------------------------
 
-    def put_session(self, key: SessionKey, session: Session) -> None:
+    def _put_session(self, key: SessionKey, session: Session) -> None:
         """Store `session` as the most recently saved, then evict the least recent ones."""
-        self.sessions[key] = session
-        self.sessions.move_to_end(key)
-        excess = len(self.sessions) - self.retention.max_sessions
+        self._sessions[key] = session
+        self._sessions.move_to_end(key)
+        excess = len(self._sessions) - self.retention.max_sessions
         passed = 0
-        while excess > 0 and passed < len(self.sessions):
-            oldest = next(iter(self.sessions))
+        while excess > 0 and passed < len(self._sessions):
+            oldest = next(iter(self._sessions))
             if self._has_live_runs(oldest):
-                self.sessions.move_to_end(oldest)
+                self._sessions.move_to_end(oldest)
                 passed += 1
             else:
-                del self.sessions[oldest]
+                del self._sessions[oldest]
                 excess -= 1
 
     def _has_live_runs(self, key: SessionKey) -> bool:
         tenant = key[0]
         return any(
-            not self.runs[(tenant, run_id)].status.is_final
-            for run_id in self.session_runs.get(key, ())
+            not self._runs[(tenant, run_id)].status.is_final
+            for run_id in self._session_runs.get(key, ())
         )
 
     # --- other rows ------------------------------------------------------------------------------
 
-    def put_row(self, table: OrderedDict[K, Any], key: K, row: object) -> None:
+    def _put_row(self, table: OrderedDict[K, Any], key: K, row: object) -> None:
         """Store `row` as the newest of `table`, then drop the oldest past `max_rows`."""
         table[key] = row
         table.move_to_end(key)
         while len(table) > self.retention.max_rows:
             table.popitem(last=False)
 
-    def put_approval(self, key: _Key, approval: Approval, previous: Approval | None) -> None:
+    def _put_approval(self, key: _Key, approval: Approval, previous: Approval | None) -> None:
         """Store an approval, indexed by its run so it goes when the run goes."""
         if previous is not None and previous.run_id != approval.run_id:
-            self.forget_approval(key, previous)
-        self.run_approvals.setdefault((key[0], approval.run_id), set()).add(approval.id)
-        self.approvals[key] = approval
-        self.approvals.move_to_end(key)
-        while len(self.approvals) > self.retention.max_rows:
-            oldest, dropped = self.approvals.popitem(last=False)
-            self.forget_approval(oldest, dropped)
+            self._forget_approval(key, previous)
+        self._run_approvals.setdefault((key[0], approval.run_id), set()).add(approval.id)
+        self._approvals[key] = approval
+        self._approvals.move_to_end(key)
+        while len(self._approvals) > self.retention.max_rows:
+            oldest, dropped = self._approvals.popitem(last=False)
+            self._forget_approval(oldest, dropped)
 
-    def forget_approval(self, key: _Key, approval: Approval) -> None:
+    def _forget_approval(self, key: _Key, approval: Approval) -> None:
         """Remove an approval from its run's index (the row itself is already gone or going)."""
-        ids = self.run_approvals.get((key[0], approval.run_id))
+        ids = self._run_approvals.get((key[0], approval.run_id))
         if ids is not None:
             ids.discard(approval.id)
             if not ids:
-                del self.run_approvals[(key[0], approval.run_id)]
+                del self._run_approvals[(key[0], approval.run_id)]
 
-    def put_spans(self, tenant: str, spans: list[TraceSpan]) -> None:
+    def _put_spans(self, tenant: str, spans: list[TraceSpan]) -> None:
         """Store spans by trace, then drop whole traces, oldest first, past `max_rows` spans."""
         for span in spans:
             key = (tenant, span.trace_id)
-            trace = self.traces.get(key)
+            trace = self._traces.get(key)
             if trace is None:
-                trace = self.traces[key] = {}
-            self.traces.move_to_end(key)
+                trace = self._traces[key] = {}
+            self._traces.move_to_end(key)
             if span.span_id not in trace:
-                self.span_count += 1
+                self._span_count += 1
             trace[span.span_id] = span
-        while self.span_count > self.retention.max_rows and len(self.traces) > 1:
-            _, trace = self.traces.popitem(last=False)
-            self.span_count -= len(trace)
+        while self._span_count > self.retention.max_rows and len(self._traces) > 1:
+            _, trace = self._traces.popitem(last=False)
+            self._span_count -= len(trace)
