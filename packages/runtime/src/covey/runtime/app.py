@@ -53,19 +53,16 @@ def redact_url(url: str) -> str:
 
 
 def open_store(url: str, *, base_dir: Path | None = None) -> Store:
-    """The store a URL names: `memory://` in memory, anything else through `covey.db` plugins.
+    """The store a URL names, through the `covey.db` plugins like any other.
 
-    A relative SQLite path's folder is created, so `sqlite:///.covey/covey.db` works on a fresh
-    machine.
+    `memory://` (covey-db-memory, a dependency of the runtime) keeps everything in this process,
+    bounded (`memory://?max_runs=10000`). A relative SQLite path's folder is created, so
+    `sqlite:///.covey/covey.db` works on a fresh machine.
 
     Raises:
         ConfigurationError: the URL is malformed, or no plugin handles its scheme (the message
             has the install line).
     """
-    if url.startswith("memory://"):
-        from covey.spec.testing import InMemoryStore
-
-        return InMemoryStore()
     if url.startswith("sqlite") and ":///" in url:
         path = url.split(":///", 1)[1].split("?", 1)[0]
         if path and path != ":memory:":
