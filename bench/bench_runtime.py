@@ -4,10 +4,10 @@ server), next to two floors: a bare Litestar handler making the same two request
 and the same handler through the official openai SDK.
 
 One server process (one uvicorn worker) pinned to one core; the load generator (16 keep-alive
-clients) and the fake model server pinned to the other. Every server is started afresh for each
-repeat, repeats are interleaved so drift in machine load hits every row alike, and each cell is
-the median over repeats. CPU ms/run is the server process's user+system time over the runs it
-served; RSS is its resident memory after warm-up and at the end of the row's load. For Covey,
+clients) and the fake model server pinned to the other. Repeats are interleaved so drift in
+machine load hits every row alike, and each cell is the median over repeats (runs: the sum). CPU ms/run is the server process's user+system time over the runs it
+served; RSS is its resident memory after the row's first warm-up and at the end of its last
+load (the server serves all repeats, so the end figure is after every run of it). For Covey,
 every run's stored event log is read back over HTTP and checked for completeness.
 
 Quick by default; `COVEY_BENCH_FULL=1` (or `run.py --full`) makes every row 60 s long, which is
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
@@ -143,30 +144,21 @@ def servers(agno: Path | str) -> list[Server]:
     return out
 
 
-def _one_repeat(
-    server: Server, openai_url: str, load_core: int | None, server_core: int | None
-) -> tuple[dict[str, Measured], dict[str, int]]:
+@dataclass(frozen=True, slots=True)
+class Running:
+    server: Server
+    process: subprocess.Popen[bytes]
+    base: str
+    log: Path
+
+
+def _start(server: Server, openai_url: str, core: int | None) -> Running:
     tmp = Path(tempfile.mkdtemp(prefix=f"covey-bench-{server.name}-"))
     port = free_port()
     argv, env, cwd = server.command(port, openai_url, tmp)
     log = tmp / "stderr.log"
-    process = spawn(argv, core=server_core, env=env, cwd=cwd, log=log)
-    base = f"http://127.0.0.1:{port}"
-    measured: dict[str, Measured] = {}
-    complete: dict[str, int] = {}
-    try:
-        wait_http(base + server.health, process, log)
-        for label, path, sse in server.rows:
-            target = Target(base + path, server.kind, sse)
-            measured[label] = measure(
-                [process.pid], [target], seconds=SECONDS, clients=CLIENTS, core=load_core
-            )
-        if server.kind == "covey":
-            for label, m in measured.items():
-                complete[label] = complete_logs(base, m.run_ids)
-    finally:
-        stop(process)
-    return measured, complete
+    process = spawn(argv, core=core, env=env, cwd=cwd, log=log)
+    return Running(server, process, f"http://127.0.0.1:{port}", log)
 
 
 def _median(values: list[float]) -> float:
@@ -182,27 +174,44 @@ def run() -> list[tuple[str, ...]]:
     todo = servers(agno)
     load_core, server_core = cores()
     results: dict[str, list[Measured]] = {}
-    logs: dict[str, list[int]] = {}  # label -> [complete, runs]
+    logs: dict[str, tuple[int, int]] = {}  # label -> (complete, runs)
     with fake_openai(load_core) as openai_url:
-        for _ in range(REPEATS):
-            for server in todo:
-                measured, checked = _one_repeat(server, openai_url, load_core, server_core)
-                for label, m in measured.items():
-                    results.setdefault(label, []).append(m)
-                for label, complete in checked.items():
-                    done = logs.setdefault(label, [0, 0])
-                    done[0] += complete
-                    done[1] += len(measured[label].run_ids)
+        # Every server starts once (all at once: imports are slow) and serves every repeat;
+        # the rows take turns, so drift in machine load hits them alike.
+        running = [_start(server, openai_url, server_core) for server in todo]
+        try:
+            for r in running:
+                wait_http(r.base + r.server.health, r.process, r.log)
+            for _ in range(REPEATS):
+                for r in running:
+                    for label, path, sse in r.server.rows:
+                        target = Target(r.base + path, r.server.kind, sse)
+                        m = measure(
+                            [r.process.pid],
+                            [target],
+                            seconds=SECONDS,
+                            clients=CLIENTS,
+                            core=load_core,
+                        )
+                        results.setdefault(label, []).append(m)
+            for r in running:
+                if r.server.kind == "covey":
+                    for label, _, _ in r.server.rows:
+                        ids = [i for m in results[label] for i in m.run_ids]
+                        logs[label] = complete_logs(r.base, ids), len(ids)
+        finally:
+            for r in running:
+                stop(r.process)
     rows: list[tuple[str, ...]] = []
     medians = {
         label: {
-            "runs": _median([m.runs for m in ms]),
+            "runs": sum(m.runs for m in ms),
             "rps": _median([m.rps for m in ms]),
             "p50": _median([m.p50 for m in ms]),
             "p99": _median([m.p99 for m in ms]),
             "cpu": _median([m.cpu_ms for m in ms]),
-            "rss0": _median([m.rss_start for m in ms]),
-            "rss1": _median([m.rss_end for m in ms]),
+            "rss0": ms[0].rss_start,
+            "rss1": ms[-1].rss_end,
         }
         for label, ms in results.items()
     }
@@ -231,7 +240,7 @@ def run() -> list[tuple[str, ...]]:
     rows.append(
         (
             f"({mode}: {SECONDS:.0f} s per row, median of {REPEATS} repeats, cores "
-            f"load={load_core} server={server_core})",
+            f"load={load_core} server={server_core}, load average {os.getloadavg()[0]:.1f})",
             *("",) * (len(HEADER) - 1),
         )
     )
