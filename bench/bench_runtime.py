@@ -68,7 +68,7 @@ def _floor(port: int, openai_url: str, tmp: Path) -> tuple[list[str], dict[str, 
     return command, {**os.environ, "BENCH_OPENAI_URL": openai_url}, RUNTIME
 
 
-def _covey(store: str) -> Callable[[int, str, Path], tuple[list[str], dict[str, str], None]]:
+def covey_command(store: str) -> Callable[[int, str, Path], tuple[list[str], dict[str, str], None]]:
     def command(port: int, openai_url: str, tmp: Path) -> tuple[list[str], dict[str, str], None]:
         url = store.replace("{tmp}", str(tmp))
         config = tmp / f"covey-{port}.toml"
@@ -132,7 +132,7 @@ def servers(agno: Path | str) -> list[Server]:
             Server(
                 f"covey-{slug}",
                 "covey",
-                _covey(store),
+                covey_command(store),
                 "/health",
                 (
                     (f"Covey, {covey_db}, JSON", runs, False),
