@@ -61,9 +61,15 @@ format: install ## Apply ruff formatting and safe fixes
 	$(RUN) ruff format .
 	$(RUN) ruff check --fix .
 
+BENCH_ARGS ?=
+
 .PHONY: bench
-bench: install ## Measure import time, construction, run-loop overhead (prints tables)
-	$(RUN) python bench/run.py
+bench: install ## Measure imports, runs, serving side by side with Agno (BENCH_ARGS=--full: 60 s rows)
+	$(RUN) python bench/run.py $(BENCH_ARGS)
+
+.PHONY: bench-profile
+bench-profile: install ## Profile the runtime under load with py-spy; print where each ms goes
+	$(RUN) python bench/profile_runtime.py
 
 .PHONY: build
 build: install ## Build every package's wheel and sdist into dist/

@@ -1,297 +1,249 @@
-"""The runtime under load on loopback: JSON and SSE runs of an OpenAIChatModel agent (one tool
-call, two model requests against a fake OpenAI server in its own process), next to the floor —
-a bare Litestar handler making the same two requests with httpx — measured in the same run.
+"""Serving over HTTP, side by side with Agno's AgentOS: JSON and SSE runs of the same agent (same
+instructions, one tool, two model requests per run against the same loopback fake OpenAI
+server), next to two floors: a bare Litestar handler making the same two requests with httpx,
+and the same handler through the official openai SDK.
 
-16 concurrent clients, one server worker, `COVEY_BENCH_SECONDS` (default 8) per scenario.
-Server CPU per request is the server process's user+system time over the requests it served.
-Afterwards every stored run's event log is checked for completeness.
+One server process (one uvicorn worker) pinned to one core; the load generator (16 keep-alive
+clients) and the fake model server pinned to the other. Repeats are interleaved so drift in
+machine load hits every row alike, and each cell is the median over repeats (runs: the sum). CPU ms/run is the server process's user+system time over the runs it
+served; RSS is its resident memory after the row's first warm-up and at the end of its last
+load (the server serves all repeats, so the end figure is after every run of it). For Covey,
+every run's stored event log is read back over HTTP and checked for completeness.
+
+Quick by default; `COVEY_BENCH_FULL=1` (or `run.py --full`) makes every row 60 s long, which is
+the memory-flat check.
 """
 
 from __future__ import annotations
 
-import asyncio
-import importlib.util
-import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-TITLE = "Runtime under load (16 clients, 1 worker, loopback; fake OpenAI in its own process)"
-HEADER = ("scenario", "requests", "req/s", "p50 ms", "p99 ms", "CPU ms/req", "× floor CPU")
+from load import Kind, Measured, Target, complete_logs, measure
+from peers import agno_python, peer_env
+from procs import HERE, RUNTIME, cores, fake_openai, free_port, spawn, stop, wait_http
 
-HERE = Path(__file__).parent / "runtime"
+TITLE = "Serving over HTTP: Covey vs AgentOS (1 pinned worker, 16 clients, loopback)"
+HEADER = (
+    "server / run",
+    "runs",
+    "req/s",
+    "p50 ms",
+    "p99 ms",
+    "CPU ms/run",
+    "RSS MB start→end",
+    "req/s ×AgentOS",
+    "CPU ×AgentOS",
+    "events complete",
+)
+
+FULL = os.environ.get("COVEY_BENCH_FULL", "") not in ("", "0")
+SECONDS = float(os.environ.get("COVEY_BENCH_SECONDS", "60" if FULL else "3"))
+REPEATS = int(os.environ.get("COVEY_BENCH_REPEATS", "2" if FULL else "3"))
 CLIENTS = 16
-SECONDS = float(os.environ.get("COVEY_BENCH_SECONDS", "8"))
-TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def _free_port() -> int:
-    import socket
+@dataclass(frozen=True, slots=True)
+class Server:
+    """A server to start for one repeat, and the rows (label, path, SSE) measured on it."""
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
-
-
-def _wait_http(url: str, process: subprocess.Popen[bytes]) -> None:
-    import httpx
-
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}")
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    raise RuntimeError(f"{url} did not answer")
+    name: str
+    kind: Kind
+    command: Callable[[int, str, Path], tuple[list[str], dict[str, str], Path | None]]
+    health: str
+    rows: tuple[tuple[str, str, bool], ...]
+    # the AgentOS row each row is compared with, by position
+    versus: tuple[str, ...] = ()
 
 
-async def _load(url: str, body: dict[str, Any], *, sse: bool) -> tuple[list[float], list[str]]:
-    import httpx
-
-    latencies: list[float] = []
-    run_ids: list[str] = []
-    stop = time.monotonic() + SECONDS
-    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
-    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
-
-        async def worker() -> None:
-            while time.monotonic() < stop:
-                start = time.perf_counter()
-                if sse:
-                    async with client.stream("POST", url, json=body) as response:
-                        last = ""
-                        async for line in response.aiter_lines():
-                            if line.startswith("data: "):
-                                last = line
-                    data = json.loads(last[6:])
-                    ok = data.get("type") == "run.completed"
-                    run_id = data.get("run_id")
-                else:
-                    response = await client.post(url, json=body)
-                    data = response.json()
-                    ok = (
-                        response.status_code == 200
-                        and data.get("status", "completed") == "completed"
-                    )
-                    run_id = data.get("run_id")
-                if not ok:
-                    raise RuntimeError(f"request failed: {str(data)[:300]}")
-                latencies.append(time.perf_counter() - start)
-                if run_id:
-                    run_ids.append(run_id)
-
-        await asyncio.gather(*(worker() for _ in range(CLIENTS)))
-    return latencies, run_ids
+def _floor(port: int, openai_url: str, tmp: Path) -> tuple[list[str], dict[str, str], Path]:
+    command = [sys.executable, "-m", "uvicorn", "floor:app", "--host", "127.0.0.1"]
+    command += ["--port", str(port), "--log-level", "warning", "--no-access-log"]
+    return command, {**os.environ, "BENCH_OPENAI_URL": openai_url}, RUNTIME
 
 
-def _measure(
-    pid: int, url: str, body: dict[str, Any], *, sse: bool
-) -> tuple[dict[str, float], list[str]]:
-    asyncio.run(_warm(url, body, sse=sse))
-    cpu = _cpu_seconds(pid)
-    began = time.perf_counter()
-    latencies, run_ids = asyncio.run(_load(url, body, sse=sse))
-    wall = time.perf_counter() - began
-    cpu = _cpu_seconds(pid) - cpu
-    latencies.sort()
-    n = len(latencies)
-    return (
-        {
-            "n": n,
-            "rps": n / wall,
-            "p50": statistics.median(latencies) * 1000,
-            "p99": latencies[min(n - 1, int(n * 0.99))] * 1000,
-            "cpu": cpu / n * 1000,
-        },
-        run_ids,
-    )
+def covey_command(store: str) -> Callable[[int, str, Path], tuple[list[str], dict[str, str], None]]:
+    def command(port: int, openai_url: str, tmp: Path) -> tuple[list[str], dict[str, str], None]:
+        url = store.replace("{tmp}", str(tmp))
+        config = tmp / f"covey-{port}.toml"
+        config.write_text(
+            f'agents = "agents:registry"\npython_path = ["{RUNTIME}"]\n'
+            f'store = "{url}"\nlog_level = "warning"\n'
+        )
+        argv = [sys.executable, "-m", "covey.runtime.cli", "serve", "--config", str(config)]
+        return [*argv, "--port", str(port)], {**os.environ, "BENCH_OPENAI_URL": openai_url}, None
+
+    return command
 
 
-async def _warm(url: str, body: dict[str, Any], *, sse: bool) -> None:
-    import httpx
+def _agentos(
+    python: Path, sqlite: bool
+) -> Callable[[int, str, Path], tuple[list[str], dict[str, str], Path]]:
+    def command(port: int, openai_url: str, tmp: Path) -> tuple[list[str], dict[str, str], Path]:
+        argv = [str(python), "serve.py", str(port), openai_url]
+        if sqlite:
+            argv.append(str(tmp / f"agno-{port}.db"))
+        return argv, peer_env(), HERE / "agno"
 
-    async with httpx.AsyncClient(timeout=60) as client:
-        for _ in range(20):
-            if sse:
-                async with client.stream("POST", url, json=body) as response:
-                    await response.aread()
-            else:
-                await client.post(url, json=body)
-
-
-async def _check_logs(store_url: str, run_ids: list[str]) -> tuple[int, int]:
-    from covey.spec.plugins import resolve_store
-    from covey.spec.store import Scope
-
-    store = resolve_store(store_url)
-    complete = 0
-    async with store:
-        for run_id in run_ids:
-            events = await store.list_events(Scope(), run_id)
-            seqs = [e.seq for e in events]
-            opened: dict[str, int] = {}
-            good = seqs == list(range(1, len(seqs) + 1)) and bool(events)
-            for event in events:
-                subject, _, verb = event.type.partition(".")
-                if subject not in ("run", "model_request", "tool_call"):
-                    continue
-                key = subject + str(getattr(event, "tool_call_id", ""))
-                if verb == "started":
-                    good = good and opened.get(key, 0) == 0
-                    opened[key] = 1
-                elif verb in ("completed", "failed", "paused", "cancelled"):
-                    good = good and opened.get(key) == 1
-                    opened[key] = 0
-            good = good and not any(opened.values()) and events[-1].type == "run.completed"
-            complete += good
-    return complete, len(run_ids)
+    return command
 
 
-def _row(name: str, m: dict[str, float], floor_cpu: float | None) -> tuple[str, ...]:
-    ratio = "1.00" if floor_cpu is None else f"{m['cpu'] / floor_cpu:.2f}"
-    return (
-        name,
-        str(int(m["n"])),
-        f"{m['rps']:.0f}",
-        f"{m['p50']:.1f}",
-        f"{m['p99']:.1f}",
-        f"{m['cpu']:.2f}",
-        ratio,
-    )
+def servers(agno: Path | str) -> list[Server]:
+    """The floor, then AgentOS and Covey alternating: no database, then SQLite."""
+    runs = "/v1/agents/weather/runs"
+    out = [
+        Server(
+            "floor",
+            "floor",
+            _floor,
+            "/run",
+            (
+                ("floor: Litestar + httpx, 2 requests", "/run", False),
+                ("floor: Litestar + openai SDK, 2 requests", "/run-sdk", False),
+            ),
+            ("AgentOS, no db, JSON", "AgentOS, no db, JSON"),
+        )
+    ]
+    for sqlite in (False, True):
+        agentos_db, covey_db = ("SqliteDb", "SQLite") if sqlite else ("no db", "memory://")
+        slug = "sqlite" if sqlite else "nodb"
+        json_row, sse_row = f"AgentOS, {agentos_db}, JSON", f"AgentOS, {agentos_db}, SSE"
+        if isinstance(agno, Path):
+            out.append(
+                Server(
+                    f"agentos-{slug}",
+                    "agentos",
+                    _agentos(agno, sqlite),
+                    "/health",
+                    (
+                        (json_row, "/agents/weather/runs", False),
+                        (sse_row, "/agents/weather/runs", True),
+                    ),
+                )
+            )
+        store = "sqlite:///{tmp}/covey.db" if sqlite else "memory://"
+        out.append(
+            Server(
+                f"covey-{slug}",
+                "covey",
+                covey_command(store),
+                "/health",
+                (
+                    (f"Covey, {covey_db}, JSON", runs, False),
+                    (f"Covey, {covey_db}, SSE", runs, True),
+                ),
+                (json_row, sse_row),
+            )
+        )
+    return out
 
 
-def _spawn(
-    command: list[str], env: dict[str, str], cwd: Path | None = None
-) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        command,
-        env=env,
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+@dataclass(frozen=True, slots=True)
+class Running:
+    server: Server
+    process: subprocess.Popen[bytes]
+    base: str
+    log: Path
+
+
+def _start(server: Server, openai_url: str, core: int | None) -> Running:
+    tmp = Path(tempfile.mkdtemp(prefix=f"covey-bench-{server.name}-"))
+    port = free_port()
+    argv, env, cwd = server.command(port, openai_url, tmp)
+    log = tmp / "stderr.log"
+    process = spawn(argv, core=core, env=env, cwd=cwd, log=log)
+    return Running(server, process, f"http://127.0.0.1:{port}", log)
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values)
 
 
 def run() -> list[tuple[str, ...]]:
-    if importlib.util.find_spec("covey.runtime") is None:
-        return [("covey-runtime", "not installed", "-", "-", "-", "-", "-")]
-    if importlib.util.find_spec("covey.models.openai") is None:
-        return [("TODO: covey-models-openai not installed", "-", "-", "-", "-", "-", "-")]
-    has_sql = importlib.util.find_spec("covey.db.sql") is not None
-    fake = subprocess.Popen(
-        [sys.executable, str(HERE / "fake_openai.py")],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-    )
-    processes: list[subprocess.Popen[bytes]] = []
-    rows: list[tuple[str, ...]] = []
-    try:
-        assert fake.stdout is not None
-        openai_url = fake.stdout.readline().decode().strip()
-        env = {**os.environ, "BENCH_OPENAI_URL": openai_url}
-        floor_port = _free_port()
-        floor = _spawn(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "floor:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(floor_port),
-                "--log-level",
-                "warning",
-                "--no-access-log",
-            ],
-            env,
-            cwd=HERE,
-        )
-        processes.append(floor)
-        floor_url = f"http://127.0.0.1:{floor_port}"
-        _wait_http(floor_url + "/run", floor)
-        base, _ = _measure(floor.pid, floor_url + "/run", {"input": "Weather in Paris?"}, sse=False)
-        rows.append(_row("floor: Litestar + httpx, 2 requests", base, None))
-        sdk, _ = _measure(
-            floor.pid, floor_url + "/run-sdk", {"input": "Weather in Paris?"}, sse=False
-        )
-        rows.append(_row("floor: Litestar + openai SDK, 2 requests", sdk, base["cpu"]))
-        floor.terminate()
-        floor.wait(10)
+    import importlib.util
 
-        stores = [("memory", "memory://")]
-        tmp = Path(tempfile.mkdtemp(prefix="covey-bench-"))
-        if has_sql:
-            stores.append(("SQLite", f"sqlite:///{tmp / 'bench.db'}"))
-        for label, store_url in stores:
-            port = _free_port()
-            config = tmp / f"covey-{label}.toml"
-            config.write_text(
-                f'agents = "agents:registry"\npython_path = ["{HERE}"]\n'
-                f'store = "{store_url}"\nlog_level = "warning"\n'
-            )
-            server = _spawn(
-                [
-                    sys.executable,
-                    "-m",
-                    "covey.runtime.cli",
-                    "serve",
-                    "--config",
-                    str(config),
-                    "--port",
-                    str(port),
-                ],
-                env,
-            )
-            processes.append(server)
-            url = f"http://127.0.0.1:{port}"
-            _wait_http(url + "/health", server)
-            runs_url = url + "/v1/agents/weather/runs"
-            json_m, json_ids = _measure(
-                server.pid, runs_url, {"input": "Weather in Paris?"}, sse=False
-            )
-            rows.append(_row(f"covey JSON run ({label} store)", json_m, base["cpu"]))
-            sse_m, sse_ids = _measure(
-                server.pid, runs_url, {"input": "Weather in Paris?", "stream": True}, sse=True
-            )
-            rows.append(_row(f"covey SSE run ({label} store)", sse_m, base["cpu"]))
-            server.terminate()
-            server.wait(30)
-            if store_url.startswith("sqlite"):
-                complete, total = asyncio.run(_check_logs(store_url, json_ids + sse_ids))
-                rows.append(
-                    (
-                        f"stored event logs complete ({label})",
-                        f"{complete}/{total}",
-                        "-",
-                        "-",
-                        "-",
-                        "-",
-                        "-",
-                    )
+    if importlib.util.find_spec("covey.runtime") is None:
+        return [("covey-runtime not installed", *("-",) * (len(HEADER) - 1))]
+    agno = agno_python()
+    todo = servers(agno)
+    load_core, server_core = cores()
+    results: dict[str, list[Measured]] = {}
+    logs: dict[str, tuple[int, int]] = {}  # label -> (complete, runs)
+    with fake_openai(load_core) as openai_url:
+        # Every server starts once (all at once: imports are slow) and serves every repeat;
+        # the rows take turns, so drift in machine load hits them alike.
+        running = [_start(server, openai_url, server_core) for server in todo]
+        try:
+            for r in running:
+                wait_http(r.base + r.server.health, r.process, r.log)
+            for _ in range(REPEATS):
+                for r in running:
+                    for label, path, sse in r.server.rows:
+                        target = Target(r.base + path, r.server.kind, sse)
+                        m = measure(
+                            [r.process.pid],
+                            [target],
+                            seconds=SECONDS,
+                            clients=CLIENTS,
+                            core=load_core,
+                        )
+                        results.setdefault(label, []).append(m)
+            for r in running:
+                if r.server.kind == "covey":
+                    for label, _, _ in r.server.rows:
+                        ids = [i for m in results[label] for i in m.run_ids]
+                        logs[label] = complete_logs(r.base, ids), len(ids)
+        finally:
+            for r in running:
+                stop(r.process)
+    rows: list[tuple[str, ...]] = []
+    medians = {
+        label: {
+            "runs": sum(m.runs for m in ms),
+            "rps": _median([m.rps for m in ms]),
+            "p50": _median([m.p50 for m in ms]),
+            "p99": _median([m.p99 for m in ms]),
+            "cpu": _median([m.cpu_ms for m in ms]),
+            "rss0": ms[0].rss_start,
+            "rss1": ms[-1].rss_end,
+        }
+        for label, ms in results.items()
+    }
+    for server in todo:
+        for i, (label, _, _) in enumerate(server.rows):
+            m = medians[label]
+            versus = medians.get(server.versus[i]) if server.versus else m
+            done = logs.get(label)
+            rows.append(
+                (
+                    label,
+                    f"{m['runs']:.0f}",
+                    f"{m['rps']:.0f}",
+                    f"{m['p50']:.1f}",
+                    f"{m['p99']:.1f}",
+                    f"{m['cpu']:.2f}",
+                    f"{m['rss0']:.0f}→{m['rss1']:.0f}",
+                    f"{m['rps'] / versus['rps']:.2f}" if versus else "-",
+                    f"{m['cpu'] / versus['cpu']:.2f}" if versus else "-",
+                    f"{done[0]}/{done[1]}" if done else "-",
                 )
-    finally:
-        for process in processes:
-            if process.poll() is None:
-                process.terminate()
-                process.wait(10)
-        if fake.stdin is not None:
-            fake.stdin.close()
-        fake.wait(10)
+            )
+    if isinstance(agno, str):
+        rows.append((f"AgentOS: {agno}", *("-",) * (len(HEADER) - 1)))
+    mode = "full" if FULL else "quick"
+    rows.append(
+        (
+            f"({mode}: {SECONDS:.0f} s per row, median of {REPEATS} repeats, cores "
+            f"load={load_core} server={server_core}, load average {os.getloadavg()[0]:.1f})",
+            *("",) * (len(HEADER) - 1),
+        )
+    )
     return rows
 
 

@@ -2,17 +2,29 @@
 
 Each section is a module in bench/ exposing `run() -> list[tuple[str, ...]]` rows plus a
 `HEADER`; sections whose packages are not installed are reported as such.
+
+`python bench/run.py [--full] [SECTION ...]`: `--full` (or `COVEY_BENCH_FULL=1`) makes every
+serving row 60 s long (the memory-flat check); naming sections runs only those, e.g.
+`python bench/run.py bench_runtime`. Agno is installed into `bench/.peers/agno` on first use.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-SECTIONS = ["bench_imports", "bench_core", "bench_models", "bench_store", "bench_runtime"]
+SECTIONS = [
+    "bench_imports",
+    "bench_core",
+    "bench_models",
+    "bench_store",
+    "bench_runtime",
+    "bench_postgres",
+]
 
 
 def print_table(title: str, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
@@ -24,14 +36,22 @@ def print_table(title: str, header: tuple[str, ...], rows: list[tuple[str, ...]]
         print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)))
 
 
-def main() -> int:
-    for name in SECTIONS:
+def main(argv: list[str]) -> int:
+    if "--full" in argv:
+        os.environ["COVEY_BENCH_FULL"] = "1"  # read by the sections when they are imported
+    chosen = [a for a in argv if not a.startswith("-")] or SECTIONS
+    unknown = sorted(set(chosen) - set(SECTIONS))
+    if unknown:
+        print(f"unknown sections {unknown}; choose from {SECTIONS}", file=sys.stderr)
+        return 2
+    for name in chosen:
         if not (Path(__file__).parent / f"{name}.py").exists():
             continue
         module = importlib.import_module(name)
         print_table(module.TITLE, module.HEADER, module.run())
+        sys.stdout.flush()
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,12 +1,18 @@
-"""Small measuring helpers shared by the bench sections."""
+"""Small measuring helpers shared by the bench sections; standard library only, so the peers'
+scripts (in their own venvs) use them too."""
 
 from __future__ import annotations
 
+import dataclasses
+import gc
+import inspect
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+import tracemalloc
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 
 def fresh_import_ms(statement: str, runs: int = 7) -> float:
@@ -31,3 +37,63 @@ def median_us(fn: Callable[[], object], *, number: int = 1000, repeat: int = 7) 
             fn()
         samples.append((time.perf_counter() - t) / number * 1e6)
     return statistics.median(samples)
+
+
+def median_ms(fn: Callable[[], object], *, runs: int, warm: int = 10) -> tuple[float, float]:
+    """Median wall time and median CPU time of this process (all threads), in ms, of one call of
+    `fn` over `runs` calls after `warm` unmeasured. CPU time is what a busy machine disturbs
+    least: waiting for a core is wall time, not CPU time."""
+    for _ in range(warm):
+        fn()
+    wall: list[float] = []
+    cpu: list[float] = []
+    for _ in range(runs):
+        t, c = time.perf_counter(), time.process_time()
+        fn()
+        cpu.append((time.process_time() - c) * 1000)
+        wall.append((time.perf_counter() - t) * 1000)
+    return statistics.median(wall), statistics.median(cpu)
+
+
+async def median_ms_async(
+    fn: Callable[[], Awaitable[object]], *, runs: int, warm: int = 10
+) -> tuple[float, float]:
+    """`median_ms` for a coroutine function, awaited in the running loop."""
+    for _ in range(warm):
+        await fn()
+    wall: list[float] = []
+    cpu: list[float] = []
+    for _ in range(runs):
+        t, c = time.perf_counter(), time.process_time()
+        await fn()
+        cpu.append((time.process_time() - c) * 1000)
+        wall.append((time.perf_counter() - t) * 1000)
+    return statistics.median(wall), statistics.median(cpu)
+
+
+def plain_twin(cls: type) -> type:
+    """A plain slotted dataclass with the same fields as `cls` (its dataclass fields, or
+    its constructor's parameters): the floor for constructing `cls`."""
+    if dataclasses.is_dataclass(cls):
+        names = [f.name for f in dataclasses.fields(cls)]
+    else:
+        parameters = inspect.signature(cls).parameters.values()
+        names = [p.name for p in parameters if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    return dataclasses.make_dataclass(
+        f"Plain{cls.__name__}",
+        [(name, Any, dataclasses.field(default=None)) for name in names],
+        slots=True,
+        kw_only=True,
+    )
+
+
+def retained_bytes(make: Callable[[], object], count: int = 5_000) -> float:
+    """Memory each object made by `make` keeps alive (tracemalloc), averaged over `count`."""
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    keep = [make() for _ in range(count)]
+    after = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    del keep
+    return (after - before) / count

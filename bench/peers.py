@@ -1,0 +1,88 @@
+"""The peers the benches compare against, each in its own virtual environment under
+`bench/.peers/` (gitignored), created with uv on first use and kept between runs.
+
+Agno is pinned so that numbers stay comparable from one run to the next; bump `AGNO` on purpose.
+The libraries both sides use (the openai SDK, httpx, uvicorn) are pinned to the versions in
+Covey's own environment, so the comparison is of the frameworks, not of their dependencies.
+Every peer process gets `PEER_ENV`, which turns telemetry off before anything is imported.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+PEERS = Path(__file__).parent / ".peers"
+AGNO = ("agno==3.1.10", "agno[os]==3.1.10")
+SHARED = ("openai", "httpx", "uvicorn")
+PEER_ENV = {
+    "AGNO_TELEMETRY": "false",
+    "AGNO_DEBUG": "false",
+    "DO_NOT_TRACK": "1",
+    "ANONYMIZED_TELEMETRY": "false",
+}
+
+
+def _uv() -> list[str] | None:
+    found = shutil.which("uv")
+    if found:
+        return [found]
+    probe = subprocess.run(
+        [sys.executable, "-m", "uv", "--version"], capture_output=True, check=False
+    )
+    return [sys.executable, "-m", "uv"] if probe.returncode == 0 else None
+
+
+def peer_env(**extra: str) -> dict[str, str]:
+    """This process's environment with telemetry off, plus `extra`."""
+    return {**os.environ, **PEER_ENV, **extra}
+
+
+def _requirements() -> tuple[str, ...]:
+    pins: list[str] = []
+    for name in SHARED:
+        try:
+            pins.append(f"{name}=={version(name)}")
+        except PackageNotFoundError:
+            pins.append(name)
+    return (*AGNO, *pins)
+
+
+def agno_python() -> Path | str:
+    """The Agno venv's interpreter, creating the venv when missing or out of date; or a
+    sentence saying why it cannot be had (no uv, no registry)."""
+    venv = PEERS / "agno"
+    python = venv / "bin" / "python"
+    stamp = venv / "bench-requirements.txt"
+    requirements = _requirements()
+    wanted = "\n".join(requirements)
+    if python.exists() and stamp.exists() and stamp.read_text() == wanted:
+        return python
+    uv = _uv()
+    if uv is None:
+        return "uv is not installed (make uv)"
+    env = {**os.environ, "UV_SYSTEM_CERTS": "1"}
+    steps = [
+        [*uv, "venv", "--quiet", "--clear", "--python", sys.executable, str(venv)],
+        [
+            *uv,
+            "pip",
+            "install",
+            "--quiet",
+            "--compile-bytecode",
+            "--python",
+            str(python),
+            *requirements,
+        ],
+    ]
+    print(f"bench: installing {' '.join(requirements)} into {venv}", file=sys.stderr, flush=True)
+    for step in steps:
+        done = subprocess.run(step, env=env, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            return f"could not install Agno: {done.stderr.strip()[-300:]}"
+    stamp.write_text(wanted)
+    return python
