@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -11,6 +12,20 @@ from covey.core.history import estimate_tokens, repair_history, trim_to_budget
 from covey.spec import ModelRequest, ModelResponse, RunStatus
 from covey.spec.errors import ConflictError
 from covey.spec.store import Session
+
+_LOCKS: weakref.WeakValueDictionary[tuple[int, str, str], anyio.Lock] = (
+    weakref.WeakValueDictionary()
+)
+
+
+def _session_lock(store: Store, tenant_id: str, session_id: str) -> anyio.Lock:
+    """The lock runs of this process share to save one session, kept while someone holds it."""
+    key = (id(store), tenant_id, session_id)
+    lock = _LOCKS.get(key)
+    if lock is None:
+        lock = _LOCKS[key] = anyio.Lock()
+    return lock
+
 
 if TYPE_CHECKING:
     from covey.spec import events as ev
@@ -93,7 +108,9 @@ class Persistence:
         changed = {k: v for k, v in state.items() if before.get(k, _ABSENT) != v}
         removed = [k for k in before if k not in state]
         if changed or removed:
-            await self._merge(session_id, agent_id, user_id, changed=changed, removed=removed)
+            await self._merge(
+                session_id, agent_id, user_id, changed=changed, removed=removed, refresh=True
+            )
 
     async def _merge(
         self,
@@ -103,43 +120,55 @@ class Persistence:
         *,
         changed: dict[str, Any],
         removed: list[str] | tuple[str, ...],
+        refresh: bool = False,
     ) -> None:
-        assert self.store is not None
+        store = self.store
+        assert store is not None
         keys = [*changed, *removed]
-        for attempt in range(SESSION_SAVE_ATTEMPTS):
-            session = self.session
-            if session is None:
-                session = Session(id=session_id, agent_id=agent_id, user_id=user_id, state={})
-            state = dict(session.state)
-            state.update(changed)
-            for key in removed:
-                state.pop(key, None)
-            try:
-                self.session = await self.store.save_session(
-                    self.scope,
-                    session.model_copy(update={"state": state}),
-                    expected_version=session.version if self.session is not None else 0,
-                )
+        # Runs of this process take turns on one session; other processes are met by the
+        # version check and a retry.
+        async with _session_lock(store, self.scope.tenant_id, session_id):
+            for attempt in range(SESSION_SAVE_ATTEMPTS):
+                if attempt or refresh:
+                    fresh = await store.get_session(self.scope, session_id)
+                    if fresh is None and attempt:
+                        raise ConflictError(
+                            f"Session id {session_id!r} is taken outside this scope, or was "
+                            "deleted while this run saved it"
+                        )
+                    if fresh is not None:
+                        clash = [
+                            k
+                            for k in keys
+                            if fresh.state.get(k, _ABSENT) != self.initial_state.get(k, _ABSENT)
+                        ]
+                        if clash:
+                            raise ConflictError(
+                                f"Session {session_id!r} state keys {clash} were changed by "
+                                "another run at the same time; reload the session and retry"
+                            )
+                    self.session = fresh
+                session = self.session
+                if session is None:
+                    session = Session(id=session_id, agent_id=agent_id, user_id=user_id, state={})
+                state = dict(session.state)
+                state.update(changed)
+                for key in removed:
+                    state.pop(key, None)
+                try:
+                    self.session = await store.save_session(
+                        self.scope,
+                        session.model_copy(update={"state": state}),
+                        expected_version=session.version if self.session is not None else 0,
+                    )
+                except ConflictError:
+                    # Another process saved first: re-read and merge again after a jittered,
+                    # growing pause.
+                    delay = min(_BACKOFF_CAP, _BACKOFF_BASE * 2**attempt)
+                    await anyio.sleep(random.uniform(0, delay))
+                    continue
                 self.initial_state = dict(self.session.state)
                 return
-            except ConflictError:
-                fresh = await self.store.get_session(self.scope, session_id)
-                if fresh is None:
-                    raise  # taken outside this scope, or deleted meanwhile
-                clash = [
-                    k
-                    for k in keys
-                    if fresh.state.get(k, _ABSENT) != self.initial_state.get(k, _ABSENT)
-                ]
-                if clash:
-                    raise ConflictError(
-                        f"Session {session_id!r} state keys {clash} were changed by another run "
-                        "at the same time; reload the session and retry"
-                    ) from None
-                self.session = fresh
-                # Other runs changed other keys: merge again after a jittered, growing pause.
-                delay = min(_BACKOFF_CAP, _BACKOFF_BASE * 2**attempt)
-                await anyio.sleep(random.uniform(0, delay))
         raise ConflictError(
             f"Session {session_id!r} kept changing under this run ({SESSION_SAVE_ATTEMPTS} "
             "tries); retry the run"
