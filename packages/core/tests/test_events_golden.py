@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from core_helpers import call, collect, text
+from core_helpers import call, check_invariants, collect, text
 
 from covey.core import Agent, UsageLimits
 from covey.core.retry import RetryPolicy
@@ -71,24 +71,12 @@ async def test_event_sequence_matches_golden_file(name: str) -> None:
     if stream:
         events = await collect(agent.run_stream("hi"))
     else:
-        events = await collect(
-            agent._loop(  # non-streaming run, events observed
-                "hi",
-                stream=False,
-                session_id=None,
-                user_id=None,
-                tenant_id=None,
-                deps=None,
-                state=None,
-                message_history=None,
-                model=None,
-                model_settings=None,
-                store=None,
-                run_id=None,
-                parent_run_id=None,
-                metadata=None,
-            ).events()
-        )
+        # A non-streaming run, its events observed through `iter()`.
+        async with agent.iter("hi") as run:
+            async for _ in run:
+                pass
+        events = run.events
+        check_invariants(events)
     sequence = [e.type for e in events]
     path = GOLDEN / f"{name}.json"
     if os.environ.get("COVEY_UPDATE_GOLDEN"):

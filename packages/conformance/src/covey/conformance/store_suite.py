@@ -695,6 +695,42 @@ class StoreSuite:
         assert _ids(await store.list_runs(scope, status=RunStatus.PAUSED)) == []
 
     @pytest.mark.asyncio
+    async def test_list_runs_newest_first(
+        self, store: Store, conformance_scopes: StoreScopes
+    ) -> None:
+        """`order="desc"` lists runs newest first (ties: id descending), with working cursors.
+
+        If this fails: order by `(created_at DESC, id DESC)` when `order="desc"` and seek with
+        the comparison reversed (`(created_at, id) < cursor`); refuse an `order` other than
+        `"asc"`/`"desc"` with `InvalidInputError`.
+        """
+        scope = conformance_scopes.alice
+        for i in [3, 0, 4, 1, 2]:
+            await store.save_run(
+                scope,
+                Run(
+                    id=f"r{i}",
+                    session_id="even" if i % 2 == 0 else "odd",
+                    created_at=_T0 + timedelta(minutes=i),
+                ),
+            )
+        # Two runs created at the same instant: ties break by id, reversed too.
+        await store.save_run(scope, Run(id="r5b", created_at=_T0 + timedelta(minutes=5)))
+        await store.save_run(scope, Run(id="r5a", created_at=_T0 + timedelta(minutes=5)))
+        pages = await _all_pages(lambda c: store.list_runs(scope, limit=2, cursor=c, order="desc"))
+        assert pages == [["r5b", "r5a"], ["r4", "r3"], ["r2", "r1"], ["r0"]]
+        newest = await store.list_runs(scope, session_id="even", order="desc", limit=2)
+        assert _ids(newest) == ["r4", "r2"]
+        assert newest.next_cursor is not None
+        rest = await store.list_runs(
+            scope, session_id="even", order="desc", limit=2, cursor=newest.next_cursor
+        )
+        assert _ids(rest) == ["r0"]
+        assert _ids(await store.list_runs(scope, session_id="odd", order="asc")) == ["r1", "r3"]
+        with pytest.raises(InvalidInputError):
+            await store.list_runs(scope, order="sideways")  # type: ignore[arg-type]
+
+    @pytest.mark.asyncio
     async def test_request_cancel(self, store: Store, conformance_scopes: StoreScopes) -> None:
         """`request_cancel` flags running and paused runs, leaves finished ones, 404s on missing.
 

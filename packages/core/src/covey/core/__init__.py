@@ -14,16 +14,27 @@ if TYPE_CHECKING:
     from covey.core.fallback import FallbackModel
     from covey.core.limits import UsageLimits
     from covey.core.retry import RetryPolicy
+    from covey.core.run.iteration import AgentRun
+    from covey.core.run.nodes import CallToolsNode, End, ModelRequestNode, RunNode
+    from covey.core.run.options import RunKwargs
+    from covey.core.run.plan import RunPlan
     from covey.spec import RunContext, RunResult, RunStatus
     from covey.spec.testing import InMemoryStore
 
 __all__ = [
     "Agent",
+    "AgentRun",
+    "CallToolsNode",
+    "End",
     "FallbackModel",
     "InMemoryStore",
+    "ModelRequestNode",
     "RetryPolicy",
     "RunContext",
     "RunHook",
+    "RunKwargs",
+    "RunNode",
+    "RunPlan",
     "RunResult",
     "RunStatus",
     "UsageLimits",
@@ -35,6 +46,13 @@ _WHERE = {
     "FallbackModel": "covey.core.fallback",
     "UsageLimits": "covey.core.limits",
     "RetryPolicy": "covey.core.retry",
+    "AgentRun": "covey.core.run.iteration",
+    "CallToolsNode": "covey.core.run.nodes",
+    "End": "covey.core.run.nodes",
+    "ModelRequestNode": "covey.core.run.nodes",
+    "RunNode": "covey.core.run.nodes",
+    "RunKwargs": "covey.core.run.options",
+    "RunPlan": "covey.core.run.plan",
     "RunContext": "covey.spec",
     "RunResult": "covey.spec",
     "RunStatus": "covey.spec",

@@ -7,20 +7,19 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Generic, TextIO
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TextIO
 
 import anyio
-from typing_extensions import TypeVar
+from typing_extensions import TypeVar, Unpack
 
 from covey.core.instructions import Instructions
 from covey.core.limits import UsageLimits
 from covey.core.output import OutputModeChoice, OutputSpec
 from covey.core.retry import RetryPolicy
+from covey.core.run.options import RunKwargs
 from covey.core.tool_calls import ToolErrorPolicy, ToolHook
 from covey.spec import (
     ChatModel,
-    ModelRequest,
-    ModelResponse,
     ModelSettings,
     RunContext,
     RunResult,
@@ -33,6 +32,9 @@ from covey.spec import events as ev
 from covey.spec.errors import ConfigurationError, ConflictError, NotFoundError
 
 if TYPE_CHECKING:
+    from covey.core.run.engine import RunEngine
+    from covey.core.run.iteration import AgentRun
+    from covey.core.run.plan import PausedRuns, RunPlan
     from covey.spec.function_toolset import Tool
     from covey.spec.store import Run, Scope, Store
 
@@ -50,13 +52,14 @@ the run; an output validator raising `ModelRetry` sends the model back to try ag
 class _AgentCache:
     """Work done once per agent on first use, never at construction."""
 
-    __slots__ = ("model", "output_spec", "paused", "toolsets")
+    __slots__ = ("model", "output_spec", "paused", "plan", "toolsets")
 
     def __init__(self) -> None:
         self.model: ChatModel | None = None
         self.toolsets: tuple[Toolset, ...] | None = None
         self.output_spec: OutputSpec | None = None
-        self.paused: dict[str, Run] = {}
+        self.plan: RunPlan | None = None
+        self.paused: PausedRuns | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -106,6 +109,10 @@ class Agent(Generic[DepsT, OutputT]):
     pre_hooks: Sequence[RunHook] = ()
     post_hooks: Sequence[RunHook] = ()
     deps_type: type[DepsT] | Any = None
+    DEFAULT_MAX_PAUSED_RUNS: ClassVar[int] = 100
+    max_paused_runs: int = DEFAULT_MAX_PAUSED_RUNS
+    """Without a store, the paused runs this agent keeps in memory for `resume`: the most
+    recent ones, up to this many (older ones can no longer be resumed)."""
     _cache: _AgentCache = field(default_factory=_AgentCache, init=False, repr=False, compare=False)
 
     # --- lazily built, cached --------------------------------------------------------------------
@@ -160,166 +167,141 @@ class Agent(Generic[DepsT, OutputT]):
             self._cache.output_spec = cached
         return cached
 
-    def remember_paused(self, run: Run, store: Store | None) -> None:
-        """Keep a paused run in this process when there is no store to keep it."""
-        if store is None:
-            self._cache.paused[run.id] = run
-
     # --- running -----------------------------------------------------------------------------------
 
-    def _loop(
+    def plan(self, model: ChatModel | str | None = None) -> RunPlan:
+        """This agent compiled into the plan the run engine runs (cached for its own model)."""
+        from covey.core.run.plan import InstructionsPlan, RunPlan
+
+        cached = self._cache.plan
+        if cached is not None and model is None:
+            return cached
+        if self.max_paused_runs < 1:
+            raise ConfigurationError(
+                f"Agent(max_paused_runs=...) must be 1 or more, got {self.max_paused_runs}"
+            )
+        with_output = self.output_type is not str and self.output_type is not None
+        built = RunPlan(
+            name=self.name,
+            model=self.resolved_model(model),
+            toolsets=self.toolsets(),
+            output=self.output_spec() if with_output else None,
+            output_mode=self.output_mode,
+            output_retries=self.output_retries,
+            output_validators=tuple(self.output_validators),
+            instructions=InstructionsPlan(
+                instructions=self.instructions,
+                description=self.description,
+                expected_output=self.expected_output,
+                additional_context=self.additional_context,
+                add_datetime=self.add_datetime,
+                markdown=self.markdown,
+            ),
+            tool_retries=self.tool_retries,
+            tool_timeout=self.tool_timeout,
+            tool_errors=self.tool_errors,
+            tool_choice=self.tool_choice,
+            tool_hooks=tuple(self.hooks),
+            model_settings=self.model_settings,
+            usage_limits=self.usage_limits,
+            retry=self.retry,
+            history_tokens=self.history_tokens,
+            pre_hooks=tuple(self.pre_hooks),
+            post_hooks=tuple(self.post_hooks),
+            paused_runs=self._paused_runs(),
+        )
+        if model is None:
+            self._cache.plan = built
+        return built
+
+    def _paused_runs(self) -> PausedRuns:
+        from covey.core.run.plan import PausedRuns
+
+        paused = self._cache.paused
+        if paused is None:
+            paused = self._cache.paused = PausedRuns(self.max_paused_runs)
+        return paused
+
+    def _engine(
         self,
+        where: str,
         input: str | Sequence[UserContent] | None,
+        options: RunKwargs[DepsT],
         *,
         stream: bool,
-        session_id: str | None,
-        user_id: str | None,
-        tenant_id: str | None,
-        deps: DepsT | None,
-        state: dict[str, Any] | None,
-        message_history: Sequence[ModelRequest | ModelResponse] | None,
-        model: ChatModel | str | None,
-        model_settings: ModelSettings | None,
-        store: Store | None,
-        run_id: str | None,
-        parent_run_id: str | None,
-        metadata: dict[str, Any] | None,
-    ) -> Any:
-        from covey.core.run_loop import RunLoop, RunOptions
+    ) -> RunEngine:
+        from covey.core.run.engine import RunEngine
+        from covey.core.run.options import RunOptions, check_run_kwargs
 
-        options = RunOptions(
+        check_run_kwargs(where, options)
+        model = options.get("model")
+        store = options.get("store")
+        plan = self.plan(model)
+        built = RunOptions(
             input=input,
-            run_id=run_id or uuid.uuid4().hex,
-            session_id=session_id,
-            user_id=user_id,
-            tenant_id=tenant_id,
-            parent_run_id=parent_run_id,
-            deps=deps,
-            state=state,
-            message_history=message_history,
-            model=self.resolved_model(model),
-            model_settings=model_settings,
+            run_id=options.get("run_id") or uuid.uuid4().hex,
+            session_id=options.get("session_id"),
+            user_id=options.get("user_id"),
+            tenant_id=options.get("tenant_id"),
+            parent_run_id=options.get("parent_run_id"),
+            deps=options.get("deps"),
+            state=options.get("state"),
+            message_history=options.get("message_history"),
+            model=plan.model,
+            model_settings=options.get("model_settings"),
             store=store if store is not None else self.store,
             stream=stream,
-            metadata=dict(metadata or {}),
+            metadata=dict(options.get("metadata") or {}),
         )
-        return RunLoop(self, options)
+        return RunEngine(plan, built)
+
+    def iter(
+        self, input: str | Sequence[UserContent] | None = None, **options: Unpack[RunKwargs[DepsT]]
+    ) -> AgentRun[OutputT]:
+        """Step through a run: `async with agent.iter(...) as run: async for node in run`.
+
+        Each node (`ModelRequestNode`, `CallToolsNode`, `End`) is yielded before its step runs;
+        `run.events` holds the events so far and `run.result` the result once the run ended.
+        Leaving the block early cancels the run. Takes the same options as `run`.
+        """
+        from covey.core.run.iteration import AgentRun
+
+        return AgentRun(self._engine("iter", input, options, stream=False))
 
     async def run_stream(
-        self,
-        input: str | Sequence[UserContent] | None = None,
-        *,
-        session_id: str | None = None,
-        user_id: str | None = None,
-        tenant_id: str | None = None,
-        deps: DepsT | None = None,
-        state: dict[str, Any] | None = None,
-        message_history: Sequence[ModelRequest | ModelResponse] | None = None,
-        model: ChatModel | str | None = None,
-        model_settings: ModelSettings | None = None,
-        store: Store | None = None,
-        run_id: str | None = None,
-        parent_run_id: str | None = None,
-        metadata: dict[str, Any] | None = None,
+        self, input: str | Sequence[UserContent] | None = None, **options: Unpack[RunKwargs[DepsT]]
     ) -> AsyncIterator[ev.BaseEvent]:
         """Run, yielding every event as it happens; the last carries the `RunResult`.
 
-        The model is asked to stream, so `text.delta` events arrive token by token.
+        The model is asked to stream, so `text.delta` events arrive token by token. Options:
+        see `RunKwargs` (`session_id`, `user_id`, `tenant_id`, `deps`, `state`,
+        `message_history`, `model`, `model_settings`, `store`, `run_id`, `parent_run_id`,
+        `metadata`); any other keyword is a `TypeError`.
         """
-        loop = self._loop(
-            input,
-            stream=True,
-            session_id=session_id,
-            user_id=user_id,
-            tenant_id=tenant_id,
-            deps=deps,
-            state=state,
-            message_history=message_history,
-            model=model,
-            model_settings=model_settings,
-            store=store,
-            run_id=run_id,
-            parent_run_id=parent_run_id,
-            metadata=metadata,
-        )
-        async for event in loop.events():
+        engine = self._engine("run_stream", input, options, stream=True)
+        async for event in engine.events():
             yield event
 
     async def run(
-        self,
-        input: str | Sequence[UserContent] | None = None,
-        *,
-        session_id: str | None = None,
-        user_id: str | None = None,
-        tenant_id: str | None = None,
-        deps: DepsT | None = None,
-        state: dict[str, Any] | None = None,
-        message_history: Sequence[ModelRequest | ModelResponse] | None = None,
-        model: ChatModel | str | None = None,
-        model_settings: ModelSettings | None = None,
-        store: Store | None = None,
-        run_id: str | None = None,
-        parent_run_id: str | None = None,
-        metadata: dict[str, Any] | None = None,
+        self, input: str | Sequence[UserContent] | None = None, **options: Unpack[RunKwargs[DepsT]]
     ) -> RunResult[OutputT]:
         """Run to the end and return the result (status `completed`, `failed`, `paused` or
-        `cancelled`; a failed run carries its error in `result.error`)."""
-        loop = self._loop(
-            input,
-            stream=False,
-            session_id=session_id,
-            user_id=user_id,
-            tenant_id=tenant_id,
-            deps=deps,
-            state=state,
-            message_history=message_history,
-            model=model,
-            model_settings=model_settings,
-            store=store,
-            run_id=run_id,
-            parent_run_id=parent_run_id,
-            metadata=metadata,
-        )
-        return await _last_result(loop.events())
+        `cancelled`; a failed run carries its error in `result.error`).
+
+        Options: see `RunKwargs`; any other keyword is a `TypeError`.
+        """
+        engine = self._engine("run", input, options, stream=False)
+        return await _last_result(engine.events())
 
     def run_sync(
-        self,
-        input: str | Sequence[UserContent] | None = None,
-        *,
-        session_id: str | None = None,
-        user_id: str | None = None,
-        tenant_id: str | None = None,
-        deps: DepsT | None = None,
-        state: dict[str, Any] | None = None,
-        message_history: Sequence[ModelRequest | ModelResponse] | None = None,
-        model: ChatModel | str | None = None,
-        model_settings: ModelSettings | None = None,
-        store: Store | None = None,
-        run_id: str | None = None,
-        metadata: dict[str, Any] | None = None,
+        self, input: str | Sequence[UserContent] | None = None, **options: Unpack[RunKwargs[DepsT]]
     ) -> RunResult[OutputT]:
         """`run` for code without an event loop. Raises `RuntimeError` inside a running loop."""
-
-        async def main() -> RunResult[OutputT]:
-            return await self.run(
-                input,
-                session_id=session_id,
-                user_id=user_id,
-                tenant_id=tenant_id,
-                deps=deps,
-                state=state,
-                message_history=message_history,
-                model=model,
-                model_settings=model_settings,
-                store=store,
-                run_id=run_id,
-                metadata=metadata,
-            )
-
         _refuse_inside_loop("run_sync")
-        return anyio.run(main)
+        engine = self._engine("run_sync", input, options, stream=False)
+        return anyio.run(_last_result, engine.events())
 
-    async def _resume_loop(
+    async def _resume_engine(
         self,
         run_id: str,
         *,
@@ -332,17 +314,21 @@ class Agent(Generic[DepsT, OutputT]):
         tenant_id: str | None,
         deps: DepsT | None,
         model: ChatModel | str | None,
-    ) -> Any:
-        from covey.core.run_loop import ResumeInput, RunLoop, RunOptions
+    ) -> RunEngine:
+        from covey.core.run.engine import RunEngine
+        from covey.core.run.options import ResumeInput, RunOptions
         from covey.spec.store import Scope
 
         store = store if store is not None else self.store
         scope = Scope(tenant_id=tenant_id or "default", user_id=user_id)
         run = await store.get_run(scope, run_id) if store is not None else None
         if run is None:
-            run = self._cache.paused.get(run_id)
+            run = self._paused_runs().get(run_id)
         if run is None:
-            raise NotFoundError(f"No paused run {run_id!r} in this scope (is the store shared?)")
+            raise NotFoundError(
+                f"No paused run {run_id!r} in this scope (is the store shared? Without a store "
+                f"an agent keeps only its {self.max_paused_runs} most recent paused runs)"
+            )
         if run.status is not RunStatus.PAUSED:
             hint = " (another caller resumed it)" if run.status is RunStatus.RUNNING else ""
             raise ConflictError(
@@ -360,10 +346,10 @@ class Agent(Generic[DepsT, OutputT]):
                 "Pass approvals={id: True|False|{'approved': bool, 'note': str}}, "
                 "inputs={id: {field: value}} or results={id: value}."
             )
-        resolved = self.resolved_model(model)
+        plan = self.plan(model)
         if store is not None:
             await _claim(store, scope, run)
-        self._cache.paused.pop(run_id, None)
+        self._paused_runs().pop(run_id)
         options = RunOptions(
             input=None,
             run_id=run.id,
@@ -374,7 +360,7 @@ class Agent(Generic[DepsT, OutputT]):
             deps=deps,
             state=None,
             message_history=None,
-            model=resolved,
+            model=plan.model,
             model_settings=None,
             store=store,
             stream=stream,
@@ -390,7 +376,7 @@ class Agent(Generic[DepsT, OutputT]):
             inputs=dict(inputs or {}),
             results=dict(results or {}),
         )
-        return RunLoop(self, options, resume)
+        return RunEngine(plan, options, resume)
 
     async def resume(
         self,
@@ -419,7 +405,7 @@ class Agent(Generic[DepsT, OutputT]):
             deps: Dependencies for the rest of the run.
             model: Use another model from here on.
         """
-        loop = await self._resume_loop(
+        engine = await self._resume_engine(
             run_id,
             stream=False,
             approvals=approvals,
@@ -431,7 +417,7 @@ class Agent(Generic[DepsT, OutputT]):
             deps=deps,
             model=model,
         )
-        return await _last_result(loop.events())
+        return await _last_result(engine.events())
 
     async def resume_stream(
         self,
@@ -447,7 +433,7 @@ class Agent(Generic[DepsT, OutputT]):
         model: ChatModel | str | None = None,
     ) -> AsyncIterator[ev.BaseEvent]:
         """`resume`, yielding the events of the rest of the run."""
-        loop = await self._resume_loop(
+        engine = await self._resume_engine(
             run_id,
             stream=True,
             approvals=approvals,
@@ -459,7 +445,7 @@ class Agent(Generic[DepsT, OutputT]):
             deps=deps,
             model=model,
         )
-        async for event in loop.events():
+        async for event in engine.events():
             yield event
 
     async def cancel(
@@ -500,7 +486,7 @@ class Agent(Generic[DepsT, OutputT]):
             return True
         store = store if store is not None else self.store
         if store is None:
-            return self._cache.paused.pop(run_id, None) is not None
+            return self._paused_runs().pop(run_id) is not None
         scope = Scope(tenant_id=tenant_id or "default", user_id=user_id)
         run = await store.get_run(scope, run_id)
         if run is not None and run.status is RunStatus.PAUSED:

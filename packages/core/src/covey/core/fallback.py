@@ -23,7 +23,7 @@ from covey.spec.models import (
     ModelStreamEvent,
 )
 
-__all__ = ["DEFAULT_FALLBACK_ON", "FallbackExhaustedError", "FallbackModel"]
+__all__ = ["DEFAULT_FALLBACK_ON", "FallbackChain", "FallbackExhaustedError", "FallbackModel"]
 
 DEFAULT_FALLBACK_ON: tuple[type[BaseException], ...] = (
     RateLimitedError,
@@ -77,8 +77,9 @@ class FallbackModel(ChatModel):
     once. Model strings (`"openai:gpt-4.1"`) are resolved through the plugin registry on first
     use, not at construction.
 
-    Inside an agent run the run loop drives the fallback itself (so every switch is an event and
-    invalid output can fall back too); `request` and `request_stream` serve direct calls.
+    Inside an agent run the engine walks the same `FallbackChain` step by step (so every switch
+    is an event, and invalid output can fall back too); `request` and `request_stream` walk it
+    for direct calls. Both end the same way: `FallbackExhaustedError` with every model's error.
 
     Args:
         primary: The model tried first.
@@ -190,17 +191,13 @@ class FallbackModel(ChatModel):
             FallbackExhaustedError: every model failed with an error in `fallback_on`.
             Exception: the first error not in `fallback_on`, as it was raised.
         """
-        errors: list[BaseException] = []
-        names: list[str] = []
-        for model in self.models:
+        chain = FallbackChain(self)
+        while True:
             try:
-                return await model.request(messages, settings, params)
+                return await chain.current.request(messages, settings, params)
             except Exception as error:
-                if not self.should_fallback(error):
+                if chain.next_after(error) is None:
                     raise
-                errors.append(error)
-                names.append(model.model_name)
-        raise FallbackExhaustedError(errors, names) from errors[-1]
 
     async def request_stream(
         self,
@@ -219,9 +216,9 @@ class FallbackModel(ChatModel):
                 `fallback_on`.
             Exception: any other error, as it was raised.
         """
-        errors: list[BaseException] = []
-        names: list[str] = []
-        for model in self.models:
+        chain = FallbackChain(self)
+        while True:
+            model = chain.current
             stream = model.request_stream(messages, settings, params)
             try:
                 try:
@@ -229,10 +226,8 @@ class FallbackModel(ChatModel):
                 except StopAsyncIteration:
                     return
                 except Exception as error:
-                    if not self.should_fallback(error):
+                    if chain.next_after(error) is None:
                         raise
-                    errors.append(error)
-                    names.append(model.model_name)
                     continue
                 yield first
                 async for event in stream:
@@ -242,7 +237,6 @@ class FallbackModel(ChatModel):
                 aclose = getattr(stream, "aclose", None)
                 if aclose is not None:
                     await aclose()
-        raise FallbackExhaustedError(errors, names) from errors[-1]
 
     async def aclose(self) -> None:
         """Close the models this `FallbackModel` resolved from strings.
@@ -251,3 +245,46 @@ class FallbackModel(ChatModel):
         """
         for model in self._owned:
             await model.aclose()
+
+
+class FallbackChain:
+    """The walk through a model's fallbacks, shared by `FallbackModel` and the run engine.
+
+    For a plain model the chain has one model and never moves on.
+
+    Attributes:
+        errors: The error of each model given up on, in order.
+        model_names: The name of each of those models.
+    """
+
+    __slots__ = ("_fallback", "_index", "_models", "errors", "model_names")
+
+    def __init__(self, model: ChatModel) -> None:
+        self._fallback = model if isinstance(model, FallbackModel) else None
+        self._models = model.models if isinstance(model, FallbackModel) else [model]
+        self._index = 0
+        self.errors: list[BaseException] = []
+        self.model_names: list[str] = []
+
+    @property
+    def current(self) -> ChatModel:
+        """The model to ask now."""
+        return self._models[self._index]
+
+    def next_after(self, error: BaseException) -> ChatModel | None:
+        """Give up on the current model after `error` and return the next one.
+
+        Returns:
+            The next model, or `None` when `error` is not one to fall back on (re-raise it).
+
+        Raises:
+            FallbackExhaustedError: `error` is one to fall back on, and no model is left.
+        """
+        if self._fallback is None or not self._fallback.should_fallback(error):
+            return None
+        self.errors.append(error)
+        self.model_names.append(self.current.model_name)
+        if self._index + 1 >= len(self._models):
+            raise FallbackExhaustedError(self.errors, self.model_names) from error
+        self._index += 1
+        return self.current

@@ -133,8 +133,10 @@ async def _call_one(
     async def innermost(call_args: dict[str, Any]) -> ToolResult:
         if timeout is None:
             return await entry.toolset.call_tool(call.tool_name, call_args, call_ctx)
-        with anyio.fail_after(timeout):
+        # Our own deadline, told apart from a `TimeoutError` the tool raises itself.
+        with anyio.move_on_after(timeout):
             return await entry.toolset.call_tool(call.tool_name, call_args, call_ctx)
+        raise ToolTimeoutError(call.tool_name, timeout)
 
     chain: CallNext = innermost
     for hook in reversed(hooks):
@@ -142,9 +144,6 @@ async def _call_one(
 
     try:
         result = await chain(args)
-    except TimeoutError:
-        error = ToolTimeoutError(call.tool_name, timeout or 0)
-        return _failure(outcome, call, error, error_policy)
     except ModelRetry as exc:
         return retry_part(exc.message, _error_text(exc))
     except anyio.get_cancelled_exc_class():

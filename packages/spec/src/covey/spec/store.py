@@ -576,15 +576,22 @@ class Store(ABC):
         status: RunStatus | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        order: Literal["asc", "desc"] = "asc",
     ) -> Page[Run]:
-        """Runs in the scope in creation order (`created_at`, then id, ascending).
+        """Runs in the scope in creation order (`created_at`, then id), oldest first by default.
 
         Args:
             scope: Whose runs.
             session_id: Only the runs of this session.
             status: Only runs with this status.
             limit: Page size, 1 to `MAX_PAGE_SIZE`.
-            cursor: `next_cursor` of the previous page.
+            cursor: `next_cursor` of the previous page (of a listing in the same `order`).
+            order: `"asc"`, oldest first, or `"desc"`, newest first (to read a session's
+                latest runs without paging through all of them).
+
+        Raises:
+            InvalidInputError: `order` is neither `"asc"` nor `"desc"`, or the cursor is not one
+                of this listing in this order.
         """
 
     @abstractmethod

@@ -581,10 +581,13 @@ class SqlStore(Store):
         status: RunStatus | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        order: Literal["asc", "desc"] = "asc",
     ) -> Page[Run]:
         """See `Store.list_runs`."""
         check_scope(scope)
         check_optional(session_id, "session_id")
+        if order not in ("asc", "desc"):
+            raise InvalidInputError(f"order must be 'asc' or 'desc', got {order!r}")
         r = t.RUNS
         query = select(r).where(visible(r, scope))
         if session_id is not None:
@@ -593,12 +596,12 @@ class SqlStore(Store):
             query = query.where(r.c.status == _run_status(status))
         return await self._page(
             "list_runs",
-            "runs",
+            "runs" if order == "asc" else "runs.desc",
             records.RUN,
             query,
             [r.c.created_at, r.c.id],
             lambda x: (micros(x.created_at), x.id),
-            descending=False,
+            descending=order == "desc",
             limit=limit,
             cursor=cursor,
         )

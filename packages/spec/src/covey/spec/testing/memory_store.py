@@ -318,9 +318,12 @@ class InMemoryStore(Store):
         status: RunStatus | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        order: Literal["asc", "desc"] = "asc",
     ) -> Page[Run]:
         """See `Store.list_runs`."""
         _check_optional(session_id, "session_id")
+        if order not in ("asc", "desc"):
+            raise InvalidInputError(f"order must be 'asc' or 'desc', got {order!r}")
         async with self._lock:
             rows = [
                 r
@@ -331,10 +334,10 @@ class InMemoryStore(Store):
                 and (status is None or r.status == status)
             ]
             return _page(
-                "runs",
+                "runs" if order == "asc" else "runs.desc",
                 rows,
                 lambda r: (_micros(r.created_at), r.id),
-                descending=False,
+                descending=order == "desc",
                 limit=limit,
                 cursor=cursor,
             )

@@ -1,0 +1,503 @@
+"""`RunEngine`: drives one run of a `RunPlan`, yielding its events (and, for `iter()`, the
+steps it stops at). It knows plans, never the definitions (agents, teams) they come from."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Sequence
+from contextlib import AsyncExitStack
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import anyio
+from pydantic_core import to_jsonable_python
+
+from covey.core.cancellation import RunHandle, register, unregister
+from covey.core.fallback import FallbackChain
+from covey.core.history import repair_history
+from covey.core.output import OutputSpec, resolve_output_mode
+from covey.core.run import model_step
+from covey.core.run.nodes import CallToolsNode, End, ModelRequestNode, RunNode
+from covey.core.run.options import ResumeInput, RunOptions
+from covey.core.run.output_step import handle_response
+from covey.core.run.persistence import Persistence
+from covey.core.run.plan import Hook, RunPlan
+from covey.core.run.state import MISSING, Cancelled, Pause, RunState
+from covey.core.run.tool_step import resume_pending
+from covey.core.tool_calls import ToolEntry, collect_tools
+from covey.spec import (
+    ErrorInfo,
+    ModelRequest,
+    ModelRequestParams,
+    ModelResponse,
+    ModelSettings,
+    OutputMode,
+    RunContext,
+    RunResult,
+    RunStatus,
+    SystemPart,
+    ToolCallRecord,
+    UserContent,
+    UserPart,
+)
+from covey.spec import events as ev
+from covey.spec.store import Run, Scope
+
+__all__ = ["RunEngine"]
+
+T = TypeVar("T")
+_FINAL: dict[RunStatus, type[ev.BaseEvent]] = {
+    RunStatus.COMPLETED: ev.RunCompleted,
+    RunStatus.FAILED: ev.RunFailed,
+    RunStatus.PAUSED: ev.RunPaused,
+    RunStatus.CANCELLED: ev.RunCancelled,
+}
+
+
+class RunEngine:
+    """One run of one plan: `events()` for its events, `items()` for events and steps."""
+
+    __slots__ = (
+        "chain",
+        "ctx",
+        "handle",
+        "options",
+        "output",
+        "output_mode",
+        "output_tool_names",
+        "persist",
+        "plan",
+        "resume",
+        "settings",
+        "state",
+        "stream",
+        "system_prompt",
+        "tools",
+    )
+
+    def __init__(
+        self, plan: RunPlan, options: RunOptions, resume: ResumeInput | None = None
+    ) -> None:
+        self.plan = plan
+        self.options = options
+        self.resume = resume
+        scope = Scope(tenant_id=options.tenant_id or "default", user_id=options.user_id)
+        self.persist = Persistence(options.store, scope, options.run_id)
+        self.state = RunState()
+        self.ctx: RunContext[Any] = RunContext(
+            run_id=options.run_id,
+            deps=options.deps,
+            session_id=options.session_id,
+            user_id=options.user_id,
+            tenant_id=options.tenant_id,
+            parent_run_id=options.parent_run_id,
+            agent_name=plan.name,
+            state=dict(options.state or {}),
+            model=options.model,
+            metadata=dict(options.metadata),
+        )
+        self.ctx.messages = self.state.messages
+        self.chain = FallbackChain(options.model)
+        self.handle: RunHandle | None = None
+        self.system_prompt = ""
+        self.tools: dict[str, ToolEntry] = {}
+        self.output: OutputSpec | None = None
+        self.output_mode: OutputMode = "text"
+        self.output_tool_names: frozenset[str] = frozenset()
+        base = plan.model_settings
+        self.settings: ModelSettings | None = (
+            options.model_settings if base is None else base.merge(options.model_settings)
+        )
+        self.stream = model_step.StreamTranslator()
+
+    # --- events, steps, cancellation -------------------------------------------------------------
+
+    def emit(self, cls: type[ev.BaseEvent], **fields: Any) -> ev.BaseEvent:
+        """A new event of the run (next `seq`), buffered for the store."""
+        self.state.seq += 1
+        event = cls.model_construct(
+            run_id=self.ctx.run_id,
+            parent_run_id=self.ctx.parent_run_id,
+            seq=self.state.seq,
+            time=datetime.now(UTC),
+            agent_name=self.plan.name,
+            **fields,
+        )
+        self.persist.add(event)
+        return event
+
+    async def step(self, awaitable: Awaitable[T]) -> T:
+        """Await one step in a cancel scope the run's handle can cancel (never across a yield)."""
+        handle = self.handle
+        assert handle is not None
+        if handle.cancelled:
+            if inspect.iscoroutine(awaitable):
+                awaitable.close()
+            raise Cancelled
+        result: Any = MISSING
+        with anyio.CancelScope() as scope:
+            handle.scope = scope
+            result = await awaitable
+        handle.scope = None
+        if scope.cancelled_caught or handle.cancelled or result is MISSING:
+            raise Cancelled
+        return result
+
+    async def _boundary(self) -> None:
+        """Between steps: beat the heart, and notice a cancel asked for by another process."""
+        store = self.persist.store
+        if store is not None and await self.step(
+            store.heartbeat(self.persist.scope, self.ctx.run_id)
+        ):
+            assert self.handle is not None
+            self.handle.cancelled = True
+            raise Cancelled
+
+    async def call_hook(self, hook: Hook, value: Any) -> Any:
+        """Call a run hook or validator, sync ones in a worker thread."""
+        return await call_hook(hook, self.ctx, value)
+
+    # --- the run ---------------------------------------------------------------------------------
+
+    async def events(self) -> AsyncIterator[ev.BaseEvent]:
+        """Run, yielding every event; the last one carries the `RunResult`."""
+        async for item in self.items():
+            if isinstance(item, ev.BaseEvent):
+                yield item
+
+    async def items(self) -> AsyncIterator[ev.BaseEvent | RunNode]:
+        """Run, yielding every event and, before each step, the node of that step."""
+        self.handle = register(self.ctx.run_id)
+        try:
+            async with AsyncExitStack() as toolsets:
+                async for item in self._run(toolsets):
+                    yield item
+        finally:
+            unregister(self.handle)
+
+    async def _run(self, toolsets: AsyncExitStack) -> AsyncIterator[ev.BaseEvent | RunNode]:
+        status = RunStatus.COMPLETED
+        error: BaseException | None = None
+        started = False
+        try:
+            await self.step(self._start())
+            started = True
+            yield self.emit(
+                ev.RunStarted,
+                session_id=self.ctx.session_id,
+                user_id=self.ctx.user_id,
+                input=input_json(self.options.input),
+                resumed=self.resume is not None,
+            )
+            await self.persist.flush()
+            await self.step(self._prepare(toolsets))
+            if self.resume is None:
+                for hook in self.plan.pre_hooks:
+                    await self.step(self.call_hook(hook, self.options.input))
+            else:
+                async for event in resume_pending(self):
+                    yield event
+            async for item in self._loop():
+                yield item
+        except Pause:
+            status = RunStatus.PAUSED
+        except Cancelled:
+            assert self.handle is not None
+            # Stopped with a reason (a time limit, a shutdown): the run failed with it.
+            error = self.handle.error
+            status = RunStatus.CANCELLED if error is None else RunStatus.FAILED
+        except anyio.get_cancelled_exc_class():
+            # The caller's task was cancelled: nobody is left to yield to, so close the run in
+            # the store (shielded) and let the cancellation go on.
+            with anyio.CancelScope(shield=True):
+                error = self.handle.error if self.handle is not None else None
+                self._close_open(cancelled=error is None, error=error)
+                result = self._result(RunStatus.CANCELLED, error)
+                self.emit(ev.RunCancelled if error is None else ev.RunFailed, result=result)
+                await self._finish(toolsets, result)
+            raise
+        except Exception as exc:
+            status = RunStatus.FAILED
+            error = exc
+            if not started:
+                yield self.emit(
+                    ev.RunStarted,
+                    session_id=self.ctx.session_id,
+                    user_id=self.ctx.user_id,
+                    input=input_json(self.options.input),
+                    resumed=self.resume is not None,
+                )
+
+        for event in self._close_open(cancelled=status is RunStatus.CANCELLED, error=error):
+            yield event
+        keep_output = False
+        if self.persist.store is not None and self.ctx.session_id is not None and started:
+            try:
+                with anyio.CancelScope(shield=True):
+                    await self.persist.close_session(
+                        self.ctx.session_id,
+                        agent_id=self.plan.name,
+                        user_id=self.ctx.user_id,
+                        state=self.ctx.state,
+                    )
+            except Exception as exc:
+                # The work is done: its output, messages and usage stay on the record.
+                keep_output = status is RunStatus.COMPLETED
+                status, error = RunStatus.FAILED, exc
+        if status is RunStatus.COMPLETED:
+            result = self._result(RunStatus.COMPLETED, None)
+            try:
+                for hook in self.plan.post_hooks:
+                    await call_hook(hook, self.ctx, result)
+            except Exception as exc:
+                result = self._result(RunStatus.FAILED, exc)
+        else:
+            result = self._result(status, error, keep_output=keep_output)
+        final_event = self.emit(_FINAL[result.status], result=result)
+        with anyio.CancelScope(shield=True):
+            await self._finish(toolsets, result)
+        yield final_event
+        yield End(result)
+
+    async def _start(self) -> None:
+        """Before any model or tool work: check and save the session (with the request's
+        state), then save the run with its input, so a crash loses neither."""
+        if self.resume is not None:
+            run = self.resume.run
+            state = self.state
+            state.messages.extend(run.messages)
+            state.tool_calls.extend(run.tool_calls)
+            self.ctx.usage.incr(run.usage)
+            state.seq = int(run.metadata.get("last_seq", 0))
+            state.step = int(run.metadata.get("step", 0))
+            state.started_at = run.started_at or state.started_at
+        persist = self.persist
+        session_id = self.ctx.session_id
+        if persist.store is not None and session_id is not None:
+            self.ctx.state = await persist.open_session(
+                session_id,
+                agent_id=self.plan.name,
+                user_id=self.ctx.user_id,
+                state=dict(self.options.state or {}) if self.resume is None else {},
+            )
+            budget = self.plan.history_tokens
+            if self.options.message_history is None and budget != 0:
+                self.state.history = await persist.load_history(session_id, budget)
+        if self.options.message_history is not None:
+            self.state.history = repair_history(self.options.message_history)
+        await persist.save_run(self._run_record(RunStatus.RUNNING))
+
+    async def _prepare(self, toolsets: AsyncExitStack) -> None:
+        plan = self.plan
+        for toolset in plan.toolsets:
+            await toolsets.enter_async_context(toolset)
+        self.tools = await collect_tools(plan.toolsets, self.ctx)
+        output_instructions = None
+        if plan.output is not None:
+            self.output = plan.output
+            self.output_mode = resolve_output_mode(plan.output_mode, self.chain.current.profile)
+            if self.output_mode == "tool":
+                self.output_tool_names = frozenset({plan.output.output_tool().name})
+            if self.output_mode == "prompted":
+                output_instructions = plan.output.prompt_instructions()
+        self.system_prompt = await plan.instructions.render(self.ctx, output_instructions)
+        if self.resume is None and self.options.input is not None:
+            parts: list[Any] = []
+            if self.system_prompt:
+                parts.append(SystemPart(content=self.system_prompt))
+            content = self.options.input
+            parts.append(UserPart(content=content if isinstance(content, str) else list(content)))
+            self.state.messages.append(ModelRequest(parts=parts, run_id=self.ctx.run_id))
+
+    def model_messages(self) -> list[ModelRequest | ModelResponse]:
+        """What the model is sent: the system prompt, history, then this run's messages."""
+        messages, history = self.state.messages, self.state.history
+        if not history:
+            return messages
+        if not self.system_prompt:
+            return [*history, *messages]
+        first = messages[0] if messages else None
+        rest = messages
+        if isinstance(first, ModelRequest) and any(isinstance(p, SystemPart) for p in first.parts):
+            stripped: list[Any] = [p for p in first.parts if not isinstance(p, SystemPart)]
+            rest = [ModelRequest(parts=stripped, run_id=first.run_id), *messages[1:]]
+        system = ModelRequest(parts=[SystemPart(content=self.system_prompt)])
+        return [system, *history, *rest]
+
+    def params(self) -> ModelRequestParams:
+        """The request parameters: tools, output mode and schema, tool choice."""
+        function_tools = [e.definition for e in self.tools.values()]
+        params = ModelRequestParams(
+            function_tools=function_tools,
+            output_mode=self.output_mode,
+            allow_text_output=self.output is None,
+        )
+        if self.output is not None:
+            if self.output_mode == "tool":
+                params.output_tools = [self.output.output_tool()]
+            else:
+                params.output_schema = self.output.output_schema()
+                params.allow_text_output = True
+        choice = self.plan.tool_choice
+        # A forced tool choice applies to the first request only: forcing it again after the
+        # tools ran would keep the model calling tools until a limit stops the run.
+        if choice != "auto" and self.state.step <= 1 and self.resume is None:
+            params.tool_choice = choice
+        elif self.output_mode == "tool" and self.output is not None and not function_tools:
+            params.tool_choice = "required"
+        return params
+
+    async def _loop(self) -> AsyncIterator[ev.BaseEvent | RunNode]:
+        limits = self.plan.usage_limits
+        state = self.state
+        while state.final is MISSING:
+            await self._boundary()
+            limits.check_before_request(self.ctx.usage)
+            state.step += 1
+            yield ModelRequestNode(state.step, state.messages)
+            response: ModelResponse | None = None
+            async for item in model_step.request(self):
+                if isinstance(item, ModelResponse):
+                    response = item
+                else:
+                    yield item
+            assert response is not None
+            response.run_id = self.ctx.run_id
+            state.messages.append(response)
+            usage = response.usage
+            if usage.requests == 0:
+                usage = usage.model_copy(update={"requests": 1})
+            self.ctx.usage.incr(usage)
+            yield self.emit(
+                ev.ModelRequestCompleted,
+                model_name=state.open_model_request or self.chain.current.model_name,
+                step=state.step,
+                response=response,
+                usage=usage,
+            )
+            state.open_model_request = None
+            limits.check_tokens(self.ctx.usage)
+            yield CallToolsNode(state.step, response)
+            async for event in handle_response(self, response):
+                yield event
+            if state.final is MISSING:
+                state.messages.append(
+                    ModelRequest(parts=[*state.take_parts()], run_id=self.ctx.run_id)
+                )
+
+    def _close_open(
+        self, *, cancelled: bool, error: BaseException | None = None
+    ) -> list[ev.BaseEvent]:
+        """Close every started subject so each `.started` has exactly one ending; tool calls in
+        flight go on the record as ended by the stop."""
+        state = self.state
+        closing: list[ev.BaseEvent] = []
+        info = ErrorInfo.from_exception(error) if error else ErrorInfo(type="Cancelled", message="")
+        reason = info.message if error else "Cancelled: the run was cancelled before it finished."
+        for call_id, (name, args) in list(state.open_tool_calls.items()):
+            state.tool_calls.append(
+                ToolCallRecord(tool_call_id=call_id, tool_name=name, args=args, error=reason)
+            )
+            if cancelled:
+                closing.append(
+                    self.emit(ev.ToolCallCancelled, tool_call_id=call_id, tool_name=name)
+                )
+            else:
+                closing.append(
+                    self.emit(
+                        ev.ToolCallFailed, tool_call_id=call_id, tool_name=name, error=info.message
+                    )
+                )
+        state.open_tool_calls.clear()
+        if state.open_model_request is not None:
+            name = state.open_model_request
+            if cancelled:
+                closing.append(
+                    self.emit(ev.ModelRequestCancelled, model_name=name, step=state.step)
+                )
+            else:
+                closing.append(
+                    self.emit(ev.ModelRequestFailed, model_name=name, step=state.step, error=info)
+                )
+            state.open_model_request = None
+        return closing
+
+    # --- results and records ---------------------------------------------------------------------
+
+    def _result(
+        self, status: RunStatus, error: BaseException | None, *, keep_output: bool = False
+    ) -> RunResult[Any]:
+        if error is not None:
+            status = RunStatus.FAILED
+        state = self.state
+        done = status is RunStatus.COMPLETED or keep_output
+        result: RunResult[Any] = RunResult.model_construct(
+            run_id=self.ctx.run_id,
+            session_id=self.ctx.session_id,
+            agent_id=self.plan.name,
+            parent_run_id=self.ctx.parent_run_id,
+            user_id=self.ctx.user_id,
+            status=status,
+            output=state.final if done and state.final is not MISSING else None,
+            usage=self.ctx.usage,
+            messages=list(state.messages),
+            tool_calls=list(state.tool_calls),
+            requirements=list(state.requirements) if status is RunStatus.PAUSED else [],
+            error=ErrorInfo.from_exception(error) if error is not None else None,
+            started_at=state.started_at,
+            finished_at=None
+            if status in (RunStatus.PAUSED, RunStatus.RUNNING)
+            else datetime.now(UTC),
+        )
+        result._history = list(state.history)  # pyright: ignore[reportPrivateUsage]
+        result._exception = error  # pyright: ignore[reportPrivateUsage]
+        return result
+
+    def _run_record(self, status: RunStatus, result: RunResult[Any] | None = None) -> Run:
+        if result is None:
+            result = self._result(status, None)
+        metadata = dict(self.options.metadata)
+        metadata.update(last_seq=self.state.seq, step=self.state.step)
+        if status is RunStatus.PAUSED:
+            metadata["pending_parts"] = [
+                p.model_dump(mode="json") for p in self.state.pending_parts
+            ]
+        output = result.output
+        if output is not None and not isinstance(output, str | int | float | bool):
+            output = to_jsonable_python(output)
+        run = Run.from_result(
+            result.model_copy(update={"output": output}),
+            input=input_json(self.options.input),
+            metadata=metadata,
+        )
+        if self.resume is not None:
+            run.input = self.resume.run.input
+        return run
+
+    async def _finish(self, toolsets: AsyncExitStack, result: RunResult[Any]) -> None:
+        try:
+            await toolsets.aclose()
+        finally:
+            record = self._run_record(result.status, result)
+            paused = self.plan.paused_runs
+            if result.status is RunStatus.PAUSED and self.persist.store is None and paused:
+                paused.keep(record)
+            await self.persist.save_run(record)
+            await self.persist.flush()
+
+
+def input_json(value: str | Sequence[UserContent] | None) -> Any:
+    """A run's input as stored."""
+    if value is None or isinstance(value, str):
+        return value
+    return [c.model_dump(mode="json") for c in value]
+
+
+async def call_hook(hook: Hook, ctx: RunContext[Any], value: Any) -> Any:
+    """Call `hook(ctx, value)`, a sync one in a worker thread."""
+    if inspect.iscoroutinefunction(hook):
+        return await hook(ctx, value)
+    result = await anyio.to_thread.run_sync(hook, ctx, value)
+    if inspect.isawaitable(result):
+        return await result
+    return result

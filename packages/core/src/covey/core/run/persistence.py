@@ -1,0 +1,204 @@
+"""What a run keeps in its store: buffered events, its record, its session and history."""
+
+from __future__ import annotations
+
+import random
+import weakref
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from covey.core.history import estimate_tokens, repair_history, trim_to_budget
+from covey.spec import ModelRequest, ModelResponse, RunStatus
+from covey.spec.errors import ConflictError
+from covey.spec.store import Session
+
+_LOCKS: weakref.WeakValueDictionary[tuple[int, str, str], anyio.Lock] = (
+    weakref.WeakValueDictionary()
+)
+
+
+def _session_lock(store: Store, tenant_id: str, session_id: str) -> anyio.Lock:
+    """The lock runs of this process share to save one session, kept while someone holds it."""
+    key = (id(store), tenant_id, session_id)
+    lock = _LOCKS.get(key)
+    if lock is None:
+        lock = _LOCKS[key] = anyio.Lock()
+    return lock
+
+
+if TYPE_CHECKING:
+    from covey.spec import events as ev
+    from covey.spec.store import Run, Scope, Store
+
+__all__ = ["SESSION_SAVE_ATTEMPTS", "Persistence"]
+
+SESSION_SAVE_ATTEMPTS = 12
+"""Tries to merge a run's state changes into a session other runs keep changing."""
+_BACKOFF_BASE = 0.005
+_BACKOFF_CAP = 0.5
+_HISTORY_PAGE = 20
+_FINISHED = (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED)
+_ABSENT: Any = object()
+
+
+class Persistence:
+    """One run's link to its store: a no-op where the run has none."""
+
+    __slots__ = ("initial_state", "pending", "run_id", "scope", "session", "store")
+
+    def __init__(self, store: Store | None, scope: Scope, run_id: str) -> None:
+        self.store = store
+        self.scope = scope
+        self.run_id = run_id
+        self.pending: list[ev.BaseEvent] = []
+        self.session: Session | None = None
+        self.initial_state: dict[str, Any] = {}
+        """The session state as this run last saw it; its own changes are computed against it."""
+
+    # --- events and the run record ---------------------------------------------------------------
+
+    def add(self, event: ev.BaseEvent) -> None:
+        """Buffer an event for the next flush."""
+        if self.store is not None:
+            self.pending.append(event)
+
+    async def flush(self) -> None:
+        """Append the buffered events to the run's log."""
+        if self.store is None or not self.pending:
+            return
+        batch, self.pending = self.pending, []
+        await self.store.append_events(self.scope, self.run_id, batch)
+
+    async def save_run(self, run: Run) -> None:
+        """Save the run's record."""
+        if self.store is not None:
+            await self.store.save_run(self.scope, run)
+
+    # --- sessions ----------------------------------------------------------------------------------
+
+    async def open_session(
+        self, session_id: str, *, agent_id: str | None, user_id: str | None, state: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Load the session (creating it if new) with `state` merged in and saved; return the
+        state the run starts with.
+
+        Raises:
+            ConflictError: the session belongs to another scope, or a key of `state` was
+                changed by another run at the same time.
+            InvalidInputError: the store refuses the session id.
+        """
+        assert self.store is not None
+        self.session = await self.store.get_session(self.scope, session_id)
+        self.initial_state = dict(self.session.state) if self.session is not None else {}
+        if self.session is None or state:
+            await self._merge(session_id, agent_id, user_id, changed=state, removed=())
+        return dict(self.initial_state)
+
+    async def close_session(
+        self, session_id: str, *, agent_id: str | None, user_id: str | None, state: dict[str, Any]
+    ) -> None:
+        """Save the keys this run changed in `state` (and the ones it removed) to the session,
+        merged with what other runs saved meanwhile.
+
+        Raises:
+            ConflictError: another run changed one of the same keys since this run read it.
+        """
+        before = self.initial_state
+        changed = {k: v for k, v in state.items() if before.get(k, _ABSENT) != v}
+        removed = [k for k in before if k not in state]
+        if changed or removed:
+            await self._merge(
+                session_id, agent_id, user_id, changed=changed, removed=removed, refresh=True
+            )
+
+    async def _merge(
+        self,
+        session_id: str,
+        agent_id: str | None,
+        user_id: str | None,
+        *,
+        changed: dict[str, Any],
+        removed: list[str] | tuple[str, ...],
+        refresh: bool = False,
+    ) -> None:
+        store = self.store
+        assert store is not None
+        keys = [*changed, *removed]
+        # Runs of this process take turns on one session; other processes are met by the
+        # version check and a retry.
+        async with _session_lock(store, self.scope.tenant_id, session_id):
+            for attempt in range(SESSION_SAVE_ATTEMPTS):
+                if attempt or refresh:
+                    fresh = await store.get_session(self.scope, session_id)
+                    if fresh is None and attempt:
+                        raise ConflictError(
+                            f"Session id {session_id!r} is taken outside this scope, or was "
+                            "deleted while this run saved it"
+                        )
+                    if fresh is not None:
+                        clash = [
+                            k
+                            for k in keys
+                            if fresh.state.get(k, _ABSENT) != self.initial_state.get(k, _ABSENT)
+                        ]
+                        if clash:
+                            raise ConflictError(
+                                f"Session {session_id!r} state keys {clash} were changed by "
+                                "another run at the same time; reload the session and retry"
+                            )
+                    self.session = fresh
+                session = self.session
+                if session is None:
+                    session = Session(id=session_id, agent_id=agent_id, user_id=user_id, state={})
+                state = dict(session.state)
+                state.update(changed)
+                for key in removed:
+                    state.pop(key, None)
+                try:
+                    self.session = await store.save_session(
+                        self.scope,
+                        session.model_copy(update={"state": state}),
+                        expected_version=session.version if self.session is not None else 0,
+                    )
+                except ConflictError:
+                    # Another process saved first: re-read and merge again after a jittered,
+                    # growing pause.
+                    delay = min(_BACKOFF_CAP, _BACKOFF_BASE * 2**attempt)
+                    await anyio.sleep(random.uniform(0, delay))
+                    continue
+                self.initial_state = dict(self.session.state)
+                return
+        raise ConflictError(
+            f"Session {session_id!r} kept changing under this run ({SESSION_SAVE_ATTEMPTS} "
+            "tries); retry the run"
+        )
+
+    # --- history -----------------------------------------------------------------------------------
+
+    async def load_history(
+        self, session_id: str, budget: int | None
+    ) -> list[ModelRequest | ModelResponse]:
+        """The session's earlier finished runs, newest first until `budget` tokens are filled,
+        repaired and trimmed to whole turns, in chronological order."""
+        assert self.store is not None
+        runs: list[list[ModelRequest | ModelResponse]] = []
+        tokens = 0
+        cursor: str | None = None
+        while budget is None or tokens <= budget:
+            page = await self.store.list_runs(
+                self.scope, session_id=session_id, cursor=cursor, limit=_HISTORY_PAGE, order="desc"
+            )
+            for run in page.items:
+                if run.id == self.run_id or run.status not in _FINISHED:
+                    continue
+                messages = repair_history(run.messages)
+                runs.append(messages)
+                tokens += sum(estimate_tokens(m) for m in messages)
+                if budget is not None and tokens > budget:
+                    break
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        earlier = [m for messages in reversed(runs) for m in messages]
+        return trim_to_budget(repair_history(earlier), budget)
