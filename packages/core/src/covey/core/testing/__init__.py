@@ -23,7 +23,7 @@ from covey.core.testing._function_model import (
     StreamFunctionDef,
     StreamItem,
 )
-from covey.core.testing._schema_data import generate_json_data
+from covey.spec.testing.schema_data import generate_json_data
 from covey.core.testing._test_model import TestModel, test_model_factory
 
 __all__ = [

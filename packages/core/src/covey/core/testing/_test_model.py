@@ -12,7 +12,7 @@ from typing import Any, Literal, cast
 import pydantic_core
 
 from covey.core.testing._replay import dumps, finalise, replay_events
-from covey.core.testing._schema_data import generate_json_data
+from covey.spec.testing.schema_data import generate_json_data
 from covey.spec.errors import ConfigurationError
 from covey.spec.messages import (
     ModelRequest,
