@@ -37,7 +37,7 @@ demo: install ## Start the demo service on 127.0.0.1:8000 (SQLite under .covey/)
 test: install system-deps ## Install everything needed, run the whole suite, then spec+core on $(PYTHONS)
 	$(RUN) python scripts/check_layout.py
 	$(RUN) python scripts/run_tests.py $(PYTEST_ARGS)
-	$(RUN) python scripts/python_matrix.py $(PYTHONS)
+	$(if $(strip $(PYTHONS)),$(RUN) python scripts/python_matrix.py $(PYTHONS),@echo "PYTHONS is empty: the other-Python step was left out on request")
 
 .PHONY: test-pythons
 test-pythons: install ## Run the spec and core tests on each of $(PYTHONS) (fails if one is missing)
