@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any, Literal, cast
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, field_validator
 from pydantic_core import to_jsonable_python
 
 from covey.spec import ModelRequest, RunResult, RunStatus, SystemPart, UserContent
@@ -24,6 +24,7 @@ __all__ = [
     "AgentOut",
     "ApprovalDecision",
     "ErrorOut",
+    "Flag",
     "Id",
     "PluginOut",
     "ProblemOut",
@@ -46,6 +47,18 @@ Id = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x
 """An id as the store accepts it: 1 to 255 characters, no control characters."""
 
 
+def _only_bool(value: Any) -> Any:
+    # Litestar validates bodies with strict=False, which overrides StrictBool: "yes" and 1 would
+    # pass as true. A before-validator runs whatever the mode.
+    if not isinstance(value, bool):
+        raise ValueError("must be true or false")
+    return value
+
+
+Flag = Annotated[bool, BeforeValidator(_only_bool)]
+"""A JSON boolean: `true` or `false`, never `"yes"`, `1` or `"true"`."""
+
+
 class _Wire(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -56,9 +69,7 @@ class _Wire(BaseModel):
 class RunRequest(_Wire):
     """Start a run of an agent."""
 
-    input: (
-        Annotated[str, Field(min_length=1)] | Annotated[list[UserContent], Field(min_length=1)]
-    ) = Field(
+    input: str | list[UserContent] = Field(
         description="The user's message: text, or a list of content parts (text, images, ...). "
         "It must say something: an empty or blank string, or an empty list, is refused (to "
         "continue a paused run, resume it instead)."
@@ -70,11 +81,11 @@ class RunRequest(_Wire):
     state: dict[str, Any] | None = Field(
         default=None, description="Session state to merge in before the run."
     )
-    stream: StrictBool = Field(
+    stream: Flag = Field(
         default=False,
         description="Answer with a Server-Sent Events stream of the run's events.",
     )
-    background: StrictBool = Field(
+    background: Flag = Field(
         default=False,
         description="Answer 202 with the run id at once; the run goes on without the client.",
     )
@@ -82,15 +93,15 @@ class RunRequest(_Wire):
     @field_validator("input")
     @classmethod
     def _says_something(cls, value: Any) -> Any:
-        if isinstance(value, str) and not value.strip():
-            raise ValueError("the input is blank; send the user's message")
+        if not (value.strip() if isinstance(value, str) else value):
+            raise ValueError("the input is empty; send the user's message")
         return value
 
 
 class ApprovalDecision(_Wire):
     """A decision on a tool call waiting for approval."""
 
-    approved: StrictBool
+    approved: Flag
     note: str | None = Field(default=None, max_length=10_000)
 
 
@@ -100,8 +111,8 @@ class ResumeRequest(_Wire):
     approvals: dict[str, StrictBool | ApprovalDecision] = Field(default_factory=dict[str, Any])
     inputs: dict[str, dict[str, Any]] = Field(default_factory=dict[str, dict[str, Any]])
     results: dict[str, Any] = Field(default_factory=dict[str, Any])
-    stream: StrictBool = False
-    background: StrictBool = False
+    stream: Flag = False
+    background: Flag = False
 
     @field_validator("approvals", mode="before")
     @classmethod
