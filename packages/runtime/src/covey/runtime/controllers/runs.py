@@ -101,7 +101,10 @@ class RunController(Controller):
         status_code=200,
         summary="Cancel a run",
         responses={
-            202: ResponseSpec(RunOut, description="The run runs in another process; it stops there")
+            **problem_responses(401, 403, 404, 409, 415),
+            202: ResponseSpec(
+                RunOut, description="The run runs in another process; it stops there"
+            ),
         },
     )
     async def cancel_run(
