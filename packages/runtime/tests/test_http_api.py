@@ -293,6 +293,9 @@ def test_plugins_lists_distributions_and_versions(api: httpx.Client) -> None:
     ]
 
 
+JSON = {"content-type": "application/json"}
+
+
 def test_malformed_requests_get_typed_4xx_never_500(api: httpx.Client) -> None:
     url = "/v1/agents/echo/runs"
     body = problem(
@@ -311,7 +314,8 @@ def test_malformed_requests_get_typed_4xx_never_500(api: httpx.Client) -> None:
     assert "session_id" in [e["field"] for e in body["errors"]]
     problem(api.post(url, json=[1, 2]), 400, "validation-error")
     problem(api.post(url, json={"input": "x", "stream": "maybe"}), 400, "validation-error")
-    problem(api.post(url, content=b"x" * 2_000_000), 413, "payload-too-large")
+    big = b"x" * 2_000_000
+    problem(api.post(url, content=big, headers=JSON), 413, "payload-too-large")
     problem(api.get("/v1/sessions", params={"limit": 0}), 400, "validation-error")
     problem(api.get("/v1/sessions", params={"limit": "ten"}), 400, "validation-error")
     problem(api.get("/v1/runs/x/events", headers={"Last-Event-ID": "abc"}), 400, "validation-error")

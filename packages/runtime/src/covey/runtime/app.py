@@ -20,15 +20,18 @@ from covey.runtime.config import RuntimeSettings, load_settings
 from covey.runtime.controllers import (
     AgentController,
     HealthController,
+    MetricsController,
     PluginController,
     RunController,
     SessionController,
     agent_socket,
 )
 from covey.runtime.guards import auth_middleware, principal_of
+from covey.runtime.json_body import JsonRequest
 from covey.runtime.problems import exception_handlers
 from covey.runtime.registry import Registry, load_registry
 from covey.runtime.run_manager import RunManager
+from covey.runtime.security import BrowserGuard
 from covey.runtime.state import RuntimeState
 from covey.spec.errors import ConfigurationError
 from covey.spec.store import Store
@@ -168,13 +171,14 @@ def create_app(
         )
         security = [{"bearer": []}]
     cors = CORSConfig(allow_origins=settings.cors_origins) if settings.cors_origins else None
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             HealthController,
             AgentController,
             RunController,
             SessionController,
             PluginController,
+            MetricsController,
             agent_socket,
         ],
         dependencies={
@@ -184,6 +188,7 @@ def create_app(
         state=State({"covey": runtime}),
         middleware=[auth_middleware(verifier)],
         exception_handlers=exception_handlers(),
+        request_class=JsonRequest,
         lifespan=[lifespan],
         cors_config=cors,
         request_max_body_size=settings.max_body_size,
@@ -198,6 +203,13 @@ def create_app(
         logging_config=None,
         debug=False,
     )
+    # Outermost, so a refused host or origin is answered before routing, CORS or auth.
+    app.asgi_handler = BrowserGuard(
+        app.asgi_handler,
+        allowed_hosts=settings.allowed_hosts,
+        allowed_origins=settings.cors_origins,
+    )
+    return app
 
 
 def app_from_env() -> Litestar:

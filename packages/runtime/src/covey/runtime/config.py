@@ -137,8 +137,14 @@ class RuntimeSettings(BaseSettings):
     """Seconds of clock skew allowed when checking `exp` and `nbf`."""
 
     # --- HTTP ----------------------------------------------------------------------------------
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["localhost", "127.0.0.0/8", "::1"]
+    )
+    """Hosts the `Host` header may name, any port: names, `*.domain`, addresses or networks
+    (`10.0.0.0/8`), `*` for any. Loopback by default; add the public name behind a proxy."""
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list[str])
-    """Origins allowed by CORS (`["*"]` for any); empty disables CORS."""
+    """Origins allowed by CORS (`["*"]` for any); empty disables CORS. Browser pages from these
+    origins (and the server's own) may also open WebSockets and send POST/PUT/PATCH/DELETE."""
     max_body_size: int = Field(default=1_048_576, ge=1024, le=1_073_741_824)
     """Largest request body (and WebSocket message) in bytes."""
 
@@ -167,10 +173,19 @@ class RuntimeSettings(BaseSettings):
         """Code first, then `COVEY_*` variables, then `covey.toml`."""
         return (init_settings, env_settings, _FileSource(settings_cls))
 
-    @field_validator("python_path", "cors_origins", "jwt_algorithms", mode="before")
+    @field_validator(
+        "python_path", "allowed_hosts", "cors_origins", "jwt_algorithms", mode="before"
+    )
     @classmethod
     def _lists(cls, value: Any) -> Any:
         return _split_list(value)
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _some_host(cls, value: list[str]) -> list[str]:
+        if not [v for v in value if v.strip()]:
+            raise ValueError("no host is allowed, so no request would be served; use '*' for any")
+        return value
 
     @field_validator("agents", "jwt_audience", "jwt_issuer", "jwt_public_key", mode="before")
     @classmethod

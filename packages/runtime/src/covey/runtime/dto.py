@@ -6,13 +6,15 @@ has a `from_*` constructor, so the API's shape changes only here.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any, Literal, cast
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, field_validator
 from pydantic_core import to_jsonable_python
 
-from covey.spec import RunResult, RunStatus, UserContent
+from covey.spec import ModelRequest, RunResult, RunStatus, SystemPart, UserContent
+from covey.spec import events as ev
 from covey.spec.runs import ErrorInfo, Requirement, ToolCallRecord
 from covey.spec.store import Run, Session
 from covey.spec.usage import Usage
@@ -22,6 +24,7 @@ __all__ = [
     "AgentOut",
     "ApprovalDecision",
     "ErrorOut",
+    "Flag",
     "Id",
     "PluginOut",
     "ProblemOut",
@@ -36,10 +39,24 @@ __all__ = [
     "ToolCallOut",
     "ToolOut",
     "UsageOut",
+    "public_event",
+    "public_events",
 ]
 
 Id = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f]+$")]
 """An id as the store accepts it: 1 to 255 characters, no control characters."""
+
+
+def _only_bool(value: Any) -> Any:
+    # Litestar validates bodies with strict=False, which overrides StrictBool: "yes" and 1 would
+    # pass as true. A before-validator runs whatever the mode.
+    if not isinstance(value, bool):
+        raise ValueError("must be true or false")
+    return value
+
+
+Flag = Annotated[bool, BeforeValidator(_only_bool)]
+"""A JSON boolean: `true` or `false`, never `"yes"`, `1` or `"true"`."""
 
 
 class _Wire(BaseModel):
@@ -53,7 +70,9 @@ class RunRequest(_Wire):
     """Start a run of an agent."""
 
     input: str | list[UserContent] = Field(
-        description="The user's message: text, or a list of content parts (text, images, ...)."
+        description="The user's message: text, or a list of content parts (text, images, ...). "
+        "It must say something: an empty or blank string, or an empty list, is refused (to "
+        "continue a paused run, resume it instead)."
     )
     session_id: Id | None = Field(
         default=None,
@@ -62,20 +81,27 @@ class RunRequest(_Wire):
     state: dict[str, Any] | None = Field(
         default=None, description="Session state to merge in before the run."
     )
-    stream: bool = Field(
+    stream: Flag = Field(
         default=False,
         description="Answer with a Server-Sent Events stream of the run's events.",
     )
-    background: bool = Field(
+    background: Flag = Field(
         default=False,
         description="Answer 202 with the run id at once; the run goes on without the client.",
     )
+
+    @field_validator("input")
+    @classmethod
+    def _says_something(cls, value: Any) -> Any:
+        if not (value.strip() if isinstance(value, str) else value):
+            raise ValueError("the input is empty; send the user's message")
+        return value
 
 
 class ApprovalDecision(_Wire):
     """A decision on a tool call waiting for approval."""
 
-    approved: bool
+    approved: Flag
     note: str | None = Field(default=None, max_length=10_000)
 
 
@@ -85,8 +111,8 @@ class ResumeRequest(_Wire):
     approvals: dict[str, StrictBool | ApprovalDecision] = Field(default_factory=dict[str, Any])
     inputs: dict[str, dict[str, Any]] = Field(default_factory=dict[str, dict[str, Any]])
     results: dict[str, Any] = Field(default_factory=dict[str, Any])
-    stream: bool = False
-    background: bool = False
+    stream: Flag = False
+    background: Flag = False
 
     @field_validator("approvals", mode="before")
     @classmethod
@@ -357,3 +383,42 @@ class ProblemOut(_Wire):
     detail: str | None = None
     instance: str | None = None
     errors: list[dict[str, Any]] | None = None
+
+
+# --- events --------------------------------------------------------------------------------------
+
+_FINAL = (ev.RunCompleted, ev.RunFailed, ev.RunPaused, ev.RunCancelled)
+
+
+def public_event(event: ev.BaseEvent) -> ev.BaseEvent:
+    """`event` as every transport sends it: a final event's result without system prompt parts.
+
+    The agent's instructions and description are the deployment's, not the caller's: the JSON
+    answer (`RunOut`) leaves them out, and so do SSE, the WebSocket and replays from the store.
+    """
+    if not isinstance(event, _FINAL):
+        return event
+    result = event.result
+    messages: list[Any] = []
+    changed = False
+    for message in result.messages:
+        if isinstance(message, ModelRequest) and any(
+            isinstance(p, SystemPart) for p in message.parts
+        ):
+            changed = True
+            parts = [p for p in message.parts if not isinstance(p, SystemPart)]
+            if not parts:
+                continue
+            message = message.model_copy(update={"parts": parts})
+        messages.append(message)
+    if not changed:
+        return event
+    return event.model_copy(update={"result": result.model_copy(update={"messages": messages})})
+
+
+async def public_events(
+    events: AsyncIterator[ev.BaseEvent | None],
+) -> AsyncIterator[ev.BaseEvent | None]:
+    """`public_event` applied to a stream (keep-alive `None`s pass through)."""
+    async for event in events:
+        yield None if event is None else public_event(event)

@@ -16,7 +16,9 @@ from litestar.exceptions import (
     PermissionDeniedException,
     ValidationException,
 )
+from litestar.openapi.datastructures import ResponseSpec
 
+from covey.runtime.dto import ProblemOut
 from covey.spec.errors import (
     ConfigurationError,
     ConflictError,
@@ -30,6 +32,7 @@ __all__ = [
     "ApiError",
     "exception_handlers",
     "problem_body",
+    "problem_responses",
     "problem_type",
 ]
 
@@ -69,6 +72,35 @@ _TITLES = {
     "internal-error": "Internal server error",
     "unavailable": "Service unavailable",
 }
+
+
+_WHEN = {
+    400: "The request is malformed: bad JSON, encoding, nesting, host or field values",
+    401: "No valid bearer token",
+    403: "The token lacks the scope, or the request's origin is not allowed",
+    404: "No such resource",
+    409: "The resource is not in a state that allows this",
+    413: "The body is larger than max_body_size",
+    415: "The body is not JSON (Content-Type application/json)",
+    422: "The request is well-formed but does not fit the resource",
+    503: "The server cannot take it now (shutting down, store not ready, misconfigured)",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
+    """OpenAPI responses for the error statuses a route answers, as `application/problem+json`.
+
+    400 is always included (every route checks its host), so are the given `statuses`.
+    """
+    return {
+        status: ResponseSpec(
+            ProblemOut,
+            description=_WHEN.get(status, "An error"),
+            media_type=PROBLEM_MEDIA_TYPE,
+            generate_examples=False,
+        )
+        for status in sorted({400, *statuses})
+    }
 
 
 def problem_type(slug: str) -> str:

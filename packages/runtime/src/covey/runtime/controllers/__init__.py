@@ -1,7 +1,7 @@
 """The HTTP API's controllers, one per resource."""
 
 from covey.runtime.controllers.agents import AgentController
-from covey.runtime.controllers.health import HealthController
+from covey.runtime.controllers.health import HealthController, MetricsController
 from covey.runtime.controllers.plugins import PluginController
 from covey.runtime.controllers.runs import RunController
 from covey.runtime.controllers.sessions import SessionController
@@ -10,6 +10,7 @@ from covey.runtime.controllers.ws import agent_socket
 __all__ = [
     "AgentController",
     "HealthController",
+    "MetricsController",
     "PluginController",
     "RunController",
     "SessionController",

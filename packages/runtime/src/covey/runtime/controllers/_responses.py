@@ -6,7 +6,7 @@ from typing import Any
 
 from litestar import Request, Response
 
-from covey.runtime.dto import RunAccepted, RunOut
+from covey.runtime.dto import RunAccepted, RunOut, public_events
 from covey.runtime.live import LiveRun
 from covey.runtime.problems import ApiError
 from covey.runtime.sse import SSE_MEDIA_TYPE, sse_response
@@ -42,7 +42,7 @@ async def run_response(live: LiveRun, *, stream: bool, background: bool) -> Resp
             headers={"Location": f"/v1/runs/{live.run_id}"},
         )
     if stream:
-        return sse_response(live.follow(live.base_seq))
+        return sse_response(public_events(live.follow(live.base_seq)))
     result = await live.wait()
     if result is None:
         raise ApiError(500, "internal-error", "The run ended without a result")

@@ -13,6 +13,7 @@ from covey.runtime.auth import Principal
 from covey.runtime.controllers._responses import RUN_DESCRIPTION, run_response, wants_stream
 from covey.runtime.dto import AgentList, AgentOut, RunAccepted, RunOut, RunRequest
 from covey.runtime.guards import require_scope
+from covey.runtime.problems import problem_responses
 from covey.runtime.state import RuntimeState
 
 __all__ = ["AgentController"]
@@ -25,13 +26,23 @@ class AgentController(Controller):
     tags = ["agents"]  # noqa: RUF012 - Litestar reads these class attributes
     guards = [require_scope]  # noqa: RUF012
 
-    @get("/", opt={"scope": "agents:read"}, summary="List agents")
+    @get(
+        "/",
+        opt={"scope": "agents:read"},
+        summary="List agents",
+        responses=problem_responses(401, 403),
+    )
     async def list_agents(self, runtime: NamedDependency[RuntimeState]) -> AgentList:
         """Every agent this server serves."""
         items = [await runtime.describe(agent) for agent in runtime.registry]
         return AgentList(items=items, notice=runtime.registry.notice)
 
-    @get("/{agent_id:str}", opt={"scope": "agents:read"}, summary="Describe an agent")
+    @get(
+        "/{agent_id:str}",
+        opt={"scope": "agents:read"},
+        summary="Describe an agent",
+        responses=problem_responses(401, 403, 404),
+    )
     async def get_agent(
         self, runtime: NamedDependency[RuntimeState], agent_id: FromPath[str]
     ) -> AgentOut:
@@ -44,7 +55,10 @@ class AgentController(Controller):
         status_code=200,
         summary="Run an agent",
         description=RUN_DESCRIPTION,
-        responses={202: ResponseSpec(RunAccepted, description="A background run started")},
+        responses={
+            **problem_responses(401, 403, 404, 413, 415, 503),
+            202: ResponseSpec(RunAccepted, description="A background run started"),
+        },
     )
     async def create_run(
         self,

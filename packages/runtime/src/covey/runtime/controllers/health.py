@@ -1,18 +1,26 @@
-"""`/health` (the process is up) and `/ready` (the store answers and its schema is current)."""
+"""`/health` (the process is up), `/ready` (it can serve runs) and `/metrics` (admin only).
+
+The probes need no token, so they say up or not and nothing else: counts and names go to
+`/metrics`, which needs the `admin` scope when auth is on.
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import anyio
 from litestar import Controller, Response, get
 from litestar.di import NamedDependency
 
-from covey.runtime.problems import PROBLEM_MEDIA_TYPE, problem_body
+from covey.runtime.guards import require_scope
+from covey.runtime.problems import PROBLEM_MEDIA_TYPE, problem_body, problem_responses
 from covey.runtime.state import RuntimeState
 from covey.spec.store import Scope
 
-__all__ = ["HealthController"]
+__all__ = ["HealthController", "MetricsController"]
+
+log = logging.getLogger("covey.runtime")
 
 _READY_TIMEOUT = 5.0
 
@@ -23,12 +31,12 @@ class HealthController(Controller):
     path = "/"
     tags = ["health"]  # noqa: RUF012 - Litestar reads these class attributes
 
-    @get("/health", summary="Liveness")
+    @get("/health", summary="Liveness", responses=problem_responses())
     async def health(self) -> dict[str, str]:
         """200 while the process serves requests."""
         return {"status": "ok"}
 
-    @get("/ready", summary="Readiness")
+    @get("/ready", summary="Readiness", responses=problem_responses(503))
     async def ready(self, runtime: NamedDependency[RuntimeState]) -> Response[dict[str, Any]]:
         """200 when the store answers and its schema is current; 503 otherwise."""
         try:
@@ -38,9 +46,10 @@ class HealthController(Controller):
                 if check is not None:
                     await check()
         except Exception as exc:
-            detail = f"The store is not ready: {type(exc).__name__}: {exc}"
+            # The probe is public: the reason goes to the log, not to whoever asks.
+            log.warning("not ready: the store failed its check: %s: %s", type(exc).__name__, exc)
             return Response(
-                problem_body(503, "not-ready", detail, instance="/ready"),
+                problem_body(503, "not-ready", "The store is not ready", instance="/ready"),
                 status_code=503,
                 media_type=PROBLEM_MEDIA_TYPE,
             )
@@ -52,4 +61,35 @@ class HealthController(Controller):
                 status_code=503,
                 media_type=PROBLEM_MEDIA_TYPE,
             )
-        return Response({"status": "ready", "runs": len(runtime.manager)}, status_code=200)
+        return Response({"status": "ready"}, status_code=200)
+
+
+class MetricsController(Controller):
+    """Counters of this process for a Prometheus scraper; `admin` scope when auth is on."""
+
+    path = "/metrics"
+    tags = ["health"]  # noqa: RUF012 - Litestar reads these class attributes
+    guards = [require_scope]  # noqa: RUF012
+
+    @get(
+        "/",
+        opt={"scope": "admin"},
+        summary="Metrics (Prometheus text)",
+        media_type="text/plain; version=0.0.4; charset=utf-8",
+        responses=problem_responses(401, 403),
+    )
+    async def metrics(self, runtime: NamedDependency[RuntimeState]) -> str:
+        """Runs in progress in this process, agents served, and whether runs are accepted."""
+        gauges = (
+            ("covey_runs_in_progress", "Runs running in this process.", len(runtime.manager)),
+            ("covey_agents", "Agents this server serves.", len(runtime.registry)),
+            (
+                "covey_accepting_runs",
+                "1 while this process takes new runs, 0 during start and shutdown.",
+                int(runtime.manager.accepting),
+            ),
+        )
+        return "".join(
+            f"# HELP {name} {text}\n# TYPE {name} gauge\n{name} {value}\n"
+            for name, text, value in gauges
+        )

@@ -6,6 +6,7 @@ from litestar import Controller, get
 
 from covey.runtime.dto import PluginOut
 from covey.runtime.guards import require_scope
+from covey.runtime.problems import problem_responses
 
 __all__ = ["PluginController"]
 
@@ -17,7 +18,12 @@ class PluginController(Controller):
     tags = ["plugins"]  # noqa: RUF012 - Litestar reads these class attributes
     guards = [require_scope]  # noqa: RUF012
 
-    @get("/", opt={"scope": "admin"}, summary="List installed plugins")
+    @get(
+        "/",
+        opt={"scope": "admin"},
+        summary="List installed plugins",
+        responses=problem_responses(401, 403),
+    )
     async def list_plugins(self) -> list[PluginOut]:
         """Every plugin registered through entry points, with its distribution and version."""
         from covey.spec.plugins import describe

@@ -12,20 +12,24 @@ from litestar.response import Stream
 
 from covey.runtime.auth import Principal
 from covey.runtime.controllers._responses import RUN_DESCRIPTION, run_response, wants_stream
-from covey.runtime.dto import ResumeRequest, RunAccepted, RunOut
+from covey.runtime.dto import ResumeRequest, RunAccepted, RunOut, public_events
 from covey.runtime.guards import require_scope
-from covey.runtime.problems import ApiError
+from covey.runtime.problems import ApiError, problem_responses
 from covey.runtime.sse import sse_response
 from covey.runtime.state import RuntimeState
 
 __all__ = ["RunController"]
 
 
+MAX_SEQ = 2**62
+"""The largest event `seq` a client may name (stores keep `seq` in a signed 64-bit integer)."""
+
+
 def _after(after: int | None, last_event_id: str | None) -> int:
     if last_event_id is not None and last_event_id.strip():
-        try:
-            value = int(last_event_id.strip())
-        except ValueError:
+        text = last_event_id.strip()
+        # Plain ASCII digits only: int() would also take "-1", "+5", "1_0" and other scripts' digits.
+        if not (text.isascii() and text.isdigit()):
             raise ApiError(
                 400,
                 "validation-error",
@@ -33,13 +37,14 @@ def _after(after: int | None, last_event_id: str | None) -> int:
                 errors=[
                     {"field": "Last-Event-ID", "message": "not an integer", "source": "header"}
                 ],
-            ) from None
-        if value < 0:
+            )
+        value = int(text) if len(text) <= 20 else MAX_SEQ + 1
+        if value > MAX_SEQ:
             raise ApiError(
                 400,
                 "validation-error",
-                "Last-Event-ID must not be negative",
-                errors=[{"field": "Last-Event-ID", "message": "negative", "source": "header"}],
+                f"Last-Event-ID must be an event id from 0 to {MAX_SEQ}",
+                errors=[{"field": "Last-Event-ID", "message": "out of range", "source": "header"}],
             )
         return max(value, after or 0)
     return after or 0
@@ -52,7 +57,12 @@ class RunController(Controller):
     tags = ["runs"]  # noqa: RUF012 - Litestar reads these class attributes
     guards = [require_scope]  # noqa: RUF012
 
-    @get("/{run_id:str}", opt={"scope": "runs:read"}, summary="Get a run")
+    @get(
+        "/{run_id:str}",
+        opt={"scope": "runs:read"},
+        summary="Get a run",
+        responses=problem_responses(401, 403, 404),
+    )
     async def get_run(
         self,
         runtime: NamedDependency[RuntimeState],
@@ -66,6 +76,7 @@ class RunController(Controller):
         "/{run_id:str}/events",
         opt={"scope": "runs:read"},
         summary="Follow a run's events (SSE)",
+        responses=problem_responses(401, 403, 404),
         media_type="text/event-stream",
         description="Replays the stored events after `Last-Event-ID` (or `?after=`), then "
         "follows live ones until the run stops running — wherever it runs.",
@@ -75,14 +86,14 @@ class RunController(Controller):
         runtime: NamedDependency[RuntimeState],
         principal: NamedDependency[Principal],
         run_id: FromPath[str],
-        after: Annotated[int | None, QueryParameter(ge=0, le=2**62)] = None,
+        after: Annotated[int | None, QueryParameter(ge=0, le=MAX_SEQ)] = None,
         last_event_id: Annotated[str | None, HeaderParameter(name="Last-Event-ID")] = None,
     ) -> Stream:
         """Server-Sent Events: `id:` event seq, `event:` type, `data:` JSON."""
         start = _after(after, last_event_id)
         scope = principal.read_scope
         await runtime.find_run(scope, run_id)
-        return sse_response(runtime.manager.follow(scope, run_id, start))
+        return sse_response(public_events(runtime.manager.follow(scope, run_id, start)))
 
     @post(
         "/{run_id:str}/cancel",
@@ -90,7 +101,10 @@ class RunController(Controller):
         status_code=200,
         summary="Cancel a run",
         responses={
-            202: ResponseSpec(RunOut, description="The run runs in another process; it stops there")
+            **problem_responses(401, 403, 404, 409, 415),
+            202: ResponseSpec(
+                RunOut, description="The run runs in another process; it stops there"
+            ),
         },
     )
     async def cancel_run(
@@ -109,7 +123,10 @@ class RunController(Controller):
         status_code=200,
         summary="Resume a paused run",
         description=RUN_DESCRIPTION,
-        responses={202: ResponseSpec(RunAccepted, description="Resumed in the background")},
+        responses={
+            **problem_responses(401, 403, 404, 409, 413, 415, 422, 503),
+            202: ResponseSpec(RunAccepted, description="Resumed in the background"),
+        },
     )
     async def resume_run(
         self,

@@ -11,7 +11,7 @@ from litestar.params import FromPath, QueryParameter
 from covey.runtime.auth import Principal
 from covey.runtime.dto import RunOut, RunPage, SessionOut, SessionPage
 from covey.runtime.guards import require_scope
-from covey.runtime.problems import ApiError
+from covey.runtime.problems import ApiError, problem_responses
 from covey.runtime.state import RuntimeState
 from covey.spec.store import MAX_PAGE_SIZE
 
@@ -28,7 +28,12 @@ class SessionController(Controller):
     tags = ["sessions"]  # noqa: RUF012 - Litestar reads these class attributes
     guards = [require_scope]  # noqa: RUF012
 
-    @get("/", opt={"scope": "sessions:read"}, summary="List sessions")
+    @get(
+        "/",
+        opt={"scope": "sessions:read"},
+        summary="List sessions",
+        responses=problem_responses(401, 403),
+    )
     async def list_sessions(
         self,
         runtime: NamedDependency[RuntimeState],
@@ -45,7 +50,12 @@ class SessionController(Controller):
             items=[SessionOut.from_session(s) for s in page.items], next_cursor=page.next_cursor
         )
 
-    @get("/{session_id:str}", opt={"scope": "sessions:read"}, summary="Get a session")
+    @get(
+        "/{session_id:str}",
+        opt={"scope": "sessions:read"},
+        summary="Get a session",
+        responses=problem_responses(401, 403, 404),
+    )
     async def get_session(
         self,
         runtime: NamedDependency[RuntimeState],
@@ -58,7 +68,12 @@ class SessionController(Controller):
             raise ApiError(404, "not-found", f"No session {session_id!r}")
         return SessionOut.from_session(session)
 
-    @get("/{session_id:str}/runs", opt={"scope": "sessions:read"}, summary="List a session's runs")
+    @get(
+        "/{session_id:str}/runs",
+        opt={"scope": "sessions:read"},
+        summary="List a session's runs",
+        responses=problem_responses(401, 403, 404),
+    )
     async def list_session_runs(
         self,
         runtime: NamedDependency[RuntimeState],
@@ -76,7 +91,12 @@ class SessionController(Controller):
         )
         return RunPage(items=[RunOut.from_run(r) for r in page.items], next_cursor=page.next_cursor)
 
-    @delete("/{session_id:str}", opt={"scope": "sessions:write"}, summary="Delete a session")
+    @delete(
+        "/{session_id:str}",
+        opt={"scope": "sessions:write"},
+        summary="Delete a session",
+        responses=problem_responses(401, 403),
+    )
     async def delete_session(
         self,
         runtime: NamedDependency[RuntimeState],

@@ -6,8 +6,11 @@ The client sends JSON messages:
 - `{"type": "resume", "run_id": ..., "approvals"?: ..., "inputs"?: ..., "results"?: ...}`,
 - `{"type": "cancel", "run_id": ...}`.
 
-The server sends each run event as JSON (the same objects as the SSE `data:` lines, with `type`,
-`run_id` and `seq`), and `{"type": "error", "problem": {...}}` for a message it refuses. Several
+Messages are UTF-8 JSON objects (text frames; binary frames holding UTF-8 JSON are read too)
+nested at most 64 levels (`covey.runtime.json_body.MAX_JSON_DEPTH`). The server sends each run event as JSON (the same objects
+as the SSE `data:` lines, with `type`, `run_id` and `seq`), and `{"type": "error", "problem":
+{...}}` for a message it refuses. A message it cannot read safely (not UTF-8, nested too deep)
+gets that error, then the socket is closed with code 4400 (`4000 +` the HTTP status). Several
 runs may go on at once on one socket; closing the socket leaves them running.
 """
 
@@ -25,8 +28,9 @@ from litestar.exceptions import HTTPException, WebSocketDisconnect
 from litestar.params import FromPath
 from pydantic import ValidationError
 
-from covey.runtime.dto import ResumeRequest, RunRequest
+from covey.runtime.dto import ResumeRequest, RunRequest, public_event
 from covey.runtime.guards import principal_of, require_scope
+from covey.runtime.json_body import decode_json_body
 from covey.runtime.live import LiveRun
 from covey.runtime.problems import ApiError, problem_body
 from covey.runtime.state import RuntimeState
@@ -60,14 +64,26 @@ class _Socket:
     async def forward(self, live: LiveRun) -> None:
         async for event in live.follow(live.base_seq):
             if event is not None:
-                await self.send(event.model_dump_json())
+                await self.send(public_event(event).model_dump_json())
 
-    async def handle(self, raw: str, tg: TaskGroup) -> None:
+    async def handle(self, raw: bytes, tg: TaskGroup) -> bool:
+        """Act on one message; `False` when it was unreadable and the socket must close."""
         try:
-            message = json.loads(raw)
-        except ValueError:
-            await self.problem(400, "validation-error", "The message is not JSON")
-            return
+            message = decode_json_body(raw, where="message")
+        except ApiError as exc:
+            if exc.slug == "bad-request":  # not JSON: the socket itself is fine
+                await self.problem(400, "validation-error", "The message is not JSON")
+                return True
+            await self.problem(exc.status_code, exc.slug, exc.detail)
+            return False
+        try:
+            await self._act(message, tg)
+        except Exception:
+            log.exception("websocket message failed on %s", self.socket.url.path)
+            await self.problem(500, "internal-error", "The server failed to handle the message.")
+        return True
+
+    async def _act(self, message: Any, tg: TaskGroup) -> None:
         if not isinstance(message, dict):
             await self.problem(400, "validation-error", "The message must be a JSON object")
             return
@@ -112,9 +128,9 @@ class _Socket:
             await self.problem(404, "not-found", str(exc))
         except InvalidInputError as exc:
             await self.problem(400, "invalid-input", str(exc))
-        except CoveyError as exc:
-            log.exception("websocket message failed")
-            await self.problem(500, "internal-error", f"{type(exc).__name__}")
+        except CoveyError:
+            log.exception("websocket message failed on %s", self.socket.url.path)
+            await self.problem(500, "internal-error", "The server failed to handle the message.")
 
 
 @websocket("/v1/agents/{agent_id:str}/ws", guards=[require_scope], opt={"scope": "agents:run"})
@@ -130,8 +146,14 @@ async def agent_socket(
     async with anyio.create_task_group() as tg:
         try:
             while True:
-                raw = await socket.receive_text()
-                await connection.handle(raw, tg)
+                event = await socket.receive()
+                if event["type"] == "websocket.disconnect":
+                    break
+                text = event.get("text")
+                raw = text.encode() if text is not None else event.get("bytes") or b""
+                if not await connection.handle(raw, tg):
+                    await socket.close(code=4400, reason="unreadable message")
+                    break
         except WebSocketDisconnect:
             pass
         tg.cancel_scope.cancel()
