@@ -568,13 +568,11 @@ class FakeOpenAIServer(LoopbackServer[RecordedRequest, FakeReply | Responder]):
         """Record `request` and pick its reply: the next scripted one, else the responder, else
         the endpoint's default. The HTTP handler calls this; tests rarely need to."""
         _, scripted = self.record(request)
-        if callable(scripted):
-            return scripted(request)
-        if scripted is not None:
-            return scripted
-        if self.responder is not None:
-            return self.responder(request)
-        return self._default(request)
+        if scripted is None and self.responder is not None:
+            scripted = self.responder(request)
+        if scripted is None:
+            return self._default(request)
+        return scripted if isinstance(scripted, FakeReply) else scripted(request)
 
     def serve(self, exchange: Exchange) -> None:
         """Answer one HTTP request with `answer`'s reply, after its `delay`."""
