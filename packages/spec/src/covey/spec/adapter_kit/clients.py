@@ -9,7 +9,6 @@ own loop when that loop shuts down (or when `aclose` is called).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import threading
 import weakref
@@ -29,6 +28,8 @@ class _Entry(Generic[ClientT]):
 
 
 def _current_loop() -> object:
+    import asyncio  # here, not at import: an adapter module's import stays light
+
     try:
         return asyncio.get_running_loop()
     except RuntimeError:  # another anyio backend (trio): its run token is per loop, too

@@ -18,7 +18,6 @@ from covey.spec.errors import (
     ModelServerError,
     RateLimitedError,
 )
-from covey.spec.http_headers import retry_after_seconds
 
 __all__ = ["ContextOverflow", "ProviderErrors"]
 
@@ -118,6 +117,8 @@ class ProviderErrors:
         text = f"{self.provider} API error{model}{tag}: {detail or 'no message'}"
         common = {"status_code": status, "model_name": model_name, "body": clean_body}
         if status == 429 and (code is None or code not in self.quota_codes):
+            from covey.spec.http_headers import retry_after_seconds  # email.utils: on first use
+
             wait = retry_after_seconds(headers or {})
             return RateLimitedError(
                 f"{text}. Wait and retry, or lower the request rate",
