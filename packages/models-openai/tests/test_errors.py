@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
 from typing import Any
 
 import httpx2
@@ -14,7 +12,6 @@ import openai
 import pytest
 
 from covey.models.openai import OpenAIChatModel, OpenAIEmbedder, OpenAIResponsesModel
-from covey.models.openai._errors import parse_retry_after, redact
 from covey.spec import ModelRequest, ModelRequestParams, ModelSettings
 from covey.spec.errors import (
     AuthenticationError,
@@ -57,27 +54,6 @@ async def test_rate_limit_with_retry_after_ms(mock_openai: Any) -> None:
     assert "Rate limit reached" in str(err)
     assert isinstance(err.__cause__, openai.RateLimitError)
     assert len(mock.requests) == 1  # the SDK does not retry: the run loop does
-
-
-@pytest.mark.parametrize(
-    ("headers", "expected"),
-    [
-        ({"retry-after": "7"}, 7.0),
-        ({"Retry-After": "0.25"}, 0.25),
-        ({"retry-after-ms": "250"}, 0.25),
-        ({}, None),
-        ({"retry-after": "soon"}, None),
-    ],
-)
-def test_parse_retry_after(headers: dict[str, str], expected: float | None) -> None:
-    assert parse_retry_after(headers) == expected
-
-
-def test_parse_retry_after_http_date() -> None:
-    later = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
-    value = parse_retry_after({"retry-after": later})
-    assert value is not None
-    assert 25 <= value <= 31
 
 
 async def test_insufficient_quota_is_not_a_retryable_rate_limit(mock_openai: Any) -> None:
@@ -299,11 +275,6 @@ def test_key_never_in_repr() -> None:
     assert repr(OpenAIChatModel("llama3.2", provider="ollama")) == (
         "OpenAIChatModel(model_name='llama3.2', provider='ollama')"
     )
-
-
-def test_redact() -> None:
-    assert redact("key sk-abcdef123456 and Bearer xyz.123", ()) == "key [REDACTED] and [REDACTED]"
-    assert redact("my-own-key-value here", ("my-own-key-value",)) == "[REDACTED] here"
 
 
 async def test_settings_timeout_reaches_the_transport(mock_openai: Any) -> None:

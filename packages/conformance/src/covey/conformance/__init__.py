@@ -4,7 +4,7 @@ Subclass a suite in your plugin's tests and supply its one fixture:
 
 | Suite             | Fixture        | Checks                                         |
 |-------------------|----------------|------------------------------------------------|
-| `ChatModelSuite`  | `chat_model`   | a `ChatModel` adapter                          |
+| `ChatModelSuite`  | `chat_model`, `chat_script` | a `ChatModel` adapter             |
 | `EmbedderSuite`   | `embedder`     | an `Embedder`                                  |
 | `ToolsetSuite`    | `toolset`      | a `Toolset`                                    |
 | `VectorStoreSuite`| `vector_store` | a `VectorStore`                                |
@@ -19,6 +19,7 @@ alone into a fresh virtual environment (`build_wheel`, `fresh_venv`, `Venv`).
 """
 
 from covey.conformance.chat_model_suite import ChatModelSuite
+from covey.conformance.chat_script import ChatScript, ScriptedToolCall
 from covey.conformance.embedder_suite import EmbedderSuite
 from covey.conformance.rules import suite_violations
 from covey.conformance.store_suite import StoreScopes, StoreSuite
@@ -27,7 +28,9 @@ from covey.conformance.vector_store_suite import VectorStoreSuite
 
 __all__ = [
     "ChatModelSuite",
+    "ChatScript",
     "EmbedderSuite",
+    "ScriptedToolCall",
     "StoreScopes",
     "StoreSuite",
     "ToolsetSuite",

@@ -14,7 +14,8 @@ from covey.models.anthropic._profile import anthropic_profile
 from covey.models.anthropic._request import MessagesRequest, build_request
 from covey.models.anthropic._response import map_response
 from covey.models.anthropic._stream import assemble_stream
-from covey.spec.errors import ConfigurationError, UnexpectedModelBehavior
+from covey.spec.adapter_kit import Credentials, LazyClient, require_model_name
+from covey.spec.errors import UnexpectedModelBehavior
 from covey.spec.messages import ModelResponse
 from covey.spec.models import (
     ChatModel,
@@ -88,20 +89,18 @@ class AnthropicModel(ChatModel):
         http_client: httpx2.AsyncClient | None = None,
         default_headers: Mapping[str, str] | None = None,
     ) -> None:
-        if not model_name:
-            raise ConfigurationError(
-                "AnthropicModel needs a model name, e.g. AnthropicModel('claude-sonnet-4-5')."
-            )
-        self._model_name = model_name
-        self._api_key: SecretStr | None = (
-            SecretStr(api_key) if isinstance(api_key, str) else api_key
+        model_name = require_model_name(
+            model_name, adapter="AnthropicModel", example="claude-sonnet-4-5"
         )
+        self._model_name = model_name
+        self._credentials = Credentials(api_key, env_vars=API_KEY_ENV, provider="Anthropic")
         self._base_url = base_url
         self._profile = profile if profile is not None else anthropic_profile(model_name)
         self._http_client = http_client
         self._default_headers = dict(default_headers) if default_headers else None
-        self._client: AsyncAnthropic | None = None
-        self._key_in_use: SecretStr | None = None
+        self._clients: LazyClient[AsyncAnthropic] = LazyClient(
+            self._build_client, self._close_client
+        )
 
     @property
     def model_name(self) -> str:
@@ -118,34 +117,24 @@ class AnthropicModel(ChatModel):
         """What the model can do."""
         return self._profile
 
-    def _get_client(self) -> AsyncAnthropic:
-        if self._client is not None:
-            return self._client
-        key = self._api_key
-        if key is None or not key.get_secret_value():
-            env = os.environ.get(API_KEY_ENV)
-            key = SecretStr(env) if env else None
-        if key is None:
-            raise ConfigurationError(
-                f"No Anthropic API key for model {self._model_name!r}: set the {API_KEY_ENV} "
-                f"environment variable or pass api_key= to AnthropicModel."
-            )
+    def _build_client(self) -> AsyncAnthropic:
+        key = self._credentials.api_key()
         from anthropic import AsyncAnthropic
 
-        self._key_in_use = key
-        self._client = AsyncAnthropic(
+        return AsyncAnthropic(
             api_key=key.get_secret_value(),
             base_url=self._base_url or os.environ.get(BASE_URL_ENV) or None,
             max_retries=0,
             http_client=self._http_client,
             default_headers=self._default_headers,
         )
-        return self._client
+
+    async def _close_client(self, client: AsyncAnthropic) -> None:
+        if self._http_client is None:  # an HTTP client passed in stays the caller's
+            await client.close()
 
     def _raise(self, exc: Exception) -> NoReturn:
-        key = self._key_in_use
-        secrets = (key.get_secret_value(),) if key is not None else ()
-        mapped = map_error(exc, model_name=self._model_name, secrets=secrets)
+        mapped = map_error(exc, model_name=self._model_name, secrets=self._credentials.secrets())
         if mapped is exc:
             raise exc
         raise mapped from exc
@@ -200,9 +189,9 @@ class AnthropicModel(ChatModel):
             if final is None:  # `_stream` ends with the final response or raises
                 raise UnexpectedModelBehavior("The Anthropic stream ended without a response.")
             return final
-        client = self._get_client()
         kwargs = self._create_kwargs(request)
         try:
+            client = await self._clients.get()
             message = await client.messages.create(**kwargs, stream=False)
         except Exception as exc:
             self._raise(exc)
@@ -230,9 +219,9 @@ class AnthropicModel(ChatModel):
             yield event
 
     async def _stream(self, request: MessagesRequest) -> AsyncIterator[ModelStreamEvent]:
-        client = self._get_client()
         kwargs = self._create_kwargs(request)
         try:
+            client = await self._clients.get()
             stream = await client.messages.create(**kwargs, stream=True)
         except Exception as exc:
             self._raise(exc)
@@ -248,6 +237,7 @@ class AnthropicModel(ChatModel):
 
     async def aclose(self) -> None:
         """Close the SDK client, unless its HTTP client was passed in. Safe to call twice."""
-        client, self._client = self._client, None
-        if client is not None and self._http_client is None:
-            await client.close()
+        await self._clients.aclose()
+
+    def __repr__(self) -> str:
+        return f"AnthropicModel(model_name={self._model_name!r})"

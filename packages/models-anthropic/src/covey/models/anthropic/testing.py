@@ -323,7 +323,8 @@ class FakeAnthropicServer(LoopbackServer[RecordedRequest, FakeResponse | Mapping
         responses: A script of responses, used one per request in order (a dict is a `Message`
             body); or a function that builds each response from the request; or `None` to
             answer every request with `DEFAULT_REPLY`. A request past the end of the script is
-            answered with a 500 `api_error` saying so.
+            answered with a 500 `api_error` saying so. Responses queued with `add` are served
+            first, before the function or the default answers.
         api_key: When given, requests must carry it (`x-api-key` or `Authorization: Bearer`);
             others get a 401 `authentication_error`.
     """
@@ -371,7 +372,7 @@ class FakeAnthropicServer(LoopbackServer[RecordedRequest, FakeResponse | Mapping
         _write(exchange, self._respond(request), streamed=request.streamed)
 
     def _respond(self, request: RecordedRequest) -> FakeResponse:
-        number, scripted = self.record(request, take_scripted=self.responder is None)
+        number, scripted = self.record(request)
         if request.method != "POST" or request.path.split("?", 1)[0].rstrip("/") != "/v1/messages":
             return FakeResponse.error(
                 404,
@@ -381,7 +382,7 @@ class FakeAnthropicServer(LoopbackServer[RecordedRequest, FakeResponse | Mapping
             )
         if self._api_key is not None and _given_key(request.headers) != self._api_key:
             return FakeResponse.error(401, "authentication_error", "invalid x-api-key")
-        if self.responder is not None:
+        if scripted is None and self.responder is not None:
             scripted = self.responder(request)
         if scripted is None:
             return FakeResponse.error(

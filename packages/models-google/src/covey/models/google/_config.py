@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
+from covey.spec.adapter_kit import Credentials
 from covey.spec.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -17,9 +19,10 @@ __all__ = [
     "API_VERSION",
     "BASE_URL_ENV_VAR",
     "build_client",
-    "resolve_api_key",
+    "client_builder",
+    "close_client",
+    "credentials",
     "resolve_base_url",
-    "to_secret",
 ]
 
 API_KEY_ENV_VARS = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
@@ -30,31 +33,9 @@ API_VERSION = "v1beta"
 """Every Gemini feature Covey uses (thinking, JSON schema for tools and output) is in v1beta."""
 
 
-def to_secret(api_key: str | SecretStr | None) -> SecretStr | None:
-    """The key as a `SecretStr` (`None` and empty strings become `None`)."""
-    if api_key is None:
-        return None
-    secret = api_key if isinstance(api_key, SecretStr) else SecretStr(api_key)
-    return secret if secret.get_secret_value().strip() else None
-
-
-def resolve_api_key(api_key: SecretStr | None, *, owner: str) -> SecretStr:
-    """The key given to the constructor, else the first set environment variable.
-
-    Raises:
-        ConfigurationError: No key anywhere; the message names the variables to set.
-    """
-    if api_key is not None:
-        return api_key
-    for name in API_KEY_ENV_VARS:
-        value = os.environ.get(name, "").strip()
-        if value:
-            return SecretStr(value)
-    names = " or ".join(API_KEY_ENV_VARS)
-    raise ConfigurationError(
-        f"{owner} has no Gemini API key: pass api_key=... or set {names} "
-        f"(create a key at https://aistudio.google.com/apikey)."
-    )
+def credentials(api_key: str | SecretStr | None) -> Credentials:
+    """The key given to the constructor, else `GEMINI_API_KEY`, else `GOOGLE_API_KEY`."""
+    return Credentials(api_key, env_vars=API_KEY_ENV_VARS, provider="Gemini")
 
 
 def resolve_base_url(base_url: str | None) -> str | None:
@@ -86,3 +67,21 @@ def build_client(
     )
     # vertexai=False: the key is a Gemini API key whatever GOOGLE_GENAI_USE_VERTEXAI says.
     return genai.Client(vertexai=False, api_key=api_key.get_secret_value(), http_options=options)
+
+
+def client_builder(
+    keys: Credentials, base_url: str | None, http_client: object | None
+) -> Callable[[], genai.Client]:
+    """What `LazyClient` calls to build a client in each event loop."""
+
+    def build() -> genai.Client:
+        return build_client(
+            api_key=keys.api_key(), base_url=resolve_base_url(base_url), http_client=http_client
+        )
+
+    return build
+
+
+async def close_client(client: genai.Client) -> None:
+    """Close the SDK's own HTTP client (an `http_client` passed in stays open)."""
+    await client.aio.aclose()

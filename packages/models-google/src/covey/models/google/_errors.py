@@ -1,79 +1,88 @@
-"""`google-genai` and transport exceptions -> `covey.spec.errors`, with no secret in them."""
+"""What is Google's about its errors: the `google.rpc` body, Gemini's wording, and the
+exceptions of `google-genai` and its transports. The mapping itself is the adapter kit's
+(`covey.spec.adapter_kit.ProviderErrors`)."""
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
-from covey.spec.errors import (
-    AuthenticationError,
-    ContextOverflowError,
-    CoveyError,
-    ModelConnectionError,
-    ModelHTTPError,
-    ModelServerError,
-    RateLimitedError,
-    UnexpectedModelBehavior,
-)
-from covey.spec.http_headers import retry_after_seconds
+from covey.spec.adapter_kit import ContextOverflow, ProviderErrors, redact, redact_exception
+from covey.spec.errors import CoveyError, UnexpectedModelBehavior
 
-__all__ = ["map_error", "retry_after"]
+__all__ = ["GOOGLE_ERRORS", "map_error", "retry_after"]
+
+GOOGLE_ERRORS = ProviderErrors(
+    provider="Gemini",
+    api_key_env="GEMINI_API_KEY",
+    overflow=ContextOverflow(
+        patterns=(
+            r"input token count",
+            r"exceeds the maximum number of tokens",
+            r"maximum context length",
+            r"context (?:length|window)",
+            r"too many (?:input )?tokens",
+            r"prompt is too long",
+            r"token limit",
+        )
+    ),
+    # Gemini answers an invalid key with 400 INVALID_ARGUMENT and reason API_KEY_INVALID.
+    auth_codes=frozenset({"API_KEY_INVALID"}),
+    auth_pattern=r"api key (?:not valid|expired|invalid)|invalid api key",
+)
+"""Gemini's error conventions."""
 
 _TRANSPORT_PACKAGES = frozenset({"httpx", "httpx2", "httpcore", "httpcore2", "aiohttp"})
-_CONTEXT_OVERFLOW = re.compile(
-    r"input token count|exceeds the maximum number of tokens|maximum context length|"
-    r"context (?:length|window)|too many (?:input )?tokens|prompt is too long|token limit",
-    re.IGNORECASE,
-)
-_AUTH_MESSAGE = re.compile(r"api key (?:not valid|expired|invalid)|invalid api key", re.IGNORECASE)
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")
 _RETRY_IN_MESSAGE = re.compile(r"retry in\s+(\d+(?:\.\d+)?)\s*(ms|s)\b", re.IGNORECASE)
 
 
 def map_error(
-    exc: BaseException, *, model_name: str | None, secret: str | None
+    exc: BaseException, *, model_name: str | None, secrets: Sequence[str] = ()
 ) -> CoveyError | None:
-    """The Covey error for an SDK or transport exception; `None` when it is neither."""
+    """The Covey error for an SDK or transport exception; `None` when it is neither. The
+    exception is redacted in place, since it is chained to the returned error."""
     from google.genai import errors as genai_errors
 
     if isinstance(exc, genai_errors.APIError):
-        return _from_api_error(exc, model_name=model_name, secret=secret)
+        redact_exception(exc, secrets)
+        return _from_api_error(exc, model_name=model_name, secrets=secrets)
     if isinstance(exc, genai_errors.UnknownApiResponseError | json.JSONDecodeError):
+        redact_exception(exc, secrets)
         return UnexpectedModelBehavior(
-            f"Gemini answered with a body that is not JSON: {_redact(str(exc), secret)}"
+            f"Gemini answered with a body that is not JSON: {redact(str(exc), secrets)}"
         )
     if _is_transport_error(exc):
-        kind = "timed out" if _is_timeout(exc) else "failed"
-        return ModelConnectionError(
-            f"Connection to the Gemini API {kind}: {_redact(f'{type(exc).__name__}: {exc}', secret)}",
+        redact_exception(exc, secrets)
+        return GOOGLE_ERRORS.connection_error(
             model_name=model_name,
+            reason=f"{type(exc).__name__}: {exc}",
+            timed_out=_is_timeout(exc),
+            secrets=secrets,
         )
     return None
 
 
-def _from_api_error(exc: Any, *, model_name: str | None, secret: str | None) -> CoveyError:
+def _from_api_error(exc: Any, *, model_name: str | None, secrets: Sequence[str]) -> CoveyError:
     code = int(exc.code or 0)
     status = str(exc.status or "")
-    message = _redact(str(exc.message or ""), secret)
-    body = _redact_body(exc.details, secret)
-    error = _error_object(body)
-    text = f"Gemini API error {status or code}: {message or 'no message'}"
-    reasons = _reasons(error)
-    if code == 429 or status == "RESOURCE_EXHAUSTED":
-        wait = retry_after(_headers(exc), error, message)
-        return RateLimitedError(
-            text, status_code=code or 429, model_name=model_name, body=body, retry_after=wait
-        )
-    if code in (401, 403) or "API_KEY_INVALID" in reasons or _AUTH_MESSAGE.search(message):
-        hint = " Check GEMINI_API_KEY (or the api_key passed to the model)."
-        return AuthenticationError(text + hint, status_code=code, model_name=model_name, body=body)
-    if code == 400 and _CONTEXT_OVERFLOW.search(message):
-        return ContextOverflowError(text, status_code=code, model_name=model_name, body=body)
-    if code >= 500:
-        return ModelServerError(text, status_code=code, model_name=model_name, body=body)
-    return ModelHTTPError(text, status_code=code, model_name=model_name, body=body)
+    message = str(exc.message or "")
+    error = _error_object(exc.details)
+    reasons = sorted(_reasons(error))
+    if status == "RESOURCE_EXHAUSTED":
+        code = 429
+    return GOOGLE_ERRORS.from_status(
+        code,
+        model_name=model_name,
+        message=message,
+        code=reasons[0] if reasons else (status or None),
+        body=exc.details,
+        headers=_headers(exc),
+        retry_after=retry_after({}, error, message),
+        secrets=secrets,
+    )
 
 
 def retry_after(
@@ -82,6 +91,8 @@ def retry_after(
     """Seconds to wait before retrying, from (in order) the `retry-after-ms` and `retry-after`
     headers, the `google.rpc.RetryInfo` error detail (`"retryDelay": "37s"`), or a
     "Please retry in 37.2s" message."""
+    from covey.spec.http_headers import retry_after_seconds
+
     seconds = retry_after_seconds(headers)
     if seconds is not None:
         return seconds
@@ -141,21 +152,3 @@ def _is_timeout(exc: BaseException) -> bool:
     return isinstance(exc, TimeoutError) or any(
         "Timeout" in cls.__name__ for cls in type(exc).__mro__
     )
-
-
-def _redact(text: str, secret: str | None) -> str:
-    if secret and secret in text:
-        return text.replace(secret, "***")
-    return text
-
-
-def _redact_body(body: Any, secret: str | None) -> Any:
-    if not secret:
-        return body
-    try:
-        dumped = json.dumps(body)
-    except (TypeError, ValueError):
-        return _redact(str(body), secret)
-    if secret not in dumped:
-        return body
-    return json.loads(dumped.replace(secret, "***"))

@@ -10,15 +10,10 @@ from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
-from covey.models.google._config import (
-    build_client,
-    resolve_api_key,
-    resolve_base_url,
-    to_secret,
-)
+from covey.models.google._config import client_builder, close_client, credentials
 from covey.models.google._profile import google_model_profile
 from covey.models.google._signatures import PROVIDER
-from covey.spec.errors import ConfigurationError
+from covey.spec.adapter_kit import LazyClient, require_model_name
 from covey.spec.messages import ModelResponse
 from covey.spec.models import (
     ChatModel,
@@ -69,15 +64,16 @@ class GoogleModel(ChatModel):
         profile: ModelProfile | None = None,
         http_client: object | None = None,
     ) -> None:
-        if not model_name or not model_name.strip():
-            raise ConfigurationError("GoogleModel needs a model name, e.g. 'gemini-2.5-flash'.")
-        self._model_name = model_name.strip()
-        self._api_key = to_secret(api_key)
+        self._model_name = require_model_name(
+            model_name, adapter="GoogleModel", example="gemini-2.5-flash"
+        )
+        self._credentials = credentials(api_key)
         self._base_url = base_url
         self._profile = profile
         self._http_client = http_client
-        self._client: genai.Client | None = None
-        self._secret: str | None = None
+        self._clients: LazyClient[genai.Client] = LazyClient(
+            client_builder(self._credentials, base_url, http_client), close_client
+        )
 
     @property
     def model_name(self) -> str:
@@ -98,17 +94,6 @@ class GoogleModel(ChatModel):
 
     def __repr__(self) -> str:
         return f"GoogleModel(model_name={self._model_name!r})"
-
-    def _sdk(self) -> genai.Client:
-        if self._client is None:
-            key = resolve_api_key(self._api_key, owner=f"GoogleModel({self._model_name!r})")
-            self._secret = key.get_secret_value()
-            self._client = build_client(
-                api_key=key,
-                base_url=resolve_base_url(self._base_url),
-                http_client=self._http_client,
-            )
-        return self._client
 
     def _prepare(
         self, messages: ModelMessages, settings: ModelSettings | None, params: ModelRequestParams
@@ -146,7 +131,7 @@ class GoogleModel(ChatModel):
         from covey.models.google._errors import map_error
         from covey.models.google._response import map_response
 
-        client = self._sdk()
+        client = await self._clients.get()
         contents, config = self._prepare(messages, settings, params)
         try:
             # The SDK's `contents` union names PIL.Image, unknown without Pillow: hence the ignore.
@@ -154,7 +139,7 @@ class GoogleModel(ChatModel):
                 model=self._model_name, contents=contents, config=config
             )
         except Exception as exc:
-            error = map_error(exc, model_name=self._model_name, secret=self._secret)
+            error = map_error(exc, model_name=self._model_name, secrets=self._credentials.secrets())
             if error is None:
                 raise
             raise error from exc
@@ -175,7 +160,7 @@ class GoogleModel(ChatModel):
         from covey.models.google._errors import map_error
         from covey.models.google._stream import GeminiStream
 
-        client = self._sdk()
+        client = await self._clients.get()
         contents, config = self._prepare(messages, settings, params)
         state = GeminiStream(self._model_name)
         stream: AsyncIterator[types.GenerateContentResponse] | None = None
@@ -187,7 +172,7 @@ class GoogleModel(ChatModel):
                 for event in state.feed(chunk):
                     yield event
         except Exception as exc:
-            error = map_error(exc, model_name=self._model_name, secret=self._secret)
+            error = map_error(exc, model_name=self._model_name, secrets=self._credentials.secrets())
             if error is None:
                 raise
             raise error from exc
@@ -201,6 +186,4 @@ class GoogleModel(ChatModel):
 
     async def aclose(self) -> None:
         """Close the SDK's HTTP client (not an `http_client` you passed). Safe to repeat."""
-        client, self._client = self._client, None
-        if client is not None:
-            await client.aio.aclose()
+        await self._clients.aclose()

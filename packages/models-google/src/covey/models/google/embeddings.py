@@ -11,13 +11,9 @@ from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
-from covey.models.google._config import (
-    build_client,
-    resolve_api_key,
-    resolve_base_url,
-    to_secret,
-)
+from covey.models.google._config import client_builder, close_client, credentials
 from covey.models.google._signatures import PROVIDER
+from covey.spec.adapter_kit import LazyClient, require_model_name
 from covey.spec.embeddings import Embedder, InputType
 from covey.spec.errors import ConfigurationError, UnexpectedModelBehavior
 
@@ -67,20 +63,20 @@ class GoogleEmbedder(Embedder):
         base_url: str | None = None,
         http_client: object | None = None,
     ) -> None:
-        if not model_name or not model_name.strip():
-            raise ConfigurationError(
-                "GoogleEmbedder needs a model name, e.g. 'gemini-embedding-001'."
-            )
+        model_name = require_model_name(
+            model_name, adapter="GoogleEmbedder", example="gemini-embedding-001"
+        )
         if dimensions is not None and dimensions < 1:
             raise ConfigurationError(f"dimensions must be at least 1, got {dimensions}.")
         self._model_name = model_name.strip()
         self._native = native_dimensions(self._model_name)
         self._requested = dimensions if dimensions != self._native else None
-        self._api_key = to_secret(api_key)
+        self._credentials = credentials(api_key)
         self._base_url = base_url
         self._http_client = http_client
-        self._client: genai.Client | None = None
-        self._secret: str | None = None
+        self._clients: LazyClient[genai.Client] = LazyClient(
+            client_builder(self._credentials, base_url, http_client), close_client
+        )
 
     @property
     def model_name(self) -> str:
@@ -108,17 +104,6 @@ class GoogleEmbedder(Embedder):
         """100: the most texts one `batchEmbedContents` call takes."""
         return _MAX_BATCH
 
-    def _sdk(self) -> genai.Client:
-        if self._client is None:
-            key = resolve_api_key(self._api_key, owner=f"GoogleEmbedder({self._model_name!r})")
-            self._secret = key.get_secret_value()
-            self._client = build_client(
-                api_key=key,
-                base_url=resolve_base_url(self._base_url),
-                http_client=self._http_client,
-            )
-        return self._client
-
     async def embed(
         self, texts: Sequence[str], *, input_type: InputType = "document"
     ) -> list[list[float]]:
@@ -141,7 +126,7 @@ class GoogleEmbedder(Embedder):
 
         from covey.models.google._errors import map_error
 
-        client = self._sdk()
+        client = await self._clients.get()
         config = types.EmbedContentConfig(
             task_type=_TASK_TYPES[input_type], output_dimensionality=self._requested
         )
@@ -150,7 +135,7 @@ class GoogleEmbedder(Embedder):
                 model=self._model_name, contents=list(texts), config=config
             )
         except Exception as exc:
-            error = map_error(exc, model_name=self._model_name, secret=self._secret)
+            error = map_error(exc, model_name=self._model_name, secrets=self._credentials.secrets())
             if error is None:
                 raise
             raise error from exc
@@ -165,9 +150,7 @@ class GoogleEmbedder(Embedder):
 
     async def aclose(self) -> None:
         """Close the SDK's HTTP client (not an `http_client` you passed). Safe to repeat."""
-        client, self._client = self._client, None
-        if client is not None:
-            await client.aio.aclose()
+        await self._clients.aclose()
 
 
 def _unit(vector: list[float]) -> list[float]:

@@ -401,7 +401,8 @@ class FakeGeminiServer(LoopbackServer[RecordedRequest, ScriptedResponse | Mappin
         script: The answers, in order: `ScriptedResponse`s or JSON bodies (answered with 200).
             Or a `Responder` that builds each answer from the request. With none, the server
             echoes the last user text and embeds texts deterministically. When a scripted list
-            runs out, requests get a 500 error saying so.
+            runs out, requests get a 500 error saying so. Answers queued with `add` are served
+            first, before the function or the default answers.
 
     Attributes:
         requests: Every request received, in order.
@@ -433,8 +434,8 @@ class FakeGeminiServer(LoopbackServer[RecordedRequest, ScriptedResponse | Mappin
     def respond(self, request: RecordedRequest) -> ScriptedResponse:
         """Record `request` and choose its answer (what the HTTP handler calls)."""
         responder = self.responder
-        number, scripted = self.record(request, take_scripted=responder is None)
-        if responder is not None:
+        number, scripted = self.record(request)
+        if scripted is None and responder is not None:
             scripted = responder(request)
         if scripted is None:
             return error_answer(

@@ -11,6 +11,7 @@ from pydantic import SecretStr
 from covey.models.openai._client import Connection
 from covey.models.openai.profiles import OpenAIModelProfile
 from covey.models.openai.providers import OpenAICompatibleProvider, get_provider
+from covey.spec.adapter_kit import require_model_name
 from covey.spec.models import ChatModel
 
 if TYPE_CHECKING:
@@ -35,8 +36,7 @@ class OpenAIModelBase(ChatModel):
         organization: str | None = None,
         default_headers: Mapping[str, str] | None = None,
     ) -> None:
-        if not model_name:
-            raise ValueError("model_name must not be empty")
+        model_name = require_model_name(model_name, adapter=type(self).__name__, example="gpt-4.1")
         record = get_provider(provider)
         self._model_name = model_name
         self._profile = profile if profile is not None else record.profile_for(model_name)
@@ -69,8 +69,8 @@ class OpenAIModelBase(ChatModel):
         """The base URL requests go to (reads the provider's variable when none was given)."""
         return self._connection.base_url
 
-    def _client(self) -> AsyncOpenAI:
-        return self._connection.client()
+    async def _client(self) -> AsyncOpenAI:
+        return await self._connection.client()
 
     def _sdk_errors(self) -> AbstractContextManager[None]:
         return self._connection.sdk_errors(self._model_name)

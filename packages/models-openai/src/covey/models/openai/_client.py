@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
-from covey.models.openai._errors import map_sdk_error
+from covey.models.openai._errors import map_sdk_error, provider_errors
 from covey.models.openai._sdk import import_openai
 from covey.models.openai.providers import OpenAICompatibleProvider
-from covey.spec.errors import ConfigurationError
+from covey.spec.adapter_kit import Credentials, LazyClient, ProviderErrors
 
 if TYPE_CHECKING:
     import httpx2
@@ -34,12 +34,22 @@ def _openai_env_header_names() -> list[str]:
 
 
 class Connection:
-    """Where and how to reach one provider; builds the SDK client on the first request.
+    """Where and how to reach one provider; builds the SDK client on the first request, one
+    per event loop (`covey.spec.adapter_kit.LazyClient`).
 
     Nothing here does I/O or reads the environment until `client()` is called.
     """
 
-    __slots__ = ("_api_key", "_base_url", "_client", "_headers", "_http_client", "_org", "provider")
+    __slots__ = (
+        "_base_url",
+        "_clients",
+        "_headers",
+        "_http_client",
+        "_org",
+        "credentials",
+        "errors",
+        "provider",
+    )
 
     def __init__(
         self,
@@ -52,12 +62,19 @@ class Connection:
         http_client: httpx2.AsyncClient | None,
     ) -> None:
         self.provider = provider
-        self._api_key = SecretStr(api_key) if isinstance(api_key, str) else api_key
+        self.credentials = Credentials(
+            api_key,
+            env_vars=provider.api_key_env,
+            provider=provider.name,
+            required=provider.requires_api_key,
+            placeholder=PLACEHOLDER_API_KEY,
+        )
+        self.errors: ProviderErrors = provider_errors(provider.name, provider.api_key_env)
         self._base_url = base_url
         self._org = organization
         self._headers = dict(default_headers) if default_headers else None
         self._http_client = http_client
-        self._client: AsyncOpenAI | None = None
+        self._clients: LazyClient[AsyncOpenAI] = LazyClient(self._build, self._close)
 
     @property
     def base_url(self) -> str:
@@ -70,58 +87,48 @@ class Connection:
         Raises:
             ConfigurationError: the provider needs a key and none is set.
         """
-        if self._api_key is not None and self._api_key.get_secret_value():
-            return self._api_key
-        from_env = os.environ.get(self.provider.api_key_env)
-        if from_env:
-            return SecretStr(from_env)
-        if not self.provider.requires_api_key:
-            return SecretStr(PLACEHOLDER_API_KEY)
-        raise ConfigurationError(
-            f"No API key for {self.provider.name}: set the {self.provider.api_key_env} "
-            f"environment variable or pass api_key=... to the model."
-        )
+        return self.credentials.api_key()
 
     def secrets(self) -> tuple[str, ...]:
         """Values that must never appear in an error message."""
-        values: list[str] = []
-        if self._api_key is not None:
-            values.append(self._api_key.get_secret_value())
-        from_env = os.environ.get(self.provider.api_key_env)
-        if from_env:
-            values.append(from_env)
-        return tuple(v for v in values if len(v) >= 4)
+        return self.credentials.secrets()
 
-    def client(self) -> AsyncOpenAI:
-        """The SDK client, built once. SDK retries are off: Covey's run loop owns retries."""
-        if self._client is None:
-            key = self.api_key()
-            openai = import_openai()
-            headers: dict[str, Any] | None = self._headers
-            if not self.provider.forwards_openai_env:
-                # The SDK adds headers from OPENAI_CUSTOM_HEADERS; they are meant for OpenAI, so
-                # another server gets each of them omitted (an explicit header still wins).
-                omitted: dict[str, Any] = {
-                    name: f"Bearer {key.get_secret_value()}"
-                    if name.lower() == "authorization"
-                    else openai.Omit()
-                    for name in _openai_env_header_names()
-                }
-                headers = {**omitted, **(self._headers or {})} if omitted else self._headers
-            client: AsyncOpenAI = openai.AsyncOpenAI(
-                api_key=key.get_secret_value(),
-                base_url=self.base_url,
-                organization=self._org,
-                default_headers=headers,
-                http_client=self._http_client,
-                max_retries=0,
-            )
-            if not self.provider.forwards_openai_env:
-                # The SDK reads these from the environment; they are OpenAI's, not this server's.
-                client.organization = self._org
-                client.project = None
-            self._client = client
-        return self._client
+    async def client(self) -> AsyncOpenAI:
+        """This event loop's SDK client, built on first use."""
+        return await self._clients.get()
+
+    def _build(self) -> AsyncOpenAI:
+        """A new SDK client. SDK retries are off: Covey's run loop owns retries."""
+        key = self.api_key()
+        openai = import_openai()
+        headers: dict[str, Any] | None = self._headers
+        if not self.provider.forwards_openai_env:
+            # The SDK adds headers from OPENAI_CUSTOM_HEADERS; they are meant for OpenAI, so
+            # another server gets each of them omitted (an explicit header still wins).
+            omitted: dict[str, Any] = {
+                name: f"Bearer {key.get_secret_value()}"
+                if name.lower() == "authorization"
+                else openai.Omit()
+                for name in _openai_env_header_names()
+            }
+            headers = {**omitted, **(self._headers or {})} if omitted else self._headers
+        client: AsyncOpenAI = openai.AsyncOpenAI(
+            api_key=key.get_secret_value(),
+            base_url=self.base_url,
+            organization=self._org,
+            default_headers=headers,
+            http_client=self._http_client,
+            max_retries=0,
+        )
+        if not self.provider.forwards_openai_env:
+            # The SDK reads these from the environment; they are OpenAI's, not this server's.
+            client.organization = self._org
+            client.project = None
+        return client
+
+    async def _close(self, client: AsyncOpenAI) -> None:
+        if self._http_client is None:  # an HTTP client passed in stays the caller's
+            await client.close()
 
     @contextmanager
     def sdk_errors(self, model_name: str) -> Generator[None]:
@@ -131,18 +138,12 @@ class Connection:
             yield
         except openai.OpenAIError as exc:
             mapped = map_sdk_error(
-                exc,
-                provider=self.provider.name,
-                model_name=model_name,
-                api_key_env=self.provider.api_key_env,
-                secrets=self.secrets(),
+                exc, errors=self.errors, model_name=model_name, secrets=self.secrets()
             )
             if mapped is None:
                 raise
             raise mapped from exc
 
     async def aclose(self) -> None:
-        """Close the client if this connection built its own HTTP client."""
-        client, self._client = self._client, None
-        if client is not None and self._http_client is None:
-            await client.close()
+        """Close this event loop's client if this connection built its own HTTP client."""
+        await self._clients.aclose()

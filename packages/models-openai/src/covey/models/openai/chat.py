@@ -148,7 +148,8 @@ class OpenAIChatModel(OpenAIModelBase):
         with self._sdk_errors():
             # The body is built as a dict, so the SDK's overloads cannot pick a return type.
             completion = cast(
-                "ChatCompletion", await self._client().chat.completions.create(**body, **options)
+                "ChatCompletion",
+                await (await self._client()).chat.completions.create(**body, **options),
             )
         return parse_completion(
             completion, provider_name=self.provider, model_name=self._model_name
@@ -169,7 +170,7 @@ class OpenAIChatModel(OpenAIModelBase):
         with self._sdk_errors():
             chunks = cast(
                 "AsyncStream[ChatCompletionChunk]",
-                await self._client().chat.completions.create(**body, **options),
+                await (await self._client()).chat.completions.create(**body, **options),
             )
             try:
                 async for event in stream_completion(

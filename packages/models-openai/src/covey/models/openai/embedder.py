@@ -10,6 +10,7 @@ from pydantic import SecretStr
 from covey.models.openai._client import Connection
 from covey.models.openai._sdk import import_openai
 from covey.models.openai.providers import OpenAICompatibleProvider, get_provider
+from covey.spec.adapter_kit import require_model_name
 from covey.spec.embeddings import Embedder, InputType
 from covey.spec.errors import ConfigurationError, UnexpectedModelBehavior
 
@@ -71,6 +72,9 @@ class OpenAIEmbedder(Embedder):
         default_headers: Mapping[str, str] | None = None,
         max_batch_size: int | None = None,
     ) -> None:
+        model_name = require_model_name(
+            model_name, adapter="OpenAIEmbedder", example="text-embedding-3-small"
+        )
         record = get_provider(provider)
         native = KNOWN_EMBEDDING_DIMENSIONS.get(model_name.split(":", 1)[0])
         if dimensions is None and native is None:
@@ -79,7 +83,7 @@ class OpenAIEmbedder(Embedder):
                 f"dimensions=<its output size> to OpenAIEmbedder."
             )
         if dimensions is not None and dimensions < 1:
-            raise ValueError(f"dimensions must be positive, got {dimensions}")
+            raise ConfigurationError(f"dimensions must be at least 1, got {dimensions}.")
         self._model_name = model_name
         self._dimensions = dimensions if dimensions is not None else cast(int, native)
         # Only OpenAI's v3 models shorten vectors on request; elsewhere the size is declared.
@@ -148,7 +152,7 @@ class OpenAIEmbedder(Embedder):
             )
         openai = import_openai()
         with self._connection.sdk_errors(self._model_name):
-            result = await self._connection.client().embeddings.create(
+            result = await (await self._connection.client()).embeddings.create(
                 model=self._model_name,
                 input=list(texts),
                 encoding_format="float",

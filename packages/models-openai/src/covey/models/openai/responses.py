@@ -135,12 +135,10 @@ class OpenAIResponsesModel(OpenAIModelBase):
         return body, sdk_options(settings)
 
     def _error_from_body(self, body: object) -> ModelHTTPError:
-        record = self._connection.provider
         return error_from_body(
             body,
-            provider=record.name,
+            errors=self._connection.errors,
             model_name=self._model_name,
-            api_key_env=record.api_key_env,
             secrets=self._connection.secrets(),
         )
 
@@ -164,7 +162,9 @@ class OpenAIResponsesModel(OpenAIModelBase):
         body, options = self.build_request(messages, settings, params)
         with self._sdk_errors():
             # The body is built as a dict, so the SDK's overloads cannot pick a return type.
-            response = cast("Response", await self._client().responses.create(**body, **options))
+            response = cast(
+                "Response", await (await self._client()).responses.create(**body, **options)
+            )
         return parse_response(
             response,
             provider_name=self.provider,
@@ -186,7 +186,7 @@ class OpenAIResponsesModel(OpenAIModelBase):
         with self._sdk_errors():
             events = cast(
                 "AsyncStream[ResponseStreamEvent]",
-                await self._client().responses.create(**body, **options),
+                await (await self._client()).responses.create(**body, **options),
             )
             try:
                 async for event in stream_response(

@@ -532,11 +532,12 @@ def _last_user_text(messages: Iterable[Any]) -> str:
 # --- the server ----------------------------------------------------------------------------------
 
 
-class FakeOpenAIServer(LoopbackServer[RecordedRequest, FakeReply]):
+class FakeOpenAIServer(LoopbackServer[RecordedRequest, FakeReply | Responder]):
     """An OpenAI-protocol HTTP server on 127.0.0.1 (a free port), in a daemon thread.
 
     Use it as a context manager (or call `start` / `close`). Each request takes the next
-    scripted reply; when none is left, the `responder` (if given) or the endpoint's default
+    scripted reply (a `FakeReply`, or a `Responder` called with the request, e.g. to answer
+    streamed or not as the request asks); when none is left, the `responder` (if given) or the endpoint's default
     answers: chat and responses echo the last user message (`Echo: ...`, streamed when asked),
     embeddings return `hashed_embedding` vectors of `embedding_dimensions` (or the request's
     `dimensions`), `GET /v1/models` lists `models`.
@@ -552,7 +553,7 @@ class FakeOpenAIServer(LoopbackServer[RecordedRequest, FakeReply]):
 
     def __init__(
         self,
-        replies: Sequence[FakeReply] | Responder | None = None,
+        replies: Sequence[FakeReply | Responder] | Responder | None = None,
         *,
         embedding_dimensions: int = 64,
         models: Sequence[str] = ("gpt-4.1", "text-embedding-3-small"),
@@ -567,11 +568,11 @@ class FakeOpenAIServer(LoopbackServer[RecordedRequest, FakeReply]):
         """Record `request` and pick its reply: the next scripted one, else the responder, else
         the endpoint's default. The HTTP handler calls this; tests rarely need to."""
         _, scripted = self.record(request)
-        if scripted is not None:
-            return scripted
-        if self.responder is not None:
-            return self.responder(request)
-        return self._default(request)
+        if scripted is None and self.responder is not None:
+            scripted = self.responder(request)
+        if scripted is None:
+            return self._default(request)
+        return scripted if isinstance(scripted, FakeReply) else scripted(request)
 
     def serve(self, exchange: Exchange) -> None:
         """Answer one HTTP request with `answer`'s reply, after its `delay`."""
