@@ -41,6 +41,7 @@ from covey.spec import (
     UserPart,
 )
 from covey.spec import events as ev
+from covey.spec.errors import NotFoundError
 from covey.spec.store import Run, Scope
 
 __all__ = ["RunEngine"]
@@ -482,8 +483,16 @@ class RunEngine:
             paused = self.plan.paused_runs
             if result.status is RunStatus.PAUSED and self.persist.store is None and paused:
                 paused.keep(record)
-            await self.persist.save_run(record)
-            await self.persist.flush()
+            # The log is closed before the record says the run ended, so a follower that
+            # stops at a final status has every event by then.
+            try:
+                await self.persist.flush()
+            except NotFoundError:
+                # Refused before its first save: the record goes first, then its events.
+                await self.persist.save_run(record)
+                await self.persist.flush()
+            else:
+                await self.persist.save_run(record)
 
 
 def input_json(value: str | Sequence[UserContent] | None) -> Any:

@@ -67,8 +67,10 @@ class Persistence:
         """Append the buffered events to the run's log."""
         if self.store is None or not self.pending:
             return
-        batch, self.pending = self.pending, []
+        batch = list(self.pending)
         await self.store.append_events(self.scope, self.run_id, batch)
+        # Only once stored: a refused batch stays buffered for the next try.
+        del self.pending[: len(batch)]
 
     async def save_run(self, run: Run) -> None:
         """Save the run's record."""

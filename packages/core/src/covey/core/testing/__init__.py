@@ -23,8 +23,8 @@ from covey.core.testing._function_model import (
     StreamFunctionDef,
     StreamItem,
 )
-from covey.spec.testing.schema_data import generate_json_data
 from covey.core.testing._test_model import TestModel, test_model_factory
+from covey.spec.testing.schema_data import generate_json_data
 
 __all__ = [
     "AgentInfo",

@@ -12,7 +12,6 @@ from typing import Any, Literal, cast
 import pydantic_core
 
 from covey.core.testing._replay import dumps, finalise, replay_events
-from covey.spec.testing.schema_data import generate_json_data
 from covey.spec.errors import ConfigurationError
 from covey.spec.messages import (
     ModelRequest,
@@ -32,6 +31,7 @@ from covey.spec.models import (
     ModelStreamEvent,
     ToolChoice,
 )
+from covey.spec.testing.schema_data import generate_json_data
 from covey.spec.tools import ToolDefinition
 
 # --- TestModel -----------------------------------------------------------------------------------
