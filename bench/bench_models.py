@@ -27,7 +27,7 @@ HEADER = ("measurement", "Covey wall / CPU", "Agno wall / CPU", "Covey ÷ Agno",
 RUNS = int(os.environ.get("COVEY_BENCH_INPROCESS_RUNS", "150"))
 PROMPT = "Weather in Paris?"
 INSTRUCTIONS = "Answer with the weather."
-TOOL = {
+TOOL: Any = {
     "type": "function",
     "function": {
         "name": "get_weather",
