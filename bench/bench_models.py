@@ -143,7 +143,7 @@ def _covey(base_url: str) -> dict[str, float]:
 
 
 def _agno(python: Any, base_url: str, core: int | None) -> dict[str, float]:
-    command = [str(python), str(HERE / "agno" / "inprocess.py"), base_url, str(RUNS)]
+    command = [str(python), str(HERE / "peer_agno" / "inprocess.py"), base_url, str(RUNS)]
     if core is not None:
         command = ["taskset", "-c", str(core), *command]
     done = subprocess.run(

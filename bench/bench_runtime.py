@@ -96,7 +96,7 @@ def _agentos(python: Path, sqlite: bool) -> Command:
         argv = [str(python), "serve.py", str(port), openai_url]
         if sqlite:
             argv.append(str(tmp / f"agno-{port}.db"))
-        return argv, peer_env(), HERE / "agno"
+        return argv, peer_env(), HERE / "peer_agno"
 
     return command
 
