@@ -47,6 +47,8 @@ FULL = os.environ.get("COVEY_BENCH_FULL", "") not in ("", "0")
 SECONDS = float(os.environ.get("COVEY_BENCH_SECONDS", "60" if FULL else "3"))
 REPEATS = int(os.environ.get("COVEY_BENCH_REPEATS", "2" if FULL else "3"))
 CLIENTS = 16
+NOTE = ""
+"""How the last `run()` measured (mode, cores, machine load); printed under the table."""
 
 Command = Callable[[int, str, Path], tuple[list[str], dict[str, str], Path | None]]
 """(port, fake OpenAI URL, temporary folder) -> (argv, environment, working folder)."""
@@ -173,6 +175,7 @@ def _median(values: list[float]) -> float:
 
 
 def run() -> list[tuple[str, ...]]:
+    global NOTE
     import importlib.util
 
     if importlib.util.find_spec("covey.runtime") is None:
@@ -243,13 +246,10 @@ def run() -> list[tuple[str, ...]]:
             )
     if isinstance(agno, str):
         rows.append((f"AgentOS: {agno}", *("-",) * (len(HEADER) - 1)))
-    mode = "full" if FULL else "quick"
-    rows.append(
-        (
-            f"({mode}: {SECONDS:.0f} s per row, median of {REPEATS} repeats, cores "
-            f"load={load_core} server={server_core}, load average {os.getloadavg()[0]:.1f})",
-            *("",) * (len(HEADER) - 1),
-        )
+    NOTE = (
+        f"{'full' if FULL else 'quick'}: {SECONDS:.0f} s per row, median of {REPEATS} repeats; "
+        f"cores: load generator + fake {load_core}, server {server_core}; "
+        f"load average {os.getloadavg()[0]:.1f}"
     )
     return rows
 
@@ -259,3 +259,4 @@ if __name__ == "__main__":
     from run import print_table
 
     print_table(TITLE, HEADER, run())
+    print(f"({NOTE})")
