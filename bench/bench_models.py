@@ -27,7 +27,7 @@ HEADER = ("measurement", "Covey wall / CPU", "Agno wall / CPU", "Covey ÷ Agno",
 RUNS = int(os.environ.get("COVEY_BENCH_INPROCESS_RUNS", "150"))
 PROMPT = "Weather in Paris?"
 INSTRUCTIONS = "Answer with the weather."
-TOOL = {
+TOOL: Any = {
     "type": "function",
     "function": {
         "name": "get_weather",
@@ -143,7 +143,7 @@ def _covey(base_url: str) -> dict[str, float]:
 
 
 def _agno(python: Any, base_url: str, core: int | None) -> dict[str, float]:
-    command = [str(python), str(HERE / "agno" / "inprocess.py"), base_url, str(RUNS)]
+    command = [str(python), str(HERE / "peer_agno" / "inprocess.py"), base_url, str(RUNS)]
     if core is not None:
         command = ["taskset", "-c", str(core), *command]
     done = subprocess.run(

@@ -47,29 +47,38 @@ FULL = os.environ.get("COVEY_BENCH_FULL", "") not in ("", "0")
 SECONDS = float(os.environ.get("COVEY_BENCH_SECONDS", "60" if FULL else "3"))
 REPEATS = int(os.environ.get("COVEY_BENCH_REPEATS", "2" if FULL else "3"))
 CLIENTS = 16
+NOTE = ""
+"""How the last `run()` measured (mode, cores, machine load); printed under the table."""
+
+Command = Callable[[int, str, Path], tuple[list[str], dict[str, str], Path | None]]
+"""(port, fake OpenAI URL, temporary folder) -> (argv, environment, working folder)."""
 
 
 @dataclass(frozen=True, slots=True)
 class Server:
-    """A server to start for one repeat, and the rows (label, path, SSE) measured on it."""
+    """A server to start, and the rows (label, path, SSE) measured on it."""
 
     name: str
     kind: Kind
-    command: Callable[[int, str, Path], tuple[list[str], dict[str, str], Path | None]]
+    command: Command
     health: str
     rows: tuple[tuple[str, str, bool], ...]
     # the AgentOS row each row is compared with, by position
     versus: tuple[str, ...] = ()
 
 
-def _floor(port: int, openai_url: str, tmp: Path) -> tuple[list[str], dict[str, str], Path]:
+def _floor(port: int, openai_url: str, tmp: Path) -> tuple[list[str], dict[str, str], Path | None]:
     command = [sys.executable, "-m", "uvicorn", "floor:app", "--host", "127.0.0.1"]
     command += ["--port", str(port), "--log-level", "warning", "--no-access-log"]
     return command, {**os.environ, "BENCH_OPENAI_URL": openai_url}, RUNTIME
 
 
-def covey_command(store: str) -> Callable[[int, str, Path], tuple[list[str], dict[str, str], None]]:
-    def command(port: int, openai_url: str, tmp: Path) -> tuple[list[str], dict[str, str], None]:
+def covey_command(store: str) -> Command:
+    """`covey serve` of the bench agent (runtime/agents.py) on `store` (`{tmp}` is replaced)."""
+
+    def command(
+        port: int, openai_url: str, tmp: Path
+    ) -> tuple[list[str], dict[str, str], Path | None]:
         url = store.replace("{tmp}", str(tmp))
         config = tmp / f"covey-{port}.toml"
         config.write_text(
@@ -82,14 +91,14 @@ def covey_command(store: str) -> Callable[[int, str, Path], tuple[list[str], dic
     return command
 
 
-def _agentos(
-    python: Path, sqlite: bool
-) -> Callable[[int, str, Path], tuple[list[str], dict[str, str], Path]]:
-    def command(port: int, openai_url: str, tmp: Path) -> tuple[list[str], dict[str, str], Path]:
+def _agentos(python: Path, sqlite: bool) -> Command:
+    def command(
+        port: int, openai_url: str, tmp: Path
+    ) -> tuple[list[str], dict[str, str], Path | None]:
         argv = [str(python), "serve.py", str(port), openai_url]
         if sqlite:
             argv.append(str(tmp / f"agno-{port}.db"))
-        return argv, peer_env(), HERE / "agno"
+        return argv, peer_env(), HERE / "peer_agno"
 
     return command
 
@@ -166,6 +175,7 @@ def _median(values: list[float]) -> float:
 
 
 def run() -> list[tuple[str, ...]]:
+    global NOTE
     import importlib.util
 
     if importlib.util.find_spec("covey.runtime") is None:
@@ -236,13 +246,10 @@ def run() -> list[tuple[str, ...]]:
             )
     if isinstance(agno, str):
         rows.append((f"AgentOS: {agno}", *("-",) * (len(HEADER) - 1)))
-    mode = "full" if FULL else "quick"
-    rows.append(
-        (
-            f"({mode}: {SECONDS:.0f} s per row, median of {REPEATS} repeats, cores "
-            f"load={load_core} server={server_core}, load average {os.getloadavg()[0]:.1f})",
-            *("",) * (len(HEADER) - 1),
-        )
+    NOTE = (
+        f"{'full' if FULL else 'quick'}: {SECONDS:.0f} s per row, median of {REPEATS} repeats; "
+        f"cores: load generator + fake {load_core}, server {server_core}; "
+        f"load average {os.getloadavg()[0]:.1f}"
     )
     return rows
 
@@ -252,3 +259,4 @@ if __name__ == "__main__":
     from run import print_table
 
     print_table(TITLE, HEADER, run())
+    print(f"({NOTE})")

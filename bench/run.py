@@ -49,6 +49,8 @@ def main(argv: list[str]) -> int:
             continue
         module = importlib.import_module(name)
         print_table(module.TITLE, module.HEADER, module.run())
+        if getattr(module, "NOTE", ""):
+            print(f"({module.NOTE})")
         sys.stdout.flush()
     return 0
 
