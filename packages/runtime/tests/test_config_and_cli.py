@@ -143,6 +143,7 @@ def test_plugins_and_migrate(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert {"kind": "models", "name": "test", "distribution": "covey-core"}.items() <= next(
         r for r in rows if r["kind"] == "models" and r["name"] == "test"
     ).items()
+    assert [r for r in rows if "fixture" in r["distribution"]] == []
     config = _config(tmp_path, store="memory://")
     assert main(["migrate", "--config", str(config)]) == 0
     assert "needs no migrations" in capsys.readouterr().out
