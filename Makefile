@@ -8,6 +8,8 @@ export UV_SYSTEM_CERTS := 1
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 RUN := $(UV) run --frozen
 PYTEST_ARGS ?=
+# The demo's port: `make demo PORT=8001` (empty: $COVEY_PORT, else 8000).
+PORT ?=
 
 .PHONY: help
 help: ## Show every target with its description
@@ -28,8 +30,8 @@ system-deps: ## Install system packages the tests use (PostgreSQL server binarie
 	@bash scripts/system_deps.sh
 
 .PHONY: demo
-demo: install ## Start the demo service on 127.0.0.1:8000 (SQLite under .covey/)
-	@bash scripts/demo.sh
+demo: install ## Start the demo service on 127.0.0.1:8000 (PORT=8001 to move it; SQLite under .covey/)
+	@PORT="$(PORT)" UV="$(UV)" bash scripts/demo.sh
 
 .PHONY: test
 test: install system-deps ## Install everything needed, then run the whole test suite

@@ -7,8 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
-from runtime_helpers import TESTS, write_config
+from runtime_helpers import TESTS, ProcessServer, write_config
 
 from covey.runtime import load_settings
 from covey.runtime.cli import main
@@ -35,6 +36,46 @@ def test_file_then_environment_then_overrides(
     assert load_settings(config, overrides={"port": 9200}).port == 9200
     monkeypatch.setenv("COVEY_CONFIG", str(config))
     assert load_settings().agents == "app.agents:registry"
+
+
+def test_a_covey_toml_in_the_working_directory_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fails if `covey serve` (or any command) ignores `./covey.toml`, or it beats the others."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("COVEY_CONFIG", raising=False)
+    assert load_settings().config_file is None
+    local = write_config(tmp_path / "covey.toml", port=9001)
+    settings = load_settings()
+    assert (settings.config_file, settings.port) == (local, 9001)
+    other = write_config(tmp_path / "other.toml", port=9002)
+    monkeypatch.setenv("COVEY_CONFIG", str(other))
+    assert load_settings().port == 9002  # $COVEY_CONFIG wins over ./covey.toml
+    assert load_settings(local).port == 9001  # and --config over both
+
+
+def test_serve_logs_its_config_file_and_warns_loudly_when_serving_no_agents(
+    tmp_path: Path,
+) -> None:
+    """Fails if `covey serve` starts without saying which config it read, or serves nothing
+    without a warning in its log."""
+    bare = ProcessServer(None, {"COVEY_STORE": "memory://"}, cwd=tmp_path).start()
+    assert httpx.get(f"{bare.url}/v1/agents").json()["items"] == []
+    bare.stop()
+    log = bare.log.read_text()
+    assert f"no config file (no --config, COVEY_CONFIG unset, no covey.toml in {tmp_path})" in log
+    assert "WARNING" in log
+    assert "SERVING NO AGENTS" in log
+    assert 'agents = "module:attribute"' in log
+
+    config = _config(tmp_path, store="memory://")
+    served = ProcessServer(None, cwd=tmp_path).start()
+    names = [a["agent_id"] for a in httpx.get(f"{served.url}/v1/agents").json()["items"]]
+    served.stop()
+    log = served.log.read_text()
+    assert f"config file {config}" in log
+    assert "SERVING NO AGENTS" not in log
+    assert "echo" in names
 
 
 def test_bad_config_names_the_key_and_the_fix(

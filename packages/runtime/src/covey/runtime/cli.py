@@ -8,7 +8,8 @@ covey plugins [--json]
 covey migrate
 ```
 
-Every command reads `covey.toml` (`--config`, or `$COVEY_CONFIG`) and `COVEY_*` variables.
+Every command reads `covey.toml` (`--config`, else `$COVEY_CONFIG`, else `./covey.toml`) and
+`COVEY_*` variables.
 """
 
 from __future__ import annotations
@@ -39,7 +40,9 @@ def _parser() -> argparse.ArgumentParser:
 
     def config_option(sub: argparse.ArgumentParser) -> None:
         sub.add_argument(
-            "--config", metavar="PATH", help="covey.toml to read (default: $COVEY_CONFIG)"
+            "--config",
+            metavar="PATH",
+            help="covey.toml to read (default: $COVEY_CONFIG, else ./covey.toml if present)",
         )
 
     serve = commands.add_parser("serve", help="start the HTTP service", allow_abbrev=False)
@@ -150,9 +153,7 @@ def _setup(settings: RuntimeSettings, agent_name: str) -> tuple[Any, Any]:
     from covey.runtime.app import open_store
     from covey.runtime.registry import load_registry
 
-    registry = load_registry(
-        settings.agents, python_path=[settings.base_dir / p for p in settings.python_path]
-    )
+    registry = load_registry(settings.agents, python_path=settings.import_paths)
     agent = registry.get(agent_name)
     if agent is None:
         names = ", ".join(sorted(a.name or "" for a in registry)) or "none"
