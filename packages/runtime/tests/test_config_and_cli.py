@@ -154,6 +154,33 @@ def test_run_prints_the_answer_and_json(tmp_path: Path, capsys: pytest.CaptureFi
     assert main(["run", "nobody", "x", "--config", str(config)]) == 2
 
 
+def test_run_json_exits_3_on_a_paused_run_with_its_requirements(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Fails if `covey run --json` reports a paused run as a failure (it exited 1)."""
+    config = _config(tmp_path, store="memory://")
+    assert main(["run", "approver", "/x", "--json", "--config", str(config)]) == 3
+    out = json.loads(capsys.readouterr().out)
+    assert out["status"] == "paused"
+    [requirement] = out["requirements"]
+    assert (requirement["kind"], requirement["tool_name"]) == ("approval", "delete_file")
+    assert requirement["args"] == {"path": "/x"}
+
+
+def test_run_help_documents_every_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    for line in (
+        "0 the run completed",
+        "1 the run failed or was cancelled",
+        "2 configuration error",
+        "3 the run paused",
+        "130 interrupted",
+    ):
+        assert line in help_text
+
+
 def test_chat_streams_and_asks_for_approvals(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

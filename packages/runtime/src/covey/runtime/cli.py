@@ -27,9 +27,19 @@ from covey.spec.errors import ConfigurationError, CoveyError
 
 __all__ = ["main"]
 
+EXIT_FAILED = 1
 EXIT_CONFIG = 2
 EXIT_PAUSED = 3
-EXIT_FAILED = 1
+EXIT_INTERRUPTED = 130
+
+_RUN_EXIT_CODES = f"""exit status:
+  0    the run completed (its output is printed)
+  {EXIT_FAILED}    the run failed or was cancelled (the error goes to stderr; with --json, the run)
+  {EXIT_CONFIG}    configuration error: bad covey.toml or COVEY_* value, unknown agent, store
+  {EXIT_PAUSED}    the run paused for a human: approval, input or an external tool result (the
+       pending requirements go to stderr; with --json they are the run's "requirements")
+  {EXIT_INTERRUPTED}  interrupted (Ctrl-C)
+"""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -51,7 +61,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port to listen on (default 8000)")
     serve.add_argument("--workers", type=int, help="worker processes (default 1)")
 
-    run = commands.add_parser("run", help="run an agent once and print its answer")
+    run = commands.add_parser(
+        "run",
+        help="run an agent once and print its answer",
+        epilog=_RUN_EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     config_option(run)
     run.add_argument("agent", help="the agent's name")
     run.add_argument("prompt", help="what to ask")
@@ -97,7 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"covey: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     return EXIT_CONFIG  # pragma: no cover - argparse requires a command
 
 
@@ -182,6 +197,15 @@ async def _stream(agent: Any, events: Any, out: TextIO) -> Any:
     return result
 
 
+def _exit_status(result: Any) -> int:
+    """0 completed, 3 paused, 1 anything else (failed, cancelled): see `covey run --help`."""
+    from covey.spec import RunStatus
+
+    if result.status is RunStatus.COMPLETED:
+        return 0
+    return EXIT_PAUSED if result.status is RunStatus.PAUSED else EXIT_FAILED
+
+
 def _print_end(result: Any, out: TextIO) -> int:
     from covey.spec import RunStatus
 
@@ -228,7 +252,7 @@ async def _run(
         if as_json:
             result = await agent.run(prompt, session_id=session, store=store)
             print(RunOut.from_result(result).model_dump_json(indent=2))
-            return 0 if result.status.value == "completed" else EXIT_FAILED
+            return _exit_status(result)
         result = await _stream(
             agent, agent.run_stream(prompt, session_id=session, store=store), sys.stdout
         )
