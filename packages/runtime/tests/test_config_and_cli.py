@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import select
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -193,10 +196,61 @@ def test_chat_streams_and_asks_for_approvals(
     assert "result: deleted /tmp/z" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("moment", ["mid-answer", "at-the-prompt", "at-an-approval"])
+def test_ctrl_c_stops_chat_at_once(tmp_path: Path, moment: str) -> None:
+    """Fails if Ctrl-C leaves `covey chat` hanging or prints a traceback: while the model answers
+    (it writes a few words, then would think for an hour), at the `> ` prompt, or while it asks
+    for an approval (it used to wait for a line in a thread nothing could stop).
+
+    `covey chat` runs in its own process, as in a terminal, its input a pipe kept open. The
+    bounded waits only keep a broken build from hanging the suite.
+    """
+    from slow_agents import FIRST_WORDS
+
+    config = write_config(
+        tmp_path / "covey.toml",
+        agents="slow_agents:agents",
+        python_path=[str(TESTS)],
+        store="memory://",
+    )
+    agent, line, expected = {
+        "mid-answer": ("slow", b"hello\n", FIRST_WORDS.encode()),
+        "at-the-prompt": ("slow", b"", b"> "),
+        "at-an-approval": ("approver", b"/tmp/x\n", b"[y/N] "),
+    }[moment]
+    chat = subprocess.Popen(
+        [sys.executable, "-m", "covey.runtime.cli", "chat", agent, "--config", str(config)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert chat.stdin is not None and chat.stdout is not None and chat.stderr is not None
+        chat.stdin.write(line)
+        chat.stdin.flush()
+        seen = b""
+        while expected not in seen:
+            ready, _, _ = select.select([chat.stdout], [], [], 120)
+            assert ready, f"covey chat did not get there: {seen!r}"
+            chunk = os.read(chat.stdout.fileno(), 4096)
+            assert chunk, f"covey chat exited: {seen!r} {chat.stderr.read()!r}"
+            seen += chunk
+        chat.send_signal(signal.SIGINT)
+        code = chat.wait(60)
+        errors = chat.stderr.read().decode()
+    finally:
+        if chat.poll() is None:
+            chat.kill()
+            chat.wait()
+    assert code == 130, errors
+    assert "Traceback" not in errors, errors
+    assert "Fatal Python error" not in errors, errors
+
+
 def _fake_ask(answers: list[str]):
     remaining = list(answers)
 
-    async def ask(question: str) -> str | None:
+    def ask(question: str) -> str | None:
         return remaining.pop(0) if remaining else None
 
     return ask

@@ -17,15 +17,22 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
-from typing import Any, TextIO
+import threading
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import anyio
 
 from covey.runtime.config import RuntimeSettings, load_settings
 from covey.spec.errors import ConfigurationError, CoveyError
 
+if TYPE_CHECKING:
+    from anyio.from_thread import BlockingPortal
+
 __all__ = ["main"]
+
+T = TypeVar("T")
 
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
@@ -107,11 +114,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             return anyio.run(_run, settings, args.agent, args.prompt, args.session, args.json)
         if args.command == "chat":
-            return anyio.run(_chat, settings, args.agent, args.session)
+            return _chat(settings, args.agent, args.session)
     except ConfigurationError as exc:
         print(f"covey: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except KeyboardInterrupt:
+        print(file=sys.stderr)  # end the line the interrupted answer or prompt left open
         return EXIT_INTERRUPTED
     return EXIT_CONFIG  # pragma: no cover - argparse requires a command
 
@@ -259,63 +267,101 @@ async def _run(
         return _print_end(result, sys.stdout)
 
 
-async def _ask(question: str) -> str | None:
-    def read() -> str | None:
+def _ask(question: str) -> str | None:
+    """A line typed by the user, or `None` at end of input. Runs in the main thread, so Ctrl-C
+    raises `KeyboardInterrupt` here at once."""
+    try:
+        return input(question)
+    except EOFError:
+        return None
+
+
+def _in_loop(portal: BlockingPortal, func: Callable[[], Awaitable[T]]) -> T:
+    """Run `func()` on the portal's event loop and wait for it. Ctrl-C cancels it, waits for it
+    to finish its cleanup (the run is recorded as cancelled), then raises `KeyboardInterrupt`."""
+    finished = threading.Event()
+
+    async def guarded() -> T:
         try:
-            return input(question)
-        except EOFError:
+            return await func()
+        finally:
+            finished.set()
+
+    future = portal.start_task_soon(guarded)
+    try:
+        return future.result()
+    except KeyboardInterrupt:
+        future.cancel()
+        finished.wait()
+        raise
+
+
+def _decisions(result: Any) -> tuple[dict[str, Any], dict[str, dict[str, Any]]] | None:
+    """Ask the user for each pending requirement; `None` when one cannot be met here."""
+    approvals: dict[str, Any] = {}
+    inputs: dict[str, dict[str, Any]] = {}
+    for requirement in result.requirements:
+        if requirement.kind == "approval":
+            answer = _ask(
+                f"\nAllow {requirement.tool_name}({json.dumps(requirement.args)})? [y/N] "
+            )
+            approvals[requirement.tool_call_id] = (answer or "").lower() in ("y", "yes")
+        elif requirement.kind == "input":
+            inputs[requirement.tool_call_id] = {
+                name: _ask(f"{requirement.tool_name} needs {name}: ")
+                for name in requirement.input_fields
+            }
+        else:
+            print(f"[external tool {requirement.tool_name} cannot run here]", file=sys.stderr)
             return None
+    return approvals, inputs
 
-    return await anyio.to_thread.run_sync(read)
+
+async def _say(agent: Any, line: str, session_id: str, store: Any) -> Any:
+    return await _stream(
+        agent, agent.run_stream(line, session_id=session_id, store=store), sys.stdout
+    )
 
 
-async def _chat(settings: RuntimeSettings, agent_name: str, session: str | None) -> int:
+async def _decide(
+    agent: Any,
+    run_id: str,
+    approvals: dict[str, Any],
+    inputs: dict[str, dict[str, Any]],
+    store: Any,
+) -> Any:
+    events = agent.resume_stream(run_id, approvals=approvals, inputs=inputs, store=store)
+    return await _stream(agent, events, sys.stdout)
+
+
+def _chat(settings: RuntimeSettings, agent_name: str, session: str | None) -> int:
+    """The conversation: the terminal is read in the main thread, the agent runs on an event
+    loop in another, so Ctrl-C stops a prompt or an answer at once."""
+    from anyio.from_thread import start_blocking_portal
+
     from covey.spec import RunStatus
     from covey.spec.store import new_id
 
     agent, store = _setup(settings, agent_name)
     session_id = session or new_id()
-    print(f"Chatting with {agent_name} (session {session_id}). Empty line or Ctrl-D quits.")
-    async with store:
-        await _prepare_store(settings, store)
+    print(
+        f"Chatting with {agent_name} (session {session_id}). "
+        "Empty line or Ctrl-D quits; Ctrl-C stops at once."
+    )
+    with start_blocking_portal() as portal, portal.wrap_async_context_manager(store):
+        _in_loop(portal, lambda: _prepare_store(settings, store))
         while True:
-            line = await _ask("> ")
+            line = _ask("> ")
             if line is None or not line.strip():
                 return 0
             try:
-                result = await _stream(
-                    agent, agent.run_stream(line, session_id=session_id, store=store), sys.stdout
-                )
+                result = _in_loop(portal, partial(_say, agent, line, session_id, store))
                 while result is not None and result.status is RunStatus.PAUSED:
-                    approvals: dict[str, Any] = {}
-                    inputs: dict[str, dict[str, Any]] = {}
-                    for requirement in result.requirements:
-                        if requirement.kind == "approval":
-                            answer = await _ask(
-                                f"\nAllow {requirement.tool_name}({json.dumps(requirement.args)})? "
-                                "[y/N] "
-                            )
-                            approvals[requirement.tool_call_id] = (answer or "").lower() in (
-                                "y",
-                                "yes",
-                            )
-                        elif requirement.kind == "input":
-                            values: dict[str, Any] = {}
-                            for name in requirement.input_fields:
-                                values[name] = await _ask(f"{requirement.tool_name} needs {name}: ")
-                            inputs[requirement.tool_call_id] = values
-                        else:
-                            print(
-                                f"[external tool {requirement.tool_name} cannot run here]",
-                                file=sys.stderr,
-                            )
-                            return EXIT_PAUSED
-                    result = await _stream(
-                        agent,
-                        agent.resume_stream(
-                            result.run_id, approvals=approvals, inputs=inputs, store=store
-                        ),
-                        sys.stdout,
+                    decided = _decisions(result)
+                    if decided is None:
+                        return EXIT_PAUSED
+                    result = _in_loop(
+                        portal, partial(_decide, agent, result.run_id, *decided, store)
                     )
                 if result is not None:
                     _print_end(result, sys.stdout)
