@@ -8,6 +8,7 @@ import select
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -235,6 +236,10 @@ def test_ctrl_c_stops_chat_at_once(tmp_path: Path, moment: str) -> None:
             chunk = os.read(chat.stdout.fileno(), 4096)
             assert chunk, f"covey chat exited: {seen!r} {chat.stderr.read()!r}"
             seen += chunk
+        if moment != "mid-answer":
+            # A person presses Ctrl-C after the prompt shows, not within microseconds of it:
+            # Python's input() on a pipe misses a signal landing between its prompt and its read.
+            time.sleep(0.5)
         chat.send_signal(signal.SIGINT)
         code = chat.wait(60)
         errors = chat.stderr.read().decode()

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import threading
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Generator, Sequence
+from contextlib import ExitStack, contextmanager
 from functools import partial
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
@@ -334,11 +336,30 @@ async def _decide(
     return await _stream(agent, events, sys.stdout)
 
 
+@contextmanager
+def _loop_thread() -> Generator[BlockingPortal]:
+    """An event loop in another thread that never takes Ctrl-C.
+
+    A signal goes to any thread that does not block it; taken by the loop's thread, it would not
+    interrupt the main thread's read of the terminal. Threads inherit the mask of the thread that
+    starts them, so the loop's thread and its workers are started with SIGINT blocked.
+    """
+    from anyio.from_thread import start_blocking_portal
+
+    with ExitStack() as stack:
+        mask = getattr(signal, "pthread_sigmask", None)  # POSIX only
+        previous = mask(signal.SIG_BLOCK, {signal.SIGINT}) if mask is not None else None
+        try:
+            portal = stack.enter_context(start_blocking_portal())
+        finally:
+            if mask is not None and previous is not None:
+                mask(signal.SIG_SETMASK, previous)
+        yield portal
+
+
 def _chat(settings: RuntimeSettings, agent_name: str, session: str | None) -> int:
     """The conversation: the terminal is read in the main thread, the agent runs on an event
     loop in another, so Ctrl-C stops a prompt or an answer at once."""
-    from anyio.from_thread import start_blocking_portal
-
     from covey.spec import RunStatus
     from covey.spec.store import new_id
 
@@ -348,7 +369,7 @@ def _chat(settings: RuntimeSettings, agent_name: str, session: str | None) -> in
         f"Chatting with {agent_name} (session {session_id}). "
         "Empty line or Ctrl-D quits; Ctrl-C stops at once."
     )
-    with start_blocking_portal() as portal, portal.wrap_async_context_manager(store):
+    with _loop_thread() as portal, portal.wrap_async_context_manager(store):
         _in_loop(portal, lambda: _prepare_store(settings, store))
         while True:
             line = _ask("> ")
