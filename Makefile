@@ -10,6 +10,8 @@ RUN := $(UV) run --frozen
 PYTEST_ARGS ?=
 # Python versions the spec and core tests also run on, each in its own .venv-<version>.
 PYTHONS ?= 3.12 3.13
+# The demo's port: `make demo PORT=8001` (empty: $COVEY_PORT, else 8000).
+PORT ?=
 
 .PHONY: help
 help: ## Show every target with its description
@@ -30,8 +32,8 @@ system-deps: ## Install system packages the tests use (PostgreSQL server binarie
 	@bash scripts/system_deps.sh
 
 .PHONY: demo
-demo: install ## Start the demo service on 127.0.0.1:8000 (SQLite under .covey/)
-	@bash scripts/demo.sh
+demo: install ## Start the demo service on 127.0.0.1:8000 (PORT=8001 to move it; SQLite under .covey/)
+	@PORT="$(PORT)" UV="$(UV)" bash scripts/demo.sh
 
 .PHONY: test
 test: install system-deps ## Install everything needed, run the whole suite, then spec+core on $(PYTHONS)

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Start the demo service. Until covey-runtime exists this says so and exits.
+# Start the demo service (apps/server) on 127.0.0.1. `make demo` runs this after installing.
+#   PORT=8001 make demo         the port (else $COVEY_PORT, else covey.toml's 8000)
+#   COVEY_DEMO_MODEL=...        the model (else the first provider key set, else TestModel)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if uv run --frozen python -c "import covey.runtime" 2>/dev/null; then
-  exec uv run --frozen covey serve --host 127.0.0.1 --port 8000 --config apps/server/covey.toml
+args=(--config apps/server/covey.toml)
+if [[ -n "${PORT:-}" ]]; then
+  args+=(--port "$PORT")
 fi
-echo "not yet: the runtime (covey-runtime) is not built yet; see the README's package map." >&2
-exit 0
+# $UV may be a command with arguments (`python3 -m uv`), hence unquoted.
+# shellcheck disable=SC2086
+exec ${UV:-uv} run --frozen covey serve "${args[@]}"

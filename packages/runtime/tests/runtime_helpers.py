@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -103,12 +103,25 @@ class ThreadServer:
 class ProcessServer:
     """`covey serve` in a subprocess on 127.0.0.1, with its own config file."""
 
-    def __init__(self, config: Path, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        config: Path | None,
+        env: Mapping[str, str] | None = None,
+        *,
+        cwd: Path | None = None,
+        args: Sequence[str] = (),
+    ) -> None:
         self.port = free_port()
         self.config = config
         self.env = {**os.environ, **(env or {})}
+        if config is None:
+            self.env.pop("COVEY_CONFIG", None)
+        self.cwd = cwd
+        self.args = list(args)
         self.process: subprocess.Popen[bytes] | None = None
-        self.log = config.parent / f"server-{self.port}.log"
+        folder = config.parent if config is not None else cwd
+        assert folder is not None, "give a config file or a working directory"
+        self.log = folder / f"server-{self.port}.log"
 
     @property
     def url(self) -> str:
@@ -120,15 +133,17 @@ class ProcessServer:
             "-m",
             "covey.runtime.cli",
             "serve",
-            "--config",
-            str(self.config),
+            *(["--config", str(self.config)] if self.config is not None else []),
             "--host",
             "127.0.0.1",
             "--port",
             str(self.port),
+            *self.args,
         ]
         with self.log.open("wb") as log:
-            self.process = subprocess.Popen(command, env=self.env, stdout=log, stderr=log)
+            self.process = subprocess.Popen(
+                command, env=self.env, stdout=log, stderr=log, cwd=self.cwd
+            )
         deadline = time.monotonic() + 60
         while True:
             if self.process.poll() is not None:

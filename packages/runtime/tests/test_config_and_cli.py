@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import select
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
-from runtime_helpers import TESTS, write_config
+from runtime_helpers import TESTS, ProcessServer, write_config
 
 from covey.runtime import load_settings
 from covey.runtime.cli import main
@@ -35,6 +40,46 @@ def test_file_then_environment_then_overrides(
     assert load_settings(config, overrides={"port": 9200}).port == 9200
     monkeypatch.setenv("COVEY_CONFIG", str(config))
     assert load_settings().agents == "app.agents:registry"
+
+
+def test_a_covey_toml_in_the_working_directory_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fails if `covey serve` (or any command) ignores `./covey.toml`, or it beats the others."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("COVEY_CONFIG", raising=False)
+    assert load_settings().config_file is None
+    local = write_config(tmp_path / "covey.toml", port=9001)
+    settings = load_settings()
+    assert (settings.config_file, settings.port) == (local, 9001)
+    other = write_config(tmp_path / "other.toml", port=9002)
+    monkeypatch.setenv("COVEY_CONFIG", str(other))
+    assert load_settings().port == 9002  # $COVEY_CONFIG wins over ./covey.toml
+    assert load_settings(local).port == 9001  # and --config over both
+
+
+def test_serve_logs_its_config_file_and_warns_loudly_when_serving_no_agents(
+    tmp_path: Path,
+) -> None:
+    """Fails if `covey serve` starts without saying which config it read, or serves nothing
+    without a warning in its log."""
+    bare = ProcessServer(None, {"COVEY_STORE": "memory://"}, cwd=tmp_path).start()
+    assert httpx.get(f"{bare.url}/v1/agents").json()["items"] == []
+    bare.stop()
+    log = bare.log.read_text()
+    assert f"no config file (no --config, COVEY_CONFIG unset, no covey.toml in {tmp_path})" in log
+    assert "WARNING" in log
+    assert "SERVING NO AGENTS" in log
+    assert 'agents = "module:attribute"' in log
+
+    config = _config(tmp_path, store="memory://")
+    served = ProcessServer(None, cwd=tmp_path).start()
+    names = [a["agent_id"] for a in httpx.get(f"{served.url}/v1/agents").json()["items"]]
+    served.stop()
+    log = served.log.read_text()
+    assert f"config file {config}" in log
+    assert "SERVING NO AGENTS" not in log
+    assert "echo" in names
 
 
 def test_bad_config_names_the_key_and_the_fix(
@@ -113,6 +158,33 @@ def test_run_prints_the_answer_and_json(tmp_path: Path, capsys: pytest.CaptureFi
     assert main(["run", "nobody", "x", "--config", str(config)]) == 2
 
 
+def test_run_json_exits_3_on_a_paused_run_with_its_requirements(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Fails if `covey run --json` reports a paused run as a failure (it exited 1)."""
+    config = _config(tmp_path, store="memory://")
+    assert main(["run", "approver", "/x", "--json", "--config", str(config)]) == 3
+    out = json.loads(capsys.readouterr().out)
+    assert out["status"] == "paused"
+    [requirement] = out["requirements"]
+    assert (requirement["kind"], requirement["tool_name"]) == ("approval", "delete_file")
+    assert requirement["args"] == {"path": "/x"}
+
+
+def test_run_help_documents_every_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    for line in (
+        "0 the run completed",
+        "1 the run failed or was cancelled",
+        "2 configuration error",
+        "3 the run paused",
+        "130 interrupted",
+    ):
+        assert line in help_text
+
+
 def test_chat_streams_and_asks_for_approvals(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -125,10 +197,65 @@ def test_chat_streams_and_asks_for_approvals(
     assert "result: deleted /tmp/z" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("moment", ["mid-answer", "at-the-prompt", "at-an-approval"])
+def test_ctrl_c_stops_chat_at_once(tmp_path: Path, moment: str) -> None:
+    """Fails if Ctrl-C leaves `covey chat` hanging or prints a traceback: while the model answers
+    (it writes a few words, then would think for an hour), at the `> ` prompt, or while it asks
+    for an approval (it used to wait for a line in a thread nothing could stop).
+
+    `covey chat` runs in its own process, as in a terminal, its input a pipe kept open. The
+    bounded waits only keep a broken build from hanging the suite.
+    """
+    from slow_agents import FIRST_WORDS
+
+    config = write_config(
+        tmp_path / "covey.toml",
+        agents="slow_agents:agents",
+        python_path=[str(TESTS)],
+        store="memory://",
+    )
+    agent, line, expected = {
+        "mid-answer": ("slow", b"hello\n", FIRST_WORDS.encode()),
+        "at-the-prompt": ("slow", b"", b"> "),
+        "at-an-approval": ("approver", b"/tmp/x\n", b"[y/N] "),
+    }[moment]
+    chat = subprocess.Popen(
+        [sys.executable, "-m", "covey.runtime.cli", "chat", agent, "--config", str(config)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert chat.stdin is not None and chat.stdout is not None and chat.stderr is not None
+        chat.stdin.write(line)
+        chat.stdin.flush()
+        seen = b""
+        while expected not in seen:
+            ready, _, _ = select.select([chat.stdout], [], [], 120)
+            assert ready, f"covey chat did not get there: {seen!r}"
+            chunk = os.read(chat.stdout.fileno(), 4096)
+            assert chunk, f"covey chat exited: {seen!r} {chat.stderr.read()!r}"
+            seen += chunk
+        if moment != "mid-answer":
+            # A person presses Ctrl-C after the prompt shows, not within microseconds of it:
+            # Python's input() on a pipe misses a signal landing between its prompt and its read.
+            time.sleep(0.5)
+        chat.send_signal(signal.SIGINT)
+        code = chat.wait(60)
+        errors = chat.stderr.read().decode()
+    finally:
+        if chat.poll() is None:
+            chat.kill()
+            chat.wait()
+    assert code == 130, errors
+    assert "Traceback" not in errors, errors
+    assert "Fatal Python error" not in errors, errors
+
+
 def _fake_ask(answers: list[str]):
     remaining = list(answers)
 
-    async def ask(question: str) -> str | None:
+    def ask(question: str) -> str | None:
         return remaining.pop(0) if remaining else None
 
     return ask
@@ -143,6 +270,7 @@ def test_plugins_and_migrate(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert {"kind": "models", "name": "test", "distribution": "covey-core"}.items() <= next(
         r for r in rows if r["kind"] == "models" and r["name"] == "test"
     ).items()
+    assert [r for r in rows if "fixture" in r["distribution"]] == []
     config = _config(tmp_path, store="memory://")
     assert main(["migrate", "--config", str(config)]) == 0
     assert "needs no migrations" in capsys.readouterr().out

@@ -291,6 +291,8 @@ def test_plugins_lists_distributions_and_versions(api: httpx.Client) -> None:
             "target": "covey.core.testing:test_model_factory",
         }
     ]
+    # The repository's test-only plugin distributions are never installed, so never listed.
+    assert [p for p in plugins if "fixture" in p["distribution"]] == []
 
 
 JSON = {"content-type": "application/json"}

@@ -1,20 +1,28 @@
 """The plugin registry, against the real `covey-plugin-fixture` and `covey-plugin-fixture-dup`.
 
-Both fixture distributions are workspace members installed by `uv sync --all-packages`; nothing
-here patches `entry_points`. If these tests cannot find the fixtures, run `uv sync --all-packages`
-(after editing a fixture's entry points, sync again: they live in the installed metadata).
+The fixture distributions are never installed (so no `covey plugins` of a dev environment lists
+them). Each one is laid out under `tests/fixtures/<name>/src/` as an installed distribution is
+in site-packages: its package next to its `<name>-<version>.dist-info` (`METADATA` and
+`entry_points.txt`). Every test here puts those folders on `sys.path` (and on `PYTHONPATH`, for
+the interpreters it starts), so `importlib.metadata` discovers them; nothing patches
+`entry_points`. After editing a fixture's `[project.entry-points]`, copy them into its
+`entry_points.txt` (`test_fixture_metadata_matches_its_pyproject` says so).
 """
 
 from __future__ import annotations
 
+import configparser
 import dataclasses
 import importlib.metadata
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
 import textwrap
+import tomllib
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -29,12 +37,57 @@ from covey.spec.store import Store
 
 FIXTURE = "covey-plugin-fixture"
 FIXTURE_DUP = "covey-plugin-fixture-dup"
+FIXTURES = Path(__file__).resolve().parents[3] / "tests" / "fixtures"
+FIXTURE_DIRS = (FIXTURES / "plugin-fixture", FIXTURES / "plugin-fixture-dup")
+FIXTURE_SITES = tuple(folder / "src" for folder in FIXTURE_DIRS)
+"""Folders laid out like site-packages: each fixture's package and its dist-info."""
 
 
 @pytest.fixture(autouse=True)
-def fresh_registry() -> None:
-    """Each test starts from an empty cache, as a new process would."""
+def fixture_plugins_on_path(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The fixture distributions are importable and discoverable for this test only.
+
+    Each test starts from an empty cache, as a new process would, and leaves an empty one, so
+    no other test sees the fixtures in the cached scan.
+    """
+    for site in reversed(FIXTURE_SITES):
+        monkeypatch.syspath_prepend(str(site))
+    inherited = [os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([*map(str, FIXTURE_SITES), *inherited]))
     plugins.refresh()
+    yield
+    plugins.refresh()
+
+
+@pytest.mark.parametrize("folder", FIXTURE_DIRS, ids=lambda f: f.name)
+def test_fixture_metadata_matches_its_pyproject(folder: Path) -> None:
+    """Fails if a fixture's committed `entry_points.txt` drifts from its `pyproject.toml`.
+
+    Fix: copy the `[project.entry-points]` tables into `entry_points.txt` (or build the wheel,
+    `uv build --wheel tests/fixtures/<name>`, and copy its dist-info's `entry_points.txt`).
+    """
+    project = tomllib.loads((folder / "pyproject.toml").read_text())["project"]
+    [dist_info] = (folder / "src").glob("*.dist-info")
+    assert dist_info.name == f"{project['name'].replace('-', '_')}-{project['version']}.dist-info"
+    parser = configparser.ConfigParser(delimiters=("=",))
+    parser.optionxform = str  # type: ignore[assignment,method-assign]  # names are case-sensitive
+    parser.read_string((dist_info / "entry_points.txt").read_text())
+    written = {group: dict(parser[group]) for group in parser.sections()}
+    assert written == project["entry-points"]
+
+
+def test_fixtures_are_not_installed_in_the_environment() -> None:
+    """Fails if the test-only plugins are installed (they would show in every `covey plugins`)."""
+    out = subprocess.run(
+        [sys.executable, "-c", "from covey.spec import plugins; print(plugins.describe())"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+    ).stdout
+    assert "fixture" not in out
+    assert "covey-core" in out  # the listing works, and lists what is installed
 
 
 def run_python(code: str) -> str:
@@ -260,9 +313,9 @@ def test_one_distribution_seen_twice_is_not_a_duplicate(tmp_path: Path, copy_nam
     """Fails if stale metadata of the same distribution (a second copy of its dist-info further
     along `sys.path`, as an editable install over an old one leaves) counts as a name clash."""
     dist = importlib.metadata.distribution(FIXTURE)
-    metadata = next(f for f in dist.files or [] if f.name == "METADATA")
+    site = Path(str(dist.locate_file("")))
     copy = tmp_path / copy_name
-    shutil.copytree(Path(str(metadata.locate())).parent, copy)
+    shutil.copytree(site / "covey_plugin_fixture-0.1.0.dist-info", copy)
     text = (copy / "METADATA").read_text()
     (copy / "METADATA").write_text(text.replace(f"Name: {FIXTURE}", "Name: Covey_Plugin.Fixture"))
     out = run_python(

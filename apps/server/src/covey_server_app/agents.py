@@ -1,12 +1,12 @@
 """The demo agents: one with tools, one with structured output, one whose tool needs approval.
 
-A real provider is used when its API key is set (by model string, so only that provider's
-package is needed); otherwise every agent answers with `TestModel`, and says so.
+The model is `$COVEY_DEMO_MODEL` when set (any model string, e.g. `ollama:llama3.2`), else the
+first provider whose API key is set (by model string, so only that provider's package is
+needed), else `TestModel` for every agent, and the registry's notice says so.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 from datetime import UTC, datetime
 from typing import Any
@@ -18,26 +18,33 @@ from covey.core.testing import TestModel
 from covey.runtime import Registry
 from covey.spec import tool
 
-__all__ = ["Forecast", "registry"]
+__all__ = ["MODEL_ENV", "Forecast", "build", "registry"]
 
-log = logging.getLogger("covey_server_app")
+MODEL_ENV = "COVEY_DEMO_MODEL"
+"""The environment variable naming the demo's model, e.g. `openai:gpt-4.1-mini`."""
 
+# The variables each provider's SDK reads its key from, and the model the demo then uses.
 _PROVIDERS = (
-    ("OPENAI_API_KEY", "openai:gpt-4.1-mini"),
-    ("ANTHROPIC_API_KEY", "anthropic:claude-sonnet-4-5"),
-    ("GOOGLE_API_KEY", "google:gemini-2.5-flash"),
+    (("OPENAI_API_KEY",), "openai:gpt-4.1-mini"),
+    (("ANTHROPIC_API_KEY",), "anthropic:claude-sonnet-4-5"),
+    (("GEMINI_API_KEY", "GOOGLE_API_KEY"), "google:gemini-2.5-flash"),
 )
 
 
 def _model() -> tuple[Any, str | None]:
-    """The model string of the first provider with a key, else `TestModel` and a notice."""
-    for variable, model in _PROVIDERS:
-        if os.environ.get(variable):
+    """The model string to use, else `None` and the demo-mode notice."""
+    chosen = os.environ.get(MODEL_ENV, "").strip()
+    if chosen:
+        return chosen, None
+    for variables, model in _PROVIDERS:
+        if any(os.environ.get(variable) for variable in variables):
             return model, None
+    keys = ", ".join(v for variables, _ in _PROVIDERS for v in variables)
     notice = (
-        "DEMO MODE: no OPENAI_API_KEY, ANTHROPIC_API_KEY or GOOGLE_API_KEY is set, so every "
-        "agent answers with TestModel (it calls each tool with made-up arguments, then returns "
-        "canned text). Set a key and install its package to talk to a real model."
+        f"DEMO MODE: neither {MODEL_ENV} nor a provider key ({keys}) is set, so every agent "
+        "answers with TestModel (it calls each tool with made-up arguments, then returns canned "
+        f"text). Set {MODEL_ENV}=ollama:llama3.2 (or any model string), or a key, to talk to a "
+        "real model."
     )
     return None, notice
 
@@ -79,10 +86,11 @@ def issue_refund(order_id: str, amount_eur: float) -> str:
 
 
 def build() -> Registry:
-    """The demo registry."""
+    """The demo registry, its model chosen from the environment now.
+
+    The runtime logs its notice once at startup; nothing is logged here, at import.
+    """
     model, notice = _model()
-    if notice:
-        log.warning("%s", notice)
     return Registry(
         [
             Agent(

@@ -145,8 +145,7 @@ def create_app(
             migrate = getattr(the_store, "migrate", None)
             if migrate is not None:
                 await migrate()
-        if registry.notice:
-            log.warning("%s", registry.notice)
+        registry.announce()
         log.info(
             "serving %d agent(s) %s with store %s, auth %s",
             len(registry),

@@ -8,27 +8,47 @@ covey plugins [--json]
 covey migrate
 ```
 
-Every command reads `covey.toml` (`--config`, or `$COVEY_CONFIG`) and `COVEY_*` variables.
+Every command reads `covey.toml` (`--config`, else `$COVEY_CONFIG`, else `./covey.toml`) and
+`COVEY_*` variables.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
-from collections.abc import Sequence
-from typing import Any, TextIO
+import threading
+from collections.abc import Awaitable, Callable, Generator, Sequence
+from contextlib import ExitStack, contextmanager
+from functools import partial
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import anyio
 
 from covey.runtime.config import RuntimeSettings, load_settings
 from covey.spec.errors import ConfigurationError, CoveyError
 
+if TYPE_CHECKING:
+    from anyio.from_thread import BlockingPortal
+
 __all__ = ["main"]
 
+T = TypeVar("T")
+
+EXIT_FAILED = 1
 EXIT_CONFIG = 2
 EXIT_PAUSED = 3
-EXIT_FAILED = 1
+EXIT_INTERRUPTED = 130
+
+_RUN_EXIT_CODES = f"""exit status:
+  0    the run completed (its output is printed)
+  {EXIT_FAILED}    the run failed or was cancelled (the error goes to stderr; with --json, the run)
+  {EXIT_CONFIG}    configuration error: bad covey.toml or COVEY_* value, unknown agent, store
+  {EXIT_PAUSED}    the run paused for a human: approval, input or an external tool result (the
+       pending requirements go to stderr; with --json they are the run's "requirements")
+  {EXIT_INTERRUPTED}  interrupted (Ctrl-C)
+"""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -39,7 +59,9 @@ def _parser() -> argparse.ArgumentParser:
 
     def config_option(sub: argparse.ArgumentParser) -> None:
         sub.add_argument(
-            "--config", metavar="PATH", help="covey.toml to read (default: $COVEY_CONFIG)"
+            "--config",
+            metavar="PATH",
+            help="covey.toml to read (default: $COVEY_CONFIG, else ./covey.toml if present)",
         )
 
     serve = commands.add_parser("serve", help="start the HTTP service", allow_abbrev=False)
@@ -48,7 +70,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port to listen on (default 8000)")
     serve.add_argument("--workers", type=int, help="worker processes (default 1)")
 
-    run = commands.add_parser("run", help="run an agent once and print its answer")
+    run = commands.add_parser(
+        "run",
+        help="run an agent once and print its answer",
+        epilog=_RUN_EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     config_option(run)
     run.add_argument("agent", help="the agent's name")
     run.add_argument("prompt", help="what to ask")
@@ -89,12 +116,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             return anyio.run(_run, settings, args.agent, args.prompt, args.session, args.json)
         if args.command == "chat":
-            return anyio.run(_chat, settings, args.agent, args.session)
+            return _chat(settings, args.agent, args.session)
     except ConfigurationError as exc:
         print(f"covey: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except KeyboardInterrupt:
-        return 130
+        print(file=sys.stderr)  # end the line the interrupted answer or prompt left open
+        return EXIT_INTERRUPTED
     return EXIT_CONFIG  # pragma: no cover - argparse requires a command
 
 
@@ -150,9 +178,7 @@ def _setup(settings: RuntimeSettings, agent_name: str) -> tuple[Any, Any]:
     from covey.runtime.app import open_store
     from covey.runtime.registry import load_registry
 
-    registry = load_registry(
-        settings.agents, python_path=[settings.base_dir / p for p in settings.python_path]
-    )
+    registry = load_registry(settings.agents, python_path=settings.import_paths)
     agent = registry.get(agent_name)
     if agent is None:
         names = ", ".join(sorted(a.name or "" for a in registry)) or "none"
@@ -179,6 +205,15 @@ async def _stream(agent: Any, events: Any, out: TextIO) -> Any:
         elif isinstance(event, FINAL_EVENTS):
             result = event.result  # pyright: ignore[reportAttributeAccessIssue]
     return result
+
+
+def _exit_status(result: Any) -> int:
+    """0 completed, 3 paused, 1 anything else (failed, cancelled): see `covey run --help`."""
+    from covey.spec import RunStatus
+
+    if result.status is RunStatus.COMPLETED:
+        return 0
+    return EXIT_PAUSED if result.status is RunStatus.PAUSED else EXIT_FAILED
 
 
 def _print_end(result: Any, out: TextIO) -> int:
@@ -227,70 +262,127 @@ async def _run(
         if as_json:
             result = await agent.run(prompt, session_id=session, store=store)
             print(RunOut.from_result(result).model_dump_json(indent=2))
-            return 0 if result.status.value == "completed" else EXIT_FAILED
+            return _exit_status(result)
         result = await _stream(
             agent, agent.run_stream(prompt, session_id=session, store=store), sys.stdout
         )
         return _print_end(result, sys.stdout)
 
 
-async def _ask(question: str) -> str | None:
-    def read() -> str | None:
+def _ask(question: str) -> str | None:
+    """A line typed by the user, or `None` at end of input. Runs in the main thread, so Ctrl-C
+    raises `KeyboardInterrupt` here at once."""
+    try:
+        return input(question)
+    except EOFError:
+        return None
+
+
+def _in_loop(portal: BlockingPortal, func: Callable[[], Awaitable[T]]) -> T:
+    """Run `func()` on the portal's event loop and wait for it. Ctrl-C cancels it, waits for it
+    to finish its cleanup (the run is recorded as cancelled), then raises `KeyboardInterrupt`."""
+    finished = threading.Event()
+
+    async def guarded() -> T:
         try:
-            return input(question)
-        except EOFError:
+            return await func()
+        finally:
+            finished.set()
+
+    future = portal.start_task_soon(guarded)
+    try:
+        return future.result()
+    except KeyboardInterrupt:
+        future.cancel()
+        finished.wait()
+        raise
+
+
+def _decisions(result: Any) -> tuple[dict[str, Any], dict[str, dict[str, Any]]] | None:
+    """Ask the user for each pending requirement; `None` when one cannot be met here."""
+    approvals: dict[str, Any] = {}
+    inputs: dict[str, dict[str, Any]] = {}
+    for requirement in result.requirements:
+        if requirement.kind == "approval":
+            answer = _ask(
+                f"\nAllow {requirement.tool_name}({json.dumps(requirement.args)})? [y/N] "
+            )
+            approvals[requirement.tool_call_id] = (answer or "").lower() in ("y", "yes")
+        elif requirement.kind == "input":
+            inputs[requirement.tool_call_id] = {
+                name: _ask(f"{requirement.tool_name} needs {name}: ")
+                for name in requirement.input_fields
+            }
+        else:
+            print(f"[external tool {requirement.tool_name} cannot run here]", file=sys.stderr)
             return None
+    return approvals, inputs
 
-    return await anyio.to_thread.run_sync(read)
+
+async def _say(agent: Any, line: str, session_id: str, store: Any) -> Any:
+    return await _stream(
+        agent, agent.run_stream(line, session_id=session_id, store=store), sys.stdout
+    )
 
 
-async def _chat(settings: RuntimeSettings, agent_name: str, session: str | None) -> int:
+async def _decide(
+    agent: Any,
+    run_id: str,
+    approvals: dict[str, Any],
+    inputs: dict[str, dict[str, Any]],
+    store: Any,
+) -> Any:
+    events = agent.resume_stream(run_id, approvals=approvals, inputs=inputs, store=store)
+    return await _stream(agent, events, sys.stdout)
+
+
+@contextmanager
+def _loop_thread() -> Generator[BlockingPortal]:
+    """An event loop in another thread that never takes Ctrl-C.
+
+    A signal goes to any thread that does not block it; taken by the loop's thread, it would not
+    interrupt the main thread's read of the terminal. Threads inherit the mask of the thread that
+    starts them, so the loop's thread and its workers are started with SIGINT blocked.
+    """
+    from anyio.from_thread import start_blocking_portal
+
+    with ExitStack() as stack:
+        mask = getattr(signal, "pthread_sigmask", None)  # POSIX only
+        previous = mask(signal.SIG_BLOCK, {signal.SIGINT}) if mask is not None else None
+        try:
+            portal = stack.enter_context(start_blocking_portal())
+        finally:
+            if mask is not None and previous is not None:
+                mask(signal.SIG_SETMASK, previous)
+        yield portal
+
+
+def _chat(settings: RuntimeSettings, agent_name: str, session: str | None) -> int:
+    """The conversation: the terminal is read in the main thread, the agent runs on an event
+    loop in another, so Ctrl-C stops a prompt or an answer at once."""
     from covey.spec import RunStatus
     from covey.spec.store import new_id
 
     agent, store = _setup(settings, agent_name)
     session_id = session or new_id()
-    print(f"Chatting with {agent_name} (session {session_id}). Empty line or Ctrl-D quits.")
-    async with store:
-        await _prepare_store(settings, store)
+    print(
+        f"Chatting with {agent_name} (session {session_id}). "
+        "Empty line or Ctrl-D quits; Ctrl-C stops at once."
+    )
+    with _loop_thread() as portal, portal.wrap_async_context_manager(store):
+        _in_loop(portal, lambda: _prepare_store(settings, store))
         while True:
-            line = await _ask("> ")
+            line = _ask("> ")
             if line is None or not line.strip():
                 return 0
             try:
-                result = await _stream(
-                    agent, agent.run_stream(line, session_id=session_id, store=store), sys.stdout
-                )
+                result = _in_loop(portal, partial(_say, agent, line, session_id, store))
                 while result is not None and result.status is RunStatus.PAUSED:
-                    approvals: dict[str, Any] = {}
-                    inputs: dict[str, dict[str, Any]] = {}
-                    for requirement in result.requirements:
-                        if requirement.kind == "approval":
-                            answer = await _ask(
-                                f"\nAllow {requirement.tool_name}({json.dumps(requirement.args)})? "
-                                "[y/N] "
-                            )
-                            approvals[requirement.tool_call_id] = (answer or "").lower() in (
-                                "y",
-                                "yes",
-                            )
-                        elif requirement.kind == "input":
-                            values: dict[str, Any] = {}
-                            for name in requirement.input_fields:
-                                values[name] = await _ask(f"{requirement.tool_name} needs {name}: ")
-                            inputs[requirement.tool_call_id] = values
-                        else:
-                            print(
-                                f"[external tool {requirement.tool_name} cannot run here]",
-                                file=sys.stderr,
-                            )
-                            return EXIT_PAUSED
-                    result = await _stream(
-                        agent,
-                        agent.resume_stream(
-                            result.run_id, approvals=approvals, inputs=inputs, store=store
-                        ),
-                        sys.stdout,
+                    decided = _decisions(result)
+                    if decided is None:
+                        return EXIT_PAUSED
+                    result = _in_loop(
+                        portal, partial(_decide, agent, result.run_id, *decided, store)
                     )
                 if result is not None:
                     _print_end(result, sys.stdout)

@@ -1,5 +1,6 @@
 """The runtime's settings: `covey.toml` and `COVEY_*` environment variables.
 
+The file is `--config PATH`, else `$COVEY_CONFIG`, else `./covey.toml` when there is one.
 Every key of `covey.toml` is also an environment variable: `store` ⇄ `COVEY_STORE`,
 `jwt_secret` ⇄ `COVEY_JWT_SECRET`. The environment wins over the file, and values given in code
 win over both. List values accept JSON (`'["a", "b"]'`) or a comma-separated string in the
@@ -26,13 +27,24 @@ from pydantic_settings import (
 
 from covey.spec.errors import ConfigurationError
 
-__all__ = ["CONFIG_ENV", "ENV_PREFIX", "AuthMode", "RuntimeSettings", "load_settings"]
+__all__ = [
+    "CONFIG_ENV",
+    "ENV_PREFIX",
+    "LOCAL_CONFIG",
+    "AuthMode",
+    "RuntimeSettings",
+    "find_config",
+    "load_settings",
+]
 
 ENV_PREFIX = "COVEY_"
 """Every setting `key` is also read from the environment variable `COVEY_<KEY>`."""
 
 CONFIG_ENV = "COVEY_CONFIG"
 """The environment variable naming the `covey.toml` to read when none is given."""
+
+LOCAL_CONFIG = "covey.toml"
+"""The file read from the working directory when neither `--config` nor `$COVEY_CONFIG` is set."""
 
 AuthMode = Literal["none", "jwt"]
 
@@ -99,8 +111,10 @@ class RuntimeSettings(BaseSettings):
     agents: str | None = None
     """Python path of the registry: `"module:attribute"`; the attribute is a `Registry`, a list
     of agents, or a function returning either. `None` serves no agents."""
-    python_path: Annotated[list[str], NoDecode] = Field(default_factory=list[str])
-    """Folders put on `sys.path` before the registry is imported (relative to the config file)."""
+    python_path: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["."])
+    """Folders put on `sys.path` before the registry is imported (relative to the config file;
+    without one, to the working directory). The default, `["."]`, is that folder itself, so a
+    module beside `covey.toml` is found."""
     store: str = "sqlite:///.covey/covey.db"
     """The store URL, resolved through the `covey.db` plugins (`memory://` for no persistence)."""
     auto_migrate: bool = True
@@ -269,6 +283,11 @@ class RuntimeSettings(BaseSettings):
             return self.config_file.parent
         return Path.cwd()
 
+    @property
+    def import_paths(self) -> list[Path]:
+        """`python_path`, each folder resolved against `base_dir`."""
+        return [self.base_dir / folder for folder in self.python_path]
+
 
 _FIELD_NAMES = frozenset(RuntimeSettings.model_fields) - {"config_file"}
 
@@ -323,25 +342,37 @@ def _explain(exc: ValidationError, file_values: Mapping[str, Any], path: Path | 
     return "Invalid configuration:\n" + "\n".join(lines)
 
 
+def find_config(config: str | Path | None = None) -> Path | None:
+    """The config file to read: `config`, else `$COVEY_CONFIG`, else `./covey.toml` if it exists.
+
+    Returns:
+        Its absolute path, or `None` when there is none to read.
+    """
+    if config is None:
+        config = os.environ.get(CONFIG_ENV) or None
+    if config is None:
+        local = Path(LOCAL_CONFIG)
+        config = local if local.is_file() else None
+    return Path(config).resolve() if config is not None else None
+
+
 def load_settings(
     config: str | Path | None = None,
     *,
     overrides: Mapping[str, Any] | None = None,
 ) -> RuntimeSettings:
-    """Read the settings from `config` (or `$COVEY_CONFIG`), the environment and `overrides`.
+    """Read the settings from the config file (`find_config`), the environment and `overrides`.
 
     Args:
-        config: Path of a `covey.toml`; `None` reads `$COVEY_CONFIG` when set, else only the
-            environment.
+        config: Path of a `covey.toml`; `None` reads `$COVEY_CONFIG` when set, else
+            `./covey.toml` when it exists, else only the environment.
         overrides: Values that win over the file and the environment (command-line flags).
 
     Raises:
         ConfigurationError: the file is missing or malformed, or a value is invalid; the message
             names the key, where it came from, and what is expected.
     """
-    if config is None:
-        config = os.environ.get(CONFIG_ENV) or None
-    path = Path(config).resolve() if config is not None else None
+    path = find_config(config)
     file_values = _read_file(path) if path is not None else {}
     given = {k: v for k, v in (overrides or {}).items() if v is not None}
     unknown = sorted(k for k in given if k not in _FIELD_NAMES)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import logging
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -12,6 +13,14 @@ from covey.core import Agent
 from covey.spec.errors import ConfigurationError
 
 __all__ = ["Registry", "load_registry"]
+
+log = logging.getLogger("covey.runtime")
+
+NO_AGENTS = (
+    "SERVING NO AGENTS: every run request will answer 404. Name the agents to serve with "
+    'agents = "module:attribute" in covey.toml (or COVEY_AGENTS=module:attribute), e.g. '
+    'agents = "my_agent:agent" for the `agent` defined in my_agent.py beside covey.toml.'
+)
 
 
 class Registry:
@@ -36,7 +45,7 @@ class Registry:
         ```
     """
 
-    __slots__ = ("_agents", "notice")
+    __slots__ = ("_agents", "announced", "notice")
 
     def __init__(
         self, agents: Sequence[Agent[Any, Any]] = (), *, notice: str | None = None
@@ -60,6 +69,23 @@ class Registry:
             found[item.name] = item
         self._agents = found
         self.notice = notice
+        self.announced = False
+        """Whether `announce` has logged this registry's warnings (`covey serve` sets it in its
+        worker processes, whose parent logged them already)."""
+
+    def announce(self) -> None:
+        """Log the notice, and a loud warning when there is no agent, once per registry.
+
+        The app calls it at startup; `covey serve` calls it before the workers start, so the
+        warnings appear once however many workers there are.
+        """
+        if self.announced:
+            return
+        self.announced = True
+        if self.notice:
+            log.warning("%s", self.notice)
+        if not self._agents:
+            log.warning("%s", NO_AGENTS)
 
     def get(self, agent_id: str) -> Agent[Any, Any] | None:
         """The agent named `agent_id`, or `None`."""

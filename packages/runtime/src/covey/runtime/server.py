@@ -5,12 +5,24 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from covey.runtime.config import CONFIG_ENV, RuntimeSettings
+from covey.runtime.config import (
+    CONFIG_ENV,
+    ENV_PREFIX,
+    LOCAL_CONFIG,
+    RuntimeSettings,
+    load_settings,
+)
 from covey.spec.errors import ConfigurationError
 
-__all__ = ["check_exposure", "configure_logging", "is_loopback", "serve"]
+if TYPE_CHECKING:
+    from litestar import Litestar
+
+__all__ = ["check_exposure", "configure_logging", "is_loopback", "serve", "worker_app"]
+
+log = logging.getLogger("covey.runtime")
 
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"}
 
@@ -49,6 +61,35 @@ def configure_logging(level: str) -> None:
     )
 
 
+def _log_config_source(settings: RuntimeSettings) -> None:
+    if settings.config_file is not None:
+        log.info("config file %s", settings.config_file)
+    else:
+        log.info(
+            "no config file (no --config, %s unset, no %s in %s): using the defaults and %s* "
+            "environment variables",
+            CONFIG_ENV,
+            LOCAL_CONFIG,
+            Path.cwd(),
+            ENV_PREFIX,
+        )
+
+
+def worker_app() -> Litestar:
+    """The app of one `covey serve --workers N` worker process (a uvicorn factory).
+
+    Settings come from `$COVEY_CONFIG` and the environment, as the parent left them. The
+    parent has logged the registry's notice and warnings, so the workers do not repeat them.
+    """
+    from covey.runtime.app import create_app
+    from covey.runtime.registry import load_registry
+
+    settings = load_settings()
+    registry = load_registry(settings.agents, python_path=settings.import_paths)
+    registry.announced = True
+    return create_app(settings, registry=registry)
+
+
 def serve(settings: RuntimeSettings) -> None:
     """Serve the agents until interrupted (Ctrl-C or SIGTERM: graceful shutdown).
 
@@ -61,15 +102,20 @@ def serve(settings: RuntimeSettings) -> None:
     import uvicorn
 
     from covey.runtime.app import create_app
+    from covey.runtime.registry import load_registry
 
     check_exposure(settings)
     configure_logging(settings.log_level)
-    app = create_app(settings)  # fail here, in the parent, on a bad registry or store URL
+    _log_config_source(settings)
+    # Fail here, in the parent, on a bad registry or store URL; warn here, once.
+    registry = load_registry(settings.agents, python_path=settings.import_paths)
+    registry.announce()
+    app = create_app(settings, registry=registry)
     target: Any = app
     if settings.workers > 1:
         if settings.config_file is not None:
             os.environ[CONFIG_ENV] = str(settings.config_file)
-        target = "covey.runtime.app:app_from_env"
+        target = "covey.runtime.server:worker_app"
     uvicorn.run(
         target,
         factory=settings.workers > 1,
@@ -79,6 +125,9 @@ def serve(settings: RuntimeSettings) -> None:
         log_level=settings.log_level,
         ws_max_size=settings.max_body_size,
         timeout_graceful_shutdown=int(settings.shutdown_grace) + 1,
+        # uvicorn's 5 s kills workers still importing on a busy machine, then restarts them in a
+        # loop; a worker that stops answering for 30 s is hung.
+        timeout_worker_healthcheck=30,
         lifespan="on",
         server_header=False,
     )

@@ -1,0 +1,118 @@
+"""`make demo`: the demo service (`apps/server`) as a new user starts it.
+
+`scripts/demo.sh` (what `make demo` runs after installing) is started for real, on a free
+loopback port, with the demo's own `covey.toml`; its model is chosen from the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import httpx
+import pytest
+from serving import REPO, StartServer, clean_env, free_port
+
+from covey.core.testing import TestModel
+from covey.models.openai.testing import FakeOpenAIServer
+
+DEMO_NOTICE = "DEMO MODE"
+
+
+def _uv() -> str:
+    uv = os.environ.get("UV") or shutil.which("uv")
+    assert uv, "uv runs the demo; install it (pip install uv)"
+    return uv
+
+
+def test_make_demo_takes_a_port(start_server: StartServer) -> None:
+    """Fails if `PORT=... make demo` does not serve on that port (it used to be fixed at 8000)."""
+    port = free_port()
+    env = clean_env(PORT=str(port), UV=_uv(), COVEY_STORE="memory://")
+    served = start_server(["bash", "scripts/demo.sh"], port=port, cwd=REPO, env=env)
+    names = [a["agent_id"] for a in httpx.get(f"{served.url}/v1/agents").json()["items"]]
+    assert names == ["assistant", "forecaster", "support"]
+
+
+def test_the_demo_honours_covey_port_and_warns_of_demo_mode_once(
+    start_server: StartServer,
+) -> None:
+    """Fails if `COVEY_PORT` is overridden by the demo script, or the "no key, using TestModel"
+    warning is repeated per worker process, per startup or per request."""
+    port = free_port()
+    env = clean_env(COVEY_PORT=str(port), UV=_uv(), COVEY_STORE="memory://", COVEY_WORKERS="2")
+    served = start_server(["bash", "scripts/demo.sh"], port=port, cwd=REPO, env=env)
+    for _ in range(3):
+        listing = httpx.get(f"{served.url}/v1/agents").json()
+        assert DEMO_NOTICE in listing["notice"]
+        run = httpx.post(
+            f"{served.url}/v1/agents/assistant/runs",
+            json={"input": "Weather in Paris?"},
+            timeout=60,
+        ).json()
+        assert run["status"] == "completed"
+    served.stop()
+    log = served.log()
+    assert log.count(DEMO_NOTICE) == 1, log
+    assert log.count("Started server process") == 2  # both workers did start
+
+
+@pytest.fixture
+def demo_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """No provider key and no model choice from the developer's environment."""
+    for name in list(os.environ):
+        if name.startswith(("COVEY_", "OPENAI_", "ANTHROPIC_", "GEMINI_", "GOOGLE_", "OLLAMA_")):
+            monkeypatch.delenv(name)
+    return monkeypatch
+
+
+def _models() -> dict[str, object]:
+    from covey_server_app.agents import build
+
+    return {agent.name or "": agent.model for agent in build()}
+
+
+@pytest.mark.parametrize(
+    ("variable", "model"),
+    [
+        ("OPENAI_API_KEY", "openai:gpt-4.1-mini"),
+        ("ANTHROPIC_API_KEY", "anthropic:claude-sonnet-4-5"),
+        ("GEMINI_API_KEY", "google:gemini-2.5-flash"),
+        ("GOOGLE_API_KEY", "google:gemini-2.5-flash"),
+    ],
+)
+def test_a_provider_key_picks_its_model(
+    demo_env: pytest.MonkeyPatch, variable: str, model: str
+) -> None:
+    """Fails if a key the provider's SDK reads (GEMINI_API_KEY too) leaves the demo on TestModel."""
+    demo_env.setenv(variable, "key-for-the-test")
+    assert set(_models().values()) == {model}
+
+
+def test_without_a_key_the_demo_says_it_uses_test_model(demo_env: pytest.MonkeyPatch) -> None:
+    from covey_server_app.agents import build
+
+    registry = build()
+    assert all(isinstance(agent.model, TestModel) for agent in registry)
+    assert registry.notice is not None
+    for hint in (DEMO_NOTICE, "COVEY_DEMO_MODEL", "GEMINI_API_KEY", "OPENAI_API_KEY"):
+        assert hint in registry.notice
+
+
+async def test_covey_demo_model_picks_any_model(demo_env: pytest.MonkeyPatch) -> None:
+    """Fails if the demo ignores COVEY_DEMO_MODEL: here a local OpenAI-compatible server (the
+    loopback fake standing in for Ollama) answers, though an OpenAI key is set too."""
+    from covey_server_app.agents import build
+
+    with FakeOpenAIServer() as server:
+        demo_env.setenv("OPENAI_API_KEY", "sk-not-used")
+        demo_env.setenv("COVEY_DEMO_MODEL", "ollama:llama3.2")
+        demo_env.setenv("OLLAMA_BASE_URL", server.url)
+        registry = build()
+        assert registry.notice is None
+        agent = registry.get("assistant")
+        assert agent is not None
+        result = await agent.run("ping")
+    assert result.error is None
+    assert result.output == "Echo: ping"
+    assert server.requests[0].json["model"] == "llama3.2"
