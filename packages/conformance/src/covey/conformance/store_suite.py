@@ -967,6 +967,48 @@ class StoreSuite:
             "no-beat-yet",
         ]
 
+    @pytest.mark.asyncio
+    async def test_mark_one_stale_run_is_a_compare_and_set(
+        self, store: Store, conformance_scopes: StoreScopes
+    ) -> None:
+        """With `run_id`, only that run is marked, only when stale, and by exactly one caller.
+
+        If this fails: add `id = :run_id` to the stale-run update, and make the status check
+        and the change one statement (`UPDATE ... WHERE status = 'running' AND ...`), so of
+        many workers closing one orphaned run exactly one gets its id back.
+        """
+        s = conformance_scopes
+        old = utc_now() - timedelta(hours=1)
+        for run_id in ("orphan", "other-orphan"):
+            await store.save_run(s.alice, Run(id=run_id, heartbeat_at=old))
+        await store.save_run(s.alice, Run(id="alive", heartbeat_at=old))
+        await store.heartbeat(s.alice, "alive")  # the lease renewed just now
+        lease = timedelta(minutes=5)
+        assert (
+            await store.mark_stale_runs_interrupted(s.alice, older_than=lease, run_id="alive") == []
+        )
+        results: list[list[str]] = []
+
+        async def mark() -> None:
+            results.append(
+                await store.mark_stale_runs_interrupted(s.tenant, older_than=lease, run_id="orphan")
+            )
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(8):
+                tg.start_soon(mark)
+        assert sorted(results) == [[]] * 7 + [["orphan"]]
+        statuses = {r.id: r.status for r in (await store.list_runs(s.tenant)).items}
+        assert statuses == {
+            "orphan": RunStatus.INTERRUPTED,
+            "other-orphan": RunStatus.RUNNING,
+            "alive": RunStatus.RUNNING,
+        }
+        assert (
+            await store.mark_stale_runs_interrupted(s.bob, older_than=lease, run_id="other-orphan")
+            == []
+        )
+
     # --- run events ------------------------------------------------------------------------------
 
     @pytest.mark.asyncio

@@ -247,7 +247,8 @@ class Run(_Record):
     cancel_requested: bool = False
     """Set by `Store.request_cancel`; the process running the run stops when it sees it."""
     heartbeat_at: UTCDateTime | None = None
-    """Last sign of life from the process running the run; stale runs are marked interrupted."""
+    """Last renewal of the run's lease by the process running it; a run whose lease lapsed is
+    closed as interrupted."""
     started_at: UTCDateTime | None = None
     finished_at: UTCDateTime | None = None
     created_at: UTCDateTime = Field(default_factory=utc_now)
@@ -633,15 +634,24 @@ class Store(ABC):
 
     @abstractmethod
     async def mark_stale_runs_interrupted(
-        self, scope: Scope, *, older_than: timedelta
+        self, scope: Scope, *, older_than: timedelta, run_id: str | None = None
     ) -> list[str]:
         """Mark `interrupted` every running run of the scope whose process looks dead.
 
         A run is stale when its last heartbeat (or, without one, its last save) is more than
-        `older_than` ago. Paused and finished runs are never touched.
+        `older_than` ago: its worker stopped renewing its lease. Paused and finished runs are
+        never touched. The check and the change are one atomic compare-and-set per run, so
+        when several workers mark the same run at once exactly one gets its id back: that one
+        owns closing it (`covey.core.cancellation.close_orphaned` writes its error, usage and
+        closing events).
+
+        Args:
+            scope: Whose runs.
+            older_than: The lease: how old the last sign of life must be.
+            run_id: Only this run (when it is stale); `None` for every stale run of the scope.
 
         Returns:
-            The ids of the runs marked, in creation order.
+            The ids of the runs this call marked, in creation order.
         """
 
     # --- run events ------------------------------------------------------------------------------

@@ -658,19 +658,23 @@ class SqlStore(Store):
         return bool(row.cancel_requested)
 
     async def mark_stale_runs_interrupted(
-        self, scope: Scope, *, older_than: timedelta
+        self, scope: Scope, *, older_than: timedelta, run_id: str | None = None
     ) -> list[str]:
         """See `Store.mark_stale_runs_interrupted`."""
         check_scope(scope)
         check_type(older_than, timedelta, "older_than")
+        check_optional(run_id, "run_id")
         r = t.RUNS
         now = utc_now()
+        # One UPDATE ... WHERE status = 'running' AND stale: the database serialises concurrent
+        # markers on the row, so only one of them sees it still running and gets it back.
         mark = (
             update(r)
             .where(
                 visible(r, scope),
                 r.c.status == _RUNNING,
                 func.coalesce(r.c.heartbeat_at, r.c.updated_at) < _ts(now - older_than),
+                true() if run_id is None else r.c.id == run_id,
             )
             .values(status=RunStatus.INTERRUPTED.value, updated_at=now)
             .returning(r.c.id, r.c.created_at)

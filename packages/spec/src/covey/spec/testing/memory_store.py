@@ -373,9 +373,10 @@ class InMemoryStore(Store):
             return row.cancel_requested
 
     async def mark_stale_runs_interrupted(
-        self, scope: Scope, *, older_than: timedelta
+        self, scope: Scope, *, older_than: timedelta, run_id: str | None = None
     ) -> list[str]:
         """See `Store.mark_stale_runs_interrupted`."""
+        _check_optional(run_id, "run_id")
         async with self._lock:
             now = utc_now()
             cutoff = now - older_than
@@ -386,6 +387,7 @@ class InMemoryStore(Store):
                 and _visible(scope, r.user_id)
                 and r.status == RunStatus.RUNNING
                 and (r.heartbeat_at or r.updated_at) < cutoff
+                and (run_id is None or r.id == run_id)
             ]
             stale.sort(key=lambda r: (_micros(r.created_at), r.id))
             for row in stale:
