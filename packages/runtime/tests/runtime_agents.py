@@ -116,7 +116,6 @@ def build() -> Registry:
     return Registry(
         [
             Agent(name="echo", model=FunctionModel(echo_model), description="Echoes the input."),
-            Agent(name="history", model=FunctionModel(history_model)),
             Agent(name="weather", model=TestModel(), tools=[get_weather]),
             Agent(
                 name="forecast",
@@ -125,6 +124,7 @@ def build() -> Registry:
             ),
             Agent(name="gated", model=FunctionModel(gated_model), tools=[gate], tool_timeout=None),
             Agent(name="approver", model=FunctionModel(approval_model), tools=[delete_file]),
+            Agent(name="history", model=FunctionModel(history_model)),
         ],
         notice="test agents",
     )

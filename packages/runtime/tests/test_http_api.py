@@ -52,7 +52,7 @@ def test_agents_are_listed_with_tools_output_schema_and_notice(api: httpx.Client
     listing = api.get("/v1/agents").json()
     assert listing["notice"] == "test agents"
     names = [a["agent_id"] for a in listing["items"]]
-    assert names == ["echo", "weather", "forecast", "gated", "approver"]
+    assert names == ["echo", "weather", "forecast", "gated", "approver", "history"]
     weather = api.get("/v1/agents/weather").json()
     assert [t["name"] for t in weather["tools"]] == ["get_weather"]
     assert weather["tools"][0]["parameters"]["required"] == ["city"]
