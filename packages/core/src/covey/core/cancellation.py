@@ -176,6 +176,8 @@ async def close_orphaned(store: Store, scope: Scope, run: Run, *, lease: timedel
         owner, older_than=lease, run_id=run.id
     ):
         return None
+    # Read again after the claim: a cancel asked for meanwhile decides how it ends.
+    run = await store.get_run(owner, run.id) or run
     cancelled = run.cancel_requested
     seconds = f"{lease.total_seconds():g}"
     reason = (
@@ -183,7 +185,7 @@ async def close_orphaned(store: Store, scope: Scope, run: Run, *, lease: timedel
         "crashed or was killed) before the run finished; start it again"
     )
     log = _Log.read(await store.list_events(owner, run.id))
-    seq = max(log.last_seq, int(run.metadata.get("last_seq", 0)))
+    seq = log.last_seq  # the log is what followers read: continue it without a gap
     info = ErrorInfo.from_exception(Interrupted(reason))
     closing: list[ev.BaseEvent] = []
 
