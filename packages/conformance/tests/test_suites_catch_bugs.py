@@ -61,6 +61,19 @@ class TestBroken(StoreSuite):
             "test_two_users_same_session_id_are_independent",
         ],
     ),
+    "store-ignores-the-run-id-of-a-stale-run-claim": (
+        """
+class Sweeping(InMemoryStore):
+    async def mark_stale_runs_interrupted(self, scope, *, older_than, run_id=None):
+        return await super().mark_stale_runs_interrupted(scope, older_than=older_than)
+
+class TestBroken(StoreSuite):
+    @pytest.fixture
+    def store(self):
+        return Sweeping()
+""",
+        ["test_mark_one_stale_run_is_a_compare_and_set"],
+    ),
     "store-without-optimistic-concurrency": (
         """
 class Careless(InMemoryStore):
@@ -75,6 +88,7 @@ class TestBroken(StoreSuite):
         [
             "test_save_session_optimistic_concurrency",
             "test_concurrent_session_saves_one_wins",
+            "test_two_users_same_session_id_are_independent",
         ],
     ),
     "store-ignores-expected-run-status": (
