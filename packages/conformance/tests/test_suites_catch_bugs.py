@@ -21,14 +21,58 @@ CASES: dict[str, tuple[str, list[str]]] = {
         """
 class Leaky(InMemoryStore):
     async def get_session(self, scope, session_id):
-        return await super().get_session(Scope(scope.tenant_id), session_id)
+        for user_id in (scope.user_id, "alice", "bob", None):
+            found = await super().get_session(scope.for_user(user_id), session_id)
+            if found is not None:
+                return found
+        return None
 
 class TestBroken(StoreSuite):
     @pytest.fixture
     def store(self):
         return Leaky()
 """,
-        ["test_isolation_sessions[bob]"],
+        [
+            "test_isolation_sessions[bob]",
+            "test_tenant_wide_scope_sees_every_user",
+            "test_two_users_same_session_id_are_independent",
+        ],
+    ),
+    "store-keys-session-ids-per-tenant-only": (
+        """
+from covey.spec.errors import ConflictError
+
+class TenantKeyed(InMemoryStore):
+    async def save_session(self, scope, session, *, expected_version):
+        for user_id in ("alice", "bob", None):
+            if user_id != scope.user_id and await super().get_session(
+                scope.for_user(user_id), session.id
+            ):
+                raise ConflictError(f"Session id {session.id!r} is taken outside this scope")
+        return await super().save_session(scope, session, expected_version=expected_version)
+
+class TestBroken(StoreSuite):
+    @pytest.fixture
+    def store(self):
+        return TenantKeyed()
+""",
+        [
+            "test_isolation_sessions[bob]",
+            "test_two_users_same_session_id_are_independent",
+        ],
+    ),
+    "store-ignores-the-run-id-of-a-stale-run-claim": (
+        """
+class Sweeping(InMemoryStore):
+    async def mark_stale_runs_interrupted(self, scope, *, older_than, run_id=None):
+        return await super().mark_stale_runs_interrupted(scope, older_than=older_than)
+
+class TestBroken(StoreSuite):
+    @pytest.fixture
+    def store(self):
+        return Sweeping()
+""",
+        ["test_mark_one_stale_run_is_a_compare_and_set"],
     ),
     "store-without-optimistic-concurrency": (
         """
@@ -44,6 +88,7 @@ class TestBroken(StoreSuite):
         [
             "test_save_session_optimistic_concurrency",
             "test_concurrent_session_saves_one_wins",
+            "test_two_users_same_session_id_are_independent",
         ],
     ),
     "store-ignores-expected-run-status": (

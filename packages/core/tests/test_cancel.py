@@ -213,3 +213,122 @@ async def test_cancel_of_a_paused_run_kept_without_a_store() -> None:
     with pytest.raises(NotFoundError):
         await agent.resume(paused.run_id, approvals={"transfer": True})
     assert not await agent.cancel(paused.run_id)
+
+
+# --- orphaned runs: their worker died ------------------------------------------------------------
+
+
+async def _orphan(store: InMemoryStore, scope: Scope, *, beat_age: float) -> None:
+    """A run as a killed worker leaves it: running, a tool call in flight, no recent beat."""
+    from datetime import timedelta
+
+    from covey.spec import ModelResponse, TextPart, ToolCallPart, Usage
+    from covey.spec.store import Run, utc_now
+
+    beat = utc_now() - timedelta(seconds=beat_age)
+    await store.save_run(
+        scope, Run(id="orphan", session_id="s", agent_id="a", input="go", heartbeat_at=beat)
+    )
+    usage = Usage(input_tokens=10, output_tokens=3, requests=1)
+    response = ModelResponse(
+        parts=[
+            TextPart(content="calling"),
+            ToolCallPart(tool_name="fast", args={"n": 1}, tool_call_id="c1"),
+            ToolCallPart(tool_name="slow", args={"n": 2}, tool_call_id="c2"),
+        ],
+        usage=usage,
+    )
+    common: dict[str, Any] = {"run_id": "orphan", "agent_name": "a"}
+    await store.append_events(
+        scope,
+        "orphan",
+        [
+            ev.RunStarted(seq=1, session_id="s", input="go", **common),
+            ev.ModelRequestStarted(seq=2, model_name="m", step=1, **common),
+            ev.ModelRequestCompleted(
+                seq=3, model_name="m", step=1, response=response, usage=usage, **common
+            ),
+            ev.ToolCallStarted(seq=4, tool_call_id="c1", tool_name="fast", args={"n": 1}, **common),
+            ev.ToolCallStarted(seq=5, tool_call_id="c2", tool_name="slow", args={"n": 2}, **common),
+            ev.ToolCallCompleted(seq=6, tool_call_id="c1", tool_name="fast", result=1, **common),
+        ],
+    )
+    # The lease is judged by the stored beat: keep it old (saves do not move it forwards).
+    run = await store.get_run(scope, "orphan")
+    assert run is not None
+    assert run.heartbeat_at == beat
+
+
+async def test_an_orphaned_run_is_closed_once_with_its_usage_calls_and_log() -> None:
+    from datetime import timedelta
+
+    from covey.core.cancellation import close_orphaned
+
+    store, scope = InMemoryStore(), Scope("t", "u")
+    await _orphan(store, scope, beat_age=60)
+    run = await store.get_run(scope, "orphan")
+    assert run is not None
+    closed: list[Any] = []
+
+    async def close() -> None:
+        closed.append(await close_orphaned(store, scope, run, lease=timedelta(seconds=15)))
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(5):
+            tg.start_soon(close)
+    winners = [c for c in closed if c is not None]
+    assert len(winners) == 1, "exactly one worker closes an orphan"
+    stored = await store.get_run(scope, "orphan")
+    assert stored is not None
+    assert stored.status is RunStatus.INTERRUPTED
+    assert stored.error is not None
+    assert stored.error.type == "Interrupted"
+    assert "stopped renewing its lease for more than 15s" in stored.error.message
+    assert (stored.usage.requests, stored.usage.input_tokens, stored.usage.tool_calls) == (1, 10, 2)
+    assert [(c.tool_call_id, c.result, c.error is not None) for c in stored.tool_calls] == [
+        ("c1", 1, False),
+        ("c2", None, True),
+    ]
+    assert stored.input == "go"
+    events = await store.list_events(scope, "orphan")
+    check_invariants(events)
+    assert [e.type for e in events][-2:] == ["tool_call.failed", "run.failed"]
+    final = events[-1]
+    assert isinstance(final, ev.RunFailed)
+    assert final.result.status is RunStatus.INTERRUPTED
+    assert final.result.usage == stored.usage
+    assert stored.metadata["last_seq"] == final.seq
+
+
+async def test_an_orphan_whose_cancel_was_asked_is_closed_cancelled() -> None:
+    from datetime import timedelta
+
+    from covey.core.cancellation import close_orphaned
+
+    store, scope = InMemoryStore(), Scope("t", "u")
+    await _orphan(store, scope, beat_age=60)
+    assert await store.request_cancel(scope, "orphan")
+    run = await store.get_run(scope, "orphan")
+    assert run is not None
+    closed = await close_orphaned(store, scope, run, lease=timedelta(seconds=15))
+    assert closed is not None
+    assert (closed.status, closed.error) == (RunStatus.CANCELLED, None)
+    events = await store.list_events(scope, "orphan")
+    check_invariants(events)
+    assert [e.type for e in events][-2:] == ["tool_call.cancelled", "run.cancelled"]
+
+
+async def test_a_run_whose_lease_is_alive_is_not_closed() -> None:
+    from datetime import timedelta
+
+    from covey.core.cancellation import close_orphaned
+
+    store, scope = InMemoryStore(), Scope("t", "u")
+    await _orphan(store, scope, beat_age=5)
+    run = await store.get_run(scope, "orphan")
+    assert run is not None
+    assert await close_orphaned(store, scope, run, lease=timedelta(seconds=15)) is None
+    again = await store.get_run(scope, "orphan")
+    assert again is not None
+    assert again.status is RunStatus.RUNNING
+    assert len(await store.list_events(scope, "orphan")) == 6

@@ -22,7 +22,7 @@ from covey.db.sql.urls import parse_url
 from covey.spec.errors import SchemaVersionError
 from covey.spec.events import TextDelta
 from covey.spec.runs import RunStatus
-from covey.spec.store import Scope, utc_now
+from covey.spec.store import Scope, Session, utc_now
 
 T0 = utc_now().replace(microsecond=123456) - timedelta(days=3)
 
@@ -285,19 +285,62 @@ async def _check_v1_data(store: SqlStore) -> None:
     assert [x.id for x in (await store.list_memories(alice, topic="drinks")).items] == ["m1"]
 
 
-SEEDS: dict[int, Callable[[str], Awaitable[None]]] = {1: _seed_v1}
+async def _seed_v2(url: str) -> None:
+    """Sessions keyed by tenant only: one of a user, one without a user, and their runs."""
+
+    def seed(c: Connection) -> None:
+        for session_id, user_id in (("v2-user", "bob"), ("v2-none", None)):
+            c.execute(
+                text(
+                    "INSERT INTO covey_sessions (tenant_id, id, user_id, agent_id, state, "
+                    "summary, metadata, version, created_at, updated_at) VALUES ('t', :id, "
+                    ":user, 'agent', :state, NULL, '{}', 2, :at, :at)"
+                ),
+                {
+                    "id": session_id,
+                    "user": user_id,
+                    "state": json.dumps({"owner": user_id}),
+                    "at": T0.replace(tzinfo=None),
+                },
+            )
+
+    async with runner_for(url) as runner:
+        await runner.write(seed)
+
+
+async def _check_v2_data(store: SqlStore) -> None:
+    """Version 3 keys sessions by (tenant, user, id): each old session is in its user's
+    namespace, and another user may now use the same id."""
+    bob, alice, tenant = Scope("t", "bob"), Scope("t", "alice"), Scope("t")
+    mine = await store.get_session(bob, "v2-user")
+    assert mine is not None
+    assert (mine.state, mine.version, mine.user_id) == ({"owner": "bob"}, 2, "bob")
+    none = await store.get_session(tenant, "v2-none")
+    assert none is not None
+    assert (none.state, none.user_id) == ({"owner": None}, None)
+    assert await store.get_session(tenant, "v2-user") is None
+    assert await store.get_session(alice, "v2-user") is None
+    theirs = await store.save_session(alice, Session(id="v2-user"), expected_version=0)
+    assert theirs.version == 1
+    await store.save_session(bob, mine, expected_version=2)
+    listed = {(x.id, x.user_id) for x in (await store.list_sessions(tenant)).items}
+    assert {("v2-user", "bob"), ("v2-user", "alice"), ("v2-none", None)} <= listed
+
+
+SEEDS: dict[int, Callable[[str], Awaitable[None]]] = {1: _seed_v1, 2: _seed_v2}
 """Data to write at each version; add one for every new version."""
 
-CHECKS: dict[int, Callable[[SqlStore], Awaitable[None]]] = {1: _check_v1_data}
+CHECKS: dict[int, Callable[[SqlStore], Awaitable[None]]] = {1: _check_v1_data, 2: _check_v2_data}
 
 
 @pytest.mark.parametrize("start", range(LATEST_VERSION))
 async def test_upgrade_from_every_earlier_version_keeps_data(db_url: str, start: int) -> None:
-    """From each version below the latest: migrate there, write that version's rows, then let a
-    store at the latest version open it. Everything written is still there and usable."""
-    async with SqlStore(db_url) as old:
-        assert await old.migrate(target=start) == list(range(1, start + 1))
+    """From each version below the latest: migrate there step by step, writing each version's
+    rows on the way, then let a store at the latest version open it. Everything written is still there and usable."""
     for version in range(1, start + 1):
+        # Each version's rows are written while the database is at that version.
+        async with SqlStore(db_url) as old:
+            assert await old.migrate(target=version) == [version]
         await SEEDS[version](db_url)
     async with SqlStore(db_url) as store:
         await store.list_sessions(Scope())  # first use: automatic upgrade

@@ -41,6 +41,18 @@ def echo_model(messages: list[ModelRequest | ModelResponse], info: AgentInfo) ->
     return ModelResponse(parts=[TextPart(content=f"echo: {_prompt(messages)}")])
 
 
+def history_model(messages: list[ModelRequest | ModelResponse], info: AgentInfo) -> ModelResponse:
+    """Answers with every user prompt it was given, history included."""
+    prompts = [
+        part.content
+        for message in messages
+        if isinstance(message, ModelRequest)
+        for part in message.parts
+        if part.kind == "user" and isinstance(part.content, str)
+    ]
+    return ModelResponse(parts=[TextPart(content="seen: " + ", ".join(prompts))])
+
+
 async def gate(name: str) -> str:
     """Wait until the test opens the gate `name`.
 
@@ -112,6 +124,7 @@ def build() -> Registry:
             ),
             Agent(name="gated", model=FunctionModel(gated_model), tools=[gate], tool_timeout=None),
             Agent(name="approver", model=FunctionModel(approval_model), tools=[delete_file]),
+            Agent(name="history", model=FunctionModel(history_model)),
         ],
         notice="test agents",
     )

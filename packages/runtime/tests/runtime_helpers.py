@@ -144,7 +144,7 @@ class ProcessServer:
             self.process = subprocess.Popen(
                 command, env=self.env, stdout=log, stderr=log, cwd=self.cwd
             )
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120  # a loaded CI machine imports slowly
         while True:
             if self.process.poll() is not None:
                 raise RuntimeError(f"covey serve exited: {self.log.read_text()}")

@@ -161,6 +161,48 @@ def test_users_and_tenants_never_see_each_other(jwt_api: httpx.Client) -> None:
     )
 
 
+def test_two_users_of_one_tenant_using_one_session_id_get_their_own_sessions(
+    jwt_api: httpx.Client,
+) -> None:
+    """User B posting a run with user A's session id gets a session of their own: the run
+    completes, and nothing of A's session (state, history, runs) is visible to B."""
+    alice, bob = good("alice", tenant="acme"), good("bob", tenant="acme")
+    first = jwt_api.post(
+        "/v1/agents/history/runs",
+        json={"input": "alpha", "session_id": "s-1", "state": {"secret": "a"}},
+        headers=alice,
+    ).json()
+    assert (first["status"], first["output"]) == ("completed", "seen: alpha")
+    theirs = jwt_api.post(
+        "/v1/agents/history/runs",
+        json={"input": "beta", "session_id": "s-1", "state": {"mine": "b"}},
+        headers=bob,
+    )
+    assert theirs.status_code == 200, theirs.text
+    assert theirs.json()["status"] == "completed"
+    assert theirs.json()["error"] is None
+    assert theirs.json()["output"] == "seen: beta"  # not A's history
+    bob_session = jwt_api.get("/v1/sessions/s-1", headers=bob).json()
+    assert bob_session["user_id"] == "bob"
+    assert bob_session["state"] == {"mine": "b"}
+    bob_runs = jwt_api.get("/v1/sessions/s-1/runs", headers=bob).json()["items"]
+    assert [r["run_id"] for r in bob_runs] == [theirs.json()["run_id"]]
+    # A's session is untouched, and goes on with A's own history.
+    alice_session = jwt_api.get("/v1/sessions/s-1", headers=alice).json()
+    assert (alice_session["user_id"], alice_session["state"]) == ("alice", {"secret": "a"})
+    again = jwt_api.post(
+        "/v1/agents/history/runs", json={"input": "gamma", "session_id": "s-1"}, headers=alice
+    ).json()
+    assert again["output"] == "seen: alpha, gamma"
+    alice_runs = jwt_api.get("/v1/sessions/s-1/runs", headers=alice).json()["items"]
+    assert [r["run_id"] for r in alice_runs] == [first["run_id"], again["run_id"]]
+    # Deleting B's session leaves A's.
+    assert jwt_api.delete("/v1/sessions/s-1", headers=bob).status_code == 204
+    assert jwt_api.get("/v1/sessions/s-1", headers=alice).json()["state"] == {"secret": "a"}
+    refused(jwt_api.get(f"/v1/runs/{theirs.json()['run_id']}", headers=bob), 404)
+    assert jwt_api.get(f"/v1/runs/{first['run_id']}", headers=alice).status_code == 200
+
+
 def test_background_run_events_are_tenant_scoped_while_it_runs(
     jwt_api: httpx.Client, gates: Path
 ) -> None:

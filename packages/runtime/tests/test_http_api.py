@@ -52,7 +52,7 @@ def test_agents_are_listed_with_tools_output_schema_and_notice(api: httpx.Client
     listing = api.get("/v1/agents").json()
     assert listing["notice"] == "test agents"
     names = [a["agent_id"] for a in listing["items"]]
-    assert names == ["echo", "weather", "forecast", "gated", "approver"]
+    assert names == ["echo", "weather", "forecast", "gated", "approver", "history"]
     weather = api.get("/v1/agents/weather").json()
     assert [t["name"] for t in weather["tools"]] == ["get_weather"]
     assert weather["tools"][0]["parameters"]["required"] == ["city"]
@@ -146,8 +146,12 @@ def test_cancel_a_running_run(api: httpx.Client) -> None:
     again = api.post(f"/v1/runs/{run_id}/cancel")
     assert again.status_code == 200
     assert again.json()["status"] == "cancelled"
+    # Cancel is idempotent: a run that ended answers 200 with the run as it ended.
     done = api.post("/v1/agents/echo/runs", json={"input": "x"}).json()
-    problem(api.post(f"/v1/runs/{done['run_id']}/cancel"), 409, "run-finished")
+    finished = api.post(f"/v1/runs/{done['run_id']}/cancel")
+    assert finished.status_code == 200
+    assert finished.json()["status"] == "completed"
+    assert finished.json()["output"] == done["output"]
     problem(api.post("/v1/runs/nope/cancel"), 404, "not-found")
 
 

@@ -512,9 +512,76 @@ class StoreSuite:
         assert _ids(await store.list_sessions(s.alice)) == ["sa"]
         assert _ids(await store.list_sessions(s.bob)) == ["sb"]
         assert _ids(await store.list_sessions(s.other_tenant)) == []
-        got = await store.get_session(s.tenant, "sb")
+        # Reading one user's session by id takes that user's scope: tenant-wide is the
+        # no-user namespace.
+        assert await store.get_session(s.tenant, "sb") is None
+        got = await store.get_session(s.tenant.for_user("bob"), "sb")
         assert got is not None
         assert got.user_id == "bob"
+        sn = await store.get_session(s.tenant, "sn")
+        assert sn is not None
+        assert sn.user_id is None
+        with pytest.raises(InvalidInputError):
+            await store.save_session(s.tenant, Session(id="sx", user_id="bob"), expected_version=0)
+
+    @pytest.mark.asyncio
+    async def test_two_users_same_session_id_are_independent(
+        self, store: Store, conformance_scopes: StoreScopes
+    ) -> None:
+        """Two users of one tenant using one session id get two sessions; neither sees the other.
+
+        If this fails: key sessions by `(tenant_id, user_id, id)` (`user_id=None` is a namespace
+        of its own), so a save never conflicts with another user's session; filter
+        `list_runs(session_id=...)` and `delete_session` by the scope's user too.
+        """
+        s = conformance_scopes
+        a = await store.save_session(
+            s.alice, Session(id="shared", state={"who": "alice"}), expected_version=0
+        )
+        b = await store.save_session(
+            s.bob, Session(id="shared", state={"who": "bob"}), expected_version=0
+        )
+        n = await store.save_session(
+            s.tenant, Session(id="shared", state={"who": "nobody"}), expected_version=0
+        )
+        assert (a.version, b.version, n.version) == (1, 1, 1)
+        for scope, who in ((s.alice, "alice"), (s.bob, "bob"), (s.tenant, "nobody")):
+            got = await store.get_session(scope, "shared")
+            assert got is not None
+            assert got.state == {"who": who}
+        # Optimistic concurrency counts per namespace.
+        await store.save_session(s.bob, b, expected_version=1)
+        with pytest.raises(ConflictError):
+            await store.save_session(s.alice, a, expected_version=2)
+        await store.save_session(s.alice, a, expected_version=1)
+        # Their runs: each lists its own.
+        await store.save_run(s.alice, Run(id="ra", session_id="shared"))
+        await store.save_run(s.bob, Run(id="rb", session_id="shared"))
+        await store.save_run(s.tenant, Run(id="rn", session_id="shared"))
+        assert _ids(await store.list_runs(s.alice, session_id="shared")) == ["ra"]
+        assert _ids(await store.list_runs(s.bob, session_id="shared")) == ["rb"]
+        assert _ids(await store.list_runs(s.tenant, session_id="shared")) == ["rn"]
+        assert sorted(_ids(await store.list_runs(s.tenant))) == ["ra", "rb", "rn"]
+        listed = (await store.list_sessions(s.tenant)).items
+        assert sorted((x.id, x.user_id or "") for x in listed) == [
+            ("shared", ""),
+            ("shared", "alice"),
+            ("shared", "bob"),
+        ]
+        pages = await _all_pages(lambda c: store.list_sessions(s.tenant, limit=1, cursor=c))
+        assert [len(p) for p in pages] == [1, 1, 1]
+        # Deleting bob's takes bob's runs only.
+        await store.delete_session(s.bob, "shared")
+        assert await store.get_session(s.bob, "shared") is None
+        assert await store.get_run(s.tenant, "rb") is None
+        assert await store.get_session(s.alice, "shared") is not None
+        assert await store.get_run(s.alice, "ra") is not None
+        assert await store.get_run(s.tenant, "rn") is not None
+        with pytest.raises(NotFoundError):
+            await store.delete_session(s.bob, "shared")
+        await store.delete_session(s.tenant, "shared")
+        assert await store.get_run(s.tenant, "rn") is None
+        assert await store.get_run(s.alice, "ra") is not None
 
     @pytest.mark.asyncio
     async def test_user_scope_cannot_write_for_another_user(
@@ -935,6 +1002,48 @@ class StoreSuite:
             "fresh",
             "no-beat-yet",
         ]
+
+    @pytest.mark.asyncio
+    async def test_mark_one_stale_run_is_a_compare_and_set(
+        self, store: Store, conformance_scopes: StoreScopes
+    ) -> None:
+        """With `run_id`, only that run is marked, only when stale, and by exactly one caller.
+
+        If this fails: add `id = :run_id` to the stale-run update, and make the status check
+        and the change one statement (`UPDATE ... WHERE status = 'running' AND ...`), so of
+        many workers closing one orphaned run exactly one gets its id back.
+        """
+        s = conformance_scopes
+        old = utc_now() - timedelta(hours=1)
+        for run_id in ("orphan", "other-orphan"):
+            await store.save_run(s.alice, Run(id=run_id, heartbeat_at=old))
+        await store.save_run(s.alice, Run(id="alive", heartbeat_at=old))
+        await store.heartbeat(s.alice, "alive")  # the lease renewed just now
+        lease = timedelta(minutes=5)
+        assert (
+            await store.mark_stale_runs_interrupted(s.alice, older_than=lease, run_id="alive") == []
+        )
+        results: list[list[str]] = []
+
+        async def mark() -> None:
+            results.append(
+                await store.mark_stale_runs_interrupted(s.tenant, older_than=lease, run_id="orphan")
+            )
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(8):
+                tg.start_soon(mark)
+        assert sorted(results) == [[]] * 7 + [["orphan"]]
+        statuses = {r.id: r.status for r in (await store.list_runs(s.tenant)).items}
+        assert statuses == {
+            "orphan": RunStatus.INTERRUPTED,
+            "other-orphan": RunStatus.RUNNING,
+            "alive": RunStatus.RUNNING,
+        }
+        assert (
+            await store.mark_stale_runs_interrupted(s.bob, older_than=lease, run_id="other-orphan")
+            == []
+        )
 
     # --- run events ------------------------------------------------------------------------------
 
@@ -1556,18 +1665,14 @@ class StoreSuite:
         assert "s1" not in _ids(await store.list_sessions(intruder, agent_id="a"))
         with pytest.raises(NotFoundError):
             await store.delete_session(intruder, "s1")
-        if _same_tenant(s, intruder):
-            with pytest.raises(ConflictError):
-                await store.save_session(
-                    intruder, Session(id="s1", state={"x": 1}), expected_version=None
-                )
-        else:
-            theirs = await store.save_session(
-                intruder, Session(id="s1", state={"theirs": 1}), expected_version=0
-            )
-            assert theirs.version == 1
+        # The same id is free in the intruder's own namespace: a session of its own.
+        theirs = await store.save_session(
+            intruder, Session(id="s1", state={"theirs": 1}), expected_version=0
+        )
+        assert theirs.version == 1
         assert await store.get_session(s.alice, "s1") == original
-        assert await store.get_session(s.tenant, "s1") == original
+        assert await store.get_session(s.tenant.for_user("alice"), "s1") == original
+        assert await store.get_session(intruder, "s1") == theirs
 
     @pytest.mark.asyncio
     @pytest.mark.parametrize("intruder_name", _INTRUDERS)

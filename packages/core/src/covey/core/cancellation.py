@@ -1,21 +1,31 @@
-"""Cancelling runs: in-process handles, so `cancel(run_id)` can reach the awaiting step, and the
-closing of a paused run that waits in the store."""
+"""Cancelling runs: in-process handles, so `cancel(run_id)` can reach the awaiting step; the
+closing of a paused run that waits in the store; and the closing of an orphaned run, whose
+worker died without closing it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from covey.spec import ErrorInfo, RunStatus
+from covey.spec import ErrorInfo, RunStatus, ToolCallRecord, Usage
 from covey.spec import events as ev
+from covey.spec.errors import ConflictError, Interrupted
 
 if TYPE_CHECKING:
     from covey.spec.store import Run, Scope, Store
 
-__all__ = ["RunHandle", "active_run", "cancel_paused", "register", "unregister"]
+__all__ = [
+    "RunHandle",
+    "active_run",
+    "cancel_paused",
+    "close_orphaned",
+    "lease_lapsed",
+    "register",
+    "unregister",
+]
 
 
 @dataclass(slots=True, eq=False)
@@ -124,3 +134,155 @@ async def cancel_paused(
     )
     await store.append_events(scope, run.id, [started, final])
     return stored
+
+
+def lease_lapsed(run: Run, lease: timedelta, *, now: datetime | None = None) -> bool:
+    """Whether `run` is running and its worker has not renewed its lease for `lease`.
+
+    The lease is renewed by `Store.heartbeat`; a run never beaten counts from its last save.
+    """
+    if run.status is not RunStatus.RUNNING:
+        return False
+    seen = run.heartbeat_at or run.updated_at
+    return (now or datetime.now(UTC)) - seen > lease
+
+
+async def close_orphaned(store: Store, scope: Scope, run: Run, *, lease: timedelta) -> Run | None:
+    """Close a running run whose worker stopped renewing its lease (it crashed or was killed).
+
+    The run is claimed with `Store.mark_stale_runs_interrupted` for this run alone, an atomic
+    compare-and-set: of several workers closing it at once exactly one goes on, the others get
+    `None`. Its event log then gets what the dead worker never wrote — an ending for every open
+    `*.started` subject, then a final run event carrying the result — and its record the
+    outcome: usage and tool calls rebuilt from the log (`model_request.completed` events carry
+    usage, `tool_call.*` events the calls), and `interrupted` with an `Interrupted` error
+    saying why. A run whose cancel was requested (`cancel_requested`) is closed `cancelled`
+    instead: its events closed as cancelled, a `run.cancelled` final event.
+
+    Args:
+        store: Where the run is kept.
+        scope: The caller's scope (it must see the run).
+        run: The run as the caller read it.
+        lease: How long a worker may go without renewing the lease.
+
+    Returns:
+        The closed run, or `None` when it was not orphaned (its lease is alive, it ended) or
+        another worker closed it first.
+    """
+    from covey.spec.store import Scope
+
+    owner = Scope(scope.tenant_id, run.user_id)
+    if run.id not in await store.mark_stale_runs_interrupted(
+        owner, older_than=lease, run_id=run.id
+    ):
+        return None
+    # Read again after the claim: a cancel asked for meanwhile decides how it ends.
+    run = await store.get_run(owner, run.id) or run
+    cancelled = run.cancel_requested
+    seconds = f"{lease.total_seconds():g}"
+    reason = (
+        f"The worker running this run stopped renewing its lease for more than {seconds}s (it "
+        "crashed or was killed) before the run finished; start it again"
+    )
+    log = _Log.read(await store.list_events(owner, run.id))
+    seq = log.last_seq  # the log is what followers read: continue it without a gap
+    info = ErrorInfo.from_exception(Interrupted(reason))
+    closing: list[ev.BaseEvent] = []
+
+    def event(cls: type[ev.BaseEvent], **fields: Any) -> None:
+        nonlocal seq
+        seq += 1
+        closing.append(
+            cls(
+                run_id=run.id,
+                parent_run_id=run.parent_run_id,
+                seq=seq,
+                agent_name=run.agent_id,
+                **fields,
+            )
+        )
+
+    if not log.started:
+        event(ev.RunStarted, session_id=run.session_id, user_id=run.user_id, input=run.input)
+    for call_id, (name, _) in log.open_calls.items():
+        if cancelled:
+            event(ev.ToolCallCancelled, tool_call_id=call_id, tool_name=name)
+        else:
+            event(ev.ToolCallFailed, tool_call_id=call_id, tool_name=name, error=reason)
+    if log.open_request is not None:
+        model_name, step = log.open_request
+        if cancelled:
+            event(ev.ModelRequestCancelled, model_name=model_name, step=step)
+        else:
+            event(ev.ModelRequestFailed, model_name=model_name, step=step, error=info)
+    tool_calls = [*log.calls]
+    tool_calls.extend(
+        ToolCallRecord(
+            tool_call_id=call_id, tool_name=name, args=args, error=None if cancelled else reason
+        )
+        for call_id, (name, args) in log.open_calls.items()
+    )
+    usage = log.usage if log.usage.requests >= run.usage.requests else run.usage
+    closed = run.model_copy(
+        update={
+            "status": RunStatus.CANCELLED if cancelled else RunStatus.INTERRUPTED,
+            "error": None if cancelled else info,
+            "usage": usage,
+            "tool_calls": tool_calls,
+            "requirements": [],
+            "finished_at": datetime.now(UTC),
+            "metadata": {**run.metadata, "last_seq": seq + 1},
+        }
+    )
+    final_cls = ev.RunCancelled if cancelled else ev.RunFailed
+    event(final_cls, result=closed.to_result())
+    await store.append_events(owner, run.id, closing)
+    try:
+        return await store.save_run(owner, closed, expected_status=RunStatus.INTERRUPTED)
+    except ConflictError:
+        return await store.get_run(owner, run.id)
+
+
+@dataclass(slots=True)
+class _Log:
+    """What a run's event log says about it: what is still open, its usage and tool calls."""
+
+    last_seq: int = 0
+    started: bool = False
+    usage: Usage = field(default_factory=Usage)
+    calls: list[ToolCallRecord] = field(default_factory=list[ToolCallRecord])
+    open_calls: dict[str, tuple[str, dict[str, Any]]] = field(
+        default_factory=dict[str, tuple[str, dict[str, Any]]]
+    )
+    open_request: tuple[str, int] | None = None
+
+    @classmethod
+    def read(cls, events: list[ev.BaseEvent]) -> _Log:
+        log = cls()
+        for e in events:
+            log.last_seq = max(log.last_seq, e.seq)
+            if isinstance(e, ev.RunStarted):
+                log.started = True
+            elif isinstance(e, ev.ModelRequestStarted):
+                log.open_request = (e.model_name, e.step)
+            elif isinstance(e, ev.ModelRequestCompleted):
+                log.usage.incr(e.usage)
+                log.open_request = None
+            elif isinstance(e, ev.ModelRequestFailed | ev.ModelRequestCancelled):
+                log.open_request = None
+            elif isinstance(e, ev.ToolCallStarted):
+                log.open_calls[e.tool_call_id] = (e.tool_name, dict(e.args))
+                log.usage.tool_calls += 1
+            elif isinstance(e, ev.ToolCallCompleted | ev.ToolCallFailed | ev.ToolCallCancelled):
+                name, args = log.open_calls.pop(e.tool_call_id, (e.tool_name, {}))
+                log.calls.append(
+                    ToolCallRecord(
+                        tool_call_id=e.tool_call_id,
+                        tool_name=name,
+                        args=args,
+                        result=e.result if isinstance(e, ev.ToolCallCompleted) else None,
+                        error=e.error if isinstance(e, ev.ToolCallFailed) else None,
+                        duration=getattr(e, "duration", 0.0),
+                    )
+                )
+        return log

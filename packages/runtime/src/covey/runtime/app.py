@@ -132,7 +132,7 @@ def create_app(
         the_store,
         run_timeout=settings.run_timeout,
         shutdown_grace=settings.shutdown_grace,
-        stale_after=settings.stale_after,
+        lease=settings.lease_seconds,
         poll_interval=settings.poll_interval,
     )
     runtime = RuntimeState(

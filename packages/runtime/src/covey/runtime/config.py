@@ -167,8 +167,11 @@ class RuntimeSettings(BaseSettings):
     """Seconds a run may take before it is cancelled; `None` for no limit."""
     shutdown_grace: float = Field(default=30.0, ge=0)
     """Seconds running runs get to finish on shutdown before they are marked interrupted."""
-    stale_after: float = Field(default=60.0, gt=0)
-    """A running run whose process has not beaten its heartbeat for this long is interrupted."""
+    lease_seconds: float = Field(default=15.0, gt=0, le=3600)
+    """A run's lease: its worker renews it every third of this; a running run whose lease has
+    not been renewed for this long (its worker crashed) is closed as interrupted."""
+    stale_after: float | None = Field(default=None, gt=0, le=3600)
+    """Deprecated alias of `lease_seconds`, used when `lease_seconds` is not set."""
     poll_interval: float = Field(default=0.25, gt=0, le=10)
     """Seconds between store polls when following a run that runs in another process."""
 
@@ -226,6 +229,12 @@ class RuntimeSettings(BaseSettings):
             if not sep or not module.strip() or not attribute.strip():
                 raise ValueError("expected 'module:attribute', e.g. 'myapp.agents:registry'")
         return value
+
+    @model_validator(mode="after")
+    def _lease_alias(self) -> RuntimeSettings:
+        if self.stale_after is not None and "lease_seconds" not in self.model_fields_set:
+            self.lease_seconds = self.stale_after
+        return self
 
     @model_validator(mode="after")
     def _auth_consistent(self) -> RuntimeSettings:

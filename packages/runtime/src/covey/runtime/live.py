@@ -69,6 +69,8 @@ class LiveRun:
     """`time.monotonic()` after which the run is cancelled for taking too long."""
     in_flight_since: float | None = None
     """When the current model request or tool call began, while one is in flight."""
+    renewed_at: float = 0.0
+    """`time.monotonic()` when this process last renewed the run's lease in the store."""
     _open: int = 0
     _changed: anyio.Event | None = None
     _started: anyio.Event | None = None

@@ -3,10 +3,16 @@
 Every run started over HTTP or WebSocket runs in a task of the manager, so it goes on when its
 client leaves. Clients follow a run through its `LiveRun` when it runs in this process, or by
 polling the store's event log when it runs in another one (the run loop writes its events before
-each model request and tool batch, so what is in flight is in the log). A watcher checks, every
-half second, runs whose model request or tool call is in flight: it beats their heart, cancels
-them when another process asked for it through the store, and stops them with `RunTimeout` when
-they pass their time limit. On shutdown running runs get a grace period, then are stopped with
+each model request and tool batch, so what is in flight is in the log).
+
+Every run holds a lease in the store (`Run.heartbeat_at`). A watcher, every half second, renews
+the lease of each run of this process that has not renewed it for a third of `lease` — even
+while a long model request or tool call is in flight — and polls, more often, runs whose request
+or call is in flight: it cancels them when another process asked for it through the store, and
+stops them with `RunTimeout` when they pass their time limit. It also sweeps the store for runs
+of other workers whose lease lapsed (the worker crashed or was killed) and closes them as
+`interrupted` (`covey.core.cancellation.close_orphaned`); reading, following or cancelling
+such a run closes it too. On shutdown running runs get a grace period, then are stopped with
 `Interrupted` and stored as `interrupted`.
 """
 
@@ -23,6 +29,7 @@ import anyio
 from anyio.abc import TaskGroup
 
 from covey.core import Agent
+from covey.core.cancellation import close_orphaned, lease_lapsed
 from covey.runtime.live import FINAL_EVENTS, KEEPALIVE, LiveRun
 from covey.spec import RunResult, RunStatus
 from covey.spec import events as ev
@@ -53,7 +60,8 @@ class RunManager:
         store: The store every run is persisted in.
         run_timeout: Seconds a run may take before it is cancelled; `None` for no limit.
         shutdown_grace: Seconds running runs get to finish when the server stops.
-        stale_after: Heartbeat age after which a run of a dead process is marked interrupted.
+        lease: Seconds a run's lease lasts: this process renews the lease of its runs every
+            third of it, and closes runs of other processes whose lease lapsed.
         poll_interval: Seconds between store polls when following a run of another process.
     """
 
@@ -63,15 +71,19 @@ class RunManager:
         *,
         run_timeout: float | None,
         shutdown_grace: float,
-        stale_after: float,
+        lease: float,
         poll_interval: float,
     ) -> None:
         self.store = store
         self.run_timeout = run_timeout
         self.shutdown_grace = shutdown_grace
-        self.stale_after = stale_after
+        self.lease = lease
         self.poll_interval = poll_interval
         self._live: dict[str, LiveRun] = {}
+        self._tenants: set[str] = {"default"}
+        """Tenants whose orphaned runs the watcher sweeps: the default one and those seen here."""
+        self._swept_at = 0.0
+        self._sweeping = False
         self._tg: TaskGroup | None = None
         self._accepting = False
         self._idle: anyio.Event | None = None
@@ -143,6 +155,8 @@ class RunManager:
             raise ConflictError(f"Run {live.run_id!r} is already running in this process")
         if self.run_timeout is not None:
             live.deadline = time.monotonic() + self.run_timeout
+        live.renewed_at = time.monotonic()
+        self._tenants.add(live.scope.tenant_id)
         self._live[live.run_id] = live
         self._tg.start_soon(self._drive, live, events)
         return live
@@ -270,7 +284,8 @@ class RunManager:
         A run of this process stops at once; a run of another process stops at its next step,
         or within `WATCH_INTERVAL` while a model request or tool call is in flight there. A
         paused run is cancelled on the spot (by `Agent.cancel`, which closes its record and its
-        log).
+        log), and so is an orphaned run (its worker died: its lease lapsed). A run whose worker
+        dies after the cancel is closed `cancelled` once its lease lapses.
 
         Args:
             scope: The caller's scope.
@@ -290,50 +305,105 @@ class RunManager:
             raise NotFoundError(f"No run {run_id!r}")
         if run.status.is_final:
             return run.status
-        await agent.cancel(
-            run_id, store=self.store, user_id=scope.user_id, tenant_id=scope.tenant_id
-        )
+        await agent.cancel(run_id, store=self.store, user_id=run.user_id, tenant_id=scope.tenant_id)
         now = await self.store.get_run(scope, run_id)
-        return run.status if now is None else now.status
+        if now is None:
+            return run.status
+        closed = await self.close_if_orphaned(scope, now)
+        if closed is None and now.status is RunStatus.RUNNING:
+            # Another worker may have closed it meanwhile: answer with what is stored.
+            now = await self.store.get_run(scope, run_id) or now
+        return (closed or now).status
 
     async def _watch(self) -> None:
-        while True:
-            await anyio.sleep(WATCH_INTERVAL)
-            now = time.monotonic()
-            due: list[LiveRun] = []
-            for live in list(self._live.values()):
-                if live.done or live.cancel_requested:
-                    continue
-                if live.deadline is not None and now >= live.deadline:
-                    assert self.run_timeout is not None
-                    self._cancel(
-                        live,
-                        RunTimeout(
-                            f"The run took longer than run_timeout={self.run_timeout:g}s and "
-                            "was stopped; raise run_timeout or make the run shorter",
-                            timeout=self.run_timeout,
-                        ),
+        async with anyio.create_task_group() as background:
+            while True:
+                await anyio.sleep(WATCH_INTERVAL)
+                now = time.monotonic()
+                due: list[LiveRun] = []
+                for live in list(self._live.values()):
+                    if live.done:
+                        continue
+                    if (
+                        live.deadline is not None
+                        and now >= live.deadline
+                        and not live.cancel_requested
+                    ):
+                        assert self.run_timeout is not None
+                        self._cancel(
+                            live,
+                            RunTimeout(
+                                f"The run took longer than run_timeout={self.run_timeout:g}s "
+                                "and was stopped; raise run_timeout or make the run shorter",
+                                timeout=self.run_timeout,
+                            ),
+                        )
+                    in_flight = (
+                        live.in_flight_since is not None
+                        and now - live.in_flight_since >= WATCH_INTERVAL
+                        and not live.cancel_requested
                     )
-                elif (
-                    live.in_flight_since is not None
-                    and now - live.in_flight_since >= WATCH_INTERVAL
-                ):
-                    due.append(live)
-            if due:
-                async with anyio.create_task_group() as tg:
-                    for live in due:
-                        tg.start_soon(self._poll_cancel, live)
+                    if in_flight or now - live.renewed_at >= self.lease / 3:
+                        due.append(live)
+                if due:
+                    async with anyio.create_task_group() as tg:
+                        for live in due:
+                            tg.start_soon(self._renew, live)
+                if not self._sweeping and now - self._swept_at >= self.lease / 3:
+                    self._sweeping = True
+                    background.start_soon(self._sweep)
 
-    async def _poll_cancel(self, live: LiveRun) -> None:
-        """Beat the heart of a run in flight, and see if another process asked to cancel it."""
+    async def _renew(self, live: LiveRun) -> None:
+        """Renew a run's lease, and see if another process asked to cancel it."""
+        live.renewed_at = time.monotonic()
         try:
-            if await self.store.heartbeat(live.scope, live.run_id):
+            if await self.store.heartbeat(live.scope, live.run_id) and not live.cancel_requested:
                 log.info("run %s: cancel requested through the store", live.run_id)
                 self._cancel(live)
         except NotFoundError:
             pass  # not saved yet
         except Exception:
-            log.exception("heartbeat of run %s failed", live.run_id)
+            log.exception("renewing the lease of run %s failed", live.run_id)
+
+    async def _sweep(self) -> None:
+        """Close the runs of other workers whose lease lapsed, in the tenants seen here."""
+        try:
+            for tenant in sorted(self._tenants):
+                scope = Scope(tenant)
+                cursor: str | None = None
+                while True:
+                    page = await self.store.list_runs(
+                        scope, status=RunStatus.RUNNING, limit=_PAGE, cursor=cursor
+                    )
+                    for run in page.items:
+                        await self.close_if_orphaned(scope, run)
+                    cursor = page.next_cursor
+                    if cursor is None:
+                        break
+        except Exception:
+            log.exception("sweeping the store for orphaned runs failed")
+        finally:
+            self._swept_at = time.monotonic()
+            self._sweeping = False
+
+    async def close_if_orphaned(self, scope: Scope, run: Run) -> Run | None:
+        """Close `run` if it runs elsewhere and its lease lapsed; the closed run, else `None`.
+
+        A run whose cancel was requested is closed `cancelled`, any other `interrupted` with the
+        reason. When several workers try at once exactly one closes it (the others get `None`).
+        """
+        self._tenants.add(scope.tenant_id)
+        lease = timedelta(seconds=self.lease)
+        if run.id in self._live or not lease_lapsed(run, lease):
+            return None
+        closed = await close_orphaned(self.store, scope, run, lease=lease)
+        if closed is not None:
+            log.warning(
+                "run %s: its worker stopped renewing its lease (crashed or killed); closed it as %s",
+                run.id,
+                closed.status.value,
+            )
+        return closed
 
     # --- following -----------------------------------------------------------------------------
 
@@ -381,22 +451,25 @@ class RunManager:
             if run is None:
                 return
             if run.status is not RunStatus.RUNNING:
-                # Final events are flushed right after the final save: read once more.
-                for event in await self.store.list_events(scope, run_id, after_seq=last):
+                # Final events are flushed right after the final save (and an orphan's closing
+                # events right after it is marked): read until the final event, briefly.
+                async for event in self._rest(scope, run_id, last):
                     yield event
-                    last = event.seq
                 return
-            await self._interrupt_if_stale(scope, run)
+            await self.close_if_orphaned(scope, run)
             if time.monotonic() - idle_since >= KEEPALIVE:
                 idle_since = time.monotonic()
                 yield None
             await anyio.sleep(self.poll_interval)
 
-    async def _interrupt_if_stale(self, scope: Scope, run: Run) -> None:
-        seen = run.heartbeat_at or run.updated_at
-        if datetime.now(UTC) - seen < timedelta(seconds=self.stale_after):
-            return
-        log.warning("run %s shows no sign of life; marking stale runs interrupted", run.id)
-        await self.store.mark_stale_runs_interrupted(
-            Scope(scope.tenant_id), older_than=timedelta(seconds=self.stale_after)
-        )
+    async def _rest(self, scope: Scope, run_id: str, after: int) -> AsyncIterator[ev.BaseEvent]:
+        """The events after `after` of a run that is no longer running, up to its final one."""
+        give_up = time.monotonic() + max(2.0, 8 * self.poll_interval)
+        while True:
+            events = await self.store.list_events(scope, run_id, after_seq=after)
+            for event in events:
+                yield event
+                after = event.seq
+            if (events and isinstance(events[-1], FINAL_EVENTS)) or time.monotonic() > give_up:
+                return
+            await anyio.sleep(self.poll_interval)

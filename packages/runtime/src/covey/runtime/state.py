@@ -116,16 +116,25 @@ class RuntimeState:
         except ShuttingDown as exc:
             raise ApiError(503, "shutting-down", str(exc), headers={"Retry-After": "1"}) from None
 
-    async def find_run(self, scope: Scope, run_id: str) -> tuple[Run | None, LiveRun | None]:
-        """The stored run and, when it runs here, its live run; a 404 problem when neither."""
+    async def find_run(
+        self, scope: Scope, run_id: str, *, close_orphan: bool = True
+    ) -> tuple[Run | None, LiveRun | None]:
+        """The stored run and, when it runs here, its live run; a 404 problem when neither.
+
+        A run of another worker whose lease lapsed is closed first (`close_orphan`).
+        """
         live = self.manager.get(run_id)
         if live is not None and not live.visible_to(scope):
             live = None
         run = await self.store.get_run(scope, run_id)
         if run is None and live is None:
             raise ApiError(404, "not-found", f"No run {run_id!r}")
-        if run is not None and live is None and run.status is RunStatus.RUNNING:
-            await self.manager._interrupt_if_stale(scope, run)  # pyright: ignore[reportPrivateUsage]
+        if (
+            close_orphan
+            and run is not None
+            and live is None
+            and await self.manager.close_if_orphaned(scope, run) is not None
+        ):
             run = await self.store.get_run(scope, run_id) or run
         return run, live
 
@@ -207,20 +216,15 @@ class RuntimeState:
     async def cancel(self, principal: Principal, run_id: str) -> tuple[int, RunOut]:
         """Cancel a run wherever it runs; the HTTP status and the run as it stands.
 
-        A run of this process is awaited (briefly) and answered with 200; a run of another
-        process answers 202 while it stops there.
+        Idempotent: a run that has already ended (completed, failed, cancelled, interrupted)
+        answers 200 with the run as it ended, whatever ended it. A run of this process, a
+        paused run and an orphaned run (its worker died: its lease lapsed) are ended at once
+        and answered with 200; a run of another live process answers 202 while it stops there.
         """
         scope = principal.read_scope
-        run, live = await self.find_run(scope, run_id)
+        run, live = await self.find_run(scope, run_id, close_orphan=False)
         if live is None and run is not None and run.status.is_final:
-            if run.status is RunStatus.CANCELLED:
-                return 200, RunOut.from_run(run)
-            raise ApiError(
-                409,
-                "run-finished",
-                f"Run {run_id!r} is {run.status.value}; only running or paused runs can be "
-                "cancelled",
-            )
+            return 200, RunOut.from_run(run)
         # Cancelling needs no definition (the store is given): any agent will do for a run of
         # an agent this server does not serve.
         agent = self.registry.get(run.agent_id or "") if run is not None else None

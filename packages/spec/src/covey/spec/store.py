@@ -16,6 +16,14 @@ Scope rules every implementation follows (and `covey-conformance` checks):
   user of the tenant, but changed or deleted only under a tenant-wide scope.
 - Saving a row whose id is already taken, in the tenant, by a row the scope cannot write raises
   `ConflictError` and changes nothing.
+- Sessions are namespaced per user as well as per tenant: a session is keyed by
+  `(tenant_id, user_id, id)`, where `user_id=None` is a namespace of its own (sessions with no
+  user). Two users of one tenant may use the same session id and get two independent sessions,
+  and neither can learn that the other's exists. A user scope reaches only its user's
+  sessions; a tenant-wide scope reads, saves and deletes sessions of the no-user namespace,
+  and lists every user's sessions of the tenant (to act on one user's session, use
+  `scope.for_user(user_id)`). Runs keep ids unique per tenant; a run's `session_id` names a
+  session in the run's own user namespace.
 
 Error conventions: `get_*` returns `None` for a missing (or invisible) row and `list_*` returns
 what is visible; updating or deleting a missing row raises `NotFoundError`; a malformed id,
@@ -239,7 +247,8 @@ class Run(_Record):
     cancel_requested: bool = False
     """Set by `Store.request_cancel`; the process running the run stops when it sees it."""
     heartbeat_at: UTCDateTime | None = None
-    """Last sign of life from the process running the run; stale runs are marked interrupted."""
+    """Last renewal of the run's lease by the process running it; a run whose lease lapsed is
+    closed as interrupted."""
     started_at: UTCDateTime | None = None
     finished_at: UTCDateTime | None = None
     created_at: UTCDateTime = Field(default_factory=utc_now)
@@ -481,7 +490,11 @@ class Store(ABC):
 
     @abstractmethod
     async def get_session(self, scope: Scope, session_id: str) -> Session | None:
-        """The session, or `None` when there is none in the scope."""
+        """The session `session_id` of the scope's user namespace, or `None`.
+
+        A user scope reads that user's session; a tenant-wide scope reads the session of the
+        no-user namespace (`user_id=None`), never a user's one.
+        """
 
     @abstractmethod
     async def list_sessions(
@@ -492,7 +505,10 @@ class Store(ABC):
         limit: int = 50,
         cursor: str | None = None,
     ) -> Page[Session]:
-        """Sessions in the scope, most recently updated first (ties: id descending).
+        """Sessions in the scope, most recently updated first (ties: id, then user, descending).
+
+        A user scope lists that user's sessions; a tenant-wide scope lists every session of the
+        tenant, whatever its user (the same id may then appear once per user).
 
         Args:
             scope: Whose sessions.
@@ -507,6 +523,10 @@ class Store(ABC):
     ) -> Session:
         """Create or replace a session, with an optimistic-concurrency check.
 
+        The session is written in the scope's user namespace: a user scope stamps its user on
+        it, and a tenant-wide scope writes a session with `user_id=None` (to write a user's
+        session, narrow the scope with `scope.for_user(user_id)`).
+
         Args:
             scope: The caller's scope.
             session: The session to write; its `version` and `updated_at` are ignored.
@@ -519,14 +539,15 @@ class Store(ABC):
             now and `created_at` kept from the first save.
 
         Raises:
-            ConflictError: the stored version is not `expected_version`, or the id is taken by
-                a session outside the scope.
-            InvalidInputError: an id is malformed, or `session.user_id` is another user's.
+            ConflictError: the stored version is not `expected_version`.
+            InvalidInputError: an id is malformed, `session.user_id` is another user's, or a
+                tenant-wide scope saves a session with a `user_id`.
         """
 
     @abstractmethod
     async def delete_session(self, scope: Scope, session_id: str) -> None:
-        """Delete a session with its runs, their events and their approvals.
+        """Delete a session of the scope's user namespace with its runs (the runs of that
+        user with that `session_id`), their events and their approvals.
 
         Raises:
             NotFoundError: no such session in the scope.
@@ -582,7 +603,8 @@ class Store(ABC):
 
         Args:
             scope: Whose runs.
-            session_id: Only the runs of this session.
+            session_id: Only the runs of this session, in the scope's user namespace: with a
+                tenant-wide scope, only runs without a user (`user_id=None`).
             status: Only runs with this status.
             limit: Page size, 1 to `MAX_PAGE_SIZE`.
             cursor: `next_cursor` of the previous page (of a listing in the same `order`).
@@ -619,15 +641,24 @@ class Store(ABC):
 
     @abstractmethod
     async def mark_stale_runs_interrupted(
-        self, scope: Scope, *, older_than: timedelta
+        self, scope: Scope, *, older_than: timedelta, run_id: str | None = None
     ) -> list[str]:
         """Mark `interrupted` every running run of the scope whose process looks dead.
 
         A run is stale when its last heartbeat (or, without one, its last save) is more than
-        `older_than` ago. Paused and finished runs are never touched.
+        `older_than` ago: its worker stopped renewing its lease. Paused and finished runs are
+        never touched. The check and the change are one atomic compare-and-set per run, so
+        when several workers mark the same run at once exactly one gets its id back: that one
+        owns closing it (`covey.core.cancellation.close_orphaned` writes its error, usage and
+        closing events).
+
+        Args:
+            scope: Whose runs.
+            older_than: The lease: how old the last sign of life must be.
+            run_id: Only this run (when it is stale); `None` for every stale run of the scope.
 
         Returns:
-            The ids of the runs marked, in creation order.
+            The ids of the runs this call marked, in creation order.
         """
 
     # --- run events ------------------------------------------------------------------------------

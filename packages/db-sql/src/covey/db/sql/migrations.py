@@ -337,11 +337,79 @@ def _v2_memory_topics(connection: Connection) -> None:
         after = (rows[-1][0], rows[-1][1])
 
 
+# --- version 3: session ids namespaced per user ----------------------------------------------------
+
+
+def _v3_sessions_per_user(connection: Connection) -> None:
+    """Key sessions by `(tenant_id, user_key, id)`; `user_key` is the user id, `''` for none.
+
+    A primary key cannot change in place on SQLite, so the table is rebuilt: a new table,
+    every row copied, the old one dropped and the new one renamed, then its indexes built.
+    """
+    metadata = MetaData()
+    old = Table("covey_sessions", metadata, autoload_with=connection)
+    new = Table(
+        "covey_sessions_v3",
+        metadata,
+        Column("tenant_id", ID(), primary_key=True),
+        Column("user_key", ID(), primary_key=True),
+        Column("id", ID(), primary_key=True),
+        Column("user_id", ID()),
+        Column("agent_id", ID()),
+        Column("state", JSONDocument(), nullable=False),
+        Column("summary", Text),
+        Column("metadata", JSONDocument(), nullable=False),
+        Column("version", Integer, nullable=False),
+        Column("created_at", UTCDateTime, nullable=False),
+        Column("updated_at", UTCDateTime, nullable=False),
+    )
+    new.create(connection, checkfirst=False)
+    copied = [c.name for c in new.columns if c.name != "user_key"]
+    connection.execute(
+        insert(new).from_select(
+            ["user_key", *copied],
+            select(func.coalesce(old.c.user_id, ""), *(old.c[name] for name in copied)),
+        )
+    )
+    old.drop(connection)
+    connection.execute(text("ALTER TABLE covey_sessions_v3 RENAME TO covey_sessions"))
+    renamed = Table(
+        "covey_sessions",
+        MetaData(),
+        Column("tenant_id", ID()),
+        Column("user_id", ID()),
+        Column("updated_at", UTCDateTime),
+        Column("id", ID()),
+    )
+    c = renamed.c
+    Index("ix_covey_sessions_user_recent", c.tenant_id, c.user_id, c.updated_at, c.id).create(
+        connection, checkfirst=False
+    )
+    Index("ix_covey_sessions_recent", c.tenant_id, c.updated_at, c.id).create(
+        connection, checkfirst=False
+    )
+    # The runs of one user's session, by the key a session's runs are listed with.
+    runs = Table(
+        "covey_runs",
+        MetaData(),
+        Column("tenant_id", ID()),
+        Column("user_id", ID()),
+        Column("session_id", ID()),
+        Column("created_at", UTCDateTime),
+        Column("id", ID()),
+    )
+    r = runs.c
+    Index(
+        "ix_covey_runs_user_session", r.tenant_id, r.user_id, r.session_id, r.created_at, r.id
+    ).create(connection, checkfirst=False)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _v1_initial_schema),
     Migration(
         2, "memory topics table (indexed topic filter); approval inbox index", _v2_memory_topics
     ),
+    Migration(3, "session ids namespaced per user (tenant, user, id)", _v3_sessions_per_user),
 )
 """Every step, in order; versions are 1, 2, 3, ... without gaps."""
 

@@ -35,8 +35,10 @@ __all__ = [
     "EXPECTED",
     "KEY",
     "NOW",
+    "USER_KEY",
     "dialect_insert",
     "get_one",
+    "get_session",
     "heartbeat",
     "insert_session",
     "run_owner",
@@ -45,6 +47,7 @@ __all__ = [
     "update_session",
     "upsert_run",
     "upsert_session",
+    "user_key",
 ]
 
 Backend = Literal["sqlite", "postgresql"]
@@ -55,6 +58,8 @@ NOW = "now"
 """The parameter holding the current time."""
 EXPECTED = "expected_version"
 """The parameter holding the version a session must be at."""
+USER_KEY = "scope_user_key"
+"""The parameter holding a session's user namespace (`user_key`)."""
 
 
 def dialect_insert(backend: Backend, table: Table) -> Any:
@@ -135,43 +140,57 @@ def upsert_run(backend: Backend, *, user_scoped: bool) -> Any:
     ).returning(*r.c)
 
 
+def user_key(user_id: str | None) -> str:
+    """The session namespace of a user (`''`: sessions with no user; ids are never empty)."""
+    return "" if user_id is None else user_id
+
+
+@cache
+def get_session() -> Select[Any]:
+    """Session `KEY` of the namespace `USER_KEY` in tenant `SCOPE_TENANT`."""
+    s = t.SESSIONS
+    return select(s).where(*_session_key(s))
+
+
+def _session_key(s: Table) -> tuple[Any, ...]:
+    return (
+        s.c.tenant_id == bindparam(SCOPE_TENANT),
+        s.c.user_key == bindparam(USER_KEY),
+        s.c.id == bindparam(KEY),
+    )
+
+
 @cache
 def insert_session(backend: Backend) -> Any:
     """Insert a new session (the row as parameters); no row comes back when the id exists."""
     s = t.SESSIONS
     return (
         dialect_insert(backend, s)
-        .on_conflict_do_nothing(index_elements=[s.c.tenant_id, s.c.id])
+        .on_conflict_do_nothing(index_elements=[s.c.tenant_id, s.c.user_key, s.c.id])
         .returning(*s.c)
     )
 
 
 @cache
-def upsert_session(backend: Backend, *, user_scoped: bool) -> Any:
-    """Insert a session or replace it, counting its version up; no row comes back when the id
-    is taken outside the scope."""
+def upsert_session(backend: Backend) -> Any:
+    """Insert a session or replace it, counting its version up."""
     s = t.SESSIONS
     insert = dialect_insert(backend, s)
     changes = set_from_excluded(s, insert, keep=("created_at",))
     changes["version"] = s.c.version + 1
     return insert.on_conflict_do_update(
-        index_elements=[s.c.tenant_id, s.c.id],
-        set_=changes,
-        where=writable_by(s, user_scoped=user_scoped),
+        index_elements=[s.c.tenant_id, s.c.user_key, s.c.id], set_=changes
     ).returning(*s.c)
 
 
 @cache
-def update_session(*, user_scoped: bool) -> Update:
-    """Replace session `KEY` if it is at version `EXPECTED` (the new columns as parameters)."""
+def update_session() -> Update:
+    """Replace session `KEY` of namespace `USER_KEY` if it is at version `EXPECTED` (the new
+    columns as parameters)."""
     s = t.SESSIONS
     return (
         update(s)
-        .where(
-            writable_by(s, user_scoped=user_scoped),
-            s.c.id == bindparam(KEY),
-            s.c.version == bindparam(EXPECTED),
-        )
+        .where(*_session_key(s), s.c.version == bindparam(EXPECTED))
         .values(version=s.c.version + 1)
         .returning(*s.c)
     )

@@ -55,6 +55,7 @@ from covey.db.sql.pages import after, decode_cursor, encode_cursor, from_micros,
 from covey.db.sql.records import Codec
 from covey.db.sql.runners import PostgresRunner, Runner, SqliteRunner
 from covey.db.sql.scoping import (
+    SCOPE_TENANT,
     check_optional,
     check_scope,
     check_sequence,
@@ -425,7 +426,9 @@ class SqlStore(Store):
         """See `Store.get_session`."""
         check_scope(scope)
         check_id(session_id, "session_id")
-        return await self._get("get_session", scope, records.SESSION, session_id)
+        query = statements.get_session()
+        params = {**_session_params(scope), statements.KEY: session_id}
+        return await self._read("get_session", lambda c: _one(c, query, records.SESSION, params))
 
     async def list_sessions(
         self,
@@ -447,8 +450,8 @@ class SqlStore(Store):
             "sessions",
             records.SESSION,
             query,
-            [s.c.updated_at, s.c.id],
-            lambda r: (micros(r.updated_at), r.id),
+            [s.c.updated_at, s.c.id, s.c.user_key],
+            lambda r: (micros(r.updated_at), r.id, statements.user_key(r.user_id)),
             descending=True,
             limit=limit,
             cursor=cursor,
@@ -463,6 +466,11 @@ class SqlStore(Store):
         check_id(session.id, "session.id")
         check_optional(session.agent_id, "session.agent_id")
         user_id = stamp(scope, session.user_id, "session")
+        if scope.user_id is None and user_id is not None:
+            raise InvalidInputError(
+                f"session.user_id is {user_id!r}, but a tenant-wide scope saves sessions without "
+                "a user; save a user's session under scope.for_user(user_id)"
+            )
         if expected_version is not None and (
             type(expected_version) is not int or expected_version < 0
         ):
@@ -472,18 +480,22 @@ class SqlStore(Store):
             )
         _, values = self._values(records.SESSION, session, "session")
         del values["version"]  # the store counts versions; the caller's value is ignored
-        values.update(tenant_id=scope.tenant_id, user_id=user_id, updated_at=utc_now())
-        user_scoped = scope.user_id is not None
+        values.update(
+            tenant_id=scope.tenant_id,
+            user_key=statements.user_key(user_id),
+            user_id=user_id,
+            updated_at=utc_now(),
+        )
         if expected_version == 0:
             statement = statements.insert_session(self.backend)
             params = {**values, "version": 1}
         elif expected_version is None:
-            statement = statements.upsert_session(self.backend, user_scoped=user_scoped)
-            params = {**values, "version": 1, **scope_params(scope)}
+            statement = statements.upsert_session(self.backend)
+            params = {**values, "version": 1}
         else:
-            statement = statements.update_session(user_scoped=user_scoped)
-            params = {k: v for k, v in values.items() if k not in _FIXED}
-            params.update(scope_params(scope))
+            statement = statements.update_session()
+            params = {k: v for k, v in values.items() if k not in (*_FIXED, "user_key")}
+            params.update(_session_params(scope))
             params.update({statements.KEY: session.id, statements.EXPECTED: expected_version})
 
         def save(c: Connection) -> Session:
@@ -500,24 +512,32 @@ class SqlStore(Store):
         check_id(session_id, "session_id")
         s, r = t.SESSIONS, t.RUNS
 
+        same_session = (
+            r.c.tenant_id == scope.tenant_id,
+            r.c.session_id == session_id,
+            _same_user(r, scope.user_id),
+        )
+
         def remove(c: Connection) -> None:
             gone = c.execute(
-                delete(s).where(visible(s, scope), s.c.id == session_id).returning(s.c.id)
+                delete(s)
+                .where(
+                    s.c.tenant_id == scope.tenant_id,
+                    s.c.user_key == statements.user_key(scope.user_id),
+                    s.c.id == session_id,
+                )
+                .returning(s.c.id)
             )
             if gone.first() is None:
                 raise NotFoundError(f"No session {session_id!r} in this scope")
-            runs = select(r.c.id).where(
-                r.c.tenant_id == scope.tenant_id, r.c.session_id == session_id
-            )
+            runs = select(r.c.id).where(*same_session)
             for table, column in ((t.EVENTS, "run_id"), (t.APPROVALS, "run_id")):
                 c.execute(
                     delete(table).where(
                         table.c.tenant_id == scope.tenant_id, table.c[column].in_(runs)
                     )
                 )
-            c.execute(
-                delete(r).where(r.c.tenant_id == scope.tenant_id, r.c.session_id == session_id)
-            )
+            c.execute(delete(r).where(*same_session))
 
         await self._write("delete_session", remove)
 
@@ -591,7 +611,7 @@ class SqlStore(Store):
         r = t.RUNS
         query = select(r).where(visible(r, scope))
         if session_id is not None:
-            query = query.where(r.c.session_id == session_id)
+            query = query.where(r.c.session_id == session_id, _same_user(r, scope.user_id))
         if status is not None:
             query = query.where(r.c.status == _run_status(status))
         return await self._page(
@@ -641,19 +661,23 @@ class SqlStore(Store):
         return bool(row.cancel_requested)
 
     async def mark_stale_runs_interrupted(
-        self, scope: Scope, *, older_than: timedelta
+        self, scope: Scope, *, older_than: timedelta, run_id: str | None = None
     ) -> list[str]:
         """See `Store.mark_stale_runs_interrupted`."""
         check_scope(scope)
         check_type(older_than, timedelta, "older_than")
+        check_optional(run_id, "run_id")
         r = t.RUNS
         now = utc_now()
+        # One UPDATE ... WHERE status = 'running' AND stale: the database serialises concurrent
+        # markers on the row, so only one of them sees it still running and gets it back.
         mark = (
             update(r)
             .where(
                 visible(r, scope),
                 r.c.status == _RUNNING,
                 func.coalesce(r.c.heartbeat_at, r.c.updated_at) < _ts(now - older_than),
+                true() if run_id is None else r.c.id == run_id,
             )
             .values(status=RunStatus.INTERRUPTED.value, updated_at=now)
             .returning(r.c.id, r.c.created_at)
@@ -1301,17 +1325,29 @@ def _all(connection: Connection, statement: Any, codec: Codec[R]) -> list[R]:
     return [codec.from_row(row) for row in connection.execute(statement).mappings()]
 
 
+def _session_params(scope: Scope) -> dict[str, Any]:
+    return {
+        SCOPE_TENANT: scope.tenant_id,
+        statements.USER_KEY: statements.user_key(scope.user_id),
+    }
+
+
+def _same_user(table: Table, user_id: str | None) -> ColumnElement[bool]:
+    """Rows of `user_id` exactly (`None`: rows with no user)."""
+    return table.c.user_id.is_(None) if user_id is None else table.c.user_id == user_id
+
+
 def _session_conflict(
     c: Connection, scope: Scope, session_id: str, expected: int | None
 ) -> ConflictError:
     s = t.SESSIONS
     row = c.execute(
-        select(s.c.version, s.c.user_id).where(
-            s.c.tenant_id == scope.tenant_id, s.c.id == session_id
+        select(s.c.version).where(
+            s.c.tenant_id == scope.tenant_id,
+            s.c.user_key == statements.user_key(scope.user_id),
+            s.c.id == session_id,
         )
     ).first()
-    if row is not None and scope.user_id is not None and row.user_id != scope.user_id:
-        return ConflictError(f"Session id {session_id!r} is taken outside this scope")
     current = 0 if row is None else row.version
     return ConflictError(
         f"Session {session_id!r} is at version {current}, not {expected}: someone saved it "

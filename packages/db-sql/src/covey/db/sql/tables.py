@@ -94,6 +94,8 @@ class SessionRow(CoveyTable, table=True):
     )
 
     tenant_id: str = Field(sa_column=Column(ID(), primary_key=True))
+    user_key: str = Field(sa_column=Column(ID(), primary_key=True))
+    """The user namespace of the session id: `user_id`, or `''` for a session with no user."""
     id: str = Field(sa_column=Column(ID(), primary_key=True))
     user_id: str | None = Field(sa_column=Column(ID()))
     agent_id: str | None = Field(sa_column=Column(ID()))
@@ -113,6 +115,9 @@ class RunRow(CoveyTable, table=True):
         Index("ix_covey_runs_session", "tenant_id", "session_id", "created_at", "id"),
         Index("ix_covey_runs_created", "tenant_id", "created_at", "id"),
         Index("ix_covey_runs_status_heartbeat", "tenant_id", "status", "heartbeat_at"),
+        Index(
+            "ix_covey_runs_user_session", "tenant_id", "user_id", "session_id", "created_at", "id"
+        ),
     )
 
     tenant_id: str = Field(sa_column=Column(ID(), primary_key=True))

@@ -73,6 +73,17 @@ def _stamp(scope: Scope, user_id: str | None, what: str) -> str | None:
     return user_id
 
 
+def _session_user(scope: Scope, user_id: str | None) -> str | None:
+    """The user namespace a session saved under `scope` goes to (see `Store.save_session`)."""
+    if scope.user_id is None and user_id is not None:
+        _check_optional(user_id, "session.user_id")
+        raise InvalidInputError(
+            f"session.user_id is {user_id!r}, but a tenant-wide scope saves sessions without a "
+            "user; save a user's session under scope.for_user(user_id)"
+        )
+    return _stamp(scope, user_id, "session")
+
+
 def _visible(scope: Scope, user_id: str | None, *, shared: bool = False) -> bool:
     if scope.user_id is None or user_id == scope.user_id:
         return True
@@ -161,7 +172,7 @@ class InMemoryStore(Store):
 
     def __init__(self) -> None:
         self._lock = anyio.Lock()
-        self._sessions: dict[tuple[str, str], Session] = {}
+        self._sessions: dict[tuple[str, str | None, str], Session] = {}
         self._runs: dict[tuple[str, str], Run] = {}
         self._events: dict[tuple[str, str], dict[int, str]] = {}
         self._memories: dict[tuple[str, str], Memory] = {}
@@ -181,10 +192,8 @@ class InMemoryStore(Store):
         """See `Store.get_session`."""
         check_id(session_id, "session_id")
         async with self._lock:
-            row = self._sessions.get((scope.tenant_id, session_id))
-            if row is None or not _visible(scope, row.user_id):
-                return None
-            return _copy(row)
+            row = self._sessions.get((scope.tenant_id, scope.user_id, session_id))
+            return None if row is None else _copy(row)
 
     async def list_sessions(
         self,
@@ -199,7 +208,7 @@ class InMemoryStore(Store):
         async with self._lock:
             rows = [
                 r
-                for (tenant, _), r in self._sessions.items()
+                for (tenant, _, _), r in self._sessions.items()
                 if tenant == scope.tenant_id
                 and _visible(scope, r.user_id)
                 and (agent_id is None or r.agent_id == agent_id)
@@ -207,7 +216,7 @@ class InMemoryStore(Store):
             return _page(
                 "sessions",
                 rows,
-                lambda r: (_micros(r.updated_at), r.id),
+                lambda r: (_micros(r.updated_at), r.id, r.user_id or ""),
                 descending=True,
                 limit=limit,
                 cursor=cursor,
@@ -219,14 +228,12 @@ class InMemoryStore(Store):
         """See `Store.save_session`."""
         check_id(session.id, "session.id")
         _check_optional(session.agent_id, "session.agent_id")
-        user_id = _stamp(scope, session.user_id, "session")
+        user_id = _session_user(scope, session.user_id)
         if expected_version is not None and expected_version < 0:
             raise InvalidInputError(f"expected_version must be 0 or more, got {expected_version}")
         async with self._lock:
-            key = (scope.tenant_id, session.id)
+            key = (scope.tenant_id, user_id, session.id)
             existing = self._sessions.get(key)
-            if existing is not None and not _writable(scope, existing.user_id):
-                raise ConflictError(f"Session id {session.id!r} is taken outside this scope")
             current = existing.version if existing is not None else 0
             if expected_version is not None and expected_version != current:
                 raise ConflictError(
@@ -248,15 +255,16 @@ class InMemoryStore(Store):
         """See `Store.delete_session`."""
         check_id(session_id, "session_id")
         async with self._lock:
-            key = (scope.tenant_id, session_id)
-            row = self._sessions.get(key)
-            if row is None or not _visible(scope, row.user_id):
+            key = (scope.tenant_id, scope.user_id, session_id)
+            if key not in self._sessions:
                 raise NotFoundError(f"No session {session_id!r} in this scope")
             del self._sessions[key]
             run_ids = {
                 run_id
                 for (tenant, run_id), run in self._runs.items()
-                if tenant == scope.tenant_id and run.session_id == session_id
+                if tenant == scope.tenant_id
+                and run.session_id == session_id
+                and run.user_id == scope.user_id
             }
             for run_id in run_ids:
                 del self._runs[(scope.tenant_id, run_id)]
@@ -330,7 +338,7 @@ class InMemoryStore(Store):
                 for (tenant, _), r in self._runs.items()
                 if tenant == scope.tenant_id
                 and _visible(scope, r.user_id)
-                and (session_id is None or r.session_id == session_id)
+                and (session_id is None or (r.session_id, r.user_id) == (session_id, scope.user_id))
                 and (status is None or r.status == status)
             ]
             return _page(
@@ -368,9 +376,10 @@ class InMemoryStore(Store):
             return row.cancel_requested
 
     async def mark_stale_runs_interrupted(
-        self, scope: Scope, *, older_than: timedelta
+        self, scope: Scope, *, older_than: timedelta, run_id: str | None = None
     ) -> list[str]:
         """See `Store.mark_stale_runs_interrupted`."""
+        _check_optional(run_id, "run_id")
         async with self._lock:
             now = utc_now()
             cutoff = now - older_than
@@ -381,6 +390,7 @@ class InMemoryStore(Store):
                 and _visible(scope, r.user_id)
                 and r.status == RunStatus.RUNNING
                 and (r.heartbeat_at or r.updated_at) < cutoff
+                and (run_id is None or r.id == run_id)
             ]
             stale.sort(key=lambda r: (_micros(r.created_at), r.id))
             for row in stale:
