@@ -38,8 +38,10 @@ async def test_user_sessions_are_namespaced(store: MemoryStore) -> None:
         ("bob", "bob's"),
     ]
     assert [s.summary for s in (await store.list_sessions(ALICE)).items] == ["alice's"]
-    # An admin writes a user's session by naming the user; it lands in that user's namespace.
-    await store.save_session(TENANT, Session(id="s2", user_id="bob"), expected_version=0)
+    # An admin writes a user's session through that user's scope, never tenant-wide.
+    with pytest.raises(InvalidInputError):
+        await store.save_session(TENANT, Session(id="s2", user_id="bob"), expected_version=0)
+    await store.save_session(TENANT.for_user("bob"), Session(id="s2"), expected_version=0)
     assert await store.get_session(BOB, "s2") is not None
     assert await store.get_session(TENANT, "s2") is None
     await store.delete_session(BOB, "s1")

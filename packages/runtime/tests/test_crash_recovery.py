@@ -178,10 +178,6 @@ def test_a_killed_worker_s_runs_are_closed_by_the_next_one(store_url: str, tmp_p
 
             # The session is stored from the start of the run (the input is, above).
             session = b.get("/v1/sessions/crash-session")
-            if session.status_code == 404:
-                # TODO(merge): the core saving the session when a run starts lands in another
-                # branch; drop this xfail once it is merged.
-                pytest.xfail("the core saves a run's session only when the run ends")
             assert session.status_code == 200, session.text
             assert session.json()["user_id"] == "alice"
     finally:

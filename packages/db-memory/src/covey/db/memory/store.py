@@ -135,6 +135,11 @@ class MemoryStore(RecordMethods, Store):
         check_id(session.id, "session.id")
         check_optional(session.agent_id, "session.agent_id")
         user_id = stamp(scope, session.user_id, "session")
+        if scope.user_id is None and user_id is not None:
+            raise InvalidInputError(
+                f"Session {session.id!r} belongs to user {user_id!r}: a tenant-wide scope saves "
+                "only sessions without a user; save it with scope.for_user(user_id)"
+            )
         if expected_version is not None and (
             type(expected_version) is not int or expected_version < 0
         ):
@@ -289,11 +294,13 @@ class MemoryStore(RecordMethods, Store):
             return row.cancel_requested
 
     async def mark_stale_runs_interrupted(
-        self, scope: Scope, *, older_than: timedelta
+        self, scope: Scope, *, older_than: timedelta, run_id: str | None = None
     ) -> list[str]:
-        """See `Store.mark_stale_runs_interrupted`."""
+        """See `Store.mark_stale_runs_interrupted`; with `run_id`, one atomic claim."""
         check_scope(scope)
         check_type(older_than, timedelta, "older_than")
+        if run_id is not None:
+            check_id(run_id, "run_id")
         with self._lock:
             now = utc_now()
             cutoff = now - older_than
@@ -305,6 +312,7 @@ class MemoryStore(RecordMethods, Store):
                     and visible(scope, r.user_id)
                     and r.status == RunStatus.RUNNING
                     and (r.heartbeat_at or r.updated_at) < cutoff
+                    and (run_id is None or r.id == run_id)
                 ),
                 key=lambda r: (micros(r.created_at), r.id),
             )
