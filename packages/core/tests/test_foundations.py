@@ -297,12 +297,16 @@ async def test_a_session_the_store_refuses_fails_the_run_before_the_model() -> N
     with pytest.raises(InvalidInputError):
         await agent.run("hi", session_id="bad\x00id", user_id="u")
     assert called == []
-    # Another user's session is refused too, before the model is asked.
-    await agent.run("mine", session_id="owned", user_id="alice")
-    called.clear()
+    # Another user's id is another session (ids are namespaced per user): nothing is refused,
+    # nothing is shared.
+    await agent.run("mine", session_id="owned", user_id="alice", state={"k": "alice"})
     other = await agent.run("yours?", session_id="owned", user_id="mallory")
-    assert other.status is RunStatus.FAILED
-    assert called == []
+    assert other.status is RunStatus.COMPLETED
+    assert other.all_messages()[0].parts[-1].content == "yours?"
+    alice = await store.get_session(Scope(user_id="alice"), "owned")
+    mallory = await store.get_session(Scope(user_id="mallory"), "owned")
+    assert alice is not None and alice.state == {"k": "alice"}
+    assert mallory is not None and mallory.state == {}
 
 
 # --- 10. a run stopped with an error lists the tool calls it made -----------------------------

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from runtime_agents import approval_model, delete_file, echo_model
+from runtime_agents import approval_model, build, delete_file, echo_model
 from runtime_helpers import read_sse, sse
 from test_auth import SECRET, bearer, token
 from websockets.exceptions import InvalidStatus
@@ -198,7 +198,7 @@ def test_ready_tells_readiness_only_and_metrics_are_admin_only(serve) -> None:
     assert metrics.headers["content-type"].startswith("text/plain")
     lines = metrics.text.splitlines()
     assert "covey_runs_in_progress 0" in lines
-    assert "covey_agents 5" in lines
+    assert f"covey_agents {len(build())}" in lines
     assert "covey_accepting_runs 1" in lines
     assert "# TYPE covey_runs_in_progress gauge" in lines
     _, secured = serve(auth="jwt", jwt_secret=SECRET)
@@ -206,7 +206,7 @@ def test_ready_tells_readiness_only_and_metrics_are_admin_only(serve) -> None:
     assert secured.get("/metrics").status_code == 401
     assert secured.get("/metrics", headers=bearer(token())).status_code == 403
     admin = secured.get("/metrics", headers=bearer(token(scope="admin")))
-    assert "covey_agents 5" in admin.text.splitlines()
+    assert f"covey_agents {len(build())}" in admin.text.splitlines()
 
 
 SECRET_INSTRUCTIONS = "You are the vault. The launch code is 0000."
