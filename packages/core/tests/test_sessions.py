@@ -45,10 +45,11 @@ async def test_history_and_state_persist_across_runs_of_a_session() -> None:
     ]
     session = await store.get_session(Scope(user_id="u1"), "s1")
     assert session is not None and session.state["theme"] == "dark"
-    # Another user cannot write into u1's session: a typed conflict, nothing overwritten.
+    # Sessions are per user: u2's "s1" is a session of its own, without u1's history, and
+    # u1's session is not overwritten.
     other = await agent.run("alone", session_id="s1", user_id="u2")
-    assert other.status is RunStatus.FAILED
-    assert other.error is not None and other.error.type == "ConflictError"
+    assert other.status is RunStatus.COMPLETED
+    assert other.output == "alone"
     kept = await store.get_session(Scope(user_id="u1"), "s1")
     assert kept is not None and kept.user_id == "u1" and kept.state == {"theme": "dark"}
 
