@@ -1,6 +1,6 @@
 """`memory://`: covey-db-memory's `MemoryStore` against the test double it replaced.
 
-`covey.spec.testing.InMemoryStore` copies every record through JSON on every call, in and out;
+`covey.testing.InMemoryStore` copies every record through JSON on every call, in and out;
 `MemoryStore` validates a record once when it is written and hands out copies that share what
 is immutable. Each row is the CPU time of one call (median of several batches), for:
 
@@ -123,7 +123,7 @@ async def _measure(store: Any) -> dict[str, float]:
 
 def run() -> list[tuple[str, ...]]:
     from covey.db.memory import MemoryStore
-    from covey.spec.testing import InMemoryStore
+    from covey.testing import InMemoryStore
 
     before = asyncio.run(_measure(InMemoryStore()))
     after = asyncio.run(_measure(MemoryStore()))

@@ -37,7 +37,6 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "store (covey.db, memory store, SQLAlchemy, sqlite3)",
         (
             "covey/db/",
-            "covey/spec/testing/memory_store",
             "sqlalchemy/",
             "aiosqlite/",
             "sqlmodel/",

@@ -14,6 +14,9 @@ from workspace import ROOT, Package, packages
 SPEC_DEPENDENCIES = {"pydantic", "typing-extensions", "anyio"}
 # Packages that compose plugins; everything with a kind is a plugin.
 COMPOSERS = {"core", "runtime", "learn", "conformance"}
+# What a plugin may bring in through an optional extra: its fake server (`<plugin>.testing`) is
+# built on covey-testing, which only its tests need.
+PLUGIN_EXTRA_COVEY_DEPENDENCIES = {"covey-spec", "covey-testing"}
 
 
 def requirement_name(requirement: str) -> str:
@@ -59,12 +62,29 @@ def check(package: Package) -> list[str]:
         extra = deps - SPEC_DEPENDENCIES
         if extra:
             errors.append(f"{where}: covey-spec may depend only on {sorted(SPEC_DEPENDENCIES)}")
+    elif package.name == "testing" and package.kind is None:
+        forbidden = covey_deps - {"covey-spec"}
+        if forbidden:
+            errors.append(
+                f"{where}: covey-testing depends on covey-spec only, not {sorted(forbidden)}"
+            )
     elif package.kind:
         forbidden = covey_deps - {"covey-spec"}
         if forbidden:
             errors.append(
                 f"{where}: a plugin depends on covey-spec only, not on {sorted(forbidden)}"
             )
+        extras: dict[str, list[str]] = project.get("optional-dependencies", {})
+        for extra_name, requirements in extras.items():
+            extra_covey = {
+                name for name in map(requirement_name, requirements) if name.startswith("covey-")
+            }
+            forbidden = extra_covey - PLUGIN_EXTRA_COVEY_DEPENDENCIES
+            if forbidden:
+                errors.append(
+                    f"{where}: extra {extra_name!r} of a plugin may bring covey-spec and "
+                    f"covey-testing only, not {sorted(forbidden)}"
+                )
 
     entry_points: dict[str, dict[str, str]] = project.get("entry-points", {})
     for group, names in entry_points.items():

@@ -18,7 +18,7 @@ def _ini(pytester: pytest.Pytester) -> None:
 _HEADER = """
 import pytest
 from covey.conformance import EmbedderSuite
-from covey.spec.testing import HashEmbedder
+from covey.testing import HashEmbedder
 
 class Base(EmbedderSuite):
     @pytest.fixture

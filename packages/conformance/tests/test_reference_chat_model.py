@@ -11,7 +11,7 @@ import pytest
 
 from covey.conformance import ChatModelSuite, ChatScript
 from covey.spec.models import ChatModel
-from covey.spec.testing import EchoChatModel
+from covey.testing import EchoChatModel
 
 _NO_BACKEND = "EchoChatModel answers in-process: there is no backend for chat_script to script"
 

@@ -6,7 +6,7 @@ import pytest
 
 from covey.conformance import EmbedderSuite
 from covey.spec.embeddings import Embedder
-from covey.spec.testing import HashEmbedder
+from covey.testing import HashEmbedder
 
 
 class TestHashEmbedder(EmbedderSuite):

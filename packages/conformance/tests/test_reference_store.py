@@ -6,7 +6,7 @@ import pytest
 
 from covey.conformance import StoreSuite
 from covey.spec.store import Store
-from covey.spec.testing import InMemoryStore
+from covey.testing import InMemoryStore
 
 
 class TestInMemoryStore(StoreSuite):

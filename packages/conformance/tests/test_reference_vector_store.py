@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from covey.conformance import VectorStoreSuite
-from covey.spec.testing import InMemoryVectorStore
 from covey.spec.vectors import VectorStore
+from covey.testing import InMemoryVectorStore
 
 
 class TestInMemoryVectorStore(VectorStoreSuite):

@@ -12,7 +12,7 @@ from covey.conformance import (
     ChatModelSuite, EmbedderSuite, StoreSuite, ToolsetSuite, VectorStoreSuite,
 )
 from covey.spec.store import Scope
-from covey.spec.testing import EchoChatModel, HashEmbedder, InMemoryStore, InMemoryVectorStore
+from covey.testing import EchoChatModel, HashEmbedder, InMemoryStore, InMemoryVectorStore
 from covey.spec.tools import ToolResult, ToolDefinition, Toolset
 """
 

@@ -9,12 +9,13 @@ import anyio
 import pytest
 from core_helpers import check_invariants, collect
 
-from covey.core import Agent, InMemoryStore, RunStatus
+from covey.core import Agent, RunStatus
 from covey.core.testing import TestModel
 from covey.spec import RunResult, tool
 from covey.spec import events as ev
 from covey.spec.errors import ConflictError, NotFoundError, RunTimeout
 from covey.spec.store import Scope
+from covey.testing import InMemoryStore
 
 
 async def test_cancel_stops_a_running_tool_and_closes_its_events() -> None:

@@ -9,7 +9,7 @@ import anyio
 import pytest
 from core_helpers import call, collect, text
 
-from covey.core import Agent, InMemoryStore, RunStatus
+from covey.core import Agent, RunStatus
 from covey.core.fallback import FallbackExhaustedError, FallbackModel
 from covey.core.testing import AgentInfo, FunctionModel, TestModel
 from covey.spec import (
@@ -33,6 +33,7 @@ from covey.spec.errors import (
 )
 from covey.spec.store import Page, Run, Scope
 from covey.spec.tools import Toolset
+from covey.testing import InMemoryStore
 
 # --- 4. a tool's own TimeoutError is not the per-tool timeout -------------------------------------
 

@@ -8,7 +8,7 @@ import anyio
 import pytest
 from core_helpers import call, collect, last_request, text
 
-from covey.core import Agent, InMemoryStore, RunStatus
+from covey.core import Agent, RunStatus
 from covey.core.testing import AgentInfo, FunctionModel
 from covey.spec import (
     ModelRequest,
@@ -23,6 +23,7 @@ from covey.spec import events as ev
 from covey.spec.errors import ConfigurationError, ConflictError
 from covey.spec.store import Run, Scope
 from covey.spec.tools import Toolset
+from covey.testing import InMemoryStore
 
 deleted: list[str] = []
 

@@ -12,13 +12,13 @@ from covey.core import (
     AgentRun,
     CallToolsNode,
     End,
-    InMemoryStore,
     ModelRequestNode,
     RunStatus,
 )
 from covey.core.testing import AgentInfo, FunctionModel, TestModel
 from covey.spec import ModelRequest, ModelResponse
 from covey.spec.store import Scope
+from covey.testing import InMemoryStore
 
 
 def get_time() -> str:

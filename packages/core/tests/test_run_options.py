@@ -9,11 +9,12 @@ import anyio
 import pytest
 from core_helpers import text
 
-from covey.core import Agent, InMemoryStore, RunResult, RunStatus
+from covey.core import Agent, RunResult, RunStatus
 from covey.core.run.options import RunKwargs
 from covey.core.testing import AgentInfo, FunctionModel
 from covey.spec import ModelRequest, ModelResponse, ModelSettings, RunContext, UserPart
 from covey.spec.store import Scope
+from covey.testing import InMemoryStore
 
 Entry = Callable[[Agent[Any, Any], RunKwargs[Any]], Awaitable[RunResult[Any]]]
 

@@ -12,12 +12,13 @@ import anyio
 import pytest
 from core_helpers import call, text
 
-from covey.core import Agent, InMemoryStore, RunStatus
+from covey.core import Agent, RunStatus
 from covey.core.testing import AgentInfo, FunctionModel
 from covey.db.sql import SqlStore
 from covey.spec import ModelRequest, ModelResponse, RunContext, ToolReturnPart
 from covey.spec.errors import ConflictError
 from covey.spec.store import Scope, Store
+from covey.testing import InMemoryStore
 
 SCOPE = Scope(user_id="u")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from covey.core import Agent, InMemoryStore, RunStatus
+from covey.core import Agent, RunStatus
 from covey.core.history import repair_history, trim_to_budget
 from covey.core.testing import AgentInfo, FunctionModel
 from covey.spec import (
@@ -17,6 +17,7 @@ from covey.spec import (
     UserPart,
 )
 from covey.spec.store import Scope
+from covey.testing import InMemoryStore
 
 
 def echo_history(messages: list[ModelRequest | ModelResponse], info: AgentInfo) -> ModelResponse:

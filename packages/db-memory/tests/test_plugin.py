@@ -8,7 +8,7 @@ from covey.db.memory import MemoryStore, Retention
 from covey.runtime import open_store
 from covey.spec import plugins
 from covey.spec.errors import ConfigurationError
-from covey.spec.testing import InMemoryStore
+from covey.testing import InMemoryStore
 
 
 def test_entry_point_is_registered_by_this_distribution() -> None:

@@ -1,4 +1,5 @@
-"""The built wheel installs alone (with covey-spec) and pulls in no other provider's SDK."""
+"""The built wheel installs alone (with covey-spec) and pulls in no other provider's SDK; its fake
+server needs the `testing` extra (covey-testing) and says so when it is missing."""
 
 from __future__ import annotations
 
@@ -12,6 +13,18 @@ from covey.conformance.wheels import build_wheel, fresh_venv
 PACKAGE = Path(__file__).resolve().parent.parent
 WORKSPACE = PACKAGE.parent.parent
 OTHER_SDKS = {"openai", "google-genai"}
+
+# Runs inside the fresh venv before covey-testing is installed: the fake server says what to add.
+WITHOUT_EXTRA = textwrap.dedent(
+    """
+    try:
+        import covey.models.anthropic.testing
+    except ImportError as error:
+        print(error)
+    else:
+        print("imported")
+    """
+)
 
 SMOKE = textwrap.dedent(
     """
@@ -45,7 +58,14 @@ def test_wheel_installs_alone_with_only_its_sdk(tmp_path):
 
     venv = fresh_venv(tmp_path / "venv", unset_prefixes=("ANTHROPIC_",))
     venv.install(*wheels)
+    alone = {name for name in venv.distributions() if name.startswith("covey-")}
+    assert alone == {"covey-models-anthropic", "covey-spec"}
+    assert venv.run(WITHOUT_EXTRA).strip().splitlines()[-1] == (
+        "covey.models.anthropic.testing needs covey-testing: "
+        "pip install covey-models-anthropic[testing]"
+    )
 
+    venv.install(build_wheel(WORKSPACE / "packages" / "testing", dist))
     text = venv.run(SMOKE).strip().splitlines()[-1]
     installed = venv.distributions()
     assert text == "from the wheel"
@@ -54,4 +74,5 @@ def test_wheel_installs_alone_with_only_its_sdk(tmp_path):
     assert not {n for n in installed if n.startswith("covey-")} - {
         "covey-models-anthropic",
         "covey-spec",
+        "covey-testing",
     }

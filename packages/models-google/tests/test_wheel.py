@@ -2,12 +2,14 @@
 
 Checks that it brings google-genai and neither of the other providers' SDKs, registers its entry
 points, imports without loading the SDK, and works end to end against `FakeGeminiServer` from
-the installed files. Needs the package index (to install google-genai); it fails, never skips,
+the installed files (its fake server once covey-testing, the `testing` extra, is installed too;
+without it, importing the fake server says what to install). Needs the package index (to install google-genai); it fails, never skips,
 when a build or an install breaks.
 """
 
 from __future__ import annotations
 
+import textwrap
 import zipfile
 from pathlib import Path
 
@@ -17,6 +19,19 @@ from covey.conformance.wheels import build_wheel, fresh_venv
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 SPEC_DIR = PACKAGE_DIR.parent / "spec"
+TESTING_DIR = PACKAGE_DIR.parent / "testing"
+
+# Runs inside the fresh venv before covey-testing is installed: the fake server says what to add.
+WITHOUT_EXTRA = textwrap.dedent(
+    """
+    try:
+        import covey.models.google.testing
+    except ImportError as error:
+        print(error)
+    else:
+        print("imported")
+    """
+)
 
 PROBE = r"""
 import asyncio, importlib.metadata as md, json, os, re, sys
@@ -75,6 +90,13 @@ def test_wheel_installs_alone_with_only_the_google_sdk(tmp_path: Path) -> None:
 
     venv = fresh_venv(tmp_path / "venv")
     venv.install(spec_wheel, wheel)
+    alone = {name for name in venv.distributions() if name.startswith("covey-")}
+    assert alone == {"covey-models-google", "covey-spec"}
+    assert venv.run(WITHOUT_EXTRA).strip().splitlines()[-1] == (
+        "covey.models.google.testing needs covey-testing: pip install covey-models-google[testing]"
+    )
+
+    venv.install(build_wheel(TESTING_DIR, dist))
     report = venv.run_json(PROBE)
 
     installed = set(report["installed"])

@@ -1,5 +1,6 @@
 """The built wheel, installed alone with covey-spec into a fresh venv, works and brings only the
-`openai` SDK (neither `anthropic` nor `google-genai`)."""
+`openai` SDK (neither `anthropic` nor `google-genai`); its fake server needs the `testing` extra
+(covey-testing) and says so when it is missing."""
 
 from __future__ import annotations
 
@@ -12,7 +13,20 @@ from covey.conformance.wheels import build_wheel, fresh_venv
 
 PACKAGE = Path(__file__).resolve().parents[1]
 SPEC = PACKAGE.parent / "spec"
+TESTING = PACKAGE.parent / "testing"
 FOREIGN_SDKS = {"anthropic", "google-genai"}
+
+# Runs inside the fresh venv before covey-testing is installed: the fake server says what to add.
+WITHOUT_EXTRA = textwrap.dedent(
+    """
+    try:
+        import covey.models.openai.testing
+    except ImportError as error:
+        print(error)
+    else:
+        print("imported")
+    """
+)
 
 # Runs inside the fresh venv: a model string through the registry, against the fake server.
 SMOKE = textwrap.dedent(
@@ -49,7 +63,13 @@ def test_wheel_installs_alone_and_brings_only_the_openai_sdk(tmp_path: Path) -> 
 
     venv = fresh_venv(tmp_path / "venv", unset_prefixes=("OPENAI_", "OLLAMA_"))
     venv.install(*wheels)
+    alone = {name for name in venv.distributions() if name.startswith("covey-")}
+    assert alone == {"covey-models-openai", "covey-spec"}
+    assert venv.run(WITHOUT_EXTRA).strip().splitlines()[-1] == (
+        "covey.models.openai.testing needs covey-testing: pip install covey-models-openai[testing]"
+    )
 
+    venv.install(build_wheel(TESTING, out))
     text = venv.run(SMOKE).strip().splitlines()[-1]
     installed = venv.distributions()
     assert text == "hello from the wheel"
@@ -58,4 +78,4 @@ def test_wheel_installs_alone_and_brings_only_the_openai_sdk(tmp_path: Path) -> 
         f"another provider's SDK came along: {installed & FOREIGN_SDKS}"
     )
     covey = {name for name in installed if name.startswith("covey-")}
-    assert covey == {"covey-models-openai", "covey-spec"}
+    assert covey == {"covey-models-openai", "covey-spec", "covey-testing"}

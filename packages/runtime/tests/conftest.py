@@ -17,7 +17,7 @@ from runtime_helpers import ThreadServer
 
 from covey.runtime import Registry, RuntimeSettings, create_app
 from covey.spec.store import Store
-from covey.spec.testing import InMemoryStore
+from covey.testing import InMemoryStore
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 from websockets.exceptions import ConnectionClosedError
 from websockets.sync.client import connect
 
-from covey.spec.testing import InMemoryStore
+from covey.testing import InMemoryStore
 
 PROBLEM = "application/problem+json"
 JSON = {"content-type": "application/json"}

@@ -21,7 +21,7 @@ from schemathesis.checks import (
 )
 
 from covey.runtime import RuntimeSettings, create_app
-from covey.spec.testing import InMemoryStore
+from covey.testing import InMemoryStore
 
 PROBLEM = "application/problem+json"
 

@@ -10,7 +10,7 @@ from runtime_helpers import check_event_log, read_sse, sse, wait_until_event
 
 from covey.spec import RunStatus
 from covey.spec.store import Run, Scope
-from covey.spec.testing import InMemoryStore
+from covey.testing import InMemoryStore
 
 PROBLEM = "application/problem+json"
 

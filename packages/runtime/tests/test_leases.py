@@ -10,7 +10,7 @@ from typing import Any
 from runtime_helpers import check_event_log, sse, wait_until_event
 
 from covey.spec.store import Scope, utc_now
-from covey.spec.testing import InMemoryStore
+from covey.testing import InMemoryStore
 
 LEASE = 1.0
 

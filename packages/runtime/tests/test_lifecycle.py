@@ -10,7 +10,7 @@ from runtime_helpers import check_event_log, sse, wait_until_event
 
 from covey.spec import events as ev
 from covey.spec.store import Scope
-from covey.spec.testing import InMemoryStore
+from covey.testing import InMemoryStore
 
 
 def test_a_run_past_its_timeout_fails_with_run_timeout(serve, gates: Path) -> None:

@@ -24,7 +24,7 @@ import pytest
 from pydantic import BaseModel, Field, TypeAdapter
 
 from covey.spec.errors import ConfigurationError
-from covey.spec.testing import generate_arguments, generate_json_data
+from covey.spec.schema_data import generate_arguments, generate_json_data
 
 
 class Color(enum.Enum):
@@ -212,9 +212,9 @@ def test_seeds_vary_the_data_and_the_same_seed_repeats_it() -> None:
 
 PROBE = """
 import json, sys
-import covey.spec, covey.spec.testing
+import covey.spec, covey.spec.schema_data
 assert "hypothesis" not in sys.modules, "imported at import time"
-from covey.spec.testing import generate_json_data
+from covey.spec.schema_data import generate_json_data
 schema = {"type": "object", "properties": {
     "code": {"type": "string", "pattern": "^[A-Z]{2}-[0-9]{3}$"},
     "tags": {"type": "array", "items": {"type": "string", "pattern": "^#[a-z]{3,8}$"},
@@ -245,7 +245,7 @@ def test_the_same_data_in_every_process_and_hypothesis_only_on_first_use() -> No
 def test_a_pattern_without_hypothesis_installed_says_what_to_install() -> None:
     code = (
         "import sys; sys.modules['hypothesis'] = None\n"
-        "from covey.spec.testing import generate_json_data\n"
+        "from covey.spec.schema_data import generate_json_data\n"
         "assert generate_json_data({'type': 'integer', 'minimum': 4}) == 4\n"
         "generate_json_data({'type': 'string', 'pattern': 'a+'})\n"
     )

@@ -114,13 +114,16 @@ def test_wheel_installs_alone_with_only_its_declared_dependencies(tmp_path: Path
     assert "covey/__init__.py" not in names
     assert "covey/spec/py.typed" in names
     assert "covey/spec/plugins.py" in names
+    assert "covey/spec/schema_data.py" in names
+    doubles = [n for n in names if n.startswith("covey/spec/testing/")]
+    assert not doubles, f"test doubles belong in covey-testing, not the interface: {doubles}"
 
     venv = fresh_venv(tmp_path / "venv")
     venv.install(wheel)
     report = venv.run_json(PROBE.replace("ROOTS", repr(ALLOWED_ROOTS)))
 
     assert set(report["spec_requires"]) <= set(ALLOWED_ROOTS), report["spec_requires"]
-    # The one optional extra: Hypothesis, for `pattern` strings in the testing doubles.
+    # The one optional extra: Hypothesis, for `pattern` strings in covey.spec.schema_data.
     assert report["spec_extras"] == ["testing:hypothesis"], report["spec_extras"]
     allowed = set(report["allowed"]) | {"covey-spec"}
     extra = set(report["installed"]) - allowed

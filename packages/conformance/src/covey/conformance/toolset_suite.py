@@ -3,7 +3,7 @@
 Subclass it in your plugin's tests and supply the `toolset` fixture: a toolset with at least
 one tool that has a required argument. The suite calls every `function` tool it lists, with
 arguments built from the tool's JSON schema (every property, see
-`covey.spec.testing.generate_arguments`). When schema-built arguments cannot work (a path that
+`covey.spec.schema_data.generate_arguments`). When schema-built arguments cannot work (a path that
 must exist, an id that must be known), also supply `toolset_calls`: tool name → arguments that
 succeed. Those calls must return a result that is not an error; schema-built calls may return an
 error result or raise a `CoveyError` (`ModelRetry`, `ToolError`), but nothing else::
@@ -34,7 +34,7 @@ import pytest
 
 from covey.spec.context import RunContext
 from covey.spec.errors import CoveyError, ToolNotFoundError
-from covey.spec.testing.schema_data import generate_arguments
+from covey.spec.schema_data import generate_arguments
 from covey.spec.tools import ToolArgumentsError, ToolDefinition, ToolResult, Toolset
 
 __all__ = ["ToolsetSuite"]

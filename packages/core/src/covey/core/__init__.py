@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from covey.core.run.options import RunKwargs
     from covey.core.run.plan import RunPlan
     from covey.spec import RunContext, RunResult, RunStatus
-    from covey.spec.testing import InMemoryStore
 
 __all__ = [
     "Agent",
@@ -27,7 +26,6 @@ __all__ = [
     "CallToolsNode",
     "End",
     "FallbackModel",
-    "InMemoryStore",
     "ModelRequestNode",
     "RetryPolicy",
     "RunContext",
@@ -56,7 +54,6 @@ _WHERE = {
     "RunContext": "covey.spec",
     "RunResult": "covey.spec",
     "RunStatus": "covey.spec",
-    "InMemoryStore": "covey.spec.testing",
 }
 
 

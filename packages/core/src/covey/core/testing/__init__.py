@@ -24,7 +24,7 @@ from covey.core.testing._function_model import (
     StreamItem,
 )
 from covey.core.testing._test_model import TestModel, test_model_factory
-from covey.spec.testing.schema_data import generate_json_data
+from covey.spec.schema_data import generate_json_data
 
 __all__ = [
     "AgentInfo",

@@ -31,7 +31,7 @@ from covey.spec.models import (
     ModelStreamEvent,
     ToolChoice,
 )
-from covey.spec.testing.schema_data import generate_json_data
+from covey.spec.schema_data import generate_json_data
 from covey.spec.tools import ToolDefinition
 
 # --- TestModel -----------------------------------------------------------------------------------

@@ -25,7 +25,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from covey.spec.testing.http import Exchange, LoopbackServer
+try:
+    from covey.testing.http import Exchange, LoopbackServer
+except ModuleNotFoundError as error:  # the fake server is for tests: covey-testing is an extra
+    if error.name is None or not error.name.startswith("covey.testing"):
+        raise
+    raise ImportError(
+        "covey.models.anthropic.testing needs covey-testing: pip install covey-models-anthropic[testing]"
+    ) from error
 
 __all__ = [
     "DEFAULT_REPLY",

@@ -38,7 +38,14 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 from urllib.parse import parse_qsl, urlsplit
 
-from covey.spec.testing.http import Exchange, LoopbackServer
+try:
+    from covey.testing.http import Exchange, LoopbackServer
+except ModuleNotFoundError as error:  # the fake server is for tests: covey-testing is an extra
+    if error.name is None or not error.name.startswith("covey.testing"):
+        raise
+    raise ImportError(
+        "covey.models.google.testing needs covey-testing: pip install covey-models-google[testing]"
+    ) from error
 
 __all__ = [
     "FakeGeminiServer",

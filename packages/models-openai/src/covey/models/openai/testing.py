@@ -31,7 +31,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from covey.spec.testing.http import Exchange, LoopbackServer, RecordedRequest, format_sse
+try:
+    from covey.testing.http import Exchange, LoopbackServer, RecordedRequest, format_sse
+except ModuleNotFoundError as error:  # the fake server is for tests: covey-testing is an extra
+    if error.name is None or not error.name.startswith("covey.testing"):
+        raise
+    raise ImportError(
+        "covey.models.openai.testing needs covey-testing: pip install covey-models-openai[testing]"
+    ) from error
 
 __all__ = [
     "FakeOpenAIServer",

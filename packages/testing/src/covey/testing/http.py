@@ -11,7 +11,7 @@ Example:
     import json
     import urllib.request
 
-    from covey.spec.testing.http import Exchange, LoopbackServer, RecordedRequest
+    from covey.testing.http import Exchange, LoopbackServer, RecordedRequest
 
 
     class FakeGreeter(LoopbackServer[RecordedRequest, str]):

@@ -1,4 +1,4 @@
-"""`covey.spec.testing.http` over real loopback HTTP: lifecycle, recording, scripts, bodies, SSE."""
+"""`covey.testing.http` over real loopback HTTP: lifecycle, recording, scripts, bodies, SSE."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-import covey.spec.testing.http as loopback
-from covey.spec.testing.http import Exchange, LoopbackServer, RecordedRequest, format_sse
+import covey.testing.http as loopback
+from covey.testing.http import Exchange, LoopbackServer, RecordedRequest, format_sse
 
 
 class EchoServer(LoopbackServer[RecordedRequest, str]):

@@ -12,8 +12,8 @@ from covey.spec.models import (
     PartDeltaEvent,
     PartStartEvent,
 )
-from covey.spec.testing import EchoChatModel
 from covey.spec.tools import ToolDefinition
+from covey.testing import EchoChatModel
 
 ADD = ToolDefinition(
     name="add",

@@ -1,4 +1,7 @@
-"""`InMemoryStore`: the reference `Store`, kept in dicts."""
+"""`InMemoryStore`: the conformance suite's reference `Store`, kept in dicts.
+
+A test double, not the production store: `memory://` is covey-db-memory's `MemoryStore`.
+"""
 
 from __future__ import annotations
 
@@ -157,7 +160,12 @@ def _status_conflict(run_id: str, expected: RunStatus, stored: Run | None) -> Co
 
 
 class InMemoryStore(Store):
-    """The reference `Store`: every rule of the interface, in process memory.
+    """The reference `Store`: every rule of the interface, in process memory, simply.
+
+    `covey-conformance` proves `StoreSuite` against it (and against subclasses with one rule
+    broken, to show the suite catches each bug). It is a test double, not what `memory://`
+    serves: that is `covey.db.memory.MemoryStore` (covey-db-memory), bounded and without a JSON
+    round trip per call. Use this one to check a suite or to fake a store in a plugin's tests.
 
     Rows go in and out through a JSON round trip, so callers can never change a stored row by
     mutating an object, and anything a database could not store fails here too. One `anyio.Lock`

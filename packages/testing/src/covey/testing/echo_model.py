@@ -26,8 +26,8 @@ from covey.spec.models import (
     ModelSettings,
     ModelStreamEvent,
 )
+from covey.spec.schema_data import generate_arguments, generate_json_data
 from covey.spec.streaming import ResponseAssembler
-from covey.spec.testing.schema_data import generate_arguments, generate_json_data
 from covey.spec.tools import ToolDefinition
 from covey.spec.usage import Usage
 
