@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import SecretStr
 
@@ -12,6 +13,7 @@ from covey.models.openai._client import Connection
 from covey.models.openai.profiles import OpenAIModelProfile
 from covey.models.openai.providers import OpenAICompatibleProvider, get_provider
 from covey.spec.adapter_kit import require_model_name
+from covey.spec.errors import UnexpectedModelBehavior
 from covey.spec.models import ChatModel
 
 if TYPE_CHECKING:
@@ -74,6 +76,44 @@ class OpenAIModelBase(ChatModel):
 
     def _sdk_errors(self) -> AbstractContextManager[None]:
         return self._connection.sdk_errors(self._model_name)
+
+    async def _post_json(
+        self, path: str, body: dict[str, Any], options: dict[str, Any]
+    ) -> dict[str, Any]:
+        """POST `body` (already the wire JSON) through the SDK's low-level path and decode the
+        JSON answer.
+
+        The SDK still does transport, auth headers, retries (off) and maps error statuses to
+        its exceptions, but skips its request transform and typed response models: the body
+        is built here and the answer read by the caller, which is most of the SDK's CPU time.
+        Call inside `_sdk_errors()`.
+
+        Raises:
+            UnexpectedModelBehavior: the answer is not a JSON object.
+        """
+        import httpx2
+
+        client = await self._client()
+        request: dict[str, Any] = {"security": {"bearer_auth": True}}
+        if "extra_headers" in options:
+            request["headers"] = options["extra_headers"]
+        if "extra_body" in options:
+            request["extra_json"] = options["extra_body"]
+        if "timeout" in options:
+            request["timeout"] = options["timeout"]
+        response = await client.post(
+            path, body=body, cast_to=httpx2.Response, options=cast("Any", request)
+        )
+        try:
+            decoded: object = json.loads(response.content)
+        except ValueError:
+            decoded = None
+        if not isinstance(decoded, dict):
+            raise UnexpectedModelBehavior(
+                f"{self.provider} sent a response that is not a JSON object (HTTP "
+                f"{response.status_code}); the server may not be OpenAI-compatible for {path}."
+            )
+        return cast("dict[str, Any]", decoded)
 
     async def aclose(self) -> None:
         """Close the HTTP client this model built (a client passed in stays open)."""

@@ -6,10 +6,10 @@ import uuid
 from collections.abc import AsyncIterator, Hashable
 from typing import TYPE_CHECKING, Any, cast
 
-from covey.models.openai._usage import chat_usage
+from covey.models.openai._usage import chat_usage, field
 
 if TYPE_CHECKING:
-    from openai.types.chat import ChatCompletion, ChatCompletionChunk
+    from openai.types.chat import ChatCompletionChunk
     from openai.types.chat.chat_completion_chunk import ChoiceDelta
 from covey.spec.errors import UnexpectedModelBehavior
 from covey.spec.messages import (
@@ -43,7 +43,7 @@ def _new_call_id() -> str:
 
 def _reasoning(obj: Any) -> str:
     for name in _REASONING_FIELDS:
-        value = getattr(obj, name, None)
+        value = field(obj, name)
         if isinstance(value, str) and value:
             return value
     return ""
@@ -76,48 +76,61 @@ def _content_chunks(content: Any) -> tuple[str, str]:
     return "".join(text), "".join(thinking)
 
 
+def _object(value: object) -> dict[str, Any]:
+    return cast("dict[str, Any]", value) if isinstance(value, dict) else {}
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 def parse_completion(
-    completion: ChatCompletion, *, provider_name: str, model_name: str
+    completion: dict[str, Any], *, provider_name: str, model_name: str
 ) -> ModelResponse:
-    """A `ModelResponse` from a `ChatCompletion` (its first choice).
+    """A `ModelResponse` from a chat completion (its decoded JSON; the first choice).
+
+    Compatible servers may leave out any field; a missing or mistyped one reads as absent.
 
     Raises:
         UnexpectedModelBehavior: the completion has no choices.
     """
-    # Compatible servers may leave out fields the SDK's types call required: they read as None.
-    if not completion.choices:
+    choices = completion.get("choices")
+    if not isinstance(choices, list) or not choices:
         raise UnexpectedModelBehavior(f"{provider_name} returned a chat completion with no choices")
-    choice = completion.choices[0]
-    message = choice.message
-    text, chunk_thinking = _content_chunks(message.content)
+    choice = _object(choices[0])  # pyright: ignore[reportUnknownArgumentType]
+    message = _object(choice.get("message"))
+    text, chunk_thinking = _content_chunks(message.get("content"))
     thinking = _reasoning(message) or chunk_thinking
     parts: list[ModelResponsePart] = []
     if thinking:
         parts.append(ThinkingPart(content=thinking))
     if text:
         parts.append(TextPart(content=text))
-    refusal = message.refusal
+    refusal = _str(message.get("refusal"))
     if refusal:
         parts.append(TextPart(content=refusal, provider_details={"refusal": True}))
-    for call in message.tool_calls or []:
-        if call.type != "function":  # a custom (free-form) tool call: Covey declares none
-            continue
+    calls = message.get("tool_calls")
+    for raw in cast("list[Any]", calls) if isinstance(calls, list) else []:
+        call = _object(raw)
+        if call.get("type", "function") != "function":
+            continue  # a custom (free-form) tool call: Covey declares none
+        function = _object(call.get("function"))
         parts.append(
             ToolCallPart(
-                tool_name=call.function.name,
-                args=call.function.arguments or "",
-                tool_call_id=call.id or _new_call_id(),
+                tool_name=_str(function.get("name")) or "",
+                args=_str(function.get("arguments")) or "",
+                tool_call_id=_str(call.get("id")) or _new_call_id(),
             )
         )
-    reason = finish_reason(choice.finish_reason)
+    reason = finish_reason(_str(choice.get("finish_reason")))
     if refusal and reason == "stop":
         reason = "content_filter"
     return ModelResponse(
         parts=parts,
-        usage=chat_usage(completion.usage),
-        model_name=completion.model or model_name,
+        usage=chat_usage(completion.get("usage")),
+        model_name=_str(completion.get("model")) or model_name,
         provider_name=provider_name,
-        provider_response_id=completion.id,
+        provider_response_id=_str(completion.get("id")),
         finish_reason=reason,
     )
 

@@ -30,7 +30,7 @@ from covey.spec.models import (
 if TYPE_CHECKING:
     import httpx2
     from openai import AsyncStream
-    from openai.types.chat import ChatCompletion, ChatCompletionChunk
+    from openai.types.chat import ChatCompletionChunk
 
 __all__ = ["OpenAIChatModel"]
 
@@ -146,11 +146,7 @@ class OpenAIChatModel(OpenAIModelBase):
         """
         body, options = self.build_request(messages, settings, params)
         with self._sdk_errors():
-            # The body is built as a dict, so the SDK's overloads cannot pick a return type.
-            completion = cast(
-                "ChatCompletion",
-                await (await self._client()).chat.completions.create(**body, **options),
-            )
+            completion = await self._post_json("/chat/completions", body, options)
         return parse_completion(
             completion, provider_name=self.provider, model_name=self._model_name
         )
