@@ -18,7 +18,7 @@ from covey.spec.models import ChatModel
 
 if TYPE_CHECKING:
     import httpx2
-    from openai import AsyncOpenAI
+    from openai import AsyncOpenAI, AsyncStream
 
 __all__ = ["OpenAIModelBase"]
 
@@ -94,15 +94,8 @@ class OpenAIModelBase(ChatModel):
         import httpx2
 
         client = await self._client()
-        request: dict[str, Any] = {"security": {"bearer_auth": True}}
-        if "extra_headers" in options:
-            request["headers"] = options["extra_headers"]
-        if "extra_body" in options:
-            request["extra_json"] = options["extra_body"]
-        if "timeout" in options:
-            request["timeout"] = options["timeout"]
         response = await client.post(
-            path, body=body, cast_to=httpx2.Response, options=cast("Any", request)
+            path, body=body, cast_to=httpx2.Response, options=_request_options(options)
         )
         try:
             decoded: object = json.loads(response.content)
@@ -115,9 +108,43 @@ class OpenAIModelBase(ChatModel):
             )
         return cast("dict[str, Any]", decoded)
 
+    async def _post_stream(
+        self, path: str, body: dict[str, Any], options: dict[str, Any]
+    ) -> AsyncStream[object]:
+        """POST `body` for a Server-Sent Events answer; iterating yields each event's decoded
+        JSON (a dict), untyped.
+
+        The SDK's stream still decodes the SSE, stops at `[DONE]`, raises an error event as
+        `openai.APIError` and maps transport failures; only its per-chunk typed models are
+        skipped. Call inside `_sdk_errors()`, and close the stream.
+        """
+        import openai
+
+        client = await self._client()
+        return await client.post(
+            path,
+            body=body,
+            cast_to=object,
+            options=_request_options(options),
+            stream=True,
+            stream_cls=openai.AsyncStream[object],
+        )
+
     async def aclose(self) -> None:
         """Close the HTTP client this model built (a client passed in stays open)."""
         await self._connection.aclose()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model_name={self._model_name!r}, provider={self.provider!r})"
+
+
+def _request_options(options: dict[str, Any]) -> Any:
+    """The SDK's low-level request options (`RequestOptions`) from `sdk_options`' keywords."""
+    request: dict[str, Any] = {"security": {"bearer_auth": True}}
+    if "extra_headers" in options:
+        request["headers"] = options["extra_headers"]
+    if "extra_body" in options:
+        request["extra_json"] = options["extra_body"]
+    if "timeout" in options:
+        request["timeout"] = options["timeout"]
+    return request
