@@ -84,6 +84,7 @@ async def test_every_entry_point_accepts_every_option(entry: str) -> None:
         "run_id": f"run-{entry}",
         "parent_run_id": "parent",
         "metadata": {"source": entry},
+        "stream_model": entry == "run_stream",
     }
     assert set(options) == set(RunKwargs.__annotations__), "every option is exercised"
     result = await ENTRIES[entry](agent, options)
@@ -100,6 +101,37 @@ async def test_every_entry_point_accepts_every_option(entry: str) -> None:
     assert stored.parent_run_id == "parent"
     session = await store.get_session(scope, "s")
     assert session is not None and session.state == {"lang": "fr"}
+
+
+@pytest.mark.parametrize("entry", list(ENTRIES))
+@pytest.mark.parametrize("stream_model", [None, True, False])
+async def test_the_model_streams_for_run_stream_or_when_asked(
+    entry: str, stream_model: bool | None
+) -> None:
+    asked: list[str] = []
+
+    def whole(messages: list[ModelRequest | ModelResponse], info: AgentInfo) -> ModelResponse:
+        asked.append("whole")
+        return text("answered")
+
+    async def streamed(messages: list[ModelRequest | ModelResponse], info: AgentInfo) -> Any:
+        asked.append("streamed")
+        yield "answered"
+
+    agent = Agent(model=FunctionModel(whole, stream_function=streamed))
+    options: RunKwargs[Any] = {} if stream_model is None else {"stream_model": stream_model}
+    result = await ENTRIES[entry](agent, options)
+    assert result.status is RunStatus.COMPLETED and result.output == "answered"
+    wanted = entry == "run_stream" if stream_model is None else stream_model
+    assert asked == ["streamed" if wanted else "whole"]
+
+
+async def test_run_stream_without_model_streaming_has_the_same_events_but_deltas() -> None:
+    agent = Agent(model=FunctionModel(lambda m, i: text("hello world")))
+    streamed = [e.type async for e in agent.run_stream("hi")]
+    whole = [e.type async for e in agent.run_stream("hi", stream_model=False)]
+    assert "text.delta" in streamed
+    assert whole == [t for t in streamed if t != "text.delta"]
 
 
 @pytest.mark.parametrize("entry", list(ENTRIES))

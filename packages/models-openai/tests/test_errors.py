@@ -324,3 +324,21 @@ async def test_openai_key_from_its_variable(
     model = OpenAIChatModel("gpt-4.1", http_client=mock.client)
     await model.request([ModelRequest.user("Hi")], None, ModelRequestParams())
     assert mock.requests[0].headers["authorization"] == "Bearer sk-openai-env-key-0001"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx2.Response(200, text="<html>Welcome to nginx!</html>"),
+        httpx2.Response(200, json=["not", "an", "object"]),
+    ],
+    ids=["html", "json-list"],
+)
+async def test_a_success_that_is_not_a_json_object_is_unexpected_behaviour(
+    mock_openai: Any, answer: httpx2.Response
+) -> None:
+    from covey.spec.errors import UnexpectedModelBehavior
+
+    mock = mock_openai(answer)
+    with pytest.raises(UnexpectedModelBehavior, match=r"not a JSON object.*/chat/completions"):
+        await call(mock)

@@ -236,6 +236,7 @@ class Agent(Generic[DepsT, OutputT]):
         check_run_kwargs(where, options)
         model = options.get("model")
         store = options.get("store")
+        stream_model = options.get("stream_model")
         plan = self.plan(model)
         built = RunOptions(
             input=input,
@@ -250,7 +251,7 @@ class Agent(Generic[DepsT, OutputT]):
             model=plan.model,
             model_settings=options.get("model_settings"),
             store=store if store is not None else self.store,
-            stream=stream,
+            stream=stream if stream_model is None else stream_model,
             metadata=dict(options.get("metadata") or {}),
         )
         return RunEngine(plan, built)
@@ -273,10 +274,11 @@ class Agent(Generic[DepsT, OutputT]):
     ) -> AsyncIterator[ev.BaseEvent]:
         """Run, yielding every event as it happens; the last carries the `RunResult`.
 
-        The model is asked to stream, so `text.delta` events arrive token by token. Options:
-        see `RunKwargs` (`session_id`, `user_id`, `tenant_id`, `deps`, `state`,
+        The model is asked to stream, so `text.delta` events arrive token by token
+        (`stream_model=False` asks for whole responses: the same events without the deltas).
+        Options: see `RunKwargs` (`session_id`, `user_id`, `tenant_id`, `deps`, `state`,
         `message_history`, `model`, `model_settings`, `store`, `run_id`, `parent_run_id`,
-        `metadata`); any other keyword is a `TypeError`.
+        `metadata`, `stream_model`); any other keyword is a `TypeError`.
         """
         engine = self._engine("run_stream", input, options, stream=True)
         async for event in engine.events():
@@ -431,11 +433,13 @@ class Agent(Generic[DepsT, OutputT]):
         tenant_id: str | None = None,
         deps: DepsT | None = None,
         model: ChatModel | str | None = None,
+        stream_model: bool = True,
     ) -> AsyncIterator[ev.BaseEvent]:
-        """`resume`, yielding the events of the rest of the run."""
+        """`resume`, yielding the events of the rest of the run (`stream_model`: see
+        `RunKwargs`)."""
         engine = await self._resume_engine(
             run_id,
-            stream=True,
+            stream=stream_model,
             approvals=approvals,
             inputs=inputs,
             results=results,

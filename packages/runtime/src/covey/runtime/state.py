@@ -84,8 +84,14 @@ class RuntimeState:
 
     # --- runs --------------------------------------------------------------------------------------
 
-    def start_run(self, agent: Agent[Any, Any], body: RunRequest, principal: Principal) -> LiveRun:
-        """Start a run of `agent` for `principal` in the run manager."""
+    def start_run(
+        self, agent: Agent[Any, Any], body: RunRequest, principal: Principal, *, deltas: bool
+    ) -> LiveRun:
+        """Start a run of `agent` for `principal` in the run manager.
+
+        `deltas`: whether someone may read the run's deltas (an SSE or WebSocket client, a
+        background run's followers); only then is the model asked for a streamed response.
+        """
         agent.resolved_model()  # a missing provider fails here, as a 503, not inside the run
         run_id = new_id()
         session_id = body.session_id or new_id()
@@ -106,6 +112,7 @@ class RuntimeState:
                 state=body.state,
                 store=store,
                 run_id=run_id,
+                stream_model=deltas,
             )
 
         return self._start(live, events)
@@ -155,8 +162,10 @@ class RuntimeState:
             cancel_requested=live.cancel_requested,
         )
 
-    async def resume(self, principal: Principal, run_id: str, body: ResumeRequest) -> LiveRun:
-        """Resume a paused run (stored by any process) in this one.
+    async def resume(
+        self, principal: Principal, run_id: str, body: ResumeRequest, *, deltas: bool
+    ) -> LiveRun:
+        """Resume a paused run (stored by any process) in this one (`deltas`: as in `start_run`).
 
         Answers once the run has started here: the core claims the paused run first, so when
         another process resumes it at the same moment, one of the two gets a 409.
@@ -205,6 +214,7 @@ class RuntimeState:
                 store=store,
                 user_id=run.user_id,
                 tenant_id=principal.tenant_id,
+                stream_model=deltas,
             )
 
         live = self._start(live, events)

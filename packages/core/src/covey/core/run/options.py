@@ -44,6 +44,11 @@ class RunKwargs(TypedDict, Generic[DepsT], total=False):
     """The run that started this one (a team leader, a workflow, an agent used as a tool)."""
     metadata: dict[str, Any] | None
     """Free-form data stored with the run."""
+    stream_model: bool | None
+    """Ask the model for a streamed response. Only a streamed request yields `text.delta`,
+    `thinking.delta`, `tool_call.delta` and `output.delta` events; every other event is the same.
+    Default: `True` for `run_stream` (whose caller reads events as they come), `False` for
+    `run`, `run_sync` and `iter` (a plain request is cheaper: no per-chunk parsing)."""
 
 
 _KNOWN = frozenset(RunKwargs.__annotations__)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import SecretStr
 
@@ -12,11 +13,12 @@ from covey.models.openai._client import Connection
 from covey.models.openai.profiles import OpenAIModelProfile
 from covey.models.openai.providers import OpenAICompatibleProvider, get_provider
 from covey.spec.adapter_kit import require_model_name
+from covey.spec.errors import UnexpectedModelBehavior
 from covey.spec.models import ChatModel
 
 if TYPE_CHECKING:
     import httpx2
-    from openai import AsyncOpenAI
+    from openai import AsyncOpenAI, AsyncStream
 
 __all__ = ["OpenAIModelBase"]
 
@@ -75,9 +77,74 @@ class OpenAIModelBase(ChatModel):
     def _sdk_errors(self) -> AbstractContextManager[None]:
         return self._connection.sdk_errors(self._model_name)
 
+    async def _post_json(
+        self, path: str, body: dict[str, Any], options: dict[str, Any]
+    ) -> dict[str, Any]:
+        """POST `body` (already the wire JSON) through the SDK's low-level path and decode the
+        JSON answer.
+
+        The SDK still does transport, auth headers, retries (off) and maps error statuses to
+        its exceptions, but skips its request transform and typed response models: the body
+        is built here and the answer read by the caller, which is most of the SDK's CPU time.
+        Call inside `_sdk_errors()`.
+
+        Raises:
+            UnexpectedModelBehavior: the answer is not a JSON object.
+        """
+        import httpx2
+
+        client = await self._client()
+        response = await client.post(
+            path, body=body, cast_to=httpx2.Response, options=_request_options(options)
+        )
+        try:
+            decoded: object = json.loads(response.content)
+        except ValueError:
+            decoded = None
+        if not isinstance(decoded, dict):
+            raise UnexpectedModelBehavior(
+                f"{self.provider} sent a response that is not a JSON object (HTTP "
+                f"{response.status_code}); the server may not be OpenAI-compatible for {path}."
+            )
+        return cast("dict[str, Any]", decoded)
+
+    async def _post_stream(
+        self, path: str, body: dict[str, Any], options: dict[str, Any]
+    ) -> AsyncStream[object]:
+        """POST `body` for a Server-Sent Events answer; iterating yields each event's decoded
+        JSON (a dict), untyped.
+
+        The SDK's stream still decodes the SSE, stops at `[DONE]`, raises an error event as
+        `openai.APIError` and maps transport failures; only its per-chunk typed models are
+        skipped. Call inside `_sdk_errors()`, and close the stream.
+        """
+        import openai
+
+        client = await self._client()
+        return await client.post(
+            path,
+            body=body,
+            cast_to=object,
+            options=_request_options(options),
+            stream=True,
+            stream_cls=openai.AsyncStream[object],
+        )
+
     async def aclose(self) -> None:
         """Close the HTTP client this model built (a client passed in stays open)."""
         await self._connection.aclose()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model_name={self._model_name!r}, provider={self.provider!r})"
+
+
+def _request_options(options: dict[str, Any]) -> Any:
+    """The SDK's low-level request options (`RequestOptions`) from `sdk_options`' keywords."""
+    request: dict[str, Any] = {"security": {"bearer_auth": True}}
+    if "extra_headers" in options:
+        request["headers"] = options["extra_headers"]
+    if "extra_body" in options:
+        request["extra_json"] = options["extra_body"]
+    if "timeout" in options:
+        request["timeout"] = options["timeout"]
+    return request

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Hashable
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
-from covey.models.openai._usage import chat_usage
-
-if TYPE_CHECKING:
-    from openai.types.chat import ChatCompletion, ChatCompletionChunk
-    from openai.types.chat.chat_completion_chunk import ChoiceDelta
+from covey.models.openai._usage import chat_usage, field
 from covey.spec.errors import UnexpectedModelBehavior
 from covey.spec.messages import (
     ModelResponse,
@@ -43,7 +39,7 @@ def _new_call_id() -> str:
 
 def _reasoning(obj: Any) -> str:
     for name in _REASONING_FIELDS:
-        value = getattr(obj, name, None)
+        value = field(obj, name)
         if isinstance(value, str) and value:
             return value
     return ""
@@ -76,48 +72,61 @@ def _content_chunks(content: Any) -> tuple[str, str]:
     return "".join(text), "".join(thinking)
 
 
+def _object(value: object) -> dict[str, Any]:
+    return cast("dict[str, Any]", value) if isinstance(value, dict) else {}
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 def parse_completion(
-    completion: ChatCompletion, *, provider_name: str, model_name: str
+    completion: dict[str, Any], *, provider_name: str, model_name: str
 ) -> ModelResponse:
-    """A `ModelResponse` from a `ChatCompletion` (its first choice).
+    """A `ModelResponse` from a chat completion (its decoded JSON; the first choice).
+
+    Compatible servers may leave out any field; a missing or mistyped one reads as absent.
 
     Raises:
         UnexpectedModelBehavior: the completion has no choices.
     """
-    # Compatible servers may leave out fields the SDK's types call required: they read as None.
-    if not completion.choices:
+    choices = completion.get("choices")
+    if not isinstance(choices, list) or not choices:
         raise UnexpectedModelBehavior(f"{provider_name} returned a chat completion with no choices")
-    choice = completion.choices[0]
-    message = choice.message
-    text, chunk_thinking = _content_chunks(message.content)
+    choice = _object(choices[0])  # pyright: ignore[reportUnknownArgumentType]
+    message = _object(choice.get("message"))
+    text, chunk_thinking = _content_chunks(message.get("content"))
     thinking = _reasoning(message) or chunk_thinking
     parts: list[ModelResponsePart] = []
     if thinking:
         parts.append(ThinkingPart(content=thinking))
     if text:
         parts.append(TextPart(content=text))
-    refusal = message.refusal
+    refusal = _str(message.get("refusal"))
     if refusal:
         parts.append(TextPart(content=refusal, provider_details={"refusal": True}))
-    for call in message.tool_calls or []:
-        if call.type != "function":  # a custom (free-form) tool call: Covey declares none
-            continue
+    calls = message.get("tool_calls")
+    for raw in cast("list[Any]", calls) if isinstance(calls, list) else []:
+        call = _object(raw)
+        if call.get("type", "function") != "function":
+            continue  # a custom (free-form) tool call: Covey declares none
+        function = _object(call.get("function"))
         parts.append(
             ToolCallPart(
-                tool_name=call.function.name,
-                args=call.function.arguments or "",
-                tool_call_id=call.id or _new_call_id(),
+                tool_name=_str(function.get("name")) or "",
+                args=_str(function.get("arguments")) or "",
+                tool_call_id=_str(call.get("id")) or _new_call_id(),
             )
         )
-    reason = finish_reason(choice.finish_reason)
+    reason = finish_reason(_str(choice.get("finish_reason")))
     if refusal and reason == "stop":
         reason = "content_filter"
     return ModelResponse(
         parts=parts,
-        usage=chat_usage(completion.usage),
-        model_name=completion.model or model_name,
+        usage=chat_usage(completion.get("usage")),
+        model_name=_str(completion.get("model")) or model_name,
         provider_name=provider_name,
-        provider_response_id=completion.id,
+        provider_response_id=_str(completion.get("id")),
         finish_reason=reason,
     )
 
@@ -136,57 +145,65 @@ class _ChatStreamState:
         self.calls: set[Hashable] = set()
         self.refused = False
 
-    def delta(self, delta: ChoiceDelta) -> list[ModelStreamEvent]:
+    def delta(self, delta: Any) -> list[ModelStreamEvent]:
         events: list[ModelStreamEvent] = []
         asm = self.assembler
-        text, chunk_thinking = _content_chunks(delta.content)
+        text, chunk_thinking = _content_chunks(field(delta, "content"))
         thinking = _reasoning(delta) or chunk_thinking
         if thinking:
             events += asm.thinking(thinking)
         if text:
             events += asm.end("thinking")
             events += asm.text(text)
-        if delta.refusal:
+        refusal = _str(field(delta, "refusal"))
+        if refusal:
             self.refused = True
-            events += asm.text(delta.refusal, key="refusal")
-        for position, call in enumerate(delta.tool_calls or []):
+            events += asm.text(refusal, key="refusal")
+        calls = field(delta, "tool_calls")
+        for position, call in enumerate(
+            cast("list[Any]", calls) if isinstance(calls, list) else []
+        ):
             # Some servers leave out `index` (one call per chunk): fall back to the position.
-            index = cast("int | None", call.index)
-            key = ("tool", position if index is None else index)
-            call_id = call.id
+            index = field(call, "index")
+            key = ("tool", index if isinstance(index, int) else position)
+            call_id = _str(field(call, "id"))
             if key not in self.calls:
                 # Parallel calls may interleave, so a call stays open until the stream ends.
                 self.calls.add(key)
                 events += asm.end("thinking")
                 # A server that streams a call without an id still needs one for the answer.
                 call_id = call_id or _new_call_id()
-            function = call.function
+            function = field(call, "function")
             events += asm.tool_call(
                 key=key,
-                args_delta=(function.arguments if function is not None else None) or "",
-                tool_name=function.name if function is not None else None,
+                args_delta=_str(field(function, "arguments")) or "",
+                tool_name=_str(field(function, "name")),
                 tool_call_id=call_id or None,
             )
         return events
 
 
 async def stream_completion(
-    chunks: AsyncIterator[ChatCompletionChunk], *, provider_name: str, model_name: str
+    chunks: AsyncIterator[object], *, provider_name: str, model_name: str
 ) -> AsyncIterator[ModelStreamEvent]:
-    """Stream events from `ChatCompletionChunk`s, ending with the `FinalResponseEvent`."""
+    """Stream events from chat completion chunks (each SSE event's decoded JSON), ending with
+    the `FinalResponseEvent`."""
     state = _ChatStreamState()
     async for chunk in chunks:
-        state.response_id = state.response_id or chunk.id
-        state.model = chunk.model or state.model
-        if chunk.usage is not None:
-            state.usage = chat_usage(chunk.usage)
-        for choice in chunk.choices or []:
-            if choice.index:  # only the first choice (index 0, or left out)
+        state.response_id = state.response_id or _str(field(chunk, "id"))
+        state.model = _str(field(chunk, "model")) or state.model
+        usage = field(chunk, "usage")
+        if usage is not None:
+            state.usage = chat_usage(usage)
+        choices = field(chunk, "choices")
+        for choice in cast("list[Any]", choices) if isinstance(choices, list) else []:
+            if field(choice, "index"):  # only the first choice (index 0, or left out)
                 continue
-            for event in state.delta(choice.delta):
+            for event in state.delta(field(choice, "delta")):
                 yield event
-            if choice.finish_reason:
-                state.finish = finish_reason(choice.finish_reason)
+            reason = _str(field(choice, "finish_reason"))
+            if reason:
+                state.finish = finish_reason(reason)
     if state.refused and state.finish == "stop":
         state.finish = "content_filter"
     for event in state.assembler.finish(

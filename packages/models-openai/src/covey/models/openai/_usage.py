@@ -7,15 +7,22 @@ means too; only the breakdowns need picking out. Compatible servers may leave an
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from covey.spec.usage import Usage
 
-__all__ = ["chat_usage", "responses_usage"]
+__all__ = ["chat_usage", "field", "responses_usage"]
+
+
+def field(obj: object, name: str) -> Any:
+    """`obj[name]` of a decoded JSON object, else the attribute of an SDK model (else None)."""
+    if isinstance(obj, dict):
+        return cast("dict[str, Any]", obj).get(name)
+    return getattr(obj, name, None) if obj is not None else None
 
 
 def _int(obj: object, name: str) -> int:
-    value: object = getattr(obj, name, None) if obj is not None else None
+    value: object = field(obj, name)
     return value if isinstance(value, int) else 0
 
 
@@ -24,11 +31,11 @@ def _details(pairs: dict[str, int]) -> dict[str, int]:
 
 
 def chat_usage(usage: Any) -> Usage:
-    """`Usage` from a Chat Completions `usage` object (one request)."""
+    """`Usage` from a Chat Completions `usage` (decoded JSON or SDK object; one request)."""
     if usage is None:
         return Usage(requests=1)
-    prompt = getattr(usage, "prompt_tokens_details", None)
-    completion = getattr(usage, "completion_tokens_details", None)
+    prompt = field(usage, "prompt_tokens_details")
+    completion = field(usage, "completion_tokens_details")
     # DeepSeek reports cache hits in its own fields.
     cache_read = _int(prompt, "cached_tokens") or _int(usage, "prompt_cache_hit_tokens")
     return Usage(
@@ -53,8 +60,8 @@ def responses_usage(usage: Any) -> Usage:
     """`Usage` from a Responses API `usage` object (one request)."""
     if usage is None:
         return Usage(requests=1)
-    inputs = getattr(usage, "input_tokens_details", None)
-    outputs = getattr(usage, "output_tokens_details", None)
+    inputs = field(usage, "input_tokens_details")
+    outputs = field(usage, "output_tokens_details")
     return Usage(
         input_tokens=_int(usage, "input_tokens"),
         output_tokens=_int(usage, "output_tokens"),

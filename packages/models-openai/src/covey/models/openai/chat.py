@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
@@ -29,8 +29,6 @@ from covey.spec.models import (
 
 if TYPE_CHECKING:
     import httpx2
-    from openai import AsyncStream
-    from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 __all__ = ["OpenAIChatModel"]
 
@@ -146,11 +144,7 @@ class OpenAIChatModel(OpenAIModelBase):
         """
         body, options = self.build_request(messages, settings, params)
         with self._sdk_errors():
-            # The body is built as a dict, so the SDK's overloads cannot pick a return type.
-            completion = cast(
-                "ChatCompletion",
-                await (await self._client()).chat.completions.create(**body, **options),
-            )
+            completion = await self._post_json("/chat/completions", body, options)
         return parse_completion(
             completion, provider_name=self.provider, model_name=self._model_name
         )
@@ -168,10 +162,7 @@ class OpenAIChatModel(OpenAIModelBase):
         """
         body, options = self.build_request(messages, settings, params, stream=True)
         with self._sdk_errors():
-            chunks = cast(
-                "AsyncStream[ChatCompletionChunk]",
-                await (await self._client()).chat.completions.create(**body, **options),
-            )
+            chunks = await self._post_stream("/chat/completions", body, options)
             try:
                 async for event in stream_completion(
                     chunks, provider_name=self.provider, model_name=self._model_name

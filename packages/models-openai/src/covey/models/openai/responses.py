@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import SecretStr
 
@@ -31,8 +31,6 @@ from covey.spec.models import (
 
 if TYPE_CHECKING:
     import httpx2
-    from openai import AsyncStream
-    from openai.types.responses import Response, ResponseStreamEvent
 
 __all__ = ["OpenAIResponsesModel"]
 
@@ -161,10 +159,7 @@ class OpenAIResponsesModel(OpenAIModelBase):
         """
         body, options = self.build_request(messages, settings, params)
         with self._sdk_errors():
-            # The body is built as a dict, so the SDK's overloads cannot pick a return type.
-            response = cast(
-                "Response", await (await self._client()).responses.create(**body, **options)
-            )
+            response = await self._post_json("/responses", body, options)
         return parse_response(
             response,
             provider_name=self.provider,
@@ -184,10 +179,7 @@ class OpenAIResponsesModel(OpenAIModelBase):
         """
         body, options = self.build_request(messages, settings, params, stream=True)
         with self._sdk_errors():
-            events = cast(
-                "AsyncStream[ResponseStreamEvent]",
-                await (await self._client()).responses.create(**body, **options),
-            )
+            events = await self._post_stream("/responses", body, options)
             try:
                 async for event in stream_response(
                     events,

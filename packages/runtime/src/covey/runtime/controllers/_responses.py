@@ -12,7 +12,7 @@ from covey.runtime.problems import ApiError
 from covey.runtime.sse import SSE_MEDIA_TYPE, sse_response
 from covey.spec import RunStatus
 
-__all__ = ["RUN_DESCRIPTION", "run_response", "wants_stream"]
+__all__ = ["RUN_DESCRIPTION", "run_response", "wants_deltas", "wants_stream"]
 
 RUN_DESCRIPTION = (
     "The run as JSON once it stops (completed, failed, paused or cancelled). With "
@@ -25,6 +25,15 @@ RUN_DESCRIPTION = (
 def wants_stream(request: Request[Any, Any, Any], stream: bool) -> bool:
     """Whether the caller asked for SSE, in the body or the Accept header."""
     return stream or SSE_MEDIA_TYPE in request.headers.get("accept", "")
+
+
+def wants_deltas(stream: bool, background: bool) -> bool:
+    """Whether anyone may read the run's deltas: its SSE client, or a background run's followers.
+
+    A run answered as JSON has none, so its model requests are not streamed (cheaper: no
+    per-chunk parsing); its events are the same but for the `*.delta` ones.
+    """
+    return stream or background
 
 
 async def run_response(live: LiveRun, *, stream: bool, background: bool) -> Response[Any]:

@@ -10,7 +10,12 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody
 
 from covey.runtime.auth import Principal
-from covey.runtime.controllers._responses import RUN_DESCRIPTION, run_response, wants_stream
+from covey.runtime.controllers._responses import (
+    RUN_DESCRIPTION,
+    run_response,
+    wants_deltas,
+    wants_stream,
+)
 from covey.runtime.dto import AgentList, AgentOut, RunAccepted, RunOut, RunRequest
 from covey.runtime.guards import require_scope
 from covey.runtime.problems import problem_responses
@@ -69,7 +74,11 @@ class AgentController(Controller):
         data: JSONBody[RunRequest],
     ) -> Response[RunOut]:
         """Start a run; answer with the run, its event stream, or 202 (background)."""
-        live = runtime.start_run(runtime.agent(agent_id), data, principal)
-        return await run_response(
-            live, stream=wants_stream(request, data.stream), background=data.background
+        stream = wants_stream(request, data.stream)
+        live = runtime.start_run(
+            runtime.agent(agent_id),
+            data,
+            principal,
+            deltas=wants_deltas(stream, data.background),
         )
+        return await run_response(live, stream=stream, background=data.background)

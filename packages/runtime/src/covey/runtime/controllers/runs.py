@@ -11,7 +11,12 @@ from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 from litestar.response import Stream
 
 from covey.runtime.auth import Principal
-from covey.runtime.controllers._responses import RUN_DESCRIPTION, run_response, wants_stream
+from covey.runtime.controllers._responses import (
+    RUN_DESCRIPTION,
+    run_response,
+    wants_deltas,
+    wants_stream,
+)
 from covey.runtime.dto import ResumeRequest, RunAccepted, RunOut, public_events
 from covey.runtime.guards import require_scope
 from covey.runtime.problems import ApiError, problem_responses
@@ -137,7 +142,8 @@ class RunController(Controller):
         data: JSONBody[ResumeRequest],
     ) -> Response[RunOut]:
         """Approve or reject tool calls, give inputs or external results; the run goes on."""
-        live = await runtime.resume(principal, run_id, data)
-        return await run_response(
-            live, stream=wants_stream(request, data.stream), background=data.background
+        stream = wants_stream(request, data.stream)
+        live = await runtime.resume(
+            principal, run_id, data, deltas=wants_deltas(stream, data.background)
         )
+        return await run_response(live, stream=stream, background=data.background)

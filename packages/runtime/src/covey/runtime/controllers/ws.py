@@ -95,13 +95,16 @@ class _Socket:
                     raise ApiError(403, "forbidden", "This needs the 'agents:run' scope")
                 request = RunRequest.model_validate({**body, "stream": True})
                 agent = self.runtime.agent(self.agent_id)
-                tg.start_soon(self.forward, self.runtime.start_run(agent, request, self.principal))
+                tg.start_soon(
+                    self.forward,
+                    self.runtime.start_run(agent, request, self.principal, deltas=True),
+                )
             elif kind == "resume":
                 if not self.principal.allows("runs:write"):
                     raise ApiError(403, "forbidden", "This needs the 'runs:write' scope")
                 run_id = str(body.pop("run_id", ""))
                 resume = ResumeRequest.model_validate({**body, "stream": True})
-                live = await self.runtime.resume(self.principal, run_id, resume)
+                live = await self.runtime.resume(self.principal, run_id, resume, deltas=True)
                 tg.start_soon(self.forward, live)
             elif kind == "cancel":
                 if not self.principal.allows("runs:write"):
