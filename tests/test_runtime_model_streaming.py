@@ -23,7 +23,7 @@ from covey.core import Agent
 from covey.models.openai import OpenAIChatModel
 from covey.models.openai.testing import FakeOpenAIServer
 from covey.runtime import Registry, RuntimeSettings, create_app
-from covey.spec.testing import InMemoryStore
+from covey.testing import InMemoryStore
 
 
 def _free_port() -> int:
