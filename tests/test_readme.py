@@ -113,11 +113,9 @@ def test_point_it_at_a_real_server_with_environment_variables_only(
     [line] = [ln for ln in blocks["a real model"].splitlines() if "llamacpp:" in ln]
     env, _ = _command(line)
     script = [
-        # The runtime streams every model request, so the server answers with SSE.
-        reply(
-            tool_calls=[FakeToolCall("word_count", {"text": "the quick brown fox"})], stream=True
-        ),
-        text_reply("There are 4 words.", stream=True),
+        # A run answered as JSON asks the model for whole responses (no stream).
+        reply(tool_calls=[FakeToolCall("word_count", {"text": "the quick brown fox"})]),
+        text_reply("There are 4 words."),
     ]
     with FakeOpenAIServer(script) as server:
         # Only the URL changes: the fake server stands where llama-server would listen.
@@ -130,4 +128,5 @@ def test_point_it_at_a_real_server_with_environment_variables_only(
     first, second = (request.json for request in server.requests)
     assert first["model"] == env["AGENT_MODEL"].removeprefix("llamacpp:")
     assert [tool["function"]["name"] for tool in first["tools"]] == ["word_count"]
+    assert "stream" not in first
     assert {"role": "tool", "content": "4"}.items() <= second["messages"][-1].items()
