@@ -43,10 +43,12 @@ async def request(e: RunEngine) -> AsyncIterator[ev.BaseEvent | ModelResponse]:
     while True:
         current = chain.current
         e.state.open_model_request = current.model_name
-        yield e.emit(ev.ModelRequestStarted, model_name=current.model_name, step=e.state.step)
-        # Events go to the store before each wait on a model or a tool, so a follower in
-        # another process sees what is in flight (text deltas wait for the next flush).
+        started = e.emit(ev.ModelRequestStarted, model_name=current.model_name, step=e.state.step)
+        # Events go to the store before each wait on a model or a tool (and before they are
+        # yielded), so a follower in another process sees what is in flight and a live follower
+        # never sees more than the log keeps (text deltas wait for the next flush).
         await e.persist.flush()
+        yield started
         attempt = 0
         while True:
             attempt += 1

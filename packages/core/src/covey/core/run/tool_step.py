@@ -73,13 +73,23 @@ async def run_calls(e: RunEngine, runnable: Runnable) -> AsyncIterator[ev.BaseEv
     if not runnable:
         return
     state = e.state
+    started: list[ev.BaseEvent] = []
     for call, args in runnable:
         state.open_tool_calls[call.tool_call_id] = (call.tool_name, args)
-        yield e.emit(
-            ev.ToolCallStarted, tool_call_id=call.tool_call_id, tool_name=call.tool_name, args=args
+        started.append(
+            e.emit(
+                ev.ToolCallStarted,
+                tool_call_id=call.tool_call_id,
+                tool_name=call.tool_name,
+                args=args,
+            )
         )
     e.ctx.usage.tool_calls += len(runnable)
+    # Stored before anyone sees them: a live follower never sees more than the log keeps, so a
+    # crash right after leaves the same story for those who re-attach.
     await e.persist.flush()
+    for event in started:
+        yield event
     plan = e.plan
     outcomes: list[ToolOutcome] = await e.step(
         run_tool_calls(
