@@ -64,7 +64,11 @@ async def one_run(client: httpx.AsyncClient, target: Target) -> str | None:
         data: dict[str, Any] = json.loads(last[6:]) if last else {}
     else:
         response = await client.post(target.url, **target.request())
-        data = response.json() if response.status_code == 200 else {}
+        if response.status_code != 200:
+            raise RuntimeError(
+                f"run failed at {target.url}: {response.status_code} {response.text[:300]}"
+            )
+        data = response.json()
     if not target.completed(data):
         raise RuntimeError(f"run did not complete at {target.url}: {str(data)[:300]}")
     run_id = data.get("run_id")

@@ -15,6 +15,7 @@ share of the samples times the server's CPU ms per run measured over the same lo
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -58,6 +59,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 ROOT = f"{Path(__file__).resolve().parent.parent}/"
 EVENT_LOOP = "event loop (asyncio)"
+STORES = (("memory://", "memory://"), ("SQLite", "sqlite:///{tmp}/covey.db"))
+"""(label, store URL) profiled in turn; `BENCH_PROFILE_STORE=SQLite` keeps one of them."""
 OTHER = "other"
 PASS_THROUGH = ("anyio", "sniffio", "h11", "httptools", "typing_extensions", "<frozen")
 IMPORTING = "<frozen importlib._bootstrap"
@@ -111,11 +114,13 @@ def _other_package(stack: list[str]) -> str:
     return "standard library"
 
 
-def attribute(raw: str) -> tuple[Counter[str], Counter[str], int]:
-    """(samples per layer, samples per innermost frame, samples while importing); `other` is
-    broken down by package as `other: <package>`."""
+def attribute(raw: str) -> tuple[Counter[str], Counter[str], Counter[str], int]:
+    """(samples per layer, samples per innermost frame, samples under each Covey function
+    (inclusive), samples while importing); `other` is broken down by package as
+    `other: <package>`."""
     layers: Counter[str] = Counter()
     leaves: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
     importing = 0
     for line in raw.splitlines():
         stack_text, _, count_text = line.rpartition(" ")
@@ -134,7 +139,13 @@ def attribute(raw: str) -> tuple[Counter[str], Counter[str], int]:
             layer = f"{OTHER}: {_other_package(stack)}"
         layers[layer] += count
         leaves[f"{function} ({path})"] += count
-    return layers, leaves, importing
+        seen: set[str] = set()
+        for frame in stack:
+            name, where = _path(frame)
+            if where.startswith("covey/") and (key := f"{name} ({where})") not in seen:
+                seen.add(key)
+                inclusive[key] += count
+    return layers, leaves, inclusive, importing
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +153,7 @@ class Profile:
     measured: Measured
     layers: Counter[str]
     leaves: Counter[str]
+    inclusive: Counter[str]
     importing: int
 
 
@@ -180,8 +192,8 @@ def profile(store: str, openai_url: str, seconds: float) -> Profile:
             recorder.wait(60)
     finally:
         stop(server)
-    layers, leaves, importing = attribute(out.read_text())
-    return Profile(m, layers, leaves, importing)
+    layers, leaves, inclusive, importing = attribute(out.read_text())
+    return Profile(m, layers, leaves, inclusive, importing)
 
 
 def main() -> int:
@@ -189,7 +201,10 @@ def main() -> int:
     from run import print_table
 
     with fake_openai(cores()[0]) as openai_url:
-        for label, store in (("memory://", "memory://"), ("SQLite", "sqlite:///{tmp}/covey.db")):
+        only = os.environ.get("BENCH_PROFILE_STORE")
+        for label, store in STORES:
+            if only and label != only:
+                continue
             result = profile(store, openai_url, seconds)
             m, layers, leaves = result.measured, result.layers, result.leaves
             total = sum(layers.values()) or 1
@@ -210,6 +225,15 @@ def main() -> int:
                 for frame, n in leaves.most_common(15)
             ]
             print_table(f"Innermost frames, {label} store", ("frame", "samples", "%"), top)
+            under = [
+                (frame[:110], str(n), f"{n / total * 100:.1f}", f"{n / total * cpu_ms:.2f}")
+                for frame, n in result.inclusive.most_common(30)
+            ]
+            print_table(
+                f"Covey functions, inclusive (with what they call), {label} store",
+                ("function", "samples", "%", "ms/run"),
+                under,
+            )
     return 0
 
 

@@ -1,5 +1,5 @@
-"""SQLite transactions in worker threads: cancelled callers, the connection limit, and the one
-shared connection of an in-memory database."""
+"""SQLite transactions in worker threads (`inline=False`, or a busy database): cancelled
+callers, the connection limit, and the one shared connection of an in-memory database."""
 
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ async def test_an_anyio_cancelled_call_waits_for_its_transaction(sqlite_url: str
     """Cancelled mid-transaction, `add_memory` returns only once its worker thread has
     committed (memory and topics together). If it returned early, the next call could race the
     transaction still running; if the thread were stopped, the memory would lack its topics."""
-    async with SqlStore(sqlite_url) as store:
+    async with SqlStore(sqlite_url, inline=False) as store:
         await store.get_session(SCOPE, "warm-up")
         returned = anyio.Event()
         with held_at(store, "INSERT INTO COVEY_MEMORY_TOPICS") as (reached, release):
@@ -82,7 +82,7 @@ async def test_an_anyio_cancelled_call_waits_for_its_transaction(sqlite_url: str
 async def test_an_asyncio_cancelled_call_waits_for_its_transaction(sqlite_url: str) -> None:
     """The same with asyncio's `Task.cancel`, which anyio's shield does not stop; a write queued
     behind it, cancelled before it started, never runs."""
-    async with SqlStore(sqlite_url) as store:
+    async with SqlStore(sqlite_url, inline=False) as store:
         await store.get_session(SCOPE, "warm-up")
         with held_at(store, "INSERT INTO COVEY_MEMORY_TOPICS") as (reached, release):
             adding = asyncio.ensure_future(
@@ -111,7 +111,9 @@ async def test_waiting_past_pool_timeout_for_a_connection_is_unavailable(
 ) -> None:
     """With every connection busy, a call waits `pool_timeout` for one, then raises
     `StoreUnavailableError` naming the pool settings; the store works again afterwards."""
-    async with SqlStore(sqlite_url, pool_size=1, max_overflow=0, pool_timeout=0.2) as store:
+    async with SqlStore(
+        sqlite_url, inline=False, pool_size=1, max_overflow=0, pool_timeout=0.2
+    ) as store:
         await store.get_session(SCOPE, "warm-up")
         with held_at(store, "SELECT") as (reached, release):
             async with anyio.create_task_group() as tg:

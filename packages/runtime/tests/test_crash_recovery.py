@@ -131,7 +131,9 @@ def test_a_killed_worker_s_runs_are_closed_by_the_next_one(store_url: str, tmp_p
             assert cancel.json()["status"] == "cancelled"
             doomed_log = sse(b, "GET", f"/v1/runs/{doomed}/events")
             check_event_log([e.data for e in doomed_log])
-            assert [e.event for e in doomed_log][-2:] == ["tool_call.cancelled", "run.cancelled"], [e.event for e in doomed_log]
+            assert [e.event for e in doomed_log][-2:] == ["tool_call.cancelled", "run.cancelled"], [
+                e.event for e in doomed_log
+            ]
             assert b.post(f"/v1/runs/{doomed}/cancel").json()["status"] == "cancelled"
 
             # The second server's watcher closes the other orphan by itself (no reader here).

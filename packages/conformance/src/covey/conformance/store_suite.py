@@ -1114,6 +1114,36 @@ class StoreSuite:
         ]
 
     @pytest.mark.asyncio
+    async def test_save_run_and_events_keeps_record_and_log(
+        self, store: Store, conformance_scopes: StoreScopes
+    ) -> None:
+        """`save_run_and_events` saves the record and appends the events, for a new run (its
+        start) and for an existing one (its end); a refused batch raises like `append_events`.
+
+        If this fails: save the run, then append the events (or the events first when the run
+        exists), or do both in one transaction.
+        """
+        scope = conformance_scopes.alice
+        saved = await store.save_run_and_events(
+            scope, Run(id="r1", input="hi"), [RunStarted(run_id="r1", seq=1, input="hi")]
+        )
+        assert saved.status is RunStatus.RUNNING
+        stored = await store.get_run(scope, "r1")
+        assert stored is not None
+        assert stored.input == "hi"
+        done = Run(id="r1", input="hi", status=RunStatus.COMPLETED, output="bye")
+        await store.save_run_and_events(scope, done, _events("r1", [2, 3]))
+        stored = await store.get_run(scope, "r1")
+        assert stored is not None
+        assert stored.status is RunStatus.COMPLETED
+        assert stored.output == "bye"
+        assert [e.seq for e in await store.list_events(scope, "r1")] == [1, 2, 3]
+        with pytest.raises(ConflictError):
+            await store.save_run_and_events(scope, done, _events("r1", [3]))
+        assert [e.seq for e in await store.list_events(scope, "r1")] == [1, 2, 3]
+        assert (await store.save_run_and_events(scope, done, [])).status is RunStatus.COMPLETED
+
+    @pytest.mark.asyncio
     async def test_duplicate_seq_rejects_the_whole_batch(
         self, store: Store, conformance_scopes: StoreScopes
     ) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from functools import cache
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -45,6 +45,7 @@ __all__ = [
     "dump_event",
     "event_adapter",
     "load_event",
+    "run_event_classes",
 ]
 
 
@@ -290,6 +291,13 @@ RunEvent = Annotated[
 def event_adapter() -> TypeAdapter[Any]:
     """The `TypeAdapter` for one `RunEvent`; built on first use."""
     return TypeAdapter(RunEvent)
+
+
+@cache
+def run_event_classes() -> frozenset[type[BaseEvent]]:
+    """The classes of `RunEvent`: an instance of one of them is a run event as it is built."""
+    union = get_args(RunEvent)[0]
+    return frozenset(get_args(union))
 
 
 def dump_event(event: BaseEvent) -> bytes:

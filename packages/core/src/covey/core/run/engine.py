@@ -41,7 +41,6 @@ from covey.spec import (
     UserPart,
 )
 from covey.spec import events as ev
-from covey.spec.errors import NotFoundError
 from covey.spec.store import Run, Scope
 
 __all__ = ["RunEngine"]
@@ -183,14 +182,17 @@ class RunEngine:
         try:
             await self.step(self._start())
             started = True
-            yield self.emit(
+            run_started = self.emit(
                 ev.RunStarted,
                 session_id=self.ctx.session_id,
                 user_id=self.ctx.user_id,
                 input=input_json(self.options.input),
                 resumed=self.resume is not None,
             )
-            await self.persist.flush()
+            # The record (with the input) and `run.started` in one store call, before any model
+            # or tool work, so a crash loses neither.
+            await self.step(self.persist.save_run(self._run_record(RunStatus.RUNNING)))
+            yield run_started
             await self.step(self._prepare(toolsets))
             if self.resume is None:
                 for hook in self.plan.pre_hooks:
@@ -262,7 +264,7 @@ class RunEngine:
 
     async def _start(self) -> None:
         """Before any model or tool work: check and save the session (with the request's
-        state), then save the run with its input, so a crash loses neither."""
+        state) and read its history; the run's record is saved next, with `run.started`."""
         if self.resume is not None:
             run = self.resume.run
             state = self.state
@@ -282,11 +284,11 @@ class RunEngine:
                 state=dict(self.options.state or {}) if self.resume is None else {},
             )
             budget = self.plan.history_tokens
-            if self.options.message_history is None and budget != 0:
+            # A session this run created has no earlier runs to read.
+            if self.options.message_history is None and budget != 0 and not persist.created:
                 self.state.history = await persist.load_history(session_id, budget)
         if self.options.message_history is not None:
             self.state.history = repair_history(self.options.message_history)
-        await persist.save_run(self._run_record(RunStatus.RUNNING))
 
     async def _prepare(self, toolsets: AsyncExitStack) -> None:
         plan = self.plan
@@ -483,16 +485,10 @@ class RunEngine:
             paused = self.plan.paused_runs
             if result.status is RunStatus.PAUSED and self.persist.store is None and paused:
                 paused.keep(record)
-            # The log is closed before the record says the run ended, so a follower that
-            # stops at a final status has every event by then.
-            try:
-                await self.persist.flush()
-            except NotFoundError:
-                # Refused before its first save: the record goes first, then its events.
-                await self.persist.save_run(record)
-                await self.persist.flush()
-            else:
-                await self.persist.save_run(record)
+            # The rest of the log and the final record in one store call (one transaction in
+            # a store that has them; otherwise the log first, so a follower that stops at a
+            # final status has every event by then).
+            await self.persist.save_run(record)
 
 
 def input_json(value: str | Sequence[UserContent] | None) -> Any:

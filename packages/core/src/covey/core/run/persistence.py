@@ -45,7 +45,7 @@ _ABSENT: Any = object()
 class Persistence:
     """One run's link to its store: a no-op where the run has none."""
 
-    __slots__ = ("initial_state", "pending", "run_id", "scope", "session", "store")
+    __slots__ = ("created", "initial_state", "pending", "run_id", "scope", "session", "store")
 
     def __init__(self, store: Store | None, scope: Scope, run_id: str) -> None:
         self.store = store
@@ -55,6 +55,8 @@ class Persistence:
         self.session: Session | None = None
         self.initial_state: dict[str, Any] = {}
         """The session state as this run last saw it; its own changes are computed against it."""
+        self.created = False
+        """Whether this run created its session (which then has no earlier runs)."""
 
     # --- events and the run record ---------------------------------------------------------------
 
@@ -73,9 +75,12 @@ class Persistence:
         del self.pending[: len(batch)]
 
     async def save_run(self, run: Run) -> None:
-        """Save the run's record."""
-        if self.store is not None:
-            await self.store.save_run(self.scope, run)
+        """Save the run's record with the buffered events, in one store call."""
+        if self.store is None:
+            return
+        batch = list(self.pending)
+        await self.store.save_run_and_events(self.scope, run, batch)
+        del self.pending[: len(batch)]
 
     # --- sessions ----------------------------------------------------------------------------------
 
@@ -93,6 +98,7 @@ class Persistence:
         assert self.store is not None
         self.session = await self.store.get_session(self.scope, session_id)
         self.initial_state = dict(self.session.state) if self.session is not None else {}
+        self.created = self.session is None
         if self.session is None or state:
             await self._merge(session_id, agent_id, user_id, changed=state, removed=())
         return dict(self.initial_state)

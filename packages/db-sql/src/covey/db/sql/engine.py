@@ -58,6 +58,7 @@ class EngineOptions:
         statement_timeout: Seconds a statement may run on the server, or `None` for the
             server's default (PostgreSQL).
         busy_timeout: Seconds SQLite waits for another process's write lock.
+        inline: SQLite: try each transaction on the event loop first (see `runners`).
         echo: Log every SQL statement (with parameters) through the `sqlalchemy.engine` logger.
     """
 
@@ -69,6 +70,7 @@ class EngineOptions:
     connect_timeout: float = 10.0
     statement_timeout: float | None = 60.0
     busy_timeout: float = 30.0
+    inline: bool = True
     echo: bool = False
 
 

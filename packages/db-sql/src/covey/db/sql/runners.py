@@ -4,12 +4,17 @@ Every store operation is a synchronous function of a SQLAlchemy `Connection` (Co
 that a runner executes as one transaction — `read` (plain `BEGIN`, rolled back at the end) or
 `write` (committed when the function returns, rolled back when it raises):
 
-- `SqliteRunner`: on a synchronous `sqlite3` engine, the whole transaction in one worker-thread
-  hop (`anyio.to_thread.run_sync`), so an operation costs the event loop one thread round trip
-  instead of one per driver call (BEGIN, execute, fetch, commit). A capacity limiter the size of
-  the connection pool bounds the threads; writes of this process queue on a lock instead of
-  polling SQLite's file lock; an in-memory database (one shared connection) runs one
-  transaction at a time.
+- `SqliteRunner`: on a synchronous `sqlite3` engine. A transaction first runs inline, on the
+  event loop, with SQLite's busy timeout at zero: a local SQLite transaction of a few statements
+  takes tens of microseconds, less than a thread round trip. If the database is busy (another
+  process or one of this process's worker threads holds the lock SQLite needs) the attempt is
+  rolled back at once and the transaction runs again in one worker-thread hop
+  (`anyio.to_thread.run_sync`), where it waits up to the busy timeout without blocking the loop.
+  Large reads (`inline=False`) always take the thread. A capacity limiter the size of the
+  connection pool bounds the threads; writes of this process queue on a lock instead of polling
+  SQLite's file lock; an in-memory database (one shared connection) runs one transaction at a
+  time. Transaction functions may therefore run twice: they have no effect outside the
+  database.
 - `PostgresRunner`: on the async asyncpg engine, through `AsyncConnection.run_sync`
   (SQLAlchemy's greenlet bridge), exactly as the async API would run the same statements.
 
@@ -22,11 +27,12 @@ back, or discards the connection (the server then rolls back).
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 from collections.abc import Callable
 from contextlib import suppress
 from functools import partial
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -49,8 +55,9 @@ class Runner(Protocol):
         """The synchronous engine under the runner (for SQLAlchemy event hooks)."""
         ...
 
-    async def read(self, work: Callable[[Connection], T]) -> T:
-        """`work(connection)` in a read transaction (rolled back at the end)."""
+    async def read(self, work: Callable[[Connection], T], *, inline: bool = True) -> T:
+        """`work(connection)` in a read transaction (rolled back at the end); `inline=False`
+        for a read that may be large (SQLite then never runs it on the event loop)."""
         ...
 
     async def write(self, work: Callable[[Connection], T]) -> T:
@@ -68,6 +75,36 @@ def _write(engine: Engine, work: Callable[[Connection], T]) -> T:
         return work(connection)
 
 
+class _Busy(Exception):  # noqa: N818 - a state, not a failure
+    """An inline attempt found the database locked; nothing was done."""
+
+
+def _busy(error: BaseException) -> bool:
+    # The BEGIN goes straight to the driver (see `engine`): its error comes unwrapped.
+    cause = error.orig if isinstance(error, sa_exc.OperationalError) else error
+    code = getattr(cause, "sqlite_errorcode", None)
+    # SQLITE_BUSY (5) and SQLITE_LOCKED (6), with any extended code.
+    return code is not None and code & 0xFF in (5, 6)
+
+
+def _attempt(engine: Engine, work: Callable[[Connection], T], *, write: bool, busy_ms: int) -> T:
+    """`work` in one transaction without waiting for any lock; `_Busy` if one is taken."""
+    with engine.connect() as connection:
+        driver: Any = connection.connection.driver_connection
+        driver.execute("PRAGMA busy_timeout = 0")
+        try:
+            if write:
+                with connection.begin():
+                    return work(connection)
+            return work(connection)
+        except (sa_exc.OperationalError, sqlite3.OperationalError) as error:
+            if _busy(error):
+                raise _Busy from error
+            raise
+        finally:
+            driver.execute(f"PRAGMA busy_timeout = {busy_ms}")
+
+
 class SqliteRunner:
     """Transactions on a synchronous SQLite engine, each in one worker-thread hop.
 
@@ -77,9 +114,14 @@ class SqliteRunner:
         connections: The most connections the engine's pool opens (the thread limit).
         serial: One transaction at a time (an in-memory database: one shared connection).
         pool_timeout: Seconds to wait for a free connection before `sqlalchemy.exc.TimeoutError`.
+        busy_timeout: Seconds a transaction in a worker thread waits for a lock (the engine's
+            setting, restored after each inline attempt).
+        inline: Try each transaction on the event loop first; `False`: always a worker thread.
     """
 
     __slots__ = (
+        "_busy_ms",
+        "_inline",
         "_pool_timeout",
         "_reader",
         "_serial",
@@ -90,12 +132,21 @@ class SqliteRunner:
     )
 
     def __init__(
-        self, engine: Engine, *, connections: int, serial: bool, pool_timeout: float
+        self,
+        engine: Engine,
+        *,
+        connections: int,
+        serial: bool,
+        pool_timeout: float,
+        busy_timeout: float = 30.0,
+        inline: bool = True,
     ) -> None:
+        self._inline = inline
         self._reader = engine
         self._writer = writer(engine)
         self._serial = serial
         self._pool_timeout = pool_timeout
+        self._busy_ms = int(busy_timeout * 1000)
         # A connection slot is taken (with pool_timeout) before the thread limiter, which
         # therefore never makes anyone wait.
         self._slots = asyncio.Semaphore(connections)
@@ -107,17 +158,37 @@ class SqliteRunner:
         """The engine (for SQLAlchemy event hooks)."""
         return self._reader
 
-    async def read(self, work: Callable[[Connection], T]) -> T:
+    async def read(self, work: Callable[[Connection], T], *, inline: bool = True) -> T:
         """`work(connection)` in a `BEGIN` transaction, rolled back at the end."""
         if self._serial:
             async with self._write_lock:
-                return await self._in_thread(_read, self._reader, work)
-        return await self._in_thread(_read, self._reader, work)
+                return await self._run(_read, self._reader, work, write=False, inline=inline)
+        return await self._run(_read, self._reader, work, write=False, inline=inline)
 
     async def write(self, work: Callable[[Connection], T]) -> T:
         """`work(connection)` in a `BEGIN IMMEDIATE` transaction, committed unless it raises."""
         async with self._write_lock:
-            return await self._in_thread(_write, self._writer, work)
+            return await self._run(_write, self._writer, work, write=True, inline=True)
+
+    async def _run(
+        self,
+        transaction: Callable[[Engine, Callable[[Connection], T]], T],
+        engine: Engine,
+        work: Callable[[Connection], T],
+        *,
+        write: bool,
+        inline: bool,
+    ) -> T:
+        # Inline only with a connection free at once: checking one out must never block the loop.
+        if inline and self._inline and not self._slots.locked():
+            await self._slots.acquire()  # free: returns without suspending
+            try:
+                return _attempt(engine, work, write=write, busy_ms=self._busy_ms)
+            except _Busy:
+                pass  # nothing was done; wait for the lock in a worker thread
+            finally:
+                self._slots.release()
+        return await self._in_thread(transaction, engine, work)
 
     async def _in_thread(
         self,
@@ -204,8 +275,10 @@ class PostgresRunner:
         """The engine's synchronous core (for SQLAlchemy event hooks)."""
         return self.engine.sync_engine
 
-    async def read(self, work: Callable[[Connection], T]) -> T:
-        """`work(connection)` in a transaction that is rolled back at the end."""
+    async def read(self, work: Callable[[Connection], T], *, inline: bool = True) -> T:
+        """`work(connection)` in a transaction that is rolled back at the end (`inline` is for
+        SQLite; here every transaction is a round trip to the server)."""
+        del inline
         async with self.engine.connect() as connection:
             return await connection.run_sync(work)
 

@@ -74,7 +74,7 @@ from covey.spec.errors import (
     InvalidInputError,
     NotFoundError,
 )
-from covey.spec.events import BaseEvent, load_event
+from covey.spec.events import BaseEvent, load_event, run_event_classes
 from covey.spec.runs import RunStatus
 from covey.spec.store import (
     Approval,
@@ -117,6 +117,10 @@ class _Bound:
     ready_lock: asyncio.Lock
 
 
+_INLINE_EVENTS = 50
+"""`list_events` pages up to this size are read inline on the event loop (see `SqliteRunner`)."""
+
+
 def _ts(value: datetime) -> ColumnElement[datetime]:
     return literal(value, UTCDateTime())
 
@@ -147,6 +151,10 @@ class SqlStore(Store):
         connect_timeout: Seconds to wait when opening a PostgreSQL connection.
         statement_timeout: Seconds a PostgreSQL statement may run (`None`: server default).
         busy_timeout: Seconds SQLite waits for another process's write lock.
+        inline: SQLite: run each transaction on the event loop first, without waiting for any
+            lock, and in a worker thread only when the database is busy or the read is large
+            (see `covey.db.sql.runners`). `False`: every transaction in a worker thread (for a
+            database on a slow or network file system, where even a free transaction is slow).
         max_json_bytes: The largest JSON payload one row may hold; larger writes raise
             `InvalidInputError`.
         auto_migrate: Create or upgrade the schema on first use. With `False`, a database not
@@ -175,6 +183,7 @@ class SqlStore(Store):
         connect_timeout: float = 10.0,
         statement_timeout: float | None = 60.0,
         busy_timeout: float = 30.0,
+        inline: bool = True,
         max_json_bytes: int = DEFAULT_MAX_JSON_BYTES,
         auto_migrate: bool = True,
         echo: bool = False,
@@ -200,6 +209,7 @@ class SqlStore(Store):
             connect_timeout=connect_timeout,
             statement_timeout=statement_timeout,
             busy_timeout=busy_timeout,
+            inline=inline,
             echo=echo,
         )
         self._max_json_bytes = max_json_bytes
@@ -284,6 +294,8 @@ class SqlStore(Store):
             connections=sqlite_connections(self._url, self._options),
             serial=self._url.in_memory,
             pool_timeout=self._options.pool_timeout,
+            busy_timeout=self._options.busy_timeout,
+            inline=self._options.inline,
         )
 
     async def _ready(self) -> Runner:
@@ -347,11 +359,14 @@ class SqlStore(Store):
             error, action=action, where=self.url, password=str(password) if password else None
         )
 
-    async def _read(self, action: str, work: Callable[[Connection], T]) -> T:
-        """`work(connection)` in one read transaction; database errors become `StoreError`s."""
+    async def _read(
+        self, action: str, work: Callable[[Connection], T], *, inline: bool = True
+    ) -> T:
+        """`work(connection)` in one read transaction; database errors become `StoreError`s.
+        `inline=False` for a read that may be large (see `SqliteRunner`)."""
         runner = await self._ready()
         try:
-            return await runner.read(work)
+            return await runner.read(work, inline=inline)
         except CoveyError:
             raise
         except _DATABASE_ERRORS as e:
@@ -547,6 +562,24 @@ class SqlStore(Store):
         self, scope: Scope, run: Run, *, expected_status: RunStatus | None = None
     ) -> Run:
         """See `Store.save_run`."""
+        return await self._write("save_run", self._save_run(scope, run, expected_status))
+
+    async def save_run_and_events(self, scope: Scope, run: Run, events: Sequence[BaseEvent]) -> Run:
+        """See `Store.save_run_and_events`: one transaction."""
+        save = self._save_run(scope, run, None)
+        append = self._append_events(scope, run.id, events)
+
+        def both(c: Connection) -> Run:
+            saved = save(c)
+            append(c)
+            return saved
+
+        return await self._write("save_run_and_events", both)
+
+    def _save_run(
+        self, scope: Scope, run: Run, expected_status: RunStatus | None
+    ) -> Callable[[Connection], Run]:
+        """The checks of `save_run`, and its transaction function."""
         check_scope(scope)
         check_type(run, Run, "run")
         check_id(run.id, "run.id")
@@ -585,7 +618,7 @@ class SqlStore(Store):
                 )
             return saved
 
-        return await self._write("save_run", save)
+        return save
 
     async def get_run(self, scope: Scope, run_id: str) -> Run | None:
         """See `Store.get_run`."""
@@ -689,11 +722,18 @@ class SqlStore(Store):
 
     async def append_events(self, scope: Scope, run_id: str, events: Sequence[BaseEvent]) -> None:
         """See `Store.append_events`."""
+        await self._write("append_events", self._append_events(scope, run_id, events))
+
+    def _append_events(
+        self, scope: Scope, run_id: str, events: Sequence[BaseEvent]
+    ) -> Callable[[Connection], None]:
+        """The checks of `append_events`, and its transaction function."""
         check_scope(scope)
         check_id(run_id, "run_id")
         check_sequence(events, "events")
         rows: list[dict[str, Any]] = []
         seen: set[int] = set()
+        known = run_event_classes()
         for event in events:
             check_type(event, BaseEvent, "event")
             seq = event.seq
@@ -703,13 +743,16 @@ class SqlStore(Store):
                 raise ConflictError(f"seq {seq} appears twice in one batch for run {run_id!r}")
             seen.add(seq)
             data = records.encoded(event, f"event {seq} of run {run_id!r}", self._max_json_bytes)
-            try:
-                loaded = load_event(data)
-            except ValidationError as e:
-                raise InvalidInputError(
-                    f"event {type(event).__name__} (type {event.type!r}) is not a run event that "
-                    f"load_event can read back: {e.errors(include_url=False)[:1]}"
-                ) from e
+            loaded = event
+            if type(event) not in known:
+                # Not built as a run event: keep it only if it reads back as one.
+                try:
+                    loaded = load_event(data)
+                except ValidationError as e:
+                    raise InvalidInputError(
+                        f"event {type(event).__name__} (type {event.type!r}) is not a run event "
+                        f"that load_event can read back: {e.errors(include_url=False)[:1]}"
+                    ) from e
             rows.append({"seq": seq, "type": loaded.type, "time": loaded.time, "data": data})
         e = t.EVENTS
         owner_query = statements.run_owner(user_scoped=scope.user_id is not None)
@@ -733,7 +776,7 @@ class SqlStore(Store):
                     ) from error
                 raise mapped from error  # e.g. the run was deleted meanwhile: NotFoundError
 
-        await self._write("append_events", append)
+        return append
 
     async def list_events(
         self, scope: Scope, run_id: str, *, after_seq: int = 0, limit: int | None = None
@@ -759,7 +802,11 @@ class SqlStore(Store):
         )
         if limit is not None:
             query = query.limit(limit)
-        data = await self._read("list_events", lambda c: c.execute(query).scalars().all())
+        # A follower polls a few new events at a time (inline); a whole log goes to a thread.
+        small = limit is not None and limit <= _INLINE_EVENTS
+        data = await self._read(
+            "list_events", lambda c: c.execute(query).scalars().all(), inline=small
+        )
         return [load_event(d) for d in data]
 
     # --- memories --------------------------------------------------------------------------------
