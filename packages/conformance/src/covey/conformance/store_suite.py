@@ -1124,12 +1124,12 @@ class StoreSuite:
         exists), or do both in one transaction.
         """
         scope = conformance_scopes.alice
-        saved = await store.save_run_and_events(
+        await store.save_run_and_events(
             scope, Run(id="r1", input="hi"), [RunStarted(run_id="r1", seq=1, input="hi")]
         )
-        assert saved.status is RunStatus.RUNNING
         stored = await store.get_run(scope, "r1")
         assert stored is not None
+        assert stored.status is RunStatus.RUNNING
         assert stored.input == "hi"
         done = Run(id="r1", input="hi", status=RunStatus.COMPLETED, output="bye")
         await store.save_run_and_events(scope, done, _events("r1", [2, 3]))
@@ -1141,7 +1141,10 @@ class StoreSuite:
         with pytest.raises(ConflictError):
             await store.save_run_and_events(scope, done, _events("r1", [3]))
         assert [e.seq for e in await store.list_events(scope, "r1")] == [1, 2, 3]
-        assert (await store.save_run_and_events(scope, done, [])).status is RunStatus.COMPLETED
+        await store.save_run_and_events(scope, done.model_copy(update={"output": "again"}), [])
+        stored = await store.get_run(scope, "r1")
+        assert stored is not None
+        assert stored.output == "again"
 
     @pytest.mark.asyncio
     async def test_duplicate_seq_rejects_the_whole_batch(

@@ -676,30 +676,31 @@ class Store(ABC):
                 `covey.spec.events.load_event` can read back.
         """
 
-    async def save_run_and_events(self, scope: Scope, run: Run, events: Sequence[BaseEvent]) -> Run:
+    async def save_run_and_events(
+        self, scope: Scope, run: Run, events: Sequence[BaseEvent]
+    ) -> None:
         """Save `run` and append `events` to its log: one transaction in a store that has them.
 
         A run calls it where it would call both: when it starts (its record and `run.started`)
         and when it ends (the rest of its log and its final record), so a run costs the store
         two round trips fewer. Same rules and errors as `save_run` (without `expected_status`)
         and `append_events`; in a transactional store nothing is written when either is refused.
+        Unlike `save_run` it returns nothing, so a store need not read the saved row back.
 
         The default calls the two methods in an order that keeps followers right without a
         transaction: the events first when the run exists (its log is whole before its record
         says it ended), else the record first. Stores with transactions override it.
-
-        Returns:
-            The stored run.
         """
         if not events:
-            return await self.save_run(scope, run)
+            await self.save_run(scope, run)
+            return
         try:
             await self.append_events(scope, run.id, events)
         except NotFoundError:
-            saved = await self.save_run(scope, run)
+            await self.save_run(scope, run)
             await self.append_events(scope, run.id, events)
-            return saved
-        return await self.save_run(scope, run)
+            return
+        await self.save_run(scope, run)
 
     @abstractmethod
     async def list_events(

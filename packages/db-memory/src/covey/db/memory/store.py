@@ -324,6 +324,22 @@ class MemoryStore(RecordMethods, Store):
 
     # --- run events ------------------------------------------------------------------------------
 
+    async def save_run_and_events(
+        self, scope: Scope, run: Run, events: Sequence[BaseEvent]
+    ) -> None:
+        """See `Store.save_run_and_events`: the record first for a new run, the events first
+        for an existing one (neither call suspends, so no task sees one without the other)."""
+        check_scope(scope)
+        check_type(run, Run, "run")
+        with self._lock:
+            exists = self._visible_run(scope, run.id) is not None if events else True
+        if not exists:
+            await self.save_run(scope, run)
+            await self.append_events(scope, run.id, events)
+            return
+        await self.append_events(scope, run.id, events)
+        await self.save_run(scope, run)
+
     async def append_events(self, scope: Scope, run_id: str, events: Sequence[BaseEvent]) -> None:
         """See `Store.append_events`. Past `Retention.max_events_per_run` the oldest go."""
         check_scope(scope)

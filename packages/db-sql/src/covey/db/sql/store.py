@@ -564,22 +564,29 @@ class SqlStore(Store):
         """See `Store.save_run`."""
         return await self._write("save_run", self._save_run(scope, run, expected_status))
 
-    async def save_run_and_events(self, scope: Scope, run: Run, events: Sequence[BaseEvent]) -> Run:
-        """See `Store.save_run_and_events`: one transaction."""
-        save = self._save_run(scope, run, None)
+    async def save_run_and_events(
+        self, scope: Scope, run: Run, events: Sequence[BaseEvent]
+    ) -> None:
+        """See `Store.save_run_and_events`: one transaction; the saved row is not read back."""
+        save = self._save_run(scope, run, None, read_back=False)
         append = self._append_events(scope, run.id, events)
 
-        def both(c: Connection) -> Run:
-            saved = save(c)
+        def both(c: Connection) -> None:
+            save(c)
             append(c)
-            return saved
 
-        return await self._write("save_run_and_events", both)
+        await self._write("save_run_and_events", both)
 
     def _save_run(
-        self, scope: Scope, run: Run, expected_status: RunStatus | None
+        self,
+        scope: Scope,
+        run: Run,
+        expected_status: RunStatus | None,
+        *,
+        read_back: bool = True,
     ) -> Callable[[Connection], Run]:
-        """The checks of `save_run`, and its transaction function."""
+        """The checks of `save_run`, and its transaction function (which returns `run` itself
+        without `read_back`)."""
         check_scope(scope)
         check_type(run, Run, "run")
         check_id(run.id, "run.id")
@@ -603,7 +610,10 @@ class SqlStore(Store):
             previous_user: Any = None
             if scope.user_id is None:
                 previous_user = c.execute(statements.run_user(), run_key).first()
-            saved = _one(c, statement, records.RUN, params)
+            if read_back:
+                saved = _one(c, statement, records.RUN, params)
+            else:
+                saved = run if c.execute(statement, params).first() is not None else None
             if saved is None:
                 if expected is None:
                     raise ConflictError(f"Run id {run.id!r} is taken outside this scope")
