@@ -291,3 +291,35 @@ def test_run_sync_and_print_response_behave_as_the_agents(
     out = capsys.readouterr().out
     assert result.output == "a did: y"
     assert "[tool] delegate_task(" in out and "a did: y" in out
+
+
+async def test_a_consumer_leaving_the_stream_stops_and_closes_the_member_runs(store: Store) -> None:
+    async def slow(ctx: RunContext[Any]) -> str:
+        """Work for a long time."""
+        await anyio.sleep_forever()
+        return "never"
+
+    model, _ = leader(lambda m: delegate("a", "go"))
+    team = Team(name="t", members=[member("a", tools=[slow])], model=model, store=store)
+    stream = team.run_stream("go")
+    runs: dict[str, str] = {}
+    async for event in stream:
+        if isinstance(event, ev.RunStarted):
+            runs[str(event.agent_name)] = event.run_id
+        if isinstance(event, ev.ToolCallStarted) and event.agent_name == "a":
+            break
+    await stream.aclose()  # type: ignore[attr-defined]
+
+    # The member run is stopped and closed once the abandoned generators are finalised (the
+    # event loop closes them right after); the team run is left as an agent's run is when its
+    # consumer leaves: running, until its lease lapses and it is closed as orphaned.
+    with anyio.fail_after(10):
+        while True:
+            stored = await store.get_run(Scope(), runs["a"])
+            assert stored is not None
+            if stored.status is not RunStatus.RUNNING:
+                break
+            await anyio.sleep(0.01)
+    assert stored.status is RunStatus.CANCELLED
+    logged = await store.list_events(Scope(), runs["a"])
+    assert isinstance(logged[-1], ev.RunCancelled)
