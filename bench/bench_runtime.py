@@ -47,6 +47,9 @@ FULL = os.environ.get("COVEY_BENCH_FULL", "") not in ("", "0")
 SECONDS = float(os.environ.get("COVEY_BENCH_SECONDS", "60" if FULL else "3"))
 REPEATS = int(os.environ.get("COVEY_BENCH_REPEATS", "2" if FULL else "3"))
 CLIENTS = 16
+MEMORY = "memory://?max_runs=1000&max_sessions=1000"
+"""The memory store keeps the last 1,000 runs and sessions (the default is 10,000), so a 60 s
+row reaches its retention limit and shows whether memory stays flat after it."""
 NOTE = ""
 """How the last `run()` measured (mode, cores, machine load); printed under the table."""
 
@@ -136,7 +139,7 @@ def servers(agno: Path | str) -> list[Server]:
                     ),
                 )
             )
-        store = "sqlite:///{tmp}/covey.db" if sqlite else "memory://"
+        store = "sqlite:///{tmp}/covey.db" if sqlite else MEMORY
         out.append(
             Server(
                 f"covey-{slug}",

@@ -117,6 +117,7 @@ class _Bound:
     ready_lock: asyncio.Lock
 
 
+_LOOK_UP: Any = object()
 _INLINE_EVENTS = 50
 """`list_events` pages up to this size are read inline on the event loop (see `SqliteRunner`)."""
 
@@ -569,7 +570,8 @@ class SqlStore(Store):
     ) -> None:
         """See `Store.save_run_and_events`: one transaction; the saved row is not read back."""
         save = self._save_run(scope, run, None, read_back=False)
-        append = self._append_events(scope, run.id, events)
+        # The run is saved first in the same transaction: its owner is known, not looked up.
+        append = self._append_events(scope, run.id, events, owner=stamp(scope, run.user_id, "run"))
 
         def both(c: Connection) -> None:
             save(c)
@@ -735,9 +737,15 @@ class SqlStore(Store):
         await self._write("append_events", self._append_events(scope, run_id, events))
 
     def _append_events(
-        self, scope: Scope, run_id: str, events: Sequence[BaseEvent]
+        self,
+        scope: Scope,
+        run_id: str,
+        events: Sequence[BaseEvent],
+        *,
+        owner: str | None | object = _LOOK_UP,
     ) -> Callable[[Connection], None]:
-        """The checks of `append_events`, and its transaction function."""
+        """The checks of `append_events`, and its transaction function; `owner` is the run's
+        user when the caller has just saved the run (otherwise it is looked up)."""
         check_scope(scope)
         check_id(run_id, "run_id")
         check_sequence(events, "events")
@@ -769,12 +777,15 @@ class SqlStore(Store):
         owner_params = {**scope_params(scope), statements.KEY: run_id}
 
         def append(c: Connection) -> None:
-            owner = c.execute(owner_query, owner_params).first()
-            if owner is None:
-                raise NotFoundError(f"No run {run_id!r} in this scope; save the run first")
+            user_id = owner
+            if user_id is _LOOK_UP:
+                found = c.execute(owner_query, owner_params).first()
+                if found is None:
+                    raise NotFoundError(f"No run {run_id!r} in this scope; save the run first")
+                user_id = found.user_id
             if not rows:
                 return
-            common = {"tenant_id": scope.tenant_id, "run_id": run_id, "user_id": owner.user_id}
+            common = {"tenant_id": scope.tenant_id, "run_id": run_id, "user_id": user_id}
             try:
                 c.execute(e.insert(), [{**common, **row} for row in rows])
             except sa_exc.IntegrityError as error:
