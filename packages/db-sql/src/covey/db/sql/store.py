@@ -742,7 +742,7 @@ class SqlStore(Store):
         run_id: str,
         events: Sequence[BaseEvent],
         *,
-        owner: str | None | object = _LOOK_UP,
+        owner: str | object | None = _LOOK_UP,
     ) -> Callable[[Connection], None]:
         """The checks of `append_events`, and its transaction function; `owner` is the run's
         user when the caller has just saved the run (otherwise it is looked up)."""
