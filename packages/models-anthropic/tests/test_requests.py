@@ -600,3 +600,20 @@ async def test_unsupported_image_type_is_refused(api):
             ModelRequestParams(),
         )
     assert api.requests == []
+
+
+def test_sdk_clients_of_every_event_loop_share_one_tls_context() -> None:
+    # `run_sync` runs each call on a new event loop, which gets its own SDK client; loading the
+    # CA bundle for each one cost ~90 ms of CPU per call. Every client verifies with one context.
+    import asyncio
+
+    from covey.models.anthropic import AnthropicModel
+
+    model = AnthropicModel("claude-sonnet-4-5", api_key="sk-ant-test")
+
+    async def tls_context() -> object:
+        client = await model._clients.get()  # pyright: ignore[reportPrivateUsage]
+        pool = client._client._transport._pool  # pyright: ignore[reportPrivateUsage, reportUnknownMemberType, reportAttributeAccessIssue, reportUnknownVariableType]
+        return pool._ssl_context  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+
+    assert asyncio.run(tls_context()) is asyncio.run(tls_context())

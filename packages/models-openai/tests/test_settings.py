@@ -170,3 +170,25 @@ async def test_drop_warning_is_given_once_per_model(mock_openai: Any) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         await m.request([ModelRequest.user("Hi")], settings, ModelRequestParams())
+
+
+def test_sdk_clients_of_every_event_loop_share_one_tls_context() -> None:
+    # `run_sync` runs each call on a new event loop, which gets its own SDK client; loading the
+    # CA bundle for each one cost ~90 ms of CPU per call. Every client verifies with one context.
+    import asyncio
+
+    from covey.models.openai._client import shared_ssl_context
+
+    model = OpenAIChatModel("gpt-4.1", api_key="sk-test", base_url="https://api.example.test/v1")
+
+    async def tls_context() -> object:
+        client = await model._client()  # pyright: ignore[reportPrivateUsage]
+        pool = client._client._transport._pool  # pyright: ignore[reportPrivateUsage, reportUnknownMemberType, reportAttributeAccessIssue, reportUnknownVariableType]
+        return pool._ssl_context  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+
+    first, second = asyncio.run(tls_context()), asyncio.run(tls_context())
+    assert first is second is shared_ssl_context()
+    # A client the caller passes in is used as it is.
+    own = httpx2.AsyncClient()
+    mine = OpenAIChatModel("gpt-4.1", api_key="sk-test", http_client=own)
+    assert asyncio.run(mine._client())._client is own  # pyright: ignore[reportPrivateUsage]

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from covey.core.instructions import Instructions
-from covey.core.limits import UsageLimits
+from covey.core.limits import DEFAULT_USAGE_LIMITS, UsageLimits
 from covey.core.output import OutputModeChoice, OutputSpec
-from covey.core.retry import RetryPolicy
+from covey.core.retry import DEFAULT_RETRY, RetryPolicy
 from covey.core.runnable import DepsT, OutputT, Runnable
 from covey.core.tool_calls import ToolErrorPolicy, ToolHook
 from covey.spec import (
@@ -84,8 +84,8 @@ class Agent(Runnable[DepsT, OutputT]):
     fails the run."""
     tool_choice: ToolChoice = "auto"
     model_settings: ModelSettings | None = None
-    usage_limits: UsageLimits = field(default_factory=UsageLimits)
-    retry: RetryPolicy | None = field(default_factory=RetryPolicy)
+    usage_limits: UsageLimits = DEFAULT_USAGE_LIMITS
+    retry: RetryPolicy | None = DEFAULT_RETRY
     store: Store | None = None
     history_tokens: int | None = 8000
     """Token budget for earlier runs of the session loaded as history (`0`: none)."""

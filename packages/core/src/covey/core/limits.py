@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from covey.spec import Usage
 from covey.spec.errors import UsageLimitExceeded
 
-__all__ = ["Budget", "UsageLimits"]
+__all__ = ["DEFAULT_USAGE_LIMITS", "Budget", "UsageLimits"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +63,10 @@ class UsageLimits:
         for name, limit, used in checks:
             if limit is not None and used > limit:
                 raise UsageLimitExceeded(f"{used} tokens exceed {name}={limit}", limit=name)
+
+
+DEFAULT_USAGE_LIMITS = UsageLimits()
+"""The limits of an agent or team that sets none (shared: limits are immutable)."""
 
 
 @dataclass(frozen=True, slots=True)

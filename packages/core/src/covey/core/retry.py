@@ -16,7 +16,7 @@ import anyio
 
 from covey.spec.errors import ModelConnectionError, ModelServerError, RateLimitedError
 
-__all__ = ["RetryPolicy", "call_with_retries"]
+__all__ = ["DEFAULT_RETRY", "RetryPolicy", "call_with_retries"]
 
 T = TypeVar("T")
 
@@ -148,6 +148,10 @@ class RetryPolicy:
         if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
             return float(value)
         return None
+
+
+DEFAULT_RETRY = RetryPolicy()
+"""The retry policy of an agent or team that sets none (shared: policies are immutable)."""
 
 
 async def call_with_retries(

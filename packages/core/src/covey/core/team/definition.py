@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
 
 from covey.core.instructions import Instructions
-from covey.core.limits import UsageLimits
+from covey.core.limits import DEFAULT_USAGE_LIMITS, UsageLimits
 from covey.core.output import OutputModeChoice, OutputSpec
-from covey.core.retry import RetryPolicy
+from covey.core.retry import DEFAULT_RETRY, RetryPolicy
 from covey.core.runnable import DepsT, OutputT, Runnable
 from covey.core.tool_calls import ToolHook
 from covey.spec import ChatModel, ModelSettings
@@ -86,9 +86,9 @@ class Team(Runnable[DepsT, OutputT]):
     output_mode: OutputModeChoice = "auto"
     output_retries: int = 1
     model_settings: ModelSettings | None = None
-    usage_limits: UsageLimits = field(default_factory=UsageLimits)
+    usage_limits: UsageLimits = DEFAULT_USAGE_LIMITS
     """Caps for the whole team run: the leader's requests and tool calls plus every member's."""
-    retry: RetryPolicy | None = field(default_factory=RetryPolicy)
+    retry: RetryPolicy | None = DEFAULT_RETRY
     store: Store | None = None
     """Where the team run, its member runs, their events and the session are kept."""
     history_tokens: int | None = 8000

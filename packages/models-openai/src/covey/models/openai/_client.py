@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import ssl
 from collections.abc import Generator, Mapping
 from contextlib import contextmanager
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
@@ -18,10 +20,19 @@ if TYPE_CHECKING:
     import httpx2
     from openai import AsyncOpenAI
 
-__all__ = ["PLACEHOLDER_API_KEY", "Connection"]
+__all__ = ["PLACEHOLDER_API_KEY", "Connection", "shared_ssl_context"]
 
 PLACEHOLDER_API_KEY = "not-needed"
 """Sent to local servers that take no key: the SDK refuses an empty one."""
+
+
+@cache
+def shared_ssl_context() -> ssl.SSLContext:
+    """The TLS context every SDK client of this process verifies servers with (built once; an
+    `SSLContext` is safe to share between threads and event loops)."""
+    import httpx2
+
+    return httpx2.create_ssl_context()
 
 
 def _openai_env_header_names() -> list[str]:
@@ -112,12 +123,17 @@ class Connection:
                 for name in _openai_env_header_names()
             }
             headers = {**omitted, **(self._headers or {})} if omitted else self._headers
+        http_client = self._http_client
+        if http_client is None:
+            # The SDK's own default client, on the process's one TLS context: building a context
+            # loads the CA bundle (~60-90 ms), once per client otherwise, so once per `run_sync`.
+            http_client = openai.DefaultAsyncHttpxClient(verify=shared_ssl_context())
         client: AsyncOpenAI = openai.AsyncOpenAI(
             api_key=key.get_secret_value(),
             base_url=self.base_url,
             organization=self._org,
             default_headers=headers,
-            http_client=self._http_client,
+            http_client=http_client,
             max_retries=0,
         )
         if not self.provider.forwards_openai_env:
