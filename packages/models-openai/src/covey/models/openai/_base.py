@@ -41,7 +41,7 @@ class OpenAIModelBase(ChatModel):
         model_name = require_model_name(model_name, adapter=type(self).__name__, example="gpt-4.1")
         record = get_provider(provider)
         self._model_name = model_name
-        self._profile = profile if profile is not None else record.profile_for(model_name)
+        self._given_profile = profile
         self._connection = Connection(
             record,
             api_key=api_key,
@@ -63,8 +63,15 @@ class OpenAIModelBase(ChatModel):
 
     @property
     def profile(self) -> OpenAIModelProfile:
-        """What the model can do, and how its requests are shaped."""
+        """What the model can do, and how its requests are shaped (looked up on first use)."""
         return self._profile
+
+    @property
+    def _profile(self) -> OpenAIModelProfile:
+        found = self._given_profile
+        if found is None:
+            found = self._given_profile = self._connection.provider.profile_for(self._model_name)
+        return found
 
     @property
     def base_url(self) -> str:

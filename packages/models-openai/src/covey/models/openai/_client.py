@@ -57,8 +57,8 @@ class Connection:
         "_headers",
         "_http_client",
         "_org",
+        "_errors",
         "credentials",
-        "errors",
         "provider",
     )
 
@@ -80,12 +80,21 @@ class Connection:
             required=provider.requires_api_key,
             placeholder=PLACEHOLDER_API_KEY,
         )
-        self.errors: ProviderErrors = provider_errors(provider.name, provider.api_key_env)
+        self._errors: ProviderErrors | None = None
         self._base_url = base_url
         self._org = organization
         self._headers = dict(default_headers) if default_headers else None
         self._http_client = http_client
         self._clients: LazyClient[AsyncOpenAI] = LazyClient(self._build, self._close)
+
+    @property
+    def errors(self) -> ProviderErrors:
+        """How the provider's errors map to Covey's (built on first use)."""
+        errors = self._errors
+        if errors is None:
+            provider = self.provider
+            errors = self._errors = provider_errors(provider.name, provider.api_key_env)
+        return errors
 
     @property
     def base_url(self) -> str:
