@@ -54,10 +54,10 @@ class Connection:
     __slots__ = (
         "_base_url",
         "_clients",
+        "_errors",
         "_headers",
         "_http_client",
         "_org",
-        "_errors",
         "credentials",
         "provider",
     )
