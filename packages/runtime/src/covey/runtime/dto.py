@@ -36,9 +36,15 @@ __all__ = [
     "RunRequest",
     "SessionOut",
     "SessionPage",
+    "StepOut",
+    "TeamList",
+    "TeamMemberOut",
+    "TeamOut",
     "ToolCallOut",
     "ToolOut",
     "UsageOut",
+    "WorkflowList",
+    "WorkflowOut",
     "public_event",
     "public_events",
 ]
@@ -360,6 +366,68 @@ class AgentList(_Wire):
     items: list[AgentOut]
     notice: str | None = None
     """A message from the deployment, e.g. that the agents answer with a test model."""
+
+
+class TeamMemberOut(_Wire):
+    """A member of a team: an agent, or a team with members of its own."""
+
+    name: str
+    kind: str
+    """`agent`, `team` (or another runnable's kind)."""
+    description: str | None = None
+    model: str | None = None
+    members: list[TeamMemberOut] = Field(default_factory=list["TeamMemberOut"])
+    """A member team's own members; empty for an agent."""
+
+
+class TeamOut(_Wire):
+    """A team the runtime serves."""
+
+    team_id: str
+    name: str
+    description: str | None = None
+    mode: str | None = None
+    """`coordinate`, `route`, `broadcast` or `tasks`."""
+    model: str | None = None
+    """The leader's model, e.g. `gpt-4.1` or `test`."""
+    members: list[TeamMemberOut] = Field(default_factory=list[TeamMemberOut])
+
+
+class TeamList(_Wire):
+    """Every team the runtime serves."""
+
+    items: list[TeamOut]
+
+
+class StepOut(_Wire):
+    """One node of a workflow's step tree."""
+
+    kind: str
+    """`step`, `steps`, `parallel`, `condition`, `loop` or `router`."""
+    name: str | None = None
+    runs: str | None = None
+    """What a step runs: `agent:<name>`, `team:<name>`, `workflow:<name>` or `function:<name>`."""
+    max_iterations: int | None = None
+    """A loop's limit."""
+    steps: list[StepOut] = Field(default_factory=list["StepOut"])
+    """The nested steps: a group's, a branch's, a loop's body, a router's choices."""
+
+
+class WorkflowOut(_Wire):
+    """A workflow the runtime serves."""
+
+    workflow_id: str
+    name: str
+    description: str | None = None
+    steps: list[StepOut] = Field(default_factory=list[StepOut])
+    mermaid: str | None = None
+    """The workflow drawn as a Mermaid flowchart (`Workflow.to_mermaid()`)."""
+
+
+class WorkflowList(_Wire):
+    """Every workflow the runtime serves."""
+
+    items: list[WorkflowOut]
 
 
 class PluginOut(_Wire):

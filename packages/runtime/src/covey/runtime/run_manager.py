@@ -28,9 +28,9 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup
 
-from covey.core import Agent
 from covey.core.cancellation import close_orphaned, lease_lapsed
 from covey.runtime.live import FINAL_EVENTS, KEEPALIVE, LiveRun
+from covey.runtime.runnables import Runnable
 from covey.spec import RunResult, RunStatus
 from covey.spec import events as ev
 from covey.spec.errors import ConflictError, Interrupted, NotFoundError, RunTimeout
@@ -277,7 +277,7 @@ class RunManager:
             handle.cancel(error=live.cancel_error)
 
     async def cancel(
-        self, scope: Scope, run: Run | None, run_id: str, agent: Agent[Any, Any]
+        self, scope: Scope, run: Run | None, run_id: str, agent: Runnable
     ) -> RunStatus:
         """Cancel a run wherever it runs; returns the status it has now.
 
@@ -291,8 +291,8 @@ class RunManager:
             scope: The caller's scope.
             run: The stored run, as the caller read it (`None` when not stored).
             run_id: The run.
-            agent: The run's agent (any `Agent` will do for a run not of this process: the
-                store is given to it).
+            agent: What ran it: the agent, team or workflow, whose `cancel` also ends its
+                children (any `Agent` will do for a run of a definition not served here).
 
         Raises:
             NotFoundError: the run is not in the scope.
@@ -428,7 +428,9 @@ class RunManager:
                         yield event
                         last = event.seq
                 async for item in live.follow(max(last, live.base_seq)):
-                    if item is not None:
+                    # A team's or workflow's stream carries its children's events too; their
+                    # seq counts in their own logs.
+                    if item is not None and item.run_id == run_id:
                         last = item.seq
                     yield item
                 if live.refused is None and (live.result is not None or last >= live.last_seq):

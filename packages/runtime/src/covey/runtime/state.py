@@ -26,6 +26,8 @@ from covey.runtime.live import LiveRun
 from covey.runtime.problems import ApiError
 from covey.runtime.registry import Registry
 from covey.runtime.run_manager import RunManager, ShuttingDown
+from covey.runtime.runnables import Runnable, check_ready
+from covey.runtime.tree import live_run_for
 from covey.spec import RunContext, RunStatus
 from covey.spec.store import Run, Scope, Store, new_id
 
@@ -181,23 +183,30 @@ class RuntimeState:
                 "run-not-paused",
                 f"Run {run_id!r} is {run.status.value}; only paused runs can be resumed",
             )
-        agent = self.registry.get(run.agent_id or "")
+        if run.parent_run_id is not None:
+            raise ApiError(
+                409,
+                "run-is-child",
+                f"Run {run_id!r} is part of run {run.parent_run_id!r} (a team member's or a "
+                "workflow step's run): resume that run, with the same decisions",
+            )
+        agent: Runnable | None = self.registry.find(run.agent_id or "")
         if agent is None:
             raise ApiError(
                 409,
                 "agent-not-served",
-                f"Run {run_id!r} belongs to agent {run.agent_id!r}, which this server does not "
-                "serve",
+                f"Run {run_id!r} belongs to {run.agent_id!r}, which this server does not serve "
+                "(as an agent, team or workflow)",
             )
         _check_decisions(run, body)
-        agent.resolved_model()
+        check_ready(agent)
         owner = Scope(principal.tenant_id, run.user_id)
         approvals: dict[str, Any] = {
             k: (v.model_dump() if isinstance(v, ApprovalDecision) else v)
             for k, v in body.approvals.items()
         }
         store = self.store
-        live = LiveRun(
+        live = live_run_for(agent)(
             run_id=run.id,
             agent_id=agent.name or "",
             session_id=run.session_id,
@@ -235,9 +244,9 @@ class RuntimeState:
         run, live = await self.find_run(scope, run_id, close_orphan=False)
         if live is None and run is not None and run.status.is_final:
             return 200, RunOut.from_run(run)
-        # Cancelling needs no definition (the store is given): any agent will do for a run of
-        # an agent this server does not serve.
-        agent = self.registry.get(run.agent_id or "") if run is not None else None
+        # A team's or workflow's cancel ends its children too. Cancelling needs no definition
+        # otherwise (the store is given): any agent will do for a run of one not served here.
+        agent = self.registry.find(run.agent_id or "") if run is not None else None
         status = await self.manager.cancel(scope, run, run_id, agent or Agent(name="cancel"))
         if live is not None:
             with anyio.move_on_after(_CANCEL_WAIT):

@@ -10,6 +10,7 @@ from covey.runtime.dto import RunAccepted, RunOut, public_events
 from covey.runtime.live import LiveRun
 from covey.runtime.problems import ApiError
 from covey.runtime.sse import SSE_MEDIA_TYPE, sse_response
+from covey.runtime.tree import TreeLiveRun
 from covey.spec import RunStatus
 
 __all__ = ["RUN_DESCRIPTION", "run_response", "wants_deltas", "wants_stream"]
@@ -51,7 +52,8 @@ async def run_response(live: LiveRun, *, stream: bool, background: bool) -> Resp
             headers={"Location": f"/v1/runs/{live.run_id}"},
         )
     if stream:
-        return sse_response(public_events(live.follow(live.base_seq)))
+        tree = live.run_id if isinstance(live, TreeLiveRun) else None
+        return sse_response(public_events(live.follow(live.base_seq)), run_id=tree)
     result = await live.wait()
     if result is None:
         raise ApiError(500, "internal-error", "The run ended without a result")
