@@ -183,6 +183,9 @@ class RequirementOut(_Wire):
     args: dict[str, Any] = Field(default_factory=dict[str, Any])
     input_fields: list[str] = Field(default_factory=list[str])
     description: str | None = None
+    run_id: str | None = None
+    """The run whose tool call waits, when it is a child of the paused run (a team member's, a
+    workflow step's); resume the paused run itself with the decision."""
 
     @classmethod
     def from_requirement(cls, requirement: Requirement) -> RequirementOut:
@@ -194,6 +197,7 @@ class RequirementOut(_Wire):
             args=to_jsonable_python(requirement.args),
             input_fields=list(requirement.input_fields),
             description=requirement.description,
+            run_id=getattr(requirement, "run_id", None),
         )
 
 

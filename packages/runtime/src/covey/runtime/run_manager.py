@@ -364,6 +364,30 @@ class RunManager:
             pass  # not saved yet
         except Exception:
             log.exception("renewing the lease of run %s failed", live.run_id)
+        for child in list(getattr(live, "children", ())):
+            await self._renew_child(live.scope, child)
+
+    async def _renew_child(self, scope: Scope, run_id: str) -> None:
+        """Renew the lease of a team member's or workflow step's run running here, and stop it
+        when another process asked for its cancel (its parent goes on)."""
+        from covey.core.cancellation import active_run
+
+        try:
+            if await self.store.heartbeat(scope, run_id):
+                handle = active_run(run_id)
+                if handle is not None and not handle.cancelled:
+                    log.info("run %s: cancel requested through the store", run_id)
+                    handle.cancel()
+        except NotFoundError:
+            pass
+        except Exception:
+            log.exception("renewing the lease of run %s failed", run_id)
+
+    def _runs_here(self, run_id: str) -> bool:
+        """Whether `run_id` runs in this process: a run of the manager, or a child of one."""
+        return run_id in self._live or any(
+            run_id in getattr(live, "children", ()) for live in self._live.values()
+        )
 
     async def _sweep(self) -> None:
         """Close the runs of other workers whose lease lapsed, in the tenants seen here."""
@@ -394,7 +418,7 @@ class RunManager:
         """
         self._tenants.add(scope.tenant_id)
         lease = timedelta(seconds=self.lease)
-        if run.id in self._live or not lease_lapsed(run, lease):
+        if run.id in self._live or not lease_lapsed(run, lease) or self._runs_here(run.id):
             return None
         closed = await close_orphaned(self.store, scope, run, lease=lease)
         if closed is not None:

@@ -18,7 +18,7 @@ from typing import Any
 import anyio
 
 from covey.core import Agent
-from covey.runtime.live import KEEPALIVE, LiveRun
+from covey.runtime.live import FINAL_EVENTS, KEEPALIVE, LiveRun
 from covey.spec import events as ev
 
 __all__ = ["TreeLiveRun", "live_run_for"]
@@ -28,6 +28,10 @@ __all__ = ["TreeLiveRun", "live_run_for"]
 class TreeLiveRun(LiveRun):
     """A `LiveRun` whose buffer interleaves the run's own events with its children's."""
 
+    children: set[str] = field(default_factory=set[str])
+    """The child runs (at any depth) running now: started in this stream and not yet ended.
+    The run manager renews their leases with the run's own, so a member's long model request
+    is not taken for a dead worker's run."""
     _own_seqs: list[int] = field(default_factory=list[int])
     """The `seq` of each of the run's own events in the buffer, in order."""
     _own_index: list[int] = field(default_factory=list[int])
@@ -45,6 +49,10 @@ class TreeLiveRun(LiveRun):
             self._own_index.append(len(self.events))
             LiveRun.publish(self, event)
             return
+        if isinstance(event, ev.RunStarted):
+            self.children.add(event.run_id)
+        elif isinstance(event, FINAL_EVENTS):
+            self.children.discard(event.run_id)
         result = self.result
         LiveRun.publish(self, event)
         self.result = result
