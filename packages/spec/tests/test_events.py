@@ -38,6 +38,7 @@ EXAMPLES: list[ev.BaseEvent] = [
     ev.ToolCallCompleted(run_id="r", seq=7, tool_call_id="c", tool_name="t", result=[1, 2]),
     ev.ToolCallFailed(run_id="r", seq=7, tool_call_id="c", tool_name="t", error="boom", retry=True),
     ev.ToolCallCancelled(run_id="r", seq=7, tool_call_id="c", tool_name="t"),
+    ev.ToolCallPaused(run_id="r", seq=7, tool_call_id="c", tool_name="delegate_task"),
     ev.RequirementCreated(
         run_id="r",
         seq=8,

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from covey.core.run.nodes import CallToolsNode, End, ModelRequestNode, RunNode
     from covey.core.run.options import RunKwargs
     from covey.core.run.plan import RunPlan
+    from covey.core.team import Team, TeamMode
     from covey.spec import RunContext, RunResult, RunStatus
 
 __all__ = [
@@ -35,6 +36,8 @@ __all__ = [
     "RunPlan",
     "RunResult",
     "RunStatus",
+    "Team",
+    "TeamMode",
     "UsageLimits",
 ]
 
@@ -51,6 +54,8 @@ _WHERE = {
     "RunNode": "covey.core.run.nodes",
     "RunKwargs": "covey.core.run.options",
     "RunPlan": "covey.core.run.plan",
+    "Team": "covey.core.team",
+    "TeamMode": "covey.core.team",
     "RunContext": "covey.spec",
     "RunResult": "covey.spec",
     "RunStatus": "covey.spec",

@@ -273,6 +273,9 @@ class _Log:
             elif isinstance(e, ev.ToolCallStarted):
                 log.open_calls[e.tool_call_id] = (e.tool_name, dict(e.args))
                 log.usage.tool_calls += 1
+            elif isinstance(e, ev.ToolCallPaused):
+                # Not a finished call: the resumed run starts it again.
+                log.open_calls.pop(e.tool_call_id, None)
             elif isinstance(e, ev.ToolCallCompleted | ev.ToolCallFailed | ev.ToolCallCancelled):
                 name, args = log.open_calls.pop(e.tool_call_id, (e.tool_name, {}))
                 log.calls.append(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from covey.spec import Usage
 from covey.spec.errors import UsageLimitExceeded
 
-__all__ = ["UsageLimits"]
+__all__ = ["Budget", "UsageLimits"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,3 +63,13 @@ class UsageLimits:
         for name, limit, used in checks:
             if limit is not None and used > limit:
                 raise UsageLimitExceeded(f"{used} tokens exceed {name}={limit}", limit=name)
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """An enclosing run's limits and its live usage: a child run (a team member) adds its own
+    usage to `usage` as it goes and checks `limits` against it, so a team's limits cover the
+    whole team run."""
+
+    limits: UsageLimits
+    usage: Usage

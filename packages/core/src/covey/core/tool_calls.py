@@ -8,8 +8,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import anyio
+from pydantic_core import to_jsonable_python
 
 from covey.spec import (
+    Requirement,
     RetryPart,
     RunContext,
     ToolCallPart,
@@ -27,7 +29,16 @@ from covey.spec.errors import (
     UnexpectedModelBehavior,
 )
 
-__all__ = ["CallNext", "ToolEntry", "ToolHook", "ToolOutcome", "collect_tools", "run_tool_calls"]
+__all__ = [
+    "CallNext",
+    "CallPaused",
+    "EndRun",
+    "ToolEntry",
+    "ToolHook",
+    "ToolOutcome",
+    "collect_tools",
+    "run_tool_calls",
+]
 
 CallNext = Callable[[dict[str, Any]], Awaitable[ToolResult]]
 ToolHook = Callable[[RunContext[Any], ToolCallPart, CallNext], Awaitable[ToolResult]]
@@ -35,6 +46,33 @@ ToolHook = Callable[[RunContext[Any], ToolCallPart, CallNext], Awaitable[ToolRes
 to run the tool (with possibly changed args), or return a `ToolResult` without running it."""
 
 ToolErrorPolicy = Literal["return", "raise"]
+
+
+class CallPaused(Exception):  # noqa: N818 - a signal, named for the state it reports
+    """Raised by a tool whose call cannot finish without a person: the run records the call
+    as paused and pauses with `requirements`; on resume the tool is called again with the same
+    arguments, and finds the decisions and `token` through `covey.core.run.relay`.
+
+    Args:
+        requirements: What the run waits for (their `tool_call_id`s are what the caller
+            answers on resume).
+        token: JSON data the tool gets back on resume (which child run to resume).
+    """
+
+    def __init__(self, requirements: Sequence[Requirement], token: Any = None) -> None:
+        super().__init__("the tool call waits for a person")
+        self.requirements = list(requirements)
+        self.token = token
+
+
+class EndRun(Exception):  # noqa: N818 - a signal, named for what it asks
+    """Raised by a tool to end the run with `output` as its final output, without asking the
+    model again (a team routing the task to one member). The call itself completes with
+    `output` as its result."""
+
+    def __init__(self, output: Any) -> None:
+        super().__init__("the tool gave the run's final output")
+        self.output = output
 
 
 @dataclass(slots=True, frozen=True)
@@ -73,6 +111,10 @@ class ToolOutcome:
     retry: bool = False
     fatal: BaseException | None = None
     args: dict[str, Any] = field(default_factory=dict[str, Any])
+    paused: CallPaused | None = None
+    """The call waits for a person (see `CallPaused`)."""
+    final: EndRun | None = None
+    """The call ended the run with its output (see `EndRun`)."""
 
 
 def _error_text(exc: BaseException) -> str:
@@ -146,6 +188,21 @@ async def _call_one(
         result = await chain(args)
     except ModelRetry as exc:
         return retry_part(exc.message, _error_text(exc))
+    except CallPaused as exc:
+        part = ToolReturnPart(
+            tool_name=call.tool_name, content=None, tool_call_id=call.tool_call_id
+        )
+        paused = outcome(part)
+        paused.paused = exc
+        return paused
+    except EndRun as exc:
+        content = to_jsonable_python(exc.output)
+        part = ToolReturnPart(
+            tool_name=call.tool_name, content=content, tool_call_id=call.tool_call_id
+        )
+        ended = outcome(part, result=content)
+        ended.final = exc
+        return ended
     except anyio.get_cancelled_exc_class():
         raise
     except Exception as exc:

@@ -41,6 +41,7 @@ __all__ = [
     "ToolCallCompleted",
     "ToolCallDelta",
     "ToolCallFailed",
+    "ToolCallPaused",
     "ToolCallStarted",
     "dump_event",
     "event_adapter",
@@ -259,6 +260,16 @@ class OutputDelta(BaseEvent, frozen=True):
     output: Any
 
 
+class ToolCallPaused(BaseEvent, frozen=True):
+    """A tool call waits for something a person gives (a team member's run paused for an
+    approval, an input or an external result); the run pauses after it, and `resume` calls the
+    tool again, which then starts and ends anew."""
+
+    type: Literal["tool_call.paused"] = "tool_call.paused"
+    tool_call_id: str
+    tool_name: str
+
+
 RunEvent = Annotated[
     RunStarted
     | RunCompleted
@@ -280,7 +291,8 @@ RunEvent = Annotated[
     | ToolCallCancelled
     | RequirementCreated
     | OutputRetry
-    | OutputDelta,
+    | OutputDelta
+    | ToolCallPaused,
     Field(discriminator="type"),
 ]
 """Any run event; the discriminator is `type`."""

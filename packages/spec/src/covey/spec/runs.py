@@ -92,6 +92,9 @@ class Requirement(BaseModel):
     args: dict[str, Any] = Field(default_factory=dict[str, Any])
     input_fields: list[str] = Field(default_factory=list[str])
     description: str | None = None
+    run_id: str | None = None
+    """The run whose tool call waits for this, when it is not the paused run itself: a team
+    member's run (the team run pauses with its members' requirements)."""
 
 
 class RunResult(BaseModel, Generic[OutputT]):

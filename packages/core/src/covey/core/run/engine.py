@@ -93,7 +93,9 @@ class RunEngine:
             tenant_id=options.tenant_id,
             parent_run_id=options.parent_run_id,
             agent_name=plan.name,
-            state=dict(options.state or {}),
+            state=options.shared_state
+            if options.shared_state is not None
+            else dict(options.state or {}),
             model=options.model,
             metadata=dict(options.metadata),
         )
@@ -232,7 +234,12 @@ class RunEngine:
         for event in self._close_open(cancelled=status is RunStatus.CANCELLED, error=error):
             yield event
         keep_output = False
-        if self.persist.store is not None and self.ctx.session_id is not None and started:
+        if (
+            self.persist.store is not None
+            and self.ctx.session_id is not None
+            and started
+            and self.options.shared_state is None
+        ):
             try:
                 with anyio.CancelScope(shield=True):
                     await self.persist.close_session(
@@ -275,15 +282,21 @@ class RunEngine:
         persist = self.persist
         session_id = self.ctx.session_id
         if persist.store is not None and session_id is not None:
-            self.ctx.state = await persist.open_session(
-                session_id,
-                agent_id=self.plan.name,
-                user_id=self.ctx.user_id,
-                state=dict(self.options.state or {}) if self.resume is None else {},
-            )
+            if self.options.shared_state is None:
+                self.ctx.state = await persist.open_session(
+                    session_id,
+                    agent_id=self.plan.name,
+                    user_id=self.ctx.user_id,
+                    state=dict(self.options.state or {}) if self.resume is None else {},
+                )
             budget = self.plan.history_tokens
             if self.options.message_history is None and budget != 0:
-                self.state.history = await persist.load_history(session_id, budget)
+                # A child run (a team member) continues its own earlier child runs of the
+                # session; a top-level run, the session's top-level runs.
+                child_of = self.plan.name if self.ctx.parent_run_id is not None else None
+                self.state.history = await persist.load_history(
+                    session_id, budget, child=self.ctx.parent_run_id is not None, agent_id=child_of
+                )
         if self.options.message_history is not None:
             self.state.history = repair_history(self.options.message_history)
         await persist.save_run(self._run_record(RunStatus.RUNNING))
@@ -354,6 +367,8 @@ class RunEngine:
         while state.final is MISSING:
             await self._boundary()
             limits.check_before_request(self.ctx.usage)
+            for budget in self.options.budgets:
+                budget.limits.check_before_request(budget.usage)
             state.step += 1
             yield ModelRequestNode(state.step, state.messages)
             response: ModelResponse | None = None
@@ -369,6 +384,8 @@ class RunEngine:
             if usage.requests == 0:
                 usage = usage.model_copy(update={"requests": 1})
             self.ctx.usage.incr(usage)
+            for budget in self.options.budgets:
+                budget.usage.incr(usage)
             yield self.emit(
                 ev.ModelRequestCompleted,
                 model_name=state.open_model_request or self.chain.current.model_name,
@@ -378,6 +395,8 @@ class RunEngine:
             )
             state.open_model_request = None
             limits.check_tokens(self.ctx.usage)
+            for budget in self.options.budgets:
+                budget.limits.check_tokens(budget.usage)
             yield CallToolsNode(state.step, response)
             async for event in handle_response(self, response):
                 yield event
@@ -458,11 +477,15 @@ class RunEngine:
         if result is None:
             result = self._result(status, None)
         metadata = dict(self.options.metadata)
+        if self.state.metadata:
+            metadata.update(self.state.metadata)
         metadata.update(last_seq=self.state.seq, step=self.state.step)
         if status is RunStatus.PAUSED:
             metadata["pending_parts"] = [
                 p.model_dump(mode="json") for p in self.state.pending_parts
             ]
+            if self.state.paused_calls:
+                metadata["paused_calls"] = self.state.paused_calls
         output = result.output
         if output is not None and not isinstance(output, str | int | float | bool):
             output = to_jsonable_python(output)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Generic
 from typing_extensions import TypedDict, TypeVar
 
 if TYPE_CHECKING:
+    from covey.core.limits import Budget
     from covey.spec import ChatModel, ModelRequest, ModelResponse, ModelSettings, UserContent
     from covey.spec.store import Run, Store
 
@@ -86,6 +87,11 @@ class RunOptions:
     store: Store | None
     stream: bool
     metadata: dict[str, Any] = field(default_factory=dict[str, Any])
+    shared_state: dict[str, Any] | None = None
+    """A parent run's state dict, used as this run's `ctx.state` as is (a team member reads and
+    updates the team's state in place); the parent loads and saves the session."""
+    budgets: tuple[Budget, ...] = ()
+    """Enclosing runs' limits this run's usage counts against too (a team member's)."""
 
 
 @dataclass(slots=True, kw_only=True)

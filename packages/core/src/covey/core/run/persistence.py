@@ -179,10 +179,18 @@ class Persistence:
     # --- history -----------------------------------------------------------------------------------
 
     async def load_history(
-        self, session_id: str, budget: int | None
+        self,
+        session_id: str,
+        budget: int | None,
+        *,
+        child: bool = False,
+        agent_id: str | None = None,
     ) -> list[ModelRequest | ModelResponse]:
         """The session's earlier finished runs, newest first until `budget` tokens are filled,
-        repaired and trimmed to whole turns, in chronological order."""
+        repaired and trimmed to whole turns, in chronological order.
+
+        Top-level runs (no `parent_run_id`) only, or with `child`, only the child runs of
+        `agent_id` (a team member's own earlier runs in the session)."""
         assert self.store is not None
         runs: list[list[ModelRequest | ModelResponse]] = []
         tokens = 0
@@ -193,6 +201,10 @@ class Persistence:
             )
             for run in page.items:
                 if run.id == self.run_id or run.status not in _FINISHED:
+                    continue
+                if (run.parent_run_id is not None) is not child or (
+                    child and run.agent_id != agent_id
+                ):
                     continue
                 messages = repair_history(run.messages)
                 runs.append(messages)

@@ -99,3 +99,6 @@ class RunPlan:
     post_hooks: Sequence[Hook] = ()
     paused_runs: PausedRuns | None = None
     """Where paused runs are kept when the run has no store (`None`: nowhere)."""
+    relay_events: bool = False
+    """The tools start child runs whose events stream through this run's (a team's leader):
+    tool batches run beside a relay channel (`run/relay.py`)."""

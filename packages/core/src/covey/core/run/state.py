@@ -48,6 +48,11 @@ class RunState:
         default_factory=dict[str, tuple[str, dict[str, Any]]]
     )
     """Tool calls started and not yet ended: id -> (tool name, args)."""
+    paused_calls: dict[str, dict[str, Any]] = field(default_factory=dict[str, dict[str, Any]])
+    """Tool calls that paused the run (`CallPaused`): id -> tool name, args, token and the ids of
+    their requirements; stored with a paused run, and called again on resume."""
+    metadata: dict[str, Any] = field(default_factory=dict[str, Any])
+    """What the run adds to its stored metadata as it goes (a team's per-member usage)."""
 
     def take_parts(self) -> list[ToolReturnPart | RetryPart]:
         """The pending parts, cleared."""

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from covey.core.run.state import Pause
+from covey.core.limits import Budget
+from covey.core.run.state import MISSING, Pause
 from covey.core.tool_calls import ToolEntry, ToolOutcome, run_tool_calls
 from covey.spec import (
     ModelRequest,
@@ -22,6 +23,7 @@ from covey.spec.errors import UnexpectedModelBehavior
 
 if TYPE_CHECKING:
     from covey.core.run.engine import RunEngine
+    from covey.core.run.relay import ResumedCall
 
 __all__ = ["call_tools", "resume_pending", "run_calls"]
 
@@ -31,6 +33,8 @@ Runnable = list[tuple[ToolCallPart, dict[str, Any]]]
 async def call_tools(e: RunEngine, calls: list[ToolCallPart]) -> AsyncIterator[ev.BaseEvent]:
     """Run the calls that need nothing from a person; pause for the ones that do."""
     e.plan.usage_limits.check_before_tool_calls(e.ctx.usage, len(calls))
+    for budget in e.options.budgets:
+        budget.limits.check_before_tool_calls(budget.usage, len(calls))
     runnable: Runnable = []
     for call in calls:
         entry = e.tools.get(call.tool_name)
@@ -57,6 +61,9 @@ async def call_tools(e: RunEngine, calls: list[ToolCallPart]) -> AsyncIterator[e
         for requirement in e.state.requirements:
             yield e.emit(ev.RequirementCreated, requirement=requirement)
         raise Pause
+    if e.state.final is not MISSING:
+        # A tool ended the run (`EndRun`): its return closes the record's last turn.
+        e.state.messages.append(ModelRequest(parts=[*e.state.take_parts()], run_id=e.ctx.run_id))
 
 
 def _count_retry(e: RunEngine, tool_name: str, exc: BaseException) -> None:
@@ -68,8 +75,11 @@ def _count_retry(e: RunEngine, tool_name: str, exc: BaseException) -> None:
         )
 
 
-async def run_calls(e: RunEngine, runnable: Runnable) -> AsyncIterator[ev.BaseEvent]:
-    """Run `runnable` concurrently, recording each outcome."""
+async def run_calls(
+    e: RunEngine, runnable: Runnable, resumed: dict[str, ResumedCall] | None = None
+) -> AsyncIterator[ev.BaseEvent]:
+    """Run `runnable` concurrently, recording each outcome; `resumed` holds the decisions for
+    paused calls run again."""
     if not runnable:
         return
     state = e.state
@@ -85,27 +95,58 @@ async def run_calls(e: RunEngine, runnable: Runnable) -> AsyncIterator[ev.BaseEv
             )
         )
     e.ctx.usage.tool_calls += len(runnable)
+    for budget in e.options.budgets:
+        budget.usage.tool_calls += len(runnable)
     # Stored before anyone sees them: a live follower never sees more than the log keeps, so a
     # crash right after leaves the same story for those who re-attach.
     await e.persist.flush()
     for event in started:
         yield event
     plan = e.plan
-    outcomes: list[ToolOutcome] = await e.step(
-        run_tool_calls(
-            runnable,
-            e.tools,
-            e.ctx,
-            default_timeout=plan.tool_timeout,
-            hooks=plan.tool_hooks,
-            error_policy=plan.tool_errors,
-            max_retries=plan.tool_retries,
-        )
+    work = run_tool_calls(
+        runnable,
+        e.tools,
+        e.ctx,
+        default_timeout=plan.tool_timeout,
+        hooks=plan.tool_hooks,
+        error_policy=plan.tool_errors,
+        max_retries=plan.tool_retries,
     )
+    if plan.relay_events or resumed:
+        from covey.core.run.relay import RunRelay, relayed
+
+        relay = RunRelay(
+            store=e.options.store,
+            stream=e.options.stream,
+            budgets=(*e.options.budgets, Budget(plan.usage_limits, e.ctx.usage)),
+            metadata=state.metadata,
+            resumed=resumed or {},
+        )
+        out: list[list[ToolOutcome]] = []
+        async for event in relayed(e, relay, work, out):
+            yield event
+        outcomes = out[0]
+    else:
+        outcomes = await e.step(work)
     fatal: BaseException | None = None
     for outcome in outcomes:
         call = outcome.call
         state.open_tool_calls.pop(call.tool_call_id, None)
+        if outcome.paused is not None:
+            requirements = outcome.paused.requirements
+            state.requirements.extend(requirements)
+            state.paused_calls[call.tool_call_id] = {
+                "tool_name": call.tool_name,
+                "args": outcome.args,
+                "token": outcome.paused.token,
+                "requirements": [r.tool_call_id for r in requirements],
+            }
+            yield e.emit(
+                ev.ToolCallPaused, tool_call_id=call.tool_call_id, tool_name=call.tool_name
+            )
+            continue
+        if outcome.final is not None and state.final is MISSING:
+            state.final = outcome.final.output
         state.tool_calls.append(outcome.record)
         state.pending_parts.append(outcome.part)
         if outcome.record.error is None:
@@ -143,7 +184,14 @@ async def resume_pending(e: RunEngine) -> AsyncIterator[ev.BaseEvent]:
         else {}
     )
     runnable: Runnable = []
+    paused_calls: dict[str, dict[str, Any]] = run.metadata.get("paused_calls", {})
+    owners = {rid: cid for cid, info in paused_calls.items() for rid in info["requirements"]}
+    resumed: dict[str, ResumedCall] = {}
     for requirement in run.requirements:
+        owner = owners.get(requirement.tool_call_id)
+        if owner is not None:
+            _hand_over(e, requirement, resumed, owner, paused_calls[owner]["token"])
+            continue
         call = ToolCallPart(
             tool_name=requirement.tool_name,
             args=requirement.args,
@@ -190,11 +238,43 @@ async def resume_pending(e: RunEngine) -> AsyncIterator[ev.BaseEvent]:
                     error=text,
                 )
             )
+    for call_id in resumed:  # their decisions reach them through the relay
+        info = paused_calls[call_id]
+        part = ToolCallPart(tool_name=info["tool_name"], args=info["args"], tool_call_id=call_id)
+        runnable.append((part, dict(info["args"])))
     # Approved calls run without asking again.
-    async for event in run_calls(e, runnable):
+    async for event in run_calls(e, runnable, resumed or None):
         yield event
+    if state.requirements:
+        # A call run again paused again (a team member asking for more).
+        for requirement in state.requirements:
+            yield e.emit(ev.RequirementCreated, requirement=requirement)
+        raise Pause
     state.pending_parts.sort(key=lambda p: order.get(p.tool_call_id or "", len(order)))
     state.messages.append(ModelRequest(parts=[*state.take_parts()], run_id=e.ctx.run_id))
+
+
+def _hand_over(
+    e: RunEngine,
+    requirement: Requirement,
+    resumed: dict[str, ResumedCall],
+    call_id: str,
+    token: Any,
+) -> None:
+    """File the decision for a requirement of a paused call under that call."""
+    from covey.core.run.relay import ResumedCall
+
+    assert e.resume is not None
+    decisions = resumed.get(call_id)
+    if decisions is None:
+        decisions = resumed[call_id] = ResumedCall(token=token)
+    rid = requirement.tool_call_id
+    if requirement.kind == "approval":
+        decisions.approvals[rid] = e.resume.approvals[rid]
+    elif requirement.kind == "input":
+        decisions.inputs[rid] = e.resume.inputs[rid]
+    else:
+        decisions.results[rid] = e.resume.results[rid]
 
 
 def _requirement(
