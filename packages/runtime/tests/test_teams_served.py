@@ -8,6 +8,7 @@ and what the leader saw is known exactly.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -262,3 +263,25 @@ def test_a_paused_member_pauses_the_team_and_the_team_is_resumed(api: httpx.Clie
     assert api.get(f"/v1/runs/{member['run_id']}").json()["status"] == "completed"
     own = sse(api, "GET", f"/v1/runs/{paused['run_id']}/events")
     assert [e.id for e in own] == list(range(1, len(own) + 1))
+
+
+def test_a_member_busy_longer_than_the_lease_is_not_taken_for_a_dead_workers_run(
+    serve: Any, tmp_path: Path, gates: Path
+) -> None:
+    """Fails if the server renews only the team run's lease: its member, busy in one long tool
+    call, would be closed as `interrupted` by the orphan sweep while it still runs."""
+    _, api = serve(
+        store=open_store(f"sqlite:///{tmp_path / 'lease.db'}"),
+        registry=build(),
+        lease_seconds=0.6,
+    )
+    team_run = api.post("/v1/teams/slow/runs", json={"input": "long", "background": True}).json()[
+        "run_id"
+    ]
+    _until(api, team_run, _member_waits)
+    [member] = _children(api, team_run)
+    time.sleep(2.0)  # several leases pass while the member's tool call is in flight
+    assert api.get(f"/v1/runs/{member['run_id']}").json()["status"] == "running"
+    (gates / "long").touch()
+    wait_for(lambda: api.get(f"/v1/runs/{team_run}").json()["status"] == "completed")
+    assert api.get(f"/v1/runs/{member['run_id']}").json()["status"] == "completed"
