@@ -1,0 +1,143 @@
+"""Team runs across two `covey serve` processes sharing one SQLite file: process A runs them,
+process B resumes, cancels and follows them through the store alone."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from runtime_agents import GATES_ENV
+from runtime_helpers import (
+    TESTS,
+    ProcessServer,
+    check_event_log,
+    sse,
+    wait_for,
+    wait_until_event,
+    write_config,
+)
+
+pytest.importorskip("covey.db.sql", reason="covey-db-sql provides the shared SQL store")
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def pair(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[httpx.Client, httpx.Client, Path]]:
+    folder = tmp_path_factory.mktemp("teams")
+    gates = folder / "gates"
+    gates.mkdir()
+    config = write_config(
+        folder / "covey.toml",
+        agents="runtime_teams:registry",
+        python_path=[str(TESTS)],
+        store=f"sqlite:///{folder / 'shared.db'}",
+        shutdown_grace=1,
+        poll_interval=0.05,
+        log_level="warning",
+    )
+    env = {GATES_ENV: str(gates)}
+    a = ProcessServer(config, env).start()
+    try:
+        b = ProcessServer(config, env).start()
+    except BaseException:
+        a.stop()
+        raise
+    with (
+        httpx.Client(base_url=a.url, timeout=30) as ca,
+        httpx.Client(base_url=b.url, timeout=30) as cb,
+    ):
+        try:
+            yield ca, cb, gates
+        finally:
+            a.stop()
+            b.stop()
+
+
+def _children(client: httpx.Client, run_id: str) -> list[dict]:
+    """The run's children; none while the run is not stored yet (B knows it only from there)."""
+    response = client.get(f"/v1/runs/{run_id}/children")
+    return response.json()["items"] if response.status_code == 200 else []
+
+
+def test_a_paused_member_is_resumed_through_its_team_in_another_process(
+    pair: tuple[httpx.Client, httpx.Client, Path],
+) -> None:
+    """Fails if a team paused by a member in one process cannot be finished by another."""
+    a, b, _ = pair
+    paused = a.post("/v1/teams/hitl/runs", json={"input": "/srv/t"}).json()
+    assert paused["status"] == "paused"
+    [requirement] = paused["requirements"]
+    done = b.post(
+        f"/v1/runs/{paused['run_id']}/resume",
+        json={"approvals": {requirement["tool_call_id"]: True}},
+    )
+    assert done.status_code == 200, done.text
+    assert done.json()["output"] == "approver said: result: deleted /srv/t"
+    [member] = _children(a, paused["run_id"])
+    assert (member["run_id"], member["status"]) == (requirement["run_id"], "completed")
+    events = sse(a, "GET", f"/v1/runs/{paused['run_id']}/events")
+    check_event_log([e.data for e in events])
+    assert [e.event for e in events].count("run.started") == 2
+
+
+def test_cancel_a_team_run_of_another_process(
+    pair: tuple[httpx.Client, httpx.Client, Path],
+) -> None:
+    """Fails if a cancel through process B does not stop the team, and its member, in A."""
+    a, b, _ = pair
+    team_run = a.post("/v1/teams/slow/runs", json={"input": "never", "background": True}).json()[
+        "run_id"
+    ]
+    wait_for(lambda: b.get(f"/v1/runs/{team_run}").status_code == 200)
+    wait_for(lambda: [m for m in _children(b, team_run) if m["status"] == "running"])
+    response = b.post(f"/v1/runs/{team_run}/cancel")
+    assert response.status_code == 202
+    # Followed from B, the team's stream is its own log (its member's events are in the
+    # member's log).
+    events = sse(b, "GET", f"/v1/runs/{team_run}/events")
+    check_event_log([e.data for e in events])
+    assert {e.data["run_id"] for e in events} == {team_run}
+    assert events[-1].event == "run.cancelled"
+    [member] = wait_for(
+        lambda: [m for m in _children(b, team_run) if m["status"] != "running"] or None
+    )
+    assert member["status"] == "cancelled"
+
+
+def test_cancel_one_member_from_another_process_and_the_team_goes_on(
+    pair: tuple[httpx.Client, httpx.Client, Path],
+) -> None:
+    """Fails if a member's cancel asked through the store is not seen by the process running
+    it (only the team run's flag was watched), or if it brings the team down with it."""
+    a, b, _ = pair
+    team_run = a.post("/v1/teams/slow/runs", json={"input": "nope", "background": True}).json()[
+        "run_id"
+    ]
+    [member] = wait_for(lambda: _children(b, team_run) or None)
+    wait_until_event(b, member["run_id"], "tool_call.started")
+    assert b.post(f"/v1/runs/{member['run_id']}/cancel").status_code == 202
+    wait_for(lambda: b.get(f"/v1/runs/{team_run}").json()["status"] != "running")
+    team = b.get(f"/v1/runs/{team_run}").json()
+    assert team["status"] == "completed"
+    assert team["output"].startswith("gated said: ")
+    assert b.get(f"/v1/runs/{member['run_id']}").json()["status"] == "cancelled"
+
+
+def test_cancel_a_paused_team_run_from_another_process(
+    pair: tuple[httpx.Client, httpx.Client, Path],
+) -> None:
+    a, b, _ = pair
+    paused = a.post("/v1/teams/hitl/runs", json={"input": "/srv/u"}).json()
+    [requirement] = paused["requirements"]
+    response = b.post(f"/v1/runs/{paused['run_id']}/cancel")
+    assert response.json()["status"] == "cancelled"
+    refused = a.post(
+        f"/v1/runs/{paused['run_id']}/resume",
+        json={"approvals": {requirement["tool_call_id"]: True}},
+    )
+    assert refused.status_code == 409
