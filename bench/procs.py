@@ -103,12 +103,12 @@ def wait_http(
 
 
 @contextmanager
-def fake_openai(core: int | None) -> Iterator[str]:
-    """The loopback fake OpenAI server (bench/runtime/fake_openai.py) in its own process;
-    yields its base URL (`http://127.0.0.1:PORT/v1`)."""
+def fake_openai(core: int | None, script: str = "fake_openai.py") -> Iterator[str]:
+    """The loopback fake OpenAI server (bench/runtime/fake_openai.py, or another `script` of
+    bench/runtime/) in its own process; yields its base URL (`http://127.0.0.1:PORT/v1`)."""
     log = Path(tempfile.mkdtemp(prefix="covey-bench-fake-")) / "stderr.log"
     process = spawn(
-        [sys.executable, str(RUNTIME / "fake_openai.py")],
+        [sys.executable, str(RUNTIME / script)],
         core=core,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,

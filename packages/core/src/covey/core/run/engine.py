@@ -299,7 +299,8 @@ class RunEngine:
                 )
         if self.options.message_history is not None:
             self.state.history = repair_history(self.options.message_history)
-        await persist.save_run(self._run_record(RunStatus.RUNNING))
+        if persist.store is not None:
+            await persist.save_run(self._run_record(RunStatus.RUNNING))
 
     async def _prepare(self, toolsets: AsyncExitStack) -> None:
         plan = self.plan
@@ -502,20 +503,27 @@ class RunEngine:
         try:
             await toolsets.aclose()
         finally:
-            record = self._run_record(result.status, result)
-            paused = self.plan.paused_runs
-            if result.status is RunStatus.PAUSED and self.persist.store is None and paused:
-                paused.keep(record)
-            # The log is closed before the record says the run ended, so a follower that
-            # stops at a final status has every event by then.
-            try:
-                await self.persist.flush()
-            except NotFoundError:
-                # Refused before its first save: the record goes first, then its events.
-                await self.persist.save_run(record)
-                await self.persist.flush()
-            else:
-                await self.persist.save_run(record)
+            await self._keep(result)
+
+    async def _keep(self, result: RunResult[Any]) -> None:
+        paused = self.plan.paused_runs
+        if self.persist.store is None:
+            # Nothing to save: the record (a deep copy of the messages) is built only for a
+            # paused run kept in memory.
+            if result.status is RunStatus.PAUSED and paused is not None:
+                paused.keep(self._run_record(result.status, result))
+            return
+        record = self._run_record(result.status, result)
+        # The log is closed before the record says the run ended, so a follower that stops at
+        # a final status has every event by then.
+        try:
+            await self.persist.flush()
+        except NotFoundError:
+            # Refused before its first save: the record goes first, then its events.
+            await self.persist.save_run(record)
+            await self.persist.flush()
+        else:
+            await self.persist.save_run(record)
 
 
 def input_json(value: str | Sequence[UserContent] | None) -> Any:

@@ -109,7 +109,7 @@ class TaskList:
             raise ModelRetry(f"No tasks {unknown} to depend on; create them first.")
         assignee = args.get("assignee")
         if assignee is not None:
-            assignee = self.toolset.member_arg("create_task", args)
+            assignee = self.toolset.member_arg("create_task", args, "assignee")
         task = {
             "id": f"t{len(self.tasks) + 1}",
             "title": title,

@@ -202,9 +202,9 @@ class TeamToolset(Toolset):
             earlier.append({"member": name, "task": task, "output": str(outcome.text())})
         return outcome
 
-    def member_arg(self, tool: str, args: dict[str, Any]) -> str:
-        """The `member` argument, checked against the roster (a wrong name is a retry)."""
-        name = text_arg(tool, args, "member")
+    def member_arg(self, tool: str, args: dict[str, Any], key: str = "member") -> str:
+        """A member's name argument, checked against the roster (a wrong name is a retry)."""
+        name = text_arg(tool, args, key)
         if name not in self.team.roster():
             known = ", ".join(self.team.roster())
             raise ModelRetry(f"There is no member {name!r} in this team. Members: {known}.")
