@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -293,5 +294,5 @@ async def _reload_state(run: WorkflowRun) -> None:
     seen = persist.initial_state
     for key, value in session.state.items():
         if seen.get(key, _ABSENT) != value:
-            run.ctx.state[key] = value
+            run.ctx.state[key] = copy.deepcopy(value)
             seen[key] = value
