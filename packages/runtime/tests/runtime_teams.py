@@ -1,15 +1,17 @@
-"""The teams (and their member agents) the runtime tests serve, in-thread and in server
+"""The teams and workflows (and their agents) the runtime tests serve, in-thread and in server
 subprocesses (`agents = "runtime_teams:registry"`).
 
 Every model is a `FunctionModel`, so what each member was asked and what the leader saw is
 decided here. `slow` delegates to a member whose tool waits for a gate file (see
-`runtime_agents.gate`), so a test controls when a member run may finish.
+`runtime_agents.gate`), so a test controls when a member run may finish; so does the workflow
+`waiting`'s first step.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
 from runtime_agents import (
     _prompt,
     approval_model,
@@ -19,7 +21,7 @@ from runtime_agents import (
     gated_model,
 )
 
-from covey.core import Agent, Team
+from covey.core import Agent, Parallel, Step, StepInput, Team, Workflow
 from covey.core.testing import AgentInfo, FunctionModel
 from covey.runtime import Registry
 from covey.spec import ModelRequest, ModelResponse, TextPart, ToolCallPart
@@ -84,6 +86,27 @@ gated = Agent(name="gated", model=FunctionModel(gated_model), tools=[gate], tool
 echo = Agent(name="echo", model=FunctionModel(echo_model))
 
 
+def outline(step: StepInput) -> str:
+    return f"outline of {step.input}"
+
+
+def shout(step: StepInput) -> str:
+    return str(step.previous).upper()
+
+
+def publish(step: StepInput) -> str:
+    return f"published: {step.previous}"
+
+
+class Order(BaseModel):
+    item: str
+    qty: int
+
+
+def price(order: Order) -> str:
+    return f"{order.qty} x {order.item} = {order.qty * 3}"
+
+
 def build() -> Registry:
     desk = Team(
         name="desk",
@@ -107,6 +130,19 @@ def build() -> Registry:
                 model=FunctionModel(delegate_to("desk")),
                 description="Asks the desk.",
             ),
+            Workflow(
+                name="pipeline",
+                description="Outline, write, review and shout at once, publish.",
+                steps=[
+                    outline,
+                    Step(writer, name="write", description="The writer drafts."),
+                    Parallel(Step(critic, name="review"), shout, name="fan_out"),
+                    publish,
+                ],
+            ),
+            Workflow(name="signoff", steps=[Step(approver, name="approve"), publish]),
+            Workflow(name="waiting", steps=[Step(gated, name="wait"), publish]),
+            Workflow(name="ordering", steps=[price]),
         ],
         notice="test teams",
     )

@@ -7,7 +7,7 @@ Resuming, cancelling and following their runs is the agents' code (`RuntimeState
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
 from covey.runtime.auth import Principal
 from covey.runtime.dto import RunRequest, StepOut, TeamMemberOut, TeamOut, WorkflowOut
@@ -120,8 +120,9 @@ def describe_team(team: Runnable) -> TeamOut:
     )
 
 
-_CHILDREN = ("steps", "choices", "branches")
-"""Attributes of a workflow construct that hold its nested steps, in the order read."""
+_CHILDREN = ("steps", "choices")
+"""Attributes of a workflow construct that hold its nested steps: a group's, a branch's, a
+loop's body, a router's choices."""
 
 
 def _runs(target: Any) -> str | None:
@@ -135,33 +136,33 @@ def _runs(target: Any) -> str | None:
     return None
 
 
+def _target_name(target: Any) -> str | None:
+    return _text(getattr(target, "name", None)) or _text(getattr(target, "__name__", None))
+
+
 def _step(node: Any, depth: int) -> StepOut:
-    kind = type(node).__name__.lower()
-    if callable(node) and not hasattr(node, "steps") and kind_of(node) is None:
-        return StepOut(kind="step", name=getattr(node, "__name__", None), runs=_runs(node))
-    if kind_of(node) is not None:  # an agent, team or workflow given as a step
-        return StepOut(kind="step", name=getattr(node, "name", None), runs=_runs(node))
+    """One node of the step tree: a `Step`, a bare agent/team/workflow/function, or a
+    construct (`Steps`, `Parallel`, `Condition`, `Loop`, `Router`) with its nested steps."""
+    if kind_of(node) is not None or (callable(node) and not hasattr(node, "steps")):
+        return StepOut(kind="step", name=_target_name(node), runs=_runs(node))
+    target = getattr(node, "target", None)
+    if target is not None:
+        return StepOut(
+            kind="step",
+            name=_text(getattr(node, "name", None)) or _target_name(target),
+            description=_text(getattr(node, "description", None)),
+            runs=_runs(target),
+        )
     children: list[Any] = []
     if depth < 32:
         for attribute in _CHILDREN:
             value = getattr(node, attribute, None)
-            if isinstance(value, dict):
-                children.extend(value.values())  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
-            elif isinstance(value, list | tuple):
-                children.extend(value)  # pyright: ignore[reportUnknownArgumentType]
-    target = next(
-        (
-            getattr(node, a)
-            for a in ("agent", "team", "workflow", "function", "executor")
-            if getattr(node, a, None) is not None
-        ),
-        None,
-    )
+            if isinstance(value, list | tuple):
+                children.extend(cast("list[Any]", value))
     limit = getattr(node, "max_iterations", None)
     return StepOut(
-        kind=kind,
+        kind=type(node).__name__.lower(),
         name=_text(getattr(node, "name", None)),
-        runs=_runs(target),
         max_iterations=limit if isinstance(limit, int) else None,
         steps=[_step(child, depth + 1) for child in children],
     )

@@ -45,6 +45,7 @@ __all__ = [
     "UsageOut",
     "WorkflowList",
     "WorkflowOut",
+    "WorkflowRunRequest",
     "public_event",
     "public_events",
 ]
@@ -102,6 +103,16 @@ class RunRequest(_Wire):
         if not (value.strip() if isinstance(value, str) else value):
             raise ValueError("the input is empty; send the user's message")
         return value
+
+
+class WorkflowRunRequest(RunRequest):
+    """Start a run of a workflow: its input may also be a JSON object (for a first step that
+    takes a pydantic model)."""
+
+    input: str | list[UserContent] | dict[str, Any] = Field(  # pyright: ignore[reportIncompatibleVariableOverride]
+        description="The workflow's input: text, content parts, or a JSON object. It must say "
+        "something: an empty string, list or object is refused."
+    )
 
 
 class ApprovalDecision(_Wire):
@@ -409,6 +420,7 @@ class StepOut(_Wire):
     kind: str
     """`step`, `steps`, `parallel`, `condition`, `loop` or `router`."""
     name: str | None = None
+    description: str | None = None
     runs: str | None = None
     """What a step runs: `agent:<name>`, `team:<name>`, `workflow:<name>` or `function:<name>`."""
     max_iterations: int | None = None

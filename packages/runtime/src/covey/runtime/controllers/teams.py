@@ -30,6 +30,7 @@ from covey.runtime.dto import (
     TeamOut,
     WorkflowList,
     WorkflowOut,
+    WorkflowRunRequest,
 )
 from covey.runtime.guards import require_scope
 from covey.runtime.problems import problem_responses
@@ -164,7 +165,7 @@ class WorkflowController(Controller):
         principal: NamedDependency[Principal],
         request: Request[Any, Any, Any],
         workflow_id: FromPath[str],
-        data: JSONBody[RunRequest],
+        data: JSONBody[WorkflowRunRequest],
     ) -> Response[RunOut]:
         """Start a workflow run; answer with the run, its event stream, or 202 (background)."""
         return await _start(runtime, principal, request, "workflow", workflow_id, data)

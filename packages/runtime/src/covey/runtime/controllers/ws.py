@@ -31,7 +31,7 @@ from litestar.params import FromPath
 from pydantic import ValidationError
 
 from covey.runtime import composites
-from covey.runtime.dto import ResumeRequest, RunRequest, public_event
+from covey.runtime.dto import ResumeRequest, RunRequest, WorkflowRunRequest, public_event
 from covey.runtime.guards import principal_of, require_scope
 from covey.runtime.json_body import decode_json_body
 from covey.runtime.live import LiveRun
@@ -98,7 +98,8 @@ class _Socket:
             if kind == "run":
                 if not self.principal.allows("agents:run"):
                     raise ApiError(403, "forbidden", "This needs the 'agents:run' scope")
-                request = RunRequest.model_validate({**body, "stream": True})
+                shape = WorkflowRunRequest if self.kind == "workflow" else RunRequest
+                request = shape.model_validate({**body, "stream": True})
                 if self.kind == "agent":
                     agent = self.runtime.agent(self.agent_id)
                     live = self.runtime.start_run(agent, request, self.principal, deltas=True)
