@@ -141,3 +141,19 @@ def test_cancel_a_paused_team_run_from_another_process(
         json={"approvals": {requirement["tool_call_id"]: True}},
     )
     assert refused.status_code == 409
+
+
+def test_a_paused_workflow_step_is_resumed_in_another_process(
+    pair: tuple[httpx.Client, httpx.Client, Path],
+) -> None:
+    a, b, _ = pair
+    paused = a.post("/v1/workflows/signoff/runs", json={"input": "/srv/w"}).json()
+    assert paused["status"] == "paused"
+    [requirement] = paused["requirements"]
+    done = b.post(
+        f"/v1/runs/{paused['run_id']}/resume",
+        json={"approvals": {requirement["tool_call_id"]: True}},
+    )
+    assert done.status_code == 200, done.text
+    assert done.json()["output"] == "published: result: deleted /srv/w"
+    assert [s["status"] for s in _children(a, paused["run_id"])] == ["completed", "completed"]
