@@ -13,7 +13,7 @@ import covey.core.run
 RUN = Path(covey.core.run.__file__).parent
 
 
-def test_the_engine_never_imports_agent() -> None:
+def test_the_engine_never_imports_agent_or_team() -> None:
     offenders: list[str] = []
     for path in sorted(RUN.glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
@@ -22,7 +22,11 @@ def test_the_engine_never_imports_agent() -> None:
                 names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
             elif isinstance(node, ast.Import):
                 names = [a.name for a in node.names]
-            offenders += [f"{path.name}: {n}" for n in names if n.startswith("covey.core.agent")]
+            offenders += [
+                f"{path.name}: {n}"
+                for n in names
+                if n.startswith(("covey.core.agent", "covey.core.team"))
+            ]
     assert offenders == []
 
 

@@ -254,3 +254,26 @@ async def test_as_tool_run_sync_and_print_response_behave_as_the_agents() -> Non
     )
     result = await outer.run("hi")
     assert result.output == "a did: x"
+
+
+async def test_shared_member_interactions_reach_later_members() -> None:
+    seen: list[tuple[str, str]] = []
+    model, _ = leader(
+        lambda m: delegate("researcher", "find facts", "d1"),
+        lambda m: delegate("writer", "write it up", "d2"),
+        echo_returns,
+    )
+    team = Team(
+        name="t",
+        members=[member("researcher", seen), member("writer", seen)],
+        model=model,
+        share_member_interactions=True,
+    )
+    await team.run("go")
+
+    assert seen[0] == ("researcher", "find facts")
+    writer_prompt = seen[1][1]
+    assert writer_prompt.startswith("Earlier in this team run:")
+    assert "researcher was asked: find facts" in writer_prompt
+    assert "answered: researcher did: find facts" in writer_prompt
+    assert writer_prompt.endswith("write it up")

@@ -241,3 +241,53 @@ async def test_each_member_continues_its_own_history_in_the_session(store: Store
 
     # The second run of `a` sees its first run (request + answer) and nothing of the leader's.
     assert prompts == {"a": [1, 3], "b": []}
+
+
+async def test_a_cancel_asked_through_the_store_reaches_running_members(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from covey.core.run import relay
+
+    monkeypatch.setattr(relay, "CANCEL_POLL_SECONDS", 0.02)
+    started = anyio.Event()
+
+    async def slow(ctx: RunContext[Any]) -> str:
+        """Work for a long time."""
+        started.set()
+        await anyio.sleep_forever()
+        return "never"
+
+    model, _ = leader(lambda m: delegate("a", "go"))
+    team = Team(name="t", members=[member("a", tools=[slow])], model=model, store=store)
+    events: list[ev.BaseEvent] = []
+
+    async def consume() -> None:
+        async for event in team.run_stream("go"):
+            events.append(event)
+
+    with anyio.fail_after(30):  # without the poll the team would wait for its member forever
+        async with anyio.create_task_group() as group:
+            group.start_soon(consume)
+            await started.wait()
+            # As another process would: only the store's flag, no handle of this process.
+            assert await store.request_cancel(Scope(), events[0].run_id)
+
+    check_invariants(events)
+    assert {e.agent_name for e in events if isinstance(e, ev.RunCancelled)} == {"t", "a"}
+    stored = await store.get_run(Scope(), events[0].run_id)
+    assert stored is not None and stored.status is RunStatus.CANCELLED
+
+
+def test_run_sync_and_print_response_behave_as_the_agents(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    model, _ = leader(
+        lambda m: delegate("a", "x"), echo_returns, lambda m: delegate("a", "y"), echo_returns
+    )
+    team = Team(name="t", members=[member("a")], model=model)
+    assert team.run_sync("hi").output == "a did: x"
+
+    result = anyio.run(lambda: team.print_response("hi"))
+    out = capsys.readouterr().out
+    assert result.output == "a did: y"
+    assert "[tool] delegate_task(" in out and "a did: y" in out

@@ -24,15 +24,18 @@ from covey.core.run.state import Cancelled
 from covey.spec import events as ev
 
 if TYPE_CHECKING:
-    from anyio.streams.memory import MemoryObjectSendStream
+    from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
     from covey.core.limits import Budget
     from covey.core.run.engine import RunEngine
     from covey.spec.store import Store
 
-__all__ = ["ResumedCall", "RunRelay", "current_relay", "relayed"]
+__all__ = ["CANCEL_POLL_SECONDS", "ResumedCall", "RunRelay", "current_relay", "relayed"]
 
 T = TypeVar("T")
+CANCEL_POLL_SECONDS = 1.0
+"""While child runs work, how often a run with a store beats its heartbeat and looks for a
+cancel asked for by another process (which then cancels the children)."""
 _CURRENT: ContextVar[RunRelay | None] = ContextVar("covey_run_relay", default=None)
 
 
@@ -115,7 +118,7 @@ async def relayed(
                 if cancelled:
                     event = await receive.receive()
                 else:
-                    event = await e.step(receive.receive())
+                    event = await e.step(_next(e, receive))
             except anyio.EndOfStream:
                 break
             except Cancelled:
@@ -132,3 +135,18 @@ async def relayed(
             task.cancel()
             with anyio.CancelScope(shield=True):
                 await asyncio.wait([task])
+
+
+async def _next(e: RunEngine, receive: MemoryObjectReceiveStream[ev.BaseEvent]) -> ev.BaseEvent:
+    """The next relayed event; with a store, the run's heartbeat and cancel flag are checked
+    every `CANCEL_POLL_SECONDS` meanwhile, as between the run's own steps."""
+    store = e.persist.store
+    if store is None:
+        return await receive.receive()
+    while True:
+        with anyio.move_on_after(CANCEL_POLL_SECONDS):
+            return await receive.receive()
+        if await store.heartbeat(e.persist.scope, e.ctx.run_id):
+            assert e.handle is not None
+            e.handle.cancelled = True
+            raise Cancelled
