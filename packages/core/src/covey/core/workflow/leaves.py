@@ -85,9 +85,9 @@ async def function_step(
     """Call a function step (sync ones in a worker thread), then store its output."""
     if _replayed(run, frame, out):
         return
-    await run.boundary()
     for event in run.open_frame(frame):
         yield event
+    await run.boundary()  # the step's start is stored before it runs
     node = frame.node
     decisions = _decisions(run, frame.path)
     step = run.step_input(frame, previous, iteration, decisions)
@@ -176,7 +176,6 @@ async def runnable_step(
     """Run an agent, team or workflow as a child run and pass its events on."""
     if _replayed(run, frame, out):
         return
-    await run.boundary()
     node = frame.node
     resume = run.resume
     paused = resume.paused.get(frame.path) if resume is not None else None
@@ -184,6 +183,7 @@ async def runnable_step(
     frame.step_run_id = child_id
     for event in run.open_frame(frame):
         yield event
+    await run.boundary()
     await _share_state(run)
     options = run.options
     target = node.target
