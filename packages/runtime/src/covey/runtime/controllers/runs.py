@@ -102,9 +102,13 @@ class RunController(Controller):
         """
         start = _after(after, last_event_id)
         scope = principal.read_scope
-        await runtime.find_run(scope, run_id)
+        run, live = await runtime.find_run(scope, run_id)
+        # Only a team's or workflow's stream carries other runs' events (agents skip the check).
+        agent_id = run.agent_id if run is not None else live.agent_id if live is not None else ""
+        tree = runtime.registry.kind(agent_id or "") not in (None, "agent")
         return sse_response(
-            public_events(runtime.manager.follow(scope, run_id, start)), run_id=run_id
+            public_events(runtime.manager.follow(scope, run_id, start)),
+            run_id=run_id if tree else None,
         )
 
     @get(
