@@ -203,3 +203,10 @@ def test_sse_gives_ids_to_the_followed_runs_events_only() -> None:
     assert len(children) == 3
     assert all(f.startswith(b"event: ") for f in children)
     assert frames[-1] == b": keepalive\n\n"
+
+
+def test_a_registry_of_teams_only_is_not_empty() -> None:
+    """Fails if `registry or default` drops a registry that serves no agent but a team."""
+    assert Registry(teams=[RunnableDouble("crew")])
+    assert not Registry()
+    assert len(Registry(teams=[RunnableDouble("crew")])) == 0  # len() counts agents

@@ -285,3 +285,32 @@ def test_a_member_busy_longer_than_the_lease_is_not_taken_for_a_dead_workers_run
     (gates / "long").touch()
     wait_for(lambda: api.get(f"/v1/runs/{team_run}").json()["status"] == "completed")
     assert api.get(f"/v1/runs/{member['run_id']}").json()["status"] == "completed"
+
+
+def test_a_team_whose_leader_model_cannot_be_resolved_is_refused_before_it_runs(
+    serve: Any,
+) -> None:
+    """Fails if the run starts (and is stored failed) instead of a 503 problem saying what to
+    install, as for an agent."""
+    from runtime_teams import writer
+
+    from covey.core import Team
+    from covey.runtime import Registry
+    from covey.testing import InMemoryStore
+
+    store = InMemoryStore()
+    _, api = serve(
+        store=store,
+        registry=Registry(
+            [
+                Team(name="unled", members=[writer], model="nowhere:model"),
+                Team(name="leaderless", members=[writer]),
+            ]
+        ),
+    )
+    for name, hint in (("unled", "nowhere"), ("leaderless", "no model for its leader")):
+        response = api.post(f"/v1/teams/{name}/runs", json={"input": "hi"})
+        assert response.status_code == 503, response.text
+        assert response.json()["type"] == "urn:covey:problem:misconfigured"
+        assert hint in response.json()["detail"]
+    assert api.get("/v1/sessions").json()["items"] == []  # nothing was written

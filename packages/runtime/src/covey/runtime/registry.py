@@ -34,7 +34,8 @@ class Registry:
     (`Run.agent_id`), and `/v1/runs/{run_id}/resume` and `/cancel` find it by that name.
 
     Iterating a registry, `len()` and `get()` see its agents only (`GET /v1/agents`); `find()`
-    looks an id up whatever its kind, and `items(kind)` lists one kind.
+    looks an id up whatever its kind, `items(kind)` lists one kind, and a registry is true when
+    it serves anything.
 
     Args:
         agents: Agents, and teams and workflows too (each sorted by its class).
@@ -155,6 +156,10 @@ class Registry:
 
     def __len__(self) -> int:
         return len(self._agents)
+
+    def __bool__(self) -> bool:
+        """Whether anything is served (`len()` counts agents only)."""
+        return bool(self._by_id)
 
     def __repr__(self) -> str:
         parts = [f"{sorted(self._agents)!r}"]

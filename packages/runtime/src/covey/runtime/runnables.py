@@ -100,12 +100,11 @@ def kind_of(item: object) -> Kind | None:
 def check_ready(runnable: Runnable) -> None:
     """Fail before a run starts when its model cannot be resolved (a 503, not a failed run).
 
-    An agent always has a model to check; a team leads with one when it has one, and a
-    workflow has none of its own.
+    An agent and a team's leader have a model to check; a workflow has none of its own.
     """
     if isinstance(runnable, Agent):
         runnable.resolved_model()
         return
     resolve: Any = getattr(runnable, "resolved_model", None)
-    if resolve is not None and getattr(runnable, "model", None) is not None:
+    if resolve is not None:
         resolve()
