@@ -155,16 +155,30 @@ def test_nested_teams_three_deep(api: httpx.Client) -> None:
     )
 
 
+def _receive_team_run(ws: Any) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    while True:
+        message = json.loads(ws.recv(timeout=20))
+        events.append(message)
+        if message["type"] in FINALS and message["parent_run_id"] is None:
+            return events
+
+
 def test_a_team_run_over_a_websocket(teams: tuple[Any, httpx.Client]) -> None:
     server, _ = teams
     with connect(server.url.replace("http://", "ws://") + "/v1/teams/desk/ws") as ws:
         ws.send(json.dumps({"input": "tea"}))
-        events: list[dict[str, Any]] = []
-        while True:
-            message = json.loads(ws.recv(timeout=20))
-            events.append(message)
-            if message["type"] in FINALS and message["parent_run_id"] is None:
-                break
+        events = _receive_team_run(ws)
+    with connect(server.url.replace("http://", "ws://") + "/v1/teams/hitl/ws") as ws:
+        ws.send(json.dumps({"input": "/w"}))
+        paused = _receive_team_run(ws)[-1]
+        assert paused["type"] == "run.paused"
+        [requirement] = paused["result"]["requirements"]
+        decision = {requirement["tool_call_id"]: True}
+        ws.send(json.dumps({"type": "resume", "run_id": paused["run_id"], "approvals": decision}))
+        resumed = _receive_team_run(ws)
+        assert resumed[-1]["result"]["output"] == "approver said: result: deleted /w"
+        assert any(e["run_id"] == requirement["run_id"] for e in resumed)  # the member went on
     team_run = events[0]["run_id"]
     assert events[-1]["result"]["output"] == "team: draft of tea | critique of draft of tea"
     members = [e for e in events if e["run_id"] != team_run]
