@@ -144,3 +144,31 @@ async def test_cancelling_a_paused_team_cancels_its_paused_members(tmp_path: Pat
         for run_id in starts.values():
             stored = await store.get_run(Scope(), run_id)
             assert stored is not None and stored.status is RunStatus.CANCELLED
+
+
+async def test_a_broadcast_with_one_member_paused_resumes_only_that_member() -> None:
+    from team_helpers import member
+
+    TRANSFERS.clear()
+    seen: list[tuple[str, str]] = []
+    banker = Agent(name="banker", model=FunctionModel(banker_model), tools=[transfer])
+
+    async def lead(messages: Messages, info: AgentInfo) -> ModelResponse:
+        if len(messages) == 1:
+            return ModelResponse(parts=[call("delegate_task_to_all_members", {"task": "go"})])
+        return text(str(returns(messages)[0].content))
+
+    team = Team(
+        name="all",
+        mode="broadcast",
+        members=[member("clerk", seen), banker],
+        model=FunctionModel(lead),
+    )
+    paused = await team.run("pay")
+    assert paused.status is RunStatus.PAUSED
+    assert seen == [("clerk", "go")]
+
+    done = await team.resume(paused.run_id, approvals={paused.requirements[0].tool_call_id: True})
+    assert done.output == str({"clerk": "clerk did: go", "banker": "banker: sent 5"})
+    assert seen == [("clerk", "go")]  # the clerk's answer was kept, not asked again
+    assert TRANSFERS == [5]

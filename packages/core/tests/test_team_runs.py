@@ -291,3 +291,81 @@ def test_run_sync_and_print_response_behave_as_the_agents(
     out = capsys.readouterr().out
     assert result.output == "a did: y"
     assert "[tool] delegate_task(" in out and "a did: y" in out
+
+
+async def test_a_consumer_leaving_the_stream_stops_and_closes_the_member_runs(store: Store) -> None:
+    async def slow(ctx: RunContext[Any]) -> str:
+        """Work for a long time."""
+        await anyio.sleep_forever()
+        return "never"
+
+    model, _ = leader(lambda m: delegate("a", "go"))
+    team = Team(name="t", members=[member("a", tools=[slow])], model=model, store=store)
+    stream = team.run_stream("go")
+    runs: dict[str, str] = {}
+    async for event in stream:
+        if isinstance(event, ev.RunStarted):
+            runs[str(event.agent_name)] = event.run_id
+        if isinstance(event, ev.ToolCallStarted) and event.agent_name == "a":
+            break
+    await stream.aclose()  # type: ignore[attr-defined]
+
+    # The member run is stopped and closed once the abandoned generators are finalised (the
+    # event loop closes them right after); the team run is left as an agent's run is when its
+    # consumer leaves: running, until its lease lapses and it is closed as orphaned.
+    with anyio.fail_after(10):
+        while True:
+            stored = await store.get_run(Scope(), runs["a"])
+            assert stored is not None
+            if stored.status is not RunStatus.RUNNING:
+                break
+            await anyio.sleep(0.01)
+    assert stored.status is RunStatus.CANCELLED
+    logged = await store.list_events(Scope(), runs["a"])
+    assert isinstance(logged[-1], ev.RunCancelled)
+
+
+async def test_cancelling_the_callers_task_cancels_team_and_members(store: Store) -> None:
+    started = anyio.Event()
+
+    async def slow(ctx: RunContext[Any]) -> str:
+        """Work for a long time."""
+        started.set()
+        await anyio.sleep_forever()
+        return "never"
+
+    model, _ = leader(lambda m: delegate("a", "go"))
+    team = Team(name="t", members=[member("a", tools=[slow])], model=model, store=store)
+    async with anyio.create_task_group() as group:
+        group.start_soon(lambda: team.run("go", run_id="team-run"))
+        await started.wait()
+        group.cancel_scope.cancel()
+
+    scope = Scope()
+    stored = await store.get_run(scope, "team-run")
+    assert stored is not None and stored.status is RunStatus.CANCELLED
+    (child,) = stored.tool_calls
+    assert child.tool_name == "delegate_task"
+    logged = await store.list_events(scope, "team-run")
+    check_invariants(logged)
+    runs = await store.list_runs(scope)
+    (member_record,) = [r for r in runs.items if r.agent_id == "a"]
+    assert member_record.parent_run_id == "team-run"
+    assert member_record.status is RunStatus.CANCELLED
+    check_invariants(await store.list_events(scope, member_record.id))
+
+
+async def test_iter_steps_through_the_leader_with_member_events_on_the_run() -> None:
+    model, _ = leader(lambda m: delegate("a", "x"), echo_returns)
+    team = Team(name="t", members=[member("a")], model=model)
+    async with team.iter("hi") as run:
+        nodes = [type(node).__name__ async for node in run]
+    assert nodes == [
+        "ModelRequestNode",
+        "CallToolsNode",
+        "ModelRequestNode",
+        "CallToolsNode",
+        "End",
+    ]
+    assert run.result is not None and run.result.output == "a did: x"
+    assert {e.agent_name for e in run.events} == {"t", "a"}

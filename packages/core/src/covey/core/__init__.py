@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from covey.core.run.nodes import CallToolsNode, End, ModelRequestNode, RunNode
     from covey.core.run.options import RunKwargs
     from covey.core.run.plan import RunPlan
+    from covey.core.runnable import Runnable
     from covey.core.team import Team, TeamMode
     from covey.core.workflow import (
         Condition,
@@ -52,6 +53,7 @@ __all__ = [
     "RunPlan",
     "RunResult",
     "RunStatus",
+    "Runnable",
     "Step",
     "StepError",
     "StepInput",
@@ -76,6 +78,7 @@ _WHERE = {
     "RunNode": "covey.core.run.nodes",
     "RunKwargs": "covey.core.run.options",
     "RunPlan": "covey.core.run.plan",
+    "Runnable": "covey.core.runnable",
     "Team": "covey.core.team",
     "TeamMode": "covey.core.team",
     "RunContext": "covey.spec",

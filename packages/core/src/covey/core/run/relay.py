@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import AsyncIterator, Coroutine
+from contextlib import suppress
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -71,7 +72,9 @@ class RunRelay:
     def send(self, event: ev.BaseEvent) -> None:
         """Hand a child run's event to the run's stream."""
         if self._send is not None:
-            self._send.send_nowait(event)
+            # The run stopped reading (its consumer left): the child closes on its own.
+            with suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
+                self._send.send_nowait(event)
 
     def cancel_children(self) -> None:
         """Cancel every child run still running; later ones are refused (`cancelled`)."""
