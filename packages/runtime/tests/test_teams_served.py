@@ -267,10 +267,14 @@ def test_a_paused_member_pauses_the_team_and_the_team_is_resumed(api: httpx.Clie
     wrong = api.post(f"/v1/runs/{paused['run_id']}/resume", json={"approvals": {"d1": True}})
     assert wrong.status_code == 422
 
+    before = sse(api, "GET", f"/v1/runs/{paused['run_id']}/events")
     events = sse(
         api, "POST", f"/v1/runs/{paused['run_id']}/resume", json={**decision, "stream": True}
     )
     assert events[-1].data["result"]["output"] == "approver said: result: deleted /x"
+    # The resumed stream's ids go on from the paused log's last one.
+    resumed_ids = [e.id for e in events if e.id is not None]
+    assert resumed_ids == list(range(before[-1].id + 1, before[-1].id + 1 + len(resumed_ids)))
     assert any(e.id is None and e.data["run_id"] == member["run_id"] for e in events)
     done = api.get(f"/v1/runs/{paused['run_id']}").json()
     assert done["status"] == "completed"
