@@ -5,7 +5,8 @@ from covey.runtime.controllers.health import HealthController, MetricsController
 from covey.runtime.controllers.plugins import PluginController
 from covey.runtime.controllers.runs import RunController
 from covey.runtime.controllers.sessions import SessionController
-from covey.runtime.controllers.teams import TeamController, WorkflowController
+from covey.runtime.controllers.teams import TeamController
+from covey.runtime.controllers.workflows import WorkflowController
 from covey.runtime.controllers.ws import agent_socket, team_socket, workflow_socket
 
 __all__ = [
