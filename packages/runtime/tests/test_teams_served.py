@@ -332,3 +332,19 @@ def test_a_team_whose_leader_model_cannot_be_resolved_is_refused_before_it_runs(
         assert response.json()["type"] == "urn:covey:problem:misconfigured"
         assert hint in response.json()["detail"]
     assert api.get("/v1/sessions").json()["items"] == []  # nothing was written
+
+
+def test_cancelling_one_member_here_answers_200_and_the_team_goes_on(api: httpx.Client) -> None:
+    """Fails if cancelling a member run of this process answers 202 (as if it ran elsewhere),
+    leaves the member running, or brings its team down."""
+    team_run = api.post("/v1/teams/slow/runs", json={"input": "stop", "background": True}).json()[
+        "run_id"
+    ]
+    _until(api, team_run, _member_waits)
+    [member] = _children(api, team_run)
+    cancelled = api.post(f"/v1/runs/{member['run_id']}/cancel")
+    assert (cancelled.status_code, cancelled.json()["status"]) == (200, "cancelled")
+    wait_for(lambda: api.get(f"/v1/runs/{team_run}").json()["status"] != "running")
+    team = api.get(f"/v1/runs/{team_run}").json()
+    assert team["status"] == "completed"
+    assert team["output"].startswith("gated said: ")  # the leader was told, as a tool result
