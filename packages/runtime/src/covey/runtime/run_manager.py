@@ -383,7 +383,7 @@ class RunManager:
         except Exception:
             log.exception("renewing the lease of run %s failed", run_id)
 
-    def _runs_here(self, run_id: str) -> bool:
+    def runs_here(self, run_id: str) -> bool:
         """Whether `run_id` runs in this process: a run of the manager, or a child of one."""
         return run_id in self._live or any(
             run_id in getattr(live, "children", ()) for live in self._live.values()
@@ -418,7 +418,7 @@ class RunManager:
         """
         self._tenants.add(scope.tenant_id)
         lease = timedelta(seconds=self.lease)
-        if run.id in self._live or not lease_lapsed(run, lease) or self._runs_here(run.id):
+        if run.id in self._live or not lease_lapsed(run, lease) or self.runs_here(run.id):
             return None
         closed = await close_orphaned(self.store, scope, run, lease=lease)
         if closed is not None:

@@ -252,6 +252,13 @@ class RuntimeState:
             with anyio.move_on_after(_CANCEL_WAIT):
                 await live.wait()
             return 200, await self.run_out(principal, run_id)
+        if status is RunStatus.RUNNING and self.manager.runs_here(run_id):
+            # A member's or step's run of this process: its handle stopped it, the store
+            # catches up as its loop closes it.
+            with anyio.move_on_after(_CANCEL_WAIT):
+                while (out := await self.run_out(principal, run_id)).status is RunStatus.RUNNING:
+                    await anyio.sleep(0.01)
+                return 200, out
         out = await self.run_out(principal, run_id)
         return (202 if status is RunStatus.RUNNING else 200), out
 
