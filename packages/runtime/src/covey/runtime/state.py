@@ -236,8 +236,8 @@ class RuntimeState:
         """Cancel a run wherever it runs; the HTTP status and the run as it stands.
 
         Idempotent: a run that has already ended (completed, failed, cancelled, interrupted)
-        answers 200 with the run as it ended, whatever ended it. A run of this process, a
-        paused run and an orphaned run (its worker died: its lease lapsed) are ended at once
+        answers 200 with the run as it ended, whatever ended it. A run of this process (a team
+        member's or workflow step's too), a paused run and an orphaned run (its worker died: its lease lapsed) are ended at once
         and answered with 200; a run of another live process answers 202 while it stops there.
         """
         scope = principal.read_scope
