@@ -21,6 +21,7 @@ SECTIONS = [
     "bench_imports",
     "bench_core",
     "bench_models",
+    "bench_workflows",
     "bench_store",
     "bench_runtime",
     "bench_postgres",
