@@ -12,9 +12,8 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from pathlib import Path
-
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from agent import make_agent
