@@ -598,3 +598,20 @@ async def test_an_agent_tool_changing_nested_state_in_place_is_saved() -> None:
     session = await store.get_session(Scope(), "s")
     assert session is not None
     assert session.state == {"notes": ["one", "two"]}
+
+
+async def test_a_local_step_function_with_string_annotations_gets_its_step_input() -> None:
+    """Under `from __future__ import annotations` a function defined where `StepInput` is
+    not a module global has annotations get_type_hints cannot resolve."""
+    namespace: dict[str, Any] = {}
+    exec(
+        "from __future__ import annotations\n"
+        "def make():\n"
+        "    from covey.core import StepInput\n"
+        "    def add_one(step: StepInput[int]) -> int:\n"
+        "        return step.previous + 1\n"
+        "    return add_one\n",
+        namespace,
+    )
+    flow = Workflow(name="local", steps=[namespace["make"]()])
+    assert (await flow.run(1)).output == 2

@@ -123,6 +123,7 @@ class Workflow:
             store=store if store is not None else self.store,
             stream=stream if stream_model is None else stream_model,
             metadata=dict(options.get("metadata") or {}),
+            forward=stream,
         )
         return WorkflowRun(self.name, self._nodes, built, self._paused_runs())
 
@@ -155,6 +156,7 @@ class Workflow:
         run_id: str,
         *,
         stream: bool,
+        forward: bool,
         approvals: dict[str, Any] | None,
         inputs: dict[str, dict[str, Any]] | None,
         results: dict[str, Any] | None,
@@ -203,6 +205,7 @@ class Workflow:
             store=store,
             stream=stream,
             metadata={k: v for k, v in run.metadata.items() if k not in reserved},
+            forward=forward,
         )
         return WorkflowRun(self.name, self._nodes, options, self._paused_runs(), resume)
 
@@ -243,6 +246,7 @@ class Workflow:
         runner = await self._resumer(
             run_id,
             stream=False,
+            forward=False,
             approvals=approvals,
             inputs=inputs,
             results=results,
@@ -271,6 +275,7 @@ class Workflow:
         runner = await self._resumer(
             run_id,
             stream=stream_model,
+            forward=True,
             approvals=approvals,
             inputs=inputs,
             results=results,

@@ -80,6 +80,8 @@ class WorkflowOptions:
     store: Store | None
     stream: bool
     metadata: dict[str, Any] = field(default_factory=dict[str, Any])
+    forward: bool = True
+    """Pass child runs' events on (`run_stream`); `run` reads only the workflow's own."""
 
 
 @dataclass(slots=True, eq=False)
@@ -98,11 +100,45 @@ class Out:
         self.value: Any = None
 
 
+_DEFAULTS: dict[type[Any], tuple[dict[str, Any], tuple[str, ...]]] = {}
+
+
+def construct(cls: type[ev.BaseEvent], fields: dict[str, Any]) -> ev.BaseEvent:
+    """`cls.model_construct(**fields)` for trusted fields, with the class's defaults read
+    once: two events per step made this the largest cost of a step."""
+    found = _DEFAULTS.get(cls)
+    if found is None:
+        defaults: dict[str, Any] = {}
+        made: list[str] = []
+        for name, info in cls.model_fields.items():
+            if info.default_factory is not None:
+                made.append(name)
+            elif not info.is_required():
+                defaults[name] = info.default
+        found = _DEFAULTS[cls] = (defaults, tuple(made))
+    static, factories = found
+    values = {**static, **fields}
+    for name in factories:
+        if name not in values:
+            values[name] = cls.model_fields[name].get_default(call_default_factory=True)
+    event = cls.__new__(cls)
+    object.__setattr__(event, "__dict__", values)
+    object.__setattr__(event, "__pydantic_fields_set__", set(fields))
+    object.__setattr__(event, "__pydantic_extra__", None)
+    object.__setattr__(event, "__pydantic_private__", None)
+    return event
+
+
 def jsonable(value: Any) -> Any:
     """A value as JSON-like data for a stored record or an event."""
     if value is None or isinstance(value, str | int | float | bool):
         return value
     return to_jsonable_python(value)
+
+
+_Runner = Callable[["WorkflowRun", Frame, Any, Out, "int | None"], AsyncIterator[ev.BaseEvent]]
+_RUNNERS: dict[str, _Runner] = {}
+"""How each kind of step runs (filled on first use: those modules import this one)."""
 
 
 class WorkflowRun:
@@ -188,14 +224,14 @@ class WorkflowRun:
     def emit(self, cls: type[ev.BaseEvent], **fields: Any) -> ev.BaseEvent:
         """A new event of the workflow run (next `seq`), buffered for the store."""
         self.seq += 1
-        event = cls.model_construct(
+        fields.update(
             run_id=self.ctx.run_id,
             parent_run_id=self.ctx.parent_run_id,
             seq=self.seq,
             time=datetime.now(UTC),
             agent_name=self.name,
-            **fields,
         )
+        event = construct(cls, fields)
         self.persist.add(event)
         return event
 
@@ -344,7 +380,8 @@ class WorkflowRun:
             )
             state.update(self.ctx.state if self.resume is not None else {})
             self.ctx.state = state
-        await persist.save_run(self._record(RunStatus.RUNNING, None))
+        if persist.store is not None:
+            await persist.save_run(self._record(RunStatus.RUNNING, None))
 
     def _close_open(self, status: RunStatus, error: BaseException | None) -> list[ev.BaseEvent]:
         closing: list[ev.BaseEvent] = []
@@ -412,9 +449,11 @@ class WorkflowRun:
         return run
 
     async def _finish(self, result: RunResult[Any]) -> None:
+        if self.persist.store is None:
+            if result.status is RunStatus.PAUSED:
+                self.paused_runs.keep(self._record(result.status, result))
+            return
         record = self._record(result.status, result)
-        if result.status is RunStatus.PAUSED and self.persist.store is None:
-            self.paused_runs.keep(record)
         try:
             await self.persist.flush()
         except NotFoundError:
@@ -464,22 +503,20 @@ class WorkflowRun:
         self, frame: Frame, previous: Any, out: Out, iteration: int | None
     ) -> AsyncIterator[ev.BaseEvent]:
         """Run the step at `frame`."""
-        from covey.core.workflow import constructs, leaves
+        runners = _RUNNERS
+        if not runners:
+            from covey.core.workflow import constructs, leaves
 
-        kind = frame.node.kind
-        if kind == "function":
-            return leaves.function_step(self, frame, previous, out, iteration)
-        if kind == "agent":
-            return leaves.runnable_step(self, frame, previous, out, iteration)
-        if kind == "parallel":
-            return constructs.parallel(self, frame, previous, out, iteration)
-        if kind == "condition":
-            return constructs.condition(self, frame, previous, out, iteration)
-        if kind == "loop":
-            return constructs.loop(self, frame, previous, out, iteration)
-        if kind == "router":
-            return constructs.router(self, frame, previous, out, iteration)
-        return constructs.group(self, frame, previous, out, iteration)
+            runners.update(
+                function=leaves.function_step,
+                agent=leaves.runnable_step,
+                steps=constructs.group,
+                parallel=constructs.parallel,
+                condition=constructs.condition,
+                loop=constructs.loop,
+                router=constructs.router,
+            )
+        return runners[frame.node.kind](self, frame, previous, out, iteration)
 
     async def decide(self, fn: Callable[..., Any], argument: StepInput[Any]) -> Any:
         """Call a predicate or selector, sync or async."""

@@ -14,6 +14,7 @@ import anyio
 from pydantic import BaseModel
 
 from covey.core.run.state import Cancelled
+from covey.core.workflow.definition import Workflow
 from covey.core.workflow.executor import Frame, Out, Paused, StepError, jsonable
 from covey.core.workflow.steps import Step, StepInput, StepPause
 from covey.spec import RunStatus
@@ -101,9 +102,10 @@ async def function_step(
         yield run.end(frame, ev.StepPaused, requirements=[requirement])
         raise Paused from None
     run.ordinal += 1
-    record_id = uuid.uuid4().hex
     store = run.persist.store
+    record_id = None
     if store is not None:
+        record_id = uuid.uuid4().hex
         record = Run(
             id=record_id,
             session_id=run.ctx.session_id,
@@ -120,7 +122,7 @@ async def function_step(
         # The step's side effects happened: its record is written even if a cancel arrives.
         with anyio.CancelScope(shield=True):
             await store.save_run(run.persist.scope, record)
-    yield _finished(run, frame, value, record_id if store is not None else None)
+    yield _finished(run, frame, value, record_id)
     out.value = value
 
 
@@ -219,12 +221,14 @@ async def runnable_step(
             metadata=_step_metadata(run, frame),
         )
     result = None
+    forward = options.forward
     run.handle.children.add(child_id)
     try:
         async for event in stream:
             if isinstance(event, _FINAL) and event.run_id == child_id:
                 result = event.result
-            yield event
+            if forward:
+                yield event
     finally:
         run.handle.children.discard(child_id)
     if result is None:
@@ -258,8 +262,6 @@ def _prompt(node: Node, step: StepInput[Any]) -> Any:
         value = template(step)
     else:
         value = template.format(input=step.input, previous=step.previous, outputs=step.outputs)
-    from covey.core.workflow.definition import Workflow
-
     if isinstance(node.target, Workflow) or value is None or isinstance(value, str):
         return value
     if isinstance(value, BaseModel):

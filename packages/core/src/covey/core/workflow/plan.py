@@ -71,7 +71,9 @@ class FunctionCall:
         if not params:
             return cls(is_async=is_async, takes="none", model=None, returns=returns)
         annotation = hints.get(params[0].name, params[0].annotation)
-        if annotation is params[0].empty or annotation is StepInput:
+        if isinstance(annotation, str):  # a name get_type_hints could not resolve
+            annotation = StepInput if annotation.split("[")[0].endswith("StepInput") else None
+        if annotation in (params[0].empty, StepInput):
             return cls(is_async=is_async, takes="step", model=None, returns=returns)
         if typing.get_origin(annotation) is StepInput:
             return cls(is_async=is_async, takes="step", model=None, returns=returns)
