@@ -108,22 +108,31 @@ def test_a_bad_registry_says_what_is_wrong(build: Any, message: str) -> None:
     assert message in str(caught.value)
 
 
-def test_load_registry_takes_a_single_definition_or_a_mixed_list(
+def test_load_registry_takes_agents_teams_and_workflows_alone_or_mixed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tmp_path / "reg_mod.py").write_text(
-        "from covey.core import Agent\n"
+        "from covey.core import Agent, Team, Workflow\n"
         "from covey.core.testing import TestModel\n"
         "one = Agent(name='solo', model=TestModel())\n"
-        "both = [one, Agent(name='other', model=TestModel())]\n"
-        "clash = [one, Agent(name='solo', model=TestModel())]\n"
-        "def make():\n    return both\n"
+        "crew = Team(name='crew', members=[one], model=TestModel())\n"
+        "flow = Workflow(name='flow', steps=[one])\n"
+        "mixed = [one, crew, flow, Agent(name='other', model=TestModel())]\n"
+        "clash = [one, Team(name='solo', members=[one], model=TestModel())]\n"
+        "def make():\n    return mixed\n"
     )
     monkeypatch.setattr(sys, "path", list(sys.path))
     assert load_registry("reg_mod:one", python_path=[tmp_path]).names("agent") == ["solo"]
-    assert load_registry("reg_mod:both").names("agent") == ["other", "solo"]
-    assert load_registry("reg_mod:make").names("agent") == ["other", "solo"]
-    with pytest.raises(ConfigurationError, match="named 'solo'"):
+    assert load_registry("reg_mod:crew").names("team") == ["crew"]
+    assert load_registry("reg_mod:flow").names("workflow") == ["flow"]
+    for path in ("reg_mod:mixed", "reg_mod:make"):
+        loaded = load_registry(path)
+        assert [loaded.names(k) for k in ("agent", "team", "workflow")] == [
+            ["other", "solo"],
+            ["crew"],
+            ["flow"],
+        ]
+    with pytest.raises(ConfigurationError, match=r"named 'solo' \(an agent and a team\)"):
         load_registry("reg_mod:clash")
 
 
