@@ -64,3 +64,21 @@ def test_chat_with_a_team_asks_for_a_members_approval(
     monkeypatch.setattr("covey.runtime.cli._ask", _answers(["/tmp/q", "y", ""]))
     assert main(["chat", "hitl", "--config", str(config)]) == 0
     assert "approver said: result: deleted /tmp/q" in capsys.readouterr().out
+
+
+def test_serve_refuses_a_registry_whose_ids_clash_across_kinds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "clashing.py").write_text(
+        "from covey.core import Agent, Workflow\n"
+        "from covey.core.testing import TestModel\n"
+        "helper = Agent(name='helper', model=TestModel())\n"
+        "registry = [helper, Workflow(name='helper', steps=[helper])]\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    config = write_config(
+        tmp_path / "covey.toml", agents="clashing:registry", store="memory://", python_path=["."]
+    )
+    assert main(["serve", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "Two definitions are named 'helper' (an agent and a workflow)" in err
