@@ -79,6 +79,14 @@ def test_a_json_team_run_and_its_member_runs(api: httpx.Client) -> None:
     assert [m["agent_id"] for m in _children(api, routed["run_id"])] == ["writer"]
 
 
+def by_run(events: list[SseEvent]) -> dict[str, list[dict[str, Any]]]:
+    """Each run's events in a stream, in order, by run id."""
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for event in events:
+        runs.setdefault(event.data["run_id"], []).append(event.data)
+    return runs
+
+
 def _shape(events: list[SseEvent], team_run: str) -> list[str]:
     """Each event as `<whose>:<type>`, whose being `team` or the member's agent name."""
     return [
@@ -124,10 +132,12 @@ def test_a_streamed_team_run_carries_its_members_events_in_order_with_ids_on_its
     assert all(e.id is None for e in members)
     assert {e.data["parent_run_id"] for e in members} == {team_run}
     assert own[-1].data["result"]["output"] == "team: draft of tea | critique of draft of tea"
-    # The team's stored log is its own events, the same ones, seq 1..n.
+    # Replayed from the store once it ended: the team's log (the same events, seq 1..n) and
+    # each member's, merged.
     stored = sse(api, "GET", f"/v1/runs/{team_run}/events")
-    assert [e.data for e in stored] == [e.data for e in own]
-    check_event_log([e.data for e in stored])
+    assert [e.data for e in stored if e.id is not None] == [e.data for e in own]
+    check_event_log([e.data for e in stored if e.id is not None])
+    assert by_run(stored) == by_run(events)
     # Each member's log is at its own events URL.
     writer_run = members[0].data["run_id"]
     writer_log = sse(api, "GET", f"/v1/runs/{writer_run}/events")
@@ -244,7 +254,7 @@ def test_cancelling_a_team_run_cancels_its_members(api: httpx.Client) -> None:
         lambda: [m for m in _children(api, team_run) if m["status"] != "running"] or None
     )
     assert (member["agent_id"], member["status"]) == ("gated", "cancelled")
-    log = sse(api, "GET", f"/v1/runs/{team_run}/events")
+    log = [e for e in sse(api, "GET", f"/v1/runs/{team_run}/events") if e.id is not None]
     assert log[-1].event == "run.cancelled"
     check_event_log([e.data for e in log])
     # Idempotent, as for agents.
@@ -267,7 +277,7 @@ def test_a_paused_member_pauses_the_team_and_the_team_is_resumed(api: httpx.Clie
     wrong = api.post(f"/v1/runs/{paused['run_id']}/resume", json={"approvals": {"d1": True}})
     assert wrong.status_code == 422
 
-    before = sse(api, "GET", f"/v1/runs/{paused['run_id']}/events")
+    before = [e for e in sse(api, "GET", f"/v1/runs/{paused['run_id']}/events") if e.id]
     events = sse(
         api, "POST", f"/v1/runs/{paused['run_id']}/resume", json={**decision, "stream": True}
     )
@@ -279,7 +289,7 @@ def test_a_paused_member_pauses_the_team_and_the_team_is_resumed(api: httpx.Clie
     done = api.get(f"/v1/runs/{paused['run_id']}").json()
     assert done["status"] == "completed"
     assert api.get(f"/v1/runs/{member['run_id']}").json()["status"] == "completed"
-    own = sse(api, "GET", f"/v1/runs/{paused['run_id']}/events")
+    own = [e for e in sse(api, "GET", f"/v1/runs/{paused['run_id']}/events") if e.id]
     assert [e.id for e in own] == list(range(1, len(own) + 1))
 
 

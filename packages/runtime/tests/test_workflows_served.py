@@ -12,7 +12,7 @@ import httpx
 import pytest
 from runtime_helpers import check_event_log, read_sse, sse, wait_for
 from runtime_teams import build
-from test_teams_served import FINALS, _children, _member_waits, _until
+from test_teams_served import FINALS, _children, _member_waits, _until, by_run
 from websockets.sync.client import connect
 
 from covey.runtime import open_store
@@ -112,7 +112,8 @@ def test_a_streamed_workflow_run_pairs_its_steps_and_carries_its_step_runs_event
     assert position[id(writer[-1])] < position[id(write_done)]
     assert own[-1].data["result"]["output"] == PUBLISHED
     stored = sse(api, "GET", f"/v1/runs/{flow_run}/events")
-    assert [e.data for e in stored] == [e.data for e in own]
+    assert [e.data for e in stored if e.id is not None] == [e.data for e in own]
+    assert by_run(stored) == by_run(events)  # the step runs' logs are replayed too
 
 
 def test_a_workflow_run_over_a_websocket(flows: tuple[Any, httpx.Client]) -> None:

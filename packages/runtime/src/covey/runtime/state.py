@@ -256,7 +256,8 @@ class RuntimeState:
             # A member's or step's run of this process: its handle stopped it, the store
             # catches up as its loop closes it.
             with anyio.move_on_after(_CANCEL_WAIT):
-                while (out := await self.run_out(principal, run_id)).status is RunStatus.RUNNING:
+                # The child's run loop, not this process's manager, ends it: poll its record.
+                while (out := await self.run_out(principal, run_id)).status is RunStatus.RUNNING:  # noqa: ASYNC110
                     await anyio.sleep(0.01)
                 return 200, out
         out = await self.run_out(principal, run_id)

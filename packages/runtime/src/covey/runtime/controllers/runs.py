@@ -22,6 +22,7 @@ from covey.runtime.guards import require_scope
 from covey.runtime.problems import ApiError, problem_responses
 from covey.runtime.sse import sse_response
 from covey.runtime.state import RuntimeState
+from covey.runtime.tree_follow import follow_tree
 from covey.spec.store import MAX_PAGE_SIZE
 
 __all__ = ["RunController"]
@@ -97,19 +98,18 @@ class RunController(Controller):
     ) -> Stream:
         """Server-Sent Events: `id:` event seq, `event:` type, `data:` JSON.
 
-        A team's or workflow's run also streams its member and step runs' events while it runs
-        in this process; those have no `id:` (their `seq` counts in their own run's log).
+        A team's or workflow's run also streams its member and step runs' events, wherever it
+        runs; those have no `id:` (their `seq` counts in their own run's log).
         """
         start = _after(after, last_event_id)
         scope = principal.read_scope
         run, live = await runtime.find_run(scope, run_id)
         # Only a team's or workflow's stream carries other runs' events (agents skip the check).
         agent_id = run.agent_id if run is not None else live.agent_id if live is not None else ""
-        tree = runtime.registry.kind(agent_id or "") not in (None, "agent")
-        return sse_response(
-            public_events(runtime.manager.follow(scope, run_id, start)),
-            run_id=run_id if tree else None,
-        )
+        if runtime.registry.kind(agent_id or "") in (None, "agent"):
+            return sse_response(public_events(runtime.manager.follow(scope, run_id, start)))
+        events = follow_tree(runtime.manager, scope, run_id, start)
+        return sse_response(public_events(events), run_id=run_id)
 
     @get(
         "/{run_id:str}/children",
