@@ -615,3 +615,45 @@ async def test_a_local_step_function_with_string_annotations_gets_its_step_input
     )
     flow = Workflow(name="local", steps=[namespace["make"]()])
     assert (await flow.run(1)).output == 2
+
+
+class _Opaque:
+    def __repr__(self) -> str:
+        return "<opaque>"
+
+
+async def test_a_step_output_json_cannot_hold_is_shown_by_repr_and_refused_by_a_store() -> None:
+    flow = Workflow(
+        name="opaque",
+        steps=[Step(lambda: _Opaque(), name="make"), Step(lambda s: s.previous, name="keep")],
+    )
+    events = await collect(flow.run_stream(None))
+    done = [e.output for e in events if isinstance(e, ev.StepCompleted)]
+    assert done == ["<opaque>", "<opaque>"]
+    assert isinstance(events[-1].result.output, _Opaque)  # type: ignore[attr-defined]
+    stored = await flow.run(None, store=InMemoryStore())
+    assert stored.status is RunStatus.FAILED  # a durable step's output must be storable
+    assert stored.error is not None and "_Opaque" in stored.error.message
+
+
+class Relay:
+    """Anything with the agent's run API is a step (a team is one): here, an agent behind a
+    wrapper the workflow knows nothing about."""
+
+    def __init__(self, agent: Agent[Any, Any], name: str) -> None:
+        self.agent, self.name = agent, name
+
+    def run_stream(self, input: Any = None, **options: Any) -> Any:
+        return self.agent.run_stream(input, **options)
+
+    def resume_stream(self, run_id: str, **options: Any) -> Any:
+        return self.agent.resume_stream(run_id, **options)
+
+
+async def test_any_runnable_with_the_agent_run_api_is_a_step() -> None:
+    store = InMemoryStore()
+    flow = Workflow(name="relay", steps=[Relay(echo_agent("inner", "via relay: "), "relay")])
+    result = await flow.run("hello", store=store)
+    assert result.output == "via relay: hello"
+    [child] = (await store.list_runs(Scope(), parent_run_id=result.run_id)).items
+    assert (child.agent_id, child.metadata["step_path"]) == ("inner", "relay")
