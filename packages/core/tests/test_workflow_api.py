@@ -278,3 +278,25 @@ async def test_any_runnable_with_the_agent_run_api_is_a_step() -> None:
     assert result.output == "via relay: hello"
     [child] = (await store.list_runs(Scope(), parent_run_id=result.run_id)).items
     assert (child.agent_id, child.metadata["step_path"]) == ("inner", "relay")
+
+
+def test_describe_steps_lists_the_tree() -> None:
+    writer = Agent(model=TestModel(), name="writer", description="Writes the text.")
+    flow = Workflow(
+        name="w",
+        steps=[
+            Step(lambda: 1, name="fetch", description="Fetch the data."),
+            Parallel(writer, Step(lambda: 2, name="check"), name="fan"),
+        ],
+    )
+    assert flow.describe_steps() == [
+        {"name": "fetch", "type": "function", "description": "Fetch the data."},
+        {
+            "name": "fan",
+            "type": "parallel",
+            "steps": [
+                {"name": "writer", "type": "agent", "description": "Writes the text."},
+                {"name": "check", "type": "function"},
+            ],
+        },
+    ]
