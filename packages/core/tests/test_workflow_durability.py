@@ -427,3 +427,38 @@ async def test_a_cancel_asked_for_through_the_store_stops_the_run_at_its_next_st
     result = await flow.run(None, store=store)
     assert result.status is RunStatus.CANCELLED
     assert ran == []
+
+
+async def test_each_finished_step_is_stored_before_the_next_starts() -> None:
+    store = InMemoryStore()
+    seen: list[list[tuple[str, RunStatus]]] = []
+
+    async def look(step: StepInput[Any]) -> int:
+        children = (await store.list_runs(Scope(), parent_run_id=step.ctx.run_id)).items
+        seen.append([(c.metadata["step_path"], c.status) for c in children])
+        return len(seen)
+
+    flow = Workflow(
+        name="ordered",
+        steps=[Step(look, name="one"), Step(look, name="two"), Step(look, name="three")],
+    )
+    await flow.run(None, store=store)
+    assert seen == [
+        [],
+        [("one", RunStatus.COMPLETED)],
+        [("one", RunStatus.COMPLETED), ("two", RunStatus.COMPLETED)],
+    ]
+
+
+async def test_an_agent_step_paused_without_a_store_resumes_in_the_same_process() -> None:
+    payments.clear()
+    cashier = Agent(model=FunctionModel(paying), tools=[pay], name="cashier")
+    flow = Workflow(
+        name="billing",
+        steps=[Loop(Step(cashier, input="pay {previous}"), max_iterations=1, name="rounds")],
+    )
+    paused = await flow.run("the bill")
+    assert paused.status is RunStatus.PAUSED
+    result = await flow.resume(paused.run_id, approvals={"pay-1": True})
+    assert result.output == "done: paid 30"
+    assert payments == [30]

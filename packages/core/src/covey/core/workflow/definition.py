@@ -88,6 +88,25 @@ class Workflow:
 
         return to_mermaid(self.name, self._nodes)
 
+    def describe_steps(self) -> list[dict[str, Any]]:
+        """The steps as JSON-like data (for an API or a console): each step's `name`, `type`
+        (`function`, `agent`, `steps`, `parallel`, `condition`, `loop`, `router`),
+        `description` and, for a construct, its `steps`."""
+
+        def describe(node: Node) -> dict[str, Any]:
+            source = node.source
+            found: dict[str, Any] = {"name": node.name, "type": node.kind}
+            description = getattr(source, "description", None) or getattr(
+                node.target, "description", None
+            )
+            if isinstance(description, str):
+                found["description"] = description
+            if node.children:
+                found["steps"] = [describe(child) for child in node.children]
+            return found
+
+        return [describe(node) for node in self._nodes]
+
     def _paused_runs(self) -> PausedRuns:
         from covey.core.run.plan import PausedRuns
 

@@ -129,11 +129,12 @@ def construct(cls: type[ev.BaseEvent], fields: dict[str, Any]) -> ev.BaseEvent:
     return event
 
 
-def jsonable(value: Any) -> Any:
-    """A value as JSON-like data for a stored record or an event."""
+def jsonable(value: Any, *, strict: bool = True) -> Any:
+    """A value as JSON-like data for a stored record (`strict`: what cannot be stored is an
+    error) or an event (not `strict`: such a value is shown by its `repr`)."""
     if value is None or isinstance(value, str | int | float | bool):
         return value
-    return to_jsonable_python(value)
+    return to_jsonable_python(value, fallback=None if strict else repr)
 
 
 _Runner = Callable[["WorkflowRun", Frame, Any, Out, "int | None"], AsyncIterator[ev.BaseEvent]]
@@ -260,7 +261,7 @@ class WorkflowRun:
     def complete(self, frame: Frame, value: Any) -> list[ev.BaseEvent]:
         if not frame.started:
             return []
-        return [self.end(frame, ev.StepCompleted, output=jsonable(value))]
+        return [self.end(frame, ev.StepCompleted, output=jsonable(value, strict=False))]
 
     # --- cancellation and the store --------------------------------------------------------------
 
@@ -364,7 +365,7 @@ class WorkflowRun:
             ev.RunStarted,
             session_id=self.ctx.session_id,
             user_id=self.ctx.user_id,
-            input=jsonable(input_value),
+            input=jsonable(input_value, strict=False),
             resumed=self.resume is not None,
         )
 
@@ -439,9 +440,10 @@ class WorkflowRun:
             metadata["paused_steps"] = dict(self.paused_out)
             if self.persist.store is None:
                 metadata["finished"] = dict(self.done)
+        strict = self.persist.store is not None
         run = Run.from_result(
-            result.model_copy(update={"output": jsonable(result.output)}),
-            input=jsonable(self.options.input),
+            result.model_copy(update={"output": jsonable(result.output, strict=strict)}),
+            input=jsonable(self.options.input, strict=strict),
             metadata=metadata,
         )
         if self.resume is not None:

@@ -71,7 +71,7 @@ def _decisions(run: WorkflowRun, path: str) -> dict[str, Any]:
 
 
 def _finished(run: WorkflowRun, frame: Frame, value: Any, run_id: str | None) -> ev.BaseEvent:
-    stored = jsonable(value)
+    stored = jsonable(value, strict=run.persist.store is not None)
     run.outputs[frame.node.name] = value
     run.done[frame.path] = {"output": stored, "run_id": run_id}
     return run.end(frame, ev.StepCompleted, output=stored, step_run_id=run_id)
@@ -268,7 +268,7 @@ def _prompt(node: Node, step: StepInput[Any]) -> Any:
         return value.model_dump_json()
     if isinstance(value, list) and value and all(isinstance(v, BaseModel) for v in value):  # pyright: ignore[reportUnknownVariableType]
         return cast("list[Any]", value)  # user content parts (text, images, ...)
-    return json.dumps(jsonable(value), ensure_ascii=False)
+    return json.dumps(jsonable(value, strict=False), ensure_ascii=False)
 
 
 async def _share_state(run: WorkflowRun) -> None:
