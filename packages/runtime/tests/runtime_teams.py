@@ -21,7 +21,7 @@ from runtime_agents import (
     gated_model,
 )
 
-from covey.core import Agent, Parallel, Step, StepInput, Team, Workflow
+from covey.core import Agent, Condition, Loop, Parallel, Router, Step, StepInput, Team, Workflow
 from covey.core.testing import AgentInfo, FunctionModel
 from covey.runtime import Registry
 from covey.spec import ModelRequest, ModelResponse, TextPart, ToolCallPart
@@ -143,6 +143,16 @@ def build() -> Registry:
             Workflow(name="signoff", steps=[Step(approver, name="approve"), publish]),
             Workflow(name="waiting", steps=[Step(gated, name="wait"), publish]),
             Workflow(name="ordering", steps=[price]),
+            Workflow(  # described, never run
+                name="branches",
+                steps=[
+                    Condition(lambda step: True, [shout], name="maybe"),
+                    Loop([Step(critic, name="recheck")], max_iterations=2, name="again"),
+                    Router(
+                        lambda step: "publish", [publish, Step(shout, name="loud")], name="pick"
+                    ),
+                ],
+            ),
         ],
         notice="test teams",
     )

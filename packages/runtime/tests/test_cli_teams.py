@@ -50,7 +50,7 @@ def test_run_a_workflow_and_its_exit_statuses(
     err = capsys.readouterr().err
     assert "No agent, team or workflow 'nobody'" in err
     assert "teams: desk, hitl, outer, router, slow" in err
-    assert "workflows: ordering, pipeline, signoff, waiting" in err
+    assert "workflows: branches, ordering, pipeline, signoff, waiting" in err
 
 
 def _answers(lines: list[str]) -> Callable[[str], str | None]:

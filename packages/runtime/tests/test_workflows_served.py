@@ -39,15 +39,15 @@ def test_workflows_are_listed_and_described_with_their_step_tree_and_drawing(
     api: httpx.Client,
 ) -> None:
     names = [w["workflow_id"] for w in api.get("/v1/workflows").json()["items"]]
-    assert names == ["pipeline", "signoff", "waiting", "ordering"]
+    assert names == ["pipeline", "signoff", "waiting", "ordering", "branches"]
     flow = api.get("/v1/workflows/pipeline").json()
     assert flow["description"] == "Outline, write, review and shout at once, publish."
     tree = [(s["kind"], s["name"], s["runs"]) for s in flow["steps"]]
     assert tree == [
-        ("step", "outline", "function:outline"),
-        ("step", "write", "agent:writer"),
+        ("function", "outline", "function:outline"),
+        ("agent", "write", "agent:writer"),
         ("parallel", "fan_out", None),
-        ("step", "publish", "function:publish"),
+        ("function", "publish", "function:publish"),
     ]
     assert flow["steps"][1]["description"] == "The writer drafts."
     assert [(s["name"], s["runs"]) for s in flow["steps"][2]["steps"]] == [
@@ -57,7 +57,24 @@ def test_workflows_are_listed_and_described_with_their_step_tree_and_drawing(
     assert flow["mermaid"].startswith("flowchart TD")
     assert '"write"' in flow["mermaid"] and '"fan_out"' in flow["mermaid"]
     assert api.get("/v1/teams/pipeline").status_code == 404
-    assert "covey_workflows 4\n" in api.get("/metrics").text
+    assert "covey_workflows 5\n" in api.get("/metrics").text
+    # Every construct, with the names and kinds the step events use.
+    branches = api.get("/v1/workflows/branches").json()["steps"]
+
+    def shape(steps: list[dict[str, Any]]) -> list[Any]:
+        return [(s["kind"], s["name"], s["max_iterations"], shape(s["steps"])) for s in steps]
+
+    assert shape(branches) == [
+        ("condition", "maybe", None, [("function", "shout", None, [])]),
+        ("loop", "again", 2, [("agent", "recheck", None, [])]),
+        (
+            "router",
+            "pick",
+            None,
+            [("function", "publish", None, []), ("function", "loud", None, [])],
+        ),
+    ]
+    assert branches[1]["steps"][0]["runs"] == "agent:critic"
 
 
 def test_a_json_workflow_run_and_its_step_runs(api: httpx.Client) -> None:

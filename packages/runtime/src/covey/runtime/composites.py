@@ -168,6 +168,32 @@ def _step(node: Any, depth: int) -> StepOut:
     )
 
 
+def _merged(described: dict[str, Any], walked: StepOut) -> StepOut:
+    """A node of `Workflow.describe_steps()` (the names and kinds step events use) with what
+    the runtime's own walk adds: what a step runs, a loop's limit."""
+    nested: list[Any] = described.get("steps") or []
+    pairs = zip(nested, walked.steps, strict=False) if len(nested) == len(walked.steps) else ()
+    return StepOut(
+        kind=str(described.get("type") or walked.kind),
+        name=_text(described.get("name")) or walked.name,
+        description=_text(described.get("description")) or walked.description,
+        runs=walked.runs,
+        max_iterations=walked.max_iterations,
+        steps=[_merged(d, w) for d, w in pairs] or [_merged(d, StepOut(kind="")) for d in nested],
+    )
+
+
+def _steps_of(workflow: Runnable) -> list[StepOut]:
+    walked = [_step(s, 1) for s in getattr(workflow, "steps", ())]
+    describe: Any = getattr(workflow, "describe_steps", None)
+    if describe is None:
+        return walked
+    described: list[dict[str, Any]] = list(describe())
+    if len(described) != len(walked):
+        return [_merged(d, StepOut(kind="")) for d in described]
+    return [_merged(d, w) for d, w in zip(described, walked, strict=True)]
+
+
 def describe_workflow(workflow: Runnable) -> WorkflowOut:
     """A workflow's public description: its step tree and its Mermaid drawing."""
     name = workflow.name or ""
@@ -182,6 +208,6 @@ def describe_workflow(workflow: Runnable) -> WorkflowOut:
         workflow_id=name,
         name=name,
         description=_text(workflow.description),
-        steps=[_step(s, 1) for s in getattr(workflow, "steps", ())],
+        steps=_steps_of(workflow),
         mermaid=mermaid,
     )

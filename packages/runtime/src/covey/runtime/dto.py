@@ -418,8 +418,10 @@ class StepOut(_Wire):
     """One node of a workflow's step tree."""
 
     kind: str
-    """`step`, `steps`, `parallel`, `condition`, `loop` or `router`."""
+    """`function`, `agent` (an agent, team or workflow), `steps`, `parallel`, `condition`,
+    `loop` or `router`, as in the `step.*` events' `step_type`."""
     name: str | None = None
+    """The step's name, as in the `step.*` events' `step_name`."""
     description: str | None = None
     runs: str | None = None
     """What a step runs: `agent:<name>`, `team:<name>`, `workflow:<name>` or `function:<name>`."""
