@@ -192,3 +192,28 @@ def test_a_paused_step_is_resumed_through_its_workflow(api: httpx.Client) -> Non
     done = api.post(f"/v1/runs/{paused['run_id']}/resume", json=decision).json()
     assert (done["status"], done["output"]) == ("completed", "published: result: deleted /y")
     assert [s["agent_id"] for s in _children(api, paused["run_id"])] == ["approver", "publish"]
+
+
+def test_a_workflow_run_is_not_resumed_by_an_agent_that_took_its_name(
+    serve: Any, tmp_path: Path
+) -> None:
+    """Fails if a paused workflow run is handed to whatever now bears the workflow's name (a
+    redeploy that renamed things): the agent's resume cannot read a workflow's run."""
+    from covey.core import Agent
+    from covey.core.testing import TestModel
+    from covey.runtime import Registry
+
+    url = f"sqlite:///{tmp_path / 'renamed.db'}"
+    _, before = serve(store=open_store(url), registry=build())
+    paused = before.post("/v1/workflows/signoff/runs", json={"input": "/z"}).json()
+    [requirement] = paused["requirements"]
+    _, after = serve(
+        store=open_store(url), registry=Registry([Agent(name="signoff", model=TestModel())])
+    )
+    refused = after.post(
+        f"/v1/runs/{paused['run_id']}/resume",
+        json={"approvals": {requirement["tool_call_id"]: True}},
+    )
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["type"] == "urn:covey:problem:agent-not-served"
+    assert after.get(f"/v1/runs/{paused['run_id']}").json()["status"] == "paused"

@@ -26,7 +26,7 @@ from covey.runtime.live import LiveRun
 from covey.runtime.problems import ApiError
 from covey.runtime.registry import Registry
 from covey.runtime.run_manager import RunManager, ShuttingDown
-from covey.runtime.runnables import Runnable, check_ready
+from covey.runtime.runnables import KINDS, Runnable, check_ready
 from covey.runtime.tree import live_run_for
 from covey.spec import RunContext, RunStatus
 from covey.spec.store import Run, Scope, Store, new_id
@@ -191,6 +191,9 @@ class RuntimeState:
                 "workflow step's run): resume that run, with the same decisions",
             )
         agent: Runnable | None = self.registry.find(run.agent_id or "")
+        stored_kind = run.metadata.get("kind")  # a workflow's run says so
+        if stored_kind in KINDS and self.registry.kind(run.agent_id or "") != stored_kind:
+            agent = None  # the name now serves something else: its resume cannot read this run
         if agent is None:
             raise ApiError(
                 409,
