@@ -28,6 +28,9 @@ KINDS: tuple[Kind, ...] = ("agent", "team", "workflow")
 class Runnable(Protocol):
     """Anything the runtime can run: an `Agent`, a `Team`, a `Workflow`.
 
+    A structural type: `covey.core.Runnable` is the base class `Agent` and `Team` share, and a
+    `Workflow` is not one, yet all three (and a test double) fit this protocol.
+
     Its `name` is its id in the API, unique across kinds: a stored run names what ran it only by
     `Run.agent_id`, and that name is how `/v1/runs/{run_id}/resume` and `/cancel` find it.
     """
