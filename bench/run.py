@@ -22,6 +22,7 @@ SECTIONS = [
     "bench_core",
     "bench_models",
     "bench_teams",
+    "bench_workflows",
     "bench_store",
     "bench_runtime",
     "bench_postgres",

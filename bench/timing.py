@@ -71,6 +71,33 @@ async def median_ms_async(
     return statistics.median(wall), statistics.median(cpu)
 
 
+async def paired_overhead_ms(
+    part: Callable[[], Awaitable[object]],
+    whole: Callable[[], Awaitable[object]],
+    *,
+    parts: int,
+    runs: int,
+    warm: int = 3,
+) -> tuple[float, float]:
+    """What `whole` costs beyond `parts` runs of `part`, per part: median wall and CPU ms of
+    `(whole - parts x part) / parts`, each sample measured back to back so drift cancels."""
+    for _ in range(warm):
+        await part()
+        await whole()
+    wall: list[float] = []
+    cpu: list[float] = []
+    for _ in range(runs):
+        t0, c0 = time.perf_counter(), time.process_time()
+        for _ in range(parts):
+            await part()
+        t1, c1 = time.perf_counter(), time.process_time()
+        await whole()
+        t2, c2 = time.perf_counter(), time.process_time()
+        wall.append(((t2 - t1) - (t1 - t0)) / parts * 1000)
+        cpu.append(((c2 - c1) - (c1 - c0)) / parts * 1000)
+    return statistics.median(wall), statistics.median(cpu)
+
+
 def plain_twin(cls: type) -> type:
     """A plain slotted dataclass with the same fields as `cls` (its dataclass fields, or
     its constructor's parameters): the floor for constructing `cls`."""

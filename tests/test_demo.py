@@ -116,3 +116,22 @@ async def test_covey_demo_model_picks_any_model(demo_env: pytest.MonkeyPatch) ->
     assert result.error is None
     assert result.output == "Echo: ping"
     assert server.requests[0].json["model"] == "llama3.2"
+
+
+def test_the_demo_serves_a_team_and_a_workflow(demo_env: pytest.MonkeyPatch) -> None:
+    """Fails if the demo's team or workflow is not served, or does not run in demo mode."""
+    from covey_server_app.agents import build
+    from litestar.testing import TestClient
+
+    from covey.runtime import RuntimeSettings, create_app
+
+    app = create_app(RuntimeSettings(store="memory://"), registry=build())
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        desk = client.get("/v1/teams/desk").json()
+        assert [m["name"] for m in desk["members"]] == ["assistant", "forecaster"]
+        flow = client.get("/v1/workflows/briefing").json()
+        assert [s["name"] for s in flow["steps"]] == ["forecast", "headline"]
+        for url in ("/v1/teams/desk/runs", "/v1/workflows/briefing/runs"):
+            run = client.post(url, json={"input": "Paris"}).json()
+            assert run["status"] == "completed", run
+            assert client.get(f"/v1/runs/{run['run_id']}/children").json()["items"]

@@ -139,6 +139,19 @@ class TestBroken(StoreSuite):
 """,
         ["test_list_sessions_newest_first_with_pages"],
     ),
+    "store-ignores-the-parent-run-filter": (
+        """
+class Orphaning(InMemoryStore):
+    async def list_runs(self, scope, *, parent_run_id=None, **kwargs):
+        return await super().list_runs(scope, **kwargs)
+
+class TestBroken(StoreSuite):
+    @pytest.fixture
+    def store(self):
+        return Orphaning()
+""",
+        ["test_list_runs_by_parent_run", "test_invalid_ids_are_refused[list_runs.parent_run_id]"],
+    ),
     "vector-store-filters-after-k": (
         """
 class PostFilter(InMemoryVectorStore):

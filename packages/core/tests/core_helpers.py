@@ -25,13 +25,16 @@ def check_invariants(events: list[ev.BaseEvent]) -> None:
             key = (event.run_id, "run")
         if subject == "model_request":
             key = (event.run_id, "model_request")
+        if subject == "step":
+            key = (event.run_id, "step:" + str(getattr(event, "step_path", "")))
         if verb == "started":
             assert open_.get(key, 0) == 0, f"{event.type} started twice without ending"
             open_[key] = 1
-        elif verb in ("completed", "failed", "paused", "cancelled") and subject in (
+        elif verb in ("completed", "failed", "paused", "cancelled", "skipped") and subject in (
             "run",
             "model_request",
             "tool_call",
+            "step",
         ):
             assert open_.get(key) == 1, f"{event.type} without a matching start"
             open_[key] = 0

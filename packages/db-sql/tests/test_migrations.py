@@ -327,10 +327,61 @@ async def _check_v2_data(store: SqlStore) -> None:
     assert {("v2-user", "bob"), ("v2-user", "alice"), ("v2-none", None)} <= listed
 
 
-SEEDS: dict[int, Callable[[str], Awaitable[None]]] = {1: _seed_v1, 2: _seed_v2}
+async def _seed_v3(url: str) -> None:
+    """A parent run with two child runs (and an unrelated run), written before the index."""
+
+    def seed(c: Connection) -> None:
+        for minute, (run_id, parent) in enumerate(
+            (("v3-parent", None), ("v3-child-b", "v3-parent"), ("v3-other", None)),
+        ):
+            c.execute(
+                text(
+                    "INSERT INTO covey_runs (tenant_id, id, user_id, session_id, agent_id, "
+                    "parent_run_id, status, input, output, usage, messages, tool_calls, "
+                    "requirements, error, cancel_requested, heartbeat_at, started_at, "
+                    "finished_at, created_at, updated_at, metadata) VALUES ('t', :id, 'bob', "
+                    "NULL, 'flow', :parent, 'completed', NULL, NULL, '{}', '[]', '[]', '[]', "
+                    "NULL, :no, NULL, NULL, NULL, :at, :at, '{}')"
+                ),
+                {
+                    "id": run_id,
+                    "parent": parent,
+                    "no": False,
+                    "at": (T0 + timedelta(minutes=minute)).replace(tzinfo=None),
+                },
+            )
+        c.execute(
+            text(
+                "INSERT INTO covey_runs (tenant_id, id, user_id, session_id, agent_id, "
+                "parent_run_id, status, input, output, usage, messages, tool_calls, "
+                "requirements, error, cancel_requested, heartbeat_at, started_at, finished_at, "
+                "created_at, updated_at, metadata) VALUES ('t', 'v3-child-a', 'bob', NULL, "
+                "'step', 'v3-parent', 'completed', NULL, NULL, '{}', '[]', '[]', '[]', NULL, "
+                ":no, NULL, NULL, NULL, :at, :at, '{}')"
+            ),
+            {"no": False, "at": T0.replace(tzinfo=None)},
+        )
+
+    async with runner_for(url) as runner:
+        await runner.write(seed)
+
+
+async def _check_v3_data(store: SqlStore) -> None:
+    """Version 4 indexes runs by parent: runs written before it are found by their parent."""
+    bob = Scope("t", "bob")
+    children = await store.list_runs(bob, parent_run_id="v3-parent")
+    assert [x.id for x in children.items] == ["v3-child-a", "v3-child-b"]
+    assert (await store.list_runs(Scope("t", "alice"), parent_run_id="v3-parent")).items == []
+
+
+SEEDS: dict[int, Callable[[str], Awaitable[None]]] = {1: _seed_v1, 2: _seed_v2, 3: _seed_v3}
 """Data to write at each version; add one for every new version."""
 
-CHECKS: dict[int, Callable[[SqlStore], Awaitable[None]]] = {1: _check_v1_data, 2: _check_v2_data}
+CHECKS: dict[int, Callable[[SqlStore], Awaitable[None]]] = {
+    1: _check_v1_data,
+    2: _check_v2_data,
+    3: _check_v3_data,
+}
 
 
 @pytest.mark.parametrize("start", range(LATEST_VERSION))

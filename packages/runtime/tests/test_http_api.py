@@ -166,6 +166,7 @@ def test_pause_then_resume_with_an_approval(api: httpx.Client) -> None:
         "args": {"path": "/tmp/a"},
         "input_fields": [],
         "description": requirement["description"],
+        "run_id": None,  # the agent's own call; a team run's names the member run that waits
     }
     run_id = paused["run_id"]
     missing = problem(api.post(f"/v1/runs/{run_id}/resume", json={}), 422, "validation-error")

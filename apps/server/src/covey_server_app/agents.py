@@ -1,4 +1,5 @@
-"""The demo agents: one with tools, one with structured output, one whose tool needs approval.
+"""The demo agents: one with tools, one with structured output, one whose tool needs approval;
+a team of the first two (`desk`) and a workflow (`briefing`: a forecast, then a headline).
 
 The model is `$COVEY_DEMO_MODEL` when set (any model string, e.g. `ollama:llama3.2`), else the
 first provider whose API key is set (by model string, so only that provider's package is
@@ -13,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from covey.core import Agent
+from covey.core import Agent, Step, StepInput, Team, Workflow
 from covey.core.testing import TestModel
 from covey.runtime import Registry
 from covey.spec import tool
@@ -85,28 +86,50 @@ def issue_refund(order_id: str, amount_eur: float) -> str:
     return f"refunded {amount_eur:.2f} EUR on order {order_id}"
 
 
+def headline(step: StepInput) -> str:
+    """The briefing's last step: one line from the forecast step's output."""
+    forecast = step.previous
+    if isinstance(forecast, Forecast):
+        return f"{forecast.city}: {forecast.celsius} °C, {forecast.summary}"
+    return f"Forecast: {forecast}"
+
+
 def build() -> Registry:
     """The demo registry, its model chosen from the environment now.
 
     The runtime logs its notice once at startup; nothing is logged here, at import.
     """
     model, notice = _model()
+    assistant = Agent(
+        name="assistant",
+        description="Answers questions; knows the weather and the time.",
+        model=model or TestModel(),
+        instructions="You are a concise assistant. Use the tools when they help.",
+        tools=[get_weather, current_time],
+    )
+    forecaster = Agent(
+        name="forecaster",
+        description="Returns a structured weather forecast for a city.",
+        model=model or TestModel(),
+        instructions="Give a forecast for the city the user names.",
+        tools=[get_weather],
+        output_type=Forecast,
+    )
     return Registry(
         [
-            Agent(
-                name="assistant",
-                description="Answers questions; knows the weather and the time.",
+            assistant,
+            forecaster,
+            Team(
+                name="desk",
+                description="A leader that asks the assistant and the forecaster.",
+                members=[assistant, forecaster],
                 model=model or TestModel(),
-                instructions="You are a concise assistant. Use the tools when they help.",
-                tools=[get_weather, current_time],
+                instructions="Delegate to the member who knows; answer in one paragraph.",
             ),
-            Agent(
-                name="forecaster",
-                description="Returns a structured weather forecast for a city.",
-                model=model or TestModel(),
-                instructions="Give a forecast for the city the user names.",
-                tools=[get_weather],
-                output_type=Forecast,
+            Workflow(
+                name="briefing",
+                description="A forecast for a city, then a one-line headline.",
+                steps=[Step(forecaster, name="forecast"), headline],
             ),
             Agent(
                 name="support",

@@ -208,6 +208,7 @@ _ID_TAKERS: dict[str, _IdTaker] = {
     "save_run.session_id": lambda st, sc, bad: st.save_run(sc, Run(id="ok", session_id=bad)),
     "get_run": lambda st, sc, bad: st.get_run(sc, bad),
     "list_runs.session_id": lambda st, sc, bad: st.list_runs(sc, session_id=bad),
+    "list_runs.parent_run_id": lambda st, sc, bad: st.list_runs(sc, parent_run_id=bad),
     "request_cancel": lambda st, sc, bad: st.request_cancel(sc, bad),
     "heartbeat": lambda st, sc, bad: st.heartbeat(sc, bad),
     "append_events": lambda st, sc, bad: st.append_events(sc, bad, _events("r", [1])),
@@ -796,6 +797,67 @@ class StoreSuite:
         assert _ids(await store.list_runs(scope, session_id="odd", order="asc")) == ["r1", "r3"]
         with pytest.raises(InvalidInputError):
             await store.list_runs(scope, order="sideways")  # type: ignore[arg-type]
+
+    @pytest.mark.asyncio
+    async def test_list_runs_by_parent_run(
+        self, store: Store, conformance_scopes: StoreScopes
+    ) -> None:
+        """`parent_run_id=` lists the runs one run started (a team's members, a workflow's
+        steps) in creation order, with pages, both orders, and the other filters combined.
+
+        If this fails: filter on the stored `parent_run_id` column in the query (index
+        `(tenant_id, parent_run_id, created_at, id)`), AND it with `session_id` and `status`,
+        keep the scope's visibility rule, and refuse a malformed id with `InvalidInputError`.
+        """
+        s = conformance_scopes
+        await store.save_run(s.alice, Run(id="parent", created_at=_T0))
+        children = [("c3", 3, "s1"), ("c0", 0, "s1"), ("c2", 2, None), ("c1", 1, "s1")]
+        for run_id, minute, session_id in children:
+            await store.save_run(
+                s.alice,
+                Run(
+                    id=run_id,
+                    parent_run_id="parent",
+                    session_id=session_id,
+                    status=RunStatus.FAILED if minute == 3 else RunStatus.COMPLETED,
+                    created_at=_T0 + timedelta(minutes=minute + 1),
+                ),
+            )
+        # Runs of another parent, and a grandchild: not children of `parent`.
+        await store.save_run(s.alice, Run(id="x", parent_run_id="other", created_at=_T0))
+        await store.save_run(s.alice, Run(id="g", parent_run_id="c1", created_at=_T0))
+        await store.save_run(s.bob, Run(id="bob-child", parent_run_id="parent", created_at=_T0))
+        pages = await _all_pages(
+            lambda c: store.list_runs(s.alice, parent_run_id="parent", limit=3, cursor=c)
+        )
+        assert pages == [["c0", "c1", "c2"], ["c3"]]
+        newest = await store.list_runs(s.alice, parent_run_id="parent", order="desc")
+        assert _ids(newest) == ["c3", "c2", "c1", "c0"]
+        assert _ids(
+            await store.list_runs(s.alice, parent_run_id="parent", status=RunStatus.FAILED)
+        ) == ["c3"]
+        assert _ids(await store.list_runs(s.alice, parent_run_id="parent", session_id="s1")) == [
+            "c0",
+            "c1",
+            "c3",
+        ]
+        assert _ids(await store.list_runs(s.alice, parent_run_id="c1")) == ["g"]
+        assert _ids(await store.list_runs(s.alice, parent_run_id="nobody")) == []
+        # A tenant-wide scope sees every user's children; a user scope only its own.
+        assert sorted(_ids(await store.list_runs(s.tenant, parent_run_id="parent"))) == [
+            "bob-child",
+            "c0",
+            "c1",
+            "c2",
+            "c3",
+        ]
+        assert _ids(await store.list_runs(s.bob, parent_run_id="parent")) == ["bob-child"]
+        # Re-parenting a run moves it between listings.
+        moved = await store.get_run(s.alice, "c2")
+        assert moved is not None
+        await store.save_run(s.alice, moved.model_copy(update={"parent_run_id": "other"}))
+        assert _ids(await store.list_runs(s.alice, parent_run_id="parent")) == ["c0", "c1", "c3"]
+        assert _ids(await store.list_runs(s.alice, parent_run_id="other")) == ["x", "c2"]
 
     @pytest.mark.asyncio
     async def test_request_cancel(self, store: Store, conformance_scopes: StoreScopes) -> None:
@@ -1726,6 +1788,8 @@ class StoreSuite:
         assert await store.get_run(intruder, "r1") is None
         assert "r1" not in _ids(await store.list_runs(intruder))
         assert "r1" not in _ids(await store.list_runs(intruder, session_id="s1"))
+        await store.save_run(s.alice, Run(id="r1-child", parent_run_id="r1"))
+        assert _ids(await store.list_runs(intruder, parent_run_id="r1")) == []
         with pytest.raises(NotFoundError):
             await store.request_cancel(intruder, "r1")
         with pytest.raises(NotFoundError):

@@ -20,16 +20,32 @@ if TYPE_CHECKING:
     from covey.core.run.plan import RunPlan
     from covey.core.runnable import Runnable
     from covey.core.team import Team, TeamMode
+    from covey.core.workflow import (
+        Condition,
+        Loop,
+        Parallel,
+        Router,
+        Step,
+        StepError,
+        StepInput,
+        StepPause,
+        Steps,
+        Workflow,
+    )
     from covey.spec import RunContext, RunResult, RunStatus
 
 __all__ = [
     "Agent",
     "AgentRun",
     "CallToolsNode",
+    "Condition",
     "End",
     "FallbackModel",
+    "Loop",
     "ModelRequestNode",
+    "Parallel",
     "RetryPolicy",
+    "Router",
     "RunContext",
     "RunHook",
     "RunKwargs",
@@ -38,9 +54,15 @@ __all__ = [
     "RunResult",
     "RunStatus",
     "Runnable",
+    "Step",
+    "StepError",
+    "StepInput",
+    "StepPause",
+    "Steps",
     "Team",
     "TeamMode",
     "UsageLimits",
+    "Workflow",
 ]
 
 _WHERE = {
@@ -62,6 +84,16 @@ _WHERE = {
     "RunContext": "covey.spec",
     "RunResult": "covey.spec",
     "RunStatus": "covey.spec",
+    "Workflow": "covey.core.workflow",
+    "Step": "covey.core.workflow",
+    "Steps": "covey.core.workflow",
+    "Parallel": "covey.core.workflow",
+    "Condition": "covey.core.workflow",
+    "Loop": "covey.core.workflow",
+    "Router": "covey.core.workflow",
+    "StepInput": "covey.core.workflow",
+    "StepPause": "covey.core.workflow",
+    "StepError": "covey.core.workflow",
 }
 
 

@@ -61,9 +61,10 @@ class RunHandle:
 _ACTIVE: dict[str, RunHandle] = {}
 
 
-def register(run_id: str) -> RunHandle:
-    """Create and record the handle of a run starting in this process."""
-    handle = RunHandle(run_id)
+def register(run_id: str, handle: RunHandle | None = None) -> RunHandle:
+    """Record the handle of a run starting in this process (a new `RunHandle` by default)."""
+    if handle is None:
+        handle = RunHandle(run_id)
     _ACTIVE[run_id] = handle
     return handle
 
@@ -209,6 +210,16 @@ async def close_orphaned(store: Store, scope: Scope, run: Run, *, lease: timedel
             event(ev.ToolCallCancelled, tool_call_id=call_id, tool_name=name)
         else:
             event(ev.ToolCallFailed, tool_call_id=call_id, tool_name=name, error=reason)
+    for started in reversed(log.open_steps.values()):  # innermost first
+        fields = {
+            "step_name": started.step_name,
+            "step_path": started.step_path,
+            "step_type": started.step_type,
+        }
+        if cancelled:
+            event(ev.StepCancelled, **fields)
+        else:
+            event(ev.StepFailed, error=info, **fields)
     if log.open_request is not None:
         model_name, step = log.open_request
         if cancelled:
@@ -255,6 +266,8 @@ class _Log:
         default_factory=dict[str, tuple[str, dict[str, Any]]]
     )
     open_request: tuple[str, int] | None = None
+    open_steps: dict[str, ev.StepStarted] = field(default_factory=dict[str, "ev.StepStarted"])
+    """A workflow's steps started and not yet ended, by path, in start order."""
 
     @classmethod
     def read(cls, events: list[ev.BaseEvent]) -> _Log:
@@ -263,6 +276,17 @@ class _Log:
             log.last_seq = max(log.last_seq, e.seq)
             if isinstance(e, ev.RunStarted):
                 log.started = True
+            elif isinstance(e, ev.StepStarted):
+                log.open_steps[e.step_path] = e
+            elif isinstance(
+                e,
+                ev.StepCompleted
+                | ev.StepFailed
+                | ev.StepSkipped
+                | ev.StepPaused
+                | ev.StepCancelled,
+            ):
+                log.open_steps.pop(e.step_path, None)
             elif isinstance(e, ev.ModelRequestStarted):
                 log.open_request = (e.model_name, e.step)
             elif isinstance(e, ev.ModelRequestCompleted):

@@ -1,4 +1,4 @@
-"""`create_app`: the Litestar application serving a registry of agents."""
+"""`create_app`: the Litestar application serving a registry of agents, teams and workflows."""
 
 from __future__ import annotations
 
@@ -24,7 +24,11 @@ from covey.runtime.controllers import (
     PluginController,
     RunController,
     SessionController,
+    TeamController,
+    WorkflowController,
     agent_socket,
+    team_socket,
+    workflow_socket,
 )
 from covey.runtime.guards import auth_middleware, principal_of
 from covey.runtime.json_body import JsonRequest
@@ -100,7 +104,7 @@ def create_app(
 
     Args:
         settings: The settings; `None` reads `covey.toml` (`$COVEY_CONFIG`) and the environment.
-        registry: The agents to serve; `None` imports `settings.agents`.
+        registry: The agents, teams and workflows to serve; `None` imports `settings.agents`.
         store: The store; `None` opens `settings.store`. A store passed in is not closed by the
             app; one it opens is.
 
@@ -147,9 +151,13 @@ def create_app(
                 await migrate()
         registry.announce()
         log.info(
-            "serving %d agent(s) %s with store %s, auth %s",
+            "serving %d agent(s) %s, %d team(s) %s and %d workflow(s) %s with store %s, auth %s",
             len(registry),
-            sorted(a.name or "" for a in registry),
+            registry.names("agent"),
+            len(registry.items("team")),
+            registry.names("team"),
+            len(registry.items("workflow")),
+            registry.names("workflow"),
             redact_url(settings.store) if owns_store else type(the_store).__name__,
             settings.auth,
         )
@@ -174,11 +182,15 @@ def create_app(
         route_handlers=[
             HealthController,
             AgentController,
+            TeamController,
+            WorkflowController,
             RunController,
             SessionController,
             PluginController,
             MetricsController,
             agent_socket,
+            team_socket,
+            workflow_socket,
         ],
         dependencies={
             "runtime": Provide(_provide_state, sync_to_thread=False),
@@ -195,7 +207,8 @@ def create_app(
             title="Covey",
             version=VERSION,
             path="/schema",
-            description="Serve Covey agents: runs (JSON, SSE, WebSocket), sessions, plugins.",
+            description="Serve Covey agents, teams and workflows: runs (JSON, SSE, WebSocket), "
+            "sessions, plugins.",
             components=components,
             security=security,
         ),

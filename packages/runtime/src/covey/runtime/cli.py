@@ -2,8 +2,8 @@
 
 ```text
 covey serve [--config covey.toml] [--host 127.0.0.1] [--port 8000] [--workers N]
-covey run AGENT "prompt" [--session ID] [--json]
-covey chat AGENT [--session ID]
+covey run ID "prompt" [--session ID] [--json]     # ID: an agent's, a team's or a workflow's
+covey chat ID [--session ID]
 covey plugins [--json]
 covey migrate
 ```
@@ -44,7 +44,7 @@ EXIT_INTERRUPTED = 130
 _RUN_EXIT_CODES = f"""exit status:
   0    the run completed (its output is printed)
   {EXIT_FAILED}    the run failed or was cancelled (the error goes to stderr; with --json, the run)
-  {EXIT_CONFIG}    configuration error: bad covey.toml or COVEY_* value, unknown agent, store
+  {EXIT_CONFIG}    configuration error: bad covey.toml or COVEY_* value, unknown id, store
   {EXIT_PAUSED}    the run paused for a human: approval, input or an external tool result (the
        pending requirements go to stderr; with --json they are the run's "requirements")
   {EXIT_INTERRUPTED}  interrupted (Ctrl-C)
@@ -53,7 +53,9 @@ _RUN_EXIT_CODES = f"""exit status:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="covey", description="Serve and run Covey agents.", allow_abbrev=False
+        prog="covey",
+        description="Serve and run Covey agents, teams and workflows.",
+        allow_abbrev=False,
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -72,19 +74,19 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser(
         "run",
-        help="run an agent once and print its answer",
+        help="run an agent, team or workflow once and print its answer",
         epilog=_RUN_EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     config_option(run)
-    run.add_argument("agent", help="the agent's name")
+    run.add_argument("agent", metavar="ID", help="the agent's, team's or workflow's name")
     run.add_argument("prompt", help="what to ask")
     run.add_argument("--session", metavar="ID", help="continue this session")
     run.add_argument("--json", action="store_true", help="print the run as JSON")
 
-    chat = commands.add_parser("chat", help="talk to an agent in the terminal")
+    chat = commands.add_parser("chat", help="talk to an agent, team or workflow in the terminal")
     config_option(chat)
-    chat.add_argument("agent", help="the agent's name")
+    chat.add_argument("agent", metavar="ID", help="the agent's, team's or workflow's name")
     chat.add_argument("--session", metavar="ID", help="continue this session")
 
     plugins = commands.add_parser("plugins", help="list installed plugins")
@@ -179,31 +181,57 @@ def _setup(settings: RuntimeSettings, agent_name: str) -> tuple[Any, Any]:
     from covey.runtime.registry import load_registry
 
     registry = load_registry(settings.agents, python_path=settings.import_paths)
-    agent = registry.get(agent_name)
+    agent = registry.find(agent_name)
     if agent is None:
-        names = ", ".join(sorted(a.name or "" for a in registry)) or "none"
-        raise ConfigurationError(f"No agent {agent_name!r} in the registry (agents: {names})")
+        served = "; ".join(
+            f"{kind}s: {', '.join(registry.names(kind)) or 'none'}"
+            for kind in ("agent", "team", "workflow")
+        )
+        raise ConfigurationError(
+            f"No agent, team or workflow {agent_name!r} in the registry ({served})"
+        )
     if registry.notice:
         print(f"[{registry.notice}]", file=sys.stderr)
     return agent, open_store(settings.store, base_dir=settings.base_dir)
 
 
 async def _stream(agent: Any, events: Any, out: TextIO) -> Any:
-    """Print a run's text as it streams; tool calls go to stderr. Returns the final result."""
+    """Print a run's text as it streams; tool calls go to stderr. Returns the final result.
+
+    A team's or workflow's stream carries its member and step runs' events too: their starts,
+    ends and tool calls go to stderr, marked with their name; only the run's own text is
+    printed, and its text output is printed at the end when none of it was streamed (a
+    workflow's, a routed member's answer).
+    """
     from covey.runtime.live import FINAL_EVENTS
     from covey.spec import events as ev
 
     result: Any = None
+    top: str | None = None
+    streamed = False
     async for event in events:
+        top = top or event.run_id
+        child = event.run_id != top
+        mark = f"[{event.agent_name or 'run'}] " if child else ""
         if isinstance(event, ev.TextDelta):
-            out.write(event.delta)
-            out.flush()
+            if not child:
+                streamed = True
+                out.write(event.delta)
+                out.flush()
         elif isinstance(event, ev.ToolCallStarted):
-            print(f"\n[tool] {event.tool_name}({json.dumps(event.args)})", file=sys.stderr)
+            print(f"\n{mark}[tool] {event.tool_name}({json.dumps(event.args)})", file=sys.stderr)
         elif isinstance(event, ev.ToolCallFailed):
-            print(f"[tool failed] {event.tool_name}: {event.error}", file=sys.stderr)
+            print(f"{mark}[tool failed] {event.tool_name}: {event.error}", file=sys.stderr)
+        elif child and isinstance(event, ev.RunStarted):
+            print(f"\n{mark}started", file=sys.stderr)
         elif isinstance(event, FINAL_EVENTS):
-            result = event.result  # pyright: ignore[reportAttributeAccessIssue]
+            if child:
+                print(f"{mark}{event.result.status.value}", file=sys.stderr)
+                continue
+            result = event.result
+            if not streamed and isinstance(result.output, str) and result.output:
+                out.write(result.output)
+                out.flush()
     return result
 
 

@@ -36,9 +36,16 @@ __all__ = [
     "RunRequest",
     "SessionOut",
     "SessionPage",
+    "StepOut",
+    "TeamList",
+    "TeamMemberOut",
+    "TeamOut",
     "ToolCallOut",
     "ToolOut",
     "UsageOut",
+    "WorkflowList",
+    "WorkflowOut",
+    "WorkflowRunRequest",
     "public_event",
     "public_events",
 ]
@@ -96,6 +103,16 @@ class RunRequest(_Wire):
         if not (value.strip() if isinstance(value, str) else value):
             raise ValueError("the input is empty; send the user's message")
         return value
+
+
+class WorkflowRunRequest(RunRequest):
+    """Start a run of a workflow: its input may also be a JSON object (for a first step that
+    takes a pydantic model)."""
+
+    input: str | list[UserContent] | dict[str, Any] = Field(  # pyright: ignore[reportIncompatibleVariableOverride]
+        description="The workflow's input: text, content parts, or a JSON object. It must say "
+        "something: an empty string, list or object is refused."
+    )
 
 
 class ApprovalDecision(_Wire):
@@ -177,6 +194,9 @@ class RequirementOut(_Wire):
     args: dict[str, Any] = Field(default_factory=dict[str, Any])
     input_fields: list[str] = Field(default_factory=list[str])
     description: str | None = None
+    run_id: str | None = None
+    """The run whose tool call waits, when it is a child of the paused run (a team member's, a
+    workflow step's); resume the paused run itself with the decision."""
 
     @classmethod
     def from_requirement(cls, requirement: Requirement) -> RequirementOut:
@@ -188,6 +208,7 @@ class RequirementOut(_Wire):
             args=to_jsonable_python(requirement.args),
             input_fields=list(requirement.input_fields),
             description=requirement.description,
+            run_id=getattr(requirement, "run_id", None),
         )
 
 
@@ -360,6 +381,71 @@ class AgentList(_Wire):
     items: list[AgentOut]
     notice: str | None = None
     """A message from the deployment, e.g. that the agents answer with a test model."""
+
+
+class TeamMemberOut(_Wire):
+    """A member of a team: an agent, or a team with members of its own."""
+
+    name: str
+    kind: str
+    """`agent`, `team` (or another runnable's kind)."""
+    description: str | None = None
+    model: str | None = None
+    members: list[TeamMemberOut] = Field(default_factory=list["TeamMemberOut"])
+    """A member team's own members; empty for an agent."""
+
+
+class TeamOut(_Wire):
+    """A team the runtime serves."""
+
+    team_id: str
+    name: str
+    description: str | None = None
+    mode: str | None = None
+    """`coordinate`, `route`, `broadcast` or `tasks`."""
+    model: str | None = None
+    """The leader's model, e.g. `gpt-4.1` or `test`."""
+    members: list[TeamMemberOut] = Field(default_factory=list[TeamMemberOut])
+
+
+class TeamList(_Wire):
+    """Every team the runtime serves."""
+
+    items: list[TeamOut]
+
+
+class StepOut(_Wire):
+    """One node of a workflow's step tree."""
+
+    kind: str
+    """`function`, `agent` (an agent, team or workflow), `steps`, `parallel`, `condition`,
+    `loop` or `router`, as in the `step.*` events' `step_type`."""
+    name: str | None = None
+    """The step's name, as in the `step.*` events' `step_name`."""
+    description: str | None = None
+    runs: str | None = None
+    """What a step runs: `agent:<name>`, `team:<name>`, `workflow:<name>` or `function:<name>`."""
+    max_iterations: int | None = None
+    """A loop's limit."""
+    steps: list[StepOut] = Field(default_factory=list["StepOut"])
+    """The nested steps: a group's, a branch's, a loop's body, a router's choices."""
+
+
+class WorkflowOut(_Wire):
+    """A workflow the runtime serves."""
+
+    workflow_id: str
+    name: str
+    description: str | None = None
+    steps: list[StepOut] = Field(default_factory=list[StepOut])
+    mermaid: str | None = None
+    """The workflow drawn as a Mermaid flowchart (`Workflow.to_mermaid()`)."""
+
+
+class WorkflowList(_Wire):
+    """Every workflow the runtime serves."""
+
+    items: list[WorkflowOut]
 
 
 class PluginOut(_Wire):

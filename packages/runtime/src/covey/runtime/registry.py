@@ -1,4 +1,5 @@
-"""`Registry`: the agents a runtime serves, by id, and loading one from a Python path."""
+"""`Registry`: the agents, teams and workflows a runtime serves, by id, and loading one from a
+Python path."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from covey.core import Agent
+from covey.runtime.runnables import KINDS, Kind, Runnable, kind_of
 from covey.spec.errors import ConfigurationError
 
 __all__ = ["Registry", "load_registry"]
@@ -17,22 +19,34 @@ __all__ = ["Registry", "load_registry"]
 log = logging.getLogger("covey.runtime")
 
 NO_AGENTS = (
-    "SERVING NO AGENTS: every run request will answer 404. Name the agents to serve with "
-    'agents = "module:attribute" in covey.toml (or COVEY_AGENTS=module:attribute), e.g. '
-    'agents = "my_agent:agent" for the `agent` defined in my_agent.py beside covey.toml.'
+    "SERVING NO AGENTS: every run request will answer 404. Name the agents (teams, workflows) "
+    'to serve with agents = "module:attribute" in covey.toml (or COVEY_AGENTS=module:attribute), '
+    'e.g. agents = "my_agent:agent" for the `agent` defined in my_agent.py beside covey.toml.'
 )
+
+_ARTICLE = {"agent": "an agent", "team": "a team", "workflow": "a workflow"}
 
 
 class Registry:
-    """The agents a runtime serves; an agent's id in the API is its `name`.
+    """The agents, teams and workflows a runtime serves; each one's id in the API is its `name`.
+
+    Names are unique across the three kinds: a stored run records what ran it by name only
+    (`Run.agent_id`), and `/v1/runs/{run_id}/resume` and `/cancel` find it by that name.
+
+    Iterating a registry, `len()` and `get()` see its agents only (`GET /v1/agents`); `find()`
+    looks an id up whatever its kind, `items(kind)` lists one kind, and a registry is true when
+    it serves anything.
 
     Args:
-        agents: The agents. Each needs a unique `name`.
+        agents: Agents, and teams and workflows too (each sorted by its class).
+        teams: Teams, or any object with the run API of `Agent` served as a team.
+        workflows: Workflows, or any object with the run API of `Agent` served as a workflow.
         notice: A message shown in the log at start and in `GET /v1/agents` (for example, that
             the agents run on a test model).
 
     Raises:
-        ConfigurationError: an agent has no name, two share one, or an item is not an agent.
+        ConfigurationError: an item has no name, two share one (whatever their kinds), or an
+            item is not an agent, team or workflow.
 
     Example:
         ```python
@@ -42,39 +56,63 @@ class Registry:
 
         registry = Registry([Agent(name="helper", model=TestModel())])
         assert registry.get("helper") is not None
+        assert registry.kind("helper") == "agent"
         ```
     """
 
-    __slots__ = ("_agents", "announced", "notice")
+    __slots__ = ("_agents", "_by_id", "_kinds", "announced", "notice")
 
     def __init__(
-        self, agents: Sequence[Agent[Any, Any]] = (), *, notice: str | None = None
+        self,
+        agents: Sequence[Any] = (),
+        *,
+        teams: Sequence[Runnable] = (),
+        workflows: Sequence[Runnable] = (),
+        notice: str | None = None,
     ) -> None:
-        found: dict[str, Agent[Any, Any]] = {}
+        self._by_id: dict[str, tuple[Kind, Runnable]] = {}
+        self._kinds: dict[Kind, dict[str, Runnable]] = {kind: {} for kind in KINDS}
         for item in agents:
-            if not isinstance(item, Agent):  # pyright: ignore[reportUnnecessaryIsInstance]
+            kind = kind_of(item)
+            if kind is None:
                 raise ConfigurationError(
-                    f"The registry holds {type(item).__name__}, not an Agent; list only "
-                    "covey.core.Agent objects"
+                    f"The registry holds {type(item).__name__}, not an Agent, Team or Workflow; "
+                    "list only covey.core.Agent, Team and Workflow objects"
                 )
-            if not item.name:
-                raise ConfigurationError(
-                    "Every agent the runtime serves needs a name (its id in the API): "
-                    "Agent(name='support', ...)"
-                )
-            if item.name in found:
-                raise ConfigurationError(
-                    f"Two agents are named {item.name!r}; names are API ids and must be unique"
-                )
-            found[item.name] = item
-        self._agents = found
+            self._add(kind, item)
+        for kind, items in (("team", teams), ("workflow", workflows)):
+            for item in items:
+                found = kind_of(item)
+                duck = isinstance(item, Runnable)  # pyright: ignore[reportUnnecessaryIsInstance]
+                if (found is not None and found != kind) or not duck:
+                    raise ConfigurationError(
+                        f"{kind}s=[...] holds {type(item).__name__}, not a {kind.capitalize()}"
+                    )
+                self._add(cast("Kind", kind), item)
+        self._agents = cast("dict[str, Agent[Any, Any]]", self._kinds["agent"])
         self.notice = notice
         self.announced = False
         """Whether `announce` has logged this registry's warnings (`covey serve` sets it in its
         worker processes, whose parent logged them already)."""
 
+    def _add(self, kind: Kind, item: Runnable) -> None:
+        name = item.name
+        if not name:
+            raise ConfigurationError(
+                f"Every {kind} the runtime serves needs a name (its id in the API): "
+                f"{kind.capitalize()}(name='support', ...)"
+            )
+        if name in self._by_id:
+            other = self._by_id[name][0]
+            raise ConfigurationError(
+                f"Two definitions are named {name!r} ({_ARTICLE[other]} and {_ARTICLE[kind]}); "
+                "names are API ids and must be unique across agents, teams and workflows"
+            )
+        self._by_id[name] = (kind, item)
+        self._kinds[kind][name] = item
+
     def announce(self) -> None:
-        """Log the notice, and a loud warning when there is no agent, once per registry.
+        """Log the notice, and a loud warning when nothing is served, once per registry.
 
         The app calls it at startup; `covey serve` calls it before the workers start, so the
         warnings appear once however many workers there are.
@@ -84,12 +122,34 @@ class Registry:
         self.announced = True
         if self.notice:
             log.warning("%s", self.notice)
-        if not self._agents:
+        if not self._by_id:
             log.warning("%s", NO_AGENTS)
 
     def get(self, agent_id: str) -> Agent[Any, Any] | None:
-        """The agent named `agent_id`, or `None`."""
+        """The agent named `agent_id`, or `None` (a team or workflow of that name is not one)."""
         return self._agents.get(agent_id)
+
+    def find(self, runnable_id: str) -> Runnable | None:
+        """The agent, team or workflow named `runnable_id`, or `None`."""
+        found = self._by_id.get(runnable_id)
+        return found[1] if found is not None else None
+
+    def kind(self, runnable_id: str) -> Kind | None:
+        """Whether `runnable_id` names an `"agent"`, a `"team"` or a `"workflow"`; else `None`."""
+        found = self._by_id.get(runnable_id)
+        return found[0] if found is not None else None
+
+    def of_kind(self, kind: Kind, runnable_id: str) -> Runnable | None:
+        """The `kind` named `runnable_id`, or `None`."""
+        return self._kinds[kind].get(runnable_id)
+
+    def items(self, kind: Kind) -> list[Runnable]:
+        """Everything of `kind` served, in the order given."""
+        return list(self._kinds[kind].values())
+
+    def names(self, kind: Kind) -> list[str]:
+        """The sorted ids of everything of `kind` served."""
+        return sorted(self._kinds[kind])
 
     def __iter__(self) -> Iterator[Agent[Any, Any]]:
         return iter(self._agents.values())
@@ -97,15 +157,21 @@ class Registry:
     def __len__(self) -> int:
         return len(self._agents)
 
+    def __bool__(self) -> bool:
+        """Whether anything is served (`len()` counts agents only)."""
+        return bool(self._by_id)
+
     def __repr__(self) -> str:
-        return f"Registry({sorted(self._agents)!r})"
+        parts = [f"{sorted(self._agents)!r}"]
+        parts += [f"{k}s={sorted(self._kinds[k])!r}" for k in KINDS[1:] if self._kinds[k]]
+        return f"Registry({', '.join(parts)})"
 
 
 def load_registry(path: str | None, *, python_path: Sequence[str | Path] = ()) -> Registry:
     """Import the registry named by `"module:attribute"`.
 
-    The attribute may be a `Registry`, a list of agents, or a function taking no argument that
-    returns either.
+    The attribute may be a `Registry`, an agent, team or workflow, a list of them (in any mix),
+    or a function taking no argument that returns one of these.
 
     Args:
         path: `"module:attribute"`, e.g. `"myapp.agents:registry"`; `None` gives an empty registry.
@@ -134,16 +200,15 @@ def load_registry(path: str | None, *, python_path: Sequence[str | Path] = ()) -
         raise ConfigurationError(
             f"agents = {path!r}: module {module_name!r} has no attribute {attribute!r}"
         ) from None
-    if callable(value) and not isinstance(value, Registry | Agent):
+    if callable(value) and not isinstance(value, Registry) and kind_of(value) is None:
         value = value()
     if isinstance(value, Registry):
         return value
-    if isinstance(value, Agent):
-        return Registry([cast("Agent[Any, Any]", value)])
+    if kind_of(value) is not None:
+        return Registry([value])
     if isinstance(value, list | tuple):
-        agents = cast("list[Agent[Any, Any]]", list(cast("list[Any]", value)))
-        return Registry(agents)
+        return Registry(list(cast("list[Any]", value)))
     raise ConfigurationError(
-        f"agents = {path!r} is a {type(value).__name__}; expected a covey.runtime.Registry, a "
-        "list of agents, or a function returning one"
+        f"agents = {path!r} is a {type(value).__name__}; expected a covey.runtime.Registry, an "
+        "agent, team or workflow, a list of them, or a function returning one"
     )

@@ -28,9 +28,9 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup
 
-from covey.core import Agent
 from covey.core.cancellation import close_orphaned, lease_lapsed
 from covey.runtime.live import FINAL_EVENTS, KEEPALIVE, LiveRun
+from covey.runtime.runnables import Runnable
 from covey.spec import RunResult, RunStatus
 from covey.spec import events as ev
 from covey.spec.errors import ConflictError, Interrupted, NotFoundError, RunTimeout
@@ -277,7 +277,7 @@ class RunManager:
             handle.cancel(error=live.cancel_error)
 
     async def cancel(
-        self, scope: Scope, run: Run | None, run_id: str, agent: Agent[Any, Any]
+        self, scope: Scope, run: Run | None, run_id: str, agent: Runnable
     ) -> RunStatus:
         """Cancel a run wherever it runs; returns the status it has now.
 
@@ -291,8 +291,8 @@ class RunManager:
             scope: The caller's scope.
             run: The stored run, as the caller read it (`None` when not stored).
             run_id: The run.
-            agent: The run's agent (any `Agent` will do for a run not of this process: the
-                store is given to it).
+            agent: What ran it: the agent, team or workflow, whose `cancel` also ends its
+                children (any `Agent` will do for a run of a definition not served here).
 
         Raises:
             NotFoundError: the run is not in the scope.
@@ -364,6 +364,30 @@ class RunManager:
             pass  # not saved yet
         except Exception:
             log.exception("renewing the lease of run %s failed", live.run_id)
+        for child in list(getattr(live, "children", ())):
+            await self._renew_child(live.scope, child)
+
+    async def _renew_child(self, scope: Scope, run_id: str) -> None:
+        """Renew the lease of a team member's or workflow step's run running here, and stop it
+        when another process asked for its cancel (its parent goes on)."""
+        from covey.core.cancellation import active_run
+
+        try:
+            if await self.store.heartbeat(scope, run_id):
+                handle = active_run(run_id)
+                if handle is not None and not handle.cancelled:
+                    log.info("run %s: cancel requested through the store", run_id)
+                    handle.cancel()
+        except NotFoundError:
+            pass
+        except Exception:
+            log.exception("renewing the lease of run %s failed", run_id)
+
+    def runs_here(self, run_id: str) -> bool:
+        """Whether `run_id` runs in this process: a run of the manager, or a child of one."""
+        return run_id in self._live or any(
+            run_id in getattr(live, "children", ()) for live in self._live.values()
+        )
 
     async def _sweep(self) -> None:
         """Close the runs of other workers whose lease lapsed, in the tenants seen here."""
@@ -394,7 +418,7 @@ class RunManager:
         """
         self._tenants.add(scope.tenant_id)
         lease = timedelta(seconds=self.lease)
-        if run.id in self._live or not lease_lapsed(run, lease):
+        if run.id in self._live or not lease_lapsed(run, lease) or self.runs_here(run.id):
             return None
         closed = await close_orphaned(self.store, scope, run, lease=lease)
         if closed is not None:
@@ -428,7 +452,9 @@ class RunManager:
                         yield event
                         last = event.seq
                 async for item in live.follow(max(last, live.base_seq)):
-                    if item is not None:
+                    # A team's or workflow's stream carries its children's events too; their
+                    # seq counts in their own logs.
+                    if item is not None and item.run_id == run_id:
                         last = item.seq
                     yield item
                 if live.refused is None and (live.result is not None or last >= live.last_seq):

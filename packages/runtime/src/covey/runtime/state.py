@@ -26,6 +26,8 @@ from covey.runtime.live import LiveRun
 from covey.runtime.problems import ApiError
 from covey.runtime.registry import Registry
 from covey.runtime.run_manager import RunManager, ShuttingDown
+from covey.runtime.runnables import KINDS, Runnable, check_ready
+from covey.runtime.tree import live_run_for
 from covey.spec import RunContext, RunStatus
 from covey.spec.store import Run, Scope, Store, new_id
 
@@ -181,23 +183,33 @@ class RuntimeState:
                 "run-not-paused",
                 f"Run {run_id!r} is {run.status.value}; only paused runs can be resumed",
             )
-        agent = self.registry.get(run.agent_id or "")
+        if run.parent_run_id is not None:
+            raise ApiError(
+                409,
+                "run-is-child",
+                f"Run {run_id!r} is part of run {run.parent_run_id!r} (a team member's or a "
+                "workflow step's run): resume that run, with the same decisions",
+            )
+        agent: Runnable | None = self.registry.find(run.agent_id or "")
+        stored_kind = run.metadata.get("kind")  # a workflow's run says so
+        if stored_kind in KINDS and self.registry.kind(run.agent_id or "") != stored_kind:
+            agent = None  # the name now serves something else: its resume cannot read this run
         if agent is None:
             raise ApiError(
                 409,
                 "agent-not-served",
-                f"Run {run_id!r} belongs to agent {run.agent_id!r}, which this server does not "
-                "serve",
+                f"Run {run_id!r} belongs to {run.agent_id!r}, which this server does not serve "
+                "(as an agent, team or workflow)",
             )
         _check_decisions(run, body)
-        agent.resolved_model()
+        check_ready(agent)
         owner = Scope(principal.tenant_id, run.user_id)
         approvals: dict[str, Any] = {
             k: (v.model_dump() if isinstance(v, ApprovalDecision) else v)
             for k, v in body.approvals.items()
         }
         store = self.store
-        live = LiveRun(
+        live = live_run_for(agent)(
             run_id=run.id,
             agent_id=agent.name or "",
             session_id=run.session_id,
@@ -227,22 +239,30 @@ class RuntimeState:
         """Cancel a run wherever it runs; the HTTP status and the run as it stands.
 
         Idempotent: a run that has already ended (completed, failed, cancelled, interrupted)
-        answers 200 with the run as it ended, whatever ended it. A run of this process, a
-        paused run and an orphaned run (its worker died: its lease lapsed) are ended at once
+        answers 200 with the run as it ended, whatever ended it. A run of this process (a team
+        member's or workflow step's too), a paused run and an orphaned run (its worker died: its lease lapsed) are ended at once
         and answered with 200; a run of another live process answers 202 while it stops there.
         """
         scope = principal.read_scope
         run, live = await self.find_run(scope, run_id, close_orphan=False)
         if live is None and run is not None and run.status.is_final:
             return 200, RunOut.from_run(run)
-        # Cancelling needs no definition (the store is given): any agent will do for a run of
-        # an agent this server does not serve.
-        agent = self.registry.get(run.agent_id or "") if run is not None else None
+        # A team's or workflow's cancel ends its children too. Cancelling needs no definition
+        # otherwise (the store is given): any agent will do for a run of one not served here.
+        agent = self.registry.find(run.agent_id or "") if run is not None else None
         status = await self.manager.cancel(scope, run, run_id, agent or Agent(name="cancel"))
         if live is not None:
             with anyio.move_on_after(_CANCEL_WAIT):
                 await live.wait()
             return 200, await self.run_out(principal, run_id)
+        if status is RunStatus.RUNNING and self.manager.runs_here(run_id):
+            # A member's or step's run of this process: its handle stopped it, the store
+            # catches up as its loop closes it.
+            with anyio.move_on_after(_CANCEL_WAIT):
+                # The child's run loop, not this process's manager, ends it: poll its record.
+                while (out := await self.run_out(principal, run_id)).status is RunStatus.RUNNING:  # noqa: ASYNC110
+                    await anyio.sleep(0.01)
+                return 200, out
         out = await self.run_out(principal, run_id)
         return (202 if status is RunStatus.RUNNING else 200), out
 

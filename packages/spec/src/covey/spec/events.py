@@ -2,8 +2,8 @@
 
 Every event has `type` (`<subject>.<verb>`), `run_id`, `parent_run_id`, `seq` (strictly
 increasing within a run) and `time`. Every `<subject>.started` is closed by exactly one
-`<subject>.completed`, `.failed`, `.paused` or `.cancelled` of the same subject, and the final
-run event carries the `RunResult`.
+`<subject>.completed`, `.failed`, `.paused` or `.cancelled` of the same subject (a workflow step
+also by `.skipped`), and the final run event carries the `RunResult`.
 """
 
 from __future__ import annotations
@@ -35,6 +35,12 @@ __all__ = [
     "RunFailed",
     "RunPaused",
     "RunStarted",
+    "StepCancelled",
+    "StepCompleted",
+    "StepFailed",
+    "StepPaused",
+    "StepSkipped",
+    "StepStarted",
     "TextDelta",
     "ThinkingDelta",
     "ToolCallCancelled",
@@ -271,6 +277,62 @@ class ToolCallPaused(BaseEvent, frozen=True):
     tool_name: str
 
 
+# --- workflow steps -------------------------------------------------------------------------------
+
+
+class _StepEvent(BaseEvent, frozen=True):
+    step_name: str
+    step_path: str
+    """Where the step sits in its workflow, stable across processes: `review`,
+    `fan_out.legal`, `refine[2].draft` (a loop's third iteration)."""
+    step_type: str
+    """`function`, `agent` (any runnable: agent, team, workflow), `steps`, `parallel`,
+    `condition`, `loop` or `router`."""
+
+
+class StepStarted(_StepEvent, frozen=True):
+    """A workflow step began."""
+
+    type: Literal["step.started"] = "step.started"
+    step_run_id: str | None = None
+    """The child run the step runs as (an agent, team or workflow step)."""
+
+
+class StepCompleted(_StepEvent, frozen=True):
+    """A workflow step finished; its output is stored before the next step starts."""
+
+    type: Literal["step.completed"] = "step.completed"
+    output: Any = None
+    step_run_id: str | None = None
+    """The stored child run holding the step's output."""
+
+
+class StepFailed(_StepEvent, frozen=True):
+    """A workflow step failed (the workflow run fails with the same error)."""
+
+    type: Literal["step.failed"] = "step.failed"
+    error: ErrorInfo
+
+
+class StepSkipped(_StepEvent, frozen=True):
+    """A `Condition` whose predicate was false: its steps did not run."""
+
+    type: Literal["step.skipped"] = "step.skipped"
+
+
+class StepPaused(_StepEvent, frozen=True):
+    """A workflow step waits for a human; `resume` continues it."""
+
+    type: Literal["step.paused"] = "step.paused"
+    requirements: list[Requirement] = Field(default_factory=list[Requirement])
+
+
+class StepCancelled(_StepEvent, frozen=True):
+    """The workflow run was cancelled while the step ran."""
+
+    type: Literal["step.cancelled"] = "step.cancelled"
+
+
 RunEvent = Annotated[
     RunStarted
     | RunCompleted
@@ -293,7 +355,13 @@ RunEvent = Annotated[
     | RequirementCreated
     | OutputRetry
     | OutputDelta
-    | ToolCallPaused,
+    | ToolCallPaused
+    | StepStarted
+    | StepCompleted
+    | StepFailed
+    | StepSkipped
+    | StepPaused
+    | StepCancelled,
     Field(discriminator="type"),
 ]
 """Any run event; the discriminator is `type`."""

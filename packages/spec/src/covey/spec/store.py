@@ -598,6 +598,7 @@ class Store(ABC):
         limit: int = 50,
         cursor: str | None = None,
         order: Literal["asc", "desc"] = "asc",
+        parent_run_id: str | None = None,
     ) -> Page[Run]:
         """Runs in the scope in creation order (`created_at`, then id), oldest first by default.
 
@@ -606,14 +607,16 @@ class Store(ABC):
             session_id: Only the runs of this session, in the scope's user namespace: with a
                 tenant-wide scope, only runs without a user (`user_id=None`).
             status: Only runs with this status.
+            parent_run_id: Only the runs started by this run (`Run.parent_run_id`): a team's
+                member runs, a workflow's step runs. Filters combine (AND).
             limit: Page size, 1 to `MAX_PAGE_SIZE`.
             cursor: `next_cursor` of the previous page (of a listing in the same `order`).
             order: `"asc"`, oldest first, or `"desc"`, newest first (to read a session's
                 latest runs without paging through all of them).
 
         Raises:
-            InvalidInputError: `order` is neither `"asc"` nor `"desc"`, or the cursor is not one
-                of this listing in this order.
+            InvalidInputError: `order` is neither `"asc"` nor `"desc"`, the cursor is not one
+                of this listing in this order, or `session_id`/`parent_run_id` is malformed.
         """
 
     @abstractmethod

@@ -335,9 +335,11 @@ class InMemoryStore(Store):
         limit: int = 50,
         cursor: str | None = None,
         order: Literal["asc", "desc"] = "asc",
+        parent_run_id: str | None = None,
     ) -> Page[Run]:
         """See `Store.list_runs`."""
         _check_optional(session_id, "session_id")
+        _check_optional(parent_run_id, "parent_run_id")
         if order not in ("asc", "desc"):
             raise InvalidInputError(f"order must be 'asc' or 'desc', got {order!r}")
         async with self._lock:
@@ -348,6 +350,7 @@ class InMemoryStore(Store):
                 and _visible(scope, r.user_id)
                 and (session_id is None or (r.session_id, r.user_id) == (session_id, scope.user_id))
                 and (status is None or r.status == status)
+                and (parent_run_id is None or r.parent_run_id == parent_run_id)
             ]
             return _page(
                 "runs" if order == "asc" else "runs.desc",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import random
 import weakref
 from typing import TYPE_CHECKING, Any
@@ -101,7 +102,9 @@ class Persistence:
         self.created = self.session is None
         if self.session is None or state:
             await self._merge(session_id, agent_id, user_id, changed=state, removed=())
-        return dict(self.initial_state)
+        # A deep copy: a tool changing a nested value in place must not change what the run
+        # compares against when it saves its changes.
+        return copy.deepcopy(self.initial_state)
 
     async def close_session(
         self, session_id: str, *, agent_id: str | None, user_id: str | None, state: dict[str, Any]

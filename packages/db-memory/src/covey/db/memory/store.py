@@ -231,14 +231,17 @@ class MemoryStore(RecordMethods, Store):
         limit: int = 50,
         cursor: str | None = None,
         order: Literal["asc", "desc"] = "asc",
+        parent_run_id: str | None = None,
     ) -> Page[Run]:
         """See `Store.list_runs`.
 
         With `session_id`, the runs of that session in the scope's namespace (a tenant-wide
         scope: runs without a user). `order="desc"` lists newest first; cursors work both ways.
+        With `parent_run_id`, the runs that run started (read from an index, not a scan).
         """
         check_scope(scope)
         check_optional(session_id, "session_id")
+        check_optional(parent_run_id, "parent_run_id")
         if order not in ("asc", "desc"):
             raise InvalidInputError(f"order must be 'asc' or 'desc', got {order!r}")
         tenant = scope.tenant_id
@@ -246,6 +249,15 @@ class MemoryStore(RecordMethods, Store):
             if session_id is not None:
                 ids = self._session_runs.get((tenant, scope.user_id, session_id), {})
                 rows = [self._runs[(tenant, run_id)] for run_id in ids]
+                if parent_run_id is not None:
+                    rows = [r for r in rows if r.parent_run_id == parent_run_id]
+            elif parent_run_id is not None:
+                ids = self._child_runs.get((tenant, parent_run_id), {})
+                rows = [
+                    r
+                    for r in (self._runs[(tenant, run_id)] for run_id in ids)
+                    if visible(scope, r.user_id)
+                ]
             else:
                 rows = [
                     r

@@ -122,6 +122,8 @@ class Tables:
         self._sessions: OrderedDict[SessionKey, Session] = OrderedDict()
         self._runs: dict[_Key, Run] = {}
         self._session_runs: dict[SessionKey, dict[str, None]] = {}
+        self._child_runs: dict[_Key, dict[str, None]] = {}
+        """(tenant, parent run id) -> the ids of the runs it started, in insertion order."""
         self._finished: OrderedDict[_Key, None] = OrderedDict()
         self._events: dict[_Key, EventLog] = {}
         self._memories: OrderedDict[_Key, Memory] = OrderedDict()
@@ -156,14 +158,17 @@ class Tables:
     def _put_run(self, key: _Key, run: Run, previous: Run | None) -> None:
         """Store `run` under `key`, keep the session index and finished order, then evict."""
         tenant, run_id = key
-        if previous is not None and (previous.user_id, previous.session_id) != (
-            run.user_id,
-            run.session_id,
-        ):
+        if previous is not None and (
+            previous.user_id,
+            previous.session_id,
+            previous.parent_run_id,
+        ) != (run.user_id, run.session_id, run.parent_run_id):
             self._unindex(tenant, previous)
         self._runs[key] = run
         if run.session_id is not None:
             self._session_runs.setdefault((tenant, run.user_id, run.session_id), {})[run_id] = None
+        if run.parent_run_id is not None:
+            self._child_runs.setdefault((tenant, run.parent_run_id), {})[run_id] = None
         if run.status.is_final:
             self._finished[key] = None
             self._finished.move_to_end(key)
@@ -185,14 +190,20 @@ class Tables:
             self._approvals.pop((key[0], approval_id), None)
 
     def _unindex(self, tenant: str, run: Run) -> None:
-        if run.session_id is None:
-            return
-        skey = (tenant, run.user_id, run.session_id)
-        ids = self._session_runs.get(skey)
-        if ids is not None:
-            ids.pop(run.id, None)
-            if not ids:
-                del self._session_runs[skey]
+        if run.session_id is not None:
+            skey = (tenant, run.user_id, run.session_id)
+            ids = self._session_runs.get(skey)
+            if ids is not None:
+                ids.pop(run.id, None)
+                if not ids:
+                    del self._session_runs[skey]
+        if run.parent_run_id is not None:
+            pkey = (tenant, run.parent_run_id)
+            children = self._child_runs.get(pkey)
+            if children is not None:
+                children.pop(run.id, None)
+                if not children:
+                    del self._child_runs[pkey]
 
     # --- sessions --------------------------------------------------------------------------------
 

@@ -404,12 +404,32 @@ def _v3_sessions_per_user(connection: Connection) -> None:
     ).create(connection, checkfirst=False)
 
 
+# --- version 4: the runs a run started (team members, workflow steps) -----------------------------
+
+
+def _v4_child_runs(connection: Connection) -> None:
+    """Index runs by parent, so `list_runs(parent_run_id=...)` reads one run's children."""
+    runs = Table(
+        "covey_runs",
+        MetaData(),
+        Column("tenant_id", ID()),
+        Column("parent_run_id", ID()),
+        Column("created_at", UTCDateTime),
+        Column("id", ID()),
+    )
+    r = runs.c
+    Index("ix_covey_runs_parent", r.tenant_id, r.parent_run_id, r.created_at, r.id).create(
+        connection, checkfirst=False
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _v1_initial_schema),
     Migration(
         2, "memory topics table (indexed topic filter); approval inbox index", _v2_memory_topics
     ),
     Migration(3, "session ids namespaced per user (tenant, user, id)", _v3_sessions_per_user),
+    Migration(4, "index of runs by parent run (member and step runs)", _v4_child_runs),
 )
 """Every step, in order; versions are 1, 2, 3, ... without gaps."""
 

@@ -647,16 +647,20 @@ class SqlStore(Store):
         limit: int = 50,
         cursor: str | None = None,
         order: Literal["asc", "desc"] = "asc",
+        parent_run_id: str | None = None,
     ) -> Page[Run]:
         """See `Store.list_runs`."""
         check_scope(scope)
         check_optional(session_id, "session_id")
+        check_optional(parent_run_id, "parent_run_id")
         if order not in ("asc", "desc"):
             raise InvalidInputError(f"order must be 'asc' or 'desc', got {order!r}")
         r = t.RUNS
         query = select(r).where(visible(r, scope))
         if session_id is not None:
             query = query.where(r.c.session_id == session_id, _same_user(r, scope.user_id))
+        if parent_run_id is not None:
+            query = query.where(r.c.parent_run_id == parent_run_id)
         if status is not None:
             query = query.where(r.c.status == _run_status(status))
         return await self._page(

@@ -5,7 +5,9 @@ from covey.runtime.controllers.health import HealthController, MetricsController
 from covey.runtime.controllers.plugins import PluginController
 from covey.runtime.controllers.runs import RunController
 from covey.runtime.controllers.sessions import SessionController
-from covey.runtime.controllers.ws import agent_socket
+from covey.runtime.controllers.teams import TeamController
+from covey.runtime.controllers.workflows import WorkflowController
+from covey.runtime.controllers.ws import agent_socket, team_socket, workflow_socket
 
 __all__ = [
     "AgentController",
@@ -14,5 +16,9 @@ __all__ = [
     "PluginController",
     "RunController",
     "SessionController",
+    "TeamController",
+    "WorkflowController",
     "agent_socket",
+    "team_socket",
+    "workflow_socket",
 ]

@@ -79,10 +79,17 @@ class MetricsController(Controller):
         responses=problem_responses(401, 403),
     )
     async def metrics(self, runtime: NamedDependency[RuntimeState]) -> str:
-        """Runs in progress in this process, agents served, and whether runs are accepted."""
+        """Runs in progress in this process, agents, teams and workflows served, and whether runs
+        are accepted."""
         gauges = (
             ("covey_runs_in_progress", "Runs running in this process.", len(runtime.manager)),
             ("covey_agents", "Agents this server serves.", len(runtime.registry)),
+            ("covey_teams", "Teams this server serves.", len(runtime.registry.items("team"))),
+            (
+                "covey_workflows",
+                "Workflows this server serves.",
+                len(runtime.registry.items("workflow")),
+            ),
             (
                 "covey_accepting_runs",
                 "1 while this process takes new runs, 0 during start and shutdown.",

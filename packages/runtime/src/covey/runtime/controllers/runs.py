@@ -1,4 +1,4 @@
-"""`/v1/runs`: a run, its event stream, cancel and resume."""
+"""`/v1/runs`: a run, its event stream, its child runs, cancel and resume."""
 
 from __future__ import annotations
 
@@ -17,11 +17,13 @@ from covey.runtime.controllers._responses import (
     wants_deltas,
     wants_stream,
 )
-from covey.runtime.dto import ResumeRequest, RunAccepted, RunOut, public_events
+from covey.runtime.dto import ResumeRequest, RunAccepted, RunOut, RunPage, public_events
 from covey.runtime.guards import require_scope
 from covey.runtime.problems import ApiError, problem_responses
 from covey.runtime.sse import sse_response
 from covey.runtime.state import RuntimeState
+from covey.runtime.tree_follow import follow_tree
+from covey.spec.store import MAX_PAGE_SIZE
 
 __all__ = ["RunController"]
 
@@ -94,11 +96,45 @@ class RunController(Controller):
         after: Annotated[int | None, QueryParameter(ge=0, le=MAX_SEQ)] = None,
         last_event_id: Annotated[str | None, HeaderParameter(name="Last-Event-ID")] = None,
     ) -> Stream:
-        """Server-Sent Events: `id:` event seq, `event:` type, `data:` JSON."""
+        """Server-Sent Events: `id:` event seq, `event:` type, `data:` JSON.
+
+        A team's or workflow's run also streams its member and step runs' events, wherever it
+        runs; those have no `id:` (their `seq` counts in their own run's log).
+        """
         start = _after(after, last_event_id)
         scope = principal.read_scope
+        run, live = await runtime.find_run(scope, run_id)
+        # Only a team's or workflow's stream carries other runs' events (agents skip the check).
+        agent_id = run.agent_id if run is not None else live.agent_id if live is not None else ""
+        if runtime.registry.kind(agent_id or "") in (None, "agent"):
+            return sse_response(public_events(runtime.manager.follow(scope, run_id, start)))
+        events = follow_tree(runtime.manager, scope, run_id, start)
+        return sse_response(public_events(events), run_id=run_id)
+
+    @get(
+        "/{run_id:str}/children",
+        opt={"scope": "runs:read"},
+        summary="List a run's member and step runs",
+        responses=problem_responses(401, 403, 404),
+        description="The runs whose `parent_run_id` is this run: a team run's member runs, a "
+        "workflow run's step runs, oldest first; page with `cursor`. A child's own children "
+        "are listed under it.",
+    )
+    async def list_children(
+        self,
+        runtime: NamedDependency[RuntimeState],
+        principal: NamedDependency[Principal],
+        run_id: FromPath[str],
+        limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)] = 50,
+        cursor: Annotated[str | None, QueryParameter(max_length=4096)] = None,
+    ) -> RunPage:
+        """The run's child runs, as the caller may see them."""
+        scope = principal.read_scope
         await runtime.find_run(scope, run_id)
-        return sse_response(public_events(runtime.manager.follow(scope, run_id, start)))
+        page = await runtime.store.list_runs(
+            scope, parent_run_id=run_id, limit=limit, cursor=cursor
+        )
+        return RunPage(items=[RunOut.from_run(r) for r in page.items], next_cursor=page.next_cursor)
 
     @post(
         "/{run_id:str}/cancel",

@@ -1,4 +1,5 @@
-"""`WS /v1/agents/{agent_id}/ws`: run an agent over a WebSocket.
+"""`WS /v1/agents/{agent_id}/ws` (and `/v1/teams/{team_id}/ws`, `/v1/workflows/{workflow_id}/ws`):
+run an agent, a team or a workflow over a WebSocket.
 
 The client sends JSON messages:
 
@@ -11,7 +12,8 @@ nested at most 64 levels (`covey.runtime.json_body.MAX_JSON_DEPTH`). The server 
 as the SSE `data:` lines, with `type`, `run_id` and `seq`), and `{"type": "error", "problem":
 {...}}` for a message it refuses. A message it cannot read safely (not UTF-8, nested too deep)
 gets that error, then the socket is closed with code 4400 (`4000 +` the HTTP status). Several
-runs may go on at once on one socket; closing the socket leaves them running.
+runs may go on at once on one socket; closing the socket leaves them running. A team's or
+workflow's events include its member and step runs' events, each with its own `run_id`.
 """
 
 from __future__ import annotations
@@ -28,15 +30,17 @@ from litestar.exceptions import HTTPException, WebSocketDisconnect
 from litestar.params import FromPath
 from pydantic import ValidationError
 
-from covey.runtime.dto import ResumeRequest, RunRequest, public_event
+from covey.runtime import composites
+from covey.runtime.dto import ResumeRequest, RunRequest, WorkflowRunRequest, public_event
 from covey.runtime.guards import principal_of, require_scope
 from covey.runtime.json_body import decode_json_body
 from covey.runtime.live import LiveRun
 from covey.runtime.problems import ApiError, problem_body
+from covey.runtime.runnables import Kind
 from covey.runtime.state import RuntimeState
 from covey.spec.errors import CoveyError, InvalidInputError, NotFoundError
 
-__all__ = ["agent_socket"]
+__all__ = ["agent_socket", "team_socket", "workflow_socket"]
 
 log = logging.getLogger("covey.runtime")
 
@@ -45,11 +49,12 @@ class _Socket:
     """One connection: sends are serialised, runs are forwarded concurrently."""
 
     def __init__(
-        self, socket: WebSocket[Any, Any, Any], runtime: RuntimeState, agent_id: str
+        self, socket: WebSocket[Any, Any, Any], runtime: RuntimeState, agent_id: str, kind: Kind
     ) -> None:
         self.socket = socket
         self.runtime = runtime
         self.agent_id = agent_id
+        self.kind: Kind = kind
         self.principal = principal_of(socket)
         self.lock = anyio.Lock()
 
@@ -93,12 +98,17 @@ class _Socket:
             if kind == "run":
                 if not self.principal.allows("agents:run"):
                     raise ApiError(403, "forbidden", "This needs the 'agents:run' scope")
-                request = RunRequest.model_validate({**body, "stream": True})
-                agent = self.runtime.agent(self.agent_id)
-                tg.start_soon(
-                    self.forward,
-                    self.runtime.start_run(agent, request, self.principal, deltas=True),
-                )
+                shape = WorkflowRunRequest if self.kind == "workflow" else RunRequest
+                request = shape.model_validate({**body, "stream": True})
+                if self.kind == "agent":
+                    agent = self.runtime.agent(self.agent_id)
+                    live = self.runtime.start_run(agent, request, self.principal, deltas=True)
+                else:
+                    runnable = composites.find(self.runtime, self.kind, self.agent_id)
+                    live = composites.start_run(
+                        self.runtime, runnable, request, self.principal, deltas=True
+                    )
+                tg.start_soon(self.forward, live)
             elif kind == "resume":
                 if not self.principal.allows("runs:write"):
                     raise ApiError(403, "forbidden", "This needs the 'runs:write' scope")
@@ -136,16 +146,15 @@ class _Socket:
             await self.problem(500, "internal-error", "The server failed to handle the message.")
 
 
-@websocket("/v1/agents/{agent_id:str}/ws", guards=[require_scope], opt={"scope": "agents:run"})
-async def agent_socket(
-    socket: WebSocket[Any, Any, Any],
-    runtime: NamedDependency[RuntimeState],
-    agent_id: FromPath[str],
+async def _serve(
+    socket: WebSocket[Any, Any, Any], runtime: RuntimeState, runnable_id: str, kind: Kind
 ) -> None:
-    """Run the agent for each message received; send back every event."""
-    runtime.agent(agent_id)
+    if kind == "agent":
+        runtime.agent(runnable_id)
+    else:
+        composites.find(runtime, kind, runnable_id)
     await socket.accept()
-    connection = _Socket(socket, runtime, agent_id)
+    connection = _Socket(socket, runtime, runnable_id, kind)
     async with anyio.create_task_group() as tg:
         try:
             while True:
@@ -160,3 +169,35 @@ async def agent_socket(
         except WebSocketDisconnect:
             pass
         tg.cancel_scope.cancel()
+
+
+@websocket("/v1/agents/{agent_id:str}/ws", guards=[require_scope], opt={"scope": "agents:run"})
+async def agent_socket(
+    socket: WebSocket[Any, Any, Any],
+    runtime: NamedDependency[RuntimeState],
+    agent_id: FromPath[str],
+) -> None:
+    """Run the agent for each message received; send back every event."""
+    await _serve(socket, runtime, agent_id, "agent")
+
+
+@websocket("/v1/teams/{team_id:str}/ws", guards=[require_scope], opt={"scope": "agents:run"})
+async def team_socket(
+    socket: WebSocket[Any, Any, Any],
+    runtime: NamedDependency[RuntimeState],
+    team_id: FromPath[str],
+) -> None:
+    """Run the team for each message received; send back every event, its members' too."""
+    await _serve(socket, runtime, team_id, "team")
+
+
+@websocket(
+    "/v1/workflows/{workflow_id:str}/ws", guards=[require_scope], opt={"scope": "agents:run"}
+)
+async def workflow_socket(
+    socket: WebSocket[Any, Any, Any],
+    runtime: NamedDependency[RuntimeState],
+    workflow_id: FromPath[str],
+) -> None:
+    """Run the workflow for each message received; send back every event, its steps' too."""
+    await _serve(socket, runtime, workflow_id, "workflow")
