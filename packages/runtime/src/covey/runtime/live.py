@@ -36,6 +36,7 @@ _CLOSES = (
     ev.ToolCallCompleted,
     ev.ToolCallFailed,
     ev.ToolCallCancelled,
+    ev.ToolCallPaused,
 )
 
 
