@@ -1186,6 +1186,8 @@ class StoreSuite:
         exists), or do both in one transaction.
         """
         scope = conformance_scopes.alice
+        await store.save_run_and_events(scope, Run(id="r0"), [])  # a new run, no events yet
+        assert await store.get_run(scope, "r0") is not None
         await store.save_run_and_events(
             scope, Run(id="r1", input="hi"), [RunStarted(run_id="r1", seq=1, input="hi")]
         )

@@ -343,8 +343,11 @@ class MemoryStore(RecordMethods, Store):
         for an existing one (neither call suspends, so no task sees one without the other)."""
         check_scope(scope)
         check_type(run, Run, "run")
+        if not events:
+            await self.save_run(scope, run)
+            return
         with self._lock:
-            exists = self._visible_run(scope, run.id) is not None if events else True
+            exists = self._visible_run(scope, run.id) is not None
         if not exists:
             await self.save_run(scope, run)
             await self.append_events(scope, run.id, events)
