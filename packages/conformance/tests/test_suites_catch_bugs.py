@@ -64,8 +64,10 @@ class TestBroken(StoreSuite):
     "store-ignores-the-run-id-of-a-stale-run-claim": (
         """
 class Sweeping(InMemoryStore):
-    async def mark_stale_runs_interrupted(self, scope, *, older_than, run_id=None):
-        return await super().mark_stale_runs_interrupted(scope, older_than=older_than)
+    async def mark_stale_runs_interrupted(self, scope, *, older_than, run_id=None, error=None):
+        return await super().mark_stale_runs_interrupted(
+            scope, older_than=older_than, error=error
+        )
 
 class TestBroken(StoreSuite):
     @pytest.fixture

@@ -138,12 +138,9 @@ def test_a_killed_worker_s_runs_are_closed_by_the_next_one(store_url: str, tmp_p
 
             # The second server's watcher closes the other orphan by itself (no reader here).
             def closed() -> Run | None:
-                # Closing is a claim (status `interrupted`) and then the record with its error:
-                # wait for the second, which a reader may catch a moment after the first.
+                # The claim itself carries the reason: no reader sees `interrupted` without it.
                 run = _stored(store_url, orphan)
-                if run is None or run.status.value == "running":
-                    return None
-                return run if run.error is not None or run.status.value != "interrupted" else None
+                return run if run is not None and run.status.value != "running" else None
 
             run = wait_for(closed, timeout=LEASE * 4, interval=0.2)
             assert run.status.value == "interrupted"

@@ -1107,6 +1107,28 @@ class StoreSuite:
             == []
         )
 
+    @pytest.mark.asyncio
+    async def test_a_stale_run_claim_carries_its_reason(
+        self, store: Store, conformance_scopes: StoreScopes
+    ) -> None:
+        """With `error`, the runs a claim marks `interrupted` get that error in the same write,
+        so nobody reads one as interrupted without a reason.
+
+        If this fails: set the `error` column in the same `UPDATE` as the status.
+        """
+        s = conformance_scopes
+        old = utc_now() - timedelta(hours=1)
+        await store.save_run(s.alice, Run(id="orphan", heartbeat_at=old))
+        why = ErrorInfo(type="Interrupted", message="its worker died")
+        marked = await store.mark_stale_runs_interrupted(
+            s.alice, older_than=timedelta(minutes=5), run_id="orphan", error=why
+        )
+        assert marked == ["orphan"]
+        run = await store.get_run(s.alice, "orphan")
+        assert run is not None
+        assert run.status is RunStatus.INTERRUPTED
+        assert run.error == why
+
     # --- run events ------------------------------------------------------------------------------
 
     @pytest.mark.asyncio

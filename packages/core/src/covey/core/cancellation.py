@@ -173,18 +173,22 @@ async def close_orphaned(store: Store, scope: Scope, run: Run, *, lease: timedel
     from covey.spec.store import Scope
 
     owner = Scope(scope.tenant_id, run.user_id)
-    if run.id not in await store.mark_stale_runs_interrupted(
-        owner, older_than=lease, run_id=run.id
-    ):
-        return None
-    # Read again after the claim: a cancel asked for meanwhile decides how it ends.
-    run = await store.get_run(owner, run.id) or run
-    cancelled = run.cancel_requested
     seconds = f"{lease.total_seconds():g}"
     reason = (
         f"The worker running this run stopped renewing its lease for more than {seconds}s (it "
         "crashed or was killed) before the run finished; start it again"
     )
+    # The claim carries the reason: a reader never sees the run `interrupted` without one.
+    if run.id not in await store.mark_stale_runs_interrupted(
+        owner,
+        older_than=lease,
+        run_id=run.id,
+        error=ErrorInfo.from_exception(Interrupted(reason)),
+    ):
+        return None
+    # Read again after the claim: a cancel asked for meanwhile decides how it ends.
+    run = await store.get_run(owner, run.id) or run
+    cancelled = run.cancel_requested
     log = _Log.read(await store.list_events(owner, run.id))
     seq = log.last_seq  # the log is what followers read: continue it without a gap
     info = ErrorInfo.from_exception(Interrupted(reason))

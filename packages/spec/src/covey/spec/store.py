@@ -644,7 +644,12 @@ class Store(ABC):
 
     @abstractmethod
     async def mark_stale_runs_interrupted(
-        self, scope: Scope, *, older_than: timedelta, run_id: str | None = None
+        self,
+        scope: Scope,
+        *,
+        older_than: timedelta,
+        run_id: str | None = None,
+        error: ErrorInfo | None = None,
     ) -> list[str]:
         """Mark `interrupted` every running run of the scope whose process looks dead.
 
@@ -659,6 +664,8 @@ class Store(ABC):
             scope: Whose runs.
             older_than: The lease: how old the last sign of life must be.
             run_id: Only this run (when it is stale); `None` for every stale run of the scope.
+            error: Why, saved on each marked run with its status, so no reader ever sees it
+                `interrupted` without a reason.
 
         Returns:
             The ids of the runs this call marked, in creation order.

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from covey.spec.errors import ConflictError, InvalidInputError, NotFoundError
 from covey.spec.events import BaseEvent, load_event
-from covey.spec.runs import RunStatus
+from covey.spec.runs import ErrorInfo, RunStatus
 from covey.spec.store import (
     Approval,
     ApprovalStatus,
@@ -387,7 +387,12 @@ class InMemoryStore(Store):
             return row.cancel_requested
 
     async def mark_stale_runs_interrupted(
-        self, scope: Scope, *, older_than: timedelta, run_id: str | None = None
+        self,
+        scope: Scope,
+        *,
+        older_than: timedelta,
+        run_id: str | None = None,
+        error: ErrorInfo | None = None,
     ) -> list[str]:
         """See `Store.mark_stale_runs_interrupted`."""
         _check_optional(run_id, "run_id")
@@ -407,6 +412,8 @@ class InMemoryStore(Store):
             for row in stale:
                 row.status = RunStatus.INTERRUPTED
                 row.updated_at = now
+                if error is not None:
+                    row.error = error.model_copy(deep=True)
             return [r.id for r in stale]
 
     # --- run events ------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from covey.db.memory.scoping import (
 from covey.db.memory.tables import EventLog, owned
 from covey.spec.errors import ConflictError, InvalidInputError, NotFoundError
 from covey.spec.events import BaseEvent, RunEvent, load_event
-from covey.spec.runs import RunStatus
+from covey.spec.runs import ErrorInfo, RunStatus
 from covey.spec.store import (
     Page,
     Run,
@@ -306,7 +306,12 @@ class MemoryStore(RecordMethods, Store):
             return row.cancel_requested
 
     async def mark_stale_runs_interrupted(
-        self, scope: Scope, *, older_than: timedelta, run_id: str | None = None
+        self,
+        scope: Scope,
+        *,
+        older_than: timedelta,
+        run_id: str | None = None,
+        error: ErrorInfo | None = None,
     ) -> list[str]:
         """See `Store.mark_stale_runs_interrupted`; with `run_id`, one atomic claim."""
         check_scope(scope)
@@ -330,7 +335,10 @@ class MemoryStore(RecordMethods, Store):
             )
             for row in stale:
                 key = (scope.tenant_id, row.id)
-                ended = row.model_copy(update={"status": RunStatus.INTERRUPTED, "updated_at": now})
+                changes: dict[str, Any] = {"status": RunStatus.INTERRUPTED, "updated_at": now}
+                if error is not None:
+                    changes["error"] = error.model_copy(deep=True)
+                ended = row.model_copy(update=changes)
                 self._put_run(key, ended, row)
             return [r.id for r in stale]
 

@@ -75,7 +75,7 @@ from covey.spec.errors import (
     NotFoundError,
 )
 from covey.spec.events import BaseEvent, load_event, run_event_classes
-from covey.spec.runs import RunStatus
+from covey.spec.runs import ErrorInfo, RunStatus
 from covey.spec.store import (
     Approval,
     ApprovalStatus,
@@ -710,14 +710,24 @@ class SqlStore(Store):
         return bool(row.cancel_requested)
 
     async def mark_stale_runs_interrupted(
-        self, scope: Scope, *, older_than: timedelta, run_id: str | None = None
+        self,
+        scope: Scope,
+        *,
+        older_than: timedelta,
+        run_id: str | None = None,
+        error: ErrorInfo | None = None,
     ) -> list[str]:
         """See `Store.mark_stale_runs_interrupted`."""
         check_scope(scope)
         check_type(older_than, timedelta, "older_than")
         check_optional(run_id, "run_id")
+        if error is not None:
+            check_type(error, ErrorInfo, "error")
         r = t.RUNS
         now = utc_now()
+        changes: dict[str, Any] = {"status": RunStatus.INTERRUPTED.value, "updated_at": now}
+        if error is not None:
+            changes["error"] = records.dump_json(error.model_dump(mode="json"))
         # One UPDATE ... WHERE status = 'running' AND stale: the database serialises concurrent
         # markers on the row, so only one of them sees it still running and gets it back.
         mark = (
@@ -728,7 +738,7 @@ class SqlStore(Store):
                 func.coalesce(r.c.heartbeat_at, r.c.updated_at) < _ts(now - older_than),
                 true() if run_id is None else r.c.id == run_id,
             )
-            .values(status=RunStatus.INTERRUPTED.value, updated_at=now)
+            .values(**changes)
             .returning(r.c.id, r.c.created_at)
         )
         rows = await self._write("mark_stale_runs_interrupted", lambda c: c.execute(mark).all())
