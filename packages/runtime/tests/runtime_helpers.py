@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -177,6 +178,41 @@ def write_config(path: Path, **values: Any) -> Path:
         lines.append(f"{key} = {json.dumps(value)}")
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+@contextmanager
+def server_pair(
+    folder: Path, *, agents: str, store: str, gates_env: str
+) -> Iterator[tuple[httpx.Client, httpx.Client, Path]]:
+    """Two `covey serve` processes of the registry `agents` on one `store`: their clients, and
+    the gates folder their tools wait on (named to them by `gates_env`)."""
+    gates = folder / "gates"
+    gates.mkdir()
+    config = write_config(
+        folder / "covey.toml",
+        agents=agents,
+        python_path=[str(TESTS)],
+        store=store,
+        shutdown_grace=1,
+        poll_interval=0.05,
+        log_level="warning",
+    )
+    env = {gates_env: str(gates)}
+    a = ProcessServer(config, env).start()
+    try:
+        b = ProcessServer(config, env).start()
+    except BaseException:
+        a.stop()
+        raise
+    with (
+        httpx.Client(base_url=a.url, timeout=30) as ca,
+        httpx.Client(base_url=b.url, timeout=30) as cb,
+    ):
+        try:
+            yield ca, cb, gates
+        finally:
+            a.stop()
+            b.stop()
 
 
 def wait_for(predicate: Any, timeout: float = 20.0, interval: float = 0.02) -> Any:

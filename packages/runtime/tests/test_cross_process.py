@@ -13,13 +13,11 @@ import httpx
 import pytest
 from runtime_agents import GATES_ENV
 from runtime_helpers import (
-    TESTS,
-    ProcessServer,
     check_event_log,
+    server_pair,
     sse,
     wait_for,
     wait_until_event,
-    write_config,
 )
 
 pytest.importorskip("covey.db.sql", reason="covey-db-sql provides the shared SQL store")
@@ -48,33 +46,10 @@ def pair(
     store_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[httpx.Client, httpx.Client, Path]]:
     folder = tmp_path_factory.mktemp("pair")
-    gates = folder / "gates"
-    gates.mkdir()
-    config = write_config(
-        folder / "covey.toml",
-        agents="runtime_agents:registry",
-        python_path=[str(TESTS)],
-        store=store_url,
-        shutdown_grace=1,
-        poll_interval=0.05,
-        log_level="warning",
-    )
-    env = {GATES_ENV: str(gates)}
-    a = ProcessServer(config, env).start()
-    try:
-        b = ProcessServer(config, env).start()
-    except BaseException:
-        a.stop()
-        raise
-    with (
-        httpx.Client(base_url=a.url, timeout=30) as ca,
-        httpx.Client(base_url=b.url, timeout=30) as cb,
-    ):
-        try:
-            yield ca, cb, gates
-        finally:
-            a.stop()
-            b.stop()
+    with server_pair(
+        folder, agents="runtime_agents:registry", store=store_url, gates_env=GATES_ENV
+    ) as pair:
+        yield pair
 
 
 def _visible(client: httpx.Client, run_id: str) -> bool:

@@ -10,7 +10,7 @@ from covey.core.instructions import Instructions
 from covey.core.limits import DEFAULT_USAGE_LIMITS, UsageLimits
 from covey.core.output import OutputModeChoice, OutputSpec
 from covey.core.retry import DEFAULT_RETRY, RetryPolicy
-from covey.core.runnable import DepsT, OutputT, Runnable
+from covey.core.runnable import DepsT, OutputT, Runnable, resolve_model_once
 from covey.core.tool_calls import ToolErrorPolicy, ToolHook
 from covey.spec import (
     ChatModel,
@@ -104,21 +104,15 @@ class Agent(Runnable[DepsT, OutputT]):
 
     def resolved_model(self, override: ChatModel | str | None = None) -> ChatModel:
         """The model a run uses: `override`, else the agent's (model strings resolved once)."""
-        from covey.spec.plugins import resolve_model
-
-        if override is not None:
-            return override if isinstance(override, ChatModel) else resolve_model(override)
-        cached = self._cache.model
-        if cached is not None:
-            return cached
-        if self.model is None:
-            raise ConfigurationError(
-                f"Agent {self.name or ''!r} has no model: pass model=... (a ChatModel or a string "
-                "such as 'openai:gpt-4.1') to Agent() or to run()"
-            )
-        model = self.model if isinstance(self.model, ChatModel) else resolve_model(self.model)
-        self._cache.model = model
-        return model
+        return resolve_model_once(
+            self.model,
+            override,
+            self._cache,
+            lambda: (
+                f"Agent {self.name or ''!r} has no model: pass model=... (a ChatModel or a "
+                "string such as 'openai:gpt-4.1') to Agent() or to run()"
+            ),
+        )
 
     def toolsets(self) -> tuple[Toolset, ...]:
         """The agent's tools as toolsets; plain functions are gathered into one."""

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import sys
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from typing import TYPE_CHECKING, Any, Generic, TextIO
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TextIO
 
 import anyio
 from typing_extensions import TypeVar, Unpack
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from covey.spec.function_toolset import Tool
     from covey.spec.store import Run, Store
 
-__all__ = ["DepsT", "OutputT", "Runnable"]
+__all__ = ["DepsT", "OutputT", "Runnable", "resolve_model_once"]
 
 DepsT = TypeVar("DepsT", default=Any)
 OutputT = TypeVar("OutputT", default=str)
@@ -363,6 +363,32 @@ async def _last_result(events: AsyncIterator[ev.BaseEvent]) -> RunResult[Any]:
             result = event.result
     assert result is not None, "a run always ends with a final run event"
     return result
+
+
+class _HoldsModel(Protocol):
+    model: ChatModel | None
+
+
+def resolve_model_once(
+    model: ChatModel | str | None,
+    override: ChatModel | str | None,
+    cache: _HoldsModel,
+    missing: Callable[[], str],
+) -> ChatModel:
+    """`override`, else `model` resolved once and kept in `cache.model` (model strings go
+    through the plugins); `ConfigurationError(missing())` when there is neither."""
+    from covey.spec.plugins import resolve_model
+
+    if override is not None:
+        return override if isinstance(override, ChatModel) else resolve_model(override)
+    cached = cache.model
+    if cached is not None:
+        return cached
+    if model is None:
+        raise ConfigurationError(missing())
+    resolved = model if isinstance(model, ChatModel) else resolve_model(model)
+    cache.model = resolved
+    return resolved
 
 
 def _refuse_inside_loop(name: str, owner: str = "Agent") -> None:

@@ -12,7 +12,7 @@ from covey.core.instructions import Instructions
 from covey.core.limits import DEFAULT_USAGE_LIMITS, UsageLimits
 from covey.core.output import OutputModeChoice, OutputSpec
 from covey.core.retry import DEFAULT_RETRY, RetryPolicy
-from covey.core.runnable import DepsT, OutputT, Runnable
+from covey.core.runnable import DepsT, OutputT, Runnable, resolve_model_once
 from covey.core.tool_calls import ToolHook
 from covey.spec import ChatModel, ModelSettings
 from covey.spec.errors import ConfigurationError
@@ -149,21 +149,15 @@ class Team(Runnable[DepsT, OutputT]):
 
     def resolved_model(self, override: ChatModel | str | None = None) -> ChatModel:
         """The leader's model: `override`, else the team's (model strings resolved once)."""
-        from covey.spec.plugins import resolve_model
-
-        if override is not None:
-            return override if isinstance(override, ChatModel) else resolve_model(override)
-        cached = self._cache.model
-        if cached is not None:
-            return cached
-        if self.model is None:
-            raise ConfigurationError(
+        return resolve_model_once(
+            self.model,
+            override,
+            self._cache,
+            lambda: (
                 f"Team {self.name!r} has no model for its leader: pass model=... (a ChatModel "
                 "or a string such as 'openai:gpt-4.1') to Team() or to run()"
-            )
-        model = self.model if isinstance(self.model, ChatModel) else resolve_model(self.model)
-        self._cache.model = model
-        return model
+            ),
+        )
 
     def plan(self, model: ChatModel | str | None = None) -> RunPlan:
         """This team compiled into the plan the run engine runs (cached for its own model)."""
