@@ -529,3 +529,43 @@ def test_embedders_are_installed_with_their_model_package() -> None:
         plugins.resolve_embedder("nowhere:embed-1")
     assert info.value.kind == "embedders"
     assert "pip install covey-models-nowhere" in str(info.value)
+
+
+# --- vector stores -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url", ["fixturevec:///x", "FixtureVec://host:1/x", "fixturevec+unknown://user@host/db"]
+)
+def test_resolve_vector_store_loads_the_scheme_and_passes_the_whole_url(url: str) -> None:
+    from covey_plugin_fixture.vectordb import OpenedVectorStore
+
+    store = plugins.resolve_vector_store(url)
+    assert isinstance(store, OpenedVectorStore)
+    assert store.url == url
+
+
+def test_resolve_vector_store_names_the_plugin_by_its_driver_when_one_is_installed() -> None:
+    """`postgresql+pgvector://` must load `pgvector`, not the `postgresql` scheme's plugin."""
+    with pytest.raises(PluginNotFoundError) as info:
+        plugins.resolve_vector_store("nosuchdb+nosuchdriver://h/db")
+    assert info.value.name == "nosuchdb"
+    store = plugins.resolve_vector_store("nosuchdb+fixturedriver://h/db")
+    assert store.url == "nosuchdb+fixturedriver://h/db"  # pyright: ignore[reportAttributeAccessIssue]
+
+
+def test_resolve_vector_store_rejects_a_factory_that_returns_something_else() -> None:
+    with pytest.raises(ConfigurationError, match="not a VectorStore"):
+        plugins.resolve_vector_store("wrong-type:///x")
+
+
+@pytest.mark.parametrize("url", ["lancedb", "", "/tmp/lance", "qdrant:localhost"])
+def test_resolve_vector_store_rejects_urls_without_a_scheme(url: str) -> None:
+    with pytest.raises(ConfigurationError, match="lancedb:///") as info:
+        plugins.resolve_vector_store(url)
+    assert not isinstance(info.value, PluginNotFoundError)
+
+
+def test_a_missing_pgvector_store_names_its_distribution() -> None:
+    with pytest.raises(PluginNotFoundError, match="pip install covey-vectordb-pgvector"):
+        plugins.resolve_vector_store("postgresql+asyncpg://u@h/db")

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from covey.spec.embeddings import Embedder
     from covey.spec.models import ChatModel
     from covey.spec.store import Store
+    from covey.spec.vectors import VectorStore
 
 __all__ = [
     "KINDS",
@@ -36,6 +37,7 @@ __all__ = [
     "resolve_embedder",
     "resolve_model",
     "resolve_store",
+    "resolve_vector_store",
 ]
 
 # Plugin kind (group `covey.<kind>`) -> the kind part of the distribution that ships it, used for
@@ -71,6 +73,7 @@ KNOWN_PROVIDERS: dict[tuple[str, str], str] = {
     ("db", "sqlite"): "covey-db-sql",
     ("db", "postgresql"): "covey-db-sql",
     ("db", "postgres"): "covey-db-sql",
+    ("vectordb", "postgresql"): "covey-vectordb-pgvector",
 }
 """Plugin names first-party distributions register besides their own name, for the install hint
 of a missing plugin. Data only: loading always goes through entry points."""
@@ -79,7 +82,7 @@ KINDS: tuple[str, ...] = tuple(_PACKAGE_KIND)
 """Every plugin kind; kind `k` is the entry-point group `covey.k`."""
 
 # `scheme://...` or `scheme+driver://...`, as in RFC 3986 and SQLAlchemy URLs.
-_URL_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9.-]*)(?:\+[A-Za-z0-9_.-]+)?://")
+_URL_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9.-]*)(?:\+([A-Za-z0-9_.-]+))?://")
 
 
 @dataclass(frozen=True, slots=True)
@@ -383,4 +386,36 @@ def resolve_store(url: str) -> Store:
     result = _build("db", scheme, url)
     if not isinstance(result, Store):
         raise _not_a("a Store", "db", scheme, result)
+    return result
+
+
+def resolve_vector_store(url: str) -> VectorStore:
+    """A `VectorStore` from a URL: its scheme names the plugin in `covey.vectordb`.
+
+    `"lancedb:///path"` loads plugin `lancedb`, `"qdrant://host:6333"` loads `qdrant`. A
+    `scheme+driver://` URL names the plugin by its driver when one of that name is installed
+    (`"postgresql+pgvector://..."` loads `pgvector`), else by its scheme. The plugin is called
+    with the whole URL. Errors it raises propagate unchanged.
+
+    Raises:
+        ConfigurationError: the URL has no `scheme://`, the plugin failed to import, or it did
+            not return a `VectorStore`.
+        PluginNotFoundError: no installed plugin handles the scheme.
+    """
+    from covey.spec.vectors import VectorStore
+
+    match = _URL_SCHEME.match(url)
+    if match is None:
+        raise ConfigurationError(
+            f"Invalid vector store URL {url!r}: expected '<scheme>://...', "
+            f"e.g. 'lancedb:///.covey/lancedb' or 'qdrant://localhost:6333'."
+        )
+    scheme = match.group(1).lower()
+    driver = (match.group(2) or "").lower()
+    name = scheme
+    if driver and driver in _registry().entries["vectordb"]:
+        name = driver
+    result = _build("vectordb", name, url)
+    if not isinstance(result, VectorStore):
+        raise _not_a("a VectorStore", "vectordb", name, result)
     return result
