@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from covey.core.instructions import Instructions
+from covey.core.knowledge import KnowledgeMode
 from covey.core.limits import DEFAULT_USAGE_LIMITS, UsageLimits
 from covey.core.output import OutputModeChoice, OutputSpec
 from covey.core.retry import DEFAULT_RETRY, RetryPolicy
@@ -22,8 +23,10 @@ from covey.spec import (
 from covey.spec.errors import ConfigurationError
 
 if TYPE_CHECKING:
+    from covey.core.knowledge import KnowledgePlan
     from covey.core.run.plan import PausedRuns, RunPlan
     from covey.spec.function_toolset import Tool
+    from covey.spec.knowledge import KnowledgeBase
     from covey.spec.store import Store
 
 __all__ = ["Agent", "RunHook"]
@@ -37,9 +40,10 @@ the run; an output validator raising `ModelRetry` sends the model back to try ag
 class _AgentCache:
     """Work done once per agent on first use, never at construction."""
 
-    __slots__ = ("model", "output_spec", "paused", "plan", "toolsets")
+    __slots__ = ("knowledge", "model", "output_spec", "paused", "plan", "toolsets")
 
     def __init__(self) -> None:
+        self.knowledge: KnowledgePlan | None = None
         self.model: ChatModel | None = None
         self.toolsets: tuple[Toolset, ...] | None = None
         self.output_spec: OutputSpec | None = None
@@ -73,6 +77,15 @@ class Agent(Runnable[DepsT, OutputT]):
     add_datetime: bool = False
     markdown: bool = False
     tools: Sequence[Callable[..., Any] | Tool[..., Any] | Toolset] = ()
+    knowledge: KnowledgeBase | Sequence[KnowledgeBase] | None = None
+    """Knowledge bases to answer from (`covey.knowledge.Knowledge`, or anything with a `name`
+    and an async `search`); searched in the run's tenant and user scope."""
+    knowledge_mode: KnowledgeMode = "tool"
+    """`tool`: the model gets a search tool and searches when it wants (agentic search).
+    `context`: each run searches with the user's input and puts the passages in the
+    instructions. Either way the passages given to the model are in `RunResult.references`."""
+    knowledge_results: int = 5
+    """Passages per search (per knowledge base in `context` mode)."""
     output_type: type[OutputT] | Any = str
     output_mode: OutputModeChoice = "auto"
     output_retries: int = 1
@@ -134,9 +147,24 @@ class Agent(Runnable[DepsT, OutputT]):
                 )
         if functions:
             toolsets.insert(0, FunctionToolset(functions, id=self.name))
+        knowledge = self.knowledge_plan()
+        if knowledge is not None and knowledge.mode == "tool":
+            toolsets.append(knowledge.toolset())
         built = tuple(toolsets)
         self._cache.toolsets = built
         return built
+
+    def knowledge_plan(self) -> KnowledgePlan | None:
+        """How runs use `knowledge` (checked once), or `None` without knowledge."""
+        cached = self._cache.knowledge
+        if cached is None and self.knowledge is not None:
+            from covey.core.knowledge import KnowledgePlan, knowledge_bases
+
+            bases = knowledge_bases(self.knowledge)
+            if bases:
+                cached = KnowledgePlan(bases, self.knowledge_mode, self.knowledge_results)
+                self._cache.knowledge = cached
+        return cached
 
     def output_spec(self) -> OutputSpec:
         """The structured-output spec of `output_type`, built once."""
@@ -168,6 +196,7 @@ class Agent(Runnable[DepsT, OutputT]):
             output_mode=self.output_mode,
             output_retries=self.output_retries,
             output_validators=tuple(self.output_validators),
+            knowledge=self._context_knowledge(),
             instructions=InstructionsPlan(
                 instructions=self.instructions,
                 description=self.description,
@@ -192,6 +221,10 @@ class Agent(Runnable[DepsT, OutputT]):
         if model is None:
             self._cache.plan = built
         return built
+
+    def _context_knowledge(self) -> KnowledgePlan | None:
+        knowledge = self.knowledge_plan()
+        return knowledge if knowledge is not None and knowledge.mode == "context" else None
 
     def _paused_runs(self) -> PausedRuns:
         from covey.core.run.plan import PausedRuns

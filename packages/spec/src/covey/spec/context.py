@@ -12,6 +12,7 @@ from covey.spec.messages import ModelRequest, ModelResponse
 from covey.spec.usage import Usage
 
 if TYPE_CHECKING:
+    from covey.spec.knowledge import KnowledgeHit
     from covey.spec.models import ChatModel
 
 __all__ = ["DepsT", "RunContext"]
@@ -50,6 +51,9 @@ class RunContext(Generic[DepsT]):
     retry: int = 0
     """Set inside a tool call: how many times this tool has been retried in this run."""
     metadata: dict[str, Any] = field(default_factory=dict[str, Any])
+    references: list[KnowledgeHit] = field(default_factory=list["KnowledgeHit"])
+    """Knowledge passages given to the model so far (shared by the run's tool calls); they end
+    up in `RunResult.references`."""
 
     def for_tool_call(self, tool_name: str, tool_call_id: str) -> RunContext[DepsT]:
         """A copy of this context for one tool call; state, usage and messages stay shared."""

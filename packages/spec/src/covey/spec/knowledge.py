@@ -10,12 +10,13 @@ scope, only from that user's documents or documents shared with the whole tenant
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from covey.spec.store import Scope
-from covey.spec.vectors import Filter, QueryMode
+if TYPE_CHECKING:
+    from covey.spec.store import Scope
+    from covey.spec.vectors import Filter, QueryMode
 
 __all__ = ["KnowledgeBase", "KnowledgeHit"]
 

@@ -9,6 +9,7 @@ from typing import Any, Generic, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 from typing_extensions import TypeVar
 
+from covey.spec.knowledge import KnowledgeHit
 from covey.spec.messages import ModelMessage, ModelRequest, ModelResponse
 from covey.spec.usage import Usage
 
@@ -115,6 +116,10 @@ class RunResult(BaseModel, Generic[OutputT]):
     tool_calls: list[ToolCallRecord] = Field(default_factory=list[ToolCallRecord])
     requirements: list[Requirement] = Field(default_factory=list[Requirement])
     error: ErrorInfo | None = None
+    references: list[KnowledgeHit] = Field(default_factory=list[KnowledgeHit])
+    """The knowledge passages the run gave its model (searched by the model or put in its
+    context), each once, in the order they were found; stored in the run's
+    `metadata["references"]`."""
     started_at: datetime | None = None
     finished_at: datetime | None = None
 

@@ -268,8 +268,14 @@ class Run(_Record):
         Args:
             result: The run's result (any status).
             input: What the run was asked, as JSON-like data.
-            metadata: Extra data to keep with the run.
+            metadata: Extra data to keep with the run; the result's `references` are kept
+                under `"references"`.
         """
+        if result.references:
+            metadata = {
+                **(metadata or {}),
+                "references": [hit.model_dump(mode="json") for hit in result.references],
+            }
         return cls(
             id=result.run_id,
             session_id=result.session_id,
@@ -305,6 +311,7 @@ class Run(_Record):
             tool_calls=[t.model_copy(deep=True) for t in self.tool_calls],
             requirements=[r.model_copy(deep=True) for r in self.requirements],
             error=self.error.model_copy(deep=True) if self.error else None,
+            references=self.metadata.get("references") or [],
             started_at=self.started_at,
             finished_at=self.finished_at,
         )

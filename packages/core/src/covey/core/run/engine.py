@@ -282,6 +282,7 @@ class RunEngine:
             state.seq = int(run.metadata.get("last_seq", 0))
             state.step = int(run.metadata.get("step", 0))
             state.started_at = run.started_at or state.started_at
+            self.ctx.references.extend(run.to_result().references)
         persist = self.persist
         session_id = self.ctx.session_id
         if persist.store is not None and session_id is not None:
@@ -318,6 +319,12 @@ class RunEngine:
             if self.output_mode == "prompted":
                 output_instructions = plan.output.prompt_instructions()
         self.system_prompt = await plan.instructions.render(self.ctx, output_instructions)
+        if plan.knowledge is not None and self.resume is None:
+            passages = await plan.knowledge.context(self.ctx, self.options.input)
+            if passages:
+                self.system_prompt = (
+                    f"{self.system_prompt}\n\n{passages}" if self.system_prompt else passages
+                )
         if self.resume is None and self.options.input is not None:
             parts: list[Any] = []
             if self.system_prompt:
@@ -467,6 +474,7 @@ class RunEngine:
             tool_calls=list(state.tool_calls),
             requirements=list(state.requirements) if status is RunStatus.PAUSED else [],
             error=ErrorInfo.from_exception(error) if error is not None else None,
+            references=list(self.ctx.references),
             started_at=state.started_at,
             finished_at=None
             if status in (RunStatus.PAUSED, RunStatus.RUNNING)

@@ -12,6 +12,7 @@ from covey.core.instructions import Instructions, render_instructions
 from covey.core.limits import UsageLimits
 
 if TYPE_CHECKING:
+    from covey.core.knowledge import KnowledgePlan
     from covey.core.output import OutputModeChoice, OutputSpec
     from covey.core.retry import RetryPolicy
     from covey.core.tool_calls import ToolErrorPolicy, ToolHook
@@ -86,6 +87,9 @@ class RunPlan:
     output_retries: int = 1
     output_validators: Sequence[Hook] = ()
     instructions: InstructionsPlan = field(default_factory=InstructionsPlan)
+    knowledge: KnowledgePlan | None = None
+    """Knowledge searched with the user's input and put in the instructions (`context` mode;
+    in `tool` mode the search tool is one of `toolsets`)."""
     tool_retries: int = 1
     tool_timeout: float | None = 60.0
     tool_errors: ToolErrorPolicy = "return"
