@@ -30,7 +30,7 @@ MODELS: Final = (MODEL_NAME,)
 _ALIASES: Final = {MODEL_NAME, "sentence-transformers/all-minilm-l6-v2"}
 _DIMENSIONS: Final = 384
 _DEFAULT_BATCH: Final = 32
-_TOKENS_PER_RUN: Final = 32 * 256
+_TOKENS_PER_RUN: Final = 16 * 256
 
 
 def canonical_model_name(model_name: str) -> str:
