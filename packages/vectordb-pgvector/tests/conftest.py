@@ -8,6 +8,8 @@ are marked `postgres`; they fail, never skip, when it cannot start.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import uuid
 import warnings
 from collections.abc import AsyncIterator, Iterator
@@ -42,16 +44,20 @@ class PgVectorServer:
 
 
 @pytest.fixture(scope="session")
-def pgvector_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgVectorServer]:
+def pgvector_server() -> Iterator[PgVectorServer]:
     """PostgreSQL 16 with pgvector, started once for the session."""
-    server = pgserver.get_server(
-        tmp_path_factory.mktemp("pgvector") / "data", cleanup_mode="delete"
-    )
+    # Not under pytest's tmp_path: a pytest starting elsewhere resets that tree to mode 0700,
+    # and under root the server runs as another user that must keep access to its directory.
+    directory = tempfile.mkdtemp(prefix="covey-pgvector-")
     try:
-        [host] = parse_qs(urlsplit(server.get_uri()).query)["host"]
-        yield PgVectorServer(server, host)
+        server = pgserver.get_server(f"{directory}/data", cleanup_mode="delete")
+        try:
+            [host] = parse_qs(urlsplit(server.get_uri()).query)["host"]
+            yield PgVectorServer(server, host)
+        finally:
+            server.cleanup()
     finally:
-        server.cleanup()
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
