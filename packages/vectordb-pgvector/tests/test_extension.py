@@ -1,4 +1,4 @@
-"""A PostgreSQL without pgvector: a clear error that says how to get it, and nothing created.
+"""A PostgreSQL without pgvector, and one asking for passwords: errors that say what to do.
 
 Debian's own PostgreSQL (the server binaries `make system-deps` installs) has no pgvector,
 which is exactly the server this test needs.
@@ -9,12 +9,13 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
+import anyio
 import asyncpg
 import pytest
 
 from covey.db.sql.testing import PostgresCluster, find_postgres_bin
 from covey.spec.errors import ConfigurationError
-from covey.vectordb.pgvector import PgVectorStore
+from covey.vectordb.pgvector import PgVectorStore, PgVectorUnavailableError
 
 pytestmark = pytest.mark.postgres
 
@@ -42,3 +43,36 @@ async def test_missing_extension_is_a_configuration_error(plain_postgres: Postgr
         assert await connection.fetchval("SELECT to_regclass('covey_vector_collections')") is None
     finally:
         await connection.close()
+
+
+SECRET = "Right-Pa55w0rd"
+
+
+async def test_wrong_password_is_refused_without_showing_either(
+    plain_postgres: PostgresCluster,
+) -> None:
+    """A server asking for a password: a wrong one is `PgVectorUnavailableError`, masked."""
+    admin = await asyncpg.connect(plain_postgres.url())
+    try:
+        await admin.execute(f"CREATE ROLE app LOGIN PASSWORD '{SECRET}'")
+        hba = anyio.Path(await admin.fetchval("SHOW hba_file"))
+        rules = await hba.read_text()
+        await hba.write_text(f"host all app 127.0.0.1/32 scram-sha-256\n{rules}")
+        await admin.execute("SELECT pg_reload_conf()")
+    finally:
+        await admin.close()
+    base = f"127.0.0.1:{plain_postgres.port}/postgres"
+    wrong = "Wrong-Pa55w0rd"
+    async with PgVectorStore(f"postgresql+pgvector://app:{wrong}@{base}") as store:
+        with pytest.raises(PgVectorUnavailableError) as caught:
+            await store.list_collections()
+    assert "refused the credentials" in str(caught.value)
+    assert "app:***@" in str(caught.value)
+    error: BaseException | None = caught.value
+    while error is not None:
+        assert wrong not in f"{error!s} {error!r}"
+        error = error.__cause__ or error.__context__
+    # The right password gets through to the next problem: this server has no pgvector.
+    async with PgVectorStore(f"postgresql+pgvector://app:{SECRET}@{base}") as store:
+        with pytest.raises(ConfigurationError, match="vector"):
+            await store.list_collections()
