@@ -569,3 +569,15 @@ def test_resolve_vector_store_rejects_urls_without_a_scheme(url: str) -> None:
 def test_a_missing_pgvector_store_names_its_distribution() -> None:
     with pytest.raises(PluginNotFoundError, match="pip install covey-vectordb-pgvector"):
         plugins.resolve_vector_store("postgresql+asyncpg://u@h/db")
+
+
+@pytest.mark.parametrize(
+    "url", ["user:hunter2@db:5432/covey", "postgresql:user:hunter2@db/covey", "x:y:hunter2@h"]
+)
+def test_a_malformed_url_never_shows_its_password(url: str) -> None:
+    """Fails if the 'invalid URL' error echoes the URL with its password."""
+    for resolve in (plugins.resolve_store, plugins.resolve_vector_store):
+        with pytest.raises(ConfigurationError) as info:
+            resolve(url)
+        assert "hunter2" not in str(info.value)
+        assert "***" in str(info.value)

@@ -362,6 +362,14 @@ def resolve_embedder(embedder: str) -> Embedder:
     return result
 
 
+_CREDENTIALS = re.compile(r"(?<=:)[^:@/]*(?=@)")
+
+
+def _masked(url: str) -> str:
+    """`url` with any `user:password@` password replaced by `***`, for error messages."""
+    return _CREDENTIALS.sub("***", url)
+
+
 def resolve_store(url: str) -> Store:
     """A `Store` from a database URL: its scheme names the plugin in `covey.db`.
 
@@ -379,7 +387,7 @@ def resolve_store(url: str) -> Store:
     match = _URL_SCHEME.match(url)
     if match is None:
         raise ConfigurationError(
-            f"Invalid store URL {url!r}: expected '<scheme>://...', "
+            f"Invalid store URL {_masked(url)!r}: expected '<scheme>://...', "
             f"e.g. 'sqlite:///covey.db' or 'postgresql://user@host/db'."
         )
     scheme = match.group(1).lower()
@@ -407,7 +415,7 @@ def resolve_vector_store(url: str) -> VectorStore:
     match = _URL_SCHEME.match(url)
     if match is None:
         raise ConfigurationError(
-            f"Invalid vector store URL {url!r}: expected '<scheme>://...', "
+            f"Invalid vector store URL {_masked(url)!r}: expected '<scheme>://...', "
             f"e.g. 'lancedb:///.covey/lancedb' or 'qdrant://localhost:6333'."
         )
     scheme = match.group(1).lower()
