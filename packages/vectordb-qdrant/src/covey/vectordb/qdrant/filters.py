@@ -15,63 +15,24 @@ filter that can match nothing never reaches Qdrant.
 
 from __future__ import annotations
 
-import math
-import re
-from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from collections.abc import Sequence
+from typing import Literal
 
 from qdrant_client import models
 
 from covey.spec.errors import InvalidInputError
 from covey.spec.vectors import And, Eq, Filter, In, Not, Or, Range, Scalar
+from covey.vectordb.qdrant.payload import ORDERED_CHUNKS, ordered
 
-__all__ = ["MAX_ORDERED_BYTES", "Compiled", "compile_filter", "typed_copies"]
+__all__ = ["MAX_ORDERED_BYTES", "Compiled", "compile_filter"]
 
-_FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
-_CHUNK = 6  # 257**6 < 2**53: a chunk is an exact float.
-_ORDERED_CHUNKS = 8
-MAX_ORDERED_BYTES = _CHUNK * _ORDERED_CHUNKS - 1
+MAX_ORDERED_BYTES = 6 * ORDERED_CHUNKS - 1
 """The longest string (in UTF-8 bytes) a string `Range` bound may be."""
 
 Compiled = models.Filter | bool
 """A compiled filter, or `True`/`False` when it matches every record or none."""
 
 _Condition = models.FieldCondition | models.Filter
-
-
-def _ordered(value: str) -> list[float]:
-    # Bytes shift to 1..256 and 0 ends the string, so a shorter prefix sorts first.
-    digits = [byte + 1 for byte in value.encode("utf-8", "surrogatepass")] + [0]
-    digits += [0] * (-len(digits) % _CHUNK)
-    chunks: list[float] = []
-    for start in range(0, len(digits), _CHUNK):
-        number = 0
-        for digit in digits[start : start + _CHUNK]:
-            number = number * 257 + digit
-        chunks.append(float(number))
-    return chunks
-
-
-def typed_copies(metadata: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """The payload parts filters look at, for one record's metadata."""
-    copies: dict[str, dict[str, Any]] = {"bool": {}, "num": {}, "str": {}, "ord": {}}
-    for key, value in metadata.items():
-        if not _FIELD.fullmatch(key):
-            continue  # no filter can name it
-        if isinstance(value, bool):
-            copies["bool"][key] = value
-        elif isinstance(value, int | float):
-            try:
-                number = float(value)
-            except OverflowError:
-                continue  # beyond a double: no range could be compared exactly
-            if math.isfinite(number):
-                copies["num"][key] = number
-        elif isinstance(value, str):
-            copies["str"][key] = value
-            chunks = _ordered(value)[:_ORDERED_CHUNKS]
-            copies["ord"][key] = {f"c{i}": c for i, c in enumerate(chunks)}
-    return copies
 
 
 def _is_number(value: object) -> bool:
@@ -91,11 +52,9 @@ def _chunk(field: str, i: int, **bounds: float) -> models.FieldCondition:
     return models.FieldCondition(key=f"ord.{field}.c{i}", range=models.Range(**bounds))
 
 
-def _string_bound(
-    field: str, op: Literal["gt", "gte", "lt", "lte"], bound: str
-) -> _Condition:
-    chunks = _ordered(bound)
-    if len(chunks) > _ORDERED_CHUNKS:
+def _string_bound(field: str, op: Literal["gt", "gte", "lt", "lte"], bound: str) -> _Condition:
+    chunks = ordered(bound)
+    if len(chunks) > ORDERED_CHUNKS:
         raise InvalidInputError(
             f"A string range bound on {field!r} may be at most {MAX_ORDERED_BYTES} UTF-8 bytes "
             f"long on Qdrant; {bound[:20]!r}... is {len(bound.encode())}. Shorten the bound."
@@ -103,7 +62,7 @@ def _string_bound(
     strict = "gt" if op in ("gt", "gte") else "lt"
     # stored <op> bound, lexicographically: equal on chunks 0..i-1 and strictly past at i, or
     # (for gte/lte) equal on every chunk - the terminator makes that mean equal strings.
-    options: list[_Condition] = []
+    options: list[models.Condition] = []
     for i, value in enumerate(chunks):
         prefix = [_chunk(field, j, gte=c, lte=c) for j, c in enumerate(chunks[:i])]
         options.append(models.Filter(must=[*prefix, _chunk(field, i, **{strict: value})]))
@@ -120,7 +79,7 @@ def _range(flt: Range) -> _Condition:
         numeric = {op: float(bound) for op, bound in bounds}
         return models.FieldCondition(key=f"num.{flt.field}", range=models.Range(**numeric))
     parts = [_string_bound(flt.field, op, str(bound)) for op, bound in bounds]
-    return parts[0] if len(parts) == 1 else models.Filter(must=parts)
+    return parts[0] if len(parts) == 1 else models.Filter(must=[*parts])
 
 
 def _all(parts: Sequence[Compiled]) -> Compiled:
@@ -129,7 +88,7 @@ def _all(parts: Sequence[Compiled]) -> Compiled:
     conditions = [p for p in parts if not isinstance(p, bool)]
     if not conditions:
         return True
-    return conditions[0] if len(conditions) == 1 else models.Filter(must=conditions)
+    return conditions[0] if len(conditions) == 1 else models.Filter(must=[*conditions])
 
 
 def _any(parts: Sequence[Compiled]) -> Compiled:
@@ -138,7 +97,7 @@ def _any(parts: Sequence[Compiled]) -> Compiled:
     conditions = [p for p in parts if not isinstance(p, bool)]
     if not conditions:
         return False
-    return conditions[0] if len(conditions) == 1 else models.Filter(should=conditions)
+    return conditions[0] if len(conditions) == 1 else models.Filter(should=[*conditions])
 
 
 def _compile(flt: Filter) -> Compiled:

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import anyio
 from pydantic import SecretStr, ValidationError
@@ -30,10 +30,12 @@ from covey.spec.vectors import (
     check_records,
 )
 from covey.vectordb.qdrant.bm25 import BM25Params, document_vector, query_vector
-from covey.vectordb.qdrant.filters import Compiled, compile_filter, typed_copies
+from covey.vectordb.qdrant.payload import typed_copies
 
 if TYPE_CHECKING:
     from qdrant_client import AsyncQdrantClient, models
+
+    from covey.vectordb.qdrant.filters import Compiled
 
 __all__ = ["API_KEY_ENV", "QdrantVectorStore"]
 
@@ -96,7 +98,9 @@ class QdrantVectorStore(VectorStore):
     ) -> None:
         location = os.fspath(location)
         if not location:
-            raise InvalidInputError("QdrantVectorStore needs a location: ':memory:', a folder or a URL")
+            raise InvalidInputError(
+                "QdrantVectorStore needs a location: ':memory:', a folder or a URL"
+            )
         self._server = location.startswith(("http://", "https://"))
         self._location = location
         if isinstance(api_key, str):
@@ -164,8 +168,12 @@ class QdrantVectorStore(VectorStore):
             return await call
         except UnexpectedResponse as e:
             body = e.content.decode("utf-8", "replace")[:300]
-            raise _NotFound() if e.status_code == 404 else VectorStoreError(
-                f"Qdrant at {self._location} answered {e.status_code}: {body}"
+            raise (
+                _NotFoundError()
+                if e.status_code == 404
+                else VectorStoreError(
+                    f"Qdrant at {self._location} answered {e.status_code}: {body}"
+                )
             ) from None
         except ResponseHandlingException as e:
             raise VectorStoreError(
@@ -200,7 +208,7 @@ class QdrantVectorStore(VectorStore):
         """The collection's recorded embedder, or None when it does not exist."""
         try:
             found = await self._call(lambda c: c.get_collection(name))
-        except (_NotFound, ValueError):
+        except (_NotFoundError, ValueError):
             if await self._exists(name):
                 raise
             return None
@@ -211,8 +219,12 @@ class QdrantVectorStore(VectorStore):
                 f"'{_META_KEY}' metadata). Use another collection name."
             )
         try:
-            info = CollectionInfo(
-                name=name, embedder_name=stored["embedder"], dimensions=stored["dimensions"]
+            info = CollectionInfo.model_validate(
+                {
+                    "name": name,
+                    "embedder_name": stored["embedder"],
+                    "dimensions": stored["dimensions"],
+                }
             )
             bm25 = BM25Params.model_validate(stored["bm25"])
         except (KeyError, TypeError, ValidationError) as e:
@@ -231,11 +243,13 @@ class QdrantVectorStore(VectorStore):
             self._meta[name] = meta
         return meta
 
-    async def _on(self, name: str, make: Callable[[AsyncQdrantClient], Coroutine[Any, Any, T]]) -> T:
+    async def _on(
+        self, name: str, make: Callable[[AsyncQdrantClient], Coroutine[Any, Any, T]]
+    ) -> T:
         """Run a call on collection `name`, mapping a vanished collection to not-found."""
         try:
             return await self._call(make)
-        except (_NotFound, ValueError):
+        except (_NotFoundError, ValueError):
             if await self._exists(name):
                 raise
             self._meta.pop(name, None)
@@ -350,7 +364,9 @@ class QdrantVectorStore(VectorStore):
                 "norm": math.sqrt(sum(x * x for x in record.vector)),
                 **typed_copies(record.metadata),
             }
-            points.append(models.PointStruct(id=point_id(record.id), vector=vectors, payload=payload))
+            points.append(
+                models.PointStruct(id=point_id(record.id), vector=vectors, payload=payload)
+            )
         await self._on(collection, lambda c: c.upsert(collection, points=points, wait=True))
 
     async def get(self, collection: str, ids: Sequence[str]) -> list[Record]:
@@ -364,7 +380,10 @@ class QdrantVectorStore(VectorStore):
         points = await self._on(
             collection,
             lambda c: c.retrieve(
-                collection, ids=[point_id(i) for i in wanted], with_payload=True, with_vectors=[DENSE]
+                collection,
+                ids=[point_id(i) for i in wanted],
+                with_payload=True,
+                with_vectors=[DENSE],
             ),
         )
         by_id = {r.id: r for r in (_record(p.payload, p.vector, True) for p in points)}
@@ -387,7 +406,7 @@ class QdrantVectorStore(VectorStore):
         for record_id in ids or ():
             check_id(record_id, "record id")
         await self._get(collection)
-        compiled = compile_filter(filter)
+        compiled = _compile(filter)
         if ids is not None:
             by_id = models.HasIdCondition(has_id=[point_id(i) for i in dict.fromkeys(ids)])
             compiled = _both(compiled, models.Filter(must=[by_id])) if ids else False
@@ -395,15 +414,15 @@ class QdrantVectorStore(VectorStore):
             return 0
         selector = None if compiled is True else compiled
         doomed: list[models.ExtendedPointId] = []
-        offset: models.ExtendedPointId | None = None
+        offset: Any = None
         while True:
             page, offset = await self._on(
                 collection,
-                lambda c: c.scroll(
+                lambda c, start=offset: c.scroll(
                     collection,
                     scroll_filter=selector,
                     limit=_SCROLL_PAGE,
-                    offset=offset,
+                    offset=start,
                     with_payload=False,
                     with_vectors=False,
                 ),
@@ -423,7 +442,7 @@ class QdrantVectorStore(VectorStore):
     async def count(self, collection: str, filter: Filter | None = None) -> int:
         """See `VectorStore.count`."""
         await self._get(collection)
-        return await self._count(collection, compile_filter(filter))
+        return await self._count(collection, _compile(filter))
 
     # --- queries ---------------------------------------------------------------------------------
 
@@ -443,7 +462,7 @@ class QdrantVectorStore(VectorStore):
                 f"{collection!r} holds {meta.info.dimensions}-dimensional vectors of "
                 f"embedder {meta.info.embedder_name!r}. Embed the query with that embedder."
             )
-        compiled = compile_filter(query.filter)
+        compiled = _compile(query.filter)
         if compiled is False:
             await self._count(collection)  # still: not-found when it vanished
             return []
@@ -492,8 +511,14 @@ class QdrantVectorStore(VectorStore):
         return hits
 
 
-class _NotFound(Exception):
+class _NotFoundError(Exception):
     """Qdrant answered 404."""
+
+
+def _compile(flt: Filter | None) -> Compiled:
+    from covey.vectordb.qdrant.filters import compile_filter
+
+    return compile_filter(flt)
 
 
 def _timeout(seconds: float | None) -> int | None:
@@ -512,9 +537,9 @@ def _record(payload: dict[str, Any] | None, vector: Any, with_vector: bool) -> R
     payload = payload or {}
     dense: list[float] | None = None
     if with_vector and isinstance(vector, dict):
-        raw = vector.get(DENSE)
+        raw: object = cast("dict[str, object]", vector).get(DENSE)
         if isinstance(raw, list):
-            dense = [float(x) for x in raw]
+            dense = [float(x) for x in cast("list[float]", raw)]
             # Qdrant keeps cosine vectors normalised; scale back to the length written.
             length = math.sqrt(sum(x * x for x in dense))
             norm = float(payload.get("norm") or 0.0)

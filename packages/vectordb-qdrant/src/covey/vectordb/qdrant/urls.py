@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qs, urlsplit
 
 from covey.spec.errors import ConfigurationError
@@ -17,8 +18,14 @@ _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
 
 
+def _redact(url: str) -> str:
+    # A URL that (wrongly) carries a credential is shown without it.
+    url = re.sub(r"(?<=://)[^/?#@]*@", "***@", url)
+    return re.sub(r"(?i)(api_key=)[^&#]*", r"\1***", url)
+
+
 def _bad(url: str, why: str) -> ConfigurationError:
-    return ConfigurationError(f"Invalid Qdrant URL {url!r}: {why}. Expected {_EXAMPLES}.")
+    return ConfigurationError(f"Invalid Qdrant URL {_redact(url)!r}: {why}. Expected {_EXAMPLES}.")
 
 
 def parse_url(url: str) -> str:
