@@ -45,7 +45,8 @@ DENSE = "dense"
 SPARSE = "text"
 """The name of the sparse BM25 vector in every collection."""
 _META_KEY = "covey"
-_RRF_K = 60  # covey.spec.vectors.reciprocal_rank_fusion's constant
+# Qdrant scores rank r (from 0) by 1/(k + r); the spec ranks from 1 with k=60: 1/(60 + r + 1).
+_RRF_K = 61
 # A uuid5 namespace of Covey's own: point ids are uuid5(namespace, record id).
 _ID_NAMESPACE = uuid.UUID("6f7c2b5e-2d1a-5c8e-9a43-0c0be7c0ffee")
 _SCROLL_PAGE = 1000
@@ -450,8 +451,8 @@ class QdrantVectorStore(VectorStore):
         """See `VectorStore.query`.
 
         `vector` ranks by cosine similarity, `text` by BM25 over the sparse vectors, and
-        `hybrid` fuses the two (each cut at `max(3k, 50)` candidates) by Qdrant's RRF with
-        k=60, as `covey.spec.vectors.reciprocal_rank_fusion` does.
+        `hybrid` fuses the two (each cut at `max(3k, 50)` candidates) by Qdrant's RRF, scored
+        exactly as `covey.spec.vectors.reciprocal_rank_fusion` scores them.
         """
         from qdrant_client import models
 
