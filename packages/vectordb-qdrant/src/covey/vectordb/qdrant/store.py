@@ -138,8 +138,12 @@ class QdrantVectorStore(VectorStore):
 
             if self._server:
                 key = self._api_key.get_secret_value() if self._api_key else None
+                # No version probe: it is a thread and a request per client, and only warns.
                 self._client = AsyncQdrantClient(
-                    url=self._location, api_key=key, timeout=_timeout(self._timeout)
+                    url=self._location,
+                    api_key=key,
+                    timeout=_timeout(self._timeout),
+                    check_compatibility=False,
                 )
             elif self._location == ":memory:":
                 self._client = AsyncQdrantClient(location=":memory:")
