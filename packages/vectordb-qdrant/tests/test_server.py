@@ -101,3 +101,15 @@ async def test_a_collection_not_made_by_covey_is_left_alone(server: FakeQdrantSe
         assert await store.list_collections() == []
         with pytest.raises(VectorStoreError, match="not made by Covey"):
             await store.ensure_collection("foreign", embedder_name="test:e", dimensions=2)
+
+
+async def test_scope_keys_are_indexed_on_the_server(server: FakeQdrantServer) -> None:
+    async with QdrantVectorStore(server.url, api_key=KEY) as store:
+        await store.ensure_collection("docs", embedder_name="test:e", dimensions=2)
+        await store.ensure_collection("docs", embedder_name="test:e", dimensions=2)
+    indexes = server.indexes["docs"]
+    assert sorted(indexes) == ["str._content_id", "str._knowledge", "str._tenant", "str._user"]
+    assert indexes["str._tenant"].is_tenant is True
+    assert {i.type for i in indexes.values()} == {"keyword"}
+    creates = [r for r in server.requests if r.method == "PUT" and "/index" in r.path]
+    assert len(creates) == 4  # once, when the collection is made

@@ -6,6 +6,7 @@ import asyncio
 import math
 import os
 import uuid
+import warnings
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +51,9 @@ _RRF_K = 61
 # A uuid5 namespace of Covey's own: point ids are uuid5(namespace, record id).
 _ID_NAMESPACE = uuid.UUID("6f7c2b5e-2d1a-5c8e-9a43-0c0be7c0ffee")
 _SCROLL_PAGE = 1000
+# The keys `covey.knowledge` filters every query on (scope, content): indexed on a server so its
+# filtered search plans well; `_tenant` is marked as the tenant key for Qdrant's multitenancy.
+_INDEXED = ("_tenant", "_user", "_knowledge", "_content_id")
 
 T = TypeVar("T")
 
@@ -306,6 +310,7 @@ class QdrantVectorStore(VectorStore):
                     if meta is None:
                         raise
                 else:
+                    await self._index_reserved_keys(name)
                     meta = _Meta(
                         CollectionInfo(
                             name=name, embedder_name=embedder_name, dimensions=dimensions
@@ -316,6 +321,22 @@ class QdrantVectorStore(VectorStore):
             self._meta[name] = meta
         count = await self._count(name)
         return meta.info.model_copy(update={"count": count})
+
+    async def _index_reserved_keys(self, name: str) -> None:
+        from qdrant_client import models
+
+        for key in _INDEXED:
+            schema = models.KeywordIndexParams(
+                type=models.KeywordIndexType.KEYWORD, is_tenant=key == "_tenant" or None
+            )
+            with warnings.catch_warnings():
+                # Local mode says, once, that it has no use for indexes: true, and harmless.
+                warnings.filterwarnings("ignore", "Payload indexes have no effect")
+                await self._call(
+                    lambda c, field=f"str.{key}", schema=schema: c.create_payload_index(
+                        name, field, field_schema=schema, wait=True
+                    )
+                )
 
     async def list_collections(self) -> list[CollectionInfo]:
         """See `VectorStore.list_collections`. Qdrant collections not made by Covey are left out."""

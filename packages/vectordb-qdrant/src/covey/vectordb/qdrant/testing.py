@@ -69,6 +69,8 @@ class FakeQdrantServer(LoopbackServer[RecordedRequest, None]):
         self._version = version
         self._local = QdrantClient(location=":memory:")
         self._local_lock = threading.Lock()
+        self.indexes: dict[str, dict[str, Any]] = {}
+        """Payload indexes asked for: collection -> field -> schema (local mode has none)."""
 
     def serve(self, exchange: Exchange) -> None:
         """Answer one REST request (runs in a server thread)."""
@@ -113,6 +115,7 @@ class FakeQdrantServer(LoopbackServer[RecordedRequest, None]):
             ("GET", "/exists"): self._exists,
             ("PUT", "/"): self._create,
             ("DELETE", "/"): self._drop,
+            ("PUT", "/index"): self._index,
             ("PUT", "/points"): self._upsert,
             ("POST", "/points"): self._retrieve,
             ("POST", "/points/query"): self._query,
@@ -147,6 +150,12 @@ class FakeQdrantServer(LoopbackServer[RecordedRequest, None]):
 
     def _drop(self, name: str, body: dict[str, Any], query: dict[str, str]) -> Any:
         return self._local.delete_collection(name)
+
+    def _index(self, name: str, body: dict[str, Any], query: dict[str, str]) -> Any:
+        spec = models.CreateFieldIndex.model_validate(body)
+        self._local.get_collection(name)  # 404 for a missing collection
+        self.indexes.setdefault(name, {})[spec.field_name] = spec.field_schema
+        return models.UpdateResult(operation_id=0, status=models.UpdateStatus.COMPLETED)
 
     def _upsert(self, name: str, body: dict[str, Any], query: dict[str, str]) -> Any:
         points = models.PointsList.model_validate(body)
