@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -65,3 +66,26 @@ async def test_a_closed_store_refuses_work(tmp_path: Path) -> None:
     await store.close()
     with pytest.raises(VectorStoreError, match="closed"):
         await store.count("docs")
+
+
+async def test_local_mode_runs_off_the_event_loop_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qdrant_client.local.async_qdrant_local import AsyncQdrantLocal
+
+    threads: set[int] = set()
+    original = AsyncQdrantLocal.query_points
+
+    async def spy(self: AsyncQdrantLocal, *args: object, **kwargs: object) -> object:
+        threads.add(threading.get_ident())
+        return await original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(AsyncQdrantLocal, "query_points", spy)
+    async with QdrantVectorStore(tmp_path / "q") as store:
+        await store.ensure_collection("docs", embedder_name="test:e", dimensions=2)
+        await store.upsert("docs", [Record(id="a", vector=[1, 0], text="hello")])
+        for mode in ("vector", "text", "hybrid"):
+            query = VectorQuery(vector=[1, 0], text="hello", mode=mode)
+            assert [h.record.id for h in await store.query("docs", query)] == ["a"]
+    assert threads
+    assert threading.get_ident() not in threads

@@ -217,9 +217,9 @@ class QdrantVectorStore(VectorStore):
         """The collection's recorded embedder, or None when it does not exist."""
         try:
             found = await self._call(lambda c: c.get_collection(name))
-        except (_NotFoundError, ValueError):
+        except (_NotFoundError, ValueError) as e:
             if await self._exists(name):
-                raise
+                raise _refused(name, e) from None
             return None
         stored = (found.config.metadata or {}).get(_META_KEY)
         if not isinstance(stored, dict):
@@ -258,9 +258,9 @@ class QdrantVectorStore(VectorStore):
         """Run a call on collection `name`, mapping a vanished collection to not-found."""
         try:
             return await self._call(make)
-        except (_NotFoundError, ValueError):
+        except (_NotFoundError, ValueError) as e:
             if await self._exists(name):
-                raise
+                raise _refused(name, e) from None
             self._meta.pop(name, None)
             raise CollectionNotFoundError(name) from None
 
@@ -539,6 +539,11 @@ class QdrantVectorStore(VectorStore):
 
 class _NotFoundError(Exception):
     """Qdrant answered 404."""
+
+
+def _refused(name: str, error: Exception) -> VectorStoreError:
+    # Local mode raises ValueError for what a server answers with a 4xx.
+    return VectorStoreError(f"Qdrant refused a request on collection {name!r}: {error}")
 
 
 def _compile(flt: Filter | None) -> Compiled:
