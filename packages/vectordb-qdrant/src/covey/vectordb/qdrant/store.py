@@ -502,10 +502,13 @@ class QdrantVectorStore(VectorStore):
                 await self._count(collection)
                 return []
         with_vectors: list[str] | bool = [DENSE] if query.include_vectors else False
+        main: models.Query | list[float] | models.SparseVector | None
+        using: str | None = None
+        prefetch: list[models.Prefetch] | None = None
         if query.mode == "vector":
-            request: dict[str, Any] = {"query": query.vector, "using": DENSE}
+            main, using = query.vector, DENSE
         elif query.mode == "text":
-            request = {"query": sparse, "using": SPARSE}
+            main, using = sparse, SPARSE
         else:
             depth = max(3 * query.k, 50)
             prefetch = [models.Prefetch(query=query.vector, using=DENSE, filter=flt, limit=depth)]
@@ -513,14 +516,15 @@ class QdrantVectorStore(VectorStore):
                 prefetch.append(
                     models.Prefetch(query=sparse, using=SPARSE, filter=flt, limit=depth)
                 )
-            request = {"query": models.RrfQuery(rrf=models.Rrf(k=_RRF_K)), "prefetch": prefetch}
+            main = models.RrfQuery(rrf=models.Rrf(k=_RRF_K))
+            flt = None  # the prefetches are filtered: fusing them needs no second pass
         response = await self._on(
             collection,
             lambda c: c.query_points(
                 collection,
-                query=request["query"],
-                using=request.get("using"),
-                prefetch=request.get("prefetch"),
+                query=main,
+                using=using,
+                prefetch=prefetch,
                 query_filter=flt,
                 limit=query.k,
                 with_payload=True,
