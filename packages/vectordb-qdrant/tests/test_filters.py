@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from covey.conformance.vector_store_suite import FILTER_CASES, FILTER_RECORDS
 from covey.spec.errors import InvalidInputError
 from covey.spec.vectors import Eq, Filter, In, Not, Or, Range, Record, VectorQuery, matches
 from covey.vectordb.qdrant import QdrantVectorStore
@@ -116,3 +117,21 @@ async def test_records_are_found_by_their_own_ids_whatever_they_look_like() -> N
         assert [r.id for r in await store.get("c", list(reversed(ids)))] == list(reversed(ids))
         assert await store.delete("c", ids=[ids[1], "missing"]) == 1
         assert await store.count("c") == len(ids) - 1
+
+
+@pytest.mark.parametrize("case", sorted(FILTER_CASES))
+async def test_hybrid_queries_filter_exactly(case: str) -> None:
+    flt = FILTER_CASES[case]
+    async with QdrantVectorStore() as store:
+        await store.ensure_collection("c", embedder_name="test:e", dimensions=2)
+        await store.upsert(
+            "c",
+            [
+                Record(id=rid, vector=[1, i], text=f"record {rid}", metadata=md)
+                for i, (rid, md) in enumerate(FILTER_RECORDS)
+            ],
+        )
+        hits = await store.query("c", VectorQuery(vector=[1, 0], text="record", k=100, filter=flt))
+    assert sorted(h.record.id for h in hits) == sorted(
+        rid for rid, md in FILTER_RECORDS if matches(flt, md)
+    )
