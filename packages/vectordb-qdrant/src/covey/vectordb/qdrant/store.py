@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
 import os
 import uuid
 import warnings
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import anyio
@@ -31,6 +29,7 @@ from covey.spec.vectors import (
     check_records,
 )
 from covey.vectordb.qdrant.bm25 import BM25Params, document_vector, query_vector
+from covey.vectordb.qdrant.connection import API_KEY_ENV, Connection, NotFoundAnswerError
 from covey.vectordb.qdrant.payload import typed_copies
 
 if TYPE_CHECKING:
@@ -40,7 +39,6 @@ if TYPE_CHECKING:
 
 __all__ = ["API_KEY_ENV", "QdrantVectorStore"]
 
-API_KEY_ENV = "QDRANT_API_KEY"
 DENSE = "dense"
 """The name of the dense (cosine) vector in every collection."""
 SPARSE = "text"
@@ -106,106 +104,27 @@ class QdrantVectorStore(VectorStore):
             raise InvalidInputError(
                 "QdrantVectorStore needs a location: ':memory:', a folder or a URL"
             )
-        self._server = location.startswith(("http://", "https://"))
-        self._location = location
         if isinstance(api_key, str):
             api_key = SecretStr(api_key)
-        if api_key is None and self._server and os.environ.get(API_KEY_ENV):
-            api_key = SecretStr(os.environ[API_KEY_ENV])
-        self._api_key = api_key
-        self._timeout = timeout
+        self._connection = Connection(location, api_key=api_key, timeout=timeout)
         self._bm25 = bm25 or BM25Params()
-        self._client: AsyncQdrantClient | None = None
-        self._closed = False
         self._meta: dict[str, _Meta] = {}
         self._lock = anyio.Lock()
-        # Local mode computes inside its coroutines without awaiting: it runs on a loop of its
-        # own in one worker thread at a time (it is not thread-safe).
-        self._local_loop: asyncio.AbstractEventLoop | None = None
-        self._local_limiter = anyio.CapacityLimiter(1)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._location!r})"
+        return f"{type(self).__name__}({self.location!r})"
 
     @property
     def location(self) -> str:
         """Where the records live: a server URL, `":memory:"` or a folder."""
-        return self._location
-
-    # --- the client ------------------------------------------------------------------------------
-
-    def _open(self) -> AsyncQdrantClient:
-        if self._client is None:
-            if self._closed:
-                raise VectorStoreError(f"{self!r} is closed")
-            from qdrant_client import AsyncQdrantClient
-
-            if self._server:
-                key = self._api_key.get_secret_value() if self._api_key else None
-                # No version probe: it is a thread and a request per client, and only warns.
-                self._client = AsyncQdrantClient(
-                    url=self._location,
-                    api_key=key,
-                    timeout=_timeout(self._timeout),
-                    check_compatibility=False,
-                )
-            elif self._location == ":memory:":
-                self._client = AsyncQdrantClient(location=":memory:")
-            else:
-                Path(self._location).mkdir(parents=True, exist_ok=True)
-                self._client = AsyncQdrantClient(
-                    path=self._location, force_disable_check_same_thread=True
-                )
-        return self._client
+        return self._connection.location
 
     async def _call(self, make: Callable[[AsyncQdrantClient], Coroutine[Any, Any, T]]) -> T:
-        if self._server:
-            return await self._guard(make(self._open()))
-
-        def run() -> T:
-            if self._local_loop is None:
-                self._local_loop = asyncio.new_event_loop()
-            # Opening local mode reads the whole folder: do it here, off the event loop.
-            return self._local_loop.run_until_complete(make(self._open()))
-
-        return await self._guard(anyio.to_thread.run_sync(run, limiter=self._local_limiter))
-
-    async def _guard(self, call: Coroutine[Any, Any, T]) -> T:
-        from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
-
-        try:
-            return await call
-        except UnexpectedResponse as e:
-            body = e.content.decode("utf-8", "replace")[:300]
-            raise (
-                _NotFoundError()
-                if e.status_code == 404
-                else VectorStoreError(
-                    f"Qdrant at {self._location} answered {e.status_code}: {body}"
-                )
-            ) from None
-        except ResponseHandlingException as e:
-            raise VectorStoreError(
-                f"Could not reach Qdrant at {self._location}: {type(e.source).__name__}. "
-                "Check that the server is running and the URL is right."
-            ) from None
+        return await self._connection.call(make)
 
     async def close(self) -> None:
         """Close the client (and, in local mode, flush the folder). Safe to call twice."""
-        self._closed = True
-        client, self._client = self._client, None
-        if client is not None:
-            if self._server:
-                await client.close()
-            else:
-
-                def run() -> None:
-                    assert self._local_loop is not None
-                    self._local_loop.run_until_complete(client.close())
-                    self._local_loop.close()
-                    self._local_loop = None
-
-                await anyio.to_thread.run_sync(run, limiter=self._local_limiter)
+        await self._connection.close()
         self._meta.clear()
 
     # --- collections -----------------------------------------------------------------------------
@@ -217,7 +136,7 @@ class QdrantVectorStore(VectorStore):
         """The collection's recorded embedder, or None when it does not exist."""
         try:
             found = await self._call(lambda c: c.get_collection(name))
-        except (_NotFoundError, ValueError) as e:
+        except (NotFoundAnswerError, ValueError) as e:
             if await self._exists(name):
                 raise _refused(name, e) from None
             return None
@@ -258,7 +177,7 @@ class QdrantVectorStore(VectorStore):
         """Run a call on collection `name`, mapping a vanished collection to not-found."""
         try:
             return await self._call(make)
-        except (_NotFoundError, ValueError) as e:
+        except (NotFoundAnswerError, ValueError) as e:
             if await self._exists(name):
                 raise _refused(name, e) from None
             self._meta.pop(name, None)
@@ -541,10 +460,6 @@ class QdrantVectorStore(VectorStore):
         return hits
 
 
-class _NotFoundError(Exception):
-    """Qdrant answered 404."""
-
-
 def _refused(name: str, error: Exception) -> VectorStoreError:
     # Local mode raises ValueError for what a server answers with a 4xx.
     return VectorStoreError(f"Qdrant refused a request on collection {name!r}: {error}")
@@ -554,10 +469,6 @@ def _compile(flt: Filter | None) -> Compiled:
     from covey.vectordb.qdrant.filters import compile_filter
 
     return compile_filter(flt)
-
-
-def _timeout(seconds: float | None) -> int | None:
-    return None if seconds is None else max(1, math.ceil(seconds))
 
 
 def _both(a: Compiled, b: models.Filter) -> Compiled:
