@@ -68,3 +68,11 @@ def test_the_api_key_is_not_in_the_repr() -> None:
     store = QdrantVectorStore("https://qdrant.example.com:6333", api_key="s3cret")
     assert repr(store) == "QdrantVectorStore('https://qdrant.example.com:6333')"
     assert "s3cret" not in repr(vars(store))
+
+
+def test_the_install_hint_for_qdrants_names_this_distribution() -> None:
+    mine = {
+        p.name for p in plugins.available("vectordb") if p.distribution == "covey-vectordb-qdrant"
+    }
+    assert mine == {"qdrant", "qdrants"}
+    assert plugins.KNOWN_PROVIDERS[("vectordb", "qdrants")] == "covey-vectordb-qdrant"
