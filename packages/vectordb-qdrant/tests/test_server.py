@@ -9,10 +9,11 @@ from __future__ import annotations
 import socket
 from collections.abc import AsyncIterator, Iterator
 
+import anyio
 import pytest
 
 from covey.conformance import VectorStoreSuite
-from covey.spec.errors import VectorStoreError
+from covey.spec.errors import EmbedderMismatchError, VectorStoreError
 from covey.spec.plugins import resolve_vector_store
 from covey.spec.vectors import CollectionNotFoundError, Eq, Record, VectorQuery
 from covey.vectordb.qdrant import QdrantVectorStore
@@ -113,3 +114,21 @@ async def test_scope_keys_are_indexed_on_the_server(server: FakeQdrantServer) ->
     assert {i.type for i in indexes.values()} == {"keyword"}
     creates = [r for r in server.requests if r.method == "PUT" and "/index" in r.path]
     assert len(creates) == 4  # once, when the collection is made
+
+
+async def test_two_stores_creating_one_collection_at_once_agree(server: FakeQdrantServer) -> None:
+    async with (
+        QdrantVectorStore(server.url, api_key=KEY) as one,
+        QdrantVectorStore(server.url, api_key=KEY) as two,
+    ):
+        results: list[object] = []
+
+        async def ensure(store: QdrantVectorStore) -> None:
+            results.append(await store.ensure_collection("kb", embedder_name="t:e", dimensions=3))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ensure, one)
+            tg.start_soon(ensure, two)
+        assert [(i.name, i.embedder_name, i.dimensions) for i in results] == [("kb", "t:e", 3)] * 2
+        with pytest.raises(EmbedderMismatchError):
+            await two.ensure_collection("kb", embedder_name="t:other", dimensions=3)
