@@ -14,12 +14,12 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncGenerator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import anyio
 
@@ -67,7 +67,7 @@ class _Table:
 
 
 @asynccontextmanager
-async def _backend_errors(action: str) -> AsyncIterator[None]:
+async def _backend_errors(action: str) -> AsyncGenerator[None]:
     """Turn LanceDB's untyped failures into `VectorStoreError`; Covey's own errors pass."""
     try:
         yield
@@ -150,7 +150,7 @@ class LanceDBVectorStore(VectorStore):
                 else timedelta(seconds=self._read_consistency)
             )
             async with _backend_errors(f"open {self._path}"):
-                self._db = await lancedb.connect_async(
+                self._db = await lancedb.connect_async(  # pyright: ignore[reportUnknownMemberType]
                     self._path, read_consistency_interval=interval
                 )
         return self._db
@@ -231,7 +231,7 @@ class LanceDBVectorStore(VectorStore):
         db = await self._connection()
         async with _backend_errors(f"create table {name!r}"):
             # exist_ok: another process may create it first; `_open` then reads its embedder.
-            handle = await db.create_table(
+            handle = await db.create_table(  # pyright: ignore[reportUnknownMemberType]
                 name, schema=self._schema(embedder_name, dimensions), exist_ok=True
             )
             if not any(index.columns == ["text"] for index in await handle.list_indices()):
@@ -306,7 +306,9 @@ class LanceDBVectorStore(VectorStore):
         if not records:
             return
         data = _arrow_records(
-            records, self._schema(table.info.embedder_name, table.info.dimensions)
+            records,
+            self._schema(table.info.embedder_name, table.info.dimensions),
+            table.info.dimensions,
         )
         async with table.write_lock:
             async with _backend_errors(f"upsert into {collection!r}"):
@@ -314,7 +316,7 @@ class LanceDBVectorStore(VectorStore):
                     table.handle.merge_insert("id")
                     .when_matched_update_all()
                     .when_not_matched_insert_all()
-                    .execute(data)
+                    .execute(data)  # pyright: ignore[reportUnknownMemberType]
                 )
             table.rows_since_optimize += len(records)
             if table.rows_since_optimize >= self._optimize_after_rows:
@@ -363,7 +365,8 @@ class LanceDBVectorStore(VectorStore):
                 assert predicate is not None
                 async with _backend_errors(f"delete from {collection!r}"):
                     result = await table.handle.delete(predicate)
-                deleted += result.num_deleted_rows
+                # lancedb's DeleteResult is a pyo3 class without stubs.
+                deleted += int(result.num_deleted_rows)  # pyright: ignore
         return deleted
 
     # --- reads -----------------------------------------------------------------------------------
@@ -441,7 +444,7 @@ class LanceDBVectorStore(VectorStore):
             return [(r, 0.0) for r in await self._scan(table, where, limit)]
         search = (
             table.handle.query()
-            .nearest_to(query.vector)
+            .nearest_to(query.vector)  # pyright: ignore[reportUnknownMemberType]
             .distance_type("cosine")
             .select([*_COLUMNS, "vector", "_distance"])
             .limit(limit)
@@ -507,7 +510,7 @@ def _json(value: object) -> str:
     return json.dumps(value, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
 
 
-def _arrow_records(records: Sequence[Record], schema: pa.Schema) -> pa.Table:
+def _arrow_records(records: Sequence[Record], schema: pa.Schema, dimensions: int) -> pa.Table:
     import pyarrow as pa
 
     columns: list[list[str]] = [[], [], [], []]
@@ -518,12 +521,13 @@ def _arrow_records(records: Sequence[Record], schema: pa.Schema) -> pa.Table:
                 column.append(_json(values))
     except (TypeError, ValueError) as e:
         raise InvalidInputError(f"Record metadata is not JSON: {e}") from e
-    dimensions = schema.field("vector").type.list_size
     flat = pa.array([x for r in records for x in r.vector or ()], type=pa.float32())
+    # The stubs leave FixedSizeListArray's item type unknown.
+    vectors = cast("pa.Array[Any]", pa.FixedSizeListArray.from_arrays(flat, dimensions))  # pyright: ignore[reportUnknownMemberType]
     return pa.Table.from_arrays(
         [
             pa.array([r.id for r in records], type=pa.string()),
-            pa.FixedSizeListArray.from_arrays(flat, dimensions),
+            vectors,
             pa.array([r.text for r in records], type=pa.string()),
             pa.array(columns[0], type=pa.string()),
             *(pa.array(c, type=pa.json_(pa.string())) for c in columns[1:]),
