@@ -8,8 +8,10 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import AsyncIterator
+from functools import partial
 from pathlib import Path
 
+import anyio
 import lancedb
 import pyarrow as pa
 import pytest
@@ -307,10 +309,12 @@ asyncio.run(main(sys.argv[1], sys.argv[2]))
 
 async def test_two_processes_writing_one_collection_lose_nothing(tmp_path: Path) -> None:
     folder = tmp_path / "db"
-    writers = [
-        subprocess.Popen([sys.executable, "-c", _WRITER, str(folder), who]) for who in ("a", "b")
-    ]
-    assert [w.wait(timeout=240) for w in writers] == [0, 0]
+    async with anyio.create_task_group() as tg:
+        for who in ("a", "b"):
+            # check=True: a writer that fails (e.g. on a commit conflict) fails the test.
+            tg.start_soon(
+                partial(anyio.run_process, [sys.executable, "-c", _WRITER, str(folder), who])
+            )
     async with LanceDBVectorStore(folder) as store:
         assert await store.count("shared") == 30
         hits = await store.query("shared", VectorQuery(text="b", k=100))
