@@ -129,6 +129,11 @@ HOSTILE = [
     "ünïcödé ✓ 😀",
     "json_get_string(meta_str, 'x')",
     "",
+    # The separators of the meta_pairs column, in a value: they must not forge a pair.
+    '\x1f"v"\x1e"x"\x1f',
+    "x\x1f",
+    "true",
+    "2023",
 ]
 
 
@@ -154,6 +159,11 @@ async def test_hostile_filter_values_match_exactly_their_record(
         hits = await store.query("hostile", query.model_copy(update={"filter": Eq("v", value)}))
         assert [h.record.id for h in hits] == [f"h{i}"], value
         assert await store.count("hostile", Not(Eq("v", value))) == len(records) - 1
+    forged = {'x\x1f"v"\x1e"forged"': "y", "w": '\x1f"v"\x1e"forged"\x1f', "b": "\x1ftrue"}
+    await store.upsert("hostile", [Record(id="forger", vector=_vector(7), metadata=forged)])
+    for flt in (Eq("v", "forged"), Eq("b", True), Eq("w", "forged")):
+        assert await store.count("hostile", flt) == 0, flt
+    await store.delete("hostile", ids=["forger"])
     everything = await store.query("hostile", query.model_copy(update={"filter": In("v", HOSTILE)}))
     assert len(everything) == len(HOSTILE)
     # String ranges order by code point, as Python's `<` does.
@@ -179,14 +189,14 @@ async def test_unsafe_values_are_refused_and_nothing_is_written(
         await store.query("c", VectorQuery(vector=[1, 0, 0, 0], filter=Eq("v", "nul\x00byte")))
     with pytest.raises(InvalidInputError):
         await store.count("c", Eq("v", math.inf))
-    with pytest.raises(InvalidInputError):
-        await store.upsert(
-            "c",
-            [
-                Record(id="ok", vector=_vector(1)),
-                Record(id="nan", vector=_vector(2), metadata={"x": math.nan}),
-            ],
-        )
+    ok = Record(id="ok", vector=_vector(1))
+    for bad in (
+        Record(id="nan", vector=_vector(2), metadata={"x": math.nan}),
+        Record(id="surrogate", vector=_vector(2), text="lone \ud800 surrogate"),
+        Record(id="surrogate-key", vector=_vector(2), metadata={"\udfff": "x"}),
+    ):
+        with pytest.raises(InvalidInputError):
+            await store.upsert("c", [ok, bad])
     assert await store.count("c") == 0
 
 
@@ -282,9 +292,9 @@ async def test_a_closed_store_refuses_work(tmp_path: Path) -> None:
 
 
 def test_bad_constructor_arguments() -> None:
-    with pytest.raises(InvalidInputError):
+    with pytest.raises(ConfigurationError):
         LanceDBVectorStore("x", read_consistency_interval=-1)
-    with pytest.raises(InvalidInputError):
+    with pytest.raises(ConfigurationError):
         LanceDBVectorStore("x", optimize_after_rows=0)
 
 

@@ -1,7 +1,8 @@
 """`LanceDBVectorStore`: a `VectorStore` in a local folder, on LanceDB's async API.
 
-One collection is one Lance table: `id`, `vector` (fixed-size float32), `text` (with LanceDB's
-native full-text index, BM25) and `metadata` (Lance's JSON type, filtered in the engine; see
+One collection is one Lance table: `id` (BTree index), `vector` (fixed-size float32), `text`
+(LanceDB's native full-text index, BM25), `metadata` (the record's metadata as JSON text) and
+`meta_pairs` / `meta_num` / `meta_str`, its top-level values apart by type for filters (see
 `filters`). The embedder's name and dimensions are the table schema's metadata.
 
 Writes to a table are serialised within the process (a lock per table) and each is one Lance
@@ -19,11 +20,17 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from covey.spec.errors import CoveyError, EmbedderMismatchError, InvalidInputError, VectorStoreError
+from covey.spec.errors import (
+    ConfigurationError,
+    CoveyError,
+    EmbedderMismatchError,
+    InvalidInputError,
+    VectorStoreError,
+)
 from covey.spec.store import check_id
 from covey.spec.vectors import (
     CollectionInfo,
@@ -38,7 +45,7 @@ from covey.spec.vectors import (
     check_records,
     reciprocal_rank_fusion,
 )
-from covey.vectordb.lancedb.filters import compile_filter, split_by_type, sql_string
+from covey.vectordb.lancedb.filters import compile_filter, filter_columns, sql_string
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -113,12 +120,12 @@ class LanceDBVectorStore(VectorStore):
         if read_consistency_interval is not None and not (
             math.isfinite(read_consistency_interval) and read_consistency_interval >= 0
         ):
-            raise InvalidInputError(
+            raise ConfigurationError(
                 "read_consistency_interval must be a number of seconds >= 0 or None, got "
                 f"{read_consistency_interval!r}"
             )
         if type(optimize_after_rows) is not int or optimize_after_rows < 1:
-            raise InvalidInputError(
+            raise ConfigurationError(
                 f"optimize_after_rows must be a positive integer, got {optimize_after_rows!r}"
             )
         self._path = Path(path).absolute()
@@ -203,9 +210,9 @@ class LanceDBVectorStore(VectorStore):
                 pa.field("vector", pa.list_(pa.float32(), dimensions), nullable=False),
                 pa.field("text", pa.string()),
                 pa.field("metadata", pa.string(), nullable=False),
-                pa.field("meta_str", pa.json_(pa.string()), nullable=False),
+                pa.field("meta_pairs", pa.string(), nullable=False),
                 pa.field("meta_num", pa.json_(pa.string()), nullable=False),
-                pa.field("meta_bool", pa.json_(pa.string()), nullable=False),
+                pa.field("meta_str", pa.json_(pa.string()), nullable=False),
             ],
             metadata={_EMBEDDER_KEY: embedder_name.encode(), _DIMENSIONS_KEY: str(dimensions)},
         )
@@ -531,24 +538,31 @@ def _json(value: object) -> str:
 def _arrow_records(records: Sequence[Record], schema: pa.Schema, dimensions: int) -> pa.Table:
     import pyarrow as pa
 
-    columns: list[list[str]] = [[], [], [], []]
+    metadata: list[str] = []
+    pairs: list[str] = []
+    numbers: list[str] = []
+    strings: list[str] = []
     try:
         for record in records:
-            columns[0].append(_json(record.metadata))
-            for column, values in zip(columns[1:], split_by_type(record.metadata), strict=True):
-                column.append(_json(values))
-    except (TypeError, ValueError) as e:
-        raise InvalidInputError(f"Record metadata is not JSON: {e}") from e
-    flat = pa.array([x for r in records for x in r.vector or ()], type=pa.float32())
-    # The stubs leave FixedSizeListArray's item type unknown.
-    vectors = cast("pa.Array[Any]", pa.FixedSizeListArray.from_arrays(flat, dimensions))  # pyright: ignore[reportUnknownMemberType]
+            metadata.append(_json(record.metadata))
+            row_pairs, row_numbers, row_strings = filter_columns(record.metadata)
+            pairs.append(row_pairs)
+            numbers.append(row_numbers)
+            strings.append(row_strings)
+        ids = pa.array([r.id for r in records], type=pa.string())
+        text = pa.array([r.text for r in records], type=pa.string())
+        utf8 = [pa.array(column, type=pa.string()) for column in (metadata, pairs)]
+        json_columns = [pa.array(c, type=pa.json_(pa.string())) for c in (numbers, strings)]
+    except (TypeError, ValueError) as e:  # ArrowInvalid is a ValueError (e.g. lone surrogates)
+        raise InvalidInputError(f"Record id, text or metadata cannot be stored: {e}") from e
+    vectors = pa.array([r.vector for r in records], type=pa.list_(pa.float32(), dimensions))
     return pa.Table.from_arrays(
         [
-            pa.array([r.id for r in records], type=pa.string()),
+            ids,
             vectors,
-            pa.array([r.text for r in records], type=pa.string()),
-            pa.array(columns[0], type=pa.string()),
-            *(pa.array(c, type=pa.json_(pa.string())) for c in columns[1:]),
+            text,
+            *utf8,
+            *json_columns,
         ],
         schema=schema,
     )
