@@ -282,6 +282,21 @@ async def test_tables_made_by_other_tools_are_left_alone(tmp_path: Path) -> None
             await store.count("foreign")
 
 
+async def test_a_table_of_another_layout_is_refused_not_misread(tmp_path: Path) -> None:
+    folder = tmp_path / "db"
+    db = await lancedb.connect_async(folder)
+    schema = pa.schema(
+        [pa.field("id", pa.string())],
+        metadata={"covey.embedder_name": EMBEDDER, "covey.dimensions": "4", "covey.format": "0"},
+    )
+    await db.create_table("old", schema=schema)
+    db.close()
+    async with LanceDBVectorStore(folder) as store:
+        with pytest.raises(VectorStoreError, match="layout '0'"):
+            await store.ensure_collection("old", embedder_name=EMBEDDER, dimensions=4)
+        assert await store.list_collections() == []
+
+
 async def test_a_closed_store_refuses_work(tmp_path: Path) -> None:
     store = LanceDBVectorStore(tmp_path / "db")
     await store.ensure_collection("c", embedder_name=EMBEDDER, dimensions=4)

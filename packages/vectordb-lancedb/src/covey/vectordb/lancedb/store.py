@@ -57,6 +57,9 @@ __all__ = ["LanceDBVectorStore"]
 
 _EMBEDDER_KEY = b"covey.embedder_name"
 _DIMENSIONS_KEY = b"covey.dimensions"
+# The table layout this code reads and writes; a table of another layout is refused, not misread.
+_FORMAT_KEY = b"covey.format"
+_FORMAT = b"1"
 # Ids per `id IN (...)` predicate, to keep one SQL string bounded.
 _IDS_PER_QUERY = 500
 # Hybrid search fuses this many candidates of each ranking (at least k of each).
@@ -183,6 +186,13 @@ class LanceDBVectorStore(VectorStore):
                 f"LanceDB table {name!r} in {self._path} was not made by covey-vectordb-lancedb "
                 "(its schema records no embedder); use another collection name."
             )
+        if metadata.get(_FORMAT_KEY) != _FORMAT:
+            found = metadata.get(_FORMAT_KEY, b"none").decode(errors="replace")
+            raise VectorStoreError(
+                f"LanceDB table {name!r} in {self._path} has layout {found!r}; this version of "
+                f"covey-vectordb-lancedb reads layout {_FORMAT.decode()!r}. Drop the collection "
+                "and ingest again, or use the covey-vectordb-lancedb version that wrote it."
+            )
         info = CollectionInfo(
             name=name,
             embedder_name=metadata[_EMBEDDER_KEY].decode(),
@@ -214,7 +224,11 @@ class LanceDBVectorStore(VectorStore):
                 pa.field("meta_num", pa.json_(pa.string()), nullable=False),
                 pa.field("meta_str", pa.json_(pa.string()), nullable=False),
             ],
-            metadata={_EMBEDDER_KEY: embedder_name.encode(), _DIMENSIONS_KEY: str(dimensions)},
+            metadata={
+                _EMBEDDER_KEY: embedder_name.encode(),
+                _DIMENSIONS_KEY: str(dimensions).encode(),
+                _FORMAT_KEY: _FORMAT,
+            },
         )
 
     async def ensure_collection(
