@@ -255,6 +255,20 @@ async def test_text_search_sees_rows_written_after_the_index(tmp_path: Path) -> 
         assert [h.record.id for h in await store.query("kb", VectorQuery(text="rye"))] == ["old0"]
 
 
+async def test_a_large_batch_is_checked_and_written_whole(store: LanceDBVectorStore) -> None:
+    """Batches past the inline limit are prepared in a worker thread: same rules, same result."""
+    await store.ensure_collection("big", embedder_name=EMBEDDER, dimensions=4)
+    batch = [
+        Record(id=f"r{i}", vector=_vector(i), text=f"row {i}", metadata={"i": i})
+        for i in range(1000)
+    ]
+    with pytest.raises(EmbedderMismatchError):
+        await store.upsert("big", [*batch, Record(id="short", vector=[1, 0])])
+    assert await store.count("big") == 0
+    await store.upsert("big", batch)
+    assert await store.count("big", Range("i", gte=990)) == 10
+
+
 async def test_zero_query_vector_scores_zero_like_the_reference(
     store: LanceDBVectorStore,
 ) -> None:

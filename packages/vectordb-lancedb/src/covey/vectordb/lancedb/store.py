@@ -66,6 +66,8 @@ _IDS_PER_QUERY = 500
 _HYBRID_CANDIDATES = 100
 # Each upsert is a Lance commit with its own small files; compact after this many.
 _OPTIMIZE_AFTER_WRITES = 100
+# Upserts of more records are checked and converted in a worker thread.
+_INLINE_RECORDS = 256
 
 
 @dataclass(slots=True)
@@ -328,14 +330,13 @@ class LanceDBVectorStore(VectorStore):
     async def upsert(self, collection: str, records: Sequence[Record]) -> None:
         """See `VectorStore.upsert`. One LanceDB `merge_insert` on `id`: all or nothing."""
         table = await self._table(collection)
-        check_records(records, table.info)
-        if not records:
+        if len(records) > _INLINE_RECORDS:
+            # Checking and converting thousands of vectors takes long enough to stall the loop.
+            data = await anyio.to_thread.run_sync(self._prepare, table.info, records)
+        else:
+            data = self._prepare(table.info, records)
+        if data is None:
             return
-        data = _arrow_records(
-            records,
-            self._schema(table.info.embedder_name, table.info.dimensions),
-            table.info.dimensions,
-        )
         async with table.write_lock:
             async with _backend_errors(f"upsert into {collection!r}"):
                 await (
@@ -351,6 +352,14 @@ class LanceDBVectorStore(VectorStore):
                 or table.writes_since_optimize >= _OPTIMIZE_AFTER_WRITES
             ):
                 await self._optimize_locked(table)
+
+    def _prepare(self, info: CollectionInfo, records: Sequence[Record]) -> pa.Table | None:
+        check_records(records, info)
+        if not records:
+            return None
+        return _arrow_records(
+            records, self._schema(info.embedder_name, info.dimensions), info.dimensions
+        )
 
     async def optimize(self, collection: str) -> None:
         """Compact the collection's files and fold new rows into its full-text index.
