@@ -329,6 +329,28 @@ def test_bad_constructor_arguments() -> None:
 
 # --- several processes ---------------------------------------------------------------------------
 
+
+async def test_a_store_sees_another_writers_changes_unless_told_not_to(tmp_path: Path) -> None:
+    """Two stores on one folder stand for two processes (each has its own connection)."""
+    folder = tmp_path / "db"
+    async with (
+        LanceDBVectorStore(folder) as reader,
+        LanceDBVectorStore(folder) as writer,
+        LanceDBVectorStore(folder, read_consistency_interval=None) as stale,
+    ):
+        await reader.ensure_collection("c", embedder_name=EMBEDDER, dimensions=4)
+        await reader.upsert("c", [Record(id="a", vector=_vector(1), text="hello")])
+        assert await stale.count("c") == 1
+        await writer.upsert("c", [Record(id="b", vector=_vector(2), text="world peace")])
+        assert await reader.count("c") == 2
+        hits = await reader.query("c", VectorQuery(text="peace"))
+        assert [h.record.id for h in hits] == ["b"]
+        await writer.delete("c", ids=["a"])
+        assert await reader.count("c") == 1
+        assert await stale.count("c") == 1  # still its first view: a and nothing since
+        assert [r.id for r in await stale.get("c", ["a", "b"])] == ["a"]
+
+
 _WRITER = """
 import asyncio, sys
 from covey.spec.vectors import Record
