@@ -79,6 +79,10 @@ class _Table:
     writes_since_optimize: int = 0
 
 
+class _ForeignTableError(VectorStoreError):
+    """A table in the folder that this package did not make (or made in another layout)."""
+
+
 @asynccontextmanager
 async def _backend_errors(action: str) -> AsyncGenerator[None]:
     """Turn LanceDB's untyped failures into `VectorStoreError`; Covey's own errors pass."""
@@ -184,13 +188,13 @@ class LanceDBVectorStore(VectorStore):
         async with _backend_errors(f"read the schema of {name!r}"):
             metadata = (await handle.schema()).metadata or {}
         if _EMBEDDER_KEY not in metadata or _DIMENSIONS_KEY not in metadata:
-            raise VectorStoreError(
+            raise _ForeignTableError(
                 f"LanceDB table {name!r} in {self._path} was not made by covey-vectordb-lancedb "
                 "(its schema records no embedder); use another collection name."
             )
         if metadata.get(_FORMAT_KEY) != _FORMAT:
             found = metadata.get(_FORMAT_KEY, b"none").decode(errors="replace")
-            raise VectorStoreError(
+            raise _ForeignTableError(
                 f"LanceDB table {name!r} in {self._path} has layout {found!r}; this version of "
                 f"covey-vectordb-lancedb reads layout {_FORMAT.decode()!r}. Drop the collection "
                 "and ingest again, or use the covey-vectordb-lancedb version that wrote it."
@@ -291,10 +295,8 @@ class LanceDBVectorStore(VectorStore):
             try:
                 table = await self._table(name)
                 found.append(await self._info(table))
-            except (CollectionNotFoundError, InvalidInputError):
-                continue  # dropped meanwhile, or a name covey would never give a collection
-            except VectorStoreError:
-                continue  # not a covey table
+            except (CollectionNotFoundError, InvalidInputError, _ForeignTableError):
+                continue  # dropped meanwhile, a name covey never gives, or not a covey table
         return found
 
     async def drop_collection(self, name: str) -> bool:
