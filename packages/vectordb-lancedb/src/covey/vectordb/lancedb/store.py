@@ -12,15 +12,14 @@ commit optimistically; LanceDB retries a conflicting commit.
 
 from __future__ import annotations
 
-import json
 import math
 import os
-from collections.abc import AsyncGenerator, Iterable, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import anyio
 
@@ -45,7 +44,18 @@ from covey.spec.vectors import (
     check_records,
     reciprocal_rank_fusion,
 )
-from covey.vectordb.lancedb.filters import compile_filter, filter_columns, sql_string
+from covey.vectordb.lancedb.rows import (
+    DIMENSIONS_KEY,
+    EMBEDDER_KEY,
+    FORMAT,
+    FORMAT_KEY,
+    arrow_records,
+    columns,
+    id_predicates,
+    table_schema,
+    to_record,
+    where_clause,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -55,13 +65,6 @@ if TYPE_CHECKING:
 
 __all__ = ["LanceDBVectorStore"]
 
-_EMBEDDER_KEY = b"covey.embedder_name"
-_DIMENSIONS_KEY = b"covey.dimensions"
-# The table layout this code reads and writes; a table of another layout is refused, not misread.
-_FORMAT_KEY = b"covey.format"
-_FORMAT = b"1"
-# Ids per `id IN (...)` predicate, to keep one SQL string bounded.
-_IDS_PER_QUERY = 500
 # Hybrid search fuses this many candidates of each ranking (at least k of each).
 _HYBRID_CANDIDATES = 100
 # Each upsert is a Lance commit with its own small files; compact after this many.
@@ -187,22 +190,22 @@ class LanceDBVectorStore(VectorStore):
             raise VectorStoreError(f"LanceDB failed to open table {name!r}: {e}") from e
         async with _backend_errors(f"read the schema of {name!r}"):
             metadata = (await handle.schema()).metadata or {}
-        if _EMBEDDER_KEY not in metadata or _DIMENSIONS_KEY not in metadata:
+        if EMBEDDER_KEY not in metadata or DIMENSIONS_KEY not in metadata:
             raise _ForeignTableError(
                 f"LanceDB table {name!r} in {self._path} was not made by covey-vectordb-lancedb "
                 "(its schema records no embedder); use another collection name."
             )
-        if metadata.get(_FORMAT_KEY) != _FORMAT:
-            found = metadata.get(_FORMAT_KEY, b"none").decode(errors="replace")
+        if metadata.get(FORMAT_KEY) != FORMAT:
+            found = metadata.get(FORMAT_KEY, b"none").decode(errors="replace")
             raise _ForeignTableError(
                 f"LanceDB table {name!r} in {self._path} has layout {found!r}; this version of "
-                f"covey-vectordb-lancedb reads layout {_FORMAT.decode()!r}. Drop the collection "
+                f"covey-vectordb-lancedb reads layout {FORMAT.decode()!r}. Drop the collection "
                 "and ingest again, or use the covey-vectordb-lancedb version that wrote it."
             )
         info = CollectionInfo(
             name=name,
-            embedder_name=metadata[_EMBEDDER_KEY].decode(),
-            dimensions=int(metadata[_DIMENSIONS_KEY]),
+            embedder_name=metadata[EMBEDDER_KEY].decode(),
+            dimensions=int(metadata[DIMENSIONS_KEY]),
         )
         table = _Table(handle, info)
         self._tables[name] = table
@@ -215,27 +218,6 @@ class LanceDBVectorStore(VectorStore):
             return cached
         async with self._lock:
             return await self._open(name)
-
-    @staticmethod
-    def _schema(embedder_name: str, dimensions: int) -> pa.Schema:
-        import pyarrow as pa
-
-        return pa.schema(
-            [
-                pa.field("id", pa.string(), nullable=False),
-                pa.field("vector", pa.list_(pa.float32(), dimensions), nullable=False),
-                pa.field("text", pa.string()),
-                pa.field("metadata", pa.string(), nullable=False),
-                pa.field("meta_pairs", pa.string(), nullable=False),
-                pa.field("meta_num", pa.json_(pa.string()), nullable=False),
-                pa.field("meta_str", pa.json_(pa.string()), nullable=False),
-            ],
-            metadata={
-                _EMBEDDER_KEY: embedder_name.encode(),
-                _DIMENSIONS_KEY: str(dimensions).encode(),
-                _FORMAT_KEY: _FORMAT,
-            },
-        )
 
     async def ensure_collection(
         self, name: str, *, embedder_name: str, dimensions: int
@@ -260,7 +242,7 @@ class LanceDBVectorStore(VectorStore):
         async with _backend_errors(f"create table {name!r}"):
             # exist_ok: another process may create it first; `_open` then reads its embedder.
             handle = await db.create_table(  # pyright: ignore[reportUnknownMemberType]
-                name, schema=self._schema(embedder_name, dimensions), exist_ok=True
+                name, schema=table_schema(embedder_name, dimensions), exist_ok=True
             )
             indexed = {tuple(index.columns) for index in await handle.list_indices()}
             if ("text",) not in indexed:
@@ -359,8 +341,8 @@ class LanceDBVectorStore(VectorStore):
         check_records(records, info)
         if not records:
             return None
-        return _arrow_records(
-            records, self._schema(info.embedder_name, info.dimensions), info.dimensions
+        return arrow_records(
+            records, table_schema(info.embedder_name, info.dimensions), info.dimensions
         )
 
     async def optimize(self, collection: str) -> None:
@@ -397,13 +379,13 @@ class LanceDBVectorStore(VectorStore):
             )
         for record_id in ids or ():
             check_id(record_id, "record id")
-        where = _where(filter)
+        where = where_clause(filter)
         table = await self._table(collection)
         if ids is not None and not ids:
             return 0
         deleted = 0
         async with table.write_lock:
-            for predicate in _id_predicates(ids, where) if ids is not None else [where]:
+            for predicate in id_predicates(ids, where) if ids is not None else [where]:
                 assert predicate is not None
                 async with _backend_errors(f"delete from {collection!r}"):
                     result = await table.handle.delete(predicate)
@@ -415,7 +397,7 @@ class LanceDBVectorStore(VectorStore):
 
     async def count(self, collection: str, filter: Filter | None = None) -> int:
         """See `VectorStore.count`."""
-        where = _where(filter)
+        where = where_clause(filter)
         table = await self._table(collection)
         async with _backend_errors(f"count the rows of {collection!r}"):
             return await table.handle.count_rows(where)
@@ -426,11 +408,11 @@ class LanceDBVectorStore(VectorStore):
             check_id(record_id, "record id")
         table = await self._table(collection)
         found: dict[str, Record] = {}
-        for predicate in _id_predicates(ids, None):
+        for predicate in id_predicates(ids, None):
             async with _backend_errors(f"read from {collection!r}"):
-                rows = await table.handle.query().where(predicate).select(_columns(True)).to_arrow()
+                rows = await table.handle.query().where(predicate).select(columns(True)).to_arrow()
             for row in rows.to_pylist():
-                record = _record(row)
+                record = to_record(row)
                 found[record.id] = record
         return [found[i] for i in dict.fromkeys(ids) if i in found]
 
@@ -441,7 +423,7 @@ class LanceDBVectorStore(VectorStore):
         BM25 full-text search; `hybrid`: `reciprocal_rank_fusion` of the two rankings. The
         filter runs before the top-k cut in all three.
         """
-        where = _where(query.filter)
+        where = where_clause(query.filter)
         table = await self._table(collection)
         info = table.info
         if query.vector is not None and len(query.vector) != info.dimensions:
@@ -494,7 +476,7 @@ class LanceDBVectorStore(VectorStore):
             table.handle.query()
             .nearest_to(query.vector)  # pyright: ignore[reportUnknownMemberType]
             .distance_type("cosine")
-            .select([*_columns(query.include_vectors), "_distance"])
+            .select([*columns(query.include_vectors), "_distance"])
             .limit(limit)
         )
         if where is not None:
@@ -505,7 +487,7 @@ class LanceDBVectorStore(VectorStore):
         for row in rows:
             distance = row["_distance"]
             score = 0.0 if distance is None or math.isnan(distance) else 1.0 - distance
-            scored.append((_record(row), score))
+            scored.append((to_record(row), score))
         return scored
 
     async def _text(
@@ -515,92 +497,22 @@ class LanceDBVectorStore(VectorStore):
         search = (
             table.handle.query()
             .nearest_to_text(query.text, columns="text")
-            .select([*_columns(query.include_vectors), "_score"])
+            .select([*columns(query.include_vectors), "_score"])
             .limit(limit)
         )
         if where is not None:
             search = search.where(where)
         async with _backend_errors(f"search the text of {table.info.name!r}"):
             rows = (await search.to_arrow()).to_pylist()
-        return [(_record(row), float(row["_score"])) for row in rows]
+        return [(to_record(row), float(row["_score"])) for row in rows]
 
     @staticmethod
     async def _scan(
         table: _Table, where: str | None, limit: int, with_vectors: bool
     ) -> list[Record]:
-        scan = table.handle.query().select(_columns(with_vectors)).limit(limit)
+        scan = table.handle.query().select(columns(with_vectors)).limit(limit)
         if where is not None:
             scan = scan.where(where)
         async with _backend_errors(f"read from {table.info.name!r}"):
             rows = (await scan.to_arrow()).to_pylist()
-        return [_record(row) for row in rows]
-
-
-# --- conversions ---------------------------------------------------------------------------------
-
-
-def _where(flt: Filter | None) -> str | None:
-    if flt is None:
-        return None
-    try:
-        return compile_filter(flt)
-    except ValueError as e:
-        raise InvalidInputError(f"Filter cannot be used: {e}") from e
-
-
-def _id_predicates(ids: Sequence[str], where: str | None) -> Iterable[str]:
-    unique = list(dict.fromkeys(ids))
-    for start in range(0, len(unique), _IDS_PER_QUERY):
-        chunk = unique[start : start + _IDS_PER_QUERY]
-        predicate = "id IN (" + ", ".join(sql_string(i) for i in chunk) + ")"
-        yield predicate if where is None else f"({predicate}) AND {where}"
-
-
-def _json(value: object) -> str:
-    return json.dumps(value, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
-
-
-def _arrow_records(records: Sequence[Record], schema: pa.Schema, dimensions: int) -> pa.Table:
-    import pyarrow as pa
-
-    metadata: list[str] = []
-    pairs: list[str] = []
-    numbers: list[str] = []
-    strings: list[str] = []
-    try:
-        for record in records:
-            metadata.append(_json(record.metadata))
-            row_pairs, row_numbers, row_strings = filter_columns(record.metadata)
-            pairs.append(row_pairs)
-            numbers.append(row_numbers)
-            strings.append(row_strings)
-        ids = pa.array([r.id for r in records], type=pa.string())
-        text = pa.array([r.text for r in records], type=pa.string())
-        utf8 = [pa.array(column, type=pa.string()) for column in (metadata, pairs)]
-        json_columns = [pa.array(c, type=pa.json_(pa.string())) for c in (numbers, strings)]
-    except (TypeError, ValueError) as e:  # ArrowInvalid is a ValueError (e.g. lone surrogates)
-        raise InvalidInputError(f"Record id, text or metadata cannot be stored: {e}") from e
-    vectors = pa.array([r.vector for r in records], type=pa.list_(pa.float32(), dimensions))
-    return pa.Table.from_arrays(
-        [
-            ids,
-            vectors,
-            text,
-            *utf8,
-            *json_columns,
-        ],
-        schema=schema,
-    )
-
-
-def _columns(with_vectors: bool) -> list[str]:
-    return ["id", "text", "metadata", "vector"] if with_vectors else ["id", "text", "metadata"]
-
-
-def _record(row: dict[str, Any]) -> Record:
-    return Record(
-        id=row["id"],
-        vector=row.get("vector"),
-        text=row["text"],
-        metadata=json.loads(row["metadata"]),
-    )
+        return [to_record(row) for row in rows]
