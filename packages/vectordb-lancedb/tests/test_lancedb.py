@@ -368,6 +368,7 @@ asyncio.run(main(sys.argv[1], sys.argv[2]))
 """
 
 
+@pytest.mark.slow
 async def test_two_processes_writing_one_collection_lose_nothing(tmp_path: Path) -> None:
     folder = tmp_path / "db"
     async with anyio.create_task_group() as tg:
