@@ -152,7 +152,7 @@ def test_pick_reader_by_type_then_extension_then_bytes(
 
 
 def test_pick_reader_refuses_what_it_cannot_read() -> None:
-    with pytest.raises(InvalidInputError, match="Cannot tell how to read 'x.bin'"):
+    with pytest.raises(InvalidInputError, match=r"Cannot tell how to read 'x\.bin'"):
         pick_reader(b"\x00\x01\x02\x03", name="x.bin")
 
 
