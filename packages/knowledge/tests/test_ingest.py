@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -253,3 +254,55 @@ async def test_a_source_over_max_bytes_is_refused(tmp_path: Path) -> None:
         await kb.ingest(tmp_path / "big.txt")
     with pytest.raises(InvalidInputError, match="over the limit"):
         await kb.ingest(b"y" * 11, name="big.txt")
+
+
+async def test_a_folder_lists_every_new_file_as_pending_before_reading_any(
+    counted: Knowledge, tmp_path: Path
+) -> None:
+    (tmp_path / "a.txt").write_text("first")
+    (tmp_path / "b.txt").write_text("second")
+    seen: list[tuple[str, str]] = []
+
+    async def on_progress(event: ProgressEvent) -> None:
+        if not seen:
+            seen.extend((c.name, c.status) for c in (await counted.list_contents()).items)
+
+    await counted.ingest(tmp_path, on_progress=on_progress)
+
+    assert sorted(seen) == [("a.txt", "pending"), ("b.txt", "pending")]
+
+
+async def test_concurrent_ingests_of_one_source_leave_one_consistent_version(
+    counted: Knowledge, parts: tuple[CountingVectors, CountingStore, HashEmbedder]
+) -> None:
+    vectors, _, _ = parts
+    contents = await asyncio.gather(
+        *(
+            counted.ingest_text(
+                f"Version {i} is written here.\n\nThe shared tail stays.", name="same.txt"
+            )
+            for i in range(5)
+        )
+    )
+
+    assert len({c.id for c in contents}) == 1
+    texts = await chunk_texts(vectors, contents[0].id)
+    assert len(texts) == 2
+    assert texts[1] == "The shared tail stays."
+    assert texts[0] in {f"Version {i} is written here." for i in range(5)}
+
+
+async def test_use_store_puts_rows_in_the_hosts_store_unless_one_was_given() -> None:
+    host = MemoryStore()
+    kb = Knowledge("docs", vector_store=InMemoryVectorStore(), embedder=HashEmbedder())
+    kb.use_store(host)
+    content = await kb.ingest_text("hello", name="a.txt")
+    assert (await host.get_knowledge_content(Scope(), content.id)) is not None
+
+    own = MemoryStore()
+    pinned = Knowledge(
+        "docs", vector_store=InMemoryVectorStore(), embedder=HashEmbedder(), store=own
+    )
+    pinned.use_store(MemoryStore())
+    content = await pinned.ingest_text("hello", name="a.txt")
+    assert (await own.get_knowledge_content(Scope(), content.id)) is not None

@@ -21,6 +21,7 @@ from covey.knowledge import (
     pick_reader,
 )
 from covey.spec.errors import ConfigurationError, InvalidInputError
+from covey.testing import HashEmbedder, InMemoryVectorStore
 
 
 def make_pdf(pages: list[str], title: str = "Field guide") -> bytes:
@@ -197,9 +198,14 @@ async def test_every_type_is_ingested_and_found(kb: Knowledge, tmp_path: Path) -
         assert hits[0].name == name, query
 
 
-async def test_an_html_page_served_on_loopback_is_ingested(kb: Knowledge, site) -> None:
+async def test_an_html_page_served_on_loopback_is_ingested(site) -> None:
     site.add("/tides", HTML)
-    kb.allow_private_urls = (site.host_port,)
+    kb = Knowledge(
+        "docs",
+        vector_store=InMemoryVectorStore(),
+        embedder=HashEmbedder(),
+        allow_private_urls=[site.host_port],
+    )
 
     [content] = await kb.ingest(f"{site.origin}/tides", metadata={"kind": "web"})
 

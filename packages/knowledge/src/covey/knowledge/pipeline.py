@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +23,7 @@ from covey.knowledge.ingest import (
     version_of,
 )
 from covey.knowledge.readers import pick_reader
-from covey.knowledge.rows import list_rows, row_version, with_fields
+from covey.knowledge.rows import list_rows, public, row_version, with_fields
 from covey.knowledge.sources import Source, SourceSet
 from covey.spec.embeddings import Embedder, embed_batched
 from covey.spec.errors import CoveyError, InvalidInputError
@@ -47,7 +48,24 @@ class Pipeline:
     chunker: Chunker
     max_bytes: int
     allow_private_urls: bool | tuple[str, ...]
-    _locks: dict[str, asyncio.Lock] = field(default_factory=dict[str, asyncio.Lock])
+    _locks: dict[str, tuple[asyncio.Lock, int]] = field(
+        default_factory=dict[str, tuple[asyncio.Lock, int]]
+    )
+
+    @asynccontextmanager
+    async def _lock(self, content: str) -> AsyncGenerator[None]:
+        # One ingestion or removal of a content at a time; the lock is dropped when unused.
+        lock, users = self._locks.get(content, (asyncio.Lock(), 0))
+        self._locks[content] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[content]
+            if users == 1:
+                del self._locks[content]
+            else:
+                self._locks[content] = (lock, users - 1)
 
     def url_source(self, url: str, name: str | None, content_type: str | None) -> Source:
         """A source that fetches `url` through the SSRF guard when read."""
@@ -73,14 +91,15 @@ class Pipeline:
         raise_errors: bool,
     ) -> list[KnowledgeContent]:
         """Ingest each source in turn; then drop contents of a folder's files that are gone."""
-        from covey.knowledge.rows import public
-
+        many = sources.folder is not None or sources.pattern is not None
+        if many:
+            await self._mark_pending(sources, scope, metadata)
         contents: list[KnowledgeContent] = []
         for source in sources.sources:
             contents.append(
                 await self.ingest_one(source, scope, metadata, report, raise_errors=raise_errors)
             )
-        if sources.folder is not None or sources.pattern is not None:
+        if many:
             kept = {c.id for c in contents}
             for row in await self._all_rows(scope):
                 if (
@@ -90,6 +109,32 @@ class Pipeline:
                 ):
                     await self.remove(scope, row)
         return [public(c) for c in contents]
+
+    async def _mark_pending(
+        self, sources: SourceSet, scope: Scope, metadata: dict[str, Any]
+    ) -> None:
+        # New (or unfinished) files of a folder are listed at once, so progress shows the
+        # whole job and `resume` finds what a crash left undone. Completed ones stay as they
+        # are until their turn: unchanged content must write nothing.
+        for source in sources.sources:
+            cid = content_id(scope, self.knowledge, source.key)
+            existing = await self.store.get_knowledge_content(scope, cid)
+            if existing is not None and existing.status in ("completed", "pending"):
+                continue
+            row = existing or KnowledgeContent(
+                id=cid,
+                knowledge=self.knowledge,
+                name=source.name,
+                source=source.source,
+                user_id=scope.user_id,
+            )
+            pending = {**metadata, **_bookkeeping(row)}
+            await self.store.save_knowledge_content(
+                scope,
+                row.model_copy(
+                    update={"status": "pending", "status_message": None, "metadata": pending}
+                ),
+            )
 
     async def _all_rows(self, scope: Scope) -> list[KnowledgeContent]:
         rows: list[KnowledgeContent] = []
@@ -115,8 +160,7 @@ class Pipeline:
     ) -> KnowledgeContent:
         """Ingest one source; a failure is saved on its row (and raised if `raise_errors`)."""
         cid = content_id(scope, self.knowledge, source.key)
-        lock = self._locks.setdefault(cid, asyncio.Lock())
-        async with lock:
+        async with self._lock(cid):
             if existing is None:
                 existing = await self.store.get_knowledge_content(scope, cid)
             row = existing or KnowledgeContent(
@@ -247,7 +291,7 @@ class Pipeline:
 
     async def remove(self, scope: Scope, row: KnowledgeContent) -> None:
         """Delete a content's chunks, then its row (so no chunk outlives its row)."""
-        async with self._locks.setdefault(row.id, asyncio.Lock()):
+        async with self._lock(row.id):
             await self.vectors.delete(
                 self.knowledge,
                 filter=And(Eq("_tenant", scope.tenant_id), Eq("_content_id", row.id)),
