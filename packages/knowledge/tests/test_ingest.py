@@ -306,3 +306,9 @@ async def test_use_store_puts_rows_in_the_hosts_store_unless_one_was_given() -> 
     pinned.use_store(MemoryStore())
     content = await pinned.ingest_text("hello", name="a.txt")
     assert (await own.get_knowledge_content(Scope(), content.id)) is not None
+
+
+@pytest.mark.parametrize("url", ["ftp://example.com/a.txt", "file:///etc/passwd"])
+async def test_other_url_schemes_are_refused(counted: Knowledge, url: str) -> None:
+    with pytest.raises(InvalidInputError, match="Only http"):
+        await counted.ingest(url)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import os
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from types import TracebackType
@@ -41,6 +42,7 @@ ProgressCallback = Callable[[ProgressEvent], Awaitable[None] | None]
 """Called with each `ProgressEvent`; may be sync or async."""
 
 _MODES = ("vector", "text", "hybrid")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 class Knowledge:
@@ -251,6 +253,10 @@ class Knowledge:
             sources = SourceSet([bytes_source(bytes(source), name=name, content_type=content_type)])
         elif is_url(source):
             sources = SourceSet([pipeline.url_source(str(source), name, content_type)])
+        elif isinstance(source, str) and _SCHEME.match(source):
+            raise InvalidInputError(
+                f"Only http:// and https:// URLs are fetched, not {source.split(':', 1)[0]}://"
+            )
         elif isinstance(source, str | os.PathLike):  # pyright: ignore[reportUnnecessaryIsInstance]
             sources = expand_path(source, self.max_bytes)
             if sources.folder is None and sources.pattern is None:  # one file: name/type apply
