@@ -48,6 +48,7 @@ def make_docx() -> bytes:
     table = document.add_table(rows=1, cols=2)
     table.rows[0].cells[0].text = "Desk"
     table.rows[0].cells[1].text = "B12"
+    document.add_paragraph("Ask IT for a badge.")
     out = io.BytesIO()
     document.save(out)
     return out.getvalue()
@@ -79,6 +80,7 @@ def test_docx_reads_headings_as_markdown_and_tables() -> None:
         "## Laptops",
         "Pick a laptop on day one.",
         "Desk | B12",
+        "Ask IT for a badge.",
     ]
     assert doc.metadata == {"title": "Handbook"}
 

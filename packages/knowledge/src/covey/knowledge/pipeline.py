@@ -251,7 +251,10 @@ class Pipeline:
         await stage("embedding", total)
         # A chunk whose id is already stored has the same content, position and text: its
         # vector is reused, so an edit re-embeds only what changed.
-        known = {r.id: r.vector for r in await self.vectors.get(knowledge, ids) if r.vector}
+        known: dict[str, list[float]] = {}
+        if existing is not None:
+            stored = await self.vectors.get(knowledge, ids)
+            known = {r.id: r.vector for r in stored if r.vector}
         missing = [r for r in records if r.id not in known]
 
         async def embedded(done: int, _total: int) -> None:
