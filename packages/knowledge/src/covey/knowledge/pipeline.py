@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,7 +34,8 @@ __all__ = ["Pipeline"]
 
 Report = Callable[[ProgressEvent], Awaitable[None]] | None
 
-_UPSERT_BATCH = 256
+_UPSERT_BATCH = 1000
+_FLUSH_CHUNKS = 1000
 
 
 @dataclass(slots=True)
@@ -94,11 +95,9 @@ class Pipeline:
         many = sources.folder is not None or sources.pattern is not None
         if many:
             await self._mark_pending(sources, scope, metadata)
-        contents: list[KnowledgeContent] = []
-        for source in sources.sources:
-            contents.append(
-                await self.ingest_one(source, scope, metadata, report, raise_errors=raise_errors)
-            )
+        contents = await self._ingest_batched(
+            sources.sources, scope, metadata, report, raise_errors=raise_errors
+        )
         if many:
             kept = {c.id for c in contents}
             for row in await self._all_rows(scope):
@@ -148,45 +147,86 @@ class Pipeline:
             if cursor is None:
                 return rows
 
-    async def ingest_one(
+    async def _ingest_batched(
         self,
-        source: Source,
+        sources: Sequence[Source],
         scope: Scope,
         metadata: dict[str, Any],
         report: Report,
         *,
         raise_errors: bool,
         existing: KnowledgeContent | None = None,
-    ) -> KnowledgeContent:
-        """Ingest one source; a failure is saved on its row (and raised if `raise_errors`)."""
-        cid = content_id(scope, self.knowledge, source.key)
-        async with self._lock(cid):
-            if existing is None:
-                existing = await self.store.get_knowledge_content(scope, cid)
-            row = existing or KnowledgeContent(
-                id=cid,
-                knowledge=self.knowledge,
-                name=source.name,
-                source=source.source,
-                user_id=scope.user_id,
-            )
-            row = row.model_copy(
-                update={"name": source.name, "metadata": {**metadata, **_bookkeeping(row)}}
-            )
-            try:
-                return await self._run(source, scope, row, existing, metadata, report)
-            except Exception as exc:
-                message = str(exc) if isinstance(exc, CoveyError) else type(exc).__name__
-                failed = with_fields(
-                    row, knowledge=self.knowledge, status="failed", status_message=message
+    ) -> list[KnowledgeContent]:
+        # Documents are read and chunked one by one, but embedded and stored together, up to
+        # _FLUSH_CHUNKS chunks at a time: a folder of small files makes full embedding batches
+        # and a few large vector-store writes instead of one small write per file.
+        contents: list[KnowledgeContent] = []
+        batch: list[_Job] = []
+        size = 0
+        locks = AsyncExitStack()
+        try:
+            for source in sources:
+                cid = content_id(scope, self.knowledge, source.key)
+                await locks.enter_async_context(self._lock(cid))
+                prepared = await self._prepare_or_fail(
+                    source, cid, scope, metadata, report, raise_errors, existing
                 )
-                saved = await self.store.save_knowledge_content(scope, failed)
-                await _emit(report, ProgressEvent(cid, source.name, "failed", message=message))
-                if raise_errors:
-                    raise
-                return saved
+                if isinstance(prepared, KnowledgeContent):
+                    contents.append(prepared)
+                    continue
+                batch.append(prepared)
+                size += len(prepared.records)
+                if size >= _FLUSH_CHUNKS:
+                    contents.extend(await self._flush_or_fail(batch, raise_errors))
+                    batch, size = [], 0
+                    await locks.aclose()
+                    locks = AsyncExitStack()
+            contents.extend(await self._flush_or_fail(batch, raise_errors))
+        finally:
+            await locks.aclose()
+        return contents
 
-    async def _run(
+    async def _fail(
+        self, job_row: KnowledgeContent, scope: Scope, exc: Exception, report: Report
+    ) -> KnowledgeContent:
+        message = str(exc) if isinstance(exc, CoveyError) else type(exc).__name__
+        failed = with_fields(job_row, status="failed", status_message=message)
+        saved = await self.store.save_knowledge_content(scope, failed)
+        await _emit(report, ProgressEvent(job_row.id, job_row.name, "failed", message=message))
+        return saved
+
+    async def _prepare_or_fail(
+        self,
+        source: Source,
+        cid: str,
+        scope: Scope,
+        metadata: dict[str, Any],
+        report: Report,
+        raise_errors: bool,
+        existing: KnowledgeContent | None,
+    ) -> _Job | KnowledgeContent:
+        """The job for `source`, or its row when unchanged (or failed)."""
+        if existing is None:
+            existing = await self.store.get_knowledge_content(scope, cid)
+        row = existing or KnowledgeContent(
+            id=cid,
+            knowledge=self.knowledge,
+            name=source.name,
+            source=source.source,
+            user_id=scope.user_id,
+        )
+        row = row.model_copy(
+            update={"name": source.name, "metadata": {**metadata, **_bookkeeping(row)}}
+        )
+        try:
+            return await self._prepare(source, scope, row, existing, metadata, report)
+        except Exception as exc:
+            saved = await self._fail(row, scope, exc, report)
+            if raise_errors:
+                raise
+            return saved
+
+    async def _prepare(
         self,
         source: Source,
         scope: Scope,
@@ -194,13 +234,9 @@ class Pipeline:
         existing: KnowledgeContent | None,
         metadata: dict[str, Any],
         report: Report,
-    ) -> KnowledgeContent:
+    ) -> _Job | KnowledgeContent:
         knowledge = self.knowledge
-
-        async def stage(name: Stage, total: int = 0, done: int = 0) -> None:
-            await _emit(report, ProgressEvent(row.id, row.name, name, total, done))
-
-        await stage("reading")
+        await _emit(report, ProgressEvent(row.id, row.name, "reading"))
         data, fetched_type = await source.load()
         if len(data) > self.max_bytes:
             raise InvalidInputError(
@@ -209,13 +245,12 @@ class Pipeline:
         content_type = source.content_type or fetched_type
         data_hash = hash_bytes(data)
         version = version_of(data_hash, self.chunker.name, self.embedder.name, metadata)
-        unchanged = existing is not None and existing.status == "completed"
-        if existing is not None and unchanged and row_version(existing) == version:
+        completed = existing is not None and existing.status == "completed"
+        if existing is not None and completed and row_version(existing) == version:
             await _emit(report, ProgressEvent(row.id, row.name, "done", message="unchanged"))
             return existing
         row = with_fields(
             row,
-            knowledge=knowledge,
             status="processing",
             status_message=None,
             content_type=content_type,
@@ -225,12 +260,11 @@ class Pipeline:
         row = await self.store.save_knowledge_content(scope, row)
         reader = pick_reader(data, name=source.name, content_type=content_type)
         documents = await anyio.to_thread.run_sync(lambda: reader.read(data, name=source.name))
-        await stage("chunking")
+        await _emit(report, ProgressEvent(row.id, row.name, "chunking"))
         chunks: list[Chunk] = []
         for document in documents:
             document.metadata.update(metadata)
             chunks.extend(c for c in await self.chunker.chunk(document) if c.text.strip())
-        total = len(chunks)
         ids = [chunk_id(row.id, i, c.text) for i, c in enumerate(chunks)]
         owner = owner_scope(scope, row)
         records = [
@@ -248,48 +282,71 @@ class Pipeline:
             )
             for i, c in enumerate(chunks)
         ]
-        await stage("embedding", total)
-        # A chunk whose id is already stored has the same content, position and text: its
-        # vector is reused, so an edit re-embeds only what changed.
-        known: dict[str, list[float]] = {}
         if existing is not None:
-            stored = await self.vectors.get(knowledge, ids)
-            known = {r.id: r.vector for r in stored if r.vector}
-        missing = [r for r in records if r.id not in known]
+            # A chunk whose id is already stored has the same content, position and text: its
+            # vector is reused, so an edit re-embeds only what changed.
+            for stored in await self.vectors.get(knowledge, ids):
+                if stored.vector:
+                    records[ids.index(stored.id)].vector = stored.vector
+        return _Job(scope, row, existing is not None, version, records, report)
+
+    async def _flush_or_fail(self, jobs: list[_Job], raise_errors: bool) -> list[KnowledgeContent]:
+        if not jobs:
+            return []
+        try:
+            return await self._flush(jobs)
+        except Exception as exc:
+            failed = [await self._fail(job.row, job.scope, exc, job.report) for job in jobs]
+            if raise_errors:
+                raise
+            return failed
+
+    async def _flush(self, jobs: list[_Job]) -> list[KnowledgeContent]:
+        """Embed the jobs' missing vectors and store their records; complete their rows."""
+        missing = [r for job in jobs for r in job.records if r.vector is None]
+        for job in jobs:
+            await job.stage("embedding", sum(r.vector is not None for r in job.records))
 
         async def embedded(done: int, _total: int) -> None:
-            await stage("embedding", total, total - len(missing) + done)
+            if len(jobs) == 1:  # one long document: report each batch
+                job = jobs[0]
+                await job.stage("embedding", len(job.records) - len(missing) + done)
 
         vectors = await embed_batched(
             self.embedder, [r.text or "" for r in missing], on_progress=embedded
         )
-        fresh = dict(zip((r.id for r in missing), vectors, strict=True))
-        for record in records:
-            record.vector = known.get(record.id) or fresh[record.id]
-        await stage("storing", total)
-        for start in range(0, total, _UPSERT_BATCH):
-            await self.vectors.upsert(knowledge, records[start : start + _UPSERT_BATCH])
-            stored = min(start + _UPSERT_BATCH, total)
-            if stored < total:  # a long document: the row shows how far it got
-                row = await self.store.save_knowledge_content(
-                    scope, with_fields(row, chunk_count=stored)
+        for record, vector in zip(missing, vectors, strict=True):
+            record.vector = vector
+        for job in jobs:
+            await job.stage("storing", 0)
+        records = [r for job in jobs for r in job.records]
+        for start in range(0, len(records), _UPSERT_BATCH):
+            await self.vectors.upsert(self.knowledge, records[start : start + _UPSERT_BATCH])
+            if len(jobs) == 1 and start + _UPSERT_BATCH < len(records):
+                # A long document: its row shows how far it got.
+                job = jobs[0]
+                stored = start + _UPSERT_BATCH
+                job.row = await self.store.save_knowledge_content(
+                    job.scope, with_fields(job.row, chunk_count=stored)
                 )
-            await stage("storing", total, stored)
-        if existing is not None:
-            await self.vectors.delete(
-                knowledge,
-                filter=And(Eq("_content_id", row.id), Not(Eq("_version", version))),
+                await job.stage("storing", stored)
+        done: list[KnowledgeContent] = []
+        for job in jobs:
+            if job.replaces:
+                await self.vectors.delete(
+                    self.knowledge,
+                    filter=And(Eq("_content_id", job.row.id), Not(Eq("_version", job.version))),
+                )
+            total = len(job.records)
+            row = with_fields(
+                job.row,
+                status="completed",
+                status_message=None,
+                chunk_count=total,
+                version=job.version,
             )
-        done = with_fields(
-            row,
-            knowledge=knowledge,
-            status="completed",
-            status_message=None,
-            chunk_count=total,
-            version=version,
-        )
-        done = await self.store.save_knowledge_content(scope, done)
-        await stage("done", total, total)
+            done.append(await self.store.save_knowledge_content(job.scope, row))
+            await job.stage("done", total)
         return done
 
     async def remove(self, scope: Scope, row: KnowledgeContent) -> None:
@@ -328,12 +385,29 @@ class Pipeline:
                 )
                 done.append(await self.store.save_knowledge_content(owner, failed))
                 continue
-            done.append(
-                await self.ingest_one(
-                    source, owner, metadata, None, raise_errors=False, existing=row
+            done.extend(
+                await self._ingest_batched(
+                    [source], owner, metadata, None, raise_errors=False, existing=row
                 )
             )
         return done
+
+
+@dataclass(slots=True)
+class _Job:
+    """A document read and chunked, waiting to be embedded and stored."""
+
+    scope: Scope
+    row: KnowledgeContent
+    replaces: bool
+    """Whether the content had chunks before (so leftovers of other versions are deleted)."""
+    version: str
+    records: list[Record]
+    report: Report
+
+    async def stage(self, name: Stage, done: int) -> None:
+        total = len(self.records)
+        await _emit(self.report, ProgressEvent(self.row.id, self.row.name, name, total, done))
 
 
 def _bookkeeping(row: KnowledgeContent) -> dict[str, Any]:
