@@ -24,7 +24,7 @@ from covey.knowledge.ingest import (
 )
 from covey.knowledge.readers import pick_reader
 from covey.knowledge.rows import list_rows, public, row_version, with_fields
-from covey.knowledge.sources import Source, SourceSet
+from covey.knowledge.sources import Source, SourceSet, expand_path, is_url
 from covey.spec.embeddings import Embedder, embed_batched
 from covey.spec.errors import CoveyError, InvalidInputError
 from covey.spec.store import KnowledgeContent, Scope, Store
@@ -362,8 +362,6 @@ class Pipeline:
         self, scope: Scope, rows: Sequence[KnowledgeContent]
     ) -> list[KnowledgeContent]:
         """Ingest again the sources of `rows`, left unfinished by a crash."""
-        from covey.knowledge.sources import expand_path, is_url
-
         done: list[KnowledgeContent] = []
         for row in rows:
             owner = owner_scope(scope, row)
@@ -380,9 +378,7 @@ class Pipeline:
                 else:
                     [source] = expand_path(source_text, self.max_bytes).sources
             except CoveyError as exc:
-                failed = with_fields(
-                    row, knowledge=self.knowledge, status="failed", status_message=str(exc)
-                )
+                failed = with_fields(row, status="failed", status_message=str(exc))
                 done.append(await self.store.save_knowledge_content(owner, failed))
                 continue
             done.extend(
