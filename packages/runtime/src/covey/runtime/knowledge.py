@@ -14,14 +14,17 @@ service, not of the request: the request answers as soon as the document's conte
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import logging
 import os
+import socket
 import tempfile
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
+from urllib.parse import urlsplit
 
 import anyio
 from anyio.abc import TaskGroup
@@ -148,6 +151,19 @@ class Progress:
 _Key = tuple[str, str, str]  # knowledge base, tenant, content id
 
 
+@dataclass(slots=True)
+class _Starting:
+    """An ingestion being started: the contents it reported, and whether it has ended."""
+
+    ids: list[str] = field(default_factory=list[str])
+    finished: bool = False
+    failure: Exception | None = None
+    changed: anyio.Event = field(default_factory=anyio.Event)
+
+    def poke(self) -> None:
+        self.changed.set()
+
+
 class KnowledgeService:
     """The knowledge bases a runtime serves, and the ingestions running in this process.
 
@@ -271,7 +287,16 @@ class KnowledgeService:
     async def ingest_url(
         self, kb: ServedKnowledge, scope: Scope, url: str, *, metadata: Mapping[str, Any]
     ) -> list[KnowledgeContent]:
-        """Ingest the document at `url` in the background (private addresses are refused)."""
+        """Ingest the document at `url` in the background.
+
+        The URL's host must resolve to public addresses only, whatever the knowledge base
+        allows (its own guard checks every redirect hop too).
+
+        Raises:
+            ApiError: 400 `url-not-allowed` for a private, loopback, link-local or unresolvable
+                host (nothing is written).
+        """
+        await check_public_url(url)
         await anyio.to_thread.run_sync(self._tenant_dir, kb, scope)
         return await self._start(kb, scope, url, name=None, content_type=None, metadata=metadata)
 
@@ -290,19 +315,17 @@ class KnowledgeService:
             raise ApiError(
                 503, "shutting-down", "The server is stopping", headers={"Retry-After": "1"}
             )
-        started = anyio.Event()
-        ids: list[str] = []
-        failure: list[Exception] = []
+        state = _Starting()
         cancel = anyio.CancelScope()
 
         def on_progress(event: Any) -> None:
             content_id = str(event.content_id)
             key = (kb.name, scope.tenant_id, content_id)
-            if content_id not in ids:
-                ids.append(content_id)
+            if content_id not in state.ids:
+                state.ids.append(content_id)
                 self._running[key] = cancel
             self._progress.setdefault(key, Progress()).update(event)
-            started.set()
+            state.poke()
 
         async def ingest() -> None:
             with cancel:
@@ -316,13 +339,12 @@ class KnowledgeService:
                         on_progress=on_progress,
                     )
                 except Exception as exc:
-                    if not ids:
-                        failure.append(exc)
-                    else:
-                        log.warning("knowledge %s: ingesting %s failed: %s", kb.name, name, exc)
+                    state.failure = exc
+                    log.info("knowledge %s: ingesting %s failed: %s", kb.name, source, exc)
                 finally:
-                    started.set()
-                    for content_id in ids:
+                    state.finished = True
+                    state.poke()
+                    for content_id in state.ids:
                         key = (kb.name, scope.tenant_id, content_id)
                         self._running.pop(key, None)
                         progress = self._progress.pop(key, None)
@@ -330,11 +352,20 @@ class KnowledgeService:
                             progress.changed.set()  # followers re-read the stored row
 
         tg.start_soon(ingest)
-        await started.wait()
-        if failure:
-            raise failure[0]
-        contents = [await kb.get_content(content_id, scope) for content_id in ids]
-        return [c for c in contents if c is not None]
+        # A document's row is saved once it has been read: answer when every row exists (a
+        # file is read at once; a URL once fetched), or when ingestion has ended.
+        while True:
+            await state.changed.wait()
+            state.changed = anyio.Event()
+            finished = state.finished
+            rows = [await kb.get_content(content_id, scope) for content_id in state.ids]
+            found = [row for row in rows if row is not None]
+            if state.ids and len(found) == len(state.ids):
+                return found
+            if finished:
+                if not found and state.failure is not None:
+                    raise state.failure
+                return found
 
     # --- following and removing ------------------------------------------------------------------
 
@@ -403,6 +434,39 @@ class KnowledgeService:
             running.cancel()
         if self.is_upload(content.source) and content.source is not None:
             await anyio.to_thread.run_sync(_unlink, Path(content.source))
+
+
+async def check_public_url(url: str) -> None:
+    """Refuse a URL whose host is not public (an SSRF guard on the request's first hop).
+
+    Raises:
+        ApiError: 400 `url-not-allowed`: not http(s), no host, a bad port, a host that does
+            not resolve, or one resolving to any private, loopback, link-local, reserved or
+            multicast address.
+    """
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+    except ValueError:
+        raise ApiError(400, "url-not-allowed", "The URL is malformed") from None
+    host = parts.hostname
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        raise ApiError(400, "url-not-allowed", "Only http(s) URLs with a host can be ingested")
+    try:
+        infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        raise ApiError(400, "url-not-allowed", f"Host {host[:100]!r} does not resolve") from None
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        if not address.is_global or address.is_multicast:
+            raise ApiError(
+                400,
+                "url-not-allowed",
+                f"Host {host[:100]!r} resolves to a private, loopback or link-local address; "
+                "the server does not fetch from its own network",
+            )
 
 
 def _digest(value: str) -> str:
