@@ -453,11 +453,16 @@ async def check_public_url(url: str) -> None:
     if parts.scheme.lower() not in ("http", "https") or not host:
         raise ApiError(400, "url-not-allowed", "Only http(s) URLs with a host can be ingested")
     try:
-        infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError):
-        raise ApiError(400, "url-not-allowed", f"Host {host[:100]!r} does not resolve") from None
-    for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+        addresses = [ipaddress.ip_address(host)]  # an address literal needs no lookup
+    except ValueError:
+        try:
+            infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError):
+            raise ApiError(
+                400, "url-not-allowed", f"Host {host[:100]!r} does not resolve"
+            ) from None
+        addresses = [ipaddress.ip_address(str(i[4][0]).split("%", 1)[0]) for i in infos]
+    for address in addresses:
         if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
             address = address.ipv4_mapped
         if not address.is_global or address.is_multicast:
