@@ -39,7 +39,7 @@ CASES: list[tuple[str, dict[str, Any], int, str]] = [
         multipart("a.md", b"x", metadata='{"_tenant": "globex"}'),
         400,
         "validation-error",
-    ),  # fmt: skip
+    ),
     ("metadata not object", multipart("a.md", b"x", metadata="[1]"), 400, "validation-error"),
     ("metadata not json", multipart("a.md", b"x", metadata="{"), 400, "bad-request"),
     ("shared not bool", multipart("a.md", b"x", shared="yes"), 400, "validation-error"),
@@ -51,7 +51,7 @@ CASES: list[tuple[str, dict[str, Any], int, str]] = [
         {"json": {"url": "https://example.com", "text": "x", "name": "a.md"}},
         400,
         "validation-error",
-    ),  # fmt: skip
+    ),
     ("text without name", {"json": {"text": "x"}}, 400, "validation-error"),
     ("text traversal", {"json": {"text": "x", "name": "../a.md"}}, 400, "invalid-filename"),
     ("url loopback", {"json": {"url": "http://127.0.0.1:8000/v1/agents"}}, 400, "url-not-allowed"),
@@ -61,7 +61,7 @@ CASES: list[tuple[str, dict[str, Any], int, str]] = [
         {"json": {"url": "http://169.254.169.254/latest/meta-data/"}},
         400,
         "url-not-allowed",
-    ),  # fmt: skip
+    ),
     ("url private", {"json": {"url": "http://10.0.0.7/"}}, 400, "url-not-allowed"),
     ("url mapped", {"json": {"url": "http://[::ffff:127.0.0.1]/"}}, 400, "url-not-allowed"),
     ("url file", {"json": {"url": "file:///etc/passwd"}}, 400, "validation-error"),
@@ -70,13 +70,13 @@ CASES: list[tuple[str, dict[str, Any], int, str]] = [
         {"content": b"name=a.md", "headers": {"content-type": "text/plain"}},
         415,
         "unsupported-media-type",
-    ),  # fmt: skip
+    ),
     (
         "form",
         {"content": b"name=a.md", "headers": {"content-type": "application/x-www-form-urlencoded"}},
         415,
         "unsupported-media-type",
-    ),  # fmt: skip
+    ),
     (
         "bad multipart",
         {
@@ -85,20 +85,20 @@ CASES: list[tuple[str, dict[str, Any], int, str]] = [
         },
         400,
         "bad-request",
-    ),  # fmt: skip
+    ),
     (
         "cross-site upload",
         {**multipart("a.md", b"x"), "headers": {"origin": "https://evil.example"}},
         403,
         "origin-not-allowed",
-    ),  # fmt: skip
+    ),
     ("too large", multipart("big.txt", b"a" * 70_000), 413, "payload-too-large"),
     (
         "too many files",
         {"files": [("file", (f"f{i}.txt", b"x")) for i in range(4)]},
         413,
         "payload-too-large",
-    ),  # fmt: skip
+    ),
 ]
 
 
@@ -152,7 +152,10 @@ def test_unknown_knowledge_bases_and_contents_are_404(kb_server: StartServer) ->
     """Fails if a knowledge base or content that does not exist answers anything but 404."""
     served = kb_server()
     client: httpx.Client = served.client
-    assert client.post("/v1/knowledge/nope/search", json={"query": "x"}, headers=ALICE).status_code == 404  # fmt: skip
+    assert (
+        client.post("/v1/knowledge/nope/search", json={"query": "x"}, headers=ALICE).status_code
+        == 404
+    )
     assert client.get("/v1/knowledge/nope/contents", headers=ALICE).status_code == 404
     assert served.upload(ALICE, [("a.md", b"x")], kb="nope").status_code == 404
     for method in ("GET", "DELETE"):

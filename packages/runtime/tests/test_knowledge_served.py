@@ -51,7 +51,12 @@ def test_a_document_uploaded_in_one_tenant_is_never_found_from_another(
 
     for mode in ("vector", "text", "hybrid"):
         assert served.search(EVE, "otters sleep holding hands", mode=mode) == []
-        assert served.search(EVE, "otters", mode=mode, filter={"op": "eq", "field": "_tenant", "value": "acme"}) == []  # fmt: skip
+        assert (
+            served.search(
+                EVE, "otters", mode=mode, filter={"op": "eq", "field": "_tenant", "value": "acme"}
+            )
+            == []
+        )
     client = served.client
     content = f"/v1/knowledge/docs/contents/{row['content_id']}"
     assert client.get("/v1/knowledge/docs/contents", headers=EVE).json()["items"] == []
@@ -86,7 +91,10 @@ def test_a_users_document_is_theirs_and_an_admins_shared_one_reaches_the_tenant(
         "otters.md",
         "bees.txt",
     }
-    names = [c["name"] for c in served.client.get("/v1/knowledge/docs/contents", headers=BOB).json()["items"]]  # fmt: skip
+    names = [
+        c["name"]
+        for c in served.client.get("/v1/knowledge/docs/contents", headers=BOB).json()["items"]
+    ]
     assert names == ["bees.txt"]
 
     refused = served.client.post(
