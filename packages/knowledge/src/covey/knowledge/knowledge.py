@@ -13,7 +13,7 @@ from covey.knowledge.chunkers import Chunker, RecursiveChunker
 from covey.knowledge.ingest import ProgressEvent, check_metadata, hit_metadata, scope_filter
 from covey.knowledge.pipeline import Pipeline
 from covey.knowledge.rerank import Reranker, RerankVectors
-from covey.knowledge.rows import list_rows, public, row_knowledge
+from covey.knowledge.rows import list_rows, public
 from covey.knowledge.sources import SourceSet, bytes_source, expand_path, is_url
 from covey.spec.embeddings import Embedder
 from covey.spec.errors import ConfigurationError, CoveyError, InvalidInputError, NotFoundError
@@ -341,7 +341,7 @@ class Knowledge:
         """The content, if it is in this knowledge base and visible to `scope`."""
         pipeline = await self._open()
         row = await pipeline.store.get_knowledge_content(scope or Scope(), content_id)
-        if row is None or row_knowledge(row) != self._name:
+        if row is None or row.knowledge != self._name:
             return None
         return public(row)
 
@@ -355,7 +355,7 @@ class Knowledge:
         scope = scope or Scope()
         pipeline = await self._open()
         row = await pipeline.store.get_knowledge_content(scope, content_id)
-        if row is None or row_knowledge(row) != self._name:
+        if row is None or row.knowledge != self._name:
             raise NotFoundError(f"No content {content_id!r} in knowledge base {self._name!r}")
         if not scope.is_tenant_wide and row.user_id != scope.user_id:
             raise NotFoundError(

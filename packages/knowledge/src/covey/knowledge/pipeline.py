@@ -120,7 +120,11 @@ class Pipeline:
             if existing is None:
                 existing = await self.store.get_knowledge_content(scope, cid)
             row = existing or KnowledgeContent(
-                id=cid, name=source.name, source=source.source, user_id=scope.user_id
+                id=cid,
+                knowledge=self.knowledge,
+                name=source.name,
+                source=source.source,
+                user_id=scope.user_id,
             )
             row = row.model_copy(
                 update={"name": source.name, "metadata": {**metadata, **_bookkeeping(row)}}
@@ -218,7 +222,12 @@ class Pipeline:
         await stage("storing", total)
         for start in range(0, total, _UPSERT_BATCH):
             await self.vectors.upsert(knowledge, records[start : start + _UPSERT_BATCH])
-            await stage("storing", total, min(start + _UPSERT_BATCH, total))
+            stored = min(start + _UPSERT_BATCH, total)
+            if stored < total:  # a long document: the row shows how far it got
+                row = await self.store.save_knowledge_content(
+                    scope, with_fields(row, chunk_count=stored)
+                )
+            await stage("storing", total, stored)
         if existing is not None:
             await self.vectors.delete(
                 knowledge,
