@@ -50,11 +50,12 @@ __all__ = ["LanceDBVectorStore"]
 
 _EMBEDDER_KEY = b"covey.embedder_name"
 _DIMENSIONS_KEY = b"covey.dimensions"
-_COLUMNS = ["id", "text", "metadata"]
 # Ids per `id IN (...)` predicate, to keep one SQL string bounded.
 _IDS_PER_QUERY = 500
 # Hybrid search fuses this many candidates of each ranking (at least k of each).
 _HYBRID_CANDIDATES = 100
+# Each upsert is a Lance commit with its own small files; compact after this many.
+_OPTIMIZE_AFTER_WRITES = 100
 
 
 @dataclass(slots=True)
@@ -226,7 +227,7 @@ class LanceDBVectorStore(VectorStore):
             return await self._info(table)
 
     async def _create(self, name: str, embedder_name: str, dimensions: int) -> _Table:
-        from lancedb.index import FTS
+        from lancedb.index import FTS, BTree
 
         db = await self._connection()
         async with _backend_errors(f"create table {name!r}"):
@@ -234,10 +235,14 @@ class LanceDBVectorStore(VectorStore):
             handle = await db.create_table(  # pyright: ignore[reportUnknownMemberType]
                 name, schema=self._schema(embedder_name, dimensions), exist_ok=True
             )
-            if not any(index.columns == ["text"] for index in await handle.list_indices()):
+            indexed = {tuple(index.columns) for index in await handle.list_indices()}
+            if ("text",) not in indexed:
                 # Rows written after the index are searched too (unindexed rows are scanned)
                 # until `optimize` folds them in.
                 await handle.create_index("text", config=FTS())
+            if ("id",) not in indexed:
+                # merge_insert joins on id: without an index every upsert scans the table.
+                await handle.create_index("id", config=BTree())
             handle.close()
         return await self._open(name)
 
@@ -319,7 +324,11 @@ class LanceDBVectorStore(VectorStore):
                     .execute(data)  # pyright: ignore[reportUnknownMemberType]
                 )
             table.rows_since_optimize += len(records)
-            if table.rows_since_optimize >= self._optimize_after_rows:
+            table.writes_since_optimize += 1
+            if (
+                table.rows_since_optimize >= self._optimize_after_rows
+                or table.writes_since_optimize >= _OPTIMIZE_AFTER_WRITES
+            ):
                 await self._optimize_locked(table)
 
     async def optimize(self, collection: str) -> None:
@@ -340,6 +349,7 @@ class LanceDBVectorStore(VectorStore):
         async with _backend_errors(f"optimize {table.info.name!r}"):
             await table.handle.optimize()
         table.rows_since_optimize = 0
+        table.writes_since_optimize = 0
 
     async def delete(
         self,
@@ -386,11 +396,9 @@ class LanceDBVectorStore(VectorStore):
         found: dict[str, Record] = {}
         for predicate in _id_predicates(ids, None):
             async with _backend_errors(f"read from {collection!r}"):
-                rows = await (
-                    table.handle.query().where(predicate).select([*_COLUMNS, "vector"]).to_arrow()
-                )
+                rows = await table.handle.query().where(predicate).select(_columns(True)).to_arrow()
             for row in rows.to_pylist():
-                record = _record(row, with_vector=True)
+                record = _record(row)
                 found[record.id] = record
         return [found[i] for i in dict.fromkeys(ids) if i in found]
 
@@ -416,8 +424,18 @@ class LanceDBVectorStore(VectorStore):
             scored = await self._text(table, query, where, query.k)
         else:
             window = max(query.k, _HYBRID_CANDIDATES)
-            by_vector = await self._vector(table, query, where, window)
-            by_text = await self._text(table, query, where, window)
+            by_vector: list[tuple[Record, float]] = []
+            by_text: list[tuple[Record, float]] = []
+
+            async def vector() -> None:
+                by_vector.extend(await self._vector(table, query, where, window))
+
+            async def text() -> None:
+                by_text.extend(await self._text(table, query, where, window))
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(vector)
+                tg.start_soon(text)
             rows = {row.id: row for row, _ in (*by_vector, *by_text)}
             fused = reciprocal_rank_fusion(
                 [[r.id for r, _ in by_vector], [r.id for r, _ in by_text]]
@@ -427,8 +445,6 @@ class LanceDBVectorStore(VectorStore):
         for record, score in scored:
             if query.min_score is not None and score < query.min_score:
                 continue
-            if not query.include_vectors:
-                record.vector = None
             hits.append(QueryHit(record=record, score=score))
             if len(hits) == query.k:
                 break
@@ -441,12 +457,12 @@ class LanceDBVectorStore(VectorStore):
         if not any(query.vector):
             # Cosine similarity with a zero vector is undefined; LanceDB drops such rows, the
             # reference store scores them 0. Keep the reference: any `limit` rows, scored 0.
-            return [(r, 0.0) for r in await self._scan(table, where, limit)]
+            return [(r, 0.0) for r in await self._scan(table, where, limit, query.include_vectors)]
         search = (
             table.handle.query()
             .nearest_to(query.vector)  # pyright: ignore[reportUnknownMemberType]
             .distance_type("cosine")
-            .select([*_COLUMNS, "vector", "_distance"])
+            .select([*_columns(query.include_vectors), "_distance"])
             .limit(limit)
         )
         if where is not None:
@@ -457,7 +473,7 @@ class LanceDBVectorStore(VectorStore):
         for row in rows:
             distance = row["_distance"]
             score = 0.0 if distance is None or math.isnan(distance) else 1.0 - distance
-            scored.append((_record(row, with_vector=True), score))
+            scored.append((_record(row), score))
         return scored
 
     async def _text(
@@ -467,23 +483,25 @@ class LanceDBVectorStore(VectorStore):
         search = (
             table.handle.query()
             .nearest_to_text(query.text, columns="text")
-            .select([*_COLUMNS, "vector", "_score"])
+            .select([*_columns(query.include_vectors), "_score"])
             .limit(limit)
         )
         if where is not None:
             search = search.where(where)
         async with _backend_errors(f"search the text of {table.info.name!r}"):
             rows = (await search.to_arrow()).to_pylist()
-        return [(_record(row, with_vector=True), float(row["_score"])) for row in rows]
+        return [(_record(row), float(row["_score"])) for row in rows]
 
     @staticmethod
-    async def _scan(table: _Table, where: str | None, limit: int) -> list[Record]:
-        scan = table.handle.query().select([*_COLUMNS, "vector"]).limit(limit)
+    async def _scan(
+        table: _Table, where: str | None, limit: int, with_vectors: bool
+    ) -> list[Record]:
+        scan = table.handle.query().select(_columns(with_vectors)).limit(limit)
         if where is not None:
             scan = scan.where(where)
         async with _backend_errors(f"read from {table.info.name!r}"):
             rows = (await scan.to_arrow()).to_pylist()
-        return [_record(row, with_vector=True) for row in rows]
+        return [_record(row) for row in rows]
 
 
 # --- conversions ---------------------------------------------------------------------------------
@@ -536,10 +554,14 @@ def _arrow_records(records: Sequence[Record], schema: pa.Schema, dimensions: int
     )
 
 
-def _record(row: dict[str, Any], *, with_vector: bool) -> Record:
+def _columns(with_vectors: bool) -> list[str]:
+    return ["id", "text", "metadata", "vector"] if with_vectors else ["id", "text", "metadata"]
+
+
+def _record(row: dict[str, Any]) -> Record:
     return Record(
         id=row["id"],
-        vector=row["vector"] if with_vector else None,
+        vector=row.get("vector"),
         text=row["text"],
         metadata=json.loads(row["metadata"]),
     )
