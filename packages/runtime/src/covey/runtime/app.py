@@ -144,7 +144,15 @@ def create_app(
         lease=settings.lease_seconds,
         poll_interval=settings.poll_interval,
     )
-    knowledge = KnowledgeService(registry.knowledge(), store=the_store, data_dir=settings.data_path)
+    knowledge = KnowledgeService(
+        registry.knowledge(),
+        store=the_store,
+        data_dir=settings.data_path,
+        sources={
+            name: [settings.base_dir / path for path in paths]
+            for name, paths in settings.knowledge_sources.items()
+        },
+    )
     runtime = RuntimeState(
         settings=settings,
         registry=registry,

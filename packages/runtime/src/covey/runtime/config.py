@@ -171,6 +171,10 @@ class RuntimeSettings(BaseSettings):
     multipart upload, or the text of a JSON body); a larger one is refused with 413."""
     knowledge_max_files: int = Field(default=20, ge=1, le=1000)
     """Most files one multipart upload may carry."""
+    knowledge_sources: dict[str, list[str]] = Field(default_factory=dict[str, list[str]])
+    """Files, folders or globs each knowledge base ingests at startup, in the background, shared
+    with tenant `default` (relative to the config file's folder), e.g.
+    `knowledge_sources = { docs = ["docs"] }`. Unchanged files are not embedded again."""
 
     # --- runs ----------------------------------------------------------------------------------
     run_timeout: float | None = Field(default=600.0, gt=0)

@@ -19,7 +19,7 @@ import logging
 import os
 import socket
 import tempfile
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +30,7 @@ import anyio
 from anyio.abc import TaskGroup
 
 from covey.runtime.problems import ApiError
+from covey.spec.errors import ConfigurationError
 from covey.spec.knowledge import KnowledgeHit
 from covey.spec.store import KnowledgeContent, KnowledgeStatus, Page, Scope, Store
 from covey.spec.vectors import Filter, QueryMode
@@ -171,11 +172,29 @@ class KnowledgeService:
         knowledge: The knowledge bases, by name.
         store: The runtime's store, given to each knowledge base that has none.
         data_dir: Where uploads are kept (`<data_dir>/knowledge/...`).
+        sources: Paths (files, folders, globs) to ingest at startup, by knowledge base name,
+            shared with tenant `default`.
+
+    Raises:
+        ConfigurationError: `sources` names a knowledge base not served.
     """
 
     def __init__(
-        self, knowledge: Mapping[str, ServedKnowledge], *, store: Store, data_dir: Path
+        self,
+        knowledge: Mapping[str, ServedKnowledge],
+        *,
+        store: Store,
+        data_dir: Path,
+        sources: Mapping[str, Sequence[str | Path]] | None = None,
     ) -> None:
+        unknown = sorted(set(sources or {}) - set(knowledge))
+        if unknown:
+            raise ConfigurationError(
+                f"knowledge_sources names {', '.join(map(repr, unknown))}, not served "
+                f"(served: {', '.join(sorted(knowledge)) or 'none'}); list the knowledge base in "
+                "the Registry (knowledge=[...])"
+            )
+        self.sources = {name: list(paths) for name, paths in (sources or {}).items()}
         self.knowledge = dict(knowledge)
         self.store = store
         self.root = (data_dir / _UPLOADS).absolute()
@@ -207,6 +226,8 @@ class KnowledgeService:
                 for kb in self.knowledge.values():
                     for scope in self._tenants(kb.name):
                         tg.start_soon(self._resume, kb, scope)
+                for name, paths in self.sources.items():
+                    tg.start_soon(self._ingest_sources, self.knowledge[name], paths)
                 try:
                     yield self
                 finally:
@@ -238,6 +259,22 @@ class KnowledgeService:
             await kb.resume(scope)
         except Exception:
             log.exception("knowledge %s: resuming tenant %s failed", kb.name, scope.tenant_id)
+
+    async def _ingest_sources(self, kb: ServedKnowledge, paths: Sequence[str | Path]) -> None:
+        for path in paths:
+            try:
+                contents = await kb.ingest(path, scope=Scope())
+            except Exception as exc:
+                log.warning("knowledge %s: ingesting %s at startup failed: %s", kb.name, path, exc)
+                continue
+            failed = [c.name for c in contents if c.status == "failed"]
+            log.info(
+                "knowledge %s: %s ingested (%d documents%s)",
+                kb.name,
+                path,
+                len(contents),
+                f", failed: {', '.join(failed)}" if failed else "",
+            )
 
     # --- ingestion -------------------------------------------------------------------------------
 
