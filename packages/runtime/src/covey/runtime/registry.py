@@ -98,7 +98,7 @@ class Registry:
         self._agents = cast("dict[str, Agent[Any, Any]]", self._kinds["agent"])
         for kb in knowledge:
             self._add_knowledge(kb, required=True)
-        for runnable, _ in self._by_id.values():
+        for _, runnable in self._by_id.values():
             for kb in _knowledge_of(runnable):
                 self._add_knowledge(kb, required=False)
         self.notice = notice
