@@ -234,3 +234,23 @@ def test_several_files_in_one_upload_each_become_a_document(kb_server: StartServ
     assert len(served.search(ALICE, "otters bees", k=10, filter=team)) >= 2
     other = {"op": "eq", "field": "team", "value": "farm"}
     assert served.search(ALICE, "otters bees", filter=other) == []
+
+
+def test_deleting_a_document_while_it_ingests_stops_its_ingestion(
+    kb_server: StartServer, vectors: InMemoryVectorStore
+) -> None:
+    """Fails if a delete waits for the document's ingestion to end (it holds the document's
+    lock), or if the ingestion, once let go, brings the document back."""
+    gate = threading.Event()
+    embedder = GatedEmbedder(gate)
+    served = kb_server(kb=knowledge_base(vectors, embedder=embedder))
+    [row] = served.upload(ALICE, [("otters.md", OTTERS)]).json()["items"]
+    assert embedder.waiting.wait(30)
+    url = f"/v1/knowledge/docs/contents/{row['content_id']}"
+    assert served.client.delete(url, headers=BOB).status_code == 404
+    deleted = served.client.delete(url, headers=ALICE, timeout=10)
+    assert deleted.status_code == 204, deleted.text
+    gate.set()
+    assert served.client.get(url, headers=ALICE).status_code == 404
+    assert served.search(ALICE, "otters sleep", mode="text") == []
+    assert served.uploads_on_disk() == []

@@ -463,12 +463,13 @@ class KnowledgeService:
             ApiError: 404 when `scope` cannot see or delete it.
         """
         content = await kb.get_content(content_id, scope)
-        if content is None:
+        if content is None or (not scope.is_tenant_wide and content.user_id != scope.user_id):
+            # A user sees the tenant's shared documents but may not delete them.
             raise ApiError(404, "not-found", f"No content {content_id!r} in {kb.name!r}")
         running = self._running.get((kb.name, scope.tenant_id, content_id))
-        await kb.remove(content_id, scope)
         if running is not None:
-            running.cancel()
+            running.cancel()  # first: the ingestion holds the document's lock until it ends
+        await kb.remove(content_id, scope)
         if self.is_upload(content.source) and content.source is not None:
             await anyio.to_thread.run_sync(_unlink, Path(content.source))
 
