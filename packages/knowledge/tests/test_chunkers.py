@@ -134,3 +134,15 @@ async def test_semantic_by_percentile_and_size() -> None:
         "Bonds yield coupons.",
         "Bonds pay coupons.",
     ]
+
+
+async def test_a_long_text_is_chunked_the_same_in_a_worker_thread() -> None:
+    text = "\n\n".join(f"# Part {i}\n\nSentence {i} of a long manual." for i in range(5000))
+    assert len(text) > 100_000
+    recursive = RecursiveChunker(size=500)
+    markdown = MarkdownChunker(size=500)
+
+    assert [c.text for c in await recursive.chunk(Document(text))] == recursive.split(text)
+    chunks = await markdown.chunk(Document(text))
+    assert len(chunks) == 5000
+    assert chunks[-1].metadata["heading"] == "Part 4999"

@@ -61,3 +61,27 @@ async def test_a_collection_refuses_another_embedder(lance_url: str) -> None:
     async with Knowledge("kb", vector_store=lance_url, embedder=HashEmbedder()) as other:
         with pytest.raises(EmbedderMismatchError, match="local:all-minilm-l6-v2"):
             await other.search("hello")
+
+
+async def test_scopes_and_replacement_hold_on_lancedb(lance_url: str) -> None:
+    from covey.spec.vectors import Eq
+
+    ann, bob, acme = Scope("acme", "ann"), Scope("acme", "bob"), Scope("acme")
+    async with Knowledge(
+        "scoped", vector_store=lance_url, embedder=HashEmbedder(dimensions=128)
+    ) as kb:
+        await kb.ingest_text("shared lunch menu", name="menu.txt", scope=acme)
+        mine = await kb.ingest_text("ann lunch notes", name="notes.txt", scope=ann)
+        await kb.ingest_text("bob lunch notes", name="notes.txt", scope=bob)
+        await kb.ingest_text("other tenant lunch", name="x.txt", scope=Scope("globex"))
+
+        for mode in ("vector", "text", "hybrid"):
+            seen = {h.text for h in await kb.search("lunch", k=10, mode=mode, scope=ann)}
+            assert seen == {"shared lunch menu", "ann lunch notes"}, mode
+
+        again = await kb.ingest_text("ann dinner notes", name="notes.txt", scope=ann)
+        assert again.id == mine.id
+        hits = await kb.search("notes", k=10, mode="text", scope=ann, filter=Eq("lang", "x"))
+        assert hits == []
+        texts = {h.text for h in await kb.search("notes", k=10, mode="text", scope=ann)}
+        assert texts == {"ann dinner notes"}

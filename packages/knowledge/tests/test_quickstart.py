@@ -95,3 +95,11 @@ async def test_bad_search_arguments_are_refused(
 ) -> None:
     with pytest.raises(InvalidInputError):
         await kb.search(query, k=k, mode=mode)  # type: ignore[arg-type]
+
+
+def test_knowledge_is_a_knowledge_base_agents_take() -> None:
+    from covey.spec.knowledge import KnowledgeBase
+
+    kb = Knowledge("docs", description="Company handbook")
+    assert isinstance(kb, KnowledgeBase)
+    assert kb.description == "Company handbook"

@@ -21,6 +21,7 @@ from covey.knowledge import (
     pick_reader,
 )
 from covey.spec.errors import ConfigurationError, InvalidInputError
+from covey.testing import HashEmbedder, InMemoryVectorStore
 
 
 def make_pdf(pages: list[str], title: str = "Field guide") -> bytes:
@@ -47,6 +48,7 @@ def make_docx() -> bytes:
     table = document.add_table(rows=1, cols=2)
     table.rows[0].cells[0].text = "Desk"
     table.rows[0].cells[1].text = "B12"
+    document.add_paragraph("Ask IT for a badge.")
     out = io.BytesIO()
     document.save(out)
     return out.getvalue()
@@ -78,6 +80,7 @@ def test_docx_reads_headings_as_markdown_and_tables() -> None:
         "## Laptops",
         "Pick a laptop on day one.",
         "Desk | B12",
+        "Ask IT for a badge.",
     ]
     assert doc.metadata == {"title": "Handbook"}
 
@@ -197,9 +200,14 @@ async def test_every_type_is_ingested_and_found(kb: Knowledge, tmp_path: Path) -
         assert hits[0].name == name, query
 
 
-async def test_an_html_page_served_on_loopback_is_ingested(kb: Knowledge, site) -> None:
+async def test_an_html_page_served_on_loopback_is_ingested(site) -> None:
     site.add("/tides", HTML)
-    kb.allow_private_urls = (site.host_port,)
+    kb = Knowledge(
+        "docs",
+        vector_store=InMemoryVectorStore(),
+        embedder=HashEmbedder(),
+        allow_private_urls=[site.host_port],
+    )
 
     [content] = await kb.ingest(f"{site.origin}/tides", metadata={"kind": "web"})
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import inspect
 import os
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
 from types import TracebackType
 from typing import Any, Self
 
@@ -40,6 +42,7 @@ ProgressCallback = Callable[[ProgressEvent], Awaitable[None] | None]
 """Called with each `ProgressEvent`; may be sync or async."""
 
 _MODES = ("vector", "text", "hybrid")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 class Knowledge:
@@ -96,16 +99,17 @@ class Knowledge:
             raise ConfigurationError(f"max_bytes must be at least 1, got {max_bytes}")
         self._name = name
         self.description = description
-        self.chunker: Chunker = chunker if chunker is not None else RecursiveChunker()
         self.reranker = reranker
-        self.max_bytes = max_bytes
-        self.allow_private_urls: bool | tuple[str, ...] = (
+        self._chunker: Chunker = chunker if chunker is not None else RecursiveChunker()
+        self._max_bytes = max_bytes
+        self._allow_private_urls: bool | tuple[str, ...] = (
             allow_private_urls
             if isinstance(allow_private_urls, bool)
             else tuple(allow_private_urls)
         )
         self._embedder_arg = embedder if embedder is not None else DEFAULT_EMBEDDER
         self._vector_store_arg = vector_store if vector_store is not None else DEFAULT_VECTOR_STORE
+        self._store_given = store is not None
         self._store_arg = store if store is not None else DEFAULT_STORE
         self._store_given = store is not None
         self._pipeline: Pipeline | None = None
@@ -117,8 +121,32 @@ class Knowledge:
         """The knowledge base's name (and its vector collection's)."""
         return self._name
 
+    @property
+    def chunker(self) -> Chunker:
+        """How documents are cut."""
+        return self._chunker
+
+    @property
+    def max_bytes(self) -> int:
+        """The largest source, in bytes."""
+        return self._max_bytes
+
+    @property
+    def allow_private_urls(self) -> bool | tuple[str, ...]:
+        """Whether (or which `host:port`) URL sources may reach non-public addresses."""
+        return self._allow_private_urls
+
     def __repr__(self) -> str:
         return f"Knowledge(name={self._name!r})"
+
+    def use_store(self, store: Store) -> None:
+        """Keep content rows in `store`, unless a store was given to the constructor.
+
+        A host such as the runtime calls it so that rows live in its own store. Call it before
+        first use: once opened, the store in use stays.
+        """
+        if not self._store_given and self._pipeline is None:
+            self._store_arg = store
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -161,9 +189,9 @@ class Knowledge:
             embedder=embedder,
             vectors=vectors,
             store=store,
-            chunker=self.chunker,
-            max_bytes=self.max_bytes,
-            allow_private_urls=self.allow_private_urls,
+            chunker=self._chunker,
+            max_bytes=self._max_bytes,
+            allow_private_urls=self._allow_private_urls,
         )
 
     def use_store(self, store: Store) -> bool:
@@ -249,12 +277,16 @@ class Knowledge:
             sources = SourceSet([bytes_source(bytes(source), name=name, content_type=content_type)])
         elif is_url(source):
             sources = SourceSet([pipeline.url_source(str(source), name, content_type)])
+        elif isinstance(source, str) and _SCHEME.match(source):
+            raise InvalidInputError(
+                f"Only http:// and https:// URLs are fetched, not {source.split(':', 1)[0]}://"
+            )
         elif isinstance(source, str | os.PathLike):  # pyright: ignore[reportUnnecessaryIsInstance]
             sources = expand_path(source, self.max_bytes)
-            if name is not None and len(sources.sources) == 1 and sources.folder is None:
-                only = sources.sources[0]
+            if sources.folder is None and sources.pattern is None:  # one file: name/type apply
+                [file] = sources.sources
                 sources = SourceSet(
-                    [only.__class__(only.key, name, only.source, content_type, only.load)]
+                    [replace(file, name=name or file.name, content_type=content_type)]
                 )
         else:
             raise InvalidInputError(
