@@ -111,7 +111,6 @@ class Knowledge:
         self._vector_store_arg = vector_store if vector_store is not None else DEFAULT_VECTOR_STORE
         self._store_given = store is not None
         self._store_arg = store if store is not None else DEFAULT_STORE
-        self._store_given = store is not None
         self._pipeline: Pipeline | None = None
         self._owned: list[Embedder | VectorStore | Store] = []
         self._opening: asyncio.Lock | None = None
@@ -193,29 +192,6 @@ class Knowledge:
             max_bytes=self._max_bytes,
             allow_private_urls=self._allow_private_urls,
         )
-
-    def use_store(self, store: Store) -> bool:
-        """Keep the content rows in `store` when no store was given to the constructor.
-
-        A service hosting knowledge bases (covey-runtime) calls it at startup, so contents live
-        in its store rather than in memory. A store passed to the constructor is kept.
-
-        Returns:
-            Whether `store` is used now.
-
-        Raises:
-            ConfigurationError: the knowledge base is already open on its default store.
-        """
-        if self._store_given:
-            return self._store_arg is store
-        if self._pipeline is not None:
-            raise ConfigurationError(
-                f"Knowledge {self._name!r} is already in use with its default store; call "
-                "use_store before its first ingest or search"
-            )
-        self._store_arg = store
-        self._store_given = True
-        return True
 
     async def aclose(self) -> None:
         """Close the embedder, vector store and store this knowledge base resolved itself.
