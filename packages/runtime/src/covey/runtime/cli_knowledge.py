@@ -110,15 +110,26 @@ class _Bar:
     failed: int = 0
     chunks: int = 0
     embedded: int = 0
-    _seen: dict[str, int] = field(default_factory=dict[str, int])
+    _reused: dict[str, int] = field(default_factory=dict[str, int])
+    _counted: dict[str, int] = field(default_factory=dict[str, int])
+
+    def _embedded(self, content_id: str, done: int) -> None:
+        # A document's first `embedding` event counts the vectors it reuses; a folder's
+        # documents are embedded together, so some only report `done`.
+        counted = self._counted.get(content_id, 0)
+        fresh = max(0, done - self._reused.get(content_id, 0))
+        if fresh > counted:
+            self.embedded += fresh - counted
+            self._counted[content_id] = fresh
 
     def __call__(self, event: Any) -> None:
         stage = event.stage
         if stage == "embedding":
-            before = self._seen.get(event.content_id, 0)
-            self.embedded += max(0, event.chunks_done - before)
-            self._seen[event.content_id] = event.chunks_done
+            self._reused.setdefault(event.content_id, event.chunks_done)
+            self._embedded(event.content_id, event.chunks_done)
         elif stage in ("done", "failed"):
+            if stage == "done" and event.content_id in self._reused:
+                self._embedded(event.content_id, event.chunks_total)
             self.files += 1
             self.chunks += event.chunks_total
             if stage == "failed":
