@@ -135,3 +135,32 @@ def test_the_demo_serves_a_team_and_a_workflow(demo_env: pytest.MonkeyPatch) -> 
             run = client.post(url, json={"input": "Paris"}).json()
             assert run["status"] == "completed", run
             assert client.get(f"/v1/runs/{run['run_id']}/children").json()["items"]
+
+
+def test_the_demo_serves_its_docs_knowledge_base_ingested_at_startup(
+    start_server: StartServer,
+) -> None:
+    """Fails if `make demo` does not ingest the repository's docs/ into the `docs` knowledge
+    base at startup (in the background, with the local embedder), or cannot search it."""
+    import time
+
+    port = free_port()
+    env = clean_env(PORT=str(port), UV=_uv(), COVEY_STORE="memory://")
+    served = start_server(["bash", "scripts/demo.sh"], port=port, cwd=REPO, env=env)
+    listing = httpx.get(f"{served.url}/v1/knowledge").json()["items"]
+    assert [kb["name"] for kb in listing] == ["docs"]
+    deadline = time.monotonic() + 600
+    done: list[str] = []
+    while not done:
+        assert time.monotonic() < deadline, "no document of docs/ was ingested"
+        time.sleep(1)
+        rows = httpx.get(f"{served.url}/v1/knowledge/docs/contents").json()["items"]
+        done = [r["name"] for r in rows if r["status"] == "completed"]
+    assert set(done) <= {p.name for p in (REPO / "docs").glob("*.md")}
+    hits = httpx.post(
+        f"{served.url}/v1/knowledge/docs/search",
+        json={"query": "covey", "k": 3, "mode": "vector"},
+        timeout=120,
+    ).json()["items"]
+    assert hits, "a search of an ingested docs base finds passages"
+    assert {h["name"] for h in hits} <= set(done) | {p.name for p in (REPO / "docs").glob("*.md")}

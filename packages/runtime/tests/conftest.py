@@ -12,6 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from knowledge_helpers import kb_server, vectors  # noqa: F401 - fixtures
 from runtime_agents import GATES_ENV, build
 from runtime_helpers import ThreadServer
 

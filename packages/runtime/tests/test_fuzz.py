@@ -6,6 +6,7 @@ sent explicitly and checked against the same document."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,17 +21,23 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from covey.runtime import RuntimeSettings, create_app
-from covey.testing import InMemoryStore
+from covey.knowledge import Knowledge
+from covey.runtime import Registry, RuntimeSettings, create_app
+from covey.testing import HashEmbedder, InMemoryStore, InMemoryVectorStore
 
 PROBLEM = "application/problem+json"
 
 
 @pytest.fixture
-def server() -> Iterator[ThreadServer]:
+def server(tmp_path: Path) -> Iterator[ThreadServer]:
+    agents = build()
+    docs = Knowledge("docs", vector_store=InMemoryVectorStore(), embedder=HashEmbedder())
+    registry = Registry(list(agents), notice=agents.notice, knowledge=[docs])
     app = create_app(
-        RuntimeSettings(store="memory://", shutdown_grace=1.0, run_timeout=5.0),
-        registry=build(),
+        RuntimeSettings(
+            store="memory://", shutdown_grace=1.0, run_timeout=5.0, data_dir=tmp_path / "data"
+        ),
+        registry=registry,
         store=InMemoryStore(),
     )
     server = ThreadServer(app).start()

@@ -1,6 +1,11 @@
 """The demo agents: one with tools, one with structured output, one whose tool needs approval;
 a team of the first two (`desk`) and a workflow (`briefing`: a forecast, then a headline).
 
+The knowledge base `docs` holds Covey's own documentation: `covey.toml` has the runtime ingest
+the repository's `docs/` folder into it at startup, in the background, with the local MiniLM
+embedder and LanceDB under `.covey/`. The assistant searches it with its `search_docs` tool;
+`/v1/knowledge/docs/...` serves it.
+
 The model is `$COVEY_DEMO_MODEL` when set (any model string, e.g. `ollama:llama3.2`), else the
 first provider whose API key is set (by model string, so only that provider's package is
 needed), else `TestModel` for every agent, and the registry's notice says so.
@@ -16,10 +21,12 @@ from pydantic import BaseModel, Field
 
 from covey.core import Agent, Step, StepInput, Team, Workflow
 from covey.core.testing import TestModel
+from covey.knowledge import Knowledge
 from covey.runtime import Registry
-from covey.spec import tool
+from covey.spec import RunContext, tool
+from covey.spec.store import Scope
 
-__all__ = ["MODEL_ENV", "Forecast", "build", "registry"]
+__all__ = ["MODEL_ENV", "Forecast", "build", "knowledge_base", "registry", "search_tool"]
 
 MODEL_ENV = "COVEY_DEMO_MODEL"
 """The environment variable naming the demo's model, e.g. `openai:gpt-4.1-mini`."""
@@ -61,6 +68,32 @@ def get_weather(city: str) -> str:
     return forecasts.get(city.strip().lower(), f"mild and dry in {city}, 17 °C")
 
 
+def knowledge_base() -> Knowledge:
+    """Covey's documentation, searched by meaning and words (offline defaults: MiniLM, LanceDB)."""
+    return Knowledge(
+        "docs",
+        description="Covey's documentation: agents, teams, workflows, models, storage, the "
+        "runtime, knowledge bases.",
+    )
+
+
+def search_tool(docs: Knowledge) -> Any:
+    """The assistant's tool searching `docs` in the caller's scope."""
+
+    @tool
+    async def search_docs(ctx: RunContext, query: str) -> list[dict[str, Any]]:
+        """Search Covey's documentation for passages that answer a question.
+
+        Args:
+            query: What to look for, e.g. "how do I resume a paused run?".
+        """
+        scope = Scope(ctx.tenant_id or "default", ctx.user_id)
+        hits = await docs.search(query, k=3, scope=scope)
+        return [{"text": hit.text, **hit.reference()} for hit in hits]
+
+    return search_docs
+
+
 @tool
 def current_time() -> str:
     """The current date and time in UTC."""
@@ -100,12 +133,14 @@ def build() -> Registry:
     The runtime logs its notice once at startup; nothing is logged here, at import.
     """
     model, notice = _model()
+    docs = knowledge_base()
     assistant = Agent(
         name="assistant",
-        description="Answers questions; knows the weather and the time.",
+        description="Answers questions; knows the weather, the time and Covey's documentation.",
         model=model or TestModel(),
-        instructions="You are a concise assistant. Use the tools when they help.",
-        tools=[get_weather, current_time],
+        instructions="You are a concise assistant. Use the tools when they help; cite the "
+        "documentation's passages by name when you use them.",
+        tools=[get_weather, current_time, search_tool(docs)],
     )
     forecaster = Agent(
         name="forecaster",
@@ -140,6 +175,7 @@ def build() -> Registry:
             ),
         ],
         notice=notice,
+        knowledge=[docs],
     )
 
 

@@ -27,11 +27,13 @@ from covey.runtime.controllers import (
     TeamController,
     WorkflowController,
     agent_socket,
+    knowledge_controller,
     team_socket,
     workflow_socket,
 )
 from covey.runtime.guards import auth_middleware, principal_of
 from covey.runtime.json_body import JsonRequest
+from covey.runtime.knowledge import KnowledgeService
 from covey.runtime.problems import exception_handlers
 from covey.runtime.registry import Registry, load_registry
 from covey.runtime.run_manager import RunManager
@@ -45,6 +47,9 @@ __all__ = ["app_from_env", "create_app", "open_store", "redact_url"]
 log = logging.getLogger("covey.runtime")
 
 VERSION = "0.1.0"
+
+UPLOAD_PATH = r"/v1/knowledge/[^/]+/contents"
+"""The one route that takes `multipart/form-data` (document uploads)."""
 
 
 def redact_url(url: str) -> str:
@@ -139,8 +144,22 @@ def create_app(
         lease=settings.lease_seconds,
         poll_interval=settings.poll_interval,
     )
+    knowledge = KnowledgeService(
+        registry.knowledge(),
+        store=the_store,
+        data_dir=settings.data_path,
+        sources={
+            name: [settings.base_dir / path for path in paths]
+            for name, paths in settings.knowledge_sources.items()
+        },
+    )
     runtime = RuntimeState(
-        settings=settings, registry=registry, store=the_store, manager=manager, verifier=verifier
+        settings=settings,
+        registry=registry,
+        store=the_store,
+        manager=manager,
+        verifier=verifier,
+        knowledge=knowledge,
     )
 
     @asynccontextmanager
@@ -161,8 +180,14 @@ def create_app(
             redact_url(settings.store) if owns_store else type(the_store).__name__,
             settings.auth,
         )
+        if knowledge.knowledge:
+            log.info(
+                "serving %d knowledge base(s) %s",
+                len(knowledge.knowledge),
+                sorted(knowledge.knowledge),
+            )
         try:
-            async with manager.running():
+            async with manager.running(), knowledge.running():
                 yield
         finally:
             if owns_store:
@@ -186,6 +211,7 @@ def create_app(
             WorkflowController,
             RunController,
             SessionController,
+            knowledge_controller(settings.knowledge_max_upload),
             PluginController,
             MetricsController,
             agent_socket,
@@ -208,7 +234,7 @@ def create_app(
             version=VERSION,
             path="/schema",
             description="Serve Covey agents, teams and workflows: runs (JSON, SSE, WebSocket), "
-            "sessions, plugins.",
+            "sessions, knowledge bases, plugins.",
             components=components,
             security=security,
         ),
@@ -220,6 +246,7 @@ def create_app(
         app.asgi_handler,
         allowed_hosts=settings.allowed_hosts,
         allowed_origins=settings.cors_origins,
+        upload_paths=[UPLOAD_PATH],
     )
     return app
 

@@ -23,6 +23,8 @@ SCOPES = (
     "runs:write",
     "sessions:read",
     "sessions:write",
+    "knowledge:read",
+    "knowledge:write",
     "admin",
 )
 """Every scope a token may carry; `admin` implies all the others and sees the whole tenant."""

@@ -1,4 +1,4 @@
-"""The `covey` command: serve, run, chat, plugins, migrate.
+"""The `covey` command: serve, run, chat, plugins, migrate, knowledge.
 
 ```text
 covey serve [--config covey.toml] [--host 127.0.0.1] [--port 8000] [--workers N]
@@ -6,6 +6,7 @@ covey run ID "prompt" [--session ID] [--json]     # ID: an agent's, a team's or 
 covey chat ID [--session ID]
 covey plugins [--json]
 covey migrate
+covey knowledge ingest KB PATH... | search KB "query" [-k N --mode M --json] | ls KB
 ```
 
 Every command reads `covey.toml` (`--config`, else `$COVEY_CONFIG`, else `./covey.toml`) and
@@ -94,6 +95,10 @@ def _parser() -> argparse.ArgumentParser:
 
     migrate = commands.add_parser("migrate", help="apply the store's schema migrations")
     config_option(migrate)
+
+    from covey.runtime.cli_knowledge import add_knowledge_parser
+
+    add_knowledge_parser(commands, config_option)
     return parser
 
 
@@ -119,6 +124,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return anyio.run(_run, settings, args.agent, args.prompt, args.session, args.json)
         if args.command == "chat":
             return _chat(settings, args.agent, args.session)
+        if args.command == "knowledge":
+            from covey.runtime.cli_knowledge import knowledge_command
+
+            return anyio.run(knowledge_command, settings, args)
     except ConfigurationError as exc:
         print(f"covey: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG

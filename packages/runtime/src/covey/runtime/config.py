@@ -162,6 +162,20 @@ class RuntimeSettings(BaseSettings):
     max_body_size: int = Field(default=1_048_576, ge=1024, le=1_073_741_824)
     """Largest request body (and WebSocket message) in bytes."""
 
+    # --- knowledge -----------------------------------------------------------------------------
+    data_dir: Path = Path(".covey")
+    """Where the runtime keeps files: uploaded documents wait here until they are ingested, so
+    ingestion left unfinished by a restart resumes (relative to the config file's folder)."""
+    knowledge_max_upload: int = Field(default=33_554_432, ge=1024, le=1_073_741_824)
+    """Largest document, in bytes, `POST /v1/knowledge/{kb}/contents` takes (one file of a
+    multipart upload, or the text of a JSON body); a larger one is refused with 413."""
+    knowledge_max_files: int = Field(default=20, ge=1, le=1000)
+    """Most files one multipart upload may carry."""
+    knowledge_sources: dict[str, list[str]] = Field(default_factory=dict[str, list[str]])
+    """Files, folders or globs each knowledge base ingests at startup, in the background, shared
+    with tenant `default` (relative to the config file's folder), e.g.
+    `knowledge_sources = { docs = ["docs"] }`. Unchanged files are not embedded again."""
+
     # --- runs ----------------------------------------------------------------------------------
     run_timeout: float | None = Field(default=600.0, gt=0)
     """Seconds a run may take before it is cancelled; `None` for no limit."""
@@ -291,6 +305,11 @@ class RuntimeSettings(BaseSettings):
         if self.config_file is not None:
             return self.config_file.parent
         return Path.cwd()
+
+    @property
+    def data_path(self) -> Path:
+        """`data_dir` resolved against `base_dir`."""
+        return self.base_dir / self.data_dir
 
     @property
     def import_paths(self) -> list[Path]:

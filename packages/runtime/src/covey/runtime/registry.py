@@ -43,10 +43,14 @@ class Registry:
         workflows: Workflows, or any object with the run API of `Agent` served as a workflow.
         notice: A message shown in the log at start and in `GET /v1/agents` (for example, that
             the agents run on a test model).
+        knowledge: Knowledge bases to serve under `/v1/knowledge` (`covey.knowledge.Knowledge`
+            or anything with its API). Those the agents (and teams' members) search, through
+            `Agent(knowledge=...)`, are served too.
 
     Raises:
-        ConfigurationError: an item has no name, two share one (whatever their kinds), or an
-            item is not an agent, team or workflow.
+        ConfigurationError: an item has no name, two share one (whatever their kinds), an
+            item is not an agent, team or workflow, or two different knowledge bases share a
+            name.
 
     Example:
         ```python
@@ -60,7 +64,7 @@ class Registry:
         ```
     """
 
-    __slots__ = ("_agents", "_by_id", "_kinds", "announced", "notice")
+    __slots__ = ("_agents", "_by_id", "_kinds", "_knowledge", "announced", "notice")
 
     def __init__(
         self,
@@ -69,7 +73,9 @@ class Registry:
         teams: Sequence[Runnable] = (),
         workflows: Sequence[Runnable] = (),
         notice: str | None = None,
+        knowledge: Sequence[Any] = (),
     ) -> None:
+        self._knowledge: dict[str, Any] = {}
         self._by_id: dict[str, tuple[Kind, Runnable]] = {}
         self._kinds: dict[Kind, dict[str, Runnable]] = {kind: {} for kind in KINDS}
         for item in agents:
@@ -90,6 +96,11 @@ class Registry:
                     )
                 self._add(cast("Kind", kind), item)
         self._agents = cast("dict[str, Agent[Any, Any]]", self._kinds["agent"])
+        for kb in knowledge:
+            self._add_knowledge(kb, required=True)
+        for _, runnable in self._by_id.values():
+            for kb in _knowledge_of(runnable):
+                self._add_knowledge(kb, required=False)
         self.notice = notice
         self.announced = False
         """Whether `announce` has logged this registry's warnings (`covey serve` sets it in its
@@ -110,6 +121,26 @@ class Registry:
             )
         self._by_id[name] = (kind, item)
         self._kinds[kind][name] = item
+
+    def _add_knowledge(self, kb: Any, *, required: bool) -> None:
+        name = getattr(kb, "name", None)
+        if not (isinstance(name, str) and name and callable(getattr(kb, "ingest", None))):
+            if required:
+                raise ConfigurationError(
+                    f"knowledge=[...] holds {type(kb).__name__}, not a knowledge base with a name "
+                    "and the API of covey.knowledge.Knowledge (ingest, search, list_contents...)"
+                )
+            return  # a search-only knowledge base: its agent searches it, the API cannot serve it
+        other = self._knowledge.setdefault(name, kb)
+        if other is not kb:
+            raise ConfigurationError(
+                f"Two different knowledge bases are named {name!r}; names are API ids "
+                "(/v1/knowledge/{name}): give each its own, or share one object"
+            )
+
+    def knowledge(self) -> dict[str, Any]:
+        """The knowledge bases served, by name: those given and those the agents search."""
+        return dict(self._knowledge)
 
     def announce(self) -> None:
         """Log the notice, and a loud warning when nothing is served, once per registry.
@@ -165,6 +196,21 @@ class Registry:
         parts = [f"{sorted(self._agents)!r}"]
         parts += [f"{k}s={sorted(self._kinds[k])!r}" for k in KINDS[1:] if self._kinds[k]]
         return f"Registry({', '.join(parts)})"
+
+
+def _knowledge_of(item: Any, depth: int = 0) -> list[Any]:
+    """The knowledge bases `item` searches, and those its members search (teams)."""
+    if depth > 16:
+        return []
+    found: list[Any] = []
+    given = getattr(item, "knowledge", None)
+    if given is not None and not callable(getattr(given, "search", None)):
+        found.extend(cast("Sequence[Any]", given) if isinstance(given, list | tuple) else [])
+    elif given is not None:
+        found.append(given)
+    for member in getattr(item, "members", None) or ():
+        found.extend(_knowledge_of(member, depth + 1))
+    return found
 
 
 def load_registry(path: str | None, *, python_path: Sequence[str | Path] = ()) -> Registry:

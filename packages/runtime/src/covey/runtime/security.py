@@ -11,12 +11,16 @@ machine. Three checks keep those pages out, for HTTP and WebSocket alike:
 - **Content type.** A POST, PUT or PATCH body must be JSON (`application/json` or
   `application/*+json`); anything else is 415 `unsupported-media-type`. Browsers send
   `text/plain`, forms and multipart across sites without a CORS preflight; JSON they do not.
+  The one exception is `multipart/form-data` on the upload routes (`upload_paths`): such a
+  request is refused when its `Sec-Fetch-Site` says another site sent it, and, like every
+  write, when its `Origin` is not allowed (browsers send `Origin` on every cross-site POST).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -115,14 +119,23 @@ class BrowserGuard:
         app: The ASGI app to protect.
         allowed_hosts: Host patterns (see `HostRule`).
         allowed_origins: Origins allowed besides the server's own (`cors_origins`; `*` for any).
+        upload_paths: Regular expressions of the paths that take `multipart/form-data` POSTs.
     """
 
     def __init__(
-        self, app: ASGIApp, *, allowed_hosts: Sequence[str], allowed_origins: Sequence[str]
+        self,
+        app: ASGIApp,
+        *,
+        allowed_hosts: Sequence[str],
+        allowed_origins: Sequence[str],
+        upload_paths: Sequence[str] = (),
     ) -> None:
         self.app = app
         self.hosts = HostRule.of(allowed_hosts)
         self.origins = frozenset(o.strip().lower().rstrip("/") for o in allowed_origins)
+        self.uploads = (
+            re.compile("|".join(f"(?:{p})" for p in upload_paths)) if upload_paths else None
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -130,7 +143,8 @@ class BrowserGuard:
             await self.app(scope, receive, send)
             return
         headers = _headers(cast("list[tuple[bytes, bytes]]", scope["headers"]))
-        problem = self._refusal(kind, cast("dict[str, Any]", scope).get("method", "GET"), headers)
+        method = cast("dict[str, Any]", scope).get("method", "GET")
+        problem = self._refusal(kind, method, headers, scope["path"])
         if problem is None:
             await self.app(scope, receive, send)
             return
@@ -142,7 +156,7 @@ class BrowserGuard:
             await _refuse_socket(scope, receive, send, status, body)
 
     def _refusal(
-        self, kind: str, method: str, headers: dict[str, str]
+        self, kind: str, method: str, headers: dict[str, str], path: str
     ) -> tuple[int, str, str] | None:
         raw_host = headers.get("host", "")
         host = parse_host(raw_host)
@@ -167,9 +181,24 @@ class BrowserGuard:
             if content_type is None:
                 if headers.get("content-length", "0") != "0" or "transfer-encoding" in headers:
                     return (415, "unsupported-media-type", _JSON_ONLY + "; none was given")
-            elif not _is_json(content_type):
+            elif not _is_json(content_type) and not self._upload(method, content_type, path):
                 return (415, "unsupported-media-type", f"{_JSON_ONLY}; got {content_type[:100]!r}")
+            elif (
+                not _is_json(content_type)
+                and headers.get("sec-fetch-site") in _OTHER_SITES
+                and (origin is None or not self._origin_allowed(origin, raw_host))
+            ):
+                return (403, "origin-not-allowed", "Uploads from other sites are not allowed")
         return None
+
+    def _upload(self, method: str, content_type: str, path: str) -> bool:
+        media = content_type.split(";", 1)[0].strip().lower()
+        return (
+            method == "POST"
+            and media == "multipart/form-data"
+            and self.uploads is not None
+            and self.uploads.fullmatch(path) is not None
+        )
 
     def _origin_allowed(self, origin: str, raw_host: str) -> bool:
         origin = origin.strip().lower().rstrip("/")
@@ -179,6 +208,8 @@ class BrowserGuard:
         # The server's own pages: same host and port; the scheme may differ behind a TLS proxy.
         return bool(sep) and scheme in ("http", "https") and authority == raw_host.strip().lower()
 
+
+_OTHER_SITES = frozenset({"cross-site", "same-site"})
 
 _JSON_ONLY = "The body must be JSON: Content-Type application/json (or application/*+json)"
 

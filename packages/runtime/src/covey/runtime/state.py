@@ -22,6 +22,7 @@ from covey.runtime.dto import (
     RunRequest,
     ToolOut,
 )
+from covey.runtime.knowledge import KnowledgeService
 from covey.runtime.live import LiveRun
 from covey.runtime.problems import ApiError
 from covey.runtime.registry import Registry
@@ -49,6 +50,7 @@ class RuntimeState:
         store: Where runs, events and sessions live.
         manager: The runs of this process.
         verifier: Checks bearer tokens; `None` when auth is off.
+        knowledge: The knowledge bases served and their ingestions.
     """
 
     settings: RuntimeSettings
@@ -56,6 +58,7 @@ class RuntimeState:
     store: Store
     manager: RunManager
     verifier: TokenVerifier | None
+    knowledge: KnowledgeService
     _described: dict[str, AgentOut] = field(default_factory=dict[str, AgentOut])
 
     # --- agents ----------------------------------------------------------------------------------

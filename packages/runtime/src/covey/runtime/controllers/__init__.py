@@ -2,6 +2,7 @@
 
 from covey.runtime.controllers.agents import AgentController
 from covey.runtime.controllers.health import HealthController, MetricsController
+from covey.runtime.controllers.knowledge import KnowledgeController, knowledge_controller
 from covey.runtime.controllers.plugins import PluginController
 from covey.runtime.controllers.runs import RunController
 from covey.runtime.controllers.sessions import SessionController
@@ -12,6 +13,7 @@ from covey.runtime.controllers.ws import agent_socket, team_socket, workflow_soc
 __all__ = [
     "AgentController",
     "HealthController",
+    "KnowledgeController",
     "MetricsController",
     "PluginController",
     "RunController",
@@ -19,6 +21,7 @@ __all__ = [
     "TeamController",
     "WorkflowController",
     "agent_socket",
+    "knowledge_controller",
     "team_socket",
     "workflow_socket",
 ]
