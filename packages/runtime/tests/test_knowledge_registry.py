@@ -75,3 +75,15 @@ def test_knowledge_sources_must_name_a_served_knowledge_base(tmp_path: Path) -> 
     )
     with pytest.raises(ConfigurationError, match="knowledge_sources names 'dcos'"):
         create_app(settings, registry=Registry(knowledge=[kb("docs")]))
+
+
+def test_an_agents_own_knowledge_is_served_without_listing_it() -> None:
+    """Fails if `Agent(knowledge=...)` (and a real Team's member's) is not picked up."""
+    from covey.core import Team
+
+    docs, faq = kb("docs"), kb("faq")
+    helper = Agent(name="helper", model=TestModel(), knowledge=docs)
+    expert = Agent(name="expert", model=TestModel(), knowledge=[faq], knowledge_mode="context")
+    team = Team(name="desk", model=TestModel(), members=[expert])
+    registry = Registry([helper], teams=[team])
+    assert registry.knowledge() == {"docs": docs, "faq": faq}

@@ -3,7 +3,8 @@ a team of the first two (`desk`) and a workflow (`briefing`: a forecast, then a 
 
 The knowledge base `docs` holds Covey's own documentation: `covey.toml` has the runtime ingest
 the repository's `docs/` folder into it at startup, in the background, with the local MiniLM
-embedder and LanceDB under `.covey/`. The assistant searches it with its `search_docs` tool;
+embedder and LanceDB under `.covey/`. The assistant answers from it (`Agent(knowledge=docs)`:
+a `search_knowledge` tool, and the passages it used in the run's references);
 `/v1/knowledge/docs/...` serves it.
 
 The model is `$COVEY_DEMO_MODEL` when set (any model string, e.g. `ollama:llama3.2`), else the
@@ -23,10 +24,9 @@ from covey.core import Agent, Step, StepInput, Team, Workflow
 from covey.core.testing import TestModel
 from covey.knowledge import Knowledge
 from covey.runtime import Registry
-from covey.spec import RunContext, tool
-from covey.spec.store import Scope
+from covey.spec import tool
 
-__all__ = ["MODEL_ENV", "Forecast", "build", "knowledge_base", "registry", "search_tool"]
+__all__ = ["MODEL_ENV", "Forecast", "build", "knowledge_base", "registry"]
 
 MODEL_ENV = "COVEY_DEMO_MODEL"
 """The environment variable naming the demo's model, e.g. `openai:gpt-4.1-mini`."""
@@ -77,23 +77,6 @@ def knowledge_base() -> Knowledge:
     )
 
 
-def search_tool(docs: Knowledge) -> Any:
-    """The assistant's tool searching `docs` in the caller's scope."""
-
-    @tool
-    async def search_docs(ctx: RunContext, query: str) -> list[dict[str, Any]]:
-        """Search Covey's documentation for passages that answer a question.
-
-        Args:
-            query: What to look for, e.g. "how do I resume a paused run?".
-        """
-        scope = Scope(ctx.tenant_id or "default", ctx.user_id)
-        hits = await docs.search(query, k=3, scope=scope)
-        return [{"text": hit.text, **hit.reference()} for hit in hits]
-
-    return search_docs
-
-
 @tool
 def current_time() -> str:
     """The current date and time in UTC."""
@@ -140,7 +123,9 @@ def build() -> Registry:
         model=model or TestModel(),
         instructions="You are a concise assistant. Use the tools when they help; cite the "
         "documentation's passages by name when you use them.",
-        tools=[get_weather, current_time, search_tool(docs)],
+        tools=[get_weather, current_time],
+        knowledge=docs,
+        knowledge_results=3,
     )
     forecaster = Agent(
         name="forecaster",
