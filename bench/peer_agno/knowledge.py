@@ -119,9 +119,12 @@ def _knowledge(path: Path, table: str, config: dict[str, Any]) -> Knowledge:
 
 
 async def ingest(config: dict[str, Any], work: Path) -> dict[str, float]:
-    """Read, chunk, embed and store one folder of text files, end to end."""
-    knowledge = _knowledge(work / "ingest", "ingest", config)
+    """Read, chunk, embed and store one folder of text files, end to end. A small text is
+    ingested first into another table, so imports and first-use set-up are not measured."""
     reader = TextReader(chunking_strategy=RecursiveChunking(chunk_size=config["chunk_size"]))
+    warm = _knowledge(work / "ingest", "warm", config)
+    await warm.ainsert(name="warm", text_content="A first document. " * 50, reader=reader)
+    knowledge = _knowledge(work / "ingest", "ingest", config)
     wall, cpu = time.perf_counter(), time.process_time()
     await knowledge.ainsert(path=config["ingest_dir"], reader=reader)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
