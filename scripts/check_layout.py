@@ -17,6 +17,8 @@ COMPOSERS = {"core", "runtime", "learn", "conformance"}
 # What a plugin may bring in through an optional extra: its fake server (`<plugin>.testing`) is
 # built on covey-testing, which only its tests need.
 PLUGIN_EXTRA_COVEY_DEPENDENCIES = {"covey-spec", "covey-testing"}
+# A models package may ship chat models, embedders or both: its name in either group will do.
+ALSO_ACCEPTED_GROUPS = {"models": ("covey.embedders",)}
 
 
 def requirement_name(requirement: str) -> str:
@@ -99,9 +101,12 @@ def check(package: Package) -> list[str]:
                 )
     group = package.entry_point_group
     if group and package.kind not in COMPOSERS:
-        own = entry_points.get(group, {})
-        if package.name not in own and any(g.startswith("covey.") for g in entry_points):
-            errors.append(f"{where}: must register entry point {package.name!r} in {group}")
+        groups = (group, *ALSO_ACCEPTED_GROUPS.get(package.kind or "", ()))
+        registered = any(package.name in entry_points.get(g, {}) for g in groups)
+        if not registered and any(g.startswith("covey.") for g in entry_points):
+            errors.append(
+                f"{where}: must register entry point {package.name!r} in {' or '.join(groups)}"
+            )
     return errors
 
 

@@ -87,3 +87,37 @@ def test_the_real_covey_testing_is_checked_as_a_package() -> None:
     real = Package(ROOT / "packages/testing", None, "testing", pyproject)
     assert real.import_path == "covey.testing"
     assert check(real) == []
+
+
+def test_a_models_plugin_may_register_embedders_only(tmp_path: Path) -> None:
+    """covey-models-local ships an embedder and no chat model: `local` in covey.embedders is its
+    registration. A name in neither group is still refused."""
+    embedders_only = package(
+        tmp_path,
+        "models-acme",
+        {
+            "dependencies": ["covey-spec"],
+            "entry-points": {"covey.embedders": {"acme": "covey.models.acme:make"}},
+        },
+    )
+    assert check(embedders_only) == []
+    misnamed = package(
+        tmp_path / "b",
+        "models-acme",
+        {
+            "dependencies": ["covey-spec"],
+            "entry-points": {"covey.embedders": {"other": "covey.models.acme:make"}},
+        },
+    )
+    assert check(misnamed) == [
+        "packages/models-acme: must register entry point 'acme' in covey.models or covey.embedders"
+    ]
+    db = package(
+        tmp_path / "c",
+        "db-acme",
+        {
+            "dependencies": ["covey-spec"],
+            "entry-points": {"covey.embedders": {"acme": "covey.db.acme:make"}},
+        },
+    )
+    assert check(db) == ["packages/db-acme: must register entry point 'acme' in covey.db"]
