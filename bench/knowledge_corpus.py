@@ -8,9 +8,9 @@ module. The corpus is the same for the same Python and the same versions of thos
 `bench/.cache/knowledge/` (gitignored), as are the tier's vectors.
 
 `tier_chunks` packs paragraphs into chunks of at most `size` characters; `noisy_tier` makes a
-larger tier from a smaller one: copy `c` (1, 2, …) of chunk `i` drops every tenth word starting
-at word `c - 1` and moves its vector by Gaussian noise (σ = `NOISE` per dimension, seeded by
-`c`), renormalised — cosine ≈ 0.98 to the original.
+larger tier from the embedded chunks: copy `c` (1, 2, …) of chunk `i` drops every tenth word
+starting at word `(c - 1) mod 10` and moves its vector by Gaussian noise (σ = `NOISE` per
+dimension, seeded by `c`), renormalised — cosine ≈ 0.98 to the original.
 """
 
 from __future__ import annotations
@@ -37,7 +37,16 @@ LIBRARIES = (
     ("httpx", "httpx"),
     ("anyio", "anyio"),
 )
-_SKIP = {"test", "tests", "idlelib", "lib2to3", "turtledemo", "tkinter", "ensurepip", "site-packages"}
+_SKIP = {
+    "test",
+    "tests",
+    "idlelib",
+    "lib2to3",
+    "turtledemo",
+    "tkinter",
+    "ensurepip",
+    "site-packages",
+}
 
 
 def _docstrings(path: Path) -> str:
@@ -149,7 +158,7 @@ def noisy_tier(texts: list[str], vectors: Any, copies: int) -> tuple[list[str], 
     for c in range(1, copies):
         for text in texts:
             words = text.split(" ")
-            out_texts.append(" ".join(w for i, w in enumerate(words) if i % 10 != (c - 1)))
+            out_texts.append(" ".join(w for i, w in enumerate(words) if i % 10 != (c - 1) % 10))
         rng = np.random.default_rng(c)
         moved = vectors + rng.normal(0.0, NOISE, size=vectors.shape).astype(np.float32)
         blocks.append(moved / np.linalg.norm(moved, axis=1, keepdims=True))

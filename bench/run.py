@@ -26,6 +26,7 @@ SECTIONS = [
     "bench_store",
     "bench_runtime",
     "bench_postgres",
+    "bench_knowledge",
 ]
 
 

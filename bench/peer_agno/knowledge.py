@@ -161,6 +161,7 @@ async def latency(config: dict[str, Any], work: Path) -> dict[str, Any]:
         rows: dict[str, Any] = {"load_seconds": load, "count": knowledge.vector_db.get_count()}
         for mode, agno_mode in MODES.items():
             samples: list[float] = []
+            began = time.perf_counter()
             for i in range(config["warm"] + config["runs"]):
                 query = queries[i % len(queries)]
                 started = time.perf_counter()
@@ -169,17 +170,22 @@ async def latency(config: dict[str, Any], work: Path) -> dict[str, Any]:
                     samples.append((time.perf_counter() - started) * 1000)
                 if not hits:
                     raise RuntimeError(f"Agno {mode} search found nothing for {query!r}")
-            rows[mode] = percentiles(samples)
+                if time.perf_counter() - began > config["mode_seconds"] and len(samples) >= 5:
+                    break
+            rows[mode] = [*percentiles(samples), len(samples)]
         out[tier["name"]] = rows
         knowledge.vector_db.drop()
     return out
 
 
+def _jsonl(path: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line]
+
+
 async def recall(config: dict[str, Any], work: Path) -> dict[str, float]:
     """recall@5 on the labelled set: each passage one document named by its id."""
     labelled = config["labelled"]
-    passages = [json.loads(line) for line in Path(labelled["passages"]).read_text().splitlines()]
-    queries = [json.loads(line) for line in Path(labelled["queries"]).read_text().splitlines()]
+    passages, queries = _jsonl(labelled["passages"]), _jsonl(labelled["queries"])
     knowledge = _knowledge(work / "labelled", "labelled", config)
     reader = TextReader(chunking_strategy=RecursiveChunking(chunk_size=config["chunk_size"]))
     for passage in passages:
@@ -197,8 +203,7 @@ async def recall(config: dict[str, Any], work: Path) -> dict[str, float]:
     return out
 
 
-async def main() -> None:
-    config = json.loads(Path(sys.argv[1]).read_text())
+async def main(config: dict[str, Any]) -> None:
     work = Path(config["work"])
     # The embedder's first use loads the model; both sides pay it outside the measurements.
     warm = _embedder(config)
@@ -214,4 +219,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(json.loads(Path(sys.argv[1]).read_text())))
