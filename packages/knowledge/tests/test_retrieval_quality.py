@@ -3,9 +3,10 @@
 
 Each passage is ingested as one document named by its id; a question is answered when one of its
 relevant passages is among the first five hits. The floors sit a little under what
-all-MiniLM-L6-v2 reaches here (vector 1.00, text 0.93, hybrid 1.00 on the reference store), so a
-broken embedder, pooling, tokenizer, text ranking or fusion fails them; `make bench` prints the
-same figure for every store and for Agno.
+all-MiniLM-L6-v2 reaches here on the reference store (vector 1.00, text 0.92, hybrid 0.95), so a
+broken embedder, pooling, tokenizer, text ranking or fusion fails them: `HashEmbedder` in its
+place scores vector 0.38 and hybrid 0.72. `make bench` prints the same figure for every store
+and for Agno.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from covey.models.local import MiniLMEmbedder
 from covey.testing import InMemoryVectorStore
 
 DATA = Path(__file__).parent / "data" / "retrieval"
-FLOORS = {"vector": 0.95, "text": 0.85, "hybrid": 0.95}
+FLOORS = {"vector": 0.95, "text": 0.85, "hybrid": 0.90}
 
 
 def _lines(name: str) -> list[dict[str, Any]]:
@@ -35,9 +36,7 @@ QUERIES = _lines("queries.jsonl")
 
 async def _misses() -> dict[str, list[str]]:
     """Per mode, the questions with no relevant passage in the first five hits."""
-    kb = Knowledge(
-        "retrieval", vector_store=InMemoryVectorStore(), embedder=MiniLMEmbedder()
-    )
+    kb = Knowledge("retrieval", vector_store=InMemoryVectorStore(), embedder=MiniLMEmbedder())
     async with kb:
         for passage in PASSAGES:
             await kb.ingest_text(passage["text"], name=passage["id"])
