@@ -63,7 +63,7 @@ TIERS = (10_000, 100_000) if FULL else (10_000,)
 TIER_CHUNK = 400
 RUNS = 200 if FULL else 60
 WARM = 5
-MODE_SECONDS = 60.0
+MODE_SECONDS = 20.0
 """A mode stops after this many seconds of searching and reports the samples it has."""
 LOAD_SECONDS = 900.0
 """A store that cannot take a tier in this time is reported as such."""
