@@ -337,10 +337,14 @@ async def _covey(
                 if url is None:
                     out["latency"][label] = {"error": why}
                     continue
-                for size, tier in tiers.items():
-                    out["latency"][(label, size)] = await _latency(url, embedder, tier, queries)
-                _say(f"{label}: recall@5")
-                out["recall"][label] = await _recall(url, memo)
+                try:
+                    for size, tier in tiers.items():
+                        got = await _latency(url, embedder, tier, queries)
+                        out["latency"][(label, size)] = got
+                    _say(f"{label}: recall@5")
+                    out["recall"][label] = await _recall(url, memo)
+                except Exception as error:  # a failing store is a row, not the end of make bench
+                    out["latency"][label] = {"error": f"failed: {error!r}"[:200]}
     return out
 
 
