@@ -1,47 +1,70 @@
 """Compile the spec's filter AST into a LanceDB SQL predicate with `matches()` semantics.
 
-Besides the record's metadata as JSON text, each row keeps its top-level scalar values split by
-JSON type into three columns of Lance's JSON type (`lance.json`, stored as JSONB):
-`meta_str` (strings), `meta_num` (numbers) and `meta_bool` (booleans); lists, objects and nulls
-go in none. A leaf reads the column of its value's type, so type-strictness holds by
-construction: `Eq("year", 2023)` reads `meta_num` and never sees the string `"2023"`, and `True`
-is never `1`. (Lance's `json_get_*` functions coerce across types and its filter SQL has no
-`CASE`, so one mixed column could not be filtered strictly.)
+Besides the record's metadata as JSON text, each row keeps its top-level scalar values apart by
+type, in columns made for filtering (lists, objects and nulls go in none of them, so they never
+match):
 
-Every leaf is wrapped in `COALESCE(..., FALSE)` so a missing field is FALSE, never NULL, and
+- `meta_pairs` (text): each string or boolean as `US json(key) RS json(value)`, then a final
+  `US` (US = `\\x1f`, RS = `\\x1e`). `json.dumps` escapes every control character, so the
+  separators only ever separate, and `Eq` / `In` on a string or a boolean is a substring test
+  for one whole pair: `"2023"` (a string) and `2023` (a number) are different text, `true` is
+  not `1`. This is the hot path (tenant, user, knowledge base), about 15× cheaper in Lance than
+  a JSON lookup.
+- `meta_num` (Lance JSON): the numbers, read with `json_get_float` for `Eq` and `Range`, so
+  `1 == 1.0`. Numbers compare as 64-bit floats: integers beyond 2**53 by their nearest float.
+- `meta_str` (Lance JSON): the strings again, read with `json_get_string` for `Range`, which
+  orders them by code point as Python does.
+
+Lance's `json_get_*` functions coerce across types and its filter SQL has no `CASE`, so one
+mixed JSON column could not be filtered type-strictly; hence a column per type.
+
+A JSON lookup of a missing key is NULL; every such leaf is wrapped in `COALESCE(..., FALSE)` so
 `NOT` of it is TRUE, as `matches` says. Field names are checked by the spec (letters, digits,
-`_`); values go through `sql_literal`, never pasted. Numbers compare as 64-bit floats, so
-integers beyond 2**53 compare by their nearest float.
+`_`); values go through `sql_literal` / `sql_string`, never pasted.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from typing import Any
 
 from covey.spec.vectors import And, Eq, Filter, In, Not, Or, Range, Scalar
 
-__all__ = ["compile_filter", "split_by_type", "sql_literal", "sql_string"]
+__all__ = ["compile_filter", "filter_columns", "sql_literal", "sql_string"]
 
 _OPERATORS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+_UNIT = "\x1f"
+_RECORD = "\x1e"
 
 
-def split_by_type(
-    metadata: Mapping[str, Any],
-) -> tuple[dict[str, str], dict[str, float], dict[str, bool]]:
-    """The top-level strings, numbers and booleans of `metadata`, for the three filter columns."""
+def _json(value: object) -> str:
+    return json.dumps(value, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
+
+
+def _pair(key: str, value: str | bool) -> str:
+    return _UNIT + _json(key) + _RECORD + _json(value)
+
+
+def filter_columns(metadata: Mapping[str, Any]) -> tuple[str, str, str]:
+    """The `meta_pairs`, `meta_num` and `meta_str` values of a row with this metadata.
+
+    Raises:
+        ValueError: a number is not finite.
+    """
+    pairs: list[str] = []
+    numbers: dict[str, int | float] = {}
     strings: dict[str, str] = {}
-    numbers: dict[str, float] = {}
-    booleans: dict[str, bool] = {}
     for key, value in metadata.items():
         if isinstance(value, bool):
-            booleans[key] = value
+            pairs.append(_pair(key, value))
         elif isinstance(value, int | float):
             numbers[key] = value
         elif isinstance(value, str):
+            pairs.append(_pair(key, value))
             strings[key] = value
-    return strings, numbers, booleans
+    return "".join(pairs) + _UNIT, _json(numbers), _json(strings)
 
 
 def sql_string(value: str) -> str:
@@ -76,13 +99,17 @@ def sql_literal(value: Scalar) -> str:
     return sql_string(value)
 
 
-def _compare(field: str, operator: str, value: Scalar) -> str:
-    """One comparison of `metadata[field]` with `value`, in the column of the value's type."""
-    if isinstance(value, bool):
-        return f"json_get_bool(meta_bool, '{field}') {operator} {sql_literal(value)}"
-    if isinstance(value, str):
-        return f"json_get_string(meta_str, '{field}') {operator} {sql_literal(value)}"
-    return f"json_get_float(meta_num, '{field}') {operator} {sql_literal(value)}"
+def _equals(field: str, value: Scalar) -> str:
+    if isinstance(value, bool | str):
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("a filter value may not contain a NUL character")
+        return f"strpos(meta_pairs, {sql_string(_pair(field, value) + _UNIT)}) > 0"
+    return _definite(f"json_get_float(meta_num, '{field}') = {sql_literal(value)}")
+
+
+def _compare(field: str, operator: str, bound: int | float | str) -> str:
+    column = "json_get_string(meta_str" if isinstance(bound, str) else "json_get_float(meta_num"
+    return f"{column}, '{field}') {operator} {sql_literal(bound)}"
 
 
 def _definite(predicate: str) -> str:
@@ -91,20 +118,18 @@ def _definite(predicate: str) -> str:
 
 
 def compile_filter(flt: Filter) -> str:
-    """A SQL predicate over the `metadata` column that selects what `matches(flt, ...)` selects.
+    """A SQL predicate over the filter columns that selects what `matches(flt, ...)` selects.
 
     Raises:
         ValueError: a value cannot be expressed safely (see `sql_literal`).
     """
     match flt:
         case Eq():
-            return _definite(_compare(flt.field, "=", flt.value))
+            return _equals(flt.field, flt.value)
         case In():
             if not flt.values:
                 return "FALSE"
-            return (
-                "(" + " OR ".join(_definite(_compare(flt.field, "=", v)) for v in flt.values) + ")"
-            )
+            return "(" + " OR ".join(_equals(flt.field, v) for v in flt.values) + ")"
         case Range():
             parts = [_compare(flt.field, _OPERATORS[op], bound) for op, bound in flt.bounds()]
             return _definite("(" + " AND ".join(parts) + ")")

@@ -26,17 +26,18 @@ def parse_url(url: str) -> tuple[str, float | None]:
     """
     example = "e.g. 'lancedb:///.covey/lancedb' (relative) or 'lancedb:////var/lib/kb' (absolute)"
     parts = urlsplit(url)
+    shown = _redacted(url)
     if parts.scheme.lower() != "lancedb":
-        raise ConfigurationError(f"Not a LanceDB URL: {url!r}; {example}.")
+        raise ConfigurationError(f"Not a LanceDB URL: {shown!r}; {example}.")
     if parts.netloc:
         raise ConfigurationError(
-            f"LanceDB URL {url!r} names a host ({parts.netloc!r}); covey-vectordb-lancedb "
-            f"opens a local folder: write three slashes, {example}."
+            f"LanceDB URL {shown!r} names a host; covey-vectordb-lancedb opens a local folder: "
+            f"write three slashes, {example}."
         )
     if parts.fragment:
-        raise ConfigurationError(f"LanceDB URL {url!r} has a '#' fragment; {example}.")
+        raise ConfigurationError(f"LanceDB URL {shown!r} has a '#' fragment; {example}.")
     if not parts.path.startswith("/") or parts.path == "/":
-        raise ConfigurationError(f"LanceDB URL {url!r} names no folder; {example}.")
+        raise ConfigurationError(f"LanceDB URL {shown!r} names no folder; {example}.")
     path = unquote(parts.path[1:])
     if "\x00" in path:
         raise ConfigurationError("LanceDB URL path contains a NUL character.")
@@ -60,6 +61,15 @@ def parse_url(url: str) -> tuple[str, float | None]:
                 f">= 0, got {value!r}."
             )
     return path, interval
+
+
+def _redacted(url: str) -> str:
+    """`url` with any `user:password@` replaced, so an error never shows a secret."""
+    scheme, sep, rest = url.partition("://")
+    authority, slash, tail = rest.partition("/")
+    if "@" in authority:
+        authority = "***@" + authority.rpartition("@")[2]
+    return scheme + sep + authority + slash + tail
 
 
 def lancedb_vector_store(url: str) -> LanceDBVectorStore:

@@ -1,7 +1,8 @@
 """`LanceDBVectorStore`: a `VectorStore` in a local folder, on LanceDB's async API.
 
-One collection is one Lance table: `id`, `vector` (fixed-size float32), `text` (with LanceDB's
-native full-text index, BM25) and `metadata` (Lance's JSON type, filtered in the engine; see
+One collection is one Lance table: `id` (BTree index), `vector` (fixed-size float32), `text`
+(LanceDB's native full-text index, BM25), `metadata` (the record's metadata as JSON text) and
+`meta_pairs` / `meta_num` / `meta_str`, its top-level values apart by type for filters (see
 `filters`). The embedder's name and dimensions are the table schema's metadata.
 
 Writes to a table are serialised within the process (a lock per table) and each is one Lance
@@ -11,19 +12,24 @@ commit optimistically; LanceDB retries a conflicting commit.
 
 from __future__ import annotations
 
-import json
 import math
 import os
-from collections.abc import AsyncGenerator, Iterable, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING
 
 import anyio
 
-from covey.spec.errors import CoveyError, EmbedderMismatchError, InvalidInputError, VectorStoreError
+from covey.spec.errors import (
+    ConfigurationError,
+    CoveyError,
+    EmbedderMismatchError,
+    InvalidInputError,
+    VectorStoreError,
+)
 from covey.spec.store import check_id
 from covey.spec.vectors import (
     CollectionInfo,
@@ -38,7 +44,18 @@ from covey.spec.vectors import (
     check_records,
     reciprocal_rank_fusion,
 )
-from covey.vectordb.lancedb.filters import compile_filter, split_by_type, sql_string
+from covey.vectordb.lancedb.rows import (
+    DIMENSIONS_KEY,
+    EMBEDDER_KEY,
+    FORMAT,
+    FORMAT_KEY,
+    arrow_records,
+    columns,
+    id_predicates,
+    table_schema,
+    to_record,
+    where_clause,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -48,13 +65,12 @@ if TYPE_CHECKING:
 
 __all__ = ["LanceDBVectorStore"]
 
-_EMBEDDER_KEY = b"covey.embedder_name"
-_DIMENSIONS_KEY = b"covey.dimensions"
-_COLUMNS = ["id", "text", "metadata"]
-# Ids per `id IN (...)` predicate, to keep one SQL string bounded.
-_IDS_PER_QUERY = 500
 # Hybrid search fuses this many candidates of each ranking (at least k of each).
 _HYBRID_CANDIDATES = 100
+# Each upsert is a Lance commit with its own small files; compact after this many.
+_OPTIMIZE_AFTER_WRITES = 100
+# Upserts of more records are checked and converted in a worker thread.
+_INLINE_RECORDS = 256
 
 
 @dataclass(slots=True)
@@ -64,6 +80,10 @@ class _Table:
     write_lock: anyio.Lock = field(default_factory=anyio.Lock)
     rows_since_optimize: int = 0
     writes_since_optimize: int = 0
+
+
+class _ForeignTableError(VectorStoreError):
+    """A table in the folder that this package did not make (or made in another layout)."""
 
 
 @asynccontextmanager
@@ -112,12 +132,12 @@ class LanceDBVectorStore(VectorStore):
         if read_consistency_interval is not None and not (
             math.isfinite(read_consistency_interval) and read_consistency_interval >= 0
         ):
-            raise InvalidInputError(
+            raise ConfigurationError(
                 "read_consistency_interval must be a number of seconds >= 0 or None, got "
                 f"{read_consistency_interval!r}"
             )
         if type(optimize_after_rows) is not int or optimize_after_rows < 1:
-            raise InvalidInputError(
+            raise ConfigurationError(
                 f"optimize_after_rows must be a positive integer, got {optimize_after_rows!r}"
             )
         self._path = Path(path).absolute()
@@ -170,15 +190,22 @@ class LanceDBVectorStore(VectorStore):
             raise VectorStoreError(f"LanceDB failed to open table {name!r}: {e}") from e
         async with _backend_errors(f"read the schema of {name!r}"):
             metadata = (await handle.schema()).metadata or {}
-        if _EMBEDDER_KEY not in metadata or _DIMENSIONS_KEY not in metadata:
-            raise VectorStoreError(
+        if EMBEDDER_KEY not in metadata or DIMENSIONS_KEY not in metadata:
+            raise _ForeignTableError(
                 f"LanceDB table {name!r} in {self._path} was not made by covey-vectordb-lancedb "
                 "(its schema records no embedder); use another collection name."
             )
+        if metadata.get(FORMAT_KEY) != FORMAT:
+            found = metadata.get(FORMAT_KEY, b"none").decode(errors="replace")
+            raise _ForeignTableError(
+                f"LanceDB table {name!r} in {self._path} has layout {found!r}; this version of "
+                f"covey-vectordb-lancedb reads layout {FORMAT.decode()!r}. Drop the collection "
+                "and ingest again, or use the covey-vectordb-lancedb version that wrote it."
+            )
         info = CollectionInfo(
             name=name,
-            embedder_name=metadata[_EMBEDDER_KEY].decode(),
-            dimensions=int(metadata[_DIMENSIONS_KEY]),
+            embedder_name=metadata[EMBEDDER_KEY].decode(),
+            dimensions=int(metadata[DIMENSIONS_KEY]),
         )
         table = _Table(handle, info)
         self._tables[name] = table
@@ -191,23 +218,6 @@ class LanceDBVectorStore(VectorStore):
             return cached
         async with self._lock:
             return await self._open(name)
-
-    @staticmethod
-    def _schema(embedder_name: str, dimensions: int) -> pa.Schema:
-        import pyarrow as pa
-
-        return pa.schema(
-            [
-                pa.field("id", pa.string(), nullable=False),
-                pa.field("vector", pa.list_(pa.float32(), dimensions), nullable=False),
-                pa.field("text", pa.string()),
-                pa.field("metadata", pa.string(), nullable=False),
-                pa.field("meta_str", pa.json_(pa.string()), nullable=False),
-                pa.field("meta_num", pa.json_(pa.string()), nullable=False),
-                pa.field("meta_bool", pa.json_(pa.string()), nullable=False),
-            ],
-            metadata={_EMBEDDER_KEY: embedder_name.encode(), _DIMENSIONS_KEY: str(dimensions)},
-        )
 
     async def ensure_collection(
         self, name: str, *, embedder_name: str, dimensions: int
@@ -226,18 +236,22 @@ class LanceDBVectorStore(VectorStore):
             return await self._info(table)
 
     async def _create(self, name: str, embedder_name: str, dimensions: int) -> _Table:
-        from lancedb.index import FTS
+        from lancedb.index import FTS, BTree
 
         db = await self._connection()
         async with _backend_errors(f"create table {name!r}"):
             # exist_ok: another process may create it first; `_open` then reads its embedder.
             handle = await db.create_table(  # pyright: ignore[reportUnknownMemberType]
-                name, schema=self._schema(embedder_name, dimensions), exist_ok=True
+                name, schema=table_schema(embedder_name, dimensions), exist_ok=True
             )
-            if not any(index.columns == ["text"] for index in await handle.list_indices()):
+            indexed = {tuple(index.columns) for index in await handle.list_indices()}
+            if ("text",) not in indexed:
                 # Rows written after the index are searched too (unindexed rows are scanned)
                 # until `optimize` folds them in.
                 await handle.create_index("text", config=FTS())
+            if ("id",) not in indexed:
+                # merge_insert joins on id: without an index every upsert scans the table.
+                await handle.create_index("id", config=BTree())
             handle.close()
         return await self._open(name)
 
@@ -263,10 +277,8 @@ class LanceDBVectorStore(VectorStore):
             try:
                 table = await self._table(name)
                 found.append(await self._info(table))
-            except (CollectionNotFoundError, InvalidInputError):
-                continue  # dropped meanwhile, or a name covey would never give a collection
-            except VectorStoreError:
-                continue  # not a covey table
+            except (CollectionNotFoundError, InvalidInputError, _ForeignTableError):
+                continue  # dropped meanwhile, a name covey never gives, or not a covey table
         return found
 
     async def drop_collection(self, name: str) -> bool:
@@ -302,14 +314,13 @@ class LanceDBVectorStore(VectorStore):
     async def upsert(self, collection: str, records: Sequence[Record]) -> None:
         """See `VectorStore.upsert`. One LanceDB `merge_insert` on `id`: all or nothing."""
         table = await self._table(collection)
-        check_records(records, table.info)
-        if not records:
+        if len(records) > _INLINE_RECORDS:
+            # Checking and converting thousands of vectors takes long enough to stall the loop.
+            data = await anyio.to_thread.run_sync(self._prepare, table.info, records)
+        else:
+            data = self._prepare(table.info, records)
+        if data is None:
             return
-        data = _arrow_records(
-            records,
-            self._schema(table.info.embedder_name, table.info.dimensions),
-            table.info.dimensions,
-        )
         async with table.write_lock:
             async with _backend_errors(f"upsert into {collection!r}"):
                 await (
@@ -319,8 +330,20 @@ class LanceDBVectorStore(VectorStore):
                     .execute(data)  # pyright: ignore[reportUnknownMemberType]
                 )
             table.rows_since_optimize += len(records)
-            if table.rows_since_optimize >= self._optimize_after_rows:
+            table.writes_since_optimize += 1
+            if (
+                table.rows_since_optimize >= self._optimize_after_rows
+                or table.writes_since_optimize >= _OPTIMIZE_AFTER_WRITES
+            ):
                 await self._optimize_locked(table)
+
+    def _prepare(self, info: CollectionInfo, records: Sequence[Record]) -> pa.Table | None:
+        check_records(records, info)
+        if not records:
+            return None
+        return arrow_records(
+            records, table_schema(info.embedder_name, info.dimensions), info.dimensions
+        )
 
     async def optimize(self, collection: str) -> None:
         """Compact the collection's files and fold new rows into its full-text index.
@@ -340,6 +363,7 @@ class LanceDBVectorStore(VectorStore):
         async with _backend_errors(f"optimize {table.info.name!r}"):
             await table.handle.optimize()
         table.rows_since_optimize = 0
+        table.writes_since_optimize = 0
 
     async def delete(
         self,
@@ -355,13 +379,13 @@ class LanceDBVectorStore(VectorStore):
             )
         for record_id in ids or ():
             check_id(record_id, "record id")
-        where = _where(filter)
+        where = where_clause(filter)
         table = await self._table(collection)
         if ids is not None and not ids:
             return 0
         deleted = 0
         async with table.write_lock:
-            for predicate in _id_predicates(ids, where) if ids is not None else [where]:
+            for predicate in id_predicates(ids, where) if ids is not None else [where]:
                 assert predicate is not None
                 async with _backend_errors(f"delete from {collection!r}"):
                     result = await table.handle.delete(predicate)
@@ -373,7 +397,7 @@ class LanceDBVectorStore(VectorStore):
 
     async def count(self, collection: str, filter: Filter | None = None) -> int:
         """See `VectorStore.count`."""
-        where = _where(filter)
+        where = where_clause(filter)
         table = await self._table(collection)
         async with _backend_errors(f"count the rows of {collection!r}"):
             return await table.handle.count_rows(where)
@@ -384,13 +408,11 @@ class LanceDBVectorStore(VectorStore):
             check_id(record_id, "record id")
         table = await self._table(collection)
         found: dict[str, Record] = {}
-        for predicate in _id_predicates(ids, None):
+        for predicate in id_predicates(ids, None):
             async with _backend_errors(f"read from {collection!r}"):
-                rows = await (
-                    table.handle.query().where(predicate).select([*_COLUMNS, "vector"]).to_arrow()
-                )
+                rows = await table.handle.query().where(predicate).select(columns(True)).to_arrow()
             for row in rows.to_pylist():
-                record = _record(row, with_vector=True)
+                record = to_record(row)
                 found[record.id] = record
         return [found[i] for i in dict.fromkeys(ids) if i in found]
 
@@ -401,7 +423,7 @@ class LanceDBVectorStore(VectorStore):
         BM25 full-text search; `hybrid`: `reciprocal_rank_fusion` of the two rankings. The
         filter runs before the top-k cut in all three.
         """
-        where = _where(query.filter)
+        where = where_clause(query.filter)
         table = await self._table(collection)
         info = table.info
         if query.vector is not None and len(query.vector) != info.dimensions:
@@ -416,8 +438,18 @@ class LanceDBVectorStore(VectorStore):
             scored = await self._text(table, query, where, query.k)
         else:
             window = max(query.k, _HYBRID_CANDIDATES)
-            by_vector = await self._vector(table, query, where, window)
-            by_text = await self._text(table, query, where, window)
+            by_vector: list[tuple[Record, float]] = []
+            by_text: list[tuple[Record, float]] = []
+
+            async def vector() -> None:
+                by_vector.extend(await self._vector(table, query, where, window))
+
+            async def text() -> None:
+                by_text.extend(await self._text(table, query, where, window))
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(vector)
+                tg.start_soon(text)
             rows = {row.id: row for row, _ in (*by_vector, *by_text)}
             fused = reciprocal_rank_fusion(
                 [[r.id for r, _ in by_vector], [r.id for r, _ in by_text]]
@@ -427,8 +459,6 @@ class LanceDBVectorStore(VectorStore):
         for record, score in scored:
             if query.min_score is not None and score < query.min_score:
                 continue
-            if not query.include_vectors:
-                record.vector = None
             hits.append(QueryHit(record=record, score=score))
             if len(hits) == query.k:
                 break
@@ -441,12 +471,12 @@ class LanceDBVectorStore(VectorStore):
         if not any(query.vector):
             # Cosine similarity with a zero vector is undefined; LanceDB drops such rows, the
             # reference store scores them 0. Keep the reference: any `limit` rows, scored 0.
-            return [(r, 0.0) for r in await self._scan(table, where, limit)]
+            return [(r, 0.0) for r in await self._scan(table, where, limit, query.include_vectors)]
         search = (
             table.handle.query()
             .nearest_to(query.vector)  # pyright: ignore[reportUnknownMemberType]
             .distance_type("cosine")
-            .select([*_COLUMNS, "vector", "_distance"])
+            .select([*columns(query.include_vectors), "_distance"])
             .limit(limit)
         )
         if where is not None:
@@ -457,7 +487,7 @@ class LanceDBVectorStore(VectorStore):
         for row in rows:
             distance = row["_distance"]
             score = 0.0 if distance is None or math.isnan(distance) else 1.0 - distance
-            scored.append((_record(row, with_vector=True), score))
+            scored.append((to_record(row), score))
         return scored
 
     async def _text(
@@ -467,79 +497,22 @@ class LanceDBVectorStore(VectorStore):
         search = (
             table.handle.query()
             .nearest_to_text(query.text, columns="text")
-            .select([*_COLUMNS, "vector", "_score"])
+            .select([*columns(query.include_vectors), "_score"])
             .limit(limit)
         )
         if where is not None:
             search = search.where(where)
         async with _backend_errors(f"search the text of {table.info.name!r}"):
             rows = (await search.to_arrow()).to_pylist()
-        return [(_record(row, with_vector=True), float(row["_score"])) for row in rows]
+        return [(to_record(row), float(row["_score"])) for row in rows]
 
     @staticmethod
-    async def _scan(table: _Table, where: str | None, limit: int) -> list[Record]:
-        scan = table.handle.query().select([*_COLUMNS, "vector"]).limit(limit)
+    async def _scan(
+        table: _Table, where: str | None, limit: int, with_vectors: bool
+    ) -> list[Record]:
+        scan = table.handle.query().select(columns(with_vectors)).limit(limit)
         if where is not None:
             scan = scan.where(where)
         async with _backend_errors(f"read from {table.info.name!r}"):
             rows = (await scan.to_arrow()).to_pylist()
-        return [_record(row, with_vector=True) for row in rows]
-
-
-# --- conversions ---------------------------------------------------------------------------------
-
-
-def _where(flt: Filter | None) -> str | None:
-    if flt is None:
-        return None
-    try:
-        return compile_filter(flt)
-    except ValueError as e:
-        raise InvalidInputError(f"Filter cannot be used: {e}") from e
-
-
-def _id_predicates(ids: Sequence[str], where: str | None) -> Iterable[str]:
-    unique = list(dict.fromkeys(ids))
-    for start in range(0, len(unique), _IDS_PER_QUERY):
-        chunk = unique[start : start + _IDS_PER_QUERY]
-        predicate = "id IN (" + ", ".join(sql_string(i) for i in chunk) + ")"
-        yield predicate if where is None else f"({predicate}) AND {where}"
-
-
-def _json(value: object) -> str:
-    return json.dumps(value, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
-
-
-def _arrow_records(records: Sequence[Record], schema: pa.Schema, dimensions: int) -> pa.Table:
-    import pyarrow as pa
-
-    columns: list[list[str]] = [[], [], [], []]
-    try:
-        for record in records:
-            columns[0].append(_json(record.metadata))
-            for column, values in zip(columns[1:], split_by_type(record.metadata), strict=True):
-                column.append(_json(values))
-    except (TypeError, ValueError) as e:
-        raise InvalidInputError(f"Record metadata is not JSON: {e}") from e
-    flat = pa.array([x for r in records for x in r.vector or ()], type=pa.float32())
-    # The stubs leave FixedSizeListArray's item type unknown.
-    vectors = cast("pa.Array[Any]", pa.FixedSizeListArray.from_arrays(flat, dimensions))  # pyright: ignore[reportUnknownMemberType]
-    return pa.Table.from_arrays(
-        [
-            pa.array([r.id for r in records], type=pa.string()),
-            vectors,
-            pa.array([r.text for r in records], type=pa.string()),
-            pa.array(columns[0], type=pa.string()),
-            *(pa.array(c, type=pa.json_(pa.string())) for c in columns[1:]),
-        ],
-        schema=schema,
-    )
-
-
-def _record(row: dict[str, Any], *, with_vector: bool) -> Record:
-    return Record(
-        id=row["id"],
-        vector=row["vector"] if with_vector else None,
-        text=row["text"],
-        metadata=json.loads(row["metadata"]),
-    )
+        return [to_record(row) for row in rows]
