@@ -56,3 +56,23 @@ def test_bad_urls_are_configuration_errors(url: str, message: str) -> None:
     with pytest.raises(ConfigurationError, match=message) as caught:
         plugins.resolve_vector_store(url)
     assert "s3cret" not in str(caught.value)
+
+
+def test_a_server_url_with_credentials_is_refused_without_echoing_them() -> None:
+    with pytest.raises(ConfigurationError, match="QDRANT_API_KEY") as caught:
+        QdrantVectorStore("https://admin:s3cret@qdrant.example.com:6333")
+    assert "s3cret" not in str(caught.value)
+
+
+def test_the_api_key_is_not_in_the_repr() -> None:
+    store = QdrantVectorStore("https://qdrant.example.com:6333", api_key="s3cret")
+    assert repr(store) == "QdrantVectorStore('https://qdrant.example.com:6333')"
+    assert "s3cret" not in repr(vars(store))
+
+
+def test_the_install_hint_for_qdrants_names_this_distribution() -> None:
+    mine = {
+        p.name for p in plugins.available("vectordb") if p.distribution == "covey-vectordb-qdrant"
+    }
+    assert mine == {"qdrant", "qdrants"}
+    assert plugins.KNOWN_PROVIDERS[("vectordb", "qdrants")] == "covey-vectordb-qdrant"

@@ -74,6 +74,7 @@ KNOWN_PROVIDERS: dict[tuple[str, str], str] = {
     ("db", "postgresql"): "covey-db-sql",
     ("db", "postgres"): "covey-db-sql",
     ("vectordb", "postgresql"): "covey-vectordb-pgvector",
+    ("vectordb", "qdrants"): "covey-vectordb-qdrant",
 }
 """Plugin names first-party distributions register besides their own name, for the install hint
 of a missing plugin. Data only: loading always goes through entry points."""

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
 import os
 import uuid
+import warnings
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import anyio
@@ -30,6 +29,7 @@ from covey.spec.vectors import (
     check_records,
 )
 from covey.vectordb.qdrant.bm25 import BM25Params, document_vector, query_vector
+from covey.vectordb.qdrant.connection import API_KEY_ENV, Connection, NotFoundAnswerError
 from covey.vectordb.qdrant.payload import typed_copies
 
 if TYPE_CHECKING:
@@ -39,16 +39,19 @@ if TYPE_CHECKING:
 
 __all__ = ["API_KEY_ENV", "QdrantVectorStore"]
 
-API_KEY_ENV = "QDRANT_API_KEY"
 DENSE = "dense"
 """The name of the dense (cosine) vector in every collection."""
 SPARSE = "text"
 """The name of the sparse BM25 vector in every collection."""
 _META_KEY = "covey"
-_RRF_K = 60  # covey.spec.vectors.reciprocal_rank_fusion's constant
+# Qdrant scores rank r (from 0) by 1/(k + r); the spec ranks from 1 with k=60: 1/(60 + r + 1).
+_RRF_K = 61
 # A uuid5 namespace of Covey's own: point ids are uuid5(namespace, record id).
 _ID_NAMESPACE = uuid.UUID("6f7c2b5e-2d1a-5c8e-9a43-0c0be7c0ffee")
 _SCROLL_PAGE = 1000
+# The keys `covey.knowledge` filters every query on (scope, content): indexed on a server so its
+# filtered search plans well; `_tenant` is marked as the tenant key for Qdrant's multitenancy.
+_INDEXED = ("_tenant", "_user", "_knowledge", "_content_id")
 
 T = TypeVar("T")
 
@@ -101,102 +104,27 @@ class QdrantVectorStore(VectorStore):
             raise InvalidInputError(
                 "QdrantVectorStore needs a location: ':memory:', a folder or a URL"
             )
-        self._server = location.startswith(("http://", "https://"))
-        self._location = location
         if isinstance(api_key, str):
             api_key = SecretStr(api_key)
-        if api_key is None and self._server and os.environ.get(API_KEY_ENV):
-            api_key = SecretStr(os.environ[API_KEY_ENV])
-        self._api_key = api_key
-        self._timeout = timeout
+        self._connection = Connection(location, api_key=api_key, timeout=timeout)
         self._bm25 = bm25 or BM25Params()
-        self._client: AsyncQdrantClient | None = None
-        self._closed = False
         self._meta: dict[str, _Meta] = {}
         self._lock = anyio.Lock()
-        # Local mode computes inside its coroutines without awaiting: it runs on a loop of its
-        # own in one worker thread at a time (it is not thread-safe).
-        self._local_loop: asyncio.AbstractEventLoop | None = None
-        self._local_limiter = anyio.CapacityLimiter(1)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._location!r})"
+        return f"{type(self).__name__}({self.location!r})"
 
     @property
     def location(self) -> str:
         """Where the records live: a server URL, `":memory:"` or a folder."""
-        return self._location
-
-    # --- the client ------------------------------------------------------------------------------
-
-    def _open(self) -> AsyncQdrantClient:
-        if self._client is None:
-            if self._closed:
-                raise VectorStoreError(f"{self!r} is closed")
-            from qdrant_client import AsyncQdrantClient
-
-            if self._server:
-                key = self._api_key.get_secret_value() if self._api_key else None
-                self._client = AsyncQdrantClient(
-                    url=self._location, api_key=key, timeout=_timeout(self._timeout)
-                )
-            elif self._location == ":memory:":
-                self._client = AsyncQdrantClient(location=":memory:")
-            else:
-                Path(self._location).mkdir(parents=True, exist_ok=True)
-                self._client = AsyncQdrantClient(
-                    path=self._location, force_disable_check_same_thread=True
-                )
-        return self._client
+        return self._connection.location
 
     async def _call(self, make: Callable[[AsyncQdrantClient], Coroutine[Any, Any, T]]) -> T:
-        if self._server:
-            return await self._guard(make(self._open()))
-
-        def run() -> T:
-            if self._local_loop is None:
-                self._local_loop = asyncio.new_event_loop()
-            # Opening local mode reads the whole folder: do it here, off the event loop.
-            return self._local_loop.run_until_complete(make(self._open()))
-
-        return await self._guard(anyio.to_thread.run_sync(run, limiter=self._local_limiter))
-
-    async def _guard(self, call: Coroutine[Any, Any, T]) -> T:
-        from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
-
-        try:
-            return await call
-        except UnexpectedResponse as e:
-            body = e.content.decode("utf-8", "replace")[:300]
-            raise (
-                _NotFoundError()
-                if e.status_code == 404
-                else VectorStoreError(
-                    f"Qdrant at {self._location} answered {e.status_code}: {body}"
-                )
-            ) from None
-        except ResponseHandlingException as e:
-            raise VectorStoreError(
-                f"Could not reach Qdrant at {self._location}: {type(e.source).__name__}. "
-                "Check that the server is running and the URL is right."
-            ) from None
+        return await self._connection.call(make)
 
     async def close(self) -> None:
         """Close the client (and, in local mode, flush the folder). Safe to call twice."""
-        self._closed = True
-        client, self._client = self._client, None
-        if client is not None:
-            if self._server:
-                await client.close()
-            else:
-
-                def run() -> None:
-                    assert self._local_loop is not None
-                    self._local_loop.run_until_complete(client.close())
-                    self._local_loop.close()
-                    self._local_loop = None
-
-                await anyio.to_thread.run_sync(run, limiter=self._local_limiter)
+        await self._connection.close()
         self._meta.clear()
 
     # --- collections -----------------------------------------------------------------------------
@@ -208,9 +136,9 @@ class QdrantVectorStore(VectorStore):
         """The collection's recorded embedder, or None when it does not exist."""
         try:
             found = await self._call(lambda c: c.get_collection(name))
-        except (_NotFoundError, ValueError):
+        except (NotFoundAnswerError, ValueError) as e:
             if await self._exists(name):
-                raise
+                raise _refused(name, e) from None
             return None
         stored = (found.config.metadata or {}).get(_META_KEY)
         if not isinstance(stored, dict):
@@ -249,9 +177,9 @@ class QdrantVectorStore(VectorStore):
         """Run a call on collection `name`, mapping a vanished collection to not-found."""
         try:
             return await self._call(make)
-        except (_NotFoundError, ValueError):
+        except (NotFoundAnswerError, ValueError) as e:
             if await self._exists(name):
-                raise
+                raise _refused(name, e) from None
             self._meta.pop(name, None)
             raise CollectionNotFoundError(name) from None
 
@@ -301,6 +229,7 @@ class QdrantVectorStore(VectorStore):
                     if meta is None:
                         raise
                 else:
+                    await self._index_reserved_keys(name)
                     meta = _Meta(
                         CollectionInfo(
                             name=name, embedder_name=embedder_name, dimensions=dimensions
@@ -311,6 +240,22 @@ class QdrantVectorStore(VectorStore):
             self._meta[name] = meta
         count = await self._count(name)
         return meta.info.model_copy(update={"count": count})
+
+    async def _index_reserved_keys(self, name: str) -> None:
+        from qdrant_client import models
+
+        for key in _INDEXED:
+            schema = models.KeywordIndexParams(
+                type=models.KeywordIndexType.KEYWORD, is_tenant=key == "_tenant" or None
+            )
+            with warnings.catch_warnings():
+                # Local mode says, once, that it has no use for indexes: true, and harmless.
+                warnings.filterwarnings("ignore", "Payload indexes have no effect")
+                await self._call(
+                    lambda c, field=f"str.{key}", schema=schema: c.create_payload_index(
+                        name, field, field_schema=schema, wait=True
+                    )
+                )
 
     async def list_collections(self) -> list[CollectionInfo]:
         """See `VectorStore.list_collections`. Qdrant collections not made by Covey are left out."""
@@ -450,8 +395,8 @@ class QdrantVectorStore(VectorStore):
         """See `VectorStore.query`.
 
         `vector` ranks by cosine similarity, `text` by BM25 over the sparse vectors, and
-        `hybrid` fuses the two (each cut at `max(3k, 50)` candidates) by Qdrant's RRF with
-        k=60, as `covey.spec.vectors.reciprocal_rank_fusion` does.
+        `hybrid` fuses the two (each cut at `max(3k, 50)` candidates) by Qdrant's RRF, scored
+        exactly as `covey.spec.vectors.reciprocal_rank_fusion` scores them.
         """
         from qdrant_client import models
 
@@ -476,10 +421,13 @@ class QdrantVectorStore(VectorStore):
                 await self._count(collection)
                 return []
         with_vectors: list[str] | bool = [DENSE] if query.include_vectors else False
+        main: models.Query | list[float] | models.SparseVector | None
+        using: str | None = None
+        prefetch: list[models.Prefetch] | None = None
         if query.mode == "vector":
-            request: dict[str, Any] = {"query": query.vector, "using": DENSE}
+            main, using = query.vector, DENSE
         elif query.mode == "text":
-            request = {"query": sparse, "using": SPARSE}
+            main, using = sparse, SPARSE
         else:
             depth = max(3 * query.k, 50)
             prefetch = [models.Prefetch(query=query.vector, using=DENSE, filter=flt, limit=depth)]
@@ -487,14 +435,15 @@ class QdrantVectorStore(VectorStore):
                 prefetch.append(
                     models.Prefetch(query=sparse, using=SPARSE, filter=flt, limit=depth)
                 )
-            request = {"query": models.RrfQuery(rrf=models.Rrf(k=_RRF_K)), "prefetch": prefetch}
+            main = models.RrfQuery(rrf=models.Rrf(k=_RRF_K))
+            flt = None  # the prefetches are filtered: fusing them needs no second pass
         response = await self._on(
             collection,
             lambda c: c.query_points(
                 collection,
-                query=request["query"],
-                using=request.get("using"),
-                prefetch=request.get("prefetch"),
+                query=main,
+                using=using,
+                prefetch=prefetch,
                 query_filter=flt,
                 limit=query.k,
                 with_payload=True,
@@ -511,18 +460,15 @@ class QdrantVectorStore(VectorStore):
         return hits
 
 
-class _NotFoundError(Exception):
-    """Qdrant answered 404."""
+def _refused(name: str, error: Exception) -> VectorStoreError:
+    # Local mode raises ValueError for what a server answers with a 4xx.
+    return VectorStoreError(f"Qdrant refused a request on collection {name!r}: {error}")
 
 
 def _compile(flt: Filter | None) -> Compiled:
     from covey.vectordb.qdrant.filters import compile_filter
 
     return compile_filter(flt)
-
-
-def _timeout(seconds: float | None) -> int | None:
-    return None if seconds is None else max(1, math.ceil(seconds))
 
 
 def _both(a: Compiled, b: models.Filter) -> Compiled:
