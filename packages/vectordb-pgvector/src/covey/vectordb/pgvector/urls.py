@@ -26,7 +26,8 @@ __all__ = ["PgVectorURL", "check_text_search_config", "mask_url", "parse_url"]
 
 _SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9.+-]*)://")
 _SCHEMES = {"postgresql+pgvector", "postgres+pgvector", "pgvector"}
-_USERINFO = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9.+-]*://[^:/@?#]*:)(?P<password>[^@/?#]*)@")
+# `user:password@`, with or without a scheme in front: whatever sits between ':' and '@'.
+_PASSWORD = re.compile(r"(?<=:)[^:@/?#\s]*(?=@)")
 _CONFIG = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 _CONFIG_PARAMETER = "text_search_config"
 
@@ -55,7 +56,7 @@ def mask_url(url: str) -> str:
     try:
         return make_url(url).render_as_string(hide_password=True)
     except (ArgumentError, ValueError):
-        return _USERINFO.sub(lambda m: f"{m.group('head')}***@", url)
+        return _PASSWORD.sub("***", url)
 
 
 def check_text_search_config(name: str) -> str:
