@@ -26,6 +26,7 @@ VIOLATIONS = [
     ("core/src/covey/core/_bad.py", "import covey.db.sql", "covey.core imports covey.spec only"),
     ("conformance/src/covey/conformance/_bad.py", "import covey.core", "covey.conformance checks"),
     ("runtime/src/covey/runtime/_bad.py", "import covey.conformance", "covey.runtime never"),
+    ("knowledge/src/covey/knowledge/_bad.py", "import covey.core", "covey.knowledge imports"),
 ]
 
 

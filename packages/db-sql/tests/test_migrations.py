@@ -374,13 +374,55 @@ async def _check_v3_data(store: SqlStore) -> None:
     assert (await store.list_runs(Scope("t", "alice"), parent_run_id="v3-parent")).items == []
 
 
-SEEDS: dict[int, Callable[[str], Awaitable[None]]] = {1: _seed_v1, 2: _seed_v2, 3: _seed_v3}
+async def _seed_v4(url: str) -> None:
+    """Two knowledge contents written before they belonged to a knowledge base."""
+
+    def seed(c: Connection) -> None:
+        for minute, (content_id, user) in enumerate((("v4-shared", None), ("v4-bob", "bob"))):
+            c.execute(
+                text(
+                    "INSERT INTO covey_knowledge_contents (tenant_id, id, user_id, name, source, "
+                    "content_type, status, status_message, metadata, size, created_at, "
+                    "updated_at) VALUES ('t', :id, :user, :name, 'upload', 'text/plain', "
+                    "'completed', NULL, '{}', 12, :at, :at)"
+                ),
+                {
+                    "id": content_id,
+                    "user": user,
+                    "name": f"{content_id}.txt",
+                    "at": (T0 + timedelta(minutes=minute)).replace(tzinfo=None),
+                },
+            )
+
+    async with runner_for(url) as runner:
+        await runner.write(seed)
+
+
+async def _check_v4_data(store: SqlStore) -> None:
+    """Version 5 files older contents under knowledge base `default`, with no chunks counted."""
+    bob = Scope("t", "bob")
+    listed = await store.list_knowledge_contents(bob, knowledge="default")
+    assert [x.id for x in listed.items] == ["v4-bob", "v4-shared"]
+    assert [(x.knowledge, x.chunk_count, x.content_hash) for x in listed.items] == [
+        ("default", 0, None),
+        ("default", 0, None),
+    ]
+    assert (await store.list_knowledge_contents(bob, knowledge="docs")).items == []
+
+
+SEEDS: dict[int, Callable[[str], Awaitable[None]]] = {
+    1: _seed_v1,
+    2: _seed_v2,
+    3: _seed_v3,
+    4: _seed_v4,
+}
 """Data to write at each version; add one for every new version."""
 
 CHECKS: dict[int, Callable[[SqlStore], Awaitable[None]]] = {
     1: _check_v1_data,
     2: _check_v2_data,
     3: _check_v3_data,
+    4: _check_v4_data,
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 
 from covey.db.memory import MemoryStore
 from covey.knowledge import Knowledge, ProgressEvent, RecursiveChunker
-from covey.spec.errors import InvalidInputError, NotFoundError
+from covey.spec.errors import InvalidInputError, NotFoundError, VectorStoreError
 from covey.spec.store import KnowledgeContent, Scope
 from covey.spec.vectors import Eq, Filter, Record, VectorQuery
 from covey.testing import HashEmbedder, InMemoryVectorStore
@@ -253,3 +254,108 @@ async def test_a_source_over_max_bytes_is_refused(tmp_path: Path) -> None:
         await kb.ingest(tmp_path / "big.txt")
     with pytest.raises(InvalidInputError, match="over the limit"):
         await kb.ingest(b"y" * 11, name="big.txt")
+
+
+async def test_a_folder_lists_every_new_file_as_pending_before_reading_any(
+    counted: Knowledge, tmp_path: Path
+) -> None:
+    (tmp_path / "a.txt").write_text("first")
+    (tmp_path / "b.txt").write_text("second")
+    seen: list[tuple[str, str]] = []
+
+    async def on_progress(event: ProgressEvent) -> None:
+        if not seen:
+            seen.extend((c.name, c.status) for c in (await counted.list_contents()).items)
+
+    await counted.ingest(tmp_path, on_progress=on_progress)
+
+    assert sorted(seen) == [("a.txt", "pending"), ("b.txt", "pending")]
+
+
+async def test_concurrent_ingests_of_one_source_leave_one_consistent_version(
+    counted: Knowledge, parts: tuple[CountingVectors, CountingStore, HashEmbedder]
+) -> None:
+    vectors, _, _ = parts
+    contents = await asyncio.gather(
+        *(
+            counted.ingest_text(
+                f"Version {i} is written here.\n\nThe shared tail stays.", name="same.txt"
+            )
+            for i in range(5)
+        )
+    )
+
+    assert len({c.id for c in contents}) == 1
+    texts = await chunk_texts(vectors, contents[0].id)
+    assert len(texts) == 2
+    assert texts[1] == "The shared tail stays."
+    assert texts[0] in {f"Version {i} is written here." for i in range(5)}
+
+
+async def test_use_store_puts_rows_in_the_hosts_store_unless_one_was_given() -> None:
+    host = MemoryStore()
+    kb = Knowledge("docs", vector_store=InMemoryVectorStore(), embedder=HashEmbedder())
+    kb.use_store(host)
+    content = await kb.ingest_text("hello", name="a.txt")
+    assert (await host.get_knowledge_content(Scope(), content.id)) is not None
+
+    own = MemoryStore()
+    pinned = Knowledge(
+        "docs", vector_store=InMemoryVectorStore(), embedder=HashEmbedder(), store=own
+    )
+    pinned.use_store(MemoryStore())
+    content = await pinned.ingest_text("hello", name="a.txt")
+    assert (await own.get_knowledge_content(Scope(), content.id)) is not None
+
+
+@pytest.mark.parametrize("url", ["ftp://example.com/a.txt", "file:///etc/passwd"])
+async def test_other_url_schemes_are_refused(counted: Knowledge, url: str) -> None:
+    with pytest.raises(InvalidInputError, match="Only http"):
+        await counted.ingest(url)
+
+
+async def test_a_folder_of_small_files_is_embedded_and_stored_in_few_large_batches(
+    counted: Knowledge, parts: tuple[CountingVectors, CountingStore, HashEmbedder], tmp_path: Path
+) -> None:
+    vectors, _, embedder = parts
+    calls: list[int] = []
+    upsert = vectors.upsert
+
+    async def counting_upsert(collection: str, records: Sequence[Record]) -> None:
+        calls.append(len(records))
+        await upsert(collection, records)
+
+    vectors.upsert = counting_upsert  # type: ignore[method-assign]
+    for i in range(40):
+        (tmp_path / f"note{i}.txt").write_text(f"Note number {i} is short.")
+
+    contents = await counted.ingest(tmp_path)
+
+    assert len(contents) == 40
+    assert {c.status for c in contents} == {"completed"}
+    assert calls == [40]  # one write for the whole folder, not one per file
+    assert embedder.batch_sizes == [40]  # one full batch (HashEmbedder takes up to 96)
+    for i in (0, 39):
+        [hit] = await counted.search(f"note number {i}", k=1, mode="text")
+        assert hit.name == f"note{i}.txt"
+
+
+async def test_a_failed_batch_marks_each_of_its_documents_failed(
+    counted: Knowledge, parts: tuple[CountingVectors, CountingStore, HashEmbedder], tmp_path: Path
+) -> None:
+    vectors, _, _ = parts
+
+    async def broken_upsert(collection: str, records: Sequence[Record]) -> None:
+        raise VectorStoreError("the disk is full")
+
+    vectors.upsert = broken_upsert  # type: ignore[method-assign]
+    for name in ("a.txt", "b.txt"):
+        (tmp_path / name).write_text(f"text of {name}")
+
+    contents = await counted.ingest(tmp_path)
+
+    assert {(c.name, c.status, c.status_message) for c in contents} == {
+        ("a.txt", "failed", "the disk is full"),
+        ("b.txt", "failed", "the disk is full"),
+    }
+    assert {c.status for c in (await counted.list_contents()).items} == {"failed"}

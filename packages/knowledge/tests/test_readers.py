@@ -21,6 +21,7 @@ from covey.knowledge import (
     pick_reader,
 )
 from covey.spec.errors import ConfigurationError, InvalidInputError
+from covey.testing import HashEmbedder, InMemoryVectorStore
 
 
 def make_pdf(pages: list[str], title: str = "Field guide") -> bytes:
@@ -47,6 +48,7 @@ def make_docx() -> bytes:
     table = document.add_table(rows=1, cols=2)
     table.rows[0].cells[0].text = "Desk"
     table.rows[0].cells[1].text = "B12"
+    document.add_paragraph("Ask IT for a badge.")
     out = io.BytesIO()
     document.save(out)
     return out.getvalue()
@@ -78,6 +80,7 @@ def test_docx_reads_headings_as_markdown_and_tables() -> None:
         "## Laptops",
         "Pick a laptop on day one.",
         "Desk | B12",
+        "Ask IT for a badge.",
     ]
     assert doc.metadata == {"title": "Handbook"}
 
@@ -152,7 +155,7 @@ def test_pick_reader_by_type_then_extension_then_bytes(
 
 
 def test_pick_reader_refuses_what_it_cannot_read() -> None:
-    with pytest.raises(InvalidInputError, match="Cannot tell how to read 'x.bin'"):
+    with pytest.raises(InvalidInputError, match=r"Cannot tell how to read 'x\.bin'"):
         pick_reader(b"\x00\x01\x02\x03", name="x.bin")
 
 
@@ -197,9 +200,14 @@ async def test_every_type_is_ingested_and_found(kb: Knowledge, tmp_path: Path) -
         assert hits[0].name == name, query
 
 
-async def test_an_html_page_served_on_loopback_is_ingested(kb: Knowledge, site) -> None:
+async def test_an_html_page_served_on_loopback_is_ingested(site) -> None:
     site.add("/tides", HTML)
-    kb.allow_private_urls = (site.host_port,)
+    kb = Knowledge(
+        "docs",
+        vector_store=InMemoryVectorStore(),
+        embedder=HashEmbedder(),
+        allow_private_urls=[site.host_port],
+    )
 
     [content] = await kb.ingest(f"{site.origin}/tides", metadata={"kind": "web"})
 

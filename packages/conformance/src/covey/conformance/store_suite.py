@@ -1528,6 +1528,41 @@ class StoreSuite:
             await store.delete_knowledge_content(scope, "k1")
 
     @pytest.mark.asyncio
+    async def test_knowledge_contents_by_knowledge_base(
+        self, store: Store, conformance_scopes: StoreScopes
+    ) -> None:
+        """Contents belong to a knowledge base, listed by its name, with hash and chunk count.
+
+        If this fails: store `knowledge`, `content_hash` and `chunk_count`, and filter
+        `list_knowledge_contents(knowledge=...)` on the knowledge base's name.
+        """
+        scope = conformance_scopes.alice
+        await store.save_knowledge_content(
+            scope,
+            KnowledgeContent(
+                id="d1", knowledge="docs", name="a.md", content_hash="sha256:ab", chunk_count=7
+            ),
+        )
+        await store.save_knowledge_content(
+            scope, KnowledgeContent(id="f1", knowledge="faq", name="q.md")
+        )
+        await store.save_knowledge_content(scope, KnowledgeContent(id="n1", name="plain.txt"))
+        got = await store.get_knowledge_content(scope, "d1")
+        assert got is not None
+        assert (got.knowledge, got.content_hash, got.chunk_count) == ("docs", "sha256:ab", 7)
+        assert _ids(await store.list_knowledge_contents(scope, knowledge="docs")) == ["d1"]
+        assert _ids(await store.list_knowledge_contents(scope, knowledge="faq")) == ["f1"]
+        assert _ids(await store.list_knowledge_contents(scope, knowledge="default")) == ["n1"]
+        assert _ids(await store.list_knowledge_contents(scope, knowledge="none")) == []
+        with pytest.raises(InvalidInputError):
+            await store.list_knowledge_contents(scope, knowledge="")
+        with pytest.raises(InvalidInputError):
+            await store.save_knowledge_content(
+                scope, KnowledgeContent(id="bad", knowledge="a\x00b", name="x")
+            )
+        assert await store.get_knowledge_content(scope, "bad") is None
+
+    @pytest.mark.asyncio
     async def test_shared_knowledge_contents(
         self, store: Store, conformance_scopes: StoreScopes
     ) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import inspect
 import os
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
 from types import TracebackType
 from typing import Any, Self
 
@@ -13,7 +15,7 @@ from covey.knowledge.chunkers import Chunker, RecursiveChunker
 from covey.knowledge.ingest import ProgressEvent, check_metadata, hit_metadata, scope_filter
 from covey.knowledge.pipeline import Pipeline
 from covey.knowledge.rerank import Reranker, RerankVectors
-from covey.knowledge.rows import list_rows, public, row_knowledge
+from covey.knowledge.rows import list_rows, public
 from covey.knowledge.sources import SourceSet, bytes_source, expand_path, is_url
 from covey.spec.embeddings import Embedder
 from covey.spec.errors import ConfigurationError, CoveyError, InvalidInputError, NotFoundError
@@ -40,6 +42,7 @@ ProgressCallback = Callable[[ProgressEvent], Awaitable[None] | None]
 """Called with each `ProgressEvent`; may be sync or async."""
 
 _MODES = ("vector", "text", "hybrid")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 class Knowledge:
@@ -96,16 +99,17 @@ class Knowledge:
             raise ConfigurationError(f"max_bytes must be at least 1, got {max_bytes}")
         self._name = name
         self.description = description
-        self.chunker: Chunker = chunker if chunker is not None else RecursiveChunker()
         self.reranker = reranker
-        self.max_bytes = max_bytes
-        self.allow_private_urls: bool | tuple[str, ...] = (
+        self._chunker: Chunker = chunker if chunker is not None else RecursiveChunker()
+        self._max_bytes = max_bytes
+        self._allow_private_urls: bool | tuple[str, ...] = (
             allow_private_urls
             if isinstance(allow_private_urls, bool)
             else tuple(allow_private_urls)
         )
         self._embedder_arg = embedder if embedder is not None else DEFAULT_EMBEDDER
         self._vector_store_arg = vector_store if vector_store is not None else DEFAULT_VECTOR_STORE
+        self._store_given = store is not None
         self._store_arg = store if store is not None else DEFAULT_STORE
         self._pipeline: Pipeline | None = None
         self._owned: list[Embedder | VectorStore | Store] = []
@@ -116,8 +120,32 @@ class Knowledge:
         """The knowledge base's name (and its vector collection's)."""
         return self._name
 
+    @property
+    def chunker(self) -> Chunker:
+        """How documents are cut."""
+        return self._chunker
+
+    @property
+    def max_bytes(self) -> int:
+        """The largest source, in bytes."""
+        return self._max_bytes
+
+    @property
+    def allow_private_urls(self) -> bool | tuple[str, ...]:
+        """Whether (or which `host:port`) URL sources may reach non-public addresses."""
+        return self._allow_private_urls
+
     def __repr__(self) -> str:
         return f"Knowledge(name={self._name!r})"
+
+    def use_store(self, store: Store) -> None:
+        """Keep content rows in `store`, unless a store was given to the constructor.
+
+        A host such as the runtime calls it so that rows live in its own store. Call it before
+        first use: once opened, the store in use stays.
+        """
+        if not self._store_given and self._pipeline is None:
+            self._store_arg = store
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -160,9 +188,9 @@ class Knowledge:
             embedder=embedder,
             vectors=vectors,
             store=store,
-            chunker=self.chunker,
-            max_bytes=self.max_bytes,
-            allow_private_urls=self.allow_private_urls,
+            chunker=self._chunker,
+            max_bytes=self._max_bytes,
+            allow_private_urls=self._allow_private_urls,
         )
 
     async def aclose(self) -> None:
@@ -225,12 +253,16 @@ class Knowledge:
             sources = SourceSet([bytes_source(bytes(source), name=name, content_type=content_type)])
         elif is_url(source):
             sources = SourceSet([pipeline.url_source(str(source), name, content_type)])
+        elif isinstance(source, str) and _SCHEME.match(source):
+            raise InvalidInputError(
+                f"Only http:// and https:// URLs are fetched, not {source.split(':', 1)[0]}://"
+            )
         elif isinstance(source, str | os.PathLike):  # pyright: ignore[reportUnnecessaryIsInstance]
             sources = expand_path(source, self.max_bytes)
-            if name is not None and len(sources.sources) == 1 and sources.folder is None:
-                only = sources.sources[0]
+            if sources.folder is None and sources.pattern is None:  # one file: name/type apply
+                [file] = sources.sources
                 sources = SourceSet(
-                    [only.__class__(only.key, name, only.source, content_type, only.load)]
+                    [replace(file, name=name or file.name, content_type=content_type)]
                 )
         else:
             raise InvalidInputError(
@@ -317,7 +349,7 @@ class Knowledge:
         """The content, if it is in this knowledge base and visible to `scope`."""
         pipeline = await self._open()
         row = await pipeline.store.get_knowledge_content(scope or Scope(), content_id)
-        if row is None or row_knowledge(row) != self._name:
+        if row is None or row.knowledge != self._name:
             return None
         return public(row)
 
@@ -331,7 +363,7 @@ class Knowledge:
         scope = scope or Scope()
         pipeline = await self._open()
         row = await pipeline.store.get_knowledge_content(scope, content_id)
-        if row is None or row_knowledge(row) != self._name:
+        if row is None or row.knowledge != self._name:
             raise NotFoundError(f"No content {content_id!r} in knowledge base {self._name!r}")
         if not scope.is_tenant_wide and row.user_id != scope.user_id:
             raise NotFoundError(

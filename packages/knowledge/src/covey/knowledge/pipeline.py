@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,8 +23,8 @@ from covey.knowledge.ingest import (
     version_of,
 )
 from covey.knowledge.readers import pick_reader
-from covey.knowledge.rows import list_rows, row_version, with_fields
-from covey.knowledge.sources import Source, SourceSet
+from covey.knowledge.rows import list_rows, public, row_version, with_fields
+from covey.knowledge.sources import Source, SourceSet, expand_path, is_url
 from covey.spec.embeddings import Embedder, embed_batched
 from covey.spec.errors import CoveyError, InvalidInputError
 from covey.spec.store import KnowledgeContent, Scope, Store
@@ -33,7 +34,8 @@ __all__ = ["Pipeline"]
 
 Report = Callable[[ProgressEvent], Awaitable[None]] | None
 
-_UPSERT_BATCH = 256
+_UPSERT_BATCH = 1000
+_FLUSH_CHUNKS = 1000
 
 
 @dataclass(slots=True)
@@ -47,7 +49,24 @@ class Pipeline:
     chunker: Chunker
     max_bytes: int
     allow_private_urls: bool | tuple[str, ...]
-    _locks: dict[str, asyncio.Lock] = field(default_factory=dict[str, asyncio.Lock])
+    _locks: dict[str, tuple[asyncio.Lock, int]] = field(
+        default_factory=dict[str, tuple[asyncio.Lock, int]]
+    )
+
+    @asynccontextmanager
+    async def _lock(self, content: str) -> AsyncGenerator[None]:
+        # One ingestion or removal of a content at a time; the lock is dropped when unused.
+        lock, users = self._locks.get(content, (asyncio.Lock(), 0))
+        self._locks[content] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[content]
+            if users == 1:
+                del self._locks[content]
+            else:
+                self._locks[content] = (lock, users - 1)
 
     def url_source(self, url: str, name: str | None, content_type: str | None) -> Source:
         """A source that fetches `url` through the SSRF guard when read."""
@@ -73,14 +92,13 @@ class Pipeline:
         raise_errors: bool,
     ) -> list[KnowledgeContent]:
         """Ingest each source in turn; then drop contents of a folder's files that are gone."""
-        from covey.knowledge.rows import public
-
-        contents: list[KnowledgeContent] = []
-        for source in sources.sources:
-            contents.append(
-                await self.ingest_one(source, scope, metadata, report, raise_errors=raise_errors)
-            )
-        if sources.folder is not None or sources.pattern is not None:
+        many = sources.folder is not None or sources.pattern is not None
+        if many:
+            await self._mark_pending(sources, scope, metadata)
+        contents = await self._ingest_batched(
+            sources.sources, scope, metadata, report, raise_errors=raise_errors
+        )
+        if many:
             kept = {c.id for c in contents}
             for row in await self._all_rows(scope):
                 if (
@@ -90,6 +108,32 @@ class Pipeline:
                 ):
                     await self.remove(scope, row)
         return [public(c) for c in contents]
+
+    async def _mark_pending(
+        self, sources: SourceSet, scope: Scope, metadata: dict[str, Any]
+    ) -> None:
+        # New (or unfinished) files of a folder are listed at once, so progress shows the
+        # whole job and `resume` finds what a crash left undone. Completed ones stay as they
+        # are until their turn: unchanged content must write nothing.
+        for source in sources.sources:
+            cid = content_id(scope, self.knowledge, source.key)
+            existing = await self.store.get_knowledge_content(scope, cid)
+            if existing is not None and existing.status in ("completed", "pending"):
+                continue
+            row = existing or KnowledgeContent(
+                id=cid,
+                knowledge=self.knowledge,
+                name=source.name,
+                source=source.source,
+                user_id=scope.user_id,
+            )
+            pending = {**metadata, **_bookkeeping(row)}
+            await self.store.save_knowledge_content(
+                scope,
+                row.model_copy(
+                    update={"status": "pending", "status_message": None, "metadata": pending}
+                ),
+            )
 
     async def _all_rows(self, scope: Scope) -> list[KnowledgeContent]:
         rows: list[KnowledgeContent] = []
@@ -103,42 +147,86 @@ class Pipeline:
             if cursor is None:
                 return rows
 
-    async def ingest_one(
+    async def _ingest_batched(
         self,
-        source: Source,
+        sources: Sequence[Source],
         scope: Scope,
         metadata: dict[str, Any],
         report: Report,
         *,
         raise_errors: bool,
         existing: KnowledgeContent | None = None,
-    ) -> KnowledgeContent:
-        """Ingest one source; a failure is saved on its row (and raised if `raise_errors`)."""
-        cid = content_id(scope, self.knowledge, source.key)
-        lock = self._locks.setdefault(cid, asyncio.Lock())
-        async with lock:
-            if existing is None:
-                existing = await self.store.get_knowledge_content(scope, cid)
-            row = existing or KnowledgeContent(
-                id=cid, name=source.name, source=source.source, user_id=scope.user_id
-            )
-            row = row.model_copy(
-                update={"name": source.name, "metadata": {**metadata, **_bookkeeping(row)}}
-            )
-            try:
-                return await self._run(source, scope, row, existing, metadata, report)
-            except Exception as exc:
-                message = str(exc) if isinstance(exc, CoveyError) else type(exc).__name__
-                failed = with_fields(
-                    row, knowledge=self.knowledge, status="failed", status_message=message
+    ) -> list[KnowledgeContent]:
+        # Documents are read and chunked one by one, but embedded and stored together, up to
+        # _FLUSH_CHUNKS chunks at a time: a folder of small files makes full embedding batches
+        # and a few large vector-store writes instead of one small write per file.
+        contents: list[KnowledgeContent] = []
+        batch: list[_Job] = []
+        size = 0
+        locks = AsyncExitStack()
+        try:
+            for source in sources:
+                cid = content_id(scope, self.knowledge, source.key)
+                await locks.enter_async_context(self._lock(cid))
+                prepared = await self._prepare_or_fail(
+                    source, cid, scope, metadata, report, raise_errors, existing
                 )
-                saved = await self.store.save_knowledge_content(scope, failed)
-                await _emit(report, ProgressEvent(cid, source.name, "failed", message=message))
-                if raise_errors:
-                    raise
-                return saved
+                if isinstance(prepared, KnowledgeContent):
+                    contents.append(prepared)
+                    continue
+                batch.append(prepared)
+                size += len(prepared.records)
+                if size >= _FLUSH_CHUNKS:
+                    contents.extend(await self._flush_or_fail(batch, raise_errors))
+                    batch, size = [], 0
+                    await locks.aclose()
+                    locks = AsyncExitStack()
+            contents.extend(await self._flush_or_fail(batch, raise_errors))
+        finally:
+            await locks.aclose()
+        return contents
 
-    async def _run(
+    async def _fail(
+        self, job_row: KnowledgeContent, scope: Scope, exc: Exception, report: Report
+    ) -> KnowledgeContent:
+        message = str(exc) if isinstance(exc, CoveyError) else type(exc).__name__
+        failed = with_fields(job_row, status="failed", status_message=message)
+        saved = await self.store.save_knowledge_content(scope, failed)
+        await _emit(report, ProgressEvent(job_row.id, job_row.name, "failed", message=message))
+        return saved
+
+    async def _prepare_or_fail(
+        self,
+        source: Source,
+        cid: str,
+        scope: Scope,
+        metadata: dict[str, Any],
+        report: Report,
+        raise_errors: bool,
+        existing: KnowledgeContent | None,
+    ) -> _Job | KnowledgeContent:
+        """The job for `source`, or its row when unchanged (or failed)."""
+        if existing is None:
+            existing = await self.store.get_knowledge_content(scope, cid)
+        row = existing or KnowledgeContent(
+            id=cid,
+            knowledge=self.knowledge,
+            name=source.name,
+            source=source.source,
+            user_id=scope.user_id,
+        )
+        row = row.model_copy(
+            update={"name": source.name, "metadata": {**metadata, **_bookkeeping(row)}}
+        )
+        try:
+            return await self._prepare(source, scope, row, existing, metadata, report)
+        except Exception as exc:
+            saved = await self._fail(row, scope, exc, report)
+            if raise_errors:
+                raise
+            return saved
+
+    async def _prepare(
         self,
         source: Source,
         scope: Scope,
@@ -146,13 +234,9 @@ class Pipeline:
         existing: KnowledgeContent | None,
         metadata: dict[str, Any],
         report: Report,
-    ) -> KnowledgeContent:
+    ) -> _Job | KnowledgeContent:
         knowledge = self.knowledge
-
-        async def stage(name: Stage, total: int = 0, done: int = 0) -> None:
-            await _emit(report, ProgressEvent(row.id, row.name, name, total, done))
-
-        await stage("reading")
+        await _emit(report, ProgressEvent(row.id, row.name, "reading"))
         data, fetched_type = await source.load()
         if len(data) > self.max_bytes:
             raise InvalidInputError(
@@ -161,13 +245,12 @@ class Pipeline:
         content_type = source.content_type or fetched_type
         data_hash = hash_bytes(data)
         version = version_of(data_hash, self.chunker.name, self.embedder.name, metadata)
-        unchanged = existing is not None and existing.status == "completed"
-        if existing is not None and unchanged and row_version(existing) == version:
+        completed = existing is not None and existing.status == "completed"
+        if existing is not None and completed and row_version(existing) == version:
             await _emit(report, ProgressEvent(row.id, row.name, "done", message="unchanged"))
             return existing
         row = with_fields(
             row,
-            knowledge=knowledge,
             status="processing",
             status_message=None,
             content_type=content_type,
@@ -177,12 +260,11 @@ class Pipeline:
         row = await self.store.save_knowledge_content(scope, row)
         reader = pick_reader(data, name=source.name, content_type=content_type)
         documents = await anyio.to_thread.run_sync(lambda: reader.read(data, name=source.name))
-        await stage("chunking")
+        await _emit(report, ProgressEvent(row.id, row.name, "chunking"))
         chunks: list[Chunk] = []
         for document in documents:
             document.metadata.update(metadata)
             chunks.extend(c for c in await self.chunker.chunk(document) if c.text.strip())
-        total = len(chunks)
         ids = [chunk_id(row.id, i, c.text) for i, c in enumerate(chunks)]
         owner = owner_scope(scope, row)
         records = [
@@ -200,45 +282,76 @@ class Pipeline:
             )
             for i, c in enumerate(chunks)
         ]
-        await stage("embedding", total)
-        # A chunk whose id is already stored has the same content, position and text: its
-        # vector is reused, so an edit re-embeds only what changed.
-        known = {r.id: r.vector for r in await self.vectors.get(knowledge, ids) if r.vector}
-        missing = [r for r in records if r.id not in known]
+        if existing is not None:
+            # A chunk whose id is already stored has the same content, position and text: its
+            # vector is reused, so an edit re-embeds only what changed.
+            for stored in await self.vectors.get(knowledge, ids):
+                if stored.vector:
+                    records[ids.index(stored.id)].vector = stored.vector
+        return _Job(scope, row, existing is not None, version, records, report)
+
+    async def _flush_or_fail(self, jobs: list[_Job], raise_errors: bool) -> list[KnowledgeContent]:
+        if not jobs:
+            return []
+        try:
+            return await self._flush(jobs)
+        except Exception as exc:
+            failed = [await self._fail(job.row, job.scope, exc, job.report) for job in jobs]
+            if raise_errors:
+                raise
+            return failed
+
+    async def _flush(self, jobs: list[_Job]) -> list[KnowledgeContent]:
+        """Embed the jobs' missing vectors and store their records; complete their rows."""
+        missing = [r for job in jobs for r in job.records if r.vector is None]
+        for job in jobs:
+            await job.stage("embedding", sum(r.vector is not None for r in job.records))
 
         async def embedded(done: int, _total: int) -> None:
-            await stage("embedding", total, total - len(missing) + done)
+            if len(jobs) == 1:  # one long document: report each batch
+                job = jobs[0]
+                await job.stage("embedding", len(job.records) - len(missing) + done)
 
         vectors = await embed_batched(
             self.embedder, [r.text or "" for r in missing], on_progress=embedded
         )
-        fresh = dict(zip((r.id for r in missing), vectors, strict=True))
-        for record in records:
-            record.vector = known.get(record.id) or fresh[record.id]
-        await stage("storing", total)
-        for start in range(0, total, _UPSERT_BATCH):
-            await self.vectors.upsert(knowledge, records[start : start + _UPSERT_BATCH])
-            await stage("storing", total, min(start + _UPSERT_BATCH, total))
-        if existing is not None:
-            await self.vectors.delete(
-                knowledge,
-                filter=And(Eq("_content_id", row.id), Not(Eq("_version", version))),
+        for record, vector in zip(missing, vectors, strict=True):
+            record.vector = vector
+        for job in jobs:
+            await job.stage("storing", 0)
+        records = [r for job in jobs for r in job.records]
+        for start in range(0, len(records), _UPSERT_BATCH):
+            await self.vectors.upsert(self.knowledge, records[start : start + _UPSERT_BATCH])
+            if len(jobs) == 1 and start + _UPSERT_BATCH < len(records):
+                # A long document: its row shows how far it got.
+                job = jobs[0]
+                stored = start + _UPSERT_BATCH
+                job.row = await self.store.save_knowledge_content(
+                    job.scope, with_fields(job.row, chunk_count=stored)
+                )
+                await job.stage("storing", stored)
+        done: list[KnowledgeContent] = []
+        for job in jobs:
+            if job.replaces:
+                await self.vectors.delete(
+                    self.knowledge,
+                    filter=And(Eq("_content_id", job.row.id), Not(Eq("_version", job.version))),
+                )
+            total = len(job.records)
+            row = with_fields(
+                job.row,
+                status="completed",
+                status_message=None,
+                chunk_count=total,
+                version=job.version,
             )
-        done = with_fields(
-            row,
-            knowledge=knowledge,
-            status="completed",
-            status_message=None,
-            chunk_count=total,
-            version=version,
-        )
-        done = await self.store.save_knowledge_content(scope, done)
-        await stage("done", total, total)
+            done.append(await self.store.save_knowledge_content(job.scope, row))
+            await job.stage("done", total)
         return done
 
     async def remove(self, scope: Scope, row: KnowledgeContent) -> None:
         """Delete a content's chunks, then its row (so no chunk outlives its row)."""
-        async with self._locks.setdefault(row.id, asyncio.Lock()):
+        async with self._lock(row.id):
             await self.vectors.delete(
                 self.knowledge,
                 filter=And(Eq("_tenant", scope.tenant_id), Eq("_content_id", row.id)),
@@ -249,8 +362,6 @@ class Pipeline:
         self, scope: Scope, rows: Sequence[KnowledgeContent]
     ) -> list[KnowledgeContent]:
         """Ingest again the sources of `rows`, left unfinished by a crash."""
-        from covey.knowledge.sources import expand_path, is_url
-
         done: list[KnowledgeContent] = []
         for row in rows:
             owner = owner_scope(scope, row)
@@ -267,17 +378,32 @@ class Pipeline:
                 else:
                     [source] = expand_path(source_text, self.max_bytes).sources
             except CoveyError as exc:
-                failed = with_fields(
-                    row, knowledge=self.knowledge, status="failed", status_message=str(exc)
-                )
+                failed = with_fields(row, status="failed", status_message=str(exc))
                 done.append(await self.store.save_knowledge_content(owner, failed))
                 continue
-            done.append(
-                await self.ingest_one(
-                    source, owner, metadata, None, raise_errors=False, existing=row
+            done.extend(
+                await self._ingest_batched(
+                    [source], owner, metadata, None, raise_errors=False, existing=row
                 )
             )
         return done
+
+
+@dataclass(slots=True)
+class _Job:
+    """A document read and chunked, waiting to be embedded and stored."""
+
+    scope: Scope
+    row: KnowledgeContent
+    replaces: bool
+    """Whether the content had chunks before (so leftovers of other versions are deleted)."""
+    version: str
+    records: list[Record]
+    report: Report
+
+    async def stage(self, name: Stage, done: int) -> None:
+        total = len(self.records)
+        await _emit(self.report, ProgressEvent(self.row.id, self.row.name, name, total, done))
 
 
 def _bookkeeping(row: KnowledgeContent) -> dict[str, Any]:

@@ -357,6 +357,8 @@ class KnowledgeContent(_Record):
     """
 
     id: str = Field(default_factory=new_id)
+    knowledge: str = "default"
+    """The name of the knowledge base it belongs to."""
     name: str
     source: str | None = None
     """Where it came from: a URL, a path, `upload`..."""
@@ -367,6 +369,10 @@ class KnowledgeContent(_Record):
     metadata: dict[str, Any] = Field(default_factory=dict[str, Any])
     size: int | None = None
     """Size of the source in bytes, when known."""
+    content_hash: str | None = None
+    """A hash of the source's bytes: re-ingesting unchanged content can be skipped."""
+    chunk_count: int = Field(default=0, ge=0)
+    """How many chunks of it are stored (so far, while processing)."""
     user_id: str | None = None
     created_at: UTCDateTime = Field(default_factory=utc_now)
     updated_at: UTCDateTime = Field(default_factory=utc_now)
@@ -874,6 +880,7 @@ class Store(ABC):
         self,
         scope: Scope,
         *,
+        knowledge: str | None = None,
         status: KnowledgeStatus | None = None,
         limit: int = 50,
         cursor: str | None = None,
@@ -882,6 +889,7 @@ class Store(ABC):
 
         Args:
             scope: The caller's scope; a user scope also sees shared contents.
+            knowledge: Only contents of the knowledge base of this name.
             status: Only contents with this status.
             limit: Page size, 1 to `MAX_PAGE_SIZE`.
             cursor: `next_cursor` of the previous page.

@@ -646,6 +646,7 @@ class InMemoryStore(Store):
     ) -> KnowledgeContent:
         """See `Store.save_knowledge_content`."""
         check_id(content.id, "content.id")
+        check_id(content.knowledge, "content.knowledge")
         user_id = _stamp(scope, content.user_id, "content")
         async with self._lock:
             key = (scope.tenant_id, content.id)
@@ -678,17 +679,21 @@ class InMemoryStore(Store):
         self,
         scope: Scope,
         *,
+        knowledge: str | None = None,
         status: KnowledgeStatus | None = None,
         limit: int = 50,
         cursor: str | None = None,
     ) -> Page[KnowledgeContent]:
         """See `Store.list_knowledge_contents`."""
+        if knowledge is not None:
+            check_id(knowledge, "knowledge")
         async with self._lock:
             rows = [
                 r
                 for (tenant, _), r in self._knowledge.items()
                 if tenant == scope.tenant_id
                 and _visible(scope, r.user_id, shared=True)
+                and (knowledge is None or r.knowledge == knowledge)
                 and (status is None or r.status == status)
             ]
             return _page(

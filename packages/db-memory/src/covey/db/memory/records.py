@@ -247,6 +247,7 @@ class RecordMethods(Tables):
         check_scope(scope)
         check_type(content, KnowledgeContent, "content")
         check_id(content.id, "content.id")
+        check_id(content.knowledge, "content.knowledge")
         user_id = stamp(scope, content.user_id, "content")
         row = owned(content, KnowledgeContent, "content")
         row.user_id = user_id
@@ -277,18 +278,22 @@ class RecordMethods(Tables):
         self,
         scope: Scope,
         *,
+        knowledge: str | None = None,
         status: KnowledgeStatus | None = None,
         limit: int = 50,
         cursor: str | None = None,
     ) -> Page[KnowledgeContent]:
         """See `Store.list_knowledge_contents`."""
         check_scope(scope)
+        if knowledge is not None:
+            check_id(knowledge, "knowledge")
         with self._lock:
             rows = [
                 r
                 for (tenant, _), r in self._knowledge.items()
                 if tenant == scope.tenant_id
                 and visible(scope, r.user_id, shared=True)
+                and (knowledge is None or r.knowledge == knowledge)
                 and (status is None or r.status == status)
             ]
         return page_of(

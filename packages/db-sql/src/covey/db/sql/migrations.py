@@ -423,6 +423,37 @@ def _v4_child_runs(connection: Connection) -> None:
     )
 
 
+# --- version 5: knowledge contents belong to a knowledge base, with a hash and a chunk count ------
+
+
+def _v5_knowledge_bases(connection: Connection) -> None:
+    """Add `knowledge`, `content_hash` and `chunk_count`, and index contents by knowledge base.
+
+    Existing rows join the knowledge base `default` with a chunk count of 0.
+    """
+    preparer = connection.dialect.identifier_preparer
+    table = preparer.quote("covey_knowledge_contents")
+    id_type = ID().compile(dialect=connection.dialect)
+    for column in (
+        f"knowledge {id_type} DEFAULT 'default' NOT NULL",
+        "content_hash TEXT",
+        "chunk_count INTEGER DEFAULT 0 NOT NULL",
+    ):
+        connection.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column}")
+    contents = Table(
+        "covey_knowledge_contents",
+        MetaData(),
+        Column("tenant_id", ID()),
+        Column("knowledge", ID()),
+        Column("updated_at", UTCDateTime),
+        Column("id", ID()),
+    )
+    c = contents.c
+    Index("ix_covey_knowledge_base", c.tenant_id, c.knowledge, c.updated_at, c.id).create(
+        connection, checkfirst=False
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _v1_initial_schema),
     Migration(
@@ -430,6 +461,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(3, "session ids namespaced per user (tenant, user, id)", _v3_sessions_per_user),
     Migration(4, "index of runs by parent run (member and step runs)", _v4_child_runs),
+    Migration(
+        5, "knowledge contents: knowledge base name, content hash, chunk count", _v5_knowledge_bases
+    ),
 )
 """Every step, in order; versions are 1, 2, 3, ... without gaps."""
 

@@ -1086,6 +1086,7 @@ class SqlStore(Store):
         check_scope(scope)
         check_type(content, KnowledgeContent, "content")
         check_id(content.id, "content.id")
+        check_id(content.knowledge, "content.knowledge")
         user_id = stamp(scope, content.user_id, "content")
         _, values = self._values(records.KNOWLEDGE, content, "knowledge content")
         values.update(tenant_id=scope.tenant_id, user_id=user_id, updated_at=utc_now())
@@ -1118,6 +1119,7 @@ class SqlStore(Store):
         self,
         scope: Scope,
         *,
+        knowledge: str | None = None,
         status: KnowledgeStatus | None = None,
         limit: int = 50,
         cursor: str | None = None,
@@ -1126,6 +1128,8 @@ class SqlStore(Store):
         check_scope(scope)
         k = t.KNOWLEDGE
         query = select(k).where(visible(k, scope, shared=True))
+        if knowledge is not None:
+            query = query.where(k.c.knowledge == check_id(knowledge, "knowledge"))
         if status is not None:
             query = query.where(k.c.status == _literal("status", status))
         return await self._page(

@@ -237,7 +237,10 @@ class KnowledgeContentRow(CoveyTable, table=True):
     """`covey.spec.store.KnowledgeContent`; `user_id` NULL means shared by the tenant."""
 
     __tablename__ = "covey_knowledge_contents"  # pyright: ignore[reportAssignmentType]
-    __table_args__ = (Index("ix_covey_knowledge_recent", "tenant_id", "updated_at", "id"),)
+    __table_args__ = (
+        Index("ix_covey_knowledge_recent", "tenant_id", "updated_at", "id"),
+        Index("ix_covey_knowledge_base", "tenant_id", "knowledge", "updated_at", "id"),
+    )
 
     tenant_id: str = Field(sa_column=Column(ID(), primary_key=True))
     id: str = Field(sa_column=Column(ID(), primary_key=True))
@@ -251,6 +254,10 @@ class KnowledgeContentRow(CoveyTable, table=True):
     size: int | None = Field(sa_column=Column(BigInteger))
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    # Added by migration 5, hence last.
+    knowledge: str = Field(sa_column=Column(ID(), nullable=False, server_default="default"))
+    content_hash: str | None = Field(sa_column=Column(Text))
+    chunk_count: int = Field(sa_column=Column(Integer, nullable=False, server_default="0"))
 
 
 class ApprovalRow(CoveyTable, table=True):

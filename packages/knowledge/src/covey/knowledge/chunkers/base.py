@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
+import anyio
+
 from covey.knowledge.documents import Chunk, Document
 
 __all__ = ["Chunker", "TextSplitter"]
+
+_THREAD_ABOVE = 100_000
+"""Characters above which `TextSplitter.chunk` splits in a worker thread."""
 
 
 class Chunker(ABC):
@@ -34,5 +39,13 @@ class TextSplitter(Chunker):
         """The text's pieces, in order, none blank."""
 
     async def chunk(self, document: Document) -> list[Chunk]:
-        """`split` of the document's text, each piece with the document's metadata."""
-        return [Chunk(piece, dict(document.metadata)) for piece in self.split(document.text)]
+        """`split` of the document's text, each piece with the document's metadata.
+
+        A long text is split in a worker thread, so the event loop keeps serving meanwhile.
+        """
+        text = document.text
+        if len(text) > _THREAD_ABOVE:
+            pieces = await anyio.to_thread.run_sync(self.split, text)
+        else:
+            pieces = self.split(text)
+        return [Chunk(piece, dict(document.metadata)) for piece in pieces]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import anyio
+
 from covey.knowledge.chunkers.base import Chunker
 from covey.knowledge.chunkers.recursive import RecursiveChunker
 from covey.knowledge.documents import Chunk, Document
@@ -59,7 +61,12 @@ class MarkdownChunker(Chunker):
         return [(p, s) for p, s in sections if s.strip()]
 
     async def chunk(self, document: Document) -> list[Chunk]:
-        """The document's chunks, section by section."""
+        """The document's chunks, section by section (a long text in a worker thread)."""
+        if len(document.text) > 100_000:
+            return await anyio.to_thread.run_sync(self._chunks, document)
+        return self._chunks(document)
+
+    def _chunks(self, document: Document) -> list[Chunk]:
         chunks: list[Chunk] = []
         for path, section in self.sections(document.text):
             metadata = dict(document.metadata)

@@ -29,6 +29,7 @@ class DocxReader(Reader):
         """One document with the text."""
         try:
             import docx
+            from docx.table import Table
         except ImportError:
             raise missing_extra("docx", "python-docx") from None
         try:
@@ -36,11 +37,18 @@ class DocxReader(Reader):
         except (zipfile.BadZipFile, KeyError, ValueError) as exc:
             raise InvalidInputError(f"The DOCX file cannot be read: {exc}") from None
         lines: list[str] = []
-        for paragraph in document.paragraphs:
-            text = paragraph.text.strip()
+        # Paragraphs and tables in document order.
+        for block in document.iter_inner_content():
+            if isinstance(block, Table):
+                for row in block.rows:
+                    cells = [cell.text.strip() for cell in row.cells if cell.text.strip()]
+                    if cells:
+                        lines.append(" | ".join(cells))
+                continue
+            text = block.text.strip()
             if not text:
                 continue
-            style = paragraph.style.name if paragraph.style is not None else ""
+            style = block.style.name if block.style is not None else ""
             level = _HEADING.match(style or "")
             if style == "Title":
                 lines.append(f"# {text}")
@@ -48,10 +56,5 @@ class DocxReader(Reader):
                 lines.append(f"{'#' * min(int(level.group(1)), 6)} {text}")
             else:
                 lines.append(text)
-        for table in document.tables:
-            for row in table.rows:
-                cells = [cell.text.strip() for cell in row.cells if cell.text.strip()]
-                if cells:
-                    lines.append(" | ".join(cells))
         title = document.core_properties.title
         return [Document("\n\n".join(lines), {"title": title} if title else {})]
