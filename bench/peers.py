@@ -19,6 +19,9 @@ from pathlib import Path
 PEERS = Path(__file__).parent / ".peers"
 AGNO = ("agno==3.1.10", "agno[os]==3.1.10")
 SHARED = ("openai", "httpx", "uvicorn")
+# What Agno's Knowledge needs beside Agno for bench_knowledge: its LanceDb and the libraries that
+# run the one embedding model both sides use (pinned to Covey's versions when Covey has them).
+KNOWLEDGE = ("lancedb", "pyarrow", "onnxruntime", "tokenizers", "numpy", "aiofiles")
 PEER_ENV = {
     "AGNO_TELEMETRY": "false",
     "AGNO_DEBUG": "false",
@@ -42,9 +45,9 @@ def peer_env(**extra: str) -> dict[str, str]:
     return {**os.environ, **PEER_ENV, **extra}
 
 
-def _requirements() -> tuple[str, ...]:
+def _requirements(extra: tuple[str, ...]) -> tuple[str, ...]:
     pins: list[str] = []
-    for name in SHARED:
+    for name in (*SHARED, *extra):
         try:
             pins.append(f"{name}=={version(name)}")
         except PackageNotFoundError:
@@ -52,13 +55,15 @@ def _requirements() -> tuple[str, ...]:
     return (*AGNO, *pins)
 
 
-def agno_python() -> Path | str:
+def agno_python(extra: tuple[str, ...] = ()) -> Path | str:
     """The Agno venv's interpreter, creating the venv when missing or out of date; or a
-    sentence saying why it cannot be had (no uv, no registry)."""
-    venv = PEERS / "agno"
+    sentence saying why it cannot be had (no uv, no registry). `extra` packages (e.g.
+    `KNOWLEDGE`) go into a venv of their own, `agno-knowledge`, so the serving benches' Agno
+    stays as it was."""
+    venv = PEERS / ("agno-knowledge" if extra else "agno")
     python = venv / "bin" / "python"
     stamp = venv / "bench-requirements.txt"
-    requirements = _requirements()
+    requirements = _requirements(extra)
     wanted = "\n".join(requirements)
     if python.exists() and stamp.exists() and stamp.read_text() == wanted:
         return python

@@ -4,7 +4,8 @@ Each section is a module in bench/ exposing `run() -> list[tuple[str, ...]]` row
 `HEADER`; sections whose packages are not installed are reported as such.
 
 `python bench/run.py [--full] [SECTION ...]`: `--full` (or `COVEY_BENCH_FULL=1`) makes every
-serving row 60 s long (the memory-flat check); naming sections runs only those, e.g.
+serving row 60 s long (the memory-flat check) and adds the 100k-chunk knowledge tier; naming
+sections runs only those, e.g.
 `python bench/run.py bench_runtime`. Agno is installed into `bench/.peers/agno` on first use.
 """
 
@@ -26,6 +27,7 @@ SECTIONS = [
     "bench_store",
     "bench_runtime",
     "bench_postgres",
+    "bench_knowledge",
 ]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import gc
 import inspect
+import math
 import statistics
 import subprocess
 import sys
@@ -96,6 +97,16 @@ async def paired_overhead_ms(
         wall.append(((t2 - t1) - (t1 - t0)) / parts * 1000)
         cpu.append(((c2 - c1) - (c1 - c0)) / parts * 1000)
     return statistics.median(wall), statistics.median(cpu)
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    """(p50, p99) of `samples`, nearest rank."""
+    ordered = sorted(samples)
+
+    def nearest_rank(q: float) -> float:
+        return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+    return nearest_rank(0.50), nearest_rank(0.99)
 
 
 def plain_twin(cls: type) -> type:
