@@ -74,10 +74,10 @@ def test_a_new_tool_package_installs_alone_is_listed_by_covey_plugins_and_passes
         """
         import asyncio
         from covey.spec.context import RunContext
-        from covey.spec.plugins import load
+        from covey.spec.plugins import resolve_toolset
 
         async def main():
-            toolset = load("tools", "acme_weather")("Hi")
+            toolset = resolve_toolset("acme_weather:Hi")
             async with toolset:
                 result = await toolset.call_tool("greet", {"name": "Ada"}, RunContext(run_id="r"))
             print(type(toolset).__name__, toolset.id, result.content)

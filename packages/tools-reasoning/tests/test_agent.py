@@ -9,6 +9,7 @@ from covey.core import Agent
 from covey.core.testing import AgentInfo, FunctionModel
 from covey.db.sql import SqlStore
 from covey.spec import (
+    FunctionToolset,
     ModelRequest,
     ModelResponse,
     SystemPart,
@@ -153,23 +154,39 @@ async def test_a_rejected_step_is_retried_and_only_the_valid_one_is_kept() -> No
     ]
 
 
-async def test_steps_are_read_under_a_prefix() -> None:
+async def test_steps_are_read_under_a_prefix_when_names_clash() -> None:
+    """Another toolset with a `think` tool: both are shown prefixed with their toolset's id."""
+    other = FunctionToolset(id="notes")
+
+    @other.tool
+    def think(topic: str) -> str:
+        """Think about a topic (another toolset's tool of the same name)."""
+        return "other"
+
     def model(messages: list[ModelRequest | ModelResponse], info: AgentInfo) -> ModelResponse:
         if returns(messages):
             return ModelResponse(parts=[TextPart(content="ok")])
-        names = [t.name for t in info.function_tools]
-        assert names == ["r_think", "r_analyze"], names
-        call = ToolCallPart(tool_name="r_think", args={"thought": "hm"}, tool_call_id="c")
+        names = sorted(t.name for t in info.function_tools)
+        assert names == ["analyze", "notes_think", "reasoning_think"], names
+        call = ToolCallPart(tool_name="reasoning_think", args={"thought": "hm"}, tool_call_id="c")
         return ModelResponse(parts=[call])
 
-    from covey.spec import tools as spec_tools
-
-    prefixed = getattr(spec_tools, "PrefixedToolset", None)
-    if prefixed is None:  # the shared API lands on main at the integration
-        import pytest
-
-        pytest.skip("covey.spec.tools.PrefixedToolset is not on this branch yet")
-    agent = Agent(model=FunctionModel(model), tools=[prefixed(ReasoningToolset(), "r")])
+    agent = Agent(model=FunctionModel(model), tools=[ReasoningToolset(), other])
     result = await agent.run("go")
-    assert reasoning_steps(result, prefix="r") == [ReasoningStep("think", "hm", tool_call_id="c")]
+    assert [c.tool_name for c in result.tool_calls] == ["reasoning_think"]
+    assert reasoning_steps(result, prefix="reasoning") == [
+        ReasoningStep("think", "hm", tool_call_id="c")
+    ]
     assert reasoning_steps(result) == []
+
+
+async def test_an_agent_takes_the_toolset_by_reference() -> None:
+    def model(messages: list[ModelRequest | ModelResponse], info: AgentInfo) -> ModelResponse:
+        if returns(messages):
+            return ModelResponse(parts=[TextPart(content="ok")])
+        assert [t.name for t in info.function_tools] == ["think", "analyze"]
+        call = ToolCallPart(tool_name="think", args={"thought": "plan"}, tool_call_id="c")
+        return ModelResponse(parts=[call])
+
+    result = await Agent(model=FunctionModel(model), tools=["reasoning"]).run("go")
+    assert reasoning_steps(result) == [ReasoningStep("think", "plan", tool_call_id="c")]

@@ -10,7 +10,7 @@ import pytest
 from covey.conformance import ToolsetSuite
 from covey.spec import RunContext, ToolArgumentsError
 from covey.spec.errors import ConfigurationError, ToolNotFoundError
-from covey.spec.plugins import describe, load
+from covey.spec.plugins import describe, load, resolve_toolset
 from covey.tools.reasoning import (
     DEFAULT_INSTRUCTIONS,
     MAX_TEXT,
@@ -156,11 +156,8 @@ async def test_the_entry_point_is_registered_in_covey_tools() -> None:
     assert await names(toolset) == ["think", "analyze"]
 
 
-async def test_resolve_toolset_when_the_spec_has_it() -> None:
-    plugins = pytest.importorskip("covey.spec.plugins")
-    resolve = getattr(plugins, "resolve_toolset", None)
-    if resolve is None:
-        pytest.skip("covey.spec.plugins.resolve_toolset is not on this branch yet")
-    assert isinstance(resolve("reasoning"), ReasoningToolset)
-    with pytest.raises(ConfigurationError):
-        resolve("reasoning:deep")
+@pytest.mark.parametrize("reference", ["reasoning:deep", "reasoning:"])
+def test_resolve_toolset_by_reference(reference: str) -> None:
+    assert isinstance(resolve_toolset("reasoning"), ReasoningToolset)
+    with pytest.raises(ConfigurationError, match="takes no argument"):
+        resolve_toolset(reference)
