@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -157,6 +159,17 @@ def test_an_existing_folder_is_never_overwritten(
 def test_into_must_be_an_existing_folder(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="is not a folder"):
         new_tool_package("weather", tmp_path / "missing")
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ConfigurationError, match="is not a folder"):
+        new_tool_package("weather", tmp_path / "file")
+
+
+def test_a_folder_that_cannot_be_written_is_a_clear_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # /proc refuses new folders even to root (a read-only folder would not stop root).
+    assert main(["new", "tool-package", "weather", "--into", "/proc"]) == 2
+    assert "covey new: Cannot create /proc/covey-tools-weather" in capsys.readouterr().err
 
 
 def test_new_without_a_kind_or_with_an_unknown_one_is_a_usage_error(
@@ -180,3 +193,22 @@ def test_names_derive_from_the_one_chosen() -> None:
     assert names.module == "weather_api2"
     assert names.distribution == "covey-tools-weather-api2"
     assert names.class_name == "WeatherApi2Toolset"
+
+
+def test_a_write_that_fails_halfway_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    written: list[Path] = []
+    write_text = Path.write_text
+
+    def disk_full_on_the_third(self: Path, *args: Any, **kwargs: Any) -> int:
+        if len(written) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        written.append(self)
+        return write_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", disk_full_on_the_third)
+    with pytest.raises(ConfigurationError, match=r"Cannot write .*No space left on device"):
+        new_tool_package("weather", tmp_path)
+    assert len(written) == 2
+    assert list(tmp_path.iterdir()) == []

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import keyword
 import re
-import secrets
 import shutil
 import string
 import sys
@@ -181,12 +180,12 @@ def render_tool_package(names: ToolPackageNames) -> dict[str, str]:
 def new_tool_package(name: str, into: Path | str = ".") -> Path:
     """Write a new tool package `covey-tools-NAME/` inside `into` and return its folder.
 
-    The files are written to a temporary folder beside it and moved into place at the end, so
-    a failure leaves nothing half-written.
+    The folder is created exclusively (an existing one is never touched) and removed again if
+    writing fails, so a failure leaves nothing half-written.
 
     Raises:
-        ConfigurationError: the name is invalid, `into` is not a folder, or the package folder
-            already exists (nothing is overwritten).
+        ConfigurationError: the name is invalid, `into` is not a folder, the package folder
+            already exists (nothing is overwritten), or it cannot be written.
     """
     names = ToolPackageNames.from_name(name)
     parent = Path(into)
@@ -199,19 +198,22 @@ def new_tool_package(name: str, into: Path | str = ".") -> Path:
             "name or --into folder."
         )
     files = render_tool_package(names)
-    staging = parent / f".{names.distribution}.{secrets.token_hex(4)}.tmp"
-    staging.mkdir()
+    try:
+        # Exclusive: fails if the folder appeared since the check, so nothing is overwritten.
+        target.mkdir()
+    except FileExistsError:
+        raise ConfigurationError(f"{target} already exists; nothing was written.") from None
+    except OSError as exc:
+        raise ConfigurationError(f"Cannot create {target}: {exc.strerror or exc}.") from exc
     try:
         for relative, text in files.items():
-            path = staging.joinpath(*relative.split("/"))
+            path = target.joinpath(*relative.split("/"))
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
-        # `rename` onto a missing name; if `target` appeared meanwhile, it fails, not overwrites.
-        if target.exists():
-            raise ConfigurationError(f"{target} appeared while writing; nothing was overwritten.")
-        staging.rename(target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+    except BaseException as exc:
+        shutil.rmtree(target, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise ConfigurationError(f"Cannot write {target}: {exc.strerror or exc}.") from exc
         raise
     return target
 
