@@ -4,6 +4,7 @@ and passes its own tests there — what a third-party author gets on day one."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -86,6 +87,31 @@ def test_a_new_tool_package_installs_alone_is_listed_by_covey_plugins_and_passes
         """
     )
     assert resolved.strip() == "AcmeWeatherToolset acme_weather Hi, Ada!"
+
+    # An agent takes it by reference, and the README's example runs as written.
+    answered = venv.run(
+        """
+        from covey.core import Agent
+        from covey.core.testing import FunctionModel
+        from covey.spec import ModelRequest, ModelResponse, TextPart, ToolCallPart, ToolReturnPart
+
+        def model(messages, info):
+            done = [p for m in messages if isinstance(m, ModelRequest) for p in m.parts
+                    if isinstance(p, ToolReturnPart)]
+            if done:
+                return ModelResponse(parts=[TextPart(content=done[0].content)])
+            call = ToolCallPart(tool_name="greet", args={"name": "Ada"}, tool_call_id="c")
+            return ModelResponse(parts=[call])
+
+        agent = Agent(model=FunctionModel(model), tools=["acme_weather:Bonjour"])
+        print(agent.run_sync("greet Ada").output)
+        """
+    )
+    assert answered.strip() == "Bonjour, Ada!"
+    readme = (package / "README.md").read_text()
+    block = re.search(r"```python\n(.*?)```", readme, re.DOTALL)
+    assert block is not None
+    venv.run(block.group(1))
 
     # Its own tests, with the `test` extra, against the installed wheel (not the source tree).
     venv.install(f"{wheel}[test]", *(workspace[name] for name in TESTING))
