@@ -124,7 +124,7 @@ def test_the_rendered_python_is_lint_clean_typed_and_its_tests_pass(tmp_path: Pa
         "x" * 41,
         "",
         "class",
-        "match",
+        "import",
     ],
 )
 def test_bad_names_are_refused_and_nothing_is_written(

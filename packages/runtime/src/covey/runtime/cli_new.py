@@ -93,7 +93,7 @@ class ToolPackageNames:
                 "'-' or '_' (e.g. 'weather' or 'weather-api')."
             )
         module = name.replace("-", "_")
-        if keyword.iskeyword(module) or keyword.issoftkeyword(module):
+        if keyword.iskeyword(module):
             raise ConfigurationError(
                 f"Invalid tool package name {name!r}: covey.tools.{module} cannot be imported "
                 "(a Python keyword). Choose another name."
