@@ -93,9 +93,7 @@ async def test_a_rejected_command_never_runs(tmp_path: Path) -> None:
 
 async def test_a_risky_option_of_an_allowed_program_pauses_too(tmp_path: Path) -> None:
     shell = ShellToolset(allow=["find"], cwd=tmp_path)
-    operator = Agent(
-        model=scripted(["find", ".", "-exec", "touch", "canary", ";"]), tools=[shell]
-    )
+    operator = Agent(model=scripted(["find", ".", "-exec", "touch", "canary", ";"]), tools=[shell])
     paused = await operator.run("look around")
     assert paused.status is RunStatus.PAUSED
     [requirement] = paused.requirements

@@ -209,6 +209,35 @@ async def test_env_allow_names_exactly_what_is_copied(
     ]
 
 
+@pytest.mark.parametrize(
+    "argument",
+    [
+        "/etc/passwd",
+        "../outside/secret.txt",
+        "sub/../../outside/secret.txt",
+        "escape/secret.txt",  # a symlink inside, pointing out
+        "--file=/etc/passwd",
+        "if=../outside/secret.txt",
+    ],
+)
+async def test_arguments_naming_paths_outside_need_approval(tmp_path: Path, argument: str) -> None:
+    root = tmp_path / "root"
+    (root / "sub").mkdir(parents=True)
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "secret.txt").write_text("s3cret")
+    (root / "escape").symlink_to(tmp_path / "outside")
+    (root / "inside.txt").write_text("fine")
+    shell = ShellToolset(allow=["cat"], cwd=root)
+    with pytest.raises(ApprovalRequired, match="outside the working directory"):
+        await run(shell, "cat", argument)
+    # Paths inside, however written, run at once.
+    for inside in ("inside.txt", "./inside.txt", "sub/../inside.txt", str(root / "inside.txt")):
+        assert output(await run(shell, "cat", inside)) == "fine"
+    # Turned off, the same call runs (cat then fails or succeeds on its own).
+    open_shell = ShellToolset(allow=["cat"], cwd=root, confine_paths=False)
+    assert not (await run(open_shell, "cat", argument)).is_error
+
+
 @pytest.mark.parametrize("cwd", ["..", "../..", "sub/../..", "/etc", "/", "link", "link/x"])
 async def test_cwd_cannot_leave_the_working_directory(tmp_path: Path, cwd: str) -> None:
     root = tmp_path / "root"

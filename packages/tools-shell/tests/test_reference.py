@@ -6,11 +6,11 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
+from shell_helpers import run
 
 from covey.spec.errors import ConfigurationError
 from covey.tools.shell import ShellToolset, from_reference
 from covey.tools.shell._compat import ApprovalRequired
-from shell_helpers import run
 
 
 def test_the_entry_point_is_from_reference() -> None:
@@ -18,11 +18,17 @@ def test_the_entry_point_is_from_reference() -> None:
     assert entry.load() is from_reference
 
 
-async def test_the_default_allows_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_default_is_the_current_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     shell = from_reference(None)
     assert isinstance(shell, ShellToolset) and shell.id == "shell"
     assert shell.cwd == tmp_path.resolve()
+
+
+async def test_the_default_allows_nothing(tmp_path: Path) -> None:
+    shell = from_reference(str(tmp_path))
     assert shell.policy.allow == ()
     with pytest.raises(ApprovalRequired):
         await run(shell, "echo", "hi")

@@ -24,6 +24,7 @@ __all__ = [
     "Decision",
     "Policy",
     "is_code_runner",
+    "outside_path",
     "parse_rules",
     "risky_argument",
 ]
@@ -188,8 +189,18 @@ class Policy:
             for rule in self.allow
         )
 
-    def decide(self, argv: Sequence[str], resolved: str | None) -> Decision:
-        """Decide on `argv`; `resolved` is the executable it would run, when it was found."""
+    def decide(
+        self,
+        argv: Sequence[str],
+        resolved: str | None,
+        *,
+        confine: tuple[str, str] | None = None,
+    ) -> Decision:
+        """Decide on `argv`; `resolved` is the executable it would run, when it was found.
+
+        `confine` is `(root, workdir)`: an allowed call whose arguments name a path outside
+        `root` (see `outside_path`) needs approval.
+        """
         for rule in self.deny:
             if _denied(rule, argv, resolved):
                 return Decision(
@@ -197,22 +208,56 @@ class Policy:
                     f"`{_display(argv)}` matches the deny rule `{_display(rule)}`; it never runs.",
                 )
         risky: str | None = None
+        outside: str | None = None
         for rule in self.allow:
             if tuple(argv[: len(rule)]) != rule:
                 continue
-            hit = risky_argument(argv[0], argv[len(rule) :])
-            if hit is None:
-                return Decision("allow", f"`{_display(argv)}` matches `{_display(rule)}`.")
-            risky = risky or hit
+            rest = argv[len(rule) :]
+            hit = risky_argument(argv[0], rest)
+            if hit is not None:
+                risky = risky or hit
+                continue
+            away = outside_path(rest, root=confine[0], workdir=confine[1]) if confine else None
+            if away is not None:
+                outside = outside or away
+                continue
+            return Decision("allow", f"`{_display(argv)}` matches `{_display(rule)}`.")
         if risky is not None:
             return Decision(
                 "approve",
                 f"`{_display(argv)}` needs approval: its argument {risky!r} can make "
                 f"{os.path.basename(argv[0])!r} run another program or write a file.",
             )
+        if outside is not None:
+            return Decision(
+                "approve",
+                f"`{_display(argv)}` needs approval: its argument {outside!r} names a path "
+                "outside the working directory.",
+            )
         return Decision(
             "approve", f"`{_display(argv)}` needs approval: it is not on the allow-list."
         )
+
+
+def outside_path(arguments: Iterable[str], *, root: str, workdir: str) -> str | None:
+    """The first argument naming a path outside `root`, read from `workdir`, symlinks followed.
+
+    An argument counts as a path wherever it could be one: as a whole, and after its first `=`
+    (`--file=/etc/passwd`, `if=/etc/shadow`). So `/etc/passwd`, `../../x`, and `notes` when
+    `notes` is a symlink to elsewhere, are found; a plain word resolves inside and passes. A
+    pattern that looks like an absolute path (`grep /api/ src`) is found too: it is asked about.
+    """
+    for argument in arguments:
+        candidates = [argument]
+        if "=" in argument:
+            candidates.append(argument.split("=", 1)[1])
+        for candidate in candidates:
+            if not candidate:
+                continue
+            real = os.path.realpath(os.path.join(workdir, candidate))
+            if real != root and not real.startswith(root.rstrip(os.sep) + os.sep):
+                return argument
+    return None
 
 
 def _denied(rule: Rule, argv: Sequence[str], resolved: str | None) -> bool:

@@ -45,9 +45,10 @@ class ShellToolset(Toolset):
     argument vector handed to the program as it is: no shell ever sees it, so `;`, `|`, `&&`,
     `$(...)`, backticks, globs and quotes are plain characters of an argument.
 
-    - **Allowed** (runs at once): `argv` starts with an `allow` entry, and no argument after that
+    - **Allowed** (runs at once): `argv` starts with an `allow` entry, no argument after that
       entry is an option listed in `covey.tools.shell.RISKY_OPTIONS` for the program (such as
-      `find -exec` or `git -c`): one of those needs approval.
+      `find -exec` or `git -c`), and none names a path outside the working directory (with
+      `confine_paths`): either needs approval.
     - **Approval**: anything else raises `covey.spec.errors.ApprovalRequired`; the run pauses
       and, once a person approves, the same call runs (`ctx.tool_call_approved`).
     - **Denied**: `argv` starts with a `deny` entry (the program compared by name, also against
@@ -74,6 +75,10 @@ class ShellToolset(Toolset):
         allow_code_runners: Allow a shell, interpreter or command runner (`bash`, `python`,
             `env`, `xargs`, `awk`...) as a bare program name; refused by default, since that
             allows every command.
+        confine_paths: An allowed call whose arguments name a path outside the working
+            directory (`/etc/passwd`, `../x`, `--file=/x`, a symlink leading out) needs
+            approval. Arguments are read as paths wherever they could be, so a pattern such as
+            `/api/` is asked about too; `False` turns this off.
         max_concurrent: Commands of this toolset running at once; more calls wait their turn.
         id: The toolset's name (prefix when tool names clash).
 
@@ -93,6 +98,7 @@ class ShellToolset(Toolset):
         env: Mapping[str, str] | None = None,
         deny: Iterable[str | Sequence[str]] = (),
         allow_code_runners: bool = False,
+        confine_paths: bool = True,
         max_concurrent: int = 4,
         id: str = "shell",
     ) -> None:
@@ -120,6 +126,7 @@ class ShellToolset(Toolset):
             raise ConfigurationError(f"max_output_bytes must be at least 64: {max_output_bytes!r}")
         if max_concurrent < 1:
             raise ConfigurationError(f"max_concurrent must be at least 1: {max_concurrent!r}")
+        self._confine_paths = confine_paths
         self._timeout = float(timeout)
         self._max_output_bytes = max_output_bytes
         self._limiter = anyio.CapacityLimiter(max_concurrent)
@@ -195,7 +202,8 @@ class ShellToolset(Toolset):
         if isinstance(workdir, ToolResult):
             return workdir
         resolved = self._resolve(command[0], workdir)
-        decision = self._policy.decide(command, resolved)
+        confine = (str(self._root), str(workdir)) if self._confine_paths else None
+        decision = self._policy.decide(command, resolved, confine=confine)
         if decision.verdict == "deny":
             return ToolResult(content=decision.reason, is_error=True)
         if resolved is None:
