@@ -101,6 +101,10 @@ async def test_find_options_that_run_programs_need_approval(
         ["git", "--exec-p=.", "log"],  # an abbreviated long option, as git accepts
         ["git", "grep", f"-O touch {CANARY}", "x"],
         ["git", "diff", f"--output={CANARY}"],
+        ["git", "config", "alias.st", f"!touch {CANARY}"],  # an alias that runs a command
+        ["git", "config", "core.fsmonitor", f"touch {CANARY}"],  # run by every `git status`
+        ["git", "rebase", "-x", f"touch {CANARY}", "HEAD~1"],
+        ["git", "bisect", "run", "touch", CANARY],
     ],
 )
 async def test_git_options_that_run_programs_need_approval(

@@ -53,6 +53,11 @@ def test_decisions(argv: list[str], verdict: str) -> None:
         ("git", ["log", "--oneline"], None),
         ("git", ["--", "-c"], "-c"),  # `--` does not end the check
         ("ls", ["-exec"], None),  # options of other programs mean nothing to ls
+        ("rg", ["--pre=sh", "x"], "--pre=sh"),
+        ("make", ["--eval=$(shell id)"], "--eval=$(shell id)"),
+        ("fd", ["-x", "rm"], "-x"),
+        ("git", ["config", "--get", "user.name"], "config"),  # a whole-word subcommand
+        ("git", ["log", "--", "configure.ac"], None),  # ...not a prefix of a word
     ],
 )
 def test_risky_arguments(program: str, arguments: list[str], hit: str | None) -> None:
@@ -141,3 +146,17 @@ async def test_the_model_is_told_what_runs_without_approval(tmp_path: Path) -> N
     assert definition.parameters_json_schema["required"] == ["command"]
     assert definition.parameters_json_schema["properties"]["command"]["minItems"] == 1
     assert shell.id == "shell"
+
+
+def test_the_docs_table_lists_every_risky_option() -> None:
+    """docs/tools.md shows RISKY_OPTIONS as a table; it must say what the code does."""
+    from covey.tools.shell import RISKY_OPTIONS
+
+    docs = Path(__file__).resolve().parents[3] / "docs" / "tools.md"
+    section = docs.read_text().split("## Shell", 1)[1].split("\n## ", 1)[0]
+    rows: dict[str, list[str]] = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 2 and cells[0].startswith("`") and cells[0].endswith("`"):
+            rows[cells[0].strip("`")] = [c.strip().strip("`") for c in cells[1].split(", ")]
+    assert rows == {program: list(options) for program, options in RISKY_OPTIONS.items()}

@@ -38,6 +38,10 @@ CODE_RUNNERS: frozenset[str] = frozenset(
         "env", "xargs", "nice", "nohup", "timeout", "stdbuf", "time", "watch", "setsid",
         "sudo", "doas", "su", "runuser", "chroot", "unshare", "nsenter", "flock",
         "strace", "ltrace", "gdb", "script", "parallel", "ssh", "docker", "podman", "kubectl",
+        "ionice", "taskset", "chrt", "prlimit", "setpriv", "systemd-run", "pkexec", "firejail",
+        "bwrap", "proot", "crontab", "at", "batch", "xdg-open",
+        # editors with a command mode
+        "vi", "vim", "nvim", "view", "ex", "ed", "emacs",
         # languages whose arguments are a program (or scripts that are)
         "awk", "gawk", "mawk", "nawk", "sed", "perl", "ruby", "php", "lua", "node", "deno",
         "bun", "Rscript", "julia", "osascript", "tclsh", "expect", "uv", "uvx", "pipx", "npx",
@@ -57,7 +61,17 @@ RISKY_OPTIONS: Mapping[str, tuple[str, ...]] = {
     "git": (
         "-c", "--config-env", "--config", "--exec-path", "--upload-pack", "--receive-pack",
         "--exec", "--template", "--output", "-O", "--open-files-in-pager", "--ext-diff",
+        "--extcmd", "--tool", "-x",
+        # subcommands that run commands, or write configuration (aliases, core.fsmonitor,
+        # core.hooksPath) that later commands run
+        "config", "submodule", "bisect", "filter-branch", "difftool", "mergetool",
     ),
+    "hg": ("--config", "--tool"),
+    "make": ("--eval", "-E"),
+    "rg": ("--pre",),
+    "fd": ("-x", "--exec", "-X", "--exec-batch"),
+    "scp": ("-S", "-o", "-F"),
+    "sftp": ("-S", "-o", "-F", "-D"),
     "tar": (
         "--to-command", "--use-compress-program", "-I", "--checkpoint-action", "--info-script",
         "--new-volume-script", "-F", "--rsh-command", "--rmt-command",
@@ -71,8 +85,9 @@ RISKY_OPTIONS: Mapping[str, tuple[str, ...]] = {
     "less": ("-o", "--log-file", "-O", "--LOG-FILE"),
     "dd": ("of=",),
 }  # fmt: skip
-"""Per program: options (and `dd`'s operand) that run another program or write a file
-the caller names. A call of an allowed program carrying one needs approval."""
+"""Per program: options (and a few operands: `dd`'s `of=`, git's subcommands) that run another
+program or write a file the caller names, or configuration that later calls run. A call of an
+allowed program carrying one needs approval. Entries without a dash match a whole argument."""
 
 _CLUSTER = re.compile(r"-[A-Za-z]+")
 
