@@ -14,7 +14,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Literal, cast
 
 from covey.spec.errors import ConfigurationError
 
@@ -176,7 +176,7 @@ def parse_rules(entries: Iterable[str | Sequence[str]], what: str) -> tuple[Rule
 class Decision:
     """What the policy says about one argument vector."""
 
-    verdict: str
+    verdict: Literal["allow", "approve", "deny"]
     """`allow` (runs now), `approve` (needs a person's approval) or `deny` (never runs)."""
     reason: str
 

@@ -173,8 +173,9 @@ class ShellToolset(Toolset):
             "Run a program directly, without a shell, and get its exit code and output (stdout "
             "and stderr together). `command` is the argument vector, one item per argument: "
             "pipes, redirections, `;`, `&&`, globs, `$VAR` and quotes are NOT interpreted. "
-            f"Commands that run at once: {self._policy.describe_allowed()}. Any other command "
-            "waits for a person to approve it. Commands run in the working directory (`cwd` "
+            f"Commands that run at once: {self._policy.describe_allowed()}. Any other command, "
+            "options that run other programs, and paths outside the working directory wait for "
+            "a person to approve them. Commands run in the working directory (`cwd` "
             f"names a subdirectory), with a {self._timeout:g} s time limit; long output is "
             "shortened in the middle."
         )
