@@ -12,9 +12,7 @@ from covey.tools.shell import ShellToolset
 def context(*, approved: bool = False) -> RunContext[Any]:
     """A run context for one `run_command` call; `approved` as when a person approved it."""
     ctx: RunContext[Any] = RunContext(run_id="shell-test")
-    if approved:
-        ctx = RunContext(run_id="shell-test", tool_call_approved=True)  # pyright: ignore[reportCallIssue]
-    return ctx.for_tool_call("run_command", "call-1")
+    return ctx.for_tool_call("run_command", "call-1", approved=approved)
 
 
 async def run(

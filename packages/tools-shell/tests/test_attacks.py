@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from shell_helpers import output, run
 
+from covey.spec.errors import ApprovalRequired
 from covey.tools.shell import ShellToolset
-from covey.tools.shell._compat import ApprovalRequired
 
 CANARY = "canary"
 

@@ -12,10 +12,9 @@ import anyio
 from pydantic import Field
 
 from covey.spec.context import RunContext
-from covey.spec.errors import ConfigurationError, ModelRetry
+from covey.spec.errors import ApprovalRequired, ConfigurationError, ModelRetry
 from covey.spec.function_toolset import FunctionToolset, Tool
 from covey.spec.tools import ToolDefinition, ToolResult, Toolset
-from covey.tools.shell._compat import ApprovalRequired, approved
 from covey.tools.shell._policy import Policy, is_code_runner, parse_rules
 from covey.tools.shell._process import run_process, safe_path
 
@@ -213,7 +212,7 @@ class ShellToolset(Toolset):
                 content=f"Program {command[0]!r} not found{where} (or not executable).",
                 is_error=True,
             )
-        if decision.verdict == "approve" and not approved(ctx):
+        if decision.verdict == "approve" and not ctx.tool_call_approved:
             raise ApprovalRequired(decision.reason)
         async with self._limiter:
             try:
