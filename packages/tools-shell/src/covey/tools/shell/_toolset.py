@@ -66,8 +66,9 @@ class ShellToolset(Toolset):
         timeout: Seconds a command may run; then its whole process group is killed.
         max_output_bytes: Output (stdout and stderr together) kept per call: its first and last
             halves, with a marker giving the bytes dropped between them.
-        env_allow: Variables copied from this process's environment (when set). Nothing else
-            is, so API keys in the server's environment never reach a command.
+        env_allow: Variables copied from this process's environment (when set), read once when
+            the toolset is made. Nothing else is, so API keys in the server's environment never
+            reach a command.
         env: Fixed variables added to (or replacing) those; their values never appear in a
             repr or an error.
         deny: Entries as in `allow` that never run, even approved.
@@ -101,6 +102,11 @@ class ShellToolset(Toolset):
         max_concurrent: int = 4,
         id: str = "shell",
     ) -> None:
+        if os.name != "posix":
+            raise ConfigurationError(
+                "ShellToolset runs on POSIX systems (Linux, macOS): it relies on process groups "
+                "to kill a command with everything it started."
+            )
         self.id = id
         self._policy = Policy(allow=parse_rules(allow, "allow"), deny=parse_rules(deny, "deny"))
         if not allow_code_runners:
