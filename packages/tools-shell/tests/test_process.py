@@ -139,8 +139,8 @@ async def test_a_file_that_cannot_be_executed_is_an_error_result(tmp_path: Path)
 
 async def test_calls_beyond_max_concurrent_wait_their_turn(tmp_path: Path) -> None:
     shell = ShellToolset(allow=[["sh", "-c"]], cwd=tmp_path, max_concurrent=1)
-    # Each command records how many of them run at once, through a lock-free counter file
-    # per command: with one slot, no two files ever overlap.
+    # Each command logs its start and end: with one slot, no start comes before the previous
+    # command's end (with three at once, the three starts would come first).
     script = "echo start >> log; sleep 0.05; echo end >> log"
     async with anyio.create_task_group() as tg:
         for _ in range(3):
