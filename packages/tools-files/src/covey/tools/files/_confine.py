@@ -23,8 +23,8 @@ import errno
 import os
 import re
 import stat
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Generator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
 __all__ = ["Opened", "PathRefused", "Root"]
@@ -58,7 +58,7 @@ class Root:
     """
 
     def __init__(self, path: str | os.PathLike[str], *, allow_hidden: bool = False) -> None:
-        real = os.path.realpath(os.fspath(path))
+        real: str = os.path.realpath(os.fspath(path))
         if not os.path.isdir(real):
             raise NotADirectoryError(f"{os.fspath(path)!r} is not a directory")
         self.real = real
@@ -112,13 +112,17 @@ class Root:
             raise PathRefused(f"{path!r} leads outside the root directory.")
         resolved = tuple(rel.split(os.sep))
         if not self.allow_hidden and any(p.startswith(".") for p in resolved):
-            raise PathRefused(f"{path!r} leads to a hidden file or directory, which is not accessible.")
+            raise PathRefused(
+                f"{path!r} leads to a hidden file or directory, which is not accessible."
+            )
         return resolved
 
     # --- step 3 ------------------------------------------------------------------------------
 
     @contextmanager
-    def directory(self, path: str, parts: tuple[str, ...], *, create: bool = False) -> Iterator[int]:
+    def directory(
+        self, path: str, parts: tuple[str, ...], *, create: bool = False
+    ) -> Generator[int]:
         """A descriptor of the directory at resolved `parts`, opened without following links.
 
         With `create`, missing directories are made (each made, then opened with `O_NOFOLLOW`).
@@ -131,13 +135,11 @@ class Root:
                 except FileNotFoundError:
                     if not create:
                         raise PathRefused(f"{path!r}: no such directory.") from None
-                    try:
+                    with suppress(FileExistsError):  # made meanwhile: the open checks it
                         os.mkdir(part, 0o777, dir_fd=fd)
-                    except FileExistsError:
-                        pass  # made meanwhile; the open below checks what it is
                     child = _open_dir_step(path, part, fd)
                 except OSError as e:
-                    raise _refusal(path, e) from None
+                    raise _refusal(path, e, _is_link(part, fd)) from None
                 os.close(fd)
                 fd = child
             yield fd
@@ -184,7 +186,14 @@ def _open_dir_step(path: str, part: str, fd: int) -> int:
     try:
         return os.open(part, _DIR_FLAGS, dir_fd=fd)
     except OSError as e:
-        raise _refusal(path, e) from None
+        raise _refusal(path, e, _is_link(part, fd)) from None
+
+
+def _is_link(part: str, fd: int) -> bool:
+    try:
+        return stat.S_ISLNK(os.stat(part, dir_fd=fd, follow_symlinks=False).st_mode)
+    except OSError:
+        return False
 
 
 def _check_regular(path: str, st: os.stat_result) -> None:
@@ -201,9 +210,13 @@ def _check_regular(path: str, st: os.stat_result) -> None:
         )
 
 
-def _refusal(path: str, error: OSError) -> PathRefused:
-    """The model-safe message of an `OSError` met while opening `path` (no other path in it)."""
-    if error.errno == errno.ELOOP:
+def _refusal(path: str, error: OSError, link: bool = False) -> PathRefused:
+    """The model-safe message of an `OSError` met while opening `path` (no other path in it).
+
+    `link`: the component that failed is a symbolic link (step 2 resolved every link, so one
+    there now was put there after the check, or loops).
+    """
+    if link or error.errno == errno.ELOOP:
         return PathRefused(
             f"{path!r} goes through a symbolic link that loops or changed while it was being "
             "opened."

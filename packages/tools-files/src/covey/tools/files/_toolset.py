@@ -9,6 +9,7 @@ import secrets
 import stat
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
@@ -88,7 +89,9 @@ class FileToolset(Toolset):
             ("max_scan_entries", max_scan_entries),
         ):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:  # pyright: ignore[reportUnnecessaryIsInstance]
-                raise ConfigurationError(f"FileToolset: {name} must be a positive int, got {value!r}.")
+                raise ConfigurationError(
+                    f"FileToolset: {name} must be a positive int, got {value!r}."
+                )
         if not search_timeout > 0:
             raise ConfigurationError(
                 f"FileToolset: search_timeout must be a positive number of seconds, got "
@@ -256,7 +259,11 @@ class FileToolset(Toolset):
             return _error(_os_message(path, e))
         truncated = truncated or limits.exhausted
         return ToolResult(
-            content={"path": self._root.display(resolved), "entries": entries, "truncated": truncated}
+            content={
+                "path": self._root.display(resolved),
+                "entries": entries,
+                "truncated": truncated,
+            }
         )
 
     def search_files(
@@ -488,10 +495,8 @@ def _write(dir_fd: int, path: str, name: str, data: bytes, *, overwrite: bool) -
             os.fsync(f.fileno())
         os.replace(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
     except BaseException:
-        try:
+        with suppress(OSError):
             os.unlink(temp, dir_fd=dir_fd)
-        except OSError:
-            pass
         raise
     return False
 
