@@ -323,3 +323,13 @@ async def test_the_root_may_itself_be_a_link(tmp_path: Path, root: Path, ctx: Ru
     toolset = FileToolset(tmp_path / "link-to-root")
     assert toolset.root == str(root)  # tmp_path is already resolved
     assert (await call(toolset, ctx, "read_file", path="notes.txt")).content.startswith("alpha")
+
+
+async def test_paths_too_long_or_too_deep(root: Path, ctx: RunContext) -> None:
+    toolset = FileToolset(root, write=True)
+    assert "64 components" in await refused(
+        toolset, ctx, "write_file", path="a/" * 65 + "x", content="x"
+    )
+    assert not (root / "a").exists()
+    assert "4096 characters" in await refused(toolset, ctx, "read_file", path="x" * 5000)
+    assert "too long" in await refused(toolset, ctx, "read_file", path="x" * 300)

@@ -27,10 +27,30 @@ from collections.abc import Generator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
-__all__ = ["Opened", "PathRefused", "Root"]
+__all__ = ["DIR_FLAGS", "FILE_FLAGS", "MAX_DEPTH", "SUPPORTED", "Opened", "PathRefused", "Root"]
 
+SUPPORTED = (
+    hasattr(os, "O_NOFOLLOW")
+    and hasattr(os, "O_DIRECTORY")
+    and {os.open, os.stat, os.mkdir, os.unlink, os.rename} <= os.supports_dir_fd
+)
+"""Whether this platform has what confinement needs: `O_NOFOLLOW` and `dir_fd` (POSIX)."""
+MAX_DEPTH = 64
+"""The most components a path may have (and how deep listings and searches go)."""
+_MAX_PATH = 4096
 _DRIVE = re.compile(r"^[A-Za-z]:")
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+FILE_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_NONBLOCK", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+)
+DIR_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_DIRECTORY", 0)
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+)
 
 
 class PathRefused(Exception):  # noqa: N818 - a refusal, reported to the model as a tool error
@@ -86,7 +106,11 @@ class Root:
                 f"{path!r} is absolute; paths are relative to the root directory (use 'a/b.txt', "
                 "or '.' for the root)."
             )
+        if len(path) > _MAX_PATH:
+            raise PathRefused(f"The path is longer than {_MAX_PATH} characters.")
         parts = tuple(p for p in path.split("/") if p not in ("", "."))
+        if len(parts) > MAX_DEPTH:
+            raise PathRefused(f"The path has more than {MAX_DEPTH} components.")
         for part in parts:
             if part == "..":
                 raise PathRefused(f"{path!r} contains '..'; paths cannot leave the root directory.")
@@ -127,11 +151,11 @@ class Root:
 
         With `create`, missing directories are made (each made, then opened with `O_NOFOLLOW`).
         """
-        fd = os.open(self.real, _DIR_FLAGS)
+        fd = os.open(self.real, DIR_FLAGS)
         try:
             for part in parts:
                 try:
-                    child = os.open(part, _DIR_FLAGS, dir_fd=fd)
+                    child = os.open(part, DIR_FLAGS, dir_fd=fd)
                 except FileNotFoundError:
                     if not create:
                         raise PathRefused(f"{path!r}: no such directory.") from None
@@ -164,9 +188,7 @@ class Root:
                 raise _refusal(path, e) from None
             _check_regular(path, before)
             try:
-                fd = os.open(
-                    name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=parent
-                )
+                fd = os.open(name, FILE_FLAGS, dir_fd=parent)
             except OSError as e:
                 raise _refusal(path, e) from None
         try:
@@ -184,7 +206,7 @@ class Root:
 
 def _open_dir_step(path: str, part: str, fd: int) -> int:
     try:
-        return os.open(part, _DIR_FLAGS, dir_fd=fd)
+        return os.open(part, DIR_FLAGS, dir_fd=fd)
     except OSError as e:
         raise _refusal(path, e, _is_link(part, fd)) from None
 

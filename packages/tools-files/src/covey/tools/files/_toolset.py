@@ -18,7 +18,7 @@ from covey.spec.context import RunContext
 from covey.spec.errors import ConfigurationError
 from covey.spec.function_toolset import FunctionToolset
 from covey.spec.tools import ToolDefinition, ToolResult, Toolset
-from covey.tools.files._confine import PathRefused, Root
+from covey.tools.files._confine import MAX_DEPTH, SUPPORTED, PathRefused, Root
 from covey.tools.files._walk import Entry, WalkLimits, open_entry, walk
 
 __all__ = ["FileToolset"]
@@ -27,7 +27,6 @@ _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _BINARY_SNIFF = 8192
 _MAX_LINE_SHOWN = 400
 _MAX_QUERY = 1000
-_MAX_DEPTH = 64
 
 
 class FileToolset(Toolset):
@@ -102,6 +101,11 @@ class FileToolset(Toolset):
         if not _ID.fullmatch(id):
             raise ConfigurationError(
                 f"FileToolset: id {id!r} must be 1-64 letters, digits, '_' or '-'."
+            )
+        if not SUPPORTED:
+            raise ConfigurationError(
+                "FileToolset needs O_NOFOLLOW and dir_fd support (Linux, macOS, other POSIX "
+                "systems) to confine paths; this platform has not got them."
             )
         try:
             self._root = Root(root, allow_hidden=allow_hidden)
@@ -232,7 +236,7 @@ class FileToolset(Toolset):
         """
         try:
             resolved = self._root.resolve(path, self._root.parts(path))
-            limits = WalkLimits(self.max_scan_entries, _MAX_DEPTH)
+            limits = WalkLimits(self.max_scan_entries, MAX_DEPTH)
             entries: list[dict[str, Any]] = []
             truncated = False
             with self._root.directory(path, resolved) as fd:
@@ -299,7 +303,7 @@ class FileToolset(Toolset):
         stopped: Literal["results", "entries", "timeout"] | None = None
         try:
             resolved = self._root.resolve(path, self._root.parts(path))
-            limits = WalkLimits(self.max_scan_entries, _MAX_DEPTH)
+            limits = WalkLimits(self.max_scan_entries, MAX_DEPTH)
             base = "/".join(resolved)
             with self._root.directory(path, resolved) as fd:
                 for entry in walk(

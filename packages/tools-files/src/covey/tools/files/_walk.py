@@ -14,8 +14,7 @@ from dataclasses import dataclass
 
 __all__ = ["Entry", "WalkLimits", "open_entry", "walk"]
 
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+from covey.tools.files._confine import DIR_FLAGS, FILE_FLAGS
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +76,7 @@ def walk(
         yield Entry(dir_fd, item.name, path, kind, st.st_size if kind == "file" else 0)
         if recursive and kind == "dir" and depth + 1 < limits.max_depth:
             try:
-                child = os.open(item.name, _DIR_FLAGS, dir_fd=dir_fd)
+                child = os.open(item.name, DIR_FLAGS, dir_fd=dir_fd)
             except OSError:
                 continue  # replaced by a link meanwhile, or unreadable: not entered
             try:
@@ -97,7 +96,7 @@ def open_entry(entry: Entry) -> tuple[int, os.stat_result] | None:
     """Open a `file` entry for reading, or `None` if it is no longer a regular file with one
     link (the same rule as `Root.open_file`)."""
     try:
-        fd = os.open(entry.name, _FILE_FLAGS, dir_fd=entry.dir_fd)
+        fd = os.open(entry.name, FILE_FLAGS, dir_fd=entry.dir_fd)
     except OSError:
         return None
     try:
