@@ -140,6 +140,12 @@ async def test_symlinked_parent_directory(root: Path, outside: Path, ctx: RunCon
         await refused(toolset, ctx, "write_file", path=f"{base}/new.txt", content="pwned")
         await refused(toolset, ctx, "write_file", path=f"{base}/sub/new.txt", content="pwned")
     assert sorted(os.listdir(outside)) == ["secret.txt"]
+    # A search from the root walks past the links without entering them.
+    (root / "secret-link.txt").symlink_to(outside / "secret.txt")
+    for query, regex in (("TOP-SECRET", False), ("SECRET", True), ("(?s).", True)):
+        found = await call(toolset, ctx, "search_files", query=query, regex=regex)
+        assert all(m["path"] in ("docs/guide.md", "notes.txt") for m in found.content["matches"])
+        assert found.content["files_searched"] == 2
 
 
 async def test_symlinks_inside_the_root_work(root: Path, ctx: RunContext) -> None:

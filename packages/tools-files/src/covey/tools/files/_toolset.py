@@ -486,8 +486,13 @@ def _write(dir_fd: int, path: str, name: str, data: bytes, *, overwrite: bool) -
             fd = os.open(name, flags, 0o666, dir_fd=dir_fd)
         except FileExistsError:
             raise PathRefused(f"{path!r} was created meanwhile; try again.") from None
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+        except BaseException:
+            with suppress(OSError):  # no half-written new file left behind (a full disk...)
+                os.unlink(name, dir_fd=dir_fd)
+            raise
         return True
     temp = f".{name[:100]}.{secrets.token_hex(6)}.tmp"
     fd = os.open(temp, flags, 0o600, dir_fd=dir_fd)
