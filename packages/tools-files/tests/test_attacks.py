@@ -165,8 +165,11 @@ async def test_symlink_loops(root: Path, ctx: RunContext) -> None:
     (root / "b").symlink_to("a")
     (root / "self").symlink_to("self")
     (root / "dirloop").symlink_to(".", target_is_directory=True)
+    # realpath stops at a loop and leaves the rest of the target, `..` and all, unresolved.
+    (root / "tricky").symlink_to("self/../../outside/secret.txt")
+    (root / "tricky2").symlink_to("self/../notes.txt")
     toolset = FileToolset(root, write=True)
-    for path in ("a", "b", "self", "a/x.txt"):
+    for path in ("a", "b", "self", "a/x.txt", "tricky", "tricky2"):
         await refused(toolset, ctx, "read_file", path=path)
         await refused(toolset, ctx, "write_file", path=f"{path}/x.txt", content="x")
     # A link back to the root is listed, never entered: the listing ends.
@@ -238,11 +241,13 @@ async def test_a_parent_swapped_for_a_link_after_the_check_is_not_followed(
     (outside / "guide.md").write_text(SECRET)
     real_resolve = Root.resolve
 
-    def resolve_then_swap(self: Root, path: str, parts: tuple[str, ...]) -> tuple[str, ...]:
+    def resolve_then_swap(
+        self: Root, path: str, parts: tuple[str, ...], **options: bool
+    ) -> tuple[str, ...]:
         if (root / "docs").is_symlink():  # undo the last call's swap: every call faces the race
             (root / "docs").unlink()
             (root / "docs-moved").rename(root / "docs")
-        resolved = real_resolve(self, path, parts)
+        resolved = real_resolve(self, path, parts, **options)
         assert resolved[0] == "docs"  # the check passed: `docs` was a real directory
         (root / "docs").rename(root / "docs-moved")
         (root / "docs").symlink_to(outside, target_is_directory=True)

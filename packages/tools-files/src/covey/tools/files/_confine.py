@@ -122,19 +122,35 @@ class Root:
                 raise PathRefused(f"{path!r}: hidden files and directories are not accessible.")
         return parts
 
-    def resolve(self, path: str, parts: tuple[str, ...]) -> tuple[str, ...]:
+    def resolve(
+        self, path: str, parts: tuple[str, ...], *, missing_ok: bool = False
+    ) -> tuple[str, ...]:
         """Step 2: the components of the real path of `parts`, relative to the root.
 
-        Symbolic links are followed (missing trailing components are kept as they are); the
-        result must stay inside the root and pass the text check again.
+        Symbolic links are followed; the result must stay inside the root and pass the text
+        check again. With `missing_ok` (a file or folder about to be made), missing trailing
+        components are kept as they are; otherwise a missing one refuses the path.
         """
-        real = os.path.realpath(os.path.join(self.real, *parts))
+        joined = os.path.join(self.real, *parts)
+        try:
+            real = os.path.realpath(joined, strict=True)
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                # Without `strict`, realpath would stop at the loop and collapse the rest of the
+                # link's target lexically (`loop/../x` as `x`), where the kernel fails.
+                raise PathRefused(f"{path!r} goes through a symbolic link that loops.") from None
+            if not missing_ok or e.errno not in (errno.ENOENT, errno.ENOTDIR):
+                raise _refusal(path, e) from None
+            real = os.path.realpath(joined)  # a missing tail (a file or folder to create)
         if real == self.real:
             return ()
         rel = os.path.relpath(real, self.real)
         if rel == ".." or rel.startswith("../") or os.path.isabs(rel):
             raise PathRefused(f"{path!r} leads outside the root directory.")
         resolved = tuple(rel.split(os.sep))
+        # The walk descends by these names from the root's descriptor: plain names only.
+        if any(p in ("", ".", "..") for p in resolved):
+            raise PathRefused(f"{path!r} leads outside the root directory.")
         if not self.allow_hidden and any(p.startswith(".") for p in resolved):
             raise PathRefused(
                 f"{path!r} leads to a hidden file or directory, which is not accessible."

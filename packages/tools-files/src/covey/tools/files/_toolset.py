@@ -414,7 +414,7 @@ class FileToolset(Toolset):
             parts = self._root.parts(path)
             if not parts:
                 return _error(f"{path!r} is the root directory; give a file name.")
-            parent = self._root.resolve(path, parts[:-1])
+            parent = self._root.resolve(path, parts[:-1], missing_ok=True)
             with self._root.directory(path, parent, create=True) as dir_fd:
                 created = _write(dir_fd, path, parts[-1], data, overwrite=overwrite)
         except PathRefused as e:
