@@ -182,3 +182,20 @@ def test_configuration_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="id"):
         FileToolset(tmp_path, id="has space")
     assert repr(FileToolset(tmp_path)) == f"FileToolset({str(tmp_path)!r}, read-only, id='files')"
+
+
+async def test_a_root_removed_under_the_toolset_gives_error_results(
+    tmp_path: Path, ctx: RunContext
+) -> None:
+    root = tmp_path / "gone"
+    root.mkdir()
+    toolset = FileToolset(root, write=True)
+    root.rmdir()
+    for name, args in (
+        ("read_file", {"path": "a.txt"}),
+        ("list_files", {}),
+        ("search_files", {"query": "x"}),
+        ("write_file", {"path": "a.txt", "content": "x"}),
+    ):
+        result = await toolset.call_tool(name, args, ctx)
+        assert result.is_error and str(tmp_path) not in result.content, (name, result.content)

@@ -166,6 +166,8 @@ class FileToolset(Toolset):
             opened = self._root.open_file(path)
         except PathRefused as e:
             return _error(str(e))
+        except OSError as e:  # the root itself went away, say
+            return _error(_os_message(path, e))
         try:
             if opened.stat.st_size > self.max_file_bytes:
                 return _error(
