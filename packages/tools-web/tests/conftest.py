@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from covey.testing.http import Exchange, LoopbackServer, RecordedRequest
+from covey.tools.web import BraveSearch
 
 
 @dataclass(frozen=True)
@@ -242,3 +243,13 @@ def tavily() -> Iterator[FakeTavily]:
 def searxng() -> Iterator[FakeSearxNG]:
     with FakeSearxNG() as server:
         yield server
+
+
+@pytest.fixture
+def brave_provider(brave: FakeBrave) -> BraveSearch:
+    """BraveSearch pointed at the fake (its loopback address allowed explicitly)."""
+    return BraveSearch(
+        api_key=BRAVE_KEY,
+        base_url=f"{brave.url}/res/v1/web/search",
+        allow_private=[brave.url.removeprefix("http://")],
+    )

@@ -24,10 +24,11 @@ _DROPPED = (
 )  # fmt: skip
 _CHROME = ("nav", "header", "footer", "aside", "form")
 _BLOCKS = (
-    "p", "div", "section", "article", "main", "tr", "br", "table", "ul", "ol", "blockquote",
+    "p", "div", "section", "article", "main", "table", "ul", "ol", "blockquote",
     "dd", "dt", "figcaption", "hr", "address", "details", "summary",
 )  # fmt: skip
 _HIDDEN_STYLE = re.compile(r"(display\s*:\s*none|visibility\s*:\s*hidden)", re.IGNORECASE)
+_WHITESPACE = re.compile(r"\s+")
 _BLANKS = re.compile(r"[ \t\r\f\v\u00a0]+")
 _MANY_NEWLINES = re.compile(r"\n{3,}")
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
@@ -153,9 +154,15 @@ def _hidden(tag: Any) -> bool:
     return bool(_HIDDEN_STYLE.search(str(attrs.get("style", ""))))
 
 
+def _is_main_role(tag: Any) -> bool:
+    attrs = getattr(tag, "attrs", None)
+    return bool(attrs) and str(attrs.get("role", "")).lower() == "main"
+
+
 def html_to_text(html: str) -> tuple[str, str]:
     """`(title, text)` of an HTML document (see the module documentation)."""
     from bs4 import BeautifulSoup
+    from bs4.element import NavigableString
 
     soup = BeautifulSoup(html, "html.parser")
     title_tag = soup.find("title") or soup.find("h1")
@@ -168,7 +175,7 @@ def html_to_text(html: str) -> tuple[str, str]:
     root: Any = (
         soup.find("main")
         or soup.find("article")
-        or soup.find(attrs={"role": "main"})
+        or soup.find(_is_main_role)
         or soup.find("body")
         or soup
     )
@@ -178,13 +185,23 @@ def html_to_text(html: str) -> tuple[str, str]:
     blocks: list[str] = []
     for pre in root.find_all("pre"):
         blocks.append(pre.get_text().strip("\n"))
-        pre.replace_with(f"\n\n{_PRE_MARK.format(len(blocks) - 1)}\n\n")
+        pre.replace_with(_PRE_MARK.format(len(blocks) - 1))
+    # Source line breaks inside running text are spaces, as a browser shows them; the breaks
+    # that count come from the block elements below.
+    for string in root.find_all(string=True):
+        if type(string) is NavigableString:
+            string.replace_with(_WHITESPACE.sub(" ", string))
+        else:  # comments, CDATA, doctype, processing instructions: not shown
+            string.extract()
     for level in range(1, 7):
         for heading in root.find_all(f"h{level}"):
             heading.replace_with(f"\n\n{'#' * level} {heading.get_text(' ', strip=True)}\n\n")
     for item in root.find_all("li"):
         item.insert_before("\n- ")
-        item.insert_after("\n")
+    for br in root.find_all("br"):
+        br.replace_with("\n")
+    for row in root.find_all("tr"):
+        row.insert_before("\n")
     for cell in root.find_all(("td", "th")):
         cell.insert_after(" | ")
     for tag in root.find_all(_BLOCKS):
@@ -193,6 +210,7 @@ def html_to_text(html: str) -> tuple[str, str]:
     lines = [
         _BLANKS.sub(" ", line).strip().removesuffix(" |") for line in root.get_text().split("\n")
     ]
-    text = _MANY_NEWLINES.sub("\n\n", "\n".join(lines)).strip()
-    text = _PRE_FOUND.sub(lambda m: f"```\n{blocks[int(m.group(1))]}\n```", text)
+    text = "\n".join(lines)
+    text = _PRE_FOUND.sub(lambda m: f"\n\n```\n{blocks[int(m.group(1))]}\n```\n\n", text)
+    text = _MANY_NEWLINES.sub("\n\n", text).strip()
     return title, text

@@ -347,6 +347,8 @@ async def _request(
                 )
             finally:
                 await response.aclose()
+    if max_redirects == 0:
+        raise FetchError(f"Fetching {_shown(first)} answered a redirect, which is not followed")
     raise FetchError(f"Fetching {_shown(first)} redirected more than {max_redirects} times")
 
 
