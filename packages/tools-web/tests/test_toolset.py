@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import socket
+from collections.abc import Iterator, Mapping
 from typing import Any
 
+import anyio
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from covey.conformance import ToolsetSuite
 from covey.spec.context import RunContext
@@ -14,6 +18,23 @@ from covey.spec.tools import ToolArgumentsError, Toolset
 from covey.tools.web import WebToolset, from_reference
 
 CTX = RunContext(run_id="r1")
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_resolver() -> Iterator[None]:
+    """Names other than loopback do not resolve (offline, as the test machine is)."""
+    real = anyio.getaddrinfo
+
+    async def offline(host: Any, port: Any, **kwargs: Any) -> Any:
+        if str(host).strip("[]").lower() in {"localhost", "127.0.0.1", "::1"}:
+            return await real(host, port, **kwargs)
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(anyio, "getaddrinfo", offline)
+        yield
+
+
 PAGE = b"""<html><head><title>Kettles</title></head><body><nav>Menu</nav>
 <main><h1>Kettles</h1><p>A kettle boils water.</p></main></body></html>"""
 
@@ -137,11 +158,31 @@ async def test_failures_are_error_results_the_model_reads(
         "gopher://127.0.0.1:25/",
         "not a url at all",
         "http://0177.0.0.1/",
+        "http://0x7f.1:1/",
+        "http://[::ffff:169.254.169.254]/",
+        "http://xn--/",
+        "http://ｌｏｃａｌｈｏｓｔ:1/",
+        "http://127.0.0.1:1/\r\nX-Injected: 1",
+        "",
     ],
 )
 async def test_the_default_toolset_refuses_private_and_odd_urls(url: str) -> None:
     result = await from_reference(None).call_tool("fetch_url", {"url": url}, CTX)
     assert result.is_error
+
+
+async def test_error_results_never_echo_credentials_or_query_strings(site) -> None:
+    site.add("/r", status=302, headers={"Location": "http://ops:t0psecret@10.0.0.5/?sig=abc123"})
+    for url in (
+        "http://admin:hunter2@127.0.0.1:1/?token=s3cret",
+        f"http://me:hunter2@{site.host_port}/r?token=s3cret",
+    ):
+        result = await WebToolset(allow_private_urls=[site.host_port]).call_tool(
+            "fetch_url", {"url": url}, CTX
+        )
+        assert result.is_error
+        for secret in ("hunter2", "s3cret", "t0psecret", "abc123", "admin", "ops:"):
+            assert secret not in result.content
 
 
 async def test_a_redirect_to_the_metadata_endpoint_is_refused_through_the_tool(site) -> None:
@@ -209,3 +250,30 @@ def test_resolve_toolset_finds_web_when_the_spec_has_it() -> None:
         pytest.skip("covey.spec.plugins.resolve_toolset is not on this branch yet")
     toolset = resolve("web")
     assert isinstance(toolset, WebToolset) and toolset.search is None
+
+
+_HOSTS = st.sampled_from(
+    ["127.0.0.1", "[::1]", "localhost", "0", "2130706433", "0x7f.1", "[::ffff:7f00:1]",
+     "169.254.169.254", "xn--", "ex ample.com", "a..b", "example.com", "", "%00", "[fe80::1%25x]"]
+)  # fmt: skip
+_URLS = st.one_of(
+    st.text(max_size=60),
+    st.builds(
+        lambda scheme, userinfo, host, port, rest: f"{scheme}://{userinfo}{host}{port}{rest}",
+        st.sampled_from(["http", "https", "HTTP", "file", "gopher", "ftp", "", "javascript"]),
+        st.sampled_from(["", "user:pw@", "@", ":@"]),
+        _HOSTS,
+        st.sampled_from(["", ":1", ":0", ":99999", ":-1", ":abc"]),
+        st.text(max_size=20),
+    ),
+)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(url=_URLS)
+def test_any_url_a_model_writes_ends_in_a_result_never_an_exception(
+    url: str, monkeypatch_resolver: None
+) -> None:
+    result = anyio.run(from_reference(None).call_tool, "fetch_url", {"url": url}, CTX)
+    assert result.is_error  # nothing here is public and reachable
+    assert isinstance(result.content, str) and result.content

@@ -118,10 +118,14 @@ def shown_url(url: httpx.URL | str) -> str:
     if isinstance(url, str):
         try:
             url = httpx.URL(url)
-        except (httpx.InvalidURL, TypeError):
+        except (httpx.InvalidURL, TypeError, ValueError):
             return "(an invalid URL)"
     port = f":{url.port}" if url.port else ""
-    host = f"[{url.host}]" if ":" in url.host else url.host
+    try:
+        host = url.host
+    except ValueError:
+        host = url.raw_host.decode("ascii", errors="replace")
+    host = f"[{host}]" if ":" in host else host
     return f"{url.scheme}://{host}{port}{url.path}"
 
 
@@ -162,12 +166,18 @@ async def _addresses(host: str, port: int) -> list[IPAddress]:
 
 async def _check_hop(url: httpx.URL, allow: bool | Sequence[str]) -> IPAddress:
     """The address to connect to for `url`, after checking the URL and every address."""
+    if not url.scheme:
+        raise UnsafeURLError("The URL has no scheme: only http:// and https:// URLs are fetched")
     if url.scheme not in ("http", "https"):
         raise UnsafeURLError(f"Only http and https URLs are fetched, not {url.scheme!r}")
-    if not url.host:
+    try:
+        host = url.host
+    except ValueError:  # httpx decodes IDNA lazily: `xn--` alone, say
+        raise UnsafeURLError("The URL's host is not a valid host name") from None
+    if not host:
         raise UnsafeURLError("The URL has no host")
     port = url.port or (443 if url.scheme == "https" else 80)
-    addresses = await _addresses(url.host, port)
+    addresses = await _addresses(host, port)
     if allow is True:
         return addresses[0]
     allowed: set[str] = _allowed_pairs(allow) if allow else set[str]()
@@ -175,7 +185,7 @@ async def _check_hop(url: httpx.URL, allow: bool | Sequence[str]) -> IPAddress:
         if is_public_address(address):
             continue
         literal = f"[{address}]" if address.version == 6 else str(address)
-        if f"{url.host.lower()}:{port}" in allowed or f"{literal}:{port}" in allowed:
+        if f"{host.lower()}:{port}" in allowed or f"{literal}:{port}" in allowed:
             continue
         raise UnsafeURLError(
             f"Refusing to fetch {_shown(url)}: its host resolves to {address}, a private, "
@@ -259,7 +269,7 @@ async def request_url(
     """
     try:
         first = httpx.URL(url, params=params) if params else httpx.URL(url)
-    except (httpx.InvalidURL, TypeError) as exc:
+    except (httpx.InvalidURL, TypeError, ValueError) as exc:
         raise InvalidInputError(f"Not a valid URL: {exc}") from None
     try:
         with anyio.fail_after(deadline):
@@ -325,7 +335,7 @@ async def _request(
                         raise FetchError(f"{_shown(current)} redirected without a Location")
                     try:
                         current = current.join(location)
-                    except (httpx.InvalidURL, UnicodeError):
+                    except (httpx.InvalidURL, ValueError):  # IDNA errors are ValueErrors
                         raise UnsafeURLError(
                             f"{_shown(current)} redirected to an invalid URL"
                         ) from None

@@ -83,7 +83,7 @@ def _is_web_url(value: object) -> bool:
         return False
     try:
         return httpx.URL(value).scheme in ("http", "https")
-    except (httpx.InvalidURL, TypeError):
+    except (httpx.InvalidURL, TypeError, ValueError):
         return False
 
 

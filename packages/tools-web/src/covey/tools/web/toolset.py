@@ -138,7 +138,7 @@ class WebToolset(Toolset):
         limit = min(max_chars or self.max_chars, self.max_chars)
         try:
             fetched = await fetch_url(
-                url,
+                url.strip(),
                 allow_private=self.allow_private_urls,
                 max_bytes=self.max_bytes,
                 max_redirects=self.max_redirects,
