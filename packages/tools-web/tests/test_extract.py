@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from covey.tools.web.extract import UnsupportedContentError, decode_body, page_from_body
+from covey.tools.web.extract import (
+    UnsupportedContentError,
+    decode_body,
+    html_to_text,
+    page_from_body,
+)
 
 ARTICLE = b"""<!doctype html>
 <html><head><title>Kettle  guide</title><style>body{color:red}</style>
@@ -117,3 +122,18 @@ def test_charsets_declared_in_the_header_or_the_page_are_honoured() -> None:
     assert decode_body("é".encode() + b"\xff", "no-such-charset") == "é\ufffd"
     # A body cut in the middle of a character (a truncated read) still decodes.
     assert decode_body("日本".encode()[:-1], "utf-8") == "日\ufffd"
+
+
+def test_scripts_styles_and_comments_are_cut_before_parsing() -> None:
+    html = (
+        "<main><p>one</p><script>if (a < b) { document.write('<p>fake</p>') }</script>"
+        "<!-- <p>commented out</p> --><STYLE>p::after{content:'<p>x</p>'}</STYLE>"
+        "<p>two</p><SCRIPT type=module>never closed <p>gone</p>"
+    )
+    assert html_to_text(html) == ("", "one\n\ntwo")
+
+
+def test_many_unclosed_openings_are_one_linear_pass() -> None:
+    # A hostile page: 200,000 unclosed `<script` and `<!--`; the first one ends the text.
+    html = "<p>kept</p>" + "<script<!--" * 100_000
+    assert html_to_text(html) == ("", "kept")
