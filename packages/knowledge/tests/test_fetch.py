@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 import covey.knowledge.fetch as knowledge_fetch
+import covey.tools.web.extract as web_extract
 import covey.tools.web.fetch as web_fetch
 from covey.knowledge import FetchError, Knowledge, UnsafeURLError, fetch_url
 from covey.testing import HashEmbedder, InMemoryVectorStore
@@ -13,7 +14,8 @@ from covey.testing import HashEmbedder, InMemoryVectorStore
 def test_the_fetch_names_are_the_guard_of_covey_tools_web() -> None:
     # One implementation: the names importable from covey.knowledge are the same objects.
     for name in knowledge_fetch.__all__:
-        assert getattr(knowledge_fetch, name) is getattr(web_fetch, name)
+        source = web_extract if name == "html_to_text" else web_fetch
+        assert getattr(knowledge_fetch, name) is getattr(source, name)
     assert (fetch_url, FetchError, UnsafeURLError) == (
         web_fetch.fetch_url,
         web_fetch.FetchError,
