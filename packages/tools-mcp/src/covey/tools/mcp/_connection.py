@@ -457,7 +457,8 @@ def _first_leaf(error: BaseException) -> BaseException:
     leaf: BaseException = error
     while True:
         children = cast("tuple[BaseException, ...]", getattr(leaf, "exceptions", ()))
-        if not isinstance(leaf, BaseExceptionGroup) or not children:
+        is_group = isinstance(leaf, BaseExceptionGroup)
+        if not is_group or not children:
             return leaf
         leaf = children[0]
 
