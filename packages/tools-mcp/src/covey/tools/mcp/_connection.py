@@ -99,9 +99,11 @@ class _Call:
 class _WatchedRead:
     """The transport's read stream, setting `lost` when it ends (the server went away)."""
 
-    def __init__(self, inner: ReadStream[SessionMessage | Exception], lost: anyio.Event) -> None:
+    def __init__(
+        self, inner: ReadStream[SessionMessage | Exception], on_end: Callable[[], None]
+    ) -> None:
         self._inner = inner
-        self._lost = lost
+        self._on_end = on_end
 
     @property
     def last_context(self) -> Any:
@@ -111,7 +113,7 @@ class _WatchedRead:
         try:
             return await self._inner.receive()
         except (anyio.EndOfStream, anyio.ClosedResourceError, anyio.BrokenResourceError):
-            self._lost.set()
+            self._on_end()
             raise
 
     def __aiter__(self) -> Self:
@@ -124,7 +126,7 @@ class _WatchedRead:
             raise StopAsyncIteration from None
 
     async def aclose(self) -> None:
-        self._lost.set()
+        self._on_end()
         await self._inner.aclose()
 
     async def __aenter__(self) -> Self:
@@ -142,10 +144,10 @@ class _WatchedRead:
 
 @asynccontextmanager
 async def _watched(
-    factory: TransportFactory, lost: anyio.Event
+    factory: TransportFactory, on_end: Callable[[], None]
 ) -> AsyncGenerator[TransportStreams, None]:
     async with factory() as (read, write):
-        yield _WatchedRead(read, lost), write
+        yield _WatchedRead(read, on_end), write
 
 
 class Connection:
@@ -272,6 +274,15 @@ class Connection:
             self._scope = None
             self._finished.set()
 
+    def _lose(self, lost: anyio.Event) -> None:
+        """The session behind `lost` is gone: callers see "down" from now on, not later."""
+        if not lost.is_set():
+            lost.set()
+            if self._lost is lost:
+                self.state = "down"
+                if self._up.is_set():
+                    self._up = anyio.Event()
+
     def _down(self) -> None:
         self.state = "down"
         if self._up.is_set():
@@ -292,7 +303,7 @@ class Connection:
         deadline = anyio.current_time() + self._connect_timeout
         with anyio.CancelScope(deadline=deadline) as connect_scope:
             client_cm = Client(
-                _watched(self._factory, lost),
+                _watched(self._factory, lambda: self._lose(lost)),
                 message_handler=self._on_message,
                 cache=None,
                 client_info=Implementation(name="covey", version="0.1.0"),
@@ -341,8 +352,8 @@ class Connection:
                         call.finish(await client.call_tool(call.name, call.arguments))
                     except MCPError as e:
                         if e.code == CONNECTION_CLOSED:
-                            lost.set()
                             self.last_error = "the connection closed during a call"
+                            self._lose(lost)
                             call.finish(self.unavailable())
                         else:
                             call.finish(
@@ -358,7 +369,7 @@ class Connection:
                         # A transport failure (connection refused, reset, HTTP error): the
                         # session is no longer usable; reconnect.
                         self.last_error = self._describe(e)
-                        lost.set()
+                        self._lose(lost)
                         call.finish(self.unavailable())
                 if timer.cancelled_caught:
                     call.finish(
