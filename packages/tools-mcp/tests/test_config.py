@@ -44,7 +44,12 @@ def test_stdio_and_http_servers_with_env_expansion(tmp_path: Path) -> None:
             }
         },
     )
-    env = {"ROOT": "/srv/data", "API_KEY": "k-123456", "HOST": "mcp.example.com", "TOKEN": "t-98765"}
+    env = {
+        "ROOT": "/srv/data",
+        "API_KEY": "k-123456",
+        "HOST": "mcp.example.com",
+        "TOKEN": "t-98765",
+    }
     servers = load_mcp_config(config, environ=env)
     assert sorted(servers) == ["files", "legacy", "search.remote"]
 
@@ -150,7 +155,7 @@ def test_reference_search_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert from_reference("x")._spec.command == "top"  # type: ignore[union-attr]
 
     monkeypatch.setenv(CONFIG_ENV, str(tmp_path / "missing.json"))
-    with pytest.raises(ConfigurationError, match="missing.json"):
+    with pytest.raises(ConfigurationError, match=r"missing\.json"):
         from_reference("x")
 
 

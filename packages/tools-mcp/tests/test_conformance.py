@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from covey.conformance import ToolsetSuite
 from covey.spec.tools import Toolset
 from covey.tools.mcp import Backoff, MCPToolset

@@ -67,9 +67,7 @@ def test_mapping_rules() -> None:
     png = base64.b64encode(b"\x89PNG fake").decode()
     wav = base64.b64encode(b"RIFF fake").decode()
 
-    many = to_tool_result(
-        CallToolResult(content=[TextContent(text="a"), TextContent(text="b")])
-    )
+    many = to_tool_result(CallToolResult(content=[TextContent(text="a"), TextContent(text="b")]))
     assert many.content == [{"kind": "text", "text": "a"}, {"kind": "text", "text": "b"}]
 
     media = to_tool_result(
@@ -102,7 +100,9 @@ def test_mapping_rules() -> None:
     assert text == {"kind": "text", "text": "[file:///a.txt]\nhi"}
     assert document["kind"] == "document" and document["filename"] == "file:///a.pdf"
 
-    error = to_tool_result(CallToolResult(content=[TextContent(text="no such city")], is_error=True))
+    error = to_tool_result(
+        CallToolResult(content=[TextContent(text="no such city")], is_error=True)
+    )
     assert (error.content, error.is_error) == ("no such city", True)
 
     structured = to_tool_result(

@@ -154,10 +154,10 @@ async def test_concurrent_runs_share_one_connection_and_one_process(
         async with toolset:
             pids.append(await server_pid(toolset))
 
-    async with toolset:  # the runtime holds it open; runs come and go
-        async with anyio.create_task_group() as tg:
-            for _ in range(8):
-                tg.start_soon(run)
+    # The runtime holds it open; runs come and go.
+    async with toolset, anyio.create_task_group() as tg:
+        for _ in range(8):
+            tg.start_soon(run)
     assert len(pids) == 8
     assert len(set(pids)) == 1
     assert toolset.sessions_opened == 1

@@ -248,9 +248,14 @@ class MCPToolset(Toolset):
 
     async def __aenter__(self) -> Self:
         self._entered += 1
-        if self._entered == 1:
-            self._connection.start()
-        await self._connection.wait_attempted()
+        try:
+            if self._entered == 1:
+                self._connection.start()
+            await self._connection.wait_attempted()
+        except BaseException:
+            # Cancelled while waiting: this entry never happened, and no __aexit__ will come.
+            await self.__aexit__(None, None, None)
+            raise
         if self._connection.state != "up" and self._entered == 1:
             logger.warning(
                 "MCP server %s is unavailable at start (%s); its tools are missing until it "
