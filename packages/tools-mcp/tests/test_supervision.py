@@ -182,3 +182,15 @@ async def test_a_cancelled_caller_cancels_its_request(
         with anyio.fail_after(10):
             echoed = await toolset.call_tool("echo", {"text": "next"}, CTX)
         assert echoed.metadata["text"] == "next"
+
+
+async def test_an_entry_cancelled_while_connecting_is_undone(
+    py_stdio: Callable[..., MCPToolset],
+) -> None:
+    toolset = py_stdio()
+    with anyio.move_on_after(0.05):
+        async with toolset:
+            pytest.fail("the server cannot be up within 50 ms")
+    assert toolset.status == "closed"  # the owner and its process were stopped
+    async with toolset:
+        assert toolset.status == "up"

@@ -44,13 +44,14 @@ def safe_name(text: str, *, fallback: str = "mcp") -> str:
 class _Catalogue:
     """The tool list of one generation, as the model sees it."""
 
-    __slots__ = ("by_shown", "definitions", "generation", "schemas")
+    __slots__ = ("by_shown", "definitions", "generation", "schemas", "validators")
 
     def __init__(self, generation: int) -> None:
         self.generation = generation
         self.definitions: list[ToolDefinition] = []
         self.by_shown: dict[str, str] = {}
         self.schemas: dict[str, dict[str, Any]] = {}
+        self.validators: dict[str, Any] = {}
 
 
 class MCPToolset(Toolset):
@@ -309,7 +310,9 @@ class MCPToolset(Toolset):
                 f"{available}.",
                 tool_name=name,
             )
-        _validate(name, catalogue.schemas[real], args)
+        if real not in catalogue.validators:
+            catalogue.validators[real] = _validator(catalogue.schemas[real])
+        _validate(name, catalogue.validators[real], args)
         headers: Mapping[str, str] | None = None
         if self._request_headers is not None:
             try:
@@ -381,15 +384,26 @@ def _object_schema(schema: dict[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
-def _validate(name: str, schema: dict[str, Any], args: dict[str, Any]) -> None:
+def _validator(schema: dict[str, Any]) -> Any:
+    """A compiled validator for a tool's input schema, or None when the schema is broken.
+
+    Built once per tool list: checking a schema against its metaschema costs milliseconds,
+    validating arguments with the compiled validator microseconds.
+    """
     from jsonschema import exceptions, validators
 
     try:
         cls = validators.validator_for(schema, default=validators.Draft202012Validator)
         cls.check_schema(schema)
     except exceptions.SchemaError:
-        return  # the server's schema is broken; the server validates for itself
-    errors = sorted(cls(schema).iter_errors(args), key=lambda e: list(e.absolute_path))
+        return None  # the server's schema is broken; the server validates for itself
+    return cls(schema)
+
+
+def _validate(name: str, validator: Any, args: dict[str, Any]) -> None:
+    if validator is None:
+        return
+    errors = sorted(validator.iter_errors(args), key=lambda e: list(e.absolute_path))
     if errors:
         raise ToolArgumentsError(
             name,
