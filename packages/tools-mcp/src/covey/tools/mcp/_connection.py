@@ -182,7 +182,6 @@ class Connection:
         self._scope: anyio.CancelScope | None = None
         self._attempted = anyio.Event()
         self._up = anyio.Event()
-        self._finished = anyio.Event()
         self._changed = anyio.Event()
         self._fresh = anyio.Event()
         self._refresh_wanted = anyio.Event()
@@ -199,7 +198,6 @@ class Connection:
         self.state = "connecting"
         self._attempted = anyio.Event()
         self._up = anyio.Event()
-        self._finished = anyio.Event()
         self._changed = anyio.Event()
         self._fresh = anyio.Event()
         self._fresh.set()
@@ -215,11 +213,14 @@ class Connection:
             return
         if self._scope is not None:
             self._scope.cancel()
-        else:
+        else:  # not running yet: its finally block may never run
             task.cancel()
         with anyio.CancelScope(shield=True):
-            await self._finished.wait()
+            await asyncio.wait({task})
         self._task = None
+        if self.state != "closed":
+            self._down()
+            self.state = "closed"
 
     async def wait_attempted(self) -> None:
         """Until the first connect attempt has succeeded or failed."""
@@ -272,7 +273,6 @@ class Connection:
             self.state = "closed"
             self._up.set()  # wake waiters: it will not come up
             self._scope = None
-            self._finished.set()
 
     def _lose(self, lost: anyio.Event) -> None:
         """The session behind `lost` is gone: callers see "down" from now on, not later."""
