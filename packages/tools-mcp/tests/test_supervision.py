@@ -194,3 +194,21 @@ async def test_an_entry_cancelled_while_connecting_is_undone(
     assert toolset.status == "closed"  # the owner and its process were stopped
     async with toolset:
         assert toolset.status == "up"
+
+
+def test_an_event_loop_that_ended_while_entered_does_not_wedge_the_toolset(
+    py_stdio: Callable[..., MCPToolset],
+) -> None:
+    toolset = py_stdio()
+
+    async def enter_and_never_leave() -> None:
+        await toolset.__aenter__()
+
+    async def use() -> str:
+        async with toolset:
+            return (await toolset.call_tool("echo", {"text": "again"}, CTX)).metadata["text"]
+
+    import asyncio
+
+    asyncio.run(enter_and_never_leave())  # the loop ends; its owner task is gone with it
+    assert asyncio.run(use()) == "again"

@@ -192,6 +192,25 @@ class Connection:
 
     # --- lifetime -------------------------------------------------------------------------
 
+    def owned_elsewhere(self) -> bool | None:
+        """None: no live owner. False: it runs on this event loop. True: on another live loop.
+
+        An owner whose loop was closed (an `asyncio.run` that ended with the toolset still
+        entered) is forgotten, so the toolset can connect again on this loop.
+        """
+        task = self._task
+        if task is None or task.done():
+            return None
+        loop = task.get_loop()
+        if loop is asyncio.get_running_loop():
+            return False
+        if loop.is_closed():
+            self._task = None
+            self._scope = None
+            self.state = "idle"
+            return None
+        return True
+
     def start(self) -> None:
         if self._task is not None and not self._task.done():
             return
@@ -201,6 +220,7 @@ class Connection:
         self._changed = anyio.Event()
         self._fresh = anyio.Event()
         self._fresh.set()
+        self._refresh_wanted = anyio.Event()  # events are bound to the loop that waits on them
         self._send, self._receive = anyio.create_memory_object_stream[_Call](math.inf)
         # A task of the loop itself: no run's cancel scope is above it.
         self._task = asyncio.get_running_loop().create_task(

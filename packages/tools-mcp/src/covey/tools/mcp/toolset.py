@@ -248,6 +248,15 @@ class MCPToolset(Toolset):
     # --- Toolset -------------------------------------------------------------------------------
 
     async def __aenter__(self) -> Self:
+        elsewhere = self._connection.owned_elsewhere()
+        if elsewhere:
+            raise ToolError(
+                f"MCP toolset {self.id} is connected on another event loop (entered by another "
+                "thread or asyncio.run that is still going); use it from that loop, or give "
+                "each loop its own MCPToolset."
+            )
+        if elsewhere is None and self._entered:
+            self._entered = 0  # the loop that held it is gone
         self._entered += 1
         try:
             if self._entered == 1:
