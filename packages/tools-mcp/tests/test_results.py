@@ -29,6 +29,9 @@ async def test_server_everything_results_map_to_covey_content(everything_js: lis
     async with toolset:
         names = {t.name for t in await toolset.list_tools(CTX)}
         assert {"echo", "get-tiny-image", "get-structured-content"} <= names
+        # server-everything (a 2025-11-25 server) sends notifications/tools/list_changed as it
+        # starts: list_tools waited for the refresh it asked for.
+        assert toolset.tools_generation >= 2
 
         echo = await toolset.call_tool("echo", {"message": "hi"}, CTX)
         assert echo.content == "Echo: hi"  # one text item: the plain string
