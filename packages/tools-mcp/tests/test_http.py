@@ -74,6 +74,7 @@ def test_repr_shows_no_credentials() -> None:
     )
     text = repr(toolset)
     assert toolset.id == "mcp"
+    assert MCPToolset.http("http://127.0.0.1:8000/mcp").id == "127_0_0_1"
     for secret in ("bearer-secret", "abc-secret", "pw-in-url", "query-secret"):
         assert secret not in text
     assert "mcp.example.com/mcp" in text

@@ -195,7 +195,7 @@ class MCPToolset(Toolset):
         spec = HttpSpec(url, transport, dict(headers or {}), token, connect_timeout)
         return cls(
             spec,
-            name=name or safe_name(parts.hostname.split(".")[0]),
+            name=name or _name_from_host(parts.hostname),
             prefix=prefix,
             timeout=timeout,
             connect_timeout=connect_timeout,
@@ -435,6 +435,17 @@ def _name_from_command(command: str, args: Sequence[str]) -> str:
         if stem:
             return safe_name(stem)
     return safe_name(Path(command).name)
+
+
+def _name_from_host(host: str) -> str:
+    """`mcp.example.com` → `mcp`; an address (`127.0.0.1`, `::1`) stays whole."""
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return safe_name(host.split(".")[0])
+    return safe_name(host)
 
 
 def _redact(text: str, secrets: list[str]) -> str:
