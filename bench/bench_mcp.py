@@ -30,6 +30,7 @@ process, on the load core; Agno's in its venv, on the same core, after Covey's).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import json
 import os
@@ -42,9 +43,20 @@ from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
-from mcp_common import SERVER, Call, Opener, Target, bare, check, measure, stdio_target
+from mcp_common import (
+    SERVER,
+    Call,
+    Opener,
+    Run,
+    Target,
+    agent_runs,
+    bare,
+    check,
+    measure,
+    stdio_target,
+)
 from peers import MCP, agno_python, peer_env
-from procs import HERE, cores, pinned, spawn, stop, tail
+from procs import HERE, cores, fake_openai, pinned, spawn, stop, tail
 
 TITLE = "MCP: time to first tool call and per-call overhead, Covey next to Agno's MCPTools"
 HEADER = ("measurement", "bare mcp client", "Covey MCPToolset", "Agno MCPTools", "Covey ÷ Agno")
@@ -52,6 +64,10 @@ FULL = os.environ.get("COVEY_BENCH_FULL") == "1"
 ROUNDS = int(os.environ.get("COVEY_BENCH_MCP_ROUNDS", "30" if FULL else "10"))
 CALLS = int(os.environ.get("COVEY_BENCH_MCP_CALLS", "2000" if FULL else "300"))
 WARM = 20
+AGENT_RUNS = int(os.environ.get("COVEY_BENCH_MCP_AGENT_RUNS", "100" if FULL else "30"))
+AGENT_WARM = 5
+PROMPT = "Weather in Paris?"
+FINAL = "It is sunny in Paris, 21 °C."
 NOTE = (
     "ms; first call = open (spawn the server for stdio, connect for HTTP) + initialise + list "
     "tools + one call, p50 / p95 of {rounds} rounds; per call = {calls} calls of add(a, b) on an "
@@ -63,6 +79,13 @@ NOTE = (
 
 def _say(message: str) -> None:
     print(f"bench: mcp: {message}", file=sys.stderr, flush=True)
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # a parent package is missing (no covey.tools at all)
+        return False
 
 
 def _text(content: Any) -> str:
@@ -78,12 +101,8 @@ def _text(content: Any) -> str:
 async def covey(target: Target) -> AsyncIterator[Call]:
     """`MCPToolset` entered, its tools listed (what a run does first); a call is `call_tool`."""
     from covey.spec import RunContext
-    from covey.tools.mcp import MCPToolset  # pyright: ignore[reportMissingImports]
 
-    if target.transport == "stdio":
-        toolset = MCPToolset.stdio(target.command[0], list(target.command[1:]))
-    else:
-        toolset = MCPToolset.http(target.url)
+    toolset = _toolset(target)
     ctx = RunContext(run_id="bench")
     async with toolset:
         await toolset.list_tools(ctx)
@@ -95,6 +114,58 @@ async def covey(target: Target) -> AsyncIterator[Call]:
             return check(i, _text(result.content))
 
         yield call
+
+
+def _toolset(target: Target) -> Any:
+    from covey.tools.mcp import MCPToolset  # pyright: ignore[reportMissingImports]
+
+    if target.transport == "stdio":
+        return MCPToolset.stdio(target.command[0], list(target.command[1:]))  # pyright: ignore[reportUnknownMemberType]
+    return MCPToolset.http(target.url)  # pyright: ignore[reportUnknownMemberType]
+
+
+async def _covey_agents(base_url: str, target: Target) -> dict[str, list[float]]:
+    """Agent runs on the fake OpenAI server, whose `get_weather` is the MCP server's: the run
+    enters the toolset (connects; over stdio spawns the server) and leaves it (`cold`), or the
+    caller holds it entered around the runs (`held`, as the runtime does for a served agent);
+    `plain` is the same agent with `get_weather` as a function tool."""
+    from bench_models import get_weather
+
+    from covey.core import Agent
+    from covey.models.openai import OpenAIChatModel
+
+    def agent(tools: Any) -> Agent[Any, Any]:
+        model = OpenAIChatModel("gpt-4.1", api_key="bench", base_url=base_url)
+        return Agent(model=model, tools=[tools], instructions="Answer with the weather.")
+
+    async def answer(agent: Agent[Any, Any]) -> None:
+        result = await agent.run(PROMPT)
+        assert result.output == FINAL, (result.status, result.error)
+
+    async def cold() -> None:
+        await answer(agent(_toolset(target)))
+
+    @asynccontextmanager
+    async def held() -> AsyncIterator[Run]:
+        toolset = _toolset(target)
+        async with toolset:
+            entered = agent(toolset)
+            yield lambda: answer(entered)
+
+    plain = agent(get_weather)
+    return await agent_runs(
+        cold, held, lambda: answer(plain), rounds=ROUNDS, runs=AGENT_RUNS, warm=AGENT_WARM
+    )
+
+
+async def _covey_side(
+    openers: dict[str, Opener], targets: list[Target], base_url: str | None
+) -> dict[str, Any]:
+    out = await measure(openers, targets, rounds=ROUNDS, calls=CALLS, warm=WARM)
+    if base_url is not None and "covey" in openers:
+        for target in targets:
+            out[target.transport]["agent"] = await _covey_agents(base_url, target)
+    return out
 
 
 @contextmanager
@@ -123,12 +194,19 @@ def _http_server(python: str, core: int | None) -> Iterator[str]:
             stop(process)
 
 
-def _agno(python: Any, targets: list[Target], core: int | None) -> dict[str, Any]:
+def _agno(
+    python: Any, targets: list[Target], base_url: str | None, core: int | None
+) -> dict[str, Any]:
     config = {
         "targets": [t.to_json() for t in targets],
         "rounds": ROUNDS,
         "calls": CALLS,
         "warm": WARM,
+        "openai_url": base_url,
+        "prompt": PROMPT,
+        "final": FINAL,
+        "agent_runs": AGENT_RUNS,
+        "agent_warm": AGENT_WARM,
     }
     with tempfile.TemporaryDirectory(prefix="covey-bench-mcp-") as tmp:
         path = Path(tmp) / "agno.json"
@@ -241,14 +319,55 @@ def _rows(
                 _ratio(c and c["cpu"], a and a["cpu"]),
             )
         )
+        rows.extend(_agent_rows(covey_side, agno_side, transport))
+    return rows
+
+
+def _agent_rows(
+    covey_side: dict[str, Any] | None, agno_side: dict[str, Any] | None, transport: str
+) -> list[tuple[str, ...]]:
+    c = (covey_side or {}).get(transport, {}).get("agent")
+    a = (agno_side or {}).get(transport, {}).get("agent")
+    if c is None and a is None:
+        return []
+
+    def cell(side: dict[str, list[float]] | None, key: str) -> tuple[float, float] | None:
+        return _p50_p95(side[key]) if side else None
+
+    rows: list[tuple[str, ...]] = []
+    for key, label in (
+        ("cold", "agent run, toolkit connected by the run (first run of a new agent)"),
+        ("held", "agent run, toolkit held open by the caller"),
+        ("plain", "agent run, the same tool as a plain function (no MCP)"),
+    ):
+        cp, ap = cell(c, key), cell(a, key)
+        rows.append(
+            (
+                f"{transport}: {label}, p50 / p95",
+                "-",
+                _fmt(cp, 1),
+                _fmt(ap, 1),
+                _ratio(cp and cp[0], ap and ap[0]),
+            )
+        )
+    over = [_paired(side["held"], side["plain"]) if side else None for side in (c, a)]
+    rows.append(
+        (
+            f"{transport}:   MCP in an agent run: held − plain (median of paired runs)",
+            "-",
+            "-" if over[0] is None else f"{over[0]:+.2f}",
+            "-" if over[1] is None else f"{over[1]:+.2f}",
+            "-",
+        )
+    )
     return rows
 
 
 def run() -> list[tuple[str, ...]]:
     global NOTE
     NOTE = NOTE.format(rounds=ROUNDS, calls=CALLS)
-    has_mcp = importlib.util.find_spec("mcp") is not None
-    has_covey = has_mcp and importlib.util.find_spec("covey.tools.mcp") is not None
+    has_mcp = _installed("mcp")
+    has_covey = has_mcp and _installed("covey.tools.mcp")
     agno = agno_python(MCP, "agno-mcp")
     if not has_mcp and isinstance(agno, str):
         return [(f"the mcp SDK is not installed and Agno is not available: {agno}", *"----")]
@@ -259,8 +378,14 @@ def run() -> list[tuple[str, ...]]:
     covey_side: dict[str, Any] | None = None
     agno_side: dict[str, Any] | None = None
     transports = ["stdio", "http"]
-    with _http_server(server_python, server_core) as url:
+    with contextlib.ExitStack() as stack:
+        url = stack.enter_context(_http_server(server_python, server_core))
         targets = [stdio_target(server_python, server_core), Target("http", url=url)]
+        base_url: str | None = None
+        if _installed("covey.models.openai"):
+            base_url = stack.enter_context(fake_openai(server_core))
+        else:
+            notes.append("covey-models-openai is not installed: no agent rows")
         if has_mcp:
             openers: dict[str, Opener] = {"bare": bare}
             if has_covey:
@@ -269,9 +394,7 @@ def run() -> list[tuple[str, ...]]:
                 notes.append("covey-tools-mcp is not installed: no Covey column")
             _say(f"Covey's process: {', '.join(openers)} ({ROUNDS} rounds, {CALLS} calls)")
             with pinned(load_core):
-                covey_side = asyncio.run(
-                    measure(openers, targets, rounds=ROUNDS, calls=CALLS, warm=WARM)
-                )
+                covey_side = asyncio.run(_covey_side(openers, targets, base_url))
         else:
             notes.append("the mcp SDK is not in Covey's environment: bare column from Agno's venv")
         if isinstance(agno, str):
@@ -279,7 +402,7 @@ def run() -> list[tuple[str, ...]]:
         else:
             _say("Agno's process: bare, MCPTools")
             try:
-                agno_side = _agno(agno, targets, load_core)
+                agno_side = _agno(agno, targets, base_url, load_core)
             except (RuntimeError, subprocess.TimeoutExpired) as error:
                 notes.append(str(error)[-300:])
     rows = _rows(covey_side, agno_side, transports)

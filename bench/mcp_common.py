@@ -118,7 +118,9 @@ async def per_call(
     """Wall and CPU ms of each of `calls` calls per client, all connected, interleaved."""
     out: dict[str, dict[str, list[float]]] = {name: {"wall": [], "cpu": []} for name in openers}
     async with AsyncExitStack() as stack:
-        connected = {name: await stack.enter_async_context(o(target)) for name, o in openers.items()}
+        connected = {
+            name: await stack.enter_async_context(o(target)) for name, o in openers.items()
+        }
         for i in range(warm + calls):
             for name, call in connected.items():
                 started, cpu = time.perf_counter(), time.process_time()
@@ -144,4 +146,41 @@ async def measure(
             "first": await first_call(openers, target, rounds),
             "calls": await per_call(openers, target, calls, warm),
         }
+    return out
+
+
+Run = Callable[[], Awaitable[None]]
+
+
+async def agent_runs(
+    cold: Run,
+    held: Callable[[], AbstractAsyncContextManager[Run]],
+    plain: Run,
+    *,
+    rounds: int,
+    runs: int,
+    warm: int,
+) -> dict[str, list[float]]:
+    """Wall ms of whole agent runs (one tool call, two requests to the fake OpenAI server):
+
+    - `cold`: a new agent whose MCP toolkit is not connected; the run connects it (spawns the
+      server, over stdio), calls the tool, answers, and closes it: `rounds` samples after one
+      unmeasured;
+    - `held`: the toolkit held open by the caller around the runs (what a served agent has);
+    - `plain`: the same agent with the same tool as a plain function, no MCP, interleaved
+      with `held` run by run.
+    """
+    out: dict[str, list[float]] = {"cold": [], "held": [], "plain": []}
+    for r in range(rounds + 1):
+        started = time.perf_counter()
+        await cold()
+        if r:
+            out["cold"].append(_ms(started))
+    async with held() as run:
+        for i in range(warm + runs):
+            for key, fn in (("held", run), ("plain", plain)):
+                started = time.perf_counter()
+                await fn()
+                if i >= warm:
+                    out[key].append(_ms(started))
     return out
