@@ -7,7 +7,10 @@ client on 127.0.0.1 (on the server core). The clients, measured with the same co
 (`mcp_common.py`):
 
 - the floor: the `mcp` SDK's `ClientSession` over `stdio_client` / `streamable_http_client`,
-  initialised, tools listed, `call_tool`;
+  initialised (the legacy handshake era, as Agno's default `protocol_mode="legacy"`), tools
+  listed, `call_tool`; and, in Covey's process, the SDK's high-level `mcp.Client` with
+  `mode="auto"` (the newest era both sides speak, 2026-07-28 with this server), which is what
+  `MCPToolset` connects with, so its row separates the protocol era's cost from Covey's;
 - Covey: `covey.tools.mcp.MCPToolset.stdio(command, args)` / `.http(url)`, entered
   (`async with`), `list_tools(ctx)`, `call_tool("add", args, ctx)`;
 - Agno: `MCPTools` (fastmcp client) in Agno's own venv (`peer_agno/mcp_tools.py`), entered,
@@ -21,10 +24,16 @@ process, on the load core; Agno's in its venv, on the same core, after Covey's).
   for HTTP: before the connection) to the first call's result; p50 / p95 of `ROUNDS` rounds;
 - per call: p50 / p95 wall ms of `CALLS` calls on an open connection, the client process's CPU
   ms per call (median), and the overhead over the bare client: the median of the paired
-  differences (framework call i − bare call i), wall and CPU.
+  differences (framework call i − bare call i), wall and CPU;
+- agent runs on the loopback fake OpenAI server, which asks for `get_weather` (here the MCP
+  server's tool) and then answers: with the toolkit connected by the run itself (a new agent:
+  both frameworks connect an unconnected MCP toolkit when a run starts and close it when it
+  ends, so over stdio such a run spawns the server), with the toolkit held open by the caller
+  (what a served agent has: Covey's runtime holds served toolsets open for the process), and
+  with `get_weather` as a plain function tool; "held − plain" is what MCP adds to a run.
 
-`COVEY_BENCH_MCP_ROUNDS` / `COVEY_BENCH_MCP_CALLS` change the counts; `--full` (or
-`COVEY_BENCH_FULL=1`) multiplies them.
+`COVEY_BENCH_MCP_ROUNDS`, `COVEY_BENCH_MCP_CALLS` and `COVEY_BENCH_MCP_AGENT_RUNS` change the
+counts; `--full` (or `COVEY_BENCH_FULL=1`) raises them.
 """
 
 from __future__ import annotations
@@ -53,6 +62,7 @@ from mcp_common import (
     bare,
     check,
     measure,
+    modern,
     stdio_target,
 )
 from peers import MCP, agno_python, peer_env
@@ -93,7 +103,7 @@ def _text(content: Any) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return "".join(_text(getattr(p, "content", getattr(p, "text", p))) for p in content)  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+        return "".join(_text(getattr(p, "content", getattr(p, "text", p))) for p in content)
     return json.dumps(content, default=str)
 
 
@@ -117,11 +127,11 @@ async def covey(target: Target) -> AsyncIterator[Call]:
 
 
 def _toolset(target: Target) -> Any:
-    from covey.tools.mcp import MCPToolset  # pyright: ignore[reportMissingImports]
+    from covey.tools.mcp import MCPToolset
 
     if target.transport == "stdio":
-        return MCPToolset.stdio(target.command[0], list(target.command[1:]))  # pyright: ignore[reportUnknownMemberType]
-    return MCPToolset.http(target.url)  # pyright: ignore[reportUnknownMemberType]
+        return MCPToolset.stdio(target.command[0], list(target.command[1:]))
+    return MCPToolset.http(target.url)
 
 
 async def _covey_agents(base_url: str, target: Target) -> dict[str, list[float]]:
@@ -309,6 +319,18 @@ def _rows(
                 _ratio(c and c["cpu_over"], a and a["cpu_over"]),
             )
         )
+        m = _side(covey_side, transport, "modern")
+        if m:
+            rows.append(
+                (
+                    f"{transport}:   SDK Client on the 2026-07-28 era (mode=auto): first call p50 "
+                    "/ per call p50 (over the bare client)",
+                    f"{m['first'][0]:.1f} / {m['wall'][0]:.2f} ({m['wall_over']:+.2f})",
+                    "-",
+                    "-",
+                    "-",
+                )
+            )
         bare_cpu = f"{b['cpu']:.3f}" if b else "-"
         rows.append(
             (
@@ -387,7 +409,7 @@ def run() -> list[tuple[str, ...]]:
         else:
             notes.append("covey-models-openai is not installed: no agent rows")
         if has_mcp:
-            openers: dict[str, Opener] = {"bare": bare}
+            openers: dict[str, Opener] = {"bare": bare, "modern": modern}
             if has_covey:
                 openers["covey"] = covey
             else:

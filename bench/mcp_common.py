@@ -91,6 +91,27 @@ async def bare(target: Target) -> AsyncIterator[Call]:
         yield call
 
 
+@asynccontextmanager
+async def modern(target: Target) -> AsyncIterator[Call]:
+    """A second floor: the SDK's high-level `mcp.Client` with `mode="auto"`, which negotiates
+    the newest protocol era both sides speak (2026-07-28, sessionless, against this server)
+    where `ClientSession.initialize` does the legacy handshake; `Client.call_tool`."""
+    from mcp import Client, StdioServerParameters
+    from mcp.types import TextContent
+
+    server: Any = target.url
+    if target.transport == "stdio":
+        server = StdioServerParameters(command=target.command[0], args=[*target.command[1:]])
+    async with Client(server, mode="auto", cache=None) as client:
+        await client.list_tools()
+
+        async def call(i: int) -> str:
+            result = await client.call_tool("add", {"a": i, "b": 1})
+            return check(i, "".join(c.text for c in result.content if isinstance(c, TextContent)))
+
+        yield call
+
+
 def _ms(start: float) -> float:
     return (time.perf_counter() - start) * 1000
 
