@@ -416,7 +416,10 @@ def run() -> list[tuple[str, ...]]:
                 notes.append("covey-tools-mcp is not installed: no Covey column")
             _say(f"Covey's process: {', '.join(openers)} ({ROUNDS} rounds, {CALLS} calls)")
             with pinned(load_core):
-                covey_side = asyncio.run(_covey_side(openers, targets, base_url))
+                try:
+                    covey_side = asyncio.run(_covey_side(openers, targets, base_url))
+                except Exception as error:  # a failing client is a row, not the end of make bench
+                    notes.append(f"Covey's process failed: {error!r}"[:300])
         else:
             notes.append("the mcp SDK is not in Covey's environment: bare column from Agno's venv")
         if isinstance(agno, str):
