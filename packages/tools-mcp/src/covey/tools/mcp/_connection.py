@@ -99,9 +99,11 @@ class _Call:
 class _WatchedRead:
     """The transport's read stream, setting `lost` when it ends (the server went away)."""
 
-    def __init__(self, inner: ReadStream[SessionMessage | Exception], lost: anyio.Event) -> None:
+    def __init__(
+        self, inner: ReadStream[SessionMessage | Exception], on_end: Callable[[], None]
+    ) -> None:
         self._inner = inner
-        self._lost = lost
+        self._on_end = on_end
 
     @property
     def last_context(self) -> Any:
@@ -111,7 +113,7 @@ class _WatchedRead:
         try:
             return await self._inner.receive()
         except (anyio.EndOfStream, anyio.ClosedResourceError, anyio.BrokenResourceError):
-            self._lost.set()
+            self._on_end()
             raise
 
     def __aiter__(self) -> Self:
@@ -124,7 +126,7 @@ class _WatchedRead:
             raise StopAsyncIteration from None
 
     async def aclose(self) -> None:
-        self._lost.set()
+        self._on_end()
         await self._inner.aclose()
 
     async def __aenter__(self) -> Self:
@@ -142,10 +144,10 @@ class _WatchedRead:
 
 @asynccontextmanager
 async def _watched(
-    factory: TransportFactory, lost: anyio.Event
+    factory: TransportFactory, on_end: Callable[[], None]
 ) -> AsyncGenerator[TransportStreams, None]:
     async with factory() as (read, write):
-        yield _WatchedRead(read, lost), write
+        yield _WatchedRead(read, on_end), write
 
 
 class Connection:
@@ -180,7 +182,6 @@ class Connection:
         self._scope: anyio.CancelScope | None = None
         self._attempted = anyio.Event()
         self._up = anyio.Event()
-        self._finished = anyio.Event()
         self._changed = anyio.Event()
         self._fresh = anyio.Event()
         self._refresh_wanted = anyio.Event()
@@ -191,16 +192,35 @@ class Connection:
 
     # --- lifetime -------------------------------------------------------------------------
 
+    def owned_elsewhere(self) -> bool | None:
+        """None: no live owner. False: it runs on this event loop. True: on another live loop.
+
+        An owner whose loop was closed (an `asyncio.run` that ended with the toolset still
+        entered) is forgotten, so the toolset can connect again on this loop.
+        """
+        task = self._task
+        if task is None or task.done():
+            return None
+        loop = task.get_loop()
+        if loop is asyncio.get_running_loop():
+            return False
+        if loop.is_closed():
+            self._task = None
+            self._scope = None
+            self.state = "idle"
+            return None
+        return True
+
     def start(self) -> None:
         if self._task is not None and not self._task.done():
             return
         self.state = "connecting"
         self._attempted = anyio.Event()
         self._up = anyio.Event()
-        self._finished = anyio.Event()
         self._changed = anyio.Event()
         self._fresh = anyio.Event()
         self._fresh.set()
+        self._refresh_wanted = anyio.Event()  # events are bound to the loop that waits on them
         self._send, self._receive = anyio.create_memory_object_stream[_Call](math.inf)
         # A task of the loop itself: no run's cancel scope is above it.
         self._task = asyncio.get_running_loop().create_task(
@@ -213,11 +233,14 @@ class Connection:
             return
         if self._scope is not None:
             self._scope.cancel()
-        else:
+        else:  # not running yet: its finally block may never run
             task.cancel()
         with anyio.CancelScope(shield=True):
-            await self._finished.wait()
+            await asyncio.wait({task})
         self._task = None
+        if self.state != "closed":
+            self._down()
+            self.state = "closed"
 
     async def wait_attempted(self) -> None:
         """Until the first connect attempt has succeeded or failed."""
@@ -270,7 +293,15 @@ class Connection:
             self.state = "closed"
             self._up.set()  # wake waiters: it will not come up
             self._scope = None
-            self._finished.set()
+
+    def _lose(self, lost: anyio.Event) -> None:
+        """The session behind `lost` is gone: callers see "down" from now on, not later."""
+        if not lost.is_set():
+            lost.set()
+            if self._lost is lost:
+                self.state = "down"
+                if self._up.is_set():
+                    self._up = anyio.Event()
 
     def _down(self) -> None:
         self.state = "down"
@@ -292,7 +323,7 @@ class Connection:
         deadline = anyio.current_time() + self._connect_timeout
         with anyio.CancelScope(deadline=deadline) as connect_scope:
             client_cm = Client(
-                _watched(self._factory, lost),
+                _watched(self._factory, lambda: self._lose(lost)),
                 message_handler=self._on_message,
                 cache=None,
                 client_info=Implementation(name="covey", version="0.1.0"),
@@ -341,8 +372,8 @@ class Connection:
                         call.finish(await client.call_tool(call.name, call.arguments))
                     except MCPError as e:
                         if e.code == CONNECTION_CLOSED:
-                            lost.set()
                             self.last_error = "the connection closed during a call"
+                            self._lose(lost)
                             call.finish(self.unavailable())
                         else:
                             call.finish(
@@ -358,7 +389,7 @@ class Connection:
                         # A transport failure (connection refused, reset, HTTP error): the
                         # session is no longer usable; reconnect.
                         self.last_error = self._describe(e)
-                        lost.set()
+                        self._lose(lost)
                         call.finish(self.unavailable())
                 if timer.cancelled_caught:
                     call.finish(
@@ -457,7 +488,8 @@ def _first_leaf(error: BaseException) -> BaseException:
     leaf: BaseException = error
     while True:
         children = cast("tuple[BaseException, ...]", getattr(leaf, "exceptions", ()))
-        if not isinstance(leaf, BaseExceptionGroup) or not children:
+        is_group = isinstance(leaf, BaseExceptionGroup)
+        if not is_group or not children:
             return leaf
         leaf = children[0]
 

@@ -109,9 +109,10 @@ class HttpSpec:
 
         return _HeaderAuth()
 
-    def _client(self, **kwargs: Any) -> httpx2.AsyncClient:
+    def _client(self) -> httpx2.AsyncClient:
         import httpx2
 
+        # Redirects: the SDK follows same-origin ones itself and refuses the rest.
         timeout = httpx2.Timeout(self.connect_timeout, read=300.0)
         return httpx2.AsyncClient(timeout=timeout, auth=self._auth(), follow_redirects=False)
 

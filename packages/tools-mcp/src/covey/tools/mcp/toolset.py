@@ -44,13 +44,14 @@ def safe_name(text: str, *, fallback: str = "mcp") -> str:
 class _Catalogue:
     """The tool list of one generation, as the model sees it."""
 
-    __slots__ = ("by_shown", "definitions", "generation", "schemas")
+    __slots__ = ("by_shown", "definitions", "generation", "schemas", "validators")
 
     def __init__(self, generation: int) -> None:
         self.generation = generation
         self.definitions: list[ToolDefinition] = []
         self.by_shown: dict[str, str] = {}
         self.schemas: dict[str, dict[str, Any]] = {}
+        self.validators: dict[str, Any] = {}
 
 
 class MCPToolset(Toolset):
@@ -247,10 +248,24 @@ class MCPToolset(Toolset):
     # --- Toolset -------------------------------------------------------------------------------
 
     async def __aenter__(self) -> Self:
+        elsewhere = self._connection.owned_elsewhere()
+        if elsewhere:
+            raise ToolError(
+                f"MCP toolset {self.id} is connected on another event loop (entered by another "
+                "thread or asyncio.run that is still going); use it from that loop, or give "
+                "each loop its own MCPToolset."
+            )
+        if elsewhere is None and self._entered:
+            self._entered = 0  # the loop that held it is gone
         self._entered += 1
-        if self._entered == 1:
-            self._connection.start()
-        await self._connection.wait_attempted()
+        try:
+            if self._entered == 1:
+                self._connection.start()
+            await self._connection.wait_attempted()
+        except BaseException:
+            # Cancelled while waiting: this entry never happened, and no __aexit__ will come.
+            await self.__aexit__(None, None, None)
+            raise
         if self._connection.state != "up" and self._entered == 1:
             logger.warning(
                 "MCP server %s is unavailable at start (%s); its tools are missing until it "
@@ -304,7 +319,9 @@ class MCPToolset(Toolset):
                 f"{available}.",
                 tool_name=name,
             )
-        _validate(name, catalogue.schemas[real], args)
+        if real not in catalogue.validators:
+            catalogue.validators[real] = _validator(catalogue.schemas[real])
+        _validate(name, catalogue.validators[real], args)
         headers: Mapping[str, str] | None = None
         if self._request_headers is not None:
             try:
@@ -376,15 +393,26 @@ def _object_schema(schema: dict[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
-def _validate(name: str, schema: dict[str, Any], args: dict[str, Any]) -> None:
+def _validator(schema: dict[str, Any]) -> Any:
+    """A compiled validator for a tool's input schema, or None when the schema is broken.
+
+    Built once per tool list: checking a schema against its metaschema costs milliseconds,
+    validating arguments with the compiled validator microseconds.
+    """
     from jsonschema import exceptions, validators
 
     try:
         cls = validators.validator_for(schema, default=validators.Draft202012Validator)
         cls.check_schema(schema)
     except exceptions.SchemaError:
-        return  # the server's schema is broken; the server validates for itself
-    errors = sorted(cls(schema).iter_errors(args), key=lambda e: list(e.absolute_path))
+        return None  # the server's schema is broken; the server validates for itself
+    return cls(schema)
+
+
+def _validate(name: str, validator: Any, args: dict[str, Any]) -> None:
+    if validator is None:
+        return
+    errors = sorted(validator.iter_errors(args), key=lambda e: list(e.absolute_path))
     if errors:
         raise ToolArgumentsError(
             name,
