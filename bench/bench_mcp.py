@@ -316,7 +316,8 @@ def _rows(
                 "-",
                 f"{c['wall_over']:+.3f} / {c['cpu_over']:+.3f}" if c else "-",
                 f"{a['wall_over']:+.3f} / {a['cpu_over']:+.3f}" if a else "-",
-                _ratio(c and c["cpu_over"], a and a["cpu_over"]),
+                # a ratio of overheads means something only when both are above the floor
+                _ratio((c and max(c["cpu_over"], 0.0)) or None, a and max(a["cpu_over"], 0.0)),
             )
         )
         m = _side(covey_side, transport, "modern")
