@@ -240,7 +240,7 @@ def test_concurrent_loads_share_one_object() -> None:
     with ThreadPoolExecutor(max_workers=16) as pool:
         loaded = list(pool.map(lambda _: plugins.load("tools", "fixture-tools"), range(64)))
     assert all(obj is loaded[0] for obj in loaded)
-    assert loaded[0].__name__ == "FixtureToolset"
+    assert loaded[0].__name__ == "from_reference"
 
 
 def test_broken_plugin_names_its_distribution_and_chains_the_cause() -> None:
@@ -414,6 +414,32 @@ def test_resolve_model_rejects_a_target_that_is_not_callable() -> None:
     with pytest.raises(ConfigurationError, match="not callable") as info:
         plugins.resolve_model("not-callable:x")
     assert "covey_plugin_fixture.models:NOT_CALLABLE" in str(info.value)
+
+
+# --- tools ---------------------------------------------------------------------------------------
+
+
+async def test_resolve_toolset_calls_the_factory_with_the_argument() -> None:
+    from covey.spec.context import RunContext
+    from covey.spec.tools import Toolset
+
+    ctx = RunContext[None](run_id="r")
+    plain = plugins.resolve_toolset("fixture-tools")
+    greeting = plugins.resolve_toolset("fixture-tools:hello: world")
+    assert isinstance(plain, Toolset) and isinstance(greeting, Toolset)
+    assert (await plain.call_tool("echo", {"text": "x"}, ctx)).content == "x"
+    # Only the first `:` splits: the plugin gets the rest whole.
+    assert (await greeting.call_tool("echo", {"text": "x"}, ctx)).content == "hello: world x"
+
+
+def test_resolve_toolset_errors_name_the_plugin_or_the_install_line() -> None:
+    with pytest.raises(ConfigurationError, match="not a Toolset") as info:
+        plugins.resolve_toolset("wrong-type:x")
+    assert FIXTURE in str(info.value)
+    with pytest.raises(PluginNotFoundError, match="pip install covey-tools-nope"):
+        plugins.resolve_toolset("nope:arg")
+    with pytest.raises(ConfigurationError, match="'files' or 'mcp:everything'"):
+        plugins.resolve_toolset(" :x")
 
 
 # --- embedders -----------------------------------------------------------------------------------

@@ -76,7 +76,10 @@ class Agent(Runnable[DepsT, OutputT]):
     additional_context: str | None = None
     add_datetime: bool = False
     markdown: bool = False
-    tools: Sequence[Callable[..., Any] | Tool[..., Any] | Toolset] = ()
+    tools: Sequence[Callable[..., Any] | Tool[..., Any] | Toolset | str] = ()
+    """Functions, `@tool` objects, `Toolset`s, or references to installed tool plugins:
+    `"files"`, `"mcp:everything"`, `"sql:sqlite:///app.db"` (resolved on the first run through
+    `covey.spec.plugins.resolve_toolset`; a missing plugin says what to install)."""
     knowledge: KnowledgeBase | Sequence[KnowledgeBase] | None = None
     """Knowledge bases to answer from (`covey.knowledge.Knowledge`, or anything with a `name`
     and an async `search`); searched in the run's tenant and user scope."""
@@ -139,11 +142,16 @@ class Agent(Runnable[DepsT, OutputT]):
         for item in self.tools:
             if isinstance(item, Toolset):
                 toolsets.append(item)
+            elif isinstance(item, str):
+                from covey.spec.plugins import resolve_toolset
+
+                toolsets.append(resolve_toolset(item))
             elif callable(item):
                 functions.append(item)
             else:
                 raise ConfigurationError(
-                    f"Agent tools must be functions, @tool objects or Toolsets, got {item!r}"
+                    "Agent tools must be functions, @tool objects, Toolsets or tool plugin "
+                    f"references like 'files', got {item!r}"
                 )
         if functions:
             toolsets.insert(0, FunctionToolset(functions, id=self.name))

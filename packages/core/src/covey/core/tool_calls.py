@@ -22,6 +22,7 @@ from covey.spec import (
     Toolset,
 )
 from covey.spec.errors import (
+    ApprovalRequired,
     ConfigurationError,
     ModelRetry,
     ToolNotFoundError,
@@ -77,26 +78,60 @@ class EndRun(Exception):  # noqa: N818 - a signal, named for what it asks
 
 @dataclass(slots=True, frozen=True)
 class ToolEntry:
-    """A tool available to a run and the toolset that runs it."""
+    """A tool available to a run and the toolset that runs it.
+
+    `definition.name` is the name the model sees; `name` is the toolset's own name for the tool
+    (they differ when a name clash was resolved with the toolset's `id` as prefix)."""
 
     definition: ToolDefinition
     toolset: Toolset
+    name: str = ""
+
+    @property
+    def toolset_name(self) -> str:
+        """The name to call the toolset with."""
+        return self.name or self.definition.name
 
 
 async def collect_tools(toolsets: Sequence[Toolset], ctx: RunContext[Any]) -> dict[str, ToolEntry]:
-    """Every tool of `toolsets` by name. A clash between two toolsets is a configuration error."""
+    """Every tool of `toolsets` by the name the model sees.
+
+    Two toolsets offering the same name: when both have an `id`, each clashing tool is shown as
+    `f"{id}_{name}"` (the toolset is still called with its own name); otherwise the clash is a
+    `ConfigurationError`. The result is the same for the same toolsets, so a resumed run sees
+    the names its history used.
+    """
+    listed = [(toolset, await toolset.list_tools(ctx)) for toolset in toolsets]
+    owners: dict[str, list[Toolset]] = {}
+    for toolset, definitions in listed:
+        for definition in definitions:
+            owners.setdefault(definition.name, []).append(toolset)
     tools: dict[str, ToolEntry] = {}
-    for toolset in toolsets:
-        for definition in await toolset.list_tools(ctx):
-            if definition.name in tools:
-                other = tools[definition.name].toolset
+    for toolset, definitions in listed:
+        for definition in definitions:
+            name = definition.name
+            clashing = owners[name]
+            if len(clashing) == 1:
+                entry = ToolEntry(definition, toolset)
+            else:
+                anonymous = [t for t in clashing if not t.id]
+                if anonymous or len({t.id for t in clashing}) < len(clashing):
+                    described = ", ".join(t.id or type(t).__name__ for t in clashing)
+                    raise ConfigurationError(
+                        f"Tool name {name!r} is offered by several toolsets ({described}); "
+                        "give each toolset a distinct `id` (clashing tools are then named "
+                        "'<id>_<name>'), wrap one in PrefixedToolset, or rename the tool"
+                    )
+                shown = definition.model_copy(update={"name": f"{toolset.id}_{name}"})
+                entry = ToolEntry(shown, toolset, name)
+            if entry.definition.name in tools:
+                other = tools[entry.definition.name].toolset
                 raise ConfigurationError(
-                    f"Tool name {definition.name!r} is offered by two toolsets "
+                    f"Tool name {entry.definition.name!r} is offered by two toolsets "
                     f"({other.id or type(other).__name__} and "
-                    f"{toolset.id or type(toolset).__name__}); rename one or give the toolsets "
-                    "distinct prefixes"
+                    f"{toolset.id or type(toolset).__name__}) even after prefixing; rename one"
                 )
-            tools[definition.name] = ToolEntry(definition, toolset)
+            tools[entry.definition.name] = entry
     return tools
 
 
@@ -113,6 +148,8 @@ class ToolOutcome:
     args: dict[str, Any] = field(default_factory=dict[str, Any])
     paused: CallPaused | None = None
     """The call waits for a person (see `CallPaused`)."""
+    approval: Requirement | None = None
+    """The toolset asked for a person's approval of this call (`ApprovalRequired`)."""
     final: EndRun | None = None
     """The call ended the run with its output (see `EndRun`)."""
 
@@ -132,9 +169,10 @@ async def _call_one(
     hooks: Sequence[ToolHook],
     error_policy: ToolErrorPolicy,
     max_retries: int,
+    approved: bool = False,
 ) -> ToolOutcome:
     started = time.perf_counter()
-    call_ctx = ctx.for_tool_call(call.tool_name, call.tool_call_id)
+    call_ctx = ctx.for_tool_call(call.tool_name, call.tool_call_id, approved=approved)
 
     def outcome(
         part: ToolReturnPart | RetryPart,
@@ -172,12 +210,14 @@ async def _call_one(
 
     timeout = entry.definition.timeout if entry.definition.timeout is not None else default_timeout
 
+    own_name = entry.toolset_name
+
     async def innermost(call_args: dict[str, Any]) -> ToolResult:
         if timeout is None:
-            return await entry.toolset.call_tool(call.tool_name, call_args, call_ctx)
+            return await entry.toolset.call_tool(own_name, call_args, call_ctx)
         # Our own deadline, told apart from a `TimeoutError` the tool raises itself.
         with anyio.move_on_after(timeout):
-            return await entry.toolset.call_tool(call.tool_name, call_args, call_ctx)
+            return await entry.toolset.call_tool(own_name, call_args, call_ctx)
         raise ToolTimeoutError(call.tool_name, timeout)
 
     chain: CallNext = innermost
@@ -195,6 +235,21 @@ async def _call_one(
         paused = outcome(part)
         paused.paused = exc
         return paused
+    except ApprovalRequired as exc:
+        if approved:  # asking again after a person said yes would pause forever
+            return _failure(outcome, call, exc, error_policy)
+        part = ToolReturnPart(
+            tool_name=call.tool_name, content=None, tool_call_id=call.tool_call_id
+        )
+        waiting = outcome(part)
+        waiting.approval = Requirement(
+            tool_call_id=call.tool_call_id,
+            tool_name=call.tool_name,
+            kind="approval",
+            args=args,
+            description=exc.reason,
+        )
+        return waiting
     except EndRun as exc:
         content = to_jsonable_python(exc.output)
         part = ToolReturnPart(
@@ -253,8 +308,10 @@ async def run_tool_calls(
     hooks: Sequence[ToolHook],
     error_policy: ToolErrorPolicy,
     max_retries: int,
+    approved: frozenset[str] = frozenset(),
 ) -> list[ToolOutcome]:
-    """Run every call concurrently; outcomes come back in call order."""
+    """Run every call concurrently; outcomes come back in call order. Calls whose id is in
+    `approved` were approved by a person (their context says so)."""
     outcomes: list[ToolOutcome | None] = [None] * len(calls)
     available = list(tools)
 
@@ -269,6 +326,7 @@ async def run_tool_calls(
             hooks=hooks,
             error_policy=error_policy,
             max_retries=max_retries,
+            approved=call.tool_call_id in approved,
         )
 
     if len(calls) == 1:

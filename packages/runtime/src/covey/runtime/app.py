@@ -39,6 +39,7 @@ from covey.runtime.registry import Registry, load_registry
 from covey.runtime.run_manager import RunManager
 from covey.runtime.security import BrowserGuard
 from covey.runtime.state import RuntimeState
+from covey.runtime.toolsets import held_toolsets
 from covey.spec.errors import ConfigurationError
 from covey.spec.store import Store
 
@@ -187,7 +188,11 @@ def create_app(
                 sorted(knowledge.knowledge),
             )
         try:
-            async with manager.running(), knowledge.running():
+            async with (
+                held_toolsets([*registry, *registry.items("team")]),
+                manager.running(),
+                knowledge.running(),
+            ):
                 yield
         finally:
             if owns_store:

@@ -47,7 +47,13 @@ from covey.spec.models import (
 )
 from covey.spec.runs import ErrorInfo, Requirement, RunResult, RunStatus, ToolCallRecord
 from covey.spec.streaming import ResponseAssembler
-from covey.spec.tools import ToolArgumentsError, ToolDefinition, ToolResult, Toolset
+from covey.spec.tools import (
+    PrefixedToolset,
+    ToolArgumentsError,
+    ToolDefinition,
+    ToolResult,
+    Toolset,
+)
 from covey.spec.usage import Usage
 
 __all__ = [
@@ -70,6 +76,7 @@ __all__ = [
     "PartDeltaEvent",
     "PartEndEvent",
     "PartStartEvent",
+    "PrefixedToolset",
     "Requirement",
     "ResponseAssembler",
     "RetryPart",

@@ -54,12 +54,18 @@ class RunContext(Generic[DepsT]):
     references: list[KnowledgeHit] = field(default_factory=list["KnowledgeHit"])
     """Knowledge passages given to the model so far (shared by the run's tool calls); they end
     up in `RunResult.references`."""
+    tool_call_approved: bool = False
+    """Set inside a tool call that a person approved (the run paused for it and was resumed):
+    a toolset that raised `ApprovalRequired` for this call now runs it."""
 
-    def for_tool_call(self, tool_name: str, tool_call_id: str) -> RunContext[DepsT]:
+    def for_tool_call(
+        self, tool_name: str, tool_call_id: str, *, approved: bool = False
+    ) -> RunContext[DepsT]:
         """A copy of this context for one tool call; state, usage and messages stay shared."""
         return dataclasses.replace(
             self,
             tool_name=tool_name,
             tool_call_id=tool_call_id,
             retry=self.retries.get(tool_name, 0),
+            tool_call_approved=approved,
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "ApprovalRequired",
     "AuthenticationError",
     "ConfigurationError",
     "ConflictError",
@@ -185,6 +186,22 @@ class ToolError(CoveyError):
     def __init__(self, message: str, *, tool_name: str | None = None) -> None:
         self.tool_name = tool_name
         super().__init__(message)
+
+
+class ApprovalRequired(CoveyError):  # noqa: N818 - a request, named for what it asks
+    """Raised by a toolset's `call_tool` when this call needs a person's approval to run.
+
+    For a decision a toolset can only take once it sees the arguments (a shell command that is
+    not on the allow-list); tools that always need approval say so statically with
+    `ToolDefinition.requires_approval`. The run pauses with an `approval` requirement whose
+    description is `reason`; once a person approves and the run resumes, `call_tool` is called
+    again with the same arguments and `ctx.tool_call_approved` set, and then runs the call. A
+    rejected call never runs: the model is told it was rejected.
+    """
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
 
 
 class ToolNotFoundError(ToolError):

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from covey.spec.embeddings import Embedder
     from covey.spec.models import ChatModel
     from covey.spec.store import Store
+    from covey.spec.tools import Toolset
     from covey.spec.vectors import VectorStore
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "resolve_embedder",
     "resolve_model",
     "resolve_store",
+    "resolve_toolset",
     "resolve_vector_store",
 ]
 
@@ -360,6 +362,43 @@ def resolve_embedder(embedder: str) -> Embedder:
     result = _build("embedders", provider, model_name)
     if not isinstance(result, Embedder):
         raise _not_a("an Embedder", "embedders", provider, result)
+    return result
+
+
+def resolve_toolset(reference: str) -> Toolset:
+    """A `Toolset` from a reference: `"files"`, `"mcp:everything"`, `"sql:sqlite:///app.db"`.
+
+    The part before the first `:` names plugin in `covey.tools`; it registers a factory
+    `from_reference(argument: str | None) -> Toolset`, called with the rest (or `None` when
+    there is no `:`). What the argument means is the plugin's: a root folder, a server name, a
+    database URL. Factories return their safe defaults (read-only, deny-by-default). Errors the
+    factory raises propagate unchanged.
+
+    Raises:
+        ConfigurationError: the reference is empty, the plugin failed to import, or it did not
+            return a `Toolset`.
+        PluginNotFoundError: no installed plugin has that name (the message has the install
+            line, e.g. `pip install covey-tools-files`).
+    """
+    from covey.spec.tools import Toolset
+
+    name, sep, argument = reference.strip().partition(":")
+    if not name:
+        raise ConfigurationError(
+            f"Invalid tool reference {reference!r}: expected '<plugin>' or '<plugin>:<argument>', "
+            "e.g. 'files' or 'mcp:everything'."
+        )
+    factory = load("tools", name)
+    if not callable(factory):
+        info = _entry("tools", name).info
+        raise ConfigurationError(
+            f"Plugin {name!r} (group {info.group!r}) from {info.distribution} {info.version} "
+            f"registers {info.value}, which is not callable; a tools plugin must register a "
+            "factory `from_reference(argument: str | None) -> Toolset`."
+        )
+    result = factory(argument if sep else None)
+    if not isinstance(result, Toolset):
+        raise _not_a("a Toolset", "tools", name, result)
     return result
 
 

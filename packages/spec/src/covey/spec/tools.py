@@ -9,9 +9,16 @@ from typing import Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field
 
 from covey.spec.context import RunContext
-from covey.spec.errors import ModelRetry
+from covey.spec.errors import ModelRetry, ToolNotFoundError
 
-__all__ = ["ToolArgumentsError", "ToolDefinition", "ToolKind", "ToolResult", "Toolset"]
+__all__ = [
+    "PrefixedToolset",
+    "ToolArgumentsError",
+    "ToolDefinition",
+    "ToolKind",
+    "ToolResult",
+    "Toolset",
+]
 
 ToolKind = Literal["function", "output", "external"]
 
@@ -76,7 +83,9 @@ class Toolset(ABC):
     """
 
     id: str | None = None
-    """A stable name for this toolset, used as a prefix when names clash."""
+    """A stable, provider-safe name for this toolset (`[A-Za-z0-9_-]`). When two toolsets of one
+    agent offer the same tool name and both have an id, the run shows each clashing tool to the
+    model as `f"{id}_{name}"`; without ids the clash is a `ConfigurationError`."""
 
     async def __aenter__(self) -> Self:
         return self
@@ -102,3 +111,47 @@ class Toolset(ABC):
             ModelRetry: the tool asks the model to try again.
             ToolNotFoundError: no tool of that name.
         """
+
+
+class PrefixedToolset(Toolset):
+    """`toolset` with every tool shown as `f"{prefix}_{name}"`: for two toolsets whose tools
+    would clash, or to tell the model where a tool comes from.
+
+    Entering and leaving go to the wrapped toolset, so one toolset may be shared by several
+    prefixed views.
+    """
+
+    def __init__(self, toolset: Toolset, prefix: str) -> None:
+        self.toolset = toolset
+        self.prefix = prefix
+        self.id = prefix
+
+    async def __aenter__(self) -> Self:
+        await self.toolset.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.toolset.__aexit__(exc_type, exc, tb)
+
+    async def list_tools(self, ctx: RunContext[Any]) -> list[ToolDefinition]:
+        return [
+            t.model_copy(update={"name": f"{self.prefix}_{t.name}"})
+            for t in await self.toolset.list_tools(ctx)
+        ]
+
+    async def call_tool(self, name: str, args: dict[str, Any], ctx: RunContext[Any]) -> ToolResult:
+        head = f"{self.prefix}_"
+        if not name.startswith(head):
+            raise ToolNotFoundError(
+                f"Unknown tool {name!r}: every tool of this toolset starts with {head!r}",
+                tool_name=name,
+            )
+        return await self.toolset.call_tool(name.removeprefix(head), args, ctx)
+
+    def __repr__(self) -> str:
+        return f"PrefixedToolset({self.toolset!r}, prefix={self.prefix!r})"

@@ -76,10 +76,13 @@ def _count_retry(e: RunEngine, tool_name: str, exc: BaseException) -> None:
 
 
 async def run_calls(
-    e: RunEngine, runnable: Runnable, resumed: dict[str, ResumedCall] | None = None
+    e: RunEngine,
+    runnable: Runnable,
+    resumed: dict[str, ResumedCall] | None = None,
+    approved: frozenset[str] = frozenset(),
 ) -> AsyncIterator[ev.BaseEvent]:
     """Run `runnable` concurrently, recording each outcome; `resumed` holds the decisions for
-    paused calls run again."""
+    paused calls run again, `approved` the ids of calls a person approved."""
     if not runnable:
         return
     state = e.state
@@ -111,6 +114,7 @@ async def run_calls(
         hooks=plan.tool_hooks,
         error_policy=plan.tool_errors,
         max_retries=plan.tool_retries,
+        approved=approved,
     )
     if plan.relay_events or resumed:
         from covey.core.run.relay import RunRelay, relayed
@@ -141,6 +145,14 @@ async def run_calls(
                 "token": outcome.paused.token,
                 "requirements": [r.tool_call_id for r in requirements],
             }
+            yield e.emit(
+                ev.ToolCallPaused, tool_call_id=call.tool_call_id, tool_name=call.tool_name
+            )
+            continue
+        if outcome.approval is not None:
+            # The toolset asked for a person (`ApprovalRequired`): an ordinary approval
+            # requirement, so resuming with a yes runs the call again, approved.
+            state.requirements.append(outcome.approval)
             yield e.emit(
                 ev.ToolCallPaused, tool_call_id=call.tool_call_id, tool_name=call.tool_name
             )
@@ -184,6 +196,7 @@ async def resume_pending(e: RunEngine) -> AsyncIterator[ev.BaseEvent]:
         else {}
     )
     runnable: Runnable = []
+    approved_ids: set[str] = set()
     paused_calls: dict[str, dict[str, Any]] = run.metadata.get("paused_calls", {})
     owners = {rid: cid for cid, info in paused_calls.items() for rid in info["requirements"]}
     resumed: dict[str, ResumedCall] = {}
@@ -220,6 +233,7 @@ async def resume_pending(e: RunEngine) -> AsyncIterator[ev.BaseEvent]:
         approved, note = _decision(e.resume.approvals[requirement.tool_call_id])
         if approved:
             runnable.append((call, dict(requirement.args)))
+            approved_ids.add(call.tool_call_id)
         else:
             text = "The user rejected this tool call." + (f" Note: {note}" if note else "")
             state.pending_parts.append(
@@ -243,7 +257,7 @@ async def resume_pending(e: RunEngine) -> AsyncIterator[ev.BaseEvent]:
         part = ToolCallPart(tool_name=info["tool_name"], args=info["args"], tool_call_id=call_id)
         runnable.append((part, dict(info["args"])))
     # Approved calls run without asking again.
-    async for event in run_calls(e, runnable, resumed or None):
+    async for event in run_calls(e, runnable, resumed or None, frozenset(approved_ids)):
         yield event
     if state.requirements:
         # A call run again paused again (a team member asking for more).
