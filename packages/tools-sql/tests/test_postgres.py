@@ -5,13 +5,14 @@ them)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
 
+from covey.conformance import ToolsetSuite
 from covey.db.sql.testing import PostgresCluster
 from covey.spec.context import RunContext
 from covey.spec.errors import ConfigurationError
@@ -26,6 +27,38 @@ Snapshot = Callable[[str], Awaitable[list[tuple[object, ...]]]]
 
 async def call(toolset: SQLToolset, tool: str, **args: Any) -> ToolResult:
     return await toolset.call_tool(tool, args, CTX)
+
+
+class TestPostgresConformance(ToolsetSuite):
+    @pytest.fixture
+    def toolset(self, pg_shop: str) -> SQLToolset:
+        return SQLToolset(pg_shop)
+
+    @pytest.fixture
+    def toolset_calls(self) -> Mapping[str, dict[str, Any]]:
+        return {
+            "list_tables": {},
+            "describe_table": {"table": "orders"},
+            "run_query": {"sql": "SELECT count(*) AS n FROM orders"},
+        }
+
+
+async def test_given_async_engine(pg_shop: str, pg_snapshot: Snapshot) -> None:
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    before = await pg_snapshot(pg_shop)
+    engine = create_async_engine(pg_shop.replace("postgresql://", "postgresql+asyncpg://"))
+    try:
+        async with SQLToolset(engine) as tools:
+            assert (await call(tools, "run_query", sql="DELETE FROM secrets")).is_error
+            result = await call(tools, "run_query", sql="SELECT count(*) FROM orders")
+            assert result.content["rows"] == [[3]]
+        # The engine is the caller's: still open after the toolset is done with it.
+        async with engine.connect() as connection:
+            assert (await connection.exec_driver_sql("SELECT 1")).scalar() == 1
+    finally:
+        await engine.dispose()
+    assert await pg_snapshot(pg_shop) == before
 
 
 async def test_list_describe_and_values(pg_shop: str) -> None:

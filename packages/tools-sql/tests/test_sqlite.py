@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -123,21 +124,25 @@ async def test_a_query_that_never_ends_is_stopped(shop_db: Path) -> None:
     assert again.content["rows"] == [[3]]
 
 
-async def test_a_cancelled_call_stops_the_statement(shop_db: Path) -> None:
-    """A run cancelled mid-query stops SQLite's work too (the worker thread ends)."""
-    tools = SQLToolset(f"sqlite:///{shop_db}", timeout=600)
-    async with tools:
-        with anyio.move_on_after(0.2):
-            await call(
-                tools,
-                "run_query",
-                sql="WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "
-                "SELECT count(*) FROM c",
-            )
-        # Were the statement still running, this second call would compete with it for the
-        # only worker thread it needs; it gets the file's rows at once.
-        again = await call(tools, "run_query", sql="SELECT count(*) FROM customers")
-    assert again.content["rows"] == [[2]]
+async def test_a_cancelled_call_stops_the_statement() -> None:
+    """A run cancelled mid-query stops SQLite's work too, not only the wait for it.
+
+    An in-memory database is one connection that calls take in turn: had the endless statement
+    gone on in its abandoned worker thread, the next call could never have the connection.
+    """
+    endless = (
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"
+    )
+    async with SQLToolset("sqlite://", timeout=600) as tools:
+        with anyio.CancelScope() as scope:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(functools.partial(call, tools, "run_query", sql=endless))
+                # Nothing inside SQLite can be awaited: give the statement time to start.
+                await anyio.sleep(0.2)
+                scope.cancel()
+        with anyio.fail_after(60):
+            again = await call(tools, "run_query", sql="SELECT 42")
+    assert again.content["rows"] == [[42]]
 
 
 WRITES = [

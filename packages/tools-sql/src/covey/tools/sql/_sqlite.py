@@ -178,14 +178,18 @@ class SqliteBackend:
 
     @contextmanager
     def _guarded(
-        self, tables: TableFilter | None, deadline: float, stop: threading.Event
+        self, tables: TableFilter | None, limit: float, deadline: float, stop: threading.Event
     ) -> Generator[tuple[Connection, sqlite3.Connection]]:
         """A pooled connection (and its `sqlite3` one) with the authorizer and deadline set."""
         assert self._engine is not None
-        if self._serial is not None:
-            self._serial.acquire()
+        if self._serial is not None and not self._serial.acquire(
+            timeout=max(0.0, deadline - time.monotonic())
+        ):
+            raise QueryTimedOut(_timed_out(limit))
         try:
             with self._engine.connect() as conn:
+                if stop.is_set():  # the caller gave up while this call waited for its turn
+                    raise QueryTimedOut(_timed_out(limit))
                 raw = conn.connection.dbapi_connection
                 assert isinstance(raw, sqlite3.Connection)
                 if self._read_only:
@@ -229,7 +233,7 @@ class SqliteBackend:
     ) -> Outcome:
         def work(stop: threading.Event) -> Outcome:
             deadline = time.monotonic() + limit
-            with self._guarded(self._tables, deadline, stop) as (_, raw):
+            with self._guarded(self._tables, limit, deadline, stop) as (_, raw):
                 try:
                     cursor = raw.execute(sql, params or {})
                     try:
@@ -251,7 +255,7 @@ class SqliteBackend:
     async def inspect(self, work: Callable[[Inspector], T], *, limit: float) -> T:
         def run(stop: threading.Event) -> T:
             deadline = time.monotonic() + limit
-            with self._guarded(None, deadline, stop) as (conn, _):
+            with self._guarded(None, limit, deadline, stop) as (conn, _):
                 try:
                     return work(inspect(conn))
                 except DBAPIError as e:
