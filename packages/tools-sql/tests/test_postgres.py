@@ -283,3 +283,21 @@ async def test_password_never_shown(postgres_cluster: PostgresCluster, tmp_path:
     assert "no_such_db" in result.content
     assert "s3cret-pw" not in result.content
     assert os.environ.get("PGPASSWORD") is None
+
+
+async def test_schemas(pg_shop: str) -> None:
+    owner = await asyncpg.connect(pg_shop.replace("postgresql", "postgres", 1))
+    try:
+        await owner.execute("CREATE SCHEMA sales; CREATE TABLE sales.leads (id int PRIMARY KEY)")
+    finally:
+        await owner.close()
+    async with SQLToolset(pg_shop) as tools:
+        listed = await call(tools, "list_tables")
+        assert "sales.leads" not in [t["name"] for t in listed.content["tables"]]
+        assert (await call(tools, "describe_table", table="sales.leads")).is_error
+    async with SQLToolset(pg_shop, schemas=["sales"], tables=["sales.leads"]) as tools:
+        listed = await call(tools, "list_tables")
+        assert listed.content["tables"] == [{"name": "sales.leads", "kind": "table"}]
+        described = await call(tools, "describe_table", table="sales.leads")
+        assert described.content["primary_key"] == ["id"]
+        assert (await call(tools, "describe_table", table="orders")).is_error

@@ -146,16 +146,15 @@ class SQLToolset(Toolset):
         return name.casefold() if self._backend.dialect == "sqlite" else name
 
     def _allowed(self, schema: str | None, name: str) -> bool:
+        default = self._backend.default_schema
+        visible = {self._schema_key(s) or default for s in self._schemas or (default,)}
         key = self._schema_key(schema)
-        if self._schemas is not None and (key or self._backend.default_schema) not in {
-            self._schema_key(s) or self._backend.default_schema for s in self._schemas
-        }:
+        if (key or default) not in visible:
             return False
         if self._tables is None:
             return True
         qualified = name if key is None else f"{key}.{name}"
-        allowed = {self._fold(t) for t in self._tables}
-        return self._fold(qualified) in allowed
+        return self._fold(qualified) in {self._fold(t) for t in self._tables}
 
     def _visible_schemas(self) -> list[str | None]:
         if self._schemas is None:
