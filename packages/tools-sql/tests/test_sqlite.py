@@ -300,3 +300,37 @@ async def test_given_engine_is_guarded_and_restored(shop_db: Path) -> None:
     with engine.begin() as connection:
         connection.execute(text("INSERT INTO secrets VALUES (2, 'ok')"))
     engine.dispose()
+
+
+async def test_reads_a_wal_database_while_the_application_writes(tmp_path: Path) -> None:
+    path = tmp_path / "app.db"
+    app = sqlite3.connect(path)
+    try:
+        app.execute("PRAGMA journal_mode=WAL")
+        app.execute("CREATE TABLE events (id INTEGER PRIMARY KEY)")
+        app.commit()
+        async with SQLToolset(f"sqlite:///{path}") as tools:
+            for expected in (0, 1, 2):
+                result = await call(tools, "run_query", sql="SELECT count(*) FROM events")
+                assert result.content["rows"] == [[expected]]
+                app.execute("INSERT INTO events DEFAULT VALUES")
+                app.commit()
+            assert (await call(tools, "run_query", sql="DELETE FROM events")).is_error
+    finally:
+        app.close()
+
+
+async def test_a_locked_database_ends_by_the_deadline(tmp_path: Path) -> None:
+    """Another process holds the write lock: the write fails by the time limit, never later."""
+    path = tmp_path / "locked.db"
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        holder.execute("CREATE TABLE t (x)")
+        holder.execute("BEGIN EXCLUSIVE")
+        async with SQLToolset(f"sqlite:///{path}", read_only=False, timeout=0.3) as tools:
+            result = await call(tools, "run_query", sql="INSERT INTO t VALUES (1)")
+            assert result.is_error and "locked" in result.content
+        holder.execute("COMMIT")
+        assert holder.execute("SELECT count(*) FROM t").fetchall() == [(0,)]
+    finally:
+        holder.close()

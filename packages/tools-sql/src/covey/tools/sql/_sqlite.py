@@ -194,6 +194,11 @@ class SqliteBackend:
                 assert isinstance(raw, sqlite3.Connection)
                 if self._read_only:
                     raw.execute("PRAGMA query_only=ON")  # an engine given by the caller
+                # Waiting for another process's lock ends by the deadline too (SQLite's busy
+                # handler sleeps outside the VM, where the progress handler cannot stop it).
+                busy = raw.execute("PRAGMA busy_timeout").fetchone()
+                wait_ms = max(0, round((deadline - time.monotonic()) * 1000))
+                raw.execute(f"PRAGMA busy_timeout = {wait_ms}")
                 raw.set_authorizer(_authorizer(self._read_only, tables))
                 raw.set_progress_handler(
                     lambda: 1 if stop.is_set() or time.monotonic() > deadline else 0,
@@ -204,6 +209,7 @@ class SqliteBackend:
                 finally:
                     raw.set_progress_handler(None, 0)
                     raw.set_authorizer(None)
+                    raw.execute(f"PRAGMA busy_timeout = {int(busy[0]) if busy else 0}")
                     if raw.in_transaction:
                         raw.rollback()
                     if self._read_only and self._given is not None:
