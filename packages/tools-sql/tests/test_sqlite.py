@@ -334,3 +334,16 @@ async def test_a_locked_database_ends_by_the_deadline(tmp_path: Path) -> None:
         assert holder.execute("SELECT count(*) FROM t").fetchall() == [(0,)]
     finally:
         holder.close()
+
+
+async def test_describe_views_odd_names_and_case(shop_db: Path) -> None:
+    with sqlite3.connect(shop_db) as connection:
+        connection.execute('CREATE TABLE "v1.2" (a INTEGER)')
+    connection.close()
+    async with SQLToolset(f"sqlite:///{shop_db}") as tools:
+        view = await call(tools, "describe_table", table="big_orders")
+        assert [c["name"] for c in view.content["columns"]][:2] == ["id", "customer_id"]
+        dotted = await call(tools, "describe_table", table="v1.2")
+        assert dotted.content["table"] == "v1.2"
+        upper = await call(tools, "describe_table", table="main.ORDERS")
+        assert upper.content["table"] == "orders"

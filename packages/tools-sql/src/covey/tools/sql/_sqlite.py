@@ -38,7 +38,7 @@ import anyio.to_thread
 from sqlalchemy import create_engine, inspect
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.engine.reflection import Inspector
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from covey.spec.errors import ConfigurationError
@@ -267,6 +267,8 @@ class SqliteBackend:
                 except DBAPIError as e:
                     orig = e.orig if isinstance(e.orig, sqlite3.Error) else sqlite3.Error(str(e))
                     raise self._failure(orig, limit, stop, deadline) from None
+                except SQLAlchemyError as e:  # NoSuchTableError and the like
+                    raise QueryFailed(str(e).split("\n", 1)[0]) from None
 
         return await self._in_thread(run, limit)
 

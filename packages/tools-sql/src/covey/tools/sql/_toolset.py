@@ -162,8 +162,12 @@ class SQLToolset(Toolset):
         return [self._schema_key(s) for s in self._schemas]
 
     def _split(self, table: str) -> tuple[str | None, str]:
-        schema, dot, name = table.strip().rpartition(".")
-        return (self._schema_key(schema) if dot else None), name
+        """`schema.table` → (schema, table); a dot in a table's own name stays in the name."""
+        text = table.strip()
+        schema, dot, name = text.rpartition(".")
+        if dot and self._schema_key(schema) in self._visible_schemas():
+            return self._schema_key(schema), name
+        return None, text
 
     # --- tools ------------------------------------------------------------------------------
 
@@ -231,11 +235,14 @@ class SQLToolset(Toolset):
                 )
 
             def work(inspector: Inspector) -> dict[str, Any] | None:
-                if not inspector.has_table(name, schema):
-                    views = inspector.get_view_names(schema)
-                    if name not in views:
-                        return None
-                return _describe(inspector, schema, name, self.max_value_chars)
+                names = [*inspector.get_table_names(schema), *inspector.get_view_names(schema)]
+                found = name if name in names else None
+                if found is None:  # SQLite: `Orders` names `orders`
+                    folded = [n for n in names if self._fold(n) == self._fold(name)]
+                    found = folded[0] if len(folded) == 1 else None
+                if found is None or not self._allowed(schema, found):
+                    return None
+                return _describe(inspector, schema, found, self.max_value_chars)
 
             try:
                 description = await self._backend.inspect(work, limit=self.timeout)
