@@ -18,7 +18,7 @@ A `tables` allow-list is enforced for `run_query` by the same authorizer (a read
 table, the schema table included, is refused). The driver itself runs one statement per call
 (`SELECT 1; DELETE ...` is an error).
 
-The time limit is a progress handler that SQLite calls every few thousand VM steps: past the
+The time limit is a progress handler that SQLite calls every thousand VM steps: past the
 deadline, or when the caller is cancelled, it aborts the statement ("interrupted").
 """
 
