@@ -22,6 +22,10 @@ SHARED = ("openai", "httpx", "uvicorn")
 # What Agno's Knowledge needs beside Agno for bench_knowledge: its LanceDb and the libraries that
 # run the one embedding model both sides use (pinned to Covey's versions when Covey has them).
 KNOWLEDGE = ("lancedb", "pyarrow", "onnxruntime", "tokenizers", "numpy", "aiofiles")
+# What Agno's `MCPTools` needs beside Agno for bench_mcp: Agno's `mcp` extra (the `mcp` SDK and
+# fastmcp, which MCPTools builds its connections with), the SDK at Covey's version when Covey's
+# environment has it (covey-tools-mcp depends on it), so both sides speak the same SDK.
+MCP = ("agno[mcp]" + AGNO[0].removeprefix("agno"), "mcp")
 PEER_ENV = {
     "AGNO_TELEMETRY": "false",
     "AGNO_DEBUG": "false",
@@ -55,12 +59,12 @@ def _requirements(extra: tuple[str, ...]) -> tuple[str, ...]:
     return (*AGNO, *pins)
 
 
-def agno_python(extra: tuple[str, ...] = ()) -> Path | str:
+def agno_python(extra: tuple[str, ...] = (), name: str = "agno-knowledge") -> Path | str:
     """The Agno venv's interpreter, creating the venv when missing or out of date; or a
     sentence saying why it cannot be had (no uv, no registry). `extra` packages (e.g.
-    `KNOWLEDGE`) go into a venv of their own, `agno-knowledge`, so the serving benches' Agno
-    stays as it was."""
-    venv = PEERS / ("agno-knowledge" if extra else "agno")
+    `KNOWLEDGE`) go into a venv of their own, `name` (`agno-knowledge` unless told, e.g.
+    `agno-mcp`), so the serving benches' Agno stays as it was."""
+    venv = PEERS / (name if extra else "agno")
     python = venv / "bin" / "python"
     stamp = venv / "bench-requirements.txt"
     requirements = _requirements(extra)

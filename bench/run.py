@@ -28,6 +28,7 @@ SECTIONS = [
     "bench_runtime",
     "bench_postgres",
     "bench_knowledge",
+    "bench_mcp",
 ]
 
 

@@ -1,4 +1,5 @@
-"""The built wheel installs alone (with covey-spec only) and says what to install for the rest."""
+"""The built wheel installs alone (with covey-spec and covey-tools-web, whose SSRF-guarded
+fetcher it reads URLs through) and says what to install for the rest."""
 
 from __future__ import annotations
 
@@ -23,10 +24,8 @@ ALONE = textwrap.dedent(
             await Knowledge("docs").search("anything")
         except ConfigurationError as exc:
             print(exc.install)
-        try:
-            HtmlReader().read(b"<p>x</p>")
-        except ConfigurationError as exc:
-            print(str(exc).rsplit(": ", 1)[1])
+        # Beautiful Soup comes with covey-tools-web: HTML reads without the [html] extra.
+        print(HtmlReader().read(b"<main><p>Kettles</p></main>")[0].text)
 
     asyncio.run(main())
     """
@@ -52,17 +51,18 @@ WITH_PARTS = textwrap.dedent(
 @pytest.mark.slow
 def test_wheel_installs_alone_and_names_what_is_missing(tmp_path: Path) -> None:
     dist = tmp_path / "dist"
-    wheels = [build_wheel(PACKAGE, dist), build_wheel(PACKAGES / "spec", dist)]
+    wheels = [
+        build_wheel(PACKAGE, dist),
+        build_wheel(PACKAGES / "spec", dist),
+        build_wheel(PACKAGES / "tools-web", dist),
+    ]
     venv = fresh_venv(tmp_path / "venv")
     venv.install(*wheels)
 
-    assert venv.run(ALONE).strip().splitlines() == [
-        "pip install covey-models-local",
-        'pip install "covey-knowledge[html]"',
-    ]
+    assert venv.run(ALONE).strip().splitlines() == ["pip install covey-models-local", "Kettles"]
     covey = {n for n in venv.distributions() if n.startswith("covey-")}
-    assert covey == {"covey-knowledge", "covey-spec"}
-    assert not {"pypdf", "python-docx", "beautifulsoup4", "onnxruntime"} & venv.distributions()
+    assert covey == {"covey-knowledge", "covey-spec", "covey-tools-web"}
+    assert not {"pypdf", "python-docx", "onnxruntime"} & venv.distributions()
 
     venv.install(build_wheel(PACKAGES / "testing", dist), build_wheel(PACKAGES / "db-memory", dist))
     assert venv.run(WITH_PARTS).strip().splitlines()[-1] == "k.txt"

@@ -1,4 +1,4 @@
-"""The `covey` command: serve, run, chat, plugins, migrate, knowledge.
+"""The `covey` command: serve, run, chat, plugins, migrate, knowledge, new.
 
 ```text
 covey serve [--config covey.toml] [--host 127.0.0.1] [--port 8000] [--workers N]
@@ -7,6 +7,7 @@ covey chat ID [--session ID]
 covey plugins [--json]
 covey migrate
 covey knowledge ingest KB PATH... | search KB "query" [-k N --mode M --json] | ls KB
+covey new tool-package NAME [--into DIR]          # a covey-tools-NAME package from a template
 ```
 
 Every command reads `covey.toml` (`--config`, else `$COVEY_CONFIG`, else `./covey.toml`) and
@@ -99,6 +100,10 @@ def _parser() -> argparse.ArgumentParser:
     from covey.runtime.cli_knowledge import add_knowledge_parser
 
     add_knowledge_parser(commands, config_option)
+
+    from covey.runtime.cli_new import add_new_parser
+
+    add_new_parser(commands)
     return parser
 
 
@@ -117,6 +122,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "plugins":
             return _plugins(sys.stdout, as_json=args.json)
+        if args.command == "new":
+            from covey.runtime.cli_new import new_command
+
+            return new_command(args)
         settings = load_settings(args.config)
         if args.command == "migrate":
             return anyio.run(_migrate, settings)

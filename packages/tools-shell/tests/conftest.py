@@ -1,0 +1,8 @@
+"""Makes `shell_helpers` importable by this package's tests."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
