@@ -6,7 +6,10 @@ import os
 import signal
 import socket
 import subprocess
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,3 +57,31 @@ class Served:
 
 StartServer = Callable[..., Served]
 """`start_server(command, port=..., cwd=..., env=...)`, the fixture of `tests/conftest.py`."""
+
+
+@contextmanager
+def serve_app(app: object) -> Iterator[str]:
+    """Serve the ASGI `app` with uvicorn on a free loopback port in a thread of this process
+    (startup and shutdown included); yields its base URL."""
+    import uvicorn
+
+    config = uvicorn.Config(
+        app,  # pyright: ignore[reportArgumentType]
+        host="127.0.0.1",
+        port=free_port(),
+        log_level="warning",
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the server did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{config.port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
