@@ -24,7 +24,7 @@ def test_the_fetch_names_are_the_guard_of_covey_tools_web() -> None:
 
 
 async def test_knowledge_refuses_a_private_url_and_records_why(site) -> None:
-    site.add("/doc", b"hello", content_type="text/plain")
+    site.add_page("/doc", b"hello", content_type="text/plain")
     kb = Knowledge("docs", vector_store=InMemoryVectorStore(), embedder=HashEmbedder())
 
     with pytest.raises(UnsafeURLError):
@@ -37,7 +37,7 @@ async def test_knowledge_refuses_a_private_url_and_records_why(site) -> None:
 
 
 async def test_knowledge_fetches_an_allowed_url_through_the_guard(site) -> None:
-    site.add("/r", status=302, headers={"Location": "http://169.254.169.254/latest/"})
+    site.add_page("/r", status=302, headers={"Location": "http://169.254.169.254/latest/"})
     kb = Knowledge(
         "docs",
         vector_store=InMemoryVectorStore(),

@@ -201,7 +201,7 @@ async def test_every_type_is_ingested_and_found(kb: Knowledge, tmp_path: Path) -
 
 
 async def test_an_html_page_served_on_loopback_is_ingested(site) -> None:
-    site.add("/tides", HTML)
+    site.add_page("/tides", HTML)
     kb = Knowledge(
         "docs",
         vector_store=InMemoryVectorStore(),

@@ -14,7 +14,7 @@ from covey.tools.web.fetch import request_url
 
 
 async def test_a_loopback_url_is_refused_by_default(site) -> None:
-    site.add("/doc", b"hello", content_type="text/plain")
+    site.add_page("/doc", b"hello", content_type="text/plain")
 
     with pytest.raises(UnsafeURLError, match=r"127\.0\.0\.1"):
         await fetch_url(f"{site.origin}/doc")
@@ -23,7 +23,7 @@ async def test_a_loopback_url_is_refused_by_default(site) -> None:
 
 
 async def test_an_allowed_host_port_is_fetched(site) -> None:
-    site.add("/doc", b"hello", content_type="text/plain")
+    site.add_page("/doc", b"hello", content_type="text/plain")
 
     fetched = await fetch_url(f"{site.origin}/doc", allow_private=[site.host_port])
 
@@ -71,8 +71,8 @@ async def test_a_redirect_to_a_private_or_unsafe_target_is_refused(
     site, other, target: str
 ) -> None:
     location = target.format(other=other.host_port.rsplit(":", 1)[1])
-    site.add("/start", status=302, headers={"Location": "/hop"})
-    site.add("/hop", status=301, headers={"Location": location})
+    site.add_page("/start", status=302, headers={"Location": "/hop"})
+    site.add_page("/hop", status=301, headers={"Location": location})
 
     with pytest.raises(InvalidInputError):  # UnsafeURLError, a typed error the tool reports
         await fetch_url(f"{site.origin}/start", allow_private=[site.host_port])
@@ -88,9 +88,9 @@ async def test_non_http_schemes_are_refused_before_anything_is_sent(scheme: str)
 
 
 async def test_redirects_are_followed_within_the_allowed_hosts(site) -> None:
-    site.add("/a", status=307, headers={"Location": f"{site.origin}/b"})
-    site.add("/b", status=303, headers={"Location": "/c"})
-    site.add("/c", b"final", content_type="text/plain")
+    site.add_page("/a", status=307, headers={"Location": f"{site.origin}/b"})
+    site.add_page("/b", status=303, headers={"Location": "/c"})
+    site.add_page("/c", b"final", content_type="text/plain")
 
     fetched = await fetch_url(f"{site.origin}/a", allow_private=[site.host_port])
 
@@ -99,7 +99,7 @@ async def test_redirects_are_followed_within_the_allowed_hosts(site) -> None:
 
 
 async def test_a_redirect_loop_stops_after_max_redirects(site) -> None:
-    site.add("/loop", status=302, headers={"Location": "/loop"})
+    site.add_page("/loop", status=302, headers={"Location": "/loop"})
 
     with pytest.raises(FetchError, match="more than 5 times"):
         await fetch_url(f"{site.origin}/loop", allow_private=[site.host_port])
@@ -108,8 +108,8 @@ async def test_a_redirect_loop_stops_after_max_redirects(site) -> None:
 
 
 async def test_a_two_page_loop_and_a_lower_limit(site) -> None:
-    site.add("/ping", status=301, headers={"Location": "/pong"})
-    site.add("/pong", status=308, headers={"Location": "/ping"})
+    site.add_page("/ping", status=301, headers={"Location": "/pong"})
+    site.add_page("/pong", status=308, headers={"Location": "/ping"})
 
     with pytest.raises(FetchError, match="more than 2 times"):
         await fetch_url(f"{site.origin}/ping", allow_private=[site.host_port], max_redirects=2)
@@ -118,7 +118,7 @@ async def test_a_two_page_loop_and_a_lower_limit(site) -> None:
 
 
 async def test_bodies_over_the_limit_are_cut_off(site, streamer) -> None:
-    site.add("/big", b"y" * 2000, content_type="text/plain")
+    site.add_page("/big", b"y" * 2000, content_type="text/plain")
     with pytest.raises(FetchError, match="over the limit"):
         await fetch_url(f"{site.origin}/big", allow_private=[site.host_port], max_bytes=1000)
 
@@ -129,7 +129,7 @@ async def test_bodies_over_the_limit_are_cut_off(site, streamer) -> None:
 
 
 async def test_truncate_keeps_the_first_max_bytes(site, streamer) -> None:
-    site.add("/big", b"y" * 2000, content_type="text/plain")
+    site.add_page("/big", b"y" * 2000, content_type="text/plain")
     fetched = await fetch_url(
         f"{site.origin}/big", allow_private=[site.host_port], max_bytes=1000, truncate=True
     )
@@ -186,7 +186,7 @@ async def test_the_connection_goes_to_the_checked_address_with_the_original_host
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port_))]
 
     monkeypatch.setattr(anyio, "getaddrinfo", fake_getaddrinfo)
-    site.add("/doc", b"ok", content_type="text/plain")
+    site.add_page("/doc", b"ok", content_type="text/plain")
 
     fetched = await fetch_url(
         f"http://docs.internal.test:{port}/doc", allow_private=[f"docs.internal.test:{port}"]
@@ -230,7 +230,7 @@ async def test_a_public_looking_name_that_resolves_to_a_private_address_is_refus
 
     monkeypatch.setattr(anyio, "getaddrinfo", fake_getaddrinfo)
     other_port = other.host_port.rsplit(":", 1)[1]
-    site.add("/start", status=302, headers={"Location": f"http://rebind.example.com:{other_port}/"})
+    site.add_page("/start", status=302, headers={"Location": f"http://rebind.example.com:{other_port}/"})
 
     with pytest.raises(UnsafeURLError, match=r"rebind\.example\.com"):
         await fetch_url(f"http://rebind.example.com:{other_port}/")
@@ -253,7 +253,7 @@ async def test_errors_never_show_credentials_or_query_strings(site) -> None:
     assert "hunter2" not in str(refused.value)
     assert "s3cret" not in str(refused.value)
 
-    site.add("/r", status=302, headers={"Location": "http://admin:pa55w0rd@10.1.1.1/x?key=abc"})
+    site.add_page("/r", status=302, headers={"Location": "http://admin:pa55w0rd@10.1.1.1/x?key=abc"})
     with pytest.raises(UnsafeURLError) as refused:
         await fetch_url(
             f"http://bob:hunter2@{site.host_port}/r?t=s3cret", allow_private=[site.host_port]
@@ -270,7 +270,7 @@ async def test_errors_never_show_credentials_or_query_strings(site) -> None:
 
 
 async def test_caller_headers_go_to_the_first_origin_only(site, streamer) -> None:
-    site.add("/r", status=302, headers={"Location": f"http://{streamer.host_port}/elsewhere"})
+    site.add_page("/r", status=302, headers={"Location": f"http://{streamer.host_port}/elsewhere"})
 
     await fetch_url(
         f"{site.origin}/r",
@@ -284,8 +284,8 @@ async def test_caller_headers_go_to_the_first_origin_only(site, streamer) -> Non
 
 
 async def test_a_post_redirected_by_303_continues_as_a_get(site) -> None:
-    site.add("/form", status=303, headers={"Location": "/done"})
-    site.add("/done", b"ok", content_type="text/plain")
+    site.add_page("/form", status=303, headers={"Location": "/done"})
+    site.add_page("/done", b"ok", content_type="text/plain")
 
     fetched = await request_url(
         "POST", f"{site.origin}/form", json={"a": 1}, allow_private=[site.host_port]

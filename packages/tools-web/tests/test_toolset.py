@@ -42,7 +42,7 @@ PAGE = b"""<html><head><title>Kettles</title></head><body><nav>Menu</nav>
 class TestFetchOnly(ToolsetSuite):
     @pytest.fixture
     def toolset(self, site) -> Toolset:
-        site.add("/kettles", PAGE)
+        site.add_page("/kettles", PAGE)
         return WebToolset(allow_private_urls=[site.host_port])
 
     @pytest.fixture
@@ -53,7 +53,7 @@ class TestFetchOnly(ToolsetSuite):
 class TestWithSearch(ToolsetSuite):
     @pytest.fixture
     def toolset(self, site, brave_provider) -> Toolset:
-        site.add("/kettles", PAGE)
+        site.add_page("/kettles", PAGE)
         return WebToolset(search=brave_provider, allow_private_urls=[site.host_port])
 
     @pytest.fixture
@@ -65,7 +65,7 @@ class TestWithSearch(ToolsetSuite):
 
 
 async def test_fetch_url_returns_the_title_url_and_main_text(site) -> None:
-    site.add("/kettles", PAGE)
+    site.add_page("/kettles", PAGE)
     toolset = WebToolset(allow_private_urls=[site.host_port])
 
     result = await toolset.call_tool("fetch_url", {"url": f"{site.origin}/kettles?x=1"}, CTX)
@@ -88,7 +88,7 @@ async def test_without_a_provider_only_fetch_url_is_listed() -> None:
 
 async def test_long_text_is_cut_at_max_chars_with_a_marker(site) -> None:
     words = " ".join(f"word{i}" for i in range(2000))
-    site.add("/long", words.encode(), content_type="text/plain")
+    site.add_page("/long", words.encode(), content_type="text/plain")
     toolset = WebToolset(allow_private_urls=[site.host_port], max_chars=1000)
 
     full = await toolset.call_tool("fetch_url", {"url": f"{site.origin}/long"}, CTX)
@@ -113,7 +113,7 @@ async def test_long_text_is_cut_at_max_chars_with_a_marker(site) -> None:
 
 
 async def test_a_page_over_max_bytes_is_read_up_to_it_and_says_so(site) -> None:
-    site.add("/huge", b"<p>" + b"a " * 100_000 + b"</p>")
+    site.add_page("/huge", b"<p>" + b"a " * 100_000 + b"</p>")
     toolset = WebToolset(allow_private_urls=[site.host_port], max_bytes=10_000, max_chars=50_000)
 
     result = await toolset.call_tool("fetch_url", {"url": f"{site.origin}/huge"}, CTX)
@@ -138,7 +138,7 @@ async def test_failures_are_error_results_the_model_reads(
     site, path: str, body: bytes | None, content_type: str | None, error: str
 ) -> None:
     if body is not None:
-        site.add(path, body, content_type=content_type or "")
+        site.add_page(path, body, content_type=content_type or "")
     toolset = WebToolset(allow_private_urls=[site.host_port])
 
     result = await toolset.call_tool("fetch_url", {"url": f"{site.origin}{path}"}, CTX)
@@ -172,7 +172,7 @@ async def test_the_default_toolset_refuses_private_and_odd_urls(url: str) -> Non
 
 
 async def test_error_results_never_echo_credentials_or_query_strings(site) -> None:
-    site.add("/r", status=302, headers={"Location": "http://ops:t0psecret@10.0.0.5/?sig=abc123"})
+    site.add_page("/r", status=302, headers={"Location": "http://ops:t0psecret@10.0.0.5/?sig=abc123"})
     for url in (
         "http://admin:hunter2@127.0.0.1:1/?token=s3cret",
         f"http://me:hunter2@{site.host_port}/r?token=s3cret",
@@ -186,7 +186,7 @@ async def test_error_results_never_echo_credentials_or_query_strings(site) -> No
 
 
 async def test_a_redirect_to_the_metadata_endpoint_is_refused_through_the_tool(site) -> None:
-    site.add("/go", status=302, headers={"Location": "http://169.254.169.254/latest/meta-data/"})
+    site.add_page("/go", status=302, headers={"Location": "http://169.254.169.254/latest/meta-data/"})
     toolset = WebToolset(allow_private_urls=[site.host_port])
 
     result = await toolset.call_tool("fetch_url", {"url": f"{site.origin}/go"}, CTX)

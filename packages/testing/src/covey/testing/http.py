@@ -36,12 +36,12 @@ import threading
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
-__all__ = ["Exchange", "LoopbackServer", "RecordedRequest", "format_sse"]
+__all__ = ["Exchange", "LoopbackServer", "LoopbackSite", "Page", "RecordedRequest", "format_sse"]
 
 RequestT = TypeVar("RequestT")
 AnswerT = TypeVar("AnswerT")
@@ -292,6 +292,53 @@ class LoopbackServer(ABC, Generic[RequestT, AnswerT]):
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+@dataclass(frozen=True)
+class Page:
+    """What a `LoopbackSite` answers for one path."""
+
+    status: int = 200
+    body: bytes = b""
+    content_type: str = "text/html; charset=utf-8"
+    headers: dict[str, str] = field(default_factory=dict[str, str])
+
+
+class LoopbackSite(LoopbackServer[RecordedRequest, Page]):
+    """A loopback web site: `pages` maps a path (query string ignored) to what it answers;
+    other paths are 404. For testing fetchers, readers and redirect handling."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pages: dict[str, Page] = {}
+
+    def serve(self, exchange: Exchange) -> None:
+        self.record(exchange.request, take_scripted=False)
+        path = exchange.request.path.split("?", 1)[0]
+        page = self.pages.get(path, Page(404, b"not found", "text/plain"))
+        exchange.send(page.status, page.body, content_type=page.content_type, headers=page.headers)
+
+    def add_page(
+        self,
+        path: str,
+        body: bytes = b"",
+        *,
+        status: int = 200,
+        content_type: str = "text/html; charset=utf-8",
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """Answer `path` with `body` (and `status`, `content_type`, `headers`)."""
+        self.pages[path] = Page(status, body, content_type, headers or {})
+
+    @property
+    def origin(self) -> str:
+        """`http://127.0.0.1:<port>`."""
+        return self.url.rstrip("/")
+
+    @property
+    def host_port(self) -> str:
+        """`127.0.0.1:<port>`, as an SSRF guard's allow-list takes it."""
+        return self.origin.removeprefix("http://")
 
 
 def _handler_class(owner: LoopbackServer[Any, Any]) -> type[BaseHTTPRequestHandler]:
