@@ -129,6 +129,9 @@ def test_the_demo_serves_a_team_and_a_workflow(demo_env: pytest.MonkeyPatch) -> 
     with TestClient(app, base_url="http://127.0.0.1") as client:
         desk = client.get("/v1/teams/desk").json()
         assert [m["name"] for m in desk["members"]] == ["assistant", "forecaster"]
+        # The calculator toolkit, by plugin reference, is among the assistant's tools.
+        assistant = client.get("/v1/agents/assistant").json()
+        assert "calculate" in [t["name"] for t in assistant["tools"]]
         flow = client.get("/v1/workflows/briefing").json()
         assert [s["name"] for s in flow["steps"]] == ["forecast", "headline"]
         for url in ("/v1/teams/desk/runs", "/v1/workflows/briefing/runs"):

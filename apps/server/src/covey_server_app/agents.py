@@ -5,7 +5,8 @@ The knowledge base `docs` holds Covey's own documentation: `covey.toml` has the 
 the repository's `docs/` folder into it at startup, in the background, with the local MiniLM
 embedder and LanceDB under `.covey/`. The assistant answers from it (`Agent(knowledge=docs)`:
 a `search_knowledge` tool, and the passages it used in the run's references);
-`/v1/knowledge/docs/...` serves it.
+`/v1/knowledge/docs/...` serves it. The assistant also has the calculator toolkit
+(`tools=[..., "calculator"]`, the covey-tools-calculator plugin by reference).
 
 The model is `$COVEY_DEMO_MODEL` when set (any model string, e.g. `ollama:llama3.2`), else the
 first provider whose API key is set (by model string, so only that provider's package is
@@ -119,11 +120,13 @@ def build() -> Registry:
     docs = knowledge_base()
     assistant = Agent(
         name="assistant",
-        description="Answers questions; knows the weather, the time and Covey's documentation.",
+        description="Answers questions; knows the weather, the time and Covey's documentation, "
+        "and calculates exactly.",
         model=model or TestModel(),
         instructions="You are a concise assistant. Use the tools when they help; cite the "
         "documentation's passages by name when you use them.",
-        tools=[get_weather, current_time],
+        # "calculator" is a tool plugin reference: covey-tools-calculator, resolved on first use.
+        tools=[get_weather, current_time, "calculator"],
         knowledge=docs,
         knowledge_results=3,
     )
