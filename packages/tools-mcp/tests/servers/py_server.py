@@ -121,7 +121,9 @@ async def _serve_http(transport: str) -> None:
     token = os.environ.get("COVEY_TEST_TOKEN")
     if token:
         app = _with_token(app, token)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP so that asyncio sets TCP_NODELAY on accepted connections (it checks the
+    # proto); with proto 0 a response body written after its headers waits ~40 ms for an ACK.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)

@@ -36,11 +36,15 @@ if TYPE_CHECKING:
     from mcp.client._transport import ReadStream, TransportStreams
     from mcp.shared.message import SessionMessage
 
-__all__ = ["Backoff", "Connection", "State"]
+__all__ = ["Backoff", "Connection", "Protocol", "State"]
 
 logger = logging.getLogger("covey.tools.mcp")
 
 State = Literal["idle", "connecting", "up", "down", "closed"]
+Protocol = Literal["auto", "legacy"]
+"""How a session starts: `"auto"` asks the server (`server/discover`) for the newest protocol
+both sides speak and falls back to the `initialize` handshake; `"legacy"` always does the
+handshake (the 2025 protocol era)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,8 +170,10 @@ class Connection:
         connect_timeout: float,
         backoff: Backoff,
         redact: Callable[[str], str],
+        protocol: Protocol = "auto",
     ) -> None:
         self.label = label
+        self.protocol: Protocol = protocol
         self._factory = factory
         self._connect_timeout = connect_timeout
         self._backoff = backoff
@@ -178,6 +184,8 @@ class Connection:
         self.tools_generation = 0
         self.last_error: str | None = None
         self.sessions_opened = 0
+        self.protocol_version: str | None = None
+        """The protocol version of the last session that came up."""
         self._task: asyncio.Task[None] | None = None
         self._scope: anyio.CancelScope | None = None
         self._attempted = anyio.Event()
@@ -325,6 +333,7 @@ class Connection:
             client_cm = Client(
                 _watched(self._factory, lambda: self._lose(lost)),
                 message_handler=self._on_message,
+                mode=self.protocol,
                 cache=None,
                 client_info=Implementation(name="covey", version="0.1.0"),
             )
@@ -333,6 +342,7 @@ class Connection:
                 connect_scope.deadline = math.inf
                 self.last_error = None
                 self._set_tools(tools)
+                self.protocol_version = client.protocol_version
                 self.sessions_opened += 1
                 self._lost = lost
                 async with anyio.create_task_group() as tg:

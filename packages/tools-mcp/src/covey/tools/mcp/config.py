@@ -10,7 +10,8 @@
 
 `${VAR}` and `${VAR:-default}` are replaced from the environment in `command`, `args`, `env`,
 `cwd`, `url` and `headers`, so a file can be committed without its secrets. A variable that is
-not set (and has no default) is an error that names it.
+not set (and has no default) is an error that names it. Besides the editors' keys, an entry may
+have `"timeout"` (seconds per call) and `"protocol"` (`"auto"` or `"legacy"`, see `MCPToolset`).
 """
 
 from __future__ import annotations
@@ -31,8 +32,18 @@ CONFIG_ENV = "COVEY_MCP_CONFIG"
 """The environment variable naming the `mcpServers` file `mcp:<name>` references read."""
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-_STDIO_KEYS = {"command", "args", "env", "cwd", "type", "transport", "disabled", "timeout"}
-_HTTP_KEYS = {"url", "headers", "type", "transport", "disabled", "timeout"}
+_STDIO_KEYS = {
+    "command",
+    "args",
+    "env",
+    "cwd",
+    "type",
+    "transport",
+    "disabled",
+    "timeout",
+    "protocol",
+}
+_HTTP_KEYS = {"url", "headers", "type", "transport", "disabled", "timeout", "protocol"}
 _HTTP_TYPES = {
     "http": "streamable-http",
     "streamable-http": "streamable-http",
@@ -89,6 +100,9 @@ def _server(name: str, entry: dict[str, Any], where: str, env: Mapping[str, str]
     if not isinstance(timeout, int | float) or isinstance(timeout, bool) or timeout <= 0:
         raise ConfigurationError(f"{where}: timeout must be a positive number of seconds.")
     toolset_name = safe_name(name)
+    protocol = entry.get("protocol", "auto")
+    if protocol not in ("auto", "legacy"):
+        raise ConfigurationError(f'{where}: "protocol" must be "auto" or "legacy".')
     if "command" in entry and "url" in entry:
         raise ConfigurationError(f'{where} has both "command" and "url"; give one.')
     if "command" in entry or kind == "stdio":
@@ -112,6 +126,7 @@ def _server(name: str, entry: dict[str, Any], where: str, env: Mapping[str, str]
             cwd=_expand(cwd, where, env) if cwd else None,
             name=toolset_name,
             timeout=float(timeout),
+            protocol=protocol,
         )
     if "url" in entry:
         _unknown(entry, _HTTP_KEYS, where)
@@ -130,6 +145,7 @@ def _server(name: str, entry: dict[str, Any], where: str, env: Mapping[str, str]
             transport="sse" if transport == "sse" else "streamable-http",
             name=toolset_name,
             timeout=float(timeout),
+            protocol=protocol,
         )
     raise ConfigurationError(f'{where} needs "command" (a local server) or "url" (a remote one).')
 

@@ -15,7 +15,7 @@ from pydantic import SecretStr
 from covey.spec.context import RunContext
 from covey.spec.errors import ConfigurationError, ToolError, ToolNotFoundError
 from covey.spec.tools import ToolArgumentsError, ToolDefinition, ToolResult, Toolset
-from covey.tools.mcp._connection import Backoff, Connection, State
+from covey.tools.mcp._connection import Backoff, Connection, Protocol, State
 from covey.tools.mcp._results import to_tool_result
 from covey.tools.mcp._transports import HttpSpec, StdioSpec
 
@@ -73,6 +73,9 @@ class MCPToolset(Toolset):
         timeout: Seconds one call may take before it is cancelled and answered with an error.
         connect_timeout: Seconds to connect and list the tools before an attempt counts failed.
         backoff: Reconnect delays.
+        protocol: How each session starts: `"auto"` (the default) lets the server offer its
+            newest protocol (2026-07-28 for a current SDK server) and falls back to the
+            `initialize` handshake of older servers; `"legacy"` always does the handshake.
     """
 
     def __init__(
@@ -85,6 +88,7 @@ class MCPToolset(Toolset):
         connect_timeout: float = _DEFAULT_CONNECT_TIMEOUT,
         backoff: Backoff | None = None,
         request_headers: RequestHeaders | None = None,
+        protocol: Protocol = "auto",
     ) -> None:
         if not _VALID_NAME.fullmatch(name):
             raise ConfigurationError(
@@ -101,6 +105,8 @@ class MCPToolset(Toolset):
             )
         if not connect_timeout > 0:
             raise ConfigurationError(f"connect_timeout must be positive, got {connect_timeout!r}.")
+        if protocol not in ("auto", "legacy"):
+            raise ConfigurationError(f"protocol must be 'auto' or 'legacy', got {protocol!r}.")
         self.id = name
         self.prefix = prefix
         self.timeout = timeout
@@ -113,6 +119,7 @@ class MCPToolset(Toolset):
             connect_timeout=connect_timeout,
             backoff=backoff or Backoff(),
             redact=functools.partial(_redact, secrets=secrets),
+            protocol=protocol,
         )
         self._entered = 0
         self._catalogue = _Catalogue(-1)
@@ -133,6 +140,7 @@ class MCPToolset(Toolset):
         connect_timeout: float = _DEFAULT_CONNECT_TIMEOUT,
         backoff: Backoff | None = None,
         errlog: TextIO | None = None,
+        protocol: Protocol = "auto",
     ) -> MCPToolset:
         """A server run as a subprocess (`command args...`), spoken to over stdin/stdout.
 
@@ -153,6 +161,7 @@ class MCPToolset(Toolset):
             timeout=timeout,
             connect_timeout=connect_timeout,
             backoff=backoff,
+            protocol=protocol,
         )
 
     @classmethod
@@ -169,6 +178,7 @@ class MCPToolset(Toolset):
         timeout: float | None = _DEFAULT_TIMEOUT,
         connect_timeout: float = _DEFAULT_CONNECT_TIMEOUT,
         backoff: Backoff | None = None,
+        protocol: Protocol = "auto",
     ) -> MCPToolset:
         """A server at `url`, over streamable HTTP (default) or the older HTTP+SSE transport.
 
@@ -201,6 +211,7 @@ class MCPToolset(Toolset):
             connect_timeout=connect_timeout,
             backoff=backoff,
             request_headers=request_headers,
+            protocol=protocol,
         )
 
     @classmethod
@@ -227,6 +238,16 @@ class MCPToolset(Toolset):
     def sessions_opened(self) -> int:
         """How many connections were opened since the toolset was created (reconnects count)."""
         return self._connection.sessions_opened
+
+    @property
+    def protocol(self) -> Protocol:
+        """How sessions start: `"auto"` or `"legacy"` (see the class docstring)."""
+        return self._connection.protocol
+
+    @property
+    def protocol_version(self) -> str | None:
+        """The MCP protocol version of the last session that came up (None before one did)."""
+        return self._connection.protocol_version
 
     @property
     def tools_generation(self) -> int:
