@@ -26,6 +26,7 @@ from covey.spec.messages import (
     VideoContent,
     dump_messages,
     load_messages,
+    media_placeholder,
     messages_adapter,
 )
 from covey.spec.models import (
@@ -105,6 +106,7 @@ __all__ = [
     "VideoContent",
     "dump_messages",
     "load_messages",
+    "media_placeholder",
     "messages_adapter",
     "tool",
 ]

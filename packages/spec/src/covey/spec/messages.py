@@ -9,10 +9,10 @@ sends back when the history is replayed.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import cache
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
@@ -40,6 +40,7 @@ __all__ = [
     "VideoContent",
     "dump_messages",
     "load_messages",
+    "media_placeholder",
     "messages_adapter",
 ]
 
@@ -122,6 +123,78 @@ UserContent = Annotated[
 ]
 
 
+_MEDIA_KINDS = frozenset({"image", "audio", "video", "document"})
+
+
+@cache
+def _content_adapter() -> TypeAdapter[TextContent | MediaContent]:
+    return TypeAdapter(UserContent)
+
+
+def _content_items(content: Any) -> list[Any]:
+    return list(cast(list[Any], content)) if isinstance(content, list) else [content]
+
+
+def _looks_like_media(item: Any) -> bool:
+    if isinstance(item, ImageContent | AudioContent | VideoContent | DocumentContent):
+        return True
+    return isinstance(item, dict) and cast(dict[str, Any], item).get("kind") in _MEDIA_KINDS
+
+
+def _content_part(item: Any) -> TextContent | MediaContent:
+    if isinstance(item, TextContent | ImageContent | AudioContent | VideoContent | DocumentContent):
+        return item
+    if isinstance(item, str):
+        return TextContent(text=item)
+    if isinstance(item, dict) and cast(dict[str, Any], item).get("kind") in (
+        _MEDIA_KINDS | {"text"}
+    ):
+        try:
+            # JSON mode, so `data` is read as base64 (as `model_dump(mode="json")` wrote it).
+            return _content_adapter().validate_json(json.dumps(item))
+        except TypeError:  # not JSON-serialisable, e.g. raw bytes: validate the Python values
+            try:
+                return _content_adapter().validate_python(item)
+            except ValueError:
+                pass
+        except ValueError:  # pydantic's ValidationError is a ValueError
+            pass
+    return TextContent(text=json.dumps(item, default=str, ensure_ascii=False))
+
+
+def _size(num_bytes: int) -> str:
+    if num_bytes < 1000:
+        return f"{num_bytes} B"
+    if num_bytes < 1_000_000:
+        return f"{num_bytes / 1000:.1f} kB"
+    return f"{num_bytes / 1_000_000:.1f} MB"
+
+
+def media_placeholder(item: MediaContent, number: int, note: str = "attached below") -> str:
+    """A one-line stand-in for a media item, e.g. `[image 1: image/png, 12.3 kB — attached below]`.
+
+    Never contains the media's bytes: a `data:` URL is described by its size, not repeated.
+    """
+    details: list[str] = []
+    if isinstance(item, DocumentContent) and item.filename:
+        details.append(item.filename)
+    url = item.url
+    media_type = item.media_type
+    if url is not None and url.startswith("data:"):
+        header, _, payload = url.partition(",")
+        media_type = media_type or header.removeprefix("data:").split(";", 1)[0] or None
+        details.extend([media_type] if media_type else [])
+        details.append(_size(len(payload) * 3 // 4))
+    else:
+        details.extend([media_type] if media_type else [])
+        if item.data is not None:
+            details.append(_size(len(item.data)))
+        elif url is not None:
+            details.append(url if len(url) <= 200 else url[:200] + "…")
+    described = ", ".join(details)
+    return f"[{item.kind} {number}: {described}{' — ' + note if note else ''}]"
+
+
 # --- request parts -------------------------------------------------------------------------------
 
 
@@ -166,6 +239,46 @@ class ToolReturnPart(_Part):
         if isinstance(self.content, str):
             return self.content
         return json.dumps(self.content, default=str, ensure_ascii=False)
+
+    def content_parts(self) -> list[TextContent | MediaContent] | None:
+        """The content as text and media items, or `None` when it holds no media.
+
+        A tool may return media as content objects (`ImageContent(...)`) or as their JSON dicts
+        (what MCP results and stored runs hold). Adapters send media as the provider's image or
+        file structures instead of base64 text; with `None` they send `content_as_text()`.
+        Items that are neither text nor media become `TextContent` of their JSON.
+        """
+        items = _content_items(self.content)
+        if not any(_looks_like_media(item) for item in items):
+            return None
+        parts = [_content_part(item) for item in items]
+        if all(isinstance(p, TextContent) for p in parts):
+            return None  # every media-looking dict failed validation: plain text as before
+        return parts
+
+    def content_as_placeholder_text(
+        self, note: str | Callable[[MediaContent], str] = "attached below"
+    ) -> str:
+        """The content as text, each media item replaced by a short placeholder.
+
+        For providers that take only text in a tool result: the media itself goes elsewhere
+        (`note` says where, per item when a callable) and the model reads
+        `[image 1: image/png, 12.3 kB — attached below]` here. Without media this is
+        `content_as_text()`.
+        """
+        parts = self.content_parts()
+        if parts is None:
+            return self.content_as_text()
+        counts: dict[str, int] = {}
+        lines: list[str] = []
+        for part in parts:
+            if isinstance(part, TextContent):
+                lines.append(part.text)
+            else:
+                counts[part.kind] = counts.get(part.kind, 0) + 1
+                text = note if isinstance(note, str) else note(part)
+                lines.append(media_placeholder(part, counts[part.kind], text))
+        return "\n".join(lines)
 
 
 class RetryPart(_Part):

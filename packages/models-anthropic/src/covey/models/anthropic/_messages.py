@@ -10,7 +10,7 @@ import base64
 import binascii
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias, cast
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
 from covey.spec.errors import ConfigurationError
 from covey.spec.messages import (
@@ -28,6 +28,7 @@ from covey.spec.messages import (
     ToolReturnPart,
     UserPart,
     VideoContent,
+    media_placeholder,
 )
 
 if TYPE_CHECKING:
@@ -159,22 +160,31 @@ def _text(text: str) -> TextBlockParam:
 def _tool_result_content(
     part: ToolReturnPart,
 ) -> str | list[TextBlockParam | ImageBlockParam | DocumentBlockParam]:
-    content: Any = part.content
-    items: list[Any] = cast(list[Any], content) if isinstance(content, list) else [content]
-    if not any(isinstance(item, ImageContent | DocumentContent) for item in items):
+    parts = part.content_parts()
+    if parts is None:
         return part.content_as_text()
-    # A tool returned media: send it as blocks, so the model sees the image or document itself.
+    # A tool returned media (objects, or their JSON dicts from MCP or a stored run): send it as
+    # blocks, so the model sees the image or document itself rather than its base64.
     blocks: list[TextBlockParam | ImageBlockParam | DocumentBlockParam] = []
-    for item in items:
-        if isinstance(item, ImageContent):
-            blocks.append(_image_block(item))
-        elif isinstance(item, DocumentContent):
-            blocks.append(_document_block(item))
-        elif isinstance(item, TextContent):
-            blocks.append(_text(item.text))
-        else:
-            single = ToolReturnPart(tool_name=part.tool_name, tool_call_id="", content=item)
-            blocks.append(_text(single.content_as_text()))
+    numbers: dict[str, int] = {}
+    for item in parts:
+        if isinstance(item, TextContent):
+            if item.text:  # the API rejects empty text blocks
+                blocks.append(_text(item.text))
+            continue
+        numbers[item.kind] = numbers.get(item.kind, 0) + 1
+        try:
+            if isinstance(item, ImageContent):
+                blocks.append(_image_block(item))
+                continue
+            if isinstance(item, DocumentContent):
+                blocks.append(_document_block(item))
+                continue
+            note = f"not shown: Anthropic models do not take {item.kind}"
+        except ConfigurationError:
+            # A format the API refuses must not fail the run: the model hears what it missed.
+            note = f"not shown: Anthropic models cannot read {item.media_type or 'this format'}"
+        blocks.append(_text(media_placeholder(item, numbers[item.kind], note)))
     return blocks
 
 

@@ -39,6 +39,7 @@ from covey.spec.messages import (
     ToolReturnPart,
     UserPart,
     VideoContent,
+    media_placeholder,
 )
 
 __all__ = ["map_messages"]
@@ -145,6 +146,8 @@ def _request_parts(
     message: ModelRequest, calls: dict[str, _Call], system: list[str]
 ) -> list[types.Part]:
     answers: list[tuple[tuple[int, int], int, types.Part]] = []
+    trailing: list[types.Part] = []
+    """Tool media a function response cannot carry, sent right after the function responses."""
     others: list[types.Part] = []
     for part in message.parts:
         if isinstance(part, SystemPart):
@@ -153,9 +156,17 @@ def _request_parts(
             others.extend(_user_parts(part))
         elif isinstance(part, ToolReturnPart):
             key = "error" if part.is_error else "output"
-            order, answer = _function_response(
-                part.tool_call_id, part.tool_name, {key: part.content}, calls
-            )
+            media = part.content_parts()
+            if media is None:
+                order, answer = _function_response(
+                    part.tool_call_id, part.tool_name, {key: part.content}, calls
+                )
+            else:
+                text, attached, extra = _tool_media(media)
+                order, answer = _function_response(
+                    part.tool_call_id, part.tool_name, {key: text}, calls, attached
+                )
+                trailing.extend(extra)
             answers.append((order, len(answers), answer))
         else:
             call = calls.get(part.tool_call_id) if part.tool_call_id else None
@@ -167,20 +178,69 @@ def _request_parts(
             else:
                 others.append(types.Part(text=part.message()))
     answers.sort(key=lambda item: (item[0], item[1]))
-    return [part for _, _, part in answers] + others
+    return [part for _, _, part in answers] + trailing + others
 
 
 def _function_response(
-    tool_call_id: str, tool_name: str, response: dict[str, Any], calls: dict[str, _Call]
+    tool_call_id: str,
+    tool_name: str,
+    response: dict[str, Any],
+    calls: dict[str, _Call],
+    media: list[types.FunctionResponsePart] | None = None,
 ) -> tuple[tuple[int, int], types.Part]:
     call = calls.get(tool_call_id)
     name = call.name if call is not None else tool_name
     order = call.order if call is not None else (1 << 30, 0)
     payload: dict[str, Any] = to_jsonable_python(response, fallback=str)
     answer = types.FunctionResponse(
-        name=name, response=payload, id=call.native_id if call is not None else None
+        name=name, response=payload, id=call.native_id if call is not None else None, parts=media
     )
     return order, types.Part(function_response=answer)
+
+
+_FUNCTION_RESPONSE_TYPES = frozenset(
+    {"image/png", "image/jpeg", "image/webp", "application/pdf", "text/plain"}
+)
+"""What Gemini takes inside a function response (multimodal function responses)."""
+
+
+def _tool_media(
+    items: list[TextContent | ImageContent | AudioContent | VideoContent | DocumentContent],
+) -> tuple[str, list[types.FunctionResponsePart], list[types.Part]]:
+    """A tool result with media: the response text with placeholders, the media the function
+    response carries in its `parts`, and the media sent as ordinary parts after it."""
+    lines: list[str] = []
+    attached: list[types.FunctionResponsePart] = []
+    extra: list[types.Part] = []
+    numbers: dict[str, int] = {}
+    for item in items:
+        if isinstance(item, TextContent):
+            lines.append(item.text)
+            continue
+        numbers[item.kind] = numbers.get(item.kind, 0) + 1
+        name = f"{item.kind}_{numbers[item.kind]}"
+        part = _media_part(item)
+        blob, file = part.inline_data, part.file_data
+        source = blob if blob is not None else file
+        media_type = (source.mime_type if source is not None else None) or ""
+        if media_type.lower() in _FUNCTION_RESPONSE_TYPES:
+            if blob is not None:
+                data = types.FunctionResponseBlob(
+                    data=blob.data, mime_type=blob.mime_type, display_name=name
+                )
+                attached.append(types.FunctionResponsePart(inline_data=data))
+            else:
+                assert file is not None
+                ref = types.FunctionResponseFileData(
+                    file_uri=file.file_uri, mime_type=file.mime_type, display_name=name
+                )
+                attached.append(types.FunctionResponsePart(file_data=ref))
+            note = "attached to this function response"
+        else:
+            extra.append(part)
+            note = "attached after the function responses"
+        lines.append(media_placeholder(item, numbers[item.kind], note))
+    return "\n".join(lines), attached, extra
 
 
 def _user_parts(part: UserPart) -> list[types.Part]:

@@ -13,12 +13,14 @@ from covey.models.openai._media import (
     unsupported,
 )
 from covey.models.openai.profiles import OpenAIModelProfile
+from covey.spec.errors import ConfigurationError
 from covey.spec.messages import (
     AudioContent,
     DocumentContent,
     ImageContent,
     ModelRequest,
     ModelResponse,
+    RetryPart,
     SystemPart,
     TextContent,
     TextPart,
@@ -27,6 +29,8 @@ from covey.spec.messages import (
     ToolReturnPart,
     UserContent,
     UserPart,
+    VideoContent,
+    media_placeholder,
 )
 from covey.spec.models import ModelMessages
 
@@ -86,28 +90,82 @@ def _user_content(content: str | list[UserContent]) -> str | list[dict[str, Any]
     return parts
 
 
+def _media(item: ImageContent | AudioContent | VideoContent | DocumentContent) -> dict[str, Any]:
+    if isinstance(item, ImageContent):
+        return _image(item)
+    if isinstance(item, AudioContent):
+        return _audio(item)
+    if isinstance(item, DocumentContent):
+        return _document(item)
+    raise unsupported("video", _API, "Send frames as images instead.")
+
+
+def _tool_return(part: ToolReturnPart) -> tuple[str, list[dict[str, Any]]]:
+    """A tool message's text, and the user-message parts carrying the media it returned.
+
+    A `tool` message takes text only, so media is named there by a placeholder and sent in a
+    `user` message after the batch of tool messages, labelled with the call it came from.
+    """
+    parts = part.content_parts()
+    if parts is None:
+        return part.content_as_text(), []
+    lines: list[str] = []
+    attached: list[dict[str, Any]] = []
+    labels: list[str] = []
+    numbers: dict[str, int] = {}
+    for item in parts:
+        if isinstance(item, TextContent):
+            lines.append(item.text)
+            continue
+        numbers[item.kind] = numbers.get(item.kind, 0) + 1
+        label = f"{item.kind} {numbers[item.kind]}"
+        try:
+            attached.append(_media(item))
+        except ConfigurationError:
+            note = f"not shown: the {_API} API cannot take this {item.kind}"
+        else:
+            note = "attached in the next user message"
+            labels.append(label)
+        lines.append(media_placeholder(item, numbers[item.kind], note))
+    if attached:
+        intro = (
+            f"Media returned by tool `{part.tool_name}` (call {part.tool_call_id}): "
+            f"{', '.join(labels)}."
+        )
+        attached.insert(0, {"type": "text", "text": intro})
+    return "\n".join(lines), attached
+
+
 def _request(message: ModelRequest, profile: OpenAIModelProfile) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
+    media: list[dict[str, Any]] = []
+
+    def flush_media() -> None:
+        # One user message after the batch of tool messages: the API wants every tool call
+        # answered by a `tool` message before anything else follows the assistant turn.
+        if media:
+            out.append({"role": "user", "content": list(media)})
+            media.clear()
+
     for part in message.parts:
-        if isinstance(part, SystemPart):
-            out.append({"role": profile.system_role, "content": part.content})
-        elif isinstance(part, UserPart):
-            out.append({"role": "user", "content": _user_content(part.content)})
-        elif isinstance(part, ToolReturnPart):
+        if isinstance(part, ToolReturnPart):
+            text, attached = _tool_return(part)
+            out.append({"role": "tool", "tool_call_id": part.tool_call_id, "content": text})
+            media.extend(attached)
+        elif isinstance(part, RetryPart) and part.tool_call_id is not None:
+            # A RetryPart answering one tool call.
             out.append(
-                {
-                    "role": "tool",
-                    "tool_call_id": part.tool_call_id,
-                    "content": part.content_as_text(),
-                }
+                {"role": "tool", "tool_call_id": part.tool_call_id, "content": part.message()}
             )
         else:
-            if part.tool_call_id is not None:  # a RetryPart answering one tool call
-                out.append(
-                    {"role": "tool", "tool_call_id": part.tool_call_id, "content": part.message()}
-                )
+            flush_media()
+            if isinstance(part, SystemPart):
+                out.append({"role": profile.system_role, "content": part.content})
+            elif isinstance(part, UserPart):
+                out.append({"role": "user", "content": _user_content(part.content)})
             else:
                 out.append({"role": "user", "content": part.message()})
+    flush_media()
     return out
 
 

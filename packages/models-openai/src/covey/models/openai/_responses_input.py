@@ -29,6 +29,7 @@ from covey.spec.messages import (
     ToolReturnPart,
     UserContent,
     UserPart,
+    media_placeholder,
 )
 from covey.spec.models import ModelMessages
 
@@ -72,6 +73,29 @@ def _user_content(content: str | list[UserContent]) -> str | list[dict[str, Any]
     return parts
 
 
+def _tool_output(part: ToolReturnPart) -> str | list[dict[str, Any]]:
+    """A tool's output: its text, or (when it returned media) `input_*` items in order."""
+    parts = part.content_parts()
+    if parts is None:
+        return part.content_as_text()
+    out: list[dict[str, Any]] = []
+    numbers: dict[str, int] = {}
+    for item in parts:
+        if isinstance(item, TextContent):
+            out.append({"type": "input_text", "text": item.text})
+            continue
+        numbers[item.kind] = numbers.get(item.kind, 0) + 1
+        if isinstance(item, ImageContent):
+            out.append(_image(item))
+        elif isinstance(item, DocumentContent):
+            out.append(_document(item))
+        else:
+            note = f"not shown: the Responses API takes no {item.kind} in a tool result"
+            placeholder = media_placeholder(item, numbers[item.kind], note)
+            out.append({"type": "input_text", "text": placeholder})
+    return out
+
+
 def _request(message: ModelRequest, profile: OpenAIModelProfile) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for part in message.parts:
@@ -84,7 +108,7 @@ def _request(message: ModelRequest, profile: OpenAIModelProfile) -> list[dict[st
                 {
                     "type": "function_call_output",
                     "call_id": part.tool_call_id,
-                    "output": part.content_as_text(),
+                    "output": _tool_output(part),
                 }
             )
         elif part.tool_call_id is not None:  # a RetryPart answering one tool call
