@@ -161,3 +161,24 @@ async def test_events_in_flight_are_stored_before_the_wait() -> None:
             "model_request.started",
         ],
     }
+
+
+def test_media_in_a_tool_result_counts_as_media_not_as_its_base64() -> None:
+    """Fails if a screenshot returned by a tool is budgeted as its base64 text (which the
+    adapters never send): one image would then push every earlier turn out of the history."""
+    import base64
+
+    from covey.core.history import estimate_tokens
+    from covey.spec import ImageContent, ModelRequest, TextContent, ToolReturnPart
+
+    png = b"\x89PNG" + bytes(200_000)
+    screenshot = [
+        TextContent(text="the page"),
+        ImageContent(data=png, media_type="image/png").model_dump(mode="json"),
+    ]
+    part = ToolReturnPart(tool_name="shot", tool_call_id="s", content=screenshot)
+    tokens = estimate_tokens(ModelRequest(parts=[part]))
+    assert len(base64.b64encode(png)) // 4 > 60_000  # what counting the base64 would give
+    assert 200 < tokens < 400  # the placeholder text and one media item
+    plain = ToolReturnPart(tool_name="t", tool_call_id="p", content={"rows": [1, 2, 3]})
+    assert estimate_tokens(ModelRequest(parts=[plain])) == 4 + len(plain.content_as_text()) // 4

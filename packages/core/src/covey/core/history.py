@@ -10,6 +10,7 @@ from covey.spec import (
     ModelResponse,
     RetryPart,
     SystemPart,
+    TextContent,
     TextPart,
     ThinkingPart,
     ToolCallPart,
@@ -21,6 +22,9 @@ __all__ = ["estimate_tokens", "repair_history", "trim_to_budget"]
 
 Message = ModelRequest | ModelResponse
 _CHARS_PER_TOKEN = 4
+_MEDIA_CHARS = 1024
+"""What one image, audio clip or document in a tool result counts for (~256 tokens): the
+provider receives the media itself, never its base64 as text."""
 
 
 def _part_chars(part: object) -> int:
@@ -29,7 +33,11 @@ def _part_chars(part: object) -> int:
     if isinstance(part, UserPart):
         return len(part.text()) + (0 if isinstance(part.content, str) else 256)
     if isinstance(part, ToolReturnPart):
-        return len(part.content_as_text())
+        items = part.content_parts()
+        if items is None:
+            return len(part.content_as_text())
+        media = sum(1 for item in items if not isinstance(item, TextContent))
+        return len(part.content_as_placeholder_text()) + media * _MEDIA_CHARS
     if isinstance(part, ToolCallPart):
         return len(part.tool_name) + len(part.args_as_json())
     if isinstance(part, RetryPart):
