@@ -230,7 +230,9 @@ async def test_a_public_looking_name_that_resolves_to_a_private_address_is_refus
 
     monkeypatch.setattr(anyio, "getaddrinfo", fake_getaddrinfo)
     other_port = other.host_port.rsplit(":", 1)[1]
-    site.add_page("/start", status=302, headers={"Location": f"http://rebind.example.com:{other_port}/"})
+    site.add_page(
+        "/start", status=302, headers={"Location": f"http://rebind.example.com:{other_port}/"}
+    )
 
     with pytest.raises(UnsafeURLError, match=r"rebind\.example\.com"):
         await fetch_url(f"http://rebind.example.com:{other_port}/")
@@ -253,7 +255,9 @@ async def test_errors_never_show_credentials_or_query_strings(site) -> None:
     assert "hunter2" not in str(refused.value)
     assert "s3cret" not in str(refused.value)
 
-    site.add_page("/r", status=302, headers={"Location": "http://admin:pa55w0rd@10.1.1.1/x?key=abc"})
+    site.add_page(
+        "/r", status=302, headers={"Location": "http://admin:pa55w0rd@10.1.1.1/x?key=abc"}
+    )
     with pytest.raises(UnsafeURLError) as refused:
         await fetch_url(
             f"http://bob:hunter2@{site.host_port}/r?t=s3cret", allow_private=[site.host_port]

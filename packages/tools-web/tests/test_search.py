@@ -119,7 +119,9 @@ async def test_the_provider_endpoint_is_checked_unless_allowed(brave) -> None:
 
 async def test_answers_that_are_not_results_are_search_errors(site) -> None:
     site.add_page("/html/search", b"<html>login</html>")
-    site.add_page("/shape/search", b'{"results": {"not": "a list"}}', content_type="application/json")
+    site.add_page(
+        "/shape/search", b'{"results": {"not": "a list"}}', content_type="application/json"
+    )
     site.add_page("/redirect/search", status=302, headers={"Location": "/elsewhere"})
     for prefix, error in (
         ("/html", SearchError),

@@ -172,7 +172,9 @@ async def test_the_default_toolset_refuses_private_and_odd_urls(url: str) -> Non
 
 
 async def test_error_results_never_echo_credentials_or_query_strings(site) -> None:
-    site.add_page("/r", status=302, headers={"Location": "http://ops:t0psecret@10.0.0.5/?sig=abc123"})
+    site.add_page(
+        "/r", status=302, headers={"Location": "http://ops:t0psecret@10.0.0.5/?sig=abc123"}
+    )
     for url in (
         "http://admin:hunter2@127.0.0.1:1/?token=s3cret",
         f"http://me:hunter2@{site.host_port}/r?token=s3cret",
@@ -186,7 +188,9 @@ async def test_error_results_never_echo_credentials_or_query_strings(site) -> No
 
 
 async def test_a_redirect_to_the_metadata_endpoint_is_refused_through_the_tool(site) -> None:
-    site.add_page("/go", status=302, headers={"Location": "http://169.254.169.254/latest/meta-data/"})
+    site.add_page(
+        "/go", status=302, headers={"Location": "http://169.254.169.254/latest/meta-data/"}
+    )
     toolset = WebToolset(allow_private_urls=[site.host_port])
 
     result = await toolset.call_tool("fetch_url", {"url": f"{site.origin}/go"}, CTX)
