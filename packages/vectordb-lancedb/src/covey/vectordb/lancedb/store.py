@@ -71,6 +71,8 @@ _HYBRID_CANDIDATES = 100
 _OPTIMIZE_AFTER_WRITES = 100
 # Upserts of more records are checked and converted in a worker thread.
 _INLINE_RECORDS = 256
+_CREATE_LOCK = ".covey-create.lock"
+"""The file table creations lock, in the store's folder (see `_creation_lock`)."""
 
 
 @dataclass(slots=True)
@@ -231,9 +233,36 @@ class LanceDBVectorStore(VectorStore):
             try:
                 table = await self._open(name)
             except CollectionNotFoundError:
-                table = await self._create(name, embedder_name, dimensions)
+                async with self._creation_lock():
+                    try:  # another process may have made it while we waited
+                        table = await self._open(name)
+                    except CollectionNotFoundError:
+                        table = await self._create(name, embedder_name, dimensions)
             check_embedder(table.info, embedder_name, dimensions)
             return await self._info(table)
+
+    @asynccontextmanager
+    async def _creation_lock(self) -> AsyncGenerator[None]:
+        """Creating a table, across every process that shares the folder, one at a time.
+
+        Lance commits a table's creation and each index build as separate transactions; two
+        processes creating one table at once conflict ("CreateIndex transaction is incompatible
+        with concurrent transaction Overwrite"). An advisory `flock` on a file in the folder
+        (released when the descriptor closes, so also when a process dies) serialises them.
+        Without `fcntl` (Windows) creation is not serialised.
+        """
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX
+            yield
+            return
+        self._path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self._path / _CREATE_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            await anyio.to_thread.run_sync(fcntl.flock, fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
 
     async def _create(self, name: str, embedder_name: str, dimensions: int) -> _Table:
         from lancedb.index import FTS, BTree
