@@ -100,7 +100,8 @@ class CalculatorToolset(Toolset):
         Constants: pi, e, tau.
 
         Args:
-            expression: The expression, e.g. `(3 + 4) * 2 ** 10 / sqrt(2)`.
+            expression: The expression to evaluate, built from the numbers of the task at
+                hand, in Python syntax (`*`, `/`, `**`, parentheses).
         """
         # Bounded work (microseconds to a few milliseconds): evaluated on the event loop.
         try:
