@@ -190,3 +190,29 @@ def test_a_tool_reference_to_a_missing_plugin_says_what_to_install() -> None:
         agent.toolsets()
     with pytest.raises(ConfigurationError, match="expected '<plugin>'"):
         Agent(model=FunctionModel(commands_model), tools=[":x"]).toolsets()
+
+
+def test_one_reference_is_one_toolset_per_process_and_directory(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fails if two agents naming the same tool plugin get two toolsets (two MCP server
+    processes), or if a relative reference resolved in one directory is reused in another."""
+    from pathlib import Path
+
+    fixtures = Path(__file__).resolve().parents[3] / "tests" / "fixtures" / "plugin-fixture"
+    from covey.spec import plugins
+
+    monkeypatch.syspath_prepend(str(fixtures / "src"))
+    plugins.refresh()
+    try:
+        first = Agent(model=FunctionModel(commands_model), tools=["fixture-tools:hi"])
+        second = Agent(model=FunctionModel(commands_model), tools=["fixture-tools:hi"])
+        other = Agent(model=FunctionModel(commands_model), tools=["fixture-tools:bye"])
+        assert first.toolsets()[0] is second.toolsets()[0]
+        assert other.toolsets()[0] is not first.toolsets()[0]
+        monkeypatch.chdir(tmp_path)
+        moved = Agent(model=FunctionModel(commands_model), tools=["fixture-tools:hi"])
+        assert moved.toolsets()[0] is not first.toolsets()[0]
+    finally:
+        monkeypatch.undo()
+        plugins.refresh()

@@ -79,7 +79,8 @@ class Agent(Runnable[DepsT, OutputT]):
     tools: Sequence[Callable[..., Any] | Tool[..., Any] | Toolset | str] = ()
     """Functions, `@tool` objects, `Toolset`s, or references to installed tool plugins:
     `"files"`, `"mcp:everything"`, `"sql:sqlite:///app.db"` (resolved on the first run through
-    `covey.spec.plugins.resolve_toolset`; a missing plugin says what to install)."""
+    `covey.spec.plugins.resolve_toolset`; a missing plugin says what to install). One
+    reference is one toolset per process: agents naming `"mcp:github"` share its connection."""
     knowledge: KnowledgeBase | Sequence[KnowledgeBase] | None = None
     """Knowledge bases to answer from (`covey.knowledge.Knowledge`, or anything with a `name`
     and an async `search`); searched in the run's tenant and user scope."""
@@ -143,9 +144,7 @@ class Agent(Runnable[DepsT, OutputT]):
             if isinstance(item, Toolset):
                 toolsets.append(item)
             elif isinstance(item, str):
-                from covey.spec.plugins import resolve_toolset
-
-                toolsets.append(resolve_toolset(item))
+                toolsets.append(_referenced_toolset(item))
             elif callable(item):
                 functions.append(item)
             else:
@@ -241,3 +240,21 @@ class Agent(Runnable[DepsT, OutputT]):
         if paused is None:
             paused = self._cache.paused = PausedRuns(self.max_paused_runs)
         return paused
+
+
+_REFERENCED: dict[tuple[str, str], Toolset] = {}
+
+
+def _referenced_toolset(reference: str) -> Toolset:
+    """The toolset a tool plugin reference names, made once per process and working directory
+    (the same string in several agents is one toolset: one MCP server process, one connection;
+    a relative argument such as the `"files"` root means the directory it was resolved in)."""
+    import os
+
+    key = (os.getcwd(), reference.strip())
+    found = _REFERENCED.get(key)
+    if found is None:
+        from covey.spec.plugins import resolve_toolset
+
+        found = _REFERENCED.setdefault(key, resolve_toolset(key[1]))
+    return found
