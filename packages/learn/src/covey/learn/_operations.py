@@ -88,7 +88,7 @@ class MemoryOperations(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    operations: list[MemoryOperation] = Field(default_factory=list[MemoryOperation])
+    operations: list[MemoryOperation]
 
 
 class SkippedOperation(BaseModel):
