@@ -38,7 +38,11 @@ def scripted_sessions(prompt: str, info: AgentInfo) -> list[dict[str, Any]]:
     if "moved to Paris" in prompt:
         ids = ids_in(prompt)
         return [
-            {"op": "update", "id": ids["The user lives in Lyon"], "memory": "The user lives in Paris"},
+            {
+                "op": "update",
+                "id": ids["The user lives in Lyon"],
+                "memory": "The user lives in Paris",
+            },
             {"op": "delete", "id": ids["The user has a dog named Rex"]},
         ]
     return [{"op": "none"}]
@@ -48,7 +52,9 @@ async def test_created_updated_deleted_across_two_sessions(store: Store) -> None
     model = OpsModel(scripted_sessions)
     manager = MemoryManager(model.model, store=store)
 
-    first = await manager.update(ALICE, exchange("Hi! I live in Lyon with my dog Rex."), run_id="r1")
+    first = await manager.update(
+        ALICE, exchange("Hi! I live in Lyon with my dog Rex."), run_id="r1"
+    )
     assert first.error is None and first.model_calls == 1
     assert sorted(m.memory for m in first.created) == [
         "The user has a dog named Rex",
@@ -125,9 +131,9 @@ async def test_the_daily_cap_holds_under_a_model_that_always_asks_for_more(store
     assert all("daily cap" in (r.error or "") for r in results[3:])
     assert await calls_today(store, ALICE) == 3
     # Another manager (as in another process) sees the same count.
-    again = await MemoryManager(model.model, store=store, max_model_calls_per_user_per_day=3).update(
-        ALICE, exchange("Once more"), run_id="r9"
-    )
+    again = await MemoryManager(
+        model.model, store=store, max_model_calls_per_user_per_day=3
+    ).update(ALICE, exchange("Once more"), run_id="r9")
     assert again.model_calls == 0 and model.calls == 3
     # The cap is per user: Bob still has his.
     bob = await manager.update(BOB, exchange("Hi"), run_id="b1")
@@ -144,7 +150,9 @@ async def test_the_run_cap_counts_across_update_calls_for_one_run(store: Store) 
 
 
 async def test_garbage_gets_one_retry_only_within_the_run_cap(store: Store) -> None:
-    answers = iter(["not json at all", '{"operations": [{"op": "create", "memory": "Likes jazz"}]}'])
+    answers = iter(
+        ["not json at all", '{"operations": [{"op": "create", "memory": "Likes jazz"}]}']
+    )
 
     def text_model(messages: Messages, info: AgentInfo) -> ModelResponse:
         return ModelResponse(parts=[TextPart(content=next(answers))])
@@ -266,4 +274,6 @@ async def test_misuse_is_a_typed_error(store: Store) -> None:
         MemoryManager(model.model, store=store, max_model_calls_per_run=0)
     with pytest.raises(ConfigurationError):
         MemoryManager("nosuchprovider:model", store=store)
-    assert re.fullmatch(r"MemoryManager\(model=.*, store=\w+\)", repr(MemoryManager(model.model, store=store)))
+    assert re.fullmatch(
+        r"MemoryManager\(model=.*, store=\w+\)", repr(MemoryManager(model.model, store=store))
+    )
