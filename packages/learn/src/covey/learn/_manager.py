@@ -30,11 +30,13 @@ from covey.learn._operations import (
     UpdateMemory,
 )
 from covey.learn._recall import VectorCache, rank, render, within_budget
+from covey.learn._secrets import looks_like_secret
 from covey.spec.embeddings import Embedder
 from covey.spec.errors import ConfigurationError, CoveyError, InvalidInputError, NotFoundError
 from covey.spec.messages import (
     ModelRequest,
     ModelResponse,
+    RetryPart,
     SystemPart,
     TextPart,
     ToolCallPart,
@@ -94,7 +96,8 @@ def _transcript(messages: Sequence[ModelRequest | ModelResponse]) -> str:
                 lines.append(f"Assistant called tool {part.tool_name}.")
             elif isinstance(part, ToolReturnPart):
                 lines.append(f"Tool {part.tool_name} returned: {str(part.content)[:500]}")
-    text = "\n".join(lines)
+    # The conversation is data: a user typing the closing tag must not end it early.
+    text = "\n".join(lines).replace("</conversation>", "</ conversation>")
     if len(text) > MAX_TRANSCRIPT_CHARS:
         text = "[earlier conversation cut]\n" + text[-MAX_TRANSCRIPT_CHARS:]
     return text
@@ -271,18 +274,7 @@ class MemoryManager:
                 raw = self._operations(response)
             except (ValueError, ValidationError) as exc:
                 # Unreadable: ask once more (within the run's cap), telling the model why.
-                conversation += [
-                    response,
-                    ModelRequest(
-                        parts=[
-                            UserPart(
-                                content="Your answer could not be read "
-                                f"({type(exc).__name__}). Call {OUTPUT_TOOL_NAME} with "
-                                '{"operations": [...]}.'
-                            )
-                        ]
-                    ),
-                ]
+                conversation += [response, _retry(response, exc)]
                 result.error = f"the memory model's answer could not be read ({type(exc).__name__})"
                 continue
             result.error = None
@@ -398,6 +390,14 @@ class MemoryManager:
                 continue
             if isinstance(op, NoChange):
                 continue
+            if isinstance(op, CreateMemory | UpdateMemory) and looks_like_secret(op.memory):
+                result.skipped.append(
+                    SkippedOperation(
+                        operation={"op": op.op, "id": getattr(op, "id", None)},
+                        reason="the memory looks like a secret (a key, password or card number)",
+                    )
+                )
+                continue
             if isinstance(op, CreateMemory):
                 if count >= self.max_memories_per_user:
                     result.skipped.append(
@@ -458,6 +458,24 @@ class MemoryManager:
                 count -= 1
                 applied += 1
                 result.deleted.append(op.id)
+
+
+def _retry(response: ModelResponse, exc: Exception) -> ModelRequest:
+    """The retry request: every tool call of the bad answer gets its answer (providers require
+    one), or a plain retry message when it had none."""
+    message = (
+        f"Your answer could not be read ({type(exc).__name__}). Call {OUTPUT_TOOL_NAME} once "
+        'with {"operations": [...]}.'
+    )
+    calls = [p for p in response.parts if isinstance(p, ToolCallPart)]
+    if not calls:
+        return ModelRequest(parts=[RetryPart(content=message)])
+    return ModelRequest(
+        parts=[
+            RetryPart(content=message, tool_name=c.tool_name, tool_call_id=c.tool_call_id)
+            for c in calls
+        ]
+    )
 
 
 def _user_scope(scope: Scope) -> None:

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from covey.learn._operations import CreateMemory, UpdateMemory
 from covey.learn._recall import VectorCache, rank, within_budget
+from covey.learn._secrets import looks_like_secret
 from covey.spec.context import RunContext
 from covey.spec.embeddings import Embedder
 from covey.spec.errors import ConfigurationError, InvalidInputError
@@ -26,6 +27,12 @@ __all__ = ["MemoryToolset"]
 _NO_USER = (
     "Memories are kept per user, and this run has no user: nothing was read or saved. "
     "Answer without memories."
+)
+
+
+_SECRET = (
+    "Not saved: the memory looks like a secret (a key, a password or a card number). "
+    "Never store credentials; tell the user to keep them elsewhere."
 )
 
 
@@ -130,6 +137,8 @@ class MemoryToolset(Toolset):
             op = CreateMemory(memory=memory, topics=topics or [])
         except ValidationError as exc:
             return _invalid(exc)
+        if looks_like_secret(op.memory):
+            return _error(_SECRET)
         page = await self.store.list_memories(scope, limit=self.max_memories_per_user)
         if len(page.items) >= self.max_memories_per_user:
             return _error(
@@ -167,6 +176,8 @@ class MemoryToolset(Toolset):
             return _invalid(exc)
         except InvalidInputError as exc:
             return _error(f"{exc}. Use an id that recall_memories returned.")
+        if looks_like_secret(op.memory):
+            return _error(_SECRET)
         existing = await self.store.get_memory(scope, op.id)
         if existing is None:
             return _error(f"No memory of this user has id {op.id[:80]!r}. Call recall_memories.")
