@@ -15,6 +15,7 @@ from covey.learn._operations import (
     UpdateMemory,
 )
 from covey.learn._recall import estimate_tokens
+from covey.learn._secrets import looks_like_secret
 from covey.learn._toolset import MemoryToolset
 
 __all__ = [
@@ -33,4 +34,5 @@ __all__ = [
     "UpdateMemory",
     "calls_today",
     "estimate_tokens",
+    "looks_like_secret",
 ]
