@@ -150,11 +150,11 @@ class MemoryManager:
         for name, value in limits.items():
             if value < 1:
                 raise ConfigurationError(f"{name} must be at least 1, got {value}")
-        if max_memories_per_user > MAX_PAGE_SIZE:
-            raise ConfigurationError(
-                f"max_memories_per_user is at most {MAX_PAGE_SIZE} (one store page), "
-                f"got {max_memories_per_user}"
-            )
+        for name in ("max_memories_per_user", "max_model_calls_per_user_per_day"):
+            if limits[name] > MAX_PAGE_SIZE:
+                raise ConfigurationError(
+                    f"{name} is at most {MAX_PAGE_SIZE} (one store page), got {limits[name]}"
+                )
         if half_life_days <= 0:
             raise ConfigurationError(f"half_life_days must be positive, got {half_life_days}")
         self.model = resolve_model(model)
@@ -197,7 +197,7 @@ class MemoryManager:
             raise InvalidInputError("budget_tokens and limit must be at least 1")
         memories = await self.memories(scope)
         ranked = await rank(
-            query,
+            query[:2000],
             memories,
             now=now or utc_now(),
             half_life_days=self.half_life_days,
@@ -498,7 +498,11 @@ def _shown(item: Any) -> dict[str, Any]:
     for key in ("op", "id", "memory", "topics"):
         if key in mapping:
             value: Any = mapping[key]
-            shown[key] = value[:200] if isinstance(value, str) else value
+            if isinstance(value, str):
+                value = value[:200]
+            elif isinstance(value, list):
+                value = [str(v)[:64] for v in cast("list[Any]", value)[:8]]
+            shown[key] = value
     return shown
 
 
