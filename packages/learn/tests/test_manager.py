@@ -7,6 +7,7 @@ import logging
 import re
 from typing import Any
 
+import anyio
 import pytest
 
 from covey.core.testing import AgentInfo, FunctionModel
@@ -84,6 +85,7 @@ async def test_created_updated_deleted_across_two_sessions(store: Store) -> None
     # "none" changes nothing and still counts one model call.
     third = await manager2.update(ALICE, exchange("What's the weather?"), run_id="r3")
     assert not third.changed and third.error is None and third.model_calls == 1
+    assert third.usage.requests == 1 and third.usage.input_tokens > 0
 
 
 async def test_the_request_carries_the_output_tool_and_the_token_cap(store: Store) -> None:
@@ -201,6 +203,18 @@ async def test_a_failing_model_never_raises(
     assert "sk-secret" not in update.error
     assert all("sk-secret" not in str(r.__dict__) for r in caplog.records)
     assert await manager.memories(ALICE) == []
+
+
+async def test_a_hanging_model_times_out_without_raising(store: Store) -> None:
+    never = anyio.Event()
+
+    async def hangs(messages: Messages, info: AgentInfo) -> ModelResponse:
+        await never.wait()
+        raise AssertionError("unreachable")
+
+    manager = MemoryManager(FunctionModel(hangs), store=store, timeout_per_call=0.05)
+    update = await manager.update(ALICE, exchange("I like tea"), run_id="r1")
+    assert update.error == "TimeoutError" and update.model_calls == 1
 
 
 async def test_invalid_operations_are_skipped_and_valid_ones_kept(store: Store) -> None:

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
+import anyio
 from pydantic import ValidationError
 
 from covey.learn._budget import calls_for_run, claim_call
@@ -119,6 +120,8 @@ class MemoryManager:
         max_model_calls_per_user_per_day: Requests per user per UTC day, across processes.
         max_tokens_per_call: The `max_tokens` of every memory-model request.
         max_operations_per_call: Operations applied from one answer; the rest are skipped.
+        timeout_per_call: Seconds one memory-model request may take; past it the update gives
+            up with `error="TimeoutError"`.
         instructions: Replaces `DEFAULT_INSTRUCTIONS`.
         half_life_days: How fast recency fades in `recall`.
 
@@ -137,6 +140,7 @@ class MemoryManager:
         max_model_calls_per_user_per_day: int = 50,
         max_tokens_per_call: int = 1024,
         max_operations_per_call: int = 10,
+        timeout_per_call: float = 60.0,
         instructions: str | None = None,
         half_life_days: float = 30.0,
     ) -> None:
@@ -155,8 +159,8 @@ class MemoryManager:
                 raise ConfigurationError(
                     f"{name} is at most {MAX_PAGE_SIZE} (one store page), got {limits[name]}"
                 )
-        if half_life_days <= 0:
-            raise ConfigurationError(f"half_life_days must be positive, got {half_life_days}")
+        if half_life_days <= 0 or timeout_per_call <= 0:
+            raise ConfigurationError("half_life_days and timeout_per_call must be positive")
         self.model = resolve_model(model)
         self.store = store
         self.embedder = embedder
@@ -165,6 +169,7 @@ class MemoryManager:
         self.max_model_calls_per_user_per_day = max_model_calls_per_user_per_day
         self.max_tokens_per_call = max_tokens_per_call
         self.max_operations_per_call = max_operations_per_call
+        self.timeout_per_call = timeout_per_call
         self.instructions = instructions or DEFAULT_INSTRUCTIONS
         self.half_life_days = half_life_days
         self._vectors = VectorCache()
@@ -253,7 +258,7 @@ class MemoryManager:
         current = await self.memories(scope)
         request = self._request(current, transcript)
         params = self._params()
-        settings = ModelSettings(max_tokens=self.max_tokens_per_call)
+        settings = ModelSettings(max_tokens=self.max_tokens_per_call, timeout=self.timeout_per_call)
         used_by_run = await calls_for_run(self.store, scope, run_id)
         conversation: list[ModelRequest | ModelResponse] = [request]
         while used_by_run < self.max_model_calls_per_run:
@@ -267,9 +272,12 @@ class MemoryManager:
                 return
             used_by_run += 1
             result.model_calls += 1
-            response = await self.model.request(conversation, settings, params)
+            # The settings' timeout is the adapter's; this one holds even if an adapter ignores it.
+            with anyio.fail_after(self.timeout_per_call):
+                response = await self.model.request(conversation, settings, params)
             result.usage.incr(response.usage)
-            result.usage.requests += 1
+            if response.usage.requests == 0:  # adapters count their request; be sure it counts
+                result.usage.requests += 1
             try:
                 raw = self._operations(response)
             except (ValueError, ValidationError) as exc:
