@@ -291,3 +291,30 @@ async def test_misuse_is_a_typed_error(store: Store) -> None:
     assert re.fullmatch(
         r"MemoryManager\(model=.*, store=\w+\)", repr(MemoryManager(model.model, store=store))
     )
+
+
+async def test_the_daily_cap_is_per_tenant_too(store: Store) -> None:
+    model = OpsModel(lambda p, i: [])
+    manager = MemoryManager(model.model, store=store, max_model_calls_per_user_per_day=1)
+    assert (await manager.update(ALICE, exchange("a"), run_id="r1")).model_calls == 1
+    assert (await manager.update(ALICE, exchange("b"), run_id="r2")).model_calls == 0
+    # Same user id, another tenant: its own counter.
+    other = await manager.update(OTHER_TENANT_ALICE, exchange("c"), run_id="r3")
+    assert other.model_calls == 1
+    assert await calls_today(store, ALICE) == 1
+    assert await calls_today(store, OTHER_TENANT_ALICE) == 1
+
+
+async def test_a_new_day_starts_a_new_count_and_drops_the_old_rows(store: Store) -> None:
+    from datetime import timedelta
+
+    from covey.learn._budget import claim_call
+    from covey.spec.store import utc_now
+
+    today = utc_now()
+    yesterday = today - timedelta(days=1)
+    assert await claim_call(store, ALICE, run_id="a", cap=1, now=yesterday)
+    assert not await claim_call(store, ALICE, run_id="b", cap=1, now=yesterday)
+    assert await claim_call(store, ALICE, run_id="c", cap=1, now=today)
+    rows = (await store.list_learnings(ALICE, CALLS_NAMESPACE)).items
+    assert [r.metadata["run_id"] for r in rows] == ["c"]
