@@ -27,6 +27,7 @@ VIOLATIONS = [
     ("conformance/src/covey/conformance/_bad.py", "import covey.core", "covey.conformance checks"),
     ("runtime/src/covey/runtime/_bad.py", "import covey.conformance", "covey.runtime never"),
     ("knowledge/src/covey/knowledge/_bad.py", "import covey.core", "covey.knowledge imports"),
+    ("learn/src/covey/learn/_bad.py", "import covey.core", "covey.learn imports"),
 ]
 
 

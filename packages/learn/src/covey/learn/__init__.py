@@ -1,0 +1,38 @@
+"""Covey's learning: user memories kept by a memory model (`MemoryManager`) or by the agent
+itself through tools (`MemoryToolset`), and recalled into context under a token budget.
+"""
+
+from covey.learn._budget import CALLS_NAMESPACE, calls_today
+from covey.learn._manager import DEFAULT_INSTRUCTIONS, OUTPUT_TOOL_NAME, MemoryManager
+from covey.learn._operations import (
+    CreateMemory,
+    DeleteMemory,
+    MemoryOperation,
+    MemoryOperations,
+    MemoryUpdate,
+    NoChange,
+    SkippedOperation,
+    UpdateMemory,
+)
+from covey.learn._recall import estimate_tokens
+from covey.learn._secrets import looks_like_secret
+from covey.learn._toolset import MemoryToolset
+
+__all__ = [
+    "CALLS_NAMESPACE",
+    "DEFAULT_INSTRUCTIONS",
+    "OUTPUT_TOOL_NAME",
+    "CreateMemory",
+    "DeleteMemory",
+    "MemoryManager",
+    "MemoryOperation",
+    "MemoryOperations",
+    "MemoryToolset",
+    "MemoryUpdate",
+    "NoChange",
+    "SkippedOperation",
+    "UpdateMemory",
+    "calls_today",
+    "estimate_tokens",
+    "looks_like_secret",
+]
