@@ -25,6 +25,8 @@ SCOPES = (
     "sessions:write",
     "knowledge:read",
     "knowledge:write",
+    "memories:read",
+    "memories:write",
     "admin",
 )
 """Every scope a token may carry; `admin` implies all the others and sees the whole tenant."""

@@ -1,4 +1,4 @@
-"""The `covey` command: serve, run, chat, plugins, migrate, knowledge, new.
+"""The `covey` command: serve, run, chat, plugins, migrate, knowledge, memories, new.
 
 ```text
 covey serve [--config covey.toml] [--host 127.0.0.1] [--port 8000] [--workers N]
@@ -7,6 +7,7 @@ covey chat ID [--session ID]
 covey plugins [--json]
 covey migrate
 covey knowledge ingest KB PATH... | search KB "query" [-k N --mode M --json] | ls KB
+covey memories ls [--user U --topic T --json] | add "text" --user U [--topic T] | rm ID...
 covey new tool-package NAME [--into DIR]          # a covey-tools-NAME package from a template
 ```
 
@@ -101,6 +102,10 @@ def _parser() -> argparse.ArgumentParser:
 
     add_knowledge_parser(commands, config_option)
 
+    from covey.runtime.cli_memories import add_memories_parser
+
+    add_memories_parser(commands, config_option)
+
     from covey.runtime.cli_new import add_new_parser
 
     add_new_parser(commands)
@@ -137,6 +142,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from covey.runtime.cli_knowledge import knowledge_command
 
             return anyio.run(knowledge_command, settings, args)
+        if args.command == "memories":
+            from covey.runtime.cli_memories import memories_command
+
+            return anyio.run(memories_command, settings, args)
     except ConfigurationError as exc:
         print(f"covey: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG

@@ -3,6 +3,11 @@
 from covey.runtime.controllers.agents import AgentController
 from covey.runtime.controllers.health import HealthController, MetricsController
 from covey.runtime.controllers.knowledge import KnowledgeController, knowledge_controller
+from covey.runtime.controllers.memories import (
+    LearningController,
+    MemoryController,
+    ProfileController,
+)
 from covey.runtime.controllers.plugins import PluginController
 from covey.runtime.controllers.runs import RunController
 from covey.runtime.controllers.sessions import SessionController
@@ -14,8 +19,11 @@ __all__ = [
     "AgentController",
     "HealthController",
     "KnowledgeController",
+    "LearningController",
+    "MemoryController",
     "MetricsController",
     "PluginController",
+    "ProfileController",
     "RunController",
     "SessionController",
     "TeamController",
