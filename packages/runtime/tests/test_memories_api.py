@@ -245,6 +245,30 @@ def test_learnings_own_and_shared_and_who_may_delete_them(backend: Backend) -> N
     assert contents(ALICE_GLOBEX) == {"globex"}
 
 
+def test_covey_bookkeeping_namespaces_are_not_served(backend: Backend) -> None:
+    """Fails if covey-learn's per-user call counter (learnings in `covey.learn.calls`) can be
+    listed, read or deleted over HTTP, where it would pass for something learned."""
+    api = backend.client
+
+    async def seed(store: Store) -> str:
+        counter = Learning(namespace="covey.learn.calls", content="1", user_id="alice")
+        return (await store.add_learning(Scope("acme"), counter)).id
+
+    counter_id = backend.with_store(seed)
+    for headers in (ALICE, ADMIN):
+        listed = api.get(
+            "/v1/learnings", params={"namespace": "covey.learn.calls"}, headers=headers
+        )
+        problem(listed, 400, "invalid-input")
+        problem(api.get(f"/v1/learnings/{counter_id}", headers=headers), 404, "not-found")
+        problem(api.delete(f"/v1/learnings/{counter_id}", headers=headers), 404, "not-found")
+
+    async def still_there(store: Store) -> bool:
+        return await store.get_learning(Scope("acme"), counter_id) is not None
+
+    assert backend.with_store(still_there)
+
+
 def test_each_route_needs_a_memories_scope(backend: Backend) -> None:
     api = backend.client
     read_only = who("alice", scope="memories:read")

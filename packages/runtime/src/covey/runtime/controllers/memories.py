@@ -49,6 +49,11 @@ UserFilter = Annotated[
 ]
 
 
+_RESERVED = "covey."
+"""Learning namespaces Covey keeps for itself (covey-learn's per-user call counter lives in
+`covey.learn.calls`): never listed, read or deleted through the API."""
+
+
 def _narrowed(principal: Principal, user_id: str | None) -> Scope:
     """The read scope, narrowed to `user_id` when the caller asks for one user's rows."""
     scope = principal.read_scope
@@ -312,6 +317,12 @@ class LearningController(Controller):
     ) -> LearningPage:
         """The caller's learnings of `namespace` and the tenant's shared ones, newest first
         (an admin: every user's)."""
+        if namespace.startswith(_RESERVED):
+            raise ApiError(
+                400,
+                "invalid-input",
+                f"Namespaces starting with {_RESERVED!r} are Covey's own bookkeeping, not served",
+            )
         page = await runtime.store.list_learnings(
             _narrowed(principal, user_id), namespace, kind=kind, limit=limit, cursor=cursor
         )
@@ -333,7 +344,7 @@ class LearningController(Controller):
     ) -> LearningOut:
         """One of the caller's learnings, or a shared one."""
         learning = await runtime.store.get_learning(principal.read_scope, learning_id)
-        if learning is None:
+        if learning is None or learning.namespace.startswith(_RESERVED):
             raise ApiError(404, "not-found", f"No learning {learning_id!r}")
         return LearningOut.from_learning(learning)
 
@@ -352,7 +363,7 @@ class LearningController(Controller):
         """Delete one of the caller's learnings; a shared one only an admin may delete."""
         scope = principal.read_scope
         learning = await runtime.store.get_learning(scope, learning_id)
-        if learning is None:
+        if learning is None or learning.namespace.startswith(_RESERVED):
             raise ApiError(404, "not-found", f"No learning {learning_id!r}")
         if learning.user_id is None and not principal.is_admin:
             raise ApiError(
