@@ -66,7 +66,7 @@ from mcp_common import (
     stdio_target,
 )
 from peers import MCP, agno_python, peer_env
-from procs import HERE, cores, fake_openai, pinned, spawn, stop, tail
+from procs import HERE, cores, fake_openai, pinned, url_server
 
 TITLE = "MCP: time to first tool call and per-call overhead, Covey next to Agno's MCPTools"
 HEADER = ("measurement", "bare mcp client", "Covey MCPToolset", "Agno MCPTools", "Covey ÷ Agno")
@@ -181,27 +181,8 @@ async def _covey_side(
 @contextmanager
 def _http_server(python: str, core: int | None) -> Iterator[str]:
     """The bench server over streamable HTTP in its own process; yields its URL."""
-    log = Path(tempfile.mkdtemp(prefix="covey-bench-mcp-")) / "stderr.log"
-    process = spawn(
-        [python, str(SERVER), "http"],
-        core=core,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        log=log,
-    )
-    try:
-        assert process.stdout is not None
-        url = process.stdout.readline().decode().strip()
-        if not url:
-            raise RuntimeError(f"MCP server did not start: {tail(log)}")
+    with url_server([python, str(SERVER), "http"], core, "MCP server") as url:
         yield url
-    finally:
-        if process.stdin is not None:
-            process.stdin.close()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            stop(process)
 
 
 def _agno(

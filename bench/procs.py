@@ -103,22 +103,16 @@ def wait_http(
 
 
 @contextmanager
-def fake_openai(core: int | None, script: str = "fake_openai.py") -> Iterator[str]:
-    """The loopback fake OpenAI server (bench/runtime/fake_openai.py, or another `script` of
-    bench/runtime/) in its own process; yields its base URL (`http://127.0.0.1:PORT/v1`)."""
-    log = Path(tempfile.mkdtemp(prefix="covey-bench-fake-")) / "stderr.log"
-    process = spawn(
-        [sys.executable, str(RUNTIME / script)],
-        core=core,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        log=log,
-    )
+def url_server(command: Sequence[str], core: int | None, what: str) -> Iterator[str]:
+    """A server `command` in its own process that prints its URL on stdout once it listens and
+    exits when its stdin closes (the scripts of bench/runtime/); yields the URL."""
+    log = Path(tempfile.mkdtemp(prefix="covey-bench-server-")) / "stderr.log"
+    process = spawn(command, core=core, stdin=subprocess.PIPE, stdout=subprocess.PIPE, log=log)
     try:
         assert process.stdout is not None
         url = process.stdout.readline().decode().strip()
         if not url:
-            raise RuntimeError(f"fake OpenAI server did not start: {tail(log)}")
+            raise RuntimeError(f"{what} did not start: {tail(log)}")
         yield url
     finally:
         if process.stdin is not None:
@@ -127,6 +121,14 @@ def fake_openai(core: int | None, script: str = "fake_openai.py") -> Iterator[st
             process.wait(10)
         except subprocess.TimeoutExpired:
             stop(process)
+
+
+@contextmanager
+def fake_openai(core: int | None, script: str = "fake_openai.py") -> Iterator[str]:
+    """The loopback fake OpenAI server (bench/runtime/fake_openai.py, or another `script` of
+    bench/runtime/) in its own process; yields its base URL (`http://127.0.0.1:PORT/v1`)."""
+    with url_server([sys.executable, str(RUNTIME / script)], core, "fake OpenAI server") as url:
+        yield url
 
 
 @contextmanager
