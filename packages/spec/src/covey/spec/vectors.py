@@ -61,6 +61,7 @@ __all__ = [
     "VectorQuery",
     "VectorStore",
     "check_collection_name",
+    "check_delete",
     "check_embedder",
     "check_records",
     "filter_adapter",
@@ -426,6 +427,17 @@ def reciprocal_rank_fusion(
 
 
 # --- helpers for implementations -----------------------------------------------------------------
+
+
+def check_delete(ids: Sequence[str] | None, filter: Filter | None) -> None:
+    """Check `VectorStore.delete`'s arguments: ids, a filter or both, every id valid; else
+    raise `InvalidInputError` (emptying a collection is `drop_collection`)."""
+    if ids is None and filter is None:
+        raise InvalidInputError(
+            "delete needs ids, a filter or both; to empty a collection, drop it"
+        )
+    for record_id in ids or ():
+        check_id(record_id, "record id")
 
 
 def check_collection_name(name: object) -> str:

@@ -22,6 +22,7 @@ from covey.spec.vectors import (
     VectorQuery,
     VectorStore,
     check_collection_name,
+    check_delete,
     check_embedder,
     check_records,
     matches,
@@ -152,12 +153,7 @@ class InMemoryVectorStore(VectorStore):
         filter: Filter | None = None,
     ) -> int:
         """See `VectorStore.delete`."""
-        if ids is None and filter is None:
-            raise InvalidInputError(
-                "delete needs ids, a filter or both; to empty a collection, drop it"
-            )
-        for record_id in ids or ():
-            check_id(record_id, "record id")
+        check_delete(ids, filter)
         async with self._lock:
             target = self._get(collection)
             wanted = set(ids) if ids is not None else set(target.records)

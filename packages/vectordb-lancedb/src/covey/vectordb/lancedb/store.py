@@ -40,6 +40,7 @@ from covey.spec.vectors import (
     VectorQuery,
     VectorStore,
     check_collection_name,
+    check_delete,
     check_embedder,
     check_records,
     reciprocal_rank_fusion,
@@ -402,12 +403,7 @@ class LanceDBVectorStore(VectorStore):
         filter: Filter | None = None,
     ) -> int:
         """See `VectorStore.delete`."""
-        if ids is None and filter is None:
-            raise InvalidInputError(
-                "delete needs ids, a filter or both; to empty a collection, drop it"
-            )
-        for record_id in ids or ():
-            check_id(record_id, "record id")
+        check_delete(ids, filter)
         where = where_clause(filter)
         table = await self._table(collection)
         if ids is not None and not ids:

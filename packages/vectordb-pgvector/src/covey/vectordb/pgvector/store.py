@@ -39,6 +39,7 @@ from covey.spec.vectors import (
     VectorQuery,
     VectorStore,
     check_collection_name,
+    check_delete,
     check_embedder,
     check_records,
     reciprocal_rank_fusion,
@@ -404,12 +405,7 @@ class PgVectorStore(VectorStore):
         filter: Filter | None = None,
     ) -> int:
         """See `VectorStore.delete`."""
-        if ids is None and filter is None:
-            raise InvalidInputError(
-                "delete needs ids, a filter or both; to empty a collection, drop it"
-            )
-        for record_id in ids or ():
-            check_id(record_id, "record id")
+        check_delete(ids, filter)
         check_collection_name(collection)
         compiled = compile_filter(filter)
         params: dict[str, Any] = dict(compiled.params)

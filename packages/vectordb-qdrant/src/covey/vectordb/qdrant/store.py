@@ -25,6 +25,7 @@ from covey.spec.vectors import (
     VectorQuery,
     VectorStore,
     check_collection_name,
+    check_delete,
     check_embedder,
     check_records,
 )
@@ -344,12 +345,7 @@ class QdrantVectorStore(VectorStore):
         """See `VectorStore.delete`. Deletes exactly the points it counted."""
         from qdrant_client import models
 
-        if ids is None and filter is None:
-            raise InvalidInputError(
-                "delete needs ids, a filter or both; to empty a collection, drop it"
-            )
-        for record_id in ids or ():
-            check_id(record_id, "record id")
+        check_delete(ids, filter)
         await self._get(collection)
         compiled = _compile(filter)
         if ids is not None:
