@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from covey.spec import ErrorInfo, ModelResponse, Requirement, RunResult, RunStatus, TextPart, Usage
 from covey.spec import events as ev
+from covey.spec.learning import LearningChange
 
 RESULT = RunResult(run_id="r", status=RunStatus.COMPLETED, output={"a": 1}, usage=Usage(requests=1))
 ERROR = ErrorInfo(type="RateLimitedError", message="slow down", details={"retry_after": 2.0})
@@ -74,6 +75,14 @@ EXAMPLES: list[ev.BaseEvent] = [
         requirements=[Requirement(tool_call_id="ok:1", tool_name="confirm", kind="approval")],
     ),
     ev.StepCancelled(run_id="w", seq=3, step_name="ok", step_path="ok", step_type="function"),
+    ev.LearningChanged(
+        run_id="r",
+        seq=9,
+        learner="memory",
+        change=LearningChange(kind="memory", action="created", id="m1", content="Likes tea"),
+    ),
+    ev.LearningCompleted(run_id="r", seq=10, learner="memory", usage=Usage(requests=1), changes=1),
+    ev.LearningFailed(run_id="r", seq=11, learner="memory", error="daily cap reached"),
     ev.RequirementCreated(
         run_id="r",
         seq=8,

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from covey.core.agent import Agent, RunHook
     from covey.core.fallback import FallbackModel
+    from covey.core.learning import pending_learning, wait_for_learning
     from covey.core.limits import UsageLimits
     from covey.core.retry import RetryPolicy
     from covey.core.run.iteration import AgentRun
@@ -63,6 +64,8 @@ __all__ = [
     "TeamMode",
     "UsageLimits",
     "Workflow",
+    "pending_learning",
+    "wait_for_learning",
 ]
 
 _WHERE = {
@@ -70,6 +73,8 @@ _WHERE = {
     "RunHook": "covey.core.agent",
     "FallbackModel": "covey.core.fallback",
     "UsageLimits": "covey.core.limits",
+    "pending_learning": "covey.core.learning",
+    "wait_for_learning": "covey.core.learning",
     "RetryPolicy": "covey.core.retry",
     "AgentRun": "covey.core.run.iteration",
     "CallToolsNode": "covey.core.run.nodes",

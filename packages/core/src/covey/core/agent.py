@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from covey.core.run.plan import PausedRuns, RunPlan
     from covey.spec.function_toolset import Tool
     from covey.spec.knowledge import KnowledgeBase
+    from covey.spec.learning import Learner
     from covey.spec.store import Store
 
 __all__ = ["Agent", "RunHook"]
@@ -40,9 +41,10 @@ the run; an output validator raising `ModelRetry` sends the model back to try ag
 class _AgentCache:
     """Work done once per agent on first use, never at construction."""
 
-    __slots__ = ("knowledge", "model", "output_spec", "paused", "plan", "toolsets")
+    __slots__ = ("knowledge", "learners", "model", "output_spec", "paused", "plan", "toolsets")
 
     def __init__(self) -> None:
+        self.learners: tuple[Learner, ...] | None = None
         self.knowledge: KnowledgePlan | None = None
         self.model: ChatModel | None = None
         self.toolsets: tuple[Toolset, ...] | None = None
@@ -90,6 +92,11 @@ class Agent(Runnable[DepsT, OutputT]):
     instructions. Either way the passages given to the model are in `RunResult.references`."""
     knowledge_results: int = 5
     """Passages per search (per knowledge base in `context` mode)."""
+    learning: Learner | Sequence[Learner] | None = None
+    """What the agent learns from its runs: `covey.learn.MemoryManager` (user memories),
+    `covey.learn.LearningMachine` (profiles, memories, entities, learned knowledge, decisions),
+    or any `covey.spec.learning.Learner`. What they know goes into the system prompt; they learn
+    from each completed run, in the background by default."""
     output_type: type[OutputT] | Any = str
     output_mode: OutputModeChoice = "auto"
     output_retries: int = 1
@@ -157,6 +164,8 @@ class Agent(Runnable[DepsT, OutputT]):
         knowledge = self.knowledge_plan()
         if knowledge is not None and knowledge.mode == "tool":
             toolsets.append(knowledge.toolset())
+        for learner in self.learners():
+            toolsets.extend(learner.toolsets())
         built = tuple(toolsets)
         self._cache.toolsets = built
         return built
@@ -171,6 +180,15 @@ class Agent(Runnable[DepsT, OutputT]):
             if bases:
                 cached = KnowledgePlan(bases, self.knowledge_mode, self.knowledge_results)
                 self._cache.knowledge = cached
+        return cached
+
+    def learners(self) -> tuple[Learner, ...]:
+        """`learning` as a checked tuple of learners (checked once)."""
+        cached = self._cache.learners
+        if cached is None:
+            from covey.spec.learning import learners
+
+            cached = self._cache.learners = learners(self.learning)
         return cached
 
     def output_spec(self) -> OutputSpec:
@@ -204,6 +222,7 @@ class Agent(Runnable[DepsT, OutputT]):
             output_retries=self.output_retries,
             output_validators=tuple(self.output_validators),
             knowledge=self._context_knowledge(),
+            learners=self.learners(),
             instructions=InstructionsPlan(
                 instructions=self.instructions,
                 description=self.description,

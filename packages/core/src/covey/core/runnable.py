@@ -125,7 +125,7 @@ class Runnable(Generic[DepsT, OutputT]):
         """`run` for code without an event loop. Raises `RuntimeError` inside a running loop."""
         _refuse_inside_loop("run_sync", type(self).__name__)
         engine = self._engine("run_sync", input, options, stream=False)
-        return anyio.run(_last_result, engine.events())
+        return anyio.run(_last_result_and_learning, engine.events())
 
     async def _resume_engine(
         self,
@@ -401,3 +401,12 @@ def _refuse_inside_loop(name: str, owner: str = "Agent") -> None:
     raise RuntimeError(
         f"{owner}.{name}() cannot be called from a running event loop: use await run()"
     )
+
+
+async def _last_result_and_learning(events: AsyncIterator[ev.BaseEvent]) -> RunResult[Any]:
+    """`_last_result`, then the run's background learning (the loop closes when this returns)."""
+    from covey.core.learning import wait_for_learning
+
+    result = await _last_result(events)
+    await wait_for_learning()
+    return result

@@ -14,12 +14,16 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from covey.spec.learning import LearningChange
 from covey.spec.messages import ModelResponse
 from covey.spec.runs import ErrorInfo, Requirement, RunResult
 from covey.spec.usage import Usage
 
 __all__ = [
     "BaseEvent",
+    "LearningChanged",
+    "LearningCompleted",
+    "LearningFailed",
     "ModelFallback",
     "ModelRequestCancelled",
     "ModelRequestCompleted",
@@ -333,6 +337,41 @@ class StepCancelled(_StepEvent, frozen=True):
     type: Literal["step.cancelled"] = "step.cancelled"
 
 
+# --- learning (after the run's work: `Learner.learn`) ----------------------------------------------
+
+
+class LearningChanged(BaseEvent, frozen=True):
+    """A learner changed (or, in propose mode, proposed) what it knows because of this run.
+
+    In background mode (the default) learning events come after the run's final event, appended
+    to its stored log; in foreground mode before it.
+    """
+
+    type: Literal["learning.changed"] = "learning.changed"
+    learner: str
+    change: LearningChange
+
+
+class LearningCompleted(BaseEvent, frozen=True):
+    """A learner finished its work on this run; `usage` is its own model usage."""
+
+    type: Literal["learning.completed"] = "learning.completed"
+    learner: str
+    usage: Usage = Field(default_factory=Usage)
+    changes: int = 0
+    skipped: list[str] = Field(default_factory=list[str])
+
+
+class LearningFailed(BaseEvent, frozen=True):
+    """A learner gave up on this run (a failing memory model, a cap): the run is not affected."""
+
+    type: Literal["learning.failed"] = "learning.failed"
+    learner: str
+    error: str
+    usage: Usage = Field(default_factory=Usage)
+    changes: int = 0
+
+
 RunEvent = Annotated[
     RunStarted
     | RunCompleted
@@ -361,7 +400,10 @@ RunEvent = Annotated[
     | StepFailed
     | StepSkipped
     | StepPaused
-    | StepCancelled,
+    | StepCancelled
+    | LearningChanged
+    | LearningCompleted
+    | LearningFailed,
     Field(discriminator="type"),
 ]
 """Any run event; the discriminator is `type`."""

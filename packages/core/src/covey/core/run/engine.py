@@ -41,6 +41,7 @@ from covey.spec import (
     UserPart,
 )
 from covey.spec import events as ev
+from covey.spec.learning import Learner, LearningRun
 from covey.spec.store import Run, Scope
 
 __all__ = ["RunEngine"]
@@ -264,11 +265,35 @@ class RunEngine:
                 result = self._result(RunStatus.FAILED, exc)
         else:
             result = self._result(status, error, keep_output=keep_output)
+        background: list[Learner] = []
+        if self.plan.learners and result.status is RunStatus.COMPLETED:
+            from covey.core.learning import in_asyncio, run_learners
+
+            foreground = [x for x in self.plan.learners if not x.background or not in_asyncio()]
+            background = [x for x in self.plan.learners if x not in foreground]
+            if foreground:
+                for event in await run_learners(foreground, self.learning_run(), result, self.emit):
+                    yield event
         final_event = self.emit(_FINAL[result.status], result=result)
         with anyio.CancelScope(shield=True):
             await self._finish(toolsets, result)
+        if background:
+            from covey.core.learning import start_background_learning
+
+            start_background_learning(background, self.learning_run(), result, self.state.seq)
         yield final_event
         yield End(result)
+
+    def learning_run(self) -> LearningRun:
+        """This run as its learners see it."""
+        return LearningRun(
+            scope=self.persist.scope,
+            run_id=self.ctx.run_id,
+            session_id=self.ctx.session_id,
+            agent_name=self.plan.name,
+            parent_run_id=self.ctx.parent_run_id,
+            store=self.persist.store,
+        )
 
     async def _start(self) -> None:
         """Before any model or tool work: check and save the session (with the request's
@@ -324,6 +349,16 @@ class RunEngine:
             if passages:
                 self.system_prompt = (
                     f"{self.system_prompt}\n\n{passages}" if self.system_prompt else passages
+                )
+        if plan.learners and self.resume is None:
+            from covey.core.learning import learning_context, query_text
+
+            known = await learning_context(
+                plan.learners, self.learning_run(), self.ctx, query_text(self.options.input)
+            )
+            if known:
+                self.system_prompt = (
+                    f"{self.system_prompt}\n\n{known}" if self.system_prompt else known
                 )
         if self.resume is None and self.options.input is not None:
             parts: list[Any] = []

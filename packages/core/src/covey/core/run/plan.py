@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from covey.core.retry import RetryPolicy
     from covey.core.tool_calls import ToolErrorPolicy, ToolHook
     from covey.spec import ChatModel, ModelSettings, RunContext, ToolChoice, Toolset
+    from covey.spec.learning import Learner
     from covey.spec.store import Run
 
 __all__ = ["Hook", "InstructionsPlan", "PausedRuns", "RunPlan"]
@@ -103,6 +104,9 @@ class RunPlan:
     post_hooks: Sequence[Hook] = ()
     paused_runs: PausedRuns | None = None
     """Where paused runs are kept when the run has no store (`None`: nowhere)."""
+    learners: tuple[Learner, ...] = ()
+    """What learns from the runs: their `context` goes into the system prompt, their `learn`
+    reads each completed run (their tools, if any, are among `toolsets`)."""
     relay_events: bool = False
     """The tools start child runs whose events stream through this run's (a team's leader):
     tool batches run beside a relay channel (`run/relay.py`)."""

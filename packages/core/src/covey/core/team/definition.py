@@ -20,6 +20,7 @@ from covey.spec.errors import ConfigurationError
 if TYPE_CHECKING:
     from covey.core.agent import RunHook
     from covey.core.run.plan import PausedRuns, RunPlan
+    from covey.spec.learning import Learner
     from covey.spec.store import Run, Store
 
 __all__ = ["Member", "Team", "TeamMode"]
@@ -97,6 +98,9 @@ class Team(Runnable[DepsT, OutputT]):
     """Tool middleware around the leader's tool calls (delegations)."""
     pre_hooks: Sequence[RunHook] = ()
     post_hooks: Sequence[RunHook] = ()
+    learning: Learner | Sequence[Learner] | None = None
+    """What the team learns from its runs (see `Agent.learning`): the leader gets what is known
+    in its system prompt and the learners' tools; learners read each completed team run."""
     share_member_interactions: bool = False
     """Give each member what earlier members of this team run were asked and answered."""
     max_tasks: int = 20
@@ -178,13 +182,17 @@ class Team(Runnable[DepsT, OutputT]):
             output = self._cache.output_spec
             if output is None:
                 output = self._cache.output_spec = OutputSpec.build(self.output_type)
+        from covey.spec.learning import learners as checked_learners
+
+        learners = checked_learners(self.learning)
         context = team_context(self)
         if self.additional_context:
             context = f"{self.additional_context}\n\n{context}"
         built = RunPlan(
             name=self.name,
             model=self.resolved_model(model),
-            toolsets=(TeamToolset(self),),
+            toolsets=(TeamToolset(self), *(t for x in learners for t in x.toolsets())),
+            learners=learners,
             output=output,
             output_mode=self.output_mode,
             output_retries=self.output_retries,
