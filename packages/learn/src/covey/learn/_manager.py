@@ -14,12 +14,13 @@ import json
 import logging
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import anyio
 from pydantic import ValidationError
 
 from covey.learn._budget import calls_for_run, claim_call
+from covey.learn._learner import memory_context, memory_learn
 from covey.learn._operations import (
     OPERATION_ADAPTER,
     CreateMemory,
@@ -47,7 +48,11 @@ from covey.spec.messages import (
 from covey.spec.models import ChatModel, ModelRequestParams, ModelSettings, OutputSchema
 from covey.spec.plugins import resolve_model
 from covey.spec.store import MAX_PAGE_SIZE, Memory, Scope, Store, utc_now
-from covey.spec.tools import ToolDefinition
+from covey.spec.tools import ToolDefinition, Toolset
+
+if TYPE_CHECKING:
+    from covey.spec.learning import LearningRun, LearnReport
+    from covey.spec.runs import RunResult
 
 __all__ = ["DEFAULT_INSTRUCTIONS", "OUTPUT_TOOL_NAME", "MemoryManager"]
 
@@ -124,6 +129,13 @@ class MemoryManager:
             up with `error="TimeoutError"`.
         instructions: Replaces `DEFAULT_INSTRUCTIONS`.
         half_life_days: How fast recency fades in `recall`.
+        mode: As an agent's learner (`Agent(learning=manager)`): `always` updates the memories
+            after each completed run with a user; `agentic` gives the agent memory tools
+            (`MemoryToolset`) and runs nothing after the run.
+        background: As a learner, update after the run's final event (the answer is not
+            delayed); `False` updates before it, so the caller sees `learning.*` events first.
+        context_tokens: As a learner, the budget of relevant memories put into the system
+            prompt of each run (0: none).
 
     Raises:
         ConfigurationError: a limit is not positive, or the model string cannot be resolved.
@@ -143,7 +155,14 @@ class MemoryManager:
         timeout_per_call: float = 60.0,
         instructions: str | None = None,
         half_life_days: float = 30.0,
+        mode: Literal["always", "agentic"] = "always",
+        background: bool = True,
+        context_tokens: int = 300,
     ) -> None:
+        if mode not in ("always", "agentic"):
+            raise ConfigurationError(f"mode must be 'always' or 'agentic', got {mode!r}")
+        if context_tokens < 0:
+            raise ConfigurationError(f"context_tokens must be 0 or more, got {context_tokens}")
         limits = {
             "max_memories_per_user": max_memories_per_user,
             "max_model_calls_per_run": max_model_calls_per_run,
@@ -172,10 +191,45 @@ class MemoryManager:
         self.timeout_per_call = timeout_per_call
         self.instructions = instructions or DEFAULT_INSTRUCTIONS
         self.half_life_days = half_life_days
+        self.mode = mode
+        self.background = background
+        self.context_tokens = context_tokens
         self._vectors = VectorCache()
+        self._tools: tuple[Toolset, ...] | None = None
 
     def __repr__(self) -> str:
         return f"MemoryManager(model={self.model!r}, store={type(self.store).__name__})"
+
+    # --- as a learner (covey.spec.learning.Learner) -----------------------------------------
+
+    @property
+    def name(self) -> str:
+        """`memory`: the learner's name in `learning.*` events."""
+        return "memory"
+
+    def toolsets(self) -> Sequence[Toolset]:
+        """`MemoryToolset` in agentic mode, else none."""
+        if self.mode != "agentic":
+            return ()
+        if self._tools is None:
+            from covey.learn._toolset import MemoryToolset
+
+            tools = MemoryToolset(
+                self.store,
+                embedder=self.embedder,
+                max_memories_per_user=self.max_memories_per_user,
+                half_life_days=self.half_life_days,
+            )
+            self._tools = (tools,)
+        return self._tools
+
+    async def context(self, run: LearningRun, query: str) -> str:
+        """The user's memories most relevant to `query`, for the system prompt."""
+        return await memory_context(self, run, query)
+
+    async def learn(self, run: LearningRun, result: RunResult[Any]) -> LearnReport:
+        """`update` from the completed run (always mode, runs with a user)."""
+        return await memory_learn(self, run, result)
 
     # --- reading ---------------------------------------------------------------------------
 
