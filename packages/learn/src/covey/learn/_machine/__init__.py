@@ -1,0 +1,1 @@
+"""The learning machine: `LearningMachine` and its learning stores (one module each)."""
