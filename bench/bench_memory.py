@@ -91,6 +91,7 @@ async def _covey(base_url: str, folder: str) -> dict[str, Any]:
     from covey.db.sql import SqlStore
     from covey.learn import MemoryManager
     from covey.models.openai import OpenAIChatModel
+    from covey.spec import events as ev
     from covey.spec.store import Scope
 
     def model() -> OpenAIChatModel:
@@ -129,7 +130,7 @@ async def _covey(base_url: str, folder: str) -> dict[str, Any]:
                     answered: float | None = None
                     start = time.perf_counter()
                     async for event in one.run_stream(PROMPT, user_id=user, session_id=f"s-{user}"):
-                        if event.type == "run.completed":
+                        if isinstance(event, ev.RunCompleted):
                             answered = time.perf_counter() - start
                             assert event.result.output == FINAL, event.result.output
                     assert answered is not None, f"{name} run did not complete"
@@ -209,11 +210,12 @@ def _extra(side: dict[str, Any] | None, on: str) -> str:
 
 
 def _per_run(side: dict[str, Any] | None, name: str, key: str) -> str:
+    """Requests per run: the number when every run made the same, else min-max."""
     if side is None:
         return "-"
     values = side[name][key]
     low, high = min(values), max(values)
-    return f"{statistics.mean(values):.2f}" if low == high else f"{low}-{high}"
+    return f"{low:g}" if low == high else f"{low:g}-{high:g}"
 
 
 def _rows(covey: dict[str, Any] | None, agno: dict[str, Any] | None) -> list[tuple[str, ...]]:
@@ -274,24 +276,30 @@ def _rows(covey: dict[str, Any] | None, agno: dict[str, Any] | None) -> list[tup
                 "-",
             )
         )
-    rows.append(("memory requests sent (bytes; messages; asks for)", *_sent(covey, agno), "-"))
+    rows.append(
+        (
+            "memory model requests of one run: size, what they ask for",
+            _sent(covey),
+            _sent(agno),
+            "-",
+        )
+    )
     return rows
 
 
-def _sent(covey: dict[str, Any] | None, agno: dict[str, Any] | None) -> tuple[str, str]:
-    def shape(summary: dict[str, Any]) -> str:
-        asks = (
-            f"response_format {summary['response_format']}"
-            if summary["response_format"]
-            else f"tools {', '.join(summary['tools'])}"
-        )
-        return f"{summary['bytes']:,}; {summary['messages']}; {asks}"
-
-    cells: list[str] = []
-    for side in (covey, agno):
-        sent = (side or {}).get("sent") or {}
-        cells.append(" + ".join(shape(s) for _, s in sorted(sent.items())) or "-")
-    return cells[0], cells[1]
+def _sent(side: dict[str, Any] | None) -> str:
+    """What one side's memory manager sent per run: requests, their sizes, what they ask for."""
+    sent = [summary for _, summary in sorted(((side or {}).get("sent") or {}).items())]
+    if not sent:
+        return "-"
+    first = sent[0]
+    asks = (
+        f"response_format {first['response_format']}"
+        if first["response_format"]
+        else f"tools {', '.join(first['tools'])}"
+    )
+    sizes = " + ".join(f"{s['bytes']:,}" for s in sent)
+    return f"{len(sent)} ({sizes} bytes), {asks}"
 
 
 def run() -> list[tuple[str, ...]]:
