@@ -66,7 +66,7 @@ format: install ## Apply ruff formatting and safe fixes
 BENCH_ARGS ?=
 
 .PHONY: bench
-bench: install ## Measure imports, runs, serving, knowledge, MCP side by side with Agno (BENCH_ARGS=--full: 60 s rows, 100k chunks)
+bench: install ## Measure imports, runs, serving, knowledge, MCP, memory side by side with Agno (BENCH_ARGS=--full: 60 s rows, 100k chunks)
 	$(RUN) python bench/run.py $(BENCH_ARGS)
 
 .PHONY: bench-profile

@@ -26,6 +26,9 @@ KNOWLEDGE = ("lancedb", "pyarrow", "onnxruntime", "tokenizers", "numpy", "aiofil
 # fastmcp, which MCPTools builds its connections with), the SDK at Covey's version when Covey's
 # environment has it (covey-tools-mcp depends on it), so both sides speak the same SDK.
 MCP = ("agno[mcp]" + AGNO[0].removeprefix("agno"), "mcp")
+# What Agno's memory manager needs beside Agno for bench_memory: SQLAlchemy, which its `SqliteDb`
+# (where the memories go) is built on, at Covey's version (covey-db-sql uses it too).
+MEMORY = ("sqlalchemy",)
 PEER_ENV = {
     "AGNO_TELEMETRY": "false",
     "AGNO_DEBUG": "false",

@@ -124,10 +124,14 @@ def url_server(command: Sequence[str], core: int | None, what: str) -> Iterator[
 
 
 @contextmanager
-def fake_openai(core: int | None, script: str = "fake_openai.py") -> Iterator[str]:
+def fake_openai(
+    core: int | None, script: str = "fake_openai.py", args: Sequence[str] = ()
+) -> Iterator[str]:
     """The loopback fake OpenAI server (bench/runtime/fake_openai.py, or another `script` of
-    bench/runtime/) in its own process; yields its base URL (`http://127.0.0.1:PORT/v1`)."""
-    with url_server([sys.executable, str(RUNTIME / script)], core, "fake OpenAI server") as url:
+    bench/runtime/, with `args`) in its own process; yields its base URL
+    (`http://127.0.0.1:PORT/v1`)."""
+    command = [sys.executable, str(RUNTIME / script), *args]
+    with url_server(command, core, "fake OpenAI server") as url:
         yield url
 
 

@@ -29,6 +29,7 @@ SECTIONS = [
     "bench_postgres",
     "bench_knowledge",
     "bench_mcp",
+    "bench_memory",
 ]
 
 
