@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Mapping
 from datetime import timedelta
 from typing import Any
 
+import anyio
 import pytest
 
 from covey.conformance import ToolsetSuite
@@ -411,3 +412,34 @@ async def test_an_agent_saves_a_fact_for_one_user_that_another_users_run_is_told
     assert "Headquartered in Lyon" in systems[-1]
     await agent.run("Where is Globex based?", tenant_id="initech", user_id="eve", session_id="s3")
     assert "Lyon" not in systems[-1]
+
+
+@pytest.mark.postgres
+async def test_on_postgres_two_processes_share_entities_and_racing_updates_keep_one_fact(
+    postgres_url: str,
+) -> None:
+    from covey.db.sql import SqlStore
+
+    memory = EntityMemory()
+    async with SqlStore(postgres_url) as one, SqlStore(postgres_url) as two:
+        [created] = (
+            await memory.apply(sctx(one, user="ann"), [add("Globex", "Has 40 staff")])
+        ).changes
+        assert "Has 40 staff" in await memory.context(sctx(two, user="bob"), "globex", 300)
+        assert await memory.context(sctx(two, "initech", "eve"), "globex", 300) == ""
+
+        results = []
+
+        async def update(store: Store, fact: str) -> None:
+            op = {"op": "update", "id": created.id, "fact": fact}
+            results.append(await memory.apply(sctx(store, user="bob"), [op]))
+
+        async with anyio.create_task_group() as tg:
+            for i in range(6):
+                tg.start_soon(update, (one, two)[i % 2], f"Has {50 + i} staff")
+
+        [row] = await rows(two)
+        assert row.id == created.id
+        winners = [r.changes[0].content for r in results if r.changes]
+        assert row.content in winners
+        assert all(r.changes or r.skipped for r in results)

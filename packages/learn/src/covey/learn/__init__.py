@@ -5,6 +5,7 @@ conversations (`LearnedKnowledge`), the stores of the learning machine.
 """
 
 from covey.learn._budget import CALLS_NAMESPACE, calls_today
+from covey.learn._machine.base import StoreContext
 from covey.learn._machine.entities import EntityMemory
 from covey.learn._machine.knowledge import LearnedKnowledge, WritableKnowledge
 from covey.learn._manager import DEFAULT_INSTRUCTIONS, OUTPUT_TOOL_NAME, MemoryManager
@@ -37,6 +38,7 @@ __all__ = [
     "MemoryUpdate",
     "NoChange",
     "SkippedOperation",
+    "StoreContext",
     "UpdateMemory",
     "WritableKnowledge",
     "calls_today",
