@@ -321,3 +321,18 @@ async def test_a_failing_knowledge_base_saves_nothing_and_search_falls_back_to_k
 def test_save_insight_validates_topics() -> None:
     op = SaveInsight(insight=" A  lesson ", topics=["Refunds", " orders "])
     assert (op.insight, op.topics) == ("A  lesson", ["refunds", "orders"])
+
+
+async def test_the_extraction_answer_validated_by_the_machine_is_applied(store: Store) -> None:
+    from pydantic import create_model
+
+    insights = LearnedKnowledge("always")
+    field_type, _ = insights.extraction_field()
+    answer_model = create_model("Answer", knowledge=(field_type | None, None))
+    assert "insight" in str(answer_model.model_json_schema())
+    answer = answer_model.model_validate_json(
+        f'{{"knowledge": [{{"op": "add", "insight": "{REFUNDS}", "topics": ["Refunds"]}}]}}'
+    )
+    applied = await insights.apply(sctx(store), answer.knowledge)  # type: ignore[attr-defined]
+    assert [(c.content, c.topics) for c in applied.changes] == [(REFUNDS, ["refunds"])]
+    assert (await insights.apply(sctx(store), None)).changes == []

@@ -131,8 +131,12 @@ _SECRET = (
 )
 
 
+def _line(text: str) -> str:
+    return " ".join(text.split())
+
+
 def _key(name: str) -> str:
-    return " ".join(name.split()).casefold()
+    return _line(name).casefold()
 
 
 def _same(a: str, b: str) -> bool:
@@ -334,6 +338,8 @@ class EntityMemory(LearningStore):
     ) -> LearningChange | str:
         if looks_like_secret(f"{op.entity}\n{op.entity_type}\n{op.fact}"):
             return _SECRET
+        # One line each: a name or fact holding line breaks must not pose as prompt structure.
+        fact, entity_type = _line(op.fact), _line(op.entity_type)
         key = _key(op.entity)
         entity = entities.get(key)
         if entity is None and len(entities) >= self.max_entities:
@@ -342,25 +348,25 @@ class EntityMemory(LearningStore):
                 "limit. Remove facts of an entity that no longer matters first."
             )
         if entity is not None:
-            if any(_same(f.content, op.fact) for f in entity.facts):
+            if any(_same(f.content, fact) for f in entity.facts):
                 return f"not saved: {entity.name} already has this fact"
             if len(entity.facts) >= self.max_facts_per_entity:
                 return (
                     f"not saved: {entity.name} already has {self.max_facts_per_entity} facts, "
                     "the limit. Update or remove one of them instead."
                 )
-        name = entity.name if entity is not None else " ".join(op.entity.split())
+        name = entity.name if entity is not None else _line(op.entity)
         row = Learning(
             namespace=NAMESPACE,
             kind=KIND,
-            content=op.fact,
+            content=fact,
             user_id=None,
-            metadata={"entity": name, "entity_type": op.entity_type, "run_id": ctx.run_id},
+            metadata={"entity": name, "entity_type": entity_type, "run_id": ctx.run_id},
             created_at=ctx.now,
         )
         stored = await ctx.store.add_learning(ctx.scope.for_user(None), row)
         if entity is None:
-            entity = entities[key] = Entity(key=key, name=name, entity_type=op.entity_type)
+            entity = entities[key] = Entity(key=key, name=name, entity_type=entity_type)
         entity.facts.insert(0, stored)
         return _change("created", stored)
 
@@ -378,7 +384,7 @@ class EntityMemory(LearningStore):
         row = await self._fact(ctx, fact_id)
         if isinstance(row, str):
             return row
-        fact = " ".join(fact.split())
+        fact = _line(fact)
         if looks_like_secret(fact):
             return _SECRET
         if _same(row.content, fact):
@@ -487,7 +493,15 @@ class EntityMemory(LearningStore):
             if query.strip():
                 ranked = self._ranked(entities, query[:2000], sctx.now)
                 entities = [e for rel, e in ranked if rel > 0]
-            return ToolResult(content={"entities": [e.view() for e in entities[:SEARCH_ENTITIES]]})
+            views: list[dict[str, Any]] = []
+            used = 0
+            for entity in entities[:SEARCH_ENTITIES]:
+                view = entity.view()
+                used += len(str(view))
+                if views and used > CURRENT_CHARS:
+                    break
+                views.append(view)
+            return ToolResult(content={"entities": views})
 
         async def remove_entity_fact(ctx: RunContext[Any], id: str) -> ToolResult:
             """Remove a fact about an entity that is wrong or no longer true.
