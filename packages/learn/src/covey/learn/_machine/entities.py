@@ -16,7 +16,9 @@ Shared means readable by every user of the tenant, so:
   and `max_facts_per_entity`, so one chatty conversation cannot push out what others taught.
 
 The caps are counted when a fact is written; two processes writing the last free slot at the
-same moment may both succeed (one fact over), which is the price of needing no new table.
+same moment may both succeed (one fact over), which is the price of needing no new table. For
+the same reason an update replaces the row (delete, then add under the same id): racing updates
+leave one of them, and a process dying between the two steps loses that one fact.
 """
 
 from __future__ import annotations
@@ -293,7 +295,7 @@ class EntityMemory(LearningStore):
             block += [f"  - [{f.id}] {' '.join(f.content.split())}" for f in entity.facts]
             cost = sum(len(line) + 1 for line in block)
             if used + cost > CURRENT_CHARS:
-                break
+                continue  # a later, smaller entity may still fit
             used += cost
             lines += block
         return "\n".join(lines)
