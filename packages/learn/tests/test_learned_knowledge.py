@@ -336,3 +336,54 @@ async def test_the_extraction_answer_validated_by_the_machine_is_applied(store: 
     applied = await insights.apply(sctx(store), answer.knowledge)  # type: ignore[attr-defined]
     assert [(c.content, c.topics) for c in applied.changes] == [(REFUNDS, ["refunds"])]
     assert (await insights.apply(sctx(store), None)).changes == []
+
+
+async def test_an_agent_saves_a_shared_insight_that_another_users_run_is_told(
+    sqlite_store: Store,
+) -> None:
+    from covey.core import Agent
+    from covey.core.testing import AgentInfo, FunctionModel
+    from covey.spec import (
+        ModelRequest,
+        ModelResponse,
+        SystemPart,
+        TextPart,
+        ToolCallPart,
+        ToolReturnPart,
+    )
+
+    from .store_learner import StoreLearner
+
+    store = sqlite_store
+    systems: list[str] = []
+    returned: list[ToolReturnPart] = []
+
+    def model(messages: list[ModelRequest | ModelResponse], info: AgentInfo) -> ModelResponse:
+        parts = [p for m in messages for p in m.parts]
+        systems.append("\n".join(str(p.content) for p in parts if isinstance(p, SystemPart)))
+        done = [p for p in parts if isinstance(p, ToolReturnPart)]
+        if done:
+            returned.extend(done)
+            return ModelResponse(parts=[TextPart(content="ok")])
+        if "took me ages" in str(parts[-1].content):  # type: ignore[union-attr]
+            args = {"insight": REFUNDS, "topics": ["refunds"]}
+            call = ToolCallPart(tool_name="save_insight", args=args, tool_call_id="c1")
+            return ModelResponse(parts=[call])
+        return ModelResponse(parts=[TextPart(content="ok")])
+
+    learner = StoreLearner(LearnedKnowledge(share_across_users=True), store)
+    agent = Agent(model=FunctionModel(model), learning=learner, store=store)
+    first = await agent.run("A refund took me ages", tenant_id="acme", user_id="ann")
+    [row] = await rows(store)
+    assert (row.content, row.user_id, row.metadata["run_id"]) == (REFUNDS, None, first.run_id)
+
+    await agent.run("Where are my refunds?", tenant_id="acme", user_id="bob")
+    assert REFUNDS in systems[-1]
+    await agent.run("Where are my refunds?", tenant_id="initech", user_id="eve")
+    assert REFUNDS not in systems[-1]
+    assert await rows(store, "initech") == []
+    # A run without a user is refused by the tool, and still completes.
+    anonymous = await agent.run("A refund took me ages too", tenant_id="acme")
+    assert anonymous.output == "ok"
+    assert returned[-1].is_error and "no user" in str(returned[-1].content)
+    assert len(await rows(store)) == 1
