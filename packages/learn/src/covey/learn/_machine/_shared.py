@@ -4,6 +4,7 @@ rows, scoring them against a query, and turning a tool call's `RunContext` into 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from datetime import datetime
@@ -74,6 +75,12 @@ async def list_rows(
     return rows
 
 
+@functools.lru_cache(maxsize=65_536)
+def cached_terms(text: str) -> frozenset[str]:
+    """`terms(text)`, remembered: the same facts are ranked on every run."""
+    return frozenset(terms(text))
+
+
 def relevance(
     query_terms: set[str], *texts: Iterable[str] | str, weights: Iterable[float]
 ) -> float:
@@ -84,7 +91,7 @@ def relevance(
     for text, weight in zip(texts, weights, strict=True):
         found: set[str] = set()
         for part in [text] if isinstance(text, str) else text:
-            found |= terms(part)
+            found |= cached_terms(part)
         hits += weight * len(query_terms & found)
     return min(1.0, hits / len(query_terms))
 

@@ -199,6 +199,10 @@ class EntityMemory(LearningStore):
         max_entities: New entities are refused past this many in the tenant.
         max_facts_per_entity: New facts about an entity are refused past this many.
 
+    Ranking reads every fact of the tenant on each call of `context` and `current` (there is no
+    index on learning metadata): milliseconds for hundreds of facts, a few hundred at the full
+    default caps (10,000 facts). Lower the caps when that matters more than breadth.
+
     Raises:
         ConfigurationError: a bad mode, or a cap below 1.
     """
