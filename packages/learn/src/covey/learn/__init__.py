@@ -1,8 +1,13 @@
 """Covey's learning: user memories kept by a memory model (`MemoryManager`) or by the agent
-itself through tools (`MemoryToolset`), and recalled into context under a token budget.
+itself through tools (`MemoryToolset`), and recalled into context under a token budget; facts
+about entities shared within a tenant (`EntityMemory`) and insights that transfer across
+conversations (`LearnedKnowledge`), the stores of the learning machine.
 """
 
 from covey.learn._budget import CALLS_NAMESPACE, calls_today
+from covey.learn._machine.base import StoreContext
+from covey.learn._machine.entities import EntityMemory
+from covey.learn._machine.knowledge import LearnedKnowledge, WritableKnowledge
 from covey.learn._manager import DEFAULT_INSTRUCTIONS, OUTPUT_TOOL_NAME, MemoryManager
 from covey.learn._operations import (
     CreateMemory,
@@ -24,6 +29,8 @@ __all__ = [
     "OUTPUT_TOOL_NAME",
     "CreateMemory",
     "DeleteMemory",
+    "EntityMemory",
+    "LearnedKnowledge",
     "MemoryManager",
     "MemoryOperation",
     "MemoryOperations",
@@ -31,7 +38,9 @@ __all__ = [
     "MemoryUpdate",
     "NoChange",
     "SkippedOperation",
+    "StoreContext",
     "UpdateMemory",
+    "WritableKnowledge",
     "calls_today",
     "estimate_tokens",
     "looks_like_secret",

@@ -22,7 +22,14 @@ from datetime import datetime
 from covey.spec.embeddings import Embedder, embed_batched
 from covey.spec.store import Memory
 
-__all__ = ["VectorCache", "estimate_tokens", "keyword_score", "recency_score", "render"]
+__all__ = [
+    "VectorCache",
+    "estimate_tokens",
+    "keyword_score",
+    "recency_score",
+    "render",
+    "terms",
+]
 
 _WORD = re.compile(r"[^\W_]{3,}", re.UNICODE)
 _STOP_WORDS = (
@@ -48,6 +55,12 @@ def _stem(word: str) -> str:
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             return word[: -len(suffix)]
     return word
+
+
+def terms(text: str) -> set[str]:
+    """The words of `text` that carry meaning (no stop words), lowercased and plural-folded:
+    what keyword relevance compares."""
+    return {_stem(w) for w in _words(text)}
 
 
 def keyword_score(query: str, memory: Memory) -> float:

@@ -49,6 +49,9 @@ class StoreContext:
     session_id: str | None = None
     agent_name: str | None = None
     now: datetime = field(default_factory=utc_now)
+    transcript: str = ""
+    """The run's exchange as text (what the extraction model reads), so `current` can show
+    what is relevant to it rather than everything (entities, insights); "" when not known."""
 
 
 @dataclass(slots=True)
