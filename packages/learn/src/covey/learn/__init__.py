@@ -1,8 +1,22 @@
 """Covey's learning: user memories kept by a memory model (`MemoryManager`) or by the agent
-itself through tools (`MemoryToolset`), and recalled into context under a token budget.
+itself through tools (`MemoryToolset`), and recalled into context under a token budget; and
+`LearningMachine`, which keeps a user's profile, memories, session context and decisions (and
+what is shared within a tenant) with one extraction request per run, agent tools, or proposals a
+person confirms.
 """
 
 from covey.learn._budget import CALLS_NAMESPACE, calls_today
+from covey.learn._machine.base import Applied, LearningStore, Mode, StoreContext
+from covey.learn._machine.decisions import Decision, DecisionLog
+from covey.learn._machine.machine import (
+    DEFAULT_MACHINE_INSTRUCTIONS,
+    EXTRACTION_TOOL_NAME,
+    LearningMachine,
+)
+from covey.learn._machine.memory import UserMemory
+from covey.learn._machine.profile import UserProfile
+from covey.learn._machine.session import SessionContext, SessionContextUpdate
+from covey.learn._machine.toolset import LearningToolset
 from covey.learn._manager import DEFAULT_INSTRUCTIONS, OUTPUT_TOOL_NAME, MemoryManager
 from covey.learn._operations import (
     CreateMemory,
@@ -21,17 +35,31 @@ from covey.learn._toolset import MemoryToolset
 __all__ = [
     "CALLS_NAMESPACE",
     "DEFAULT_INSTRUCTIONS",
+    "DEFAULT_MACHINE_INSTRUCTIONS",
+    "EXTRACTION_TOOL_NAME",
     "OUTPUT_TOOL_NAME",
+    "Applied",
     "CreateMemory",
+    "Decision",
+    "DecisionLog",
     "DeleteMemory",
+    "LearningMachine",
+    "LearningStore",
+    "LearningToolset",
     "MemoryManager",
     "MemoryOperation",
     "MemoryOperations",
     "MemoryToolset",
     "MemoryUpdate",
+    "Mode",
     "NoChange",
+    "SessionContext",
+    "SessionContextUpdate",
     "SkippedOperation",
+    "StoreContext",
     "UpdateMemory",
+    "UserMemory",
+    "UserProfile",
     "calls_today",
     "estimate_tokens",
     "looks_like_secret",
