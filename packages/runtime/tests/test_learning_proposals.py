@@ -30,7 +30,7 @@ from covey.spec import (
 pytest.importorskip("covey.learn", reason="covey-learn provides the LearningMachine")
 pytest.importorskip("covey.db.sql", reason="covey-db-sql provides the SQLite store")
 
-from covey.learn import LearningMachine  # noqa: E402
+from covey.learn import LearningMachine
 
 ISSUER = {"aud": "covey-api", "iss": "https://issuer"}
 SCOPES = "agents:run runs:read runs:write memories:read memories:write sessions:read"
