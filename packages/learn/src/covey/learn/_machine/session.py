@@ -38,6 +38,7 @@ __all__ = ["NAMESPACE", "SessionContext", "SessionContextUpdate"]
 NAMESPACE = "session_context"
 MAX_DECISIONS = 20
 MAX_QUESTIONS = 10
+NO_SESSION = "This run is not part of a session: there is no session context to read or note."
 
 Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 
@@ -199,8 +200,10 @@ class SessionContext(LearningStore):
         async def get_session_context(ctx: RunContext[Any]) -> ToolResult:
             """This session's goal, decisions so far and open questions."""
             scope = tool_scope(ctx)
-            if scope is None or ctx.session_id is None:
+            if scope is None:
                 return error(NO_USER)
+            if ctx.session_id is None:
+                return error(NO_SESSION)
             return ToolResult(content=await self.get(store, scope, ctx.session_id))
 
         async def update_session_context(
@@ -217,8 +220,10 @@ class SessionContext(LearningStore):
                 open_questions: The questions still open now (replaces the list); omit to keep.
             """
             scope = tool_scope(ctx)
-            if scope is None or ctx.session_id is None:
+            if scope is None:
                 return error(NO_USER)
+            if ctx.session_id is None:
+                return error(NO_SESSION)
             try:
                 change = SessionContextUpdate(
                     goal=goal, new_decisions=new_decisions or [], open_questions=open_questions
