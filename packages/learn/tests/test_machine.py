@@ -379,3 +379,22 @@ def test_bad_configuration_is_a_typed_error(store: Store) -> None:
     with pytest.raises(ConfigurationError, match="max_model_calls_per_run"):
         LearningMachine(model, store=store, max_model_calls_per_run=0)
     assert LearningMachine(model, store=store).name == "learning"
+
+
+async def test_a_flood_of_items_is_bounded_and_reported_briefly(store: Store) -> None:
+    flood = LearnModel(
+        lambda text, info: {
+            "memory": [{"op": "bogus", "n": i} for i in range(5000)],
+            "profile": {f"f{i}": "x" for i in range(5000)},
+        }
+    )
+    learning = machine(flood, store, user_profile=UserProfile(max_fields=5))
+    agent = Agent(model=ChatModel().model, learning=learning, store=store)
+    events = [e async for e in agent.run_stream("x", user_id="ann", tenant_id="acme")]
+    [done] = [e for e in events if isinstance(e, ev.LearningCompleted)]
+    assert len(done.skipped) < 50
+    assert any("items past 100 were not read" in s for s in done.skipped)
+    assert any("more invalid items" in s for s in done.skipped)
+    profile = await store.get_user_profile(ANN, "ann")
+    assert profile is not None and len(profile.data) == 5
+    assert (await store.list_memories(ANN)).items == []

@@ -248,3 +248,41 @@ class TestLearningToolsetConformance(ToolsetSuite):
             "log_decision": {"decision": "Use the train", "reason": "Cheaper"},
             "update_session_context": {"goal": "Plan a trip"},
         }
+
+
+async def test_a_proposal_holding_a_credential_is_refused_not_shown_to_a_person(
+    store: Store,
+) -> None:
+    learning = LearningMachine(idle().model, store=store, user_profile="propose", user_memory=None)
+    leak = {"field": "note", "value": "api key: sk-live-abcdefghijklmnop1234"}
+    agent = Agent(model=ChatModel("update_profile", leak).model, learning=learning, store=store)
+    result = await agent.run("remember my key", user_id="ann", tenant_id="acme")
+    assert result.status is RunStatus.COMPLETED and result.requirements == []
+    assert "secret" in str(result.output)
+    assert await store.get_user_profile(ANN, "ann") is None
+    log = await store.list_events(ANN, result.run_id)
+    assert "sk-live-abcdefghijklmnop1234" not in "".join(
+        e.model_dump_json() for e in log if e.type.startswith("learning")
+    )
+
+
+class TestProposeToolsetConformance(TestLearningToolsetConformance):
+    """Propose mode, for calls a person approved: the same tools behave the same."""
+
+    @pytest.fixture
+    def toolset(self) -> LearningToolset:
+        learning = LearningMachine(
+            idle().model,
+            store=InMemoryStore(),
+            user_profile="propose",
+            user_memory="propose",
+            session_context="propose",
+            decision_log="propose",
+        )
+        return tools_of(learning)
+
+    @pytest.fixture
+    def run_context(self) -> RunContext[Any]:
+        return RunContext[Any](
+            run_id="r", user_id="ann", tenant_id="acme", session_id="s1", tool_call_approved=True
+        )

@@ -81,13 +81,25 @@ class DecisionLog(LearningStore):
     # --- reading and writing -------------------------------------------------------------------
 
     async def entries(
-        self, store: Store, scope: Scope, *, session_id: str | None = None, limit: int = 50
+        self,
+        store: Store,
+        scope: Scope,
+        *,
+        session_id: str | None = None,
+        limit: int = 50,
+        max_pages: int | None = None,
     ) -> list[Learning]:
-        """The user's decisions, newest first (only `session_id`'s when given)."""
+        """The user's decisions, newest first (only `session_id`'s when given).
+
+        `max_pages` bounds how many store pages are read looking for them (the prompt's
+        context reads the newest ones only, so a user with years of decisions costs the same).
+        """
         limit = max(1, min(limit, MAX_PAGE_SIZE))
         found: list[Learning] = []
         cursor: str | None = None
-        while len(found) < limit:
+        pages = 0
+        while len(found) < limit and (max_pages is None or pages < max_pages):
+            pages += 1
             page = await store.list_learnings(
                 scope, NAMESPACE, kind="decision", limit=MAX_PAGE_SIZE, cursor=cursor
             )
@@ -140,7 +152,9 @@ class DecisionLog(LearningStore):
 
     async def current(self, ctx: StoreContext) -> str:
         """The session's recent decisions (so the model does not log them twice)."""
-        recent = await self.entries(ctx.store, ctx.scope, session_id=ctx.session_id, limit=10)
+        recent = await self.entries(
+            ctx.store, ctx.scope, session_id=ctx.session_id, limit=10, max_pages=1
+        )
         shown = [
             {"decision": r.metadata.get("decision"), "reason": r.metadata.get("reason")}
             for r in recent
@@ -171,7 +185,9 @@ class DecisionLog(LearningStore):
 
     async def context(self, ctx: StoreContext, query: str, budget_tokens: int) -> str:
         """The session's recent decisions, newest first."""
-        recent = await self.entries(ctx.store, ctx.scope, session_id=ctx.session_id, limit=10)
+        recent = await self.entries(
+            ctx.store, ctx.scope, session_id=ctx.session_id, limit=10, max_pages=1
+        )
         if not recent:
             return ""
         lines = [f"- {r.content}" for r in recent]
@@ -200,7 +216,7 @@ class DecisionLog(LearningStore):
                 return error(SECRET)
             logged = sum(
                 1
-                for r in await self.entries(store, scope, limit=50)
+                for r in await self.entries(store, scope, limit=50, max_pages=1)
                 if r.metadata.get("run_id") == ctx.run_id
             )
             if logged >= self.max_decisions_per_run:
@@ -216,7 +232,9 @@ class DecisionLog(LearningStore):
             scope = tool_scope(ctx)
             if scope is None:
                 return error(NO_USER)
-            rows = await self.entries(store, scope, session_id=ctx.session_id, limit=20)
+            rows = await self.entries(
+                store, scope, session_id=ctx.session_id, limit=20, max_pages=1
+            )
             return ToolResult(content={"decisions": [r.content for r in rows]})
 
         return [Tool(log_decision), Tool(recent_decisions, metadata=READ_ONLY)]

@@ -49,6 +49,9 @@ EXTRACTION_TOOL_NAME = "save_learnings"
 USER_NAMESPACES = ("session_context", "decisions", "entities", "knowledge")
 """Where the machine's stores keep `Learning` rows (what `forget_user` clears of a user's)."""
 _MAX_RECORDED_RUNS = 10_000
+MAX_ITEMS = 100
+"""Items of one list field read from an answer (each store applies fewer: its own caps)."""
+MAX_REPORTED = 10
 
 DEFAULT_MACHINE_INSTRUCTIONS = """\
 You keep what an assistant learns from its conversations, to serve its users better later.
@@ -254,12 +257,13 @@ class LearningMachine:
             pass
         while True:
             page = await self.store.list_memories(scope, limit=MAX_PAGE_SIZE)
-            if not page.items:
-                break
+            before = counts["memories"]
             for memory in page.items:
                 with contextlib.suppress(NotFoundError):
                     await self.store.delete_memory(scope, memory.id)
                     counts["memories"] += 1
+            if counts["memories"] == before:  # none left (or none deletable): done
+                break
         for namespace in USER_NAMESPACES:
             owned: list[str] = []
             cursor: str | None = None
@@ -393,8 +397,14 @@ class LearningMachine:
 
     def _validated(self, kind: str, raw: Any, skipped: list[str]) -> Any:
         """`raw` validated against the store's field type; for a list, the valid items (each
-        invalid one reported), so one malformed item does not lose the rest."""
+        invalid one reported), so one malformed item does not lose the rest. A list is read up
+        to `MAX_ITEMS` items, whatever the model sent."""
         adapter = self._adapters[kind]
+        if isinstance(raw, list):
+            items = cast("list[Any]", raw)
+            if len(items) > MAX_ITEMS:
+                skipped.append(f"{kind}: items past {MAX_ITEMS} were not read")
+                raw = items = items[:MAX_ITEMS]
         try:
             return adapter.validate_python(raw)
         except ValidationError as exc:
@@ -402,11 +412,16 @@ class LearningMachine:
                 skipped.append(f"{kind}: invalid ({_first(exc)})")
                 return None
         kept: list[Any] = []
+        invalid = 0
         for item in cast("list[Any]", raw):
             try:
                 kept += adapter.validate_python([item])
             except ValidationError as exc:
-                skipped.append(f"{kind}: invalid item ({_first(exc)})")
+                invalid += 1
+                if invalid <= MAX_REPORTED:
+                    skipped.append(f"{kind}: invalid item ({_first(exc)})")
+        if invalid > MAX_REPORTED:
+            skipped.append(f"{kind}: {invalid - MAX_REPORTED} more invalid items")
         return kept
 
 

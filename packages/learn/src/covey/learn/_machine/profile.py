@@ -39,6 +39,7 @@ __all__ = ["UserProfile"]
 
 FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 Value = str | int | float | bool | list[str] | None
+MAX_CURRENT_CHARS = 8000
 
 _INSTRUCTIONS_FREE = (
     "Fields of the user's profile that this conversation states or corrects, as "
@@ -114,7 +115,10 @@ class UserProfile(LearningStore):
     async def current(self, ctx: StoreContext) -> str:
         """The profile as JSON."""
         data = await self.data(ctx.store, ctx.scope)
-        return "Current profile: " + json.dumps(data, ensure_ascii=False, default=str)
+        text = json.dumps(data, ensure_ascii=False, default=str)
+        if len(text) > MAX_CURRENT_CHARS:  # a profile PUT through the API may be large
+            text = text[:MAX_CURRENT_CHARS] + " [cut]"
+        return "Current profile: " + text
 
     async def apply(self, ctx: StoreContext, value: Any) -> Applied:
         """Merge the fields the model set into the profile."""
@@ -152,7 +156,12 @@ class UserProfile(LearningStore):
         row = await store.get_user_profile(scope, user_id)
         data: dict[str, Any] = dict(row.data) if row is not None else {}
         shown: list[str] = []
-        for name, new in updates.items():
+        considered = list(updates.items())
+        limit = (len(self.schema.model_fields) if self.schema else self.max_fields) + 10
+        if len(considered) > limit:
+            skipped.append(f"profile: {len(considered) - limit} fields past {limit} in one answer")
+            considered = considered[:limit]
+        for name, new in considered:
             reason = self._refused(name, new, data)
             if reason is not None:
                 skipped.append(f"profile field {name[:64]!r}: {reason}")

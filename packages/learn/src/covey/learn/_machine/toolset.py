@@ -10,10 +10,13 @@ an error result, so there is nothing to approve).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
 from covey.learn._machine.base import LearningStore, Recorder
+from covey.learn._machine.common import SECRET
+from covey.learn._secrets import looks_like_secret
 from covey.spec.context import RunContext
 from covey.spec.errors import ApprovalRequired, ConfigurationError
 from covey.spec.function_toolset import FunctionToolset
@@ -68,5 +71,8 @@ class LearningToolset(Toolset):
             and not ctx.tool_call_approved
             and not (owner.needs_user and ctx.user_id is None)
         ):
+            if looks_like_secret(json.dumps(args, default=str)):
+                # Never put a credential in front of a person (or into the run's record).
+                return ToolResult(content=SECRET, is_error=True)
             raise ApprovalRequired(owner.describe_call(name, args))
         return await self._tools.call_tool(name, args, ctx)
