@@ -264,25 +264,3 @@ async def test_a_proposal_holding_a_credential_is_refused_not_shown_to_a_person(
     assert "sk-live-abcdefghijklmnop1234" not in "".join(
         e.model_dump_json() for e in log if e.type.startswith("learning")
     )
-
-
-class TestProposeToolsetConformance(TestLearningToolsetConformance):
-    """Propose mode, for calls a person approved: the same tools behave the same."""
-
-    @pytest.fixture
-    def toolset(self) -> LearningToolset:
-        learning = LearningMachine(
-            idle().model,
-            store=InMemoryStore(),
-            user_profile="propose",
-            user_memory="propose",
-            session_context="propose",
-            decision_log="propose",
-        )
-        return tools_of(learning)
-
-    @pytest.fixture
-    def run_context(self) -> RunContext[Any]:
-        return RunContext[Any](
-            run_id="r", user_id="ann", tenant_id="acme", session_id="s1", tool_call_approved=True
-        )
