@@ -398,3 +398,35 @@ async def test_a_flood_of_items_is_bounded_and_reported_briefly(store: Store) ->
     profile = await store.get_user_profile(ANN, "ann")
     assert profile is not None and len(profile.data) == 5
     assert (await store.list_memories(ANN)).items == []
+
+
+async def concurrent_session_updates(stores: list[Store], writers: int) -> None:
+    from covey.learn import SessionContextUpdate
+
+    session = SessionContext()
+
+    async def write(i: int) -> None:
+        skipped: list[str] = []
+        change = SessionContextUpdate(new_decisions=[f"decision {i}"])
+        done = await session.update(stores[i % len(stores)], ANN, "s1", change, f"r{i}", skipped)
+        assert done is not None and skipped == []
+
+    async with anyio.create_task_group() as tg:
+        for i in range(writers):
+            tg.start_soon(write, i)
+    now = await session.get(stores[0], ANN, "s1")
+    assert sorted(now["decisions"]) == sorted(f"decision {i}" for i in range(writers))
+    assert len((await stores[0].list_learnings(ANN, "session_context")).items) == 1
+    assert (await stores[0].list_learnings(ANN, "covey.learn.locks")).items == []
+
+
+async def test_concurrent_updates_of_one_session_lose_nothing(store: Store) -> None:
+    await concurrent_session_updates([store], 6)
+
+
+@pytest.mark.postgres
+async def test_concurrent_updates_through_two_pools_lose_nothing(postgres_url: str) -> None:
+    from covey.db.sql import SqlStore
+
+    async with SqlStore(postgres_url) as one, SqlStore(postgres_url) as two:
+        await concurrent_session_updates([one, two], 8)

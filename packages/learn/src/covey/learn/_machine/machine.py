@@ -279,6 +279,7 @@ class LearningMachine:
                 with contextlib.suppress(NotFoundError):
                     await self.store.delete_learning(scope, learning_id)
                     counts["learnings"] += 1
+        await _forget_bookkeeping(self.store, scope)
         for store in self.stores:
             hook = getattr(store, "forget_user", None)
             if callable(hook):
@@ -423,6 +424,17 @@ class LearningMachine:
         if invalid > MAX_REPORTED:
             skipped.append(f"{kind}: {invalid - MAX_REPORTED} more invalid items")
         return kept
+
+
+async def _forget_bookkeeping(store: Store, scope: Scope) -> None:
+    """The user's leftover update claims (`covey.learn.locks`): nothing about them, but theirs."""
+    from covey.learn._machine.session import LOCKS_NAMESPACE
+
+    rows = await store.list_learnings(scope, LOCKS_NAMESPACE, limit=MAX_PAGE_SIZE)
+    for row in rows.items:
+        if row.user_id == scope.user_id:
+            with contextlib.suppress(NotFoundError):
+                await store.delete_learning(scope, row.id)
 
 
 def _first(exc: ValidationError) -> str:

@@ -3,7 +3,8 @@ questions — one per session, so a long session keeps its thread across runs.
 
 Kept as one `Learning` of the session's user (namespace `session_context`, metadata
 `session_id`), so `GET /v1/learnings?namespace=session_context` lists it and a user can delete
-it. Its id is derived from the user and the session, and an update replaces the row.
+it. Its id is derived from the user and the session (it alternates between two such ids, so an
+update can write the new version before it deletes the old one; see `SessionContext.update`).
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Annotated, Any, ClassVar
 
+import anyio
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from covey.learn._machine.base import Applied, LearningStore, Mode, Recorder, StoreContext
@@ -30,12 +33,17 @@ from covey.spec.context import RunContext
 from covey.spec.errors import ConflictError, NotFoundError
 from covey.spec.function_toolset import Tool
 from covey.spec.learning import LearningChange
-from covey.spec.store import Learning, Scope, Store
+from covey.spec.store import Learning, Scope, Store, utc_now
 from covey.spec.tools import ToolResult
 
 __all__ = ["NAMESPACE", "SessionContext", "SessionContextUpdate"]
 
 NAMESPACE = "session_context"
+LOCKS_NAMESPACE = "covey.learn.locks"
+"""Reserved (never served): the claims that serialise updates of one session's context."""
+CLAIM_TTL = timedelta(seconds=60)
+MAX_ATTEMPTS = 40
+"""Tries of one update against other writers of the same session (a few seconds at most)."""
 MAX_DECISIONS = 20
 MAX_QUESTIONS = 10
 NO_SESSION = "This run is not part of a session: there is no session context to read or note."
@@ -78,22 +86,25 @@ class SessionContext(LearningStore):
     # --- reading and writing -------------------------------------------------------------------
 
     @staticmethod
-    def row_id(scope: Scope, session_id: str) -> str:
-        """The id of the session's row (one per user and session)."""
+    def row_ids(scope: Scope, session_id: str) -> tuple[str, str]:
+        """The two ids the session's row alternates between (one per user and session)."""
         key = f"{scope.user_id}\x00{session_id}".encode()
-        return "session-context-" + hashlib.sha256(key).hexdigest()[:32]
+        base = "session-context-" + hashlib.sha256(key).hexdigest()[:32]
+        return f"{base}-a", f"{base}-b"
+
+    async def _rows(self, store: Store, scope: Scope, session_id: str) -> list[Learning]:
+        """The session's rows, newest version first (one, or two while a write is under way)."""
+        found: list[Learning] = []
+        for row_id in self.row_ids(scope, session_id):
+            row = await store.get_learning(scope, row_id)
+            if row is not None and row.user_id == scope.user_id and row.namespace == NAMESPACE:
+                found.append(row)
+        return sorted(found, key=_version, reverse=True)
 
     async def get(self, store: Store, scope: Scope, session_id: str) -> dict[str, Any]:
         """The session's context: `goal`, `decisions`, `open_questions` (empty when none)."""
-        row = await store.get_learning(scope, self.row_id(scope, session_id))
-        if row is None or row.user_id != scope.user_id or row.namespace != NAMESPACE:
-            return {"goal": None, "decisions": [], "open_questions": []}
-        meta = row.metadata
-        return {
-            "goal": meta.get("goal"),
-            "decisions": list(meta.get("decisions") or []),
-            "open_questions": list(meta.get("open_questions") or []),
-        }
+        rows = await self._rows(store, scope, session_id)
+        return _fields(rows[0] if rows else None)
 
     async def update(
         self,
@@ -104,13 +115,27 @@ class SessionContext(LearningStore):
         run_id: str,
         skipped: list[str],
     ) -> LearningChange | None:
-        """Apply `change` to the session's row (replacing it); `None` when nothing changed."""
+        """Apply `change` to the session's context; `None` when nothing changed.
+
+        Two runs of one session may update it at once (one run's background learning and the
+        next run's). The store has no compare-and-swap, so a writer first claims the version it
+        replaces (a row in the reserved namespace `covey.learn.locks` whose id names that
+        version; ids are unique per tenant, so one writer at a time), checks the row still has
+        that version, then writes the next version under the other of the session's two ids
+        before deleting the old one, so readers always find a row. A writer that loses re-reads
+        and applies its change on top (no lost update). A claim whose writer died is taken over
+        after `CLAIM_TTL`.
+        """
         texts = [change.goal or "", *change.new_decisions, *(change.open_questions or [])]
         if any(looks_like_secret(t) for t in texts):
             skipped.append("session context: looks like a secret (a key, password or card number)")
             return None
-        for _ in range(3):  # another run of the session may replace the row meanwhile
-            now = await self.get(store, scope, session_id)
+        first, second = self.row_ids(scope, session_id)
+        for attempt in range(MAX_ATTEMPTS):
+            rows = await self._rows(store, scope, session_id)
+            current = rows[0] if rows else None
+            now = _fields(current)
+            version = _version(current) if current is not None else 0
             new = {
                 "goal": change.goal if change.goal is not None else now["goal"],
                 "decisions": [
@@ -125,32 +150,49 @@ class SessionContext(LearningStore):
             }
             if new == now:
                 return None
-            row_id = self.row_id(scope, session_id)
-            existed = now != {"goal": None, "decisions": [], "open_questions": []}
-            with contextlib.suppress(NotFoundError):
-                await store.delete_learning(scope, row_id)
+            claim_id = f"{first[:-2]}-v{version}"
+            if not await _claim(store, scope, claim_id, run_id):
+                await anyio.sleep(min(0.005 * (attempt + 1), 0.05))  # another writer is busy
+                continue
             try:
-                await store.add_learning(
+                latest = await self._rows(store, scope, session_id)
+                if (_version(latest[0]) if latest else 0) != version:
+                    continue  # it moved on between the read and the claim: read again
+                target = second if current is not None and current.id == first else first
+                with contextlib.suppress(NotFoundError):  # a leftover of a writer that died
+                    await store.delete_learning(scope, target)
+                stored = await store.add_learning(
                     scope,
                     Learning(
-                        id=row_id,
+                        id=target,
                         namespace=NAMESPACE,
                         kind=NAMESPACE,
                         content=render(new),
-                        metadata={**new, "session_id": session_id, "run_id": run_id},
+                        metadata={
+                            **new,
+                            "session_id": session_id,
+                            "run_id": run_id,
+                            "version": version + 1,
+                        },
                         user_id=scope.user_id,
                     ),
                 )
-            except ConflictError:
-                continue
+                for old in latest:
+                    if old.id == target:
+                        continue  # that leftover was replaced above
+                    with contextlib.suppress(NotFoundError):
+                        await store.delete_learning(scope, old.id)
+            finally:
+                with contextlib.suppress(NotFoundError):
+                    await store.delete_learning(scope, claim_id)
             return LearningChange(
                 kind=self.kind,
-                action="updated" if existed else "created",
-                id=row_id,
+                action="updated" if current is not None else "created",
+                id=stored.id,
                 content=render(new),
                 user_id=scope.user_id,
             )
-        skipped.append("session context: changed by another run meanwhile")
+        skipped.append("session context: changed by other runs meanwhile, try again later")
         return None
 
     # --- always mode ---------------------------------------------------------------------------
@@ -264,3 +306,42 @@ def render(value: dict[str, Any]) -> str:
         lines.append("Open questions:")
         lines += [f"- {q}" for q in value["open_questions"]]
     return "\n".join(lines)
+
+
+def _version(row: Learning) -> int:
+    value = row.metadata.get("version", 0)
+    return value if isinstance(value, int) else 0
+
+
+def _fields(row: Learning | None) -> dict[str, Any]:
+    if row is None:
+        return {"goal": None, "decisions": [], "open_questions": []}
+    meta = row.metadata
+    return {
+        "goal": meta.get("goal"),
+        "decisions": list(meta.get("decisions") or []),
+        "open_questions": list(meta.get("open_questions") or []),
+    }
+
+
+async def _claim(store: Store, scope: Scope, claim_id: str, run_id: str) -> bool:
+    """Claim the right to replace one version of a row; `False` when another writer has it
+    (a claim older than `CLAIM_TTL` is taken over: its writer died between claim and write)."""
+    row = Learning(
+        id=claim_id,
+        namespace=LOCKS_NAMESPACE,
+        kind="claim",
+        content="session context update",
+        metadata={"run_id": run_id},
+        user_id=scope.user_id,
+    )
+    try:
+        await store.add_learning(scope, row)
+    except ConflictError:
+        held = await store.get_learning(scope, claim_id)
+        if held is None or utc_now() - held.created_at < CLAIM_TTL:
+            return False
+        with contextlib.suppress(NotFoundError):
+            await store.delete_learning(scope, claim_id)
+        return False  # taken over: the next attempt re-reads and claims it afresh
+    return True
