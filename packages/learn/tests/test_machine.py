@@ -430,3 +430,23 @@ async def test_concurrent_updates_through_two_pools_lose_nothing(postgres_url: s
 
     async with SqlStore(postgres_url) as one, SqlStore(postgres_url) as two:
         await concurrent_session_updates([one, two], 8)
+
+
+async def test_a_team_learns_with_the_machine_and_its_leader_knows(store: Store) -> None:
+    from covey.core import Team
+    from covey.core.testing import TestModel
+
+    extractor = LearnModel(lyon)
+    leader = ChatModel()
+    member = Agent(name="writer", model=TestModel(custom_output_text="draft"))
+    team = Team(
+        name="desk",
+        members=[member],
+        model=leader.model,
+        learning=machine(extractor, store),
+        store=store,
+    )
+    await team.run("I live in Lyon", user_id="ann", tenant_id="acme", session_id="s1")
+    assert extractor.calls == 1
+    await team.run("Where do I live?", user_id="ann", tenant_id="acme", session_id="s1")
+    assert "city: Lyon" in leader.systems[-1]

@@ -68,6 +68,7 @@ def extraction_model(messages: Messages, info: AgentInfo) -> ModelResponse:
         answer = {
             "memory": [{"op": "create", "memory": "The user loves jazz.", "topics": ["music"]}],
             "decision": [{"decision": "Recommend a jazz club", "reason": "The user loves jazz"}],
+            "session_context": {"goal": "Find a jazz club tonight"},
         }
     call = ToolCallPart(tool_name=info.output_tools[0].name, args=answer, tool_call_id="x")
     return ModelResponse(parts=[call])
@@ -87,6 +88,7 @@ def api(serve: Any, tmp_path: Path) -> httpx.Client:
         FunctionModel(extraction_model),
         store=store,
         user_profile=None,
+        session_context="always",
         decision_log="always",
         background=False,
     )
@@ -211,3 +213,9 @@ def test_what_is_learned_is_listed_corrected_and_deleted_over_http(api: httpx.Cl
         == []
     )
     assert api.get("/v1/memories", headers=BOB).json()["items"] == []
+    [context] = api.get(
+        "/v1/learnings", params={"namespace": "session_context"}, headers=ANN
+    ).json()["items"]
+    assert context["content"] == "Goal: Find a jazz club tonight"
+    assert context["metadata"]["session_id"] == "music"
+    assert api.delete(f"/v1/learnings/{context['id']}", headers=ANN).status_code == 204
