@@ -450,3 +450,44 @@ async def test_a_team_learns_with_the_machine_and_its_leader_knows(store: Store)
     assert extractor.calls == 1
     await team.run("Where do I live?", user_id="ann", tenant_id="acme", session_id="s1")
     assert "city: Lyon" in leader.systems[-1]
+
+
+async def test_the_extraction_uses_the_models_json_schema_mode(store: Store) -> None:
+    from covey.spec import ModelProfile
+
+    seen: list[AgentInfo] = []
+
+    def native(messages: Messages, info: AgentInfo) -> ModelResponse:
+        seen.append(info)
+        return ModelResponse(parts=[TextPart(content=json.dumps({"profile": {"city": "Oslo"}}))])
+
+    profile = ModelProfile(default_output_mode="native", supports_json_schema_output=True)
+    learning = LearningMachine(
+        FunctionModel(native, profile=profile), store=store, background=False
+    )
+    await Agent(model=ChatModel().model, learning=learning, store=store).run(
+        "I live in Oslo", user_id="ann", tenant_id="acme"
+    )
+    [info] = seen
+    assert info.output_mode == "native" and info.output_tools == []
+    assert info.output_schema is not None and info.output_schema.name == "save_learnings"
+    stored = await store.get_user_profile(ANN, "ann")
+    assert stored is not None and stored.data == {"city": "Oslo"}
+
+
+async def test_the_context_stays_within_its_budget(store: Store) -> None:
+    for i in range(40):
+        await store.add_memory(ANN, Memory(user_id="ann", memory=f"The user fact number {i}."))
+    await store.save_user_profile(
+        ANN, ProfileRow(user_id="ann", data={f"field_{i}": "v" * 50 for i in range(20)})
+    )
+    chat = ChatModel()
+    learning = LearningMachine(
+        LearnModel(lambda t, i: {}).model, store=store, context_tokens=120, background=False
+    )
+    await Agent(model=chat.model, learning=learning, store=store).run(
+        "facts?", user_id="ann", tenant_id="acme"
+    )
+    system = chat.systems[-1]
+    assert "The user fact number" in system and "field_0" in system
+    assert len(system) <= 120 * 4 + 200  # the two sections, and the header above them
