@@ -182,6 +182,7 @@ async def test_free_profile_fields_are_capped_and_secrets_refused(store: Store) 
             "Bad Name": "x",
             "long": "y" * 500,
             "password": "password: hunter2!",
+            "token=ghp_abcdefghijklmnopqrstuvwx": "x",
         }
     }
     extractor = LearnModel(lambda text, info: answer)
@@ -204,6 +205,7 @@ async def test_free_profile_fields_are_capped_and_secrets_refused(store: Store) 
     assert "3 fields (the limit)" in reasons and "snake_case" in reasons
     assert "1 to 100 characters" in reasons and "secret" in reasons
     assert "hunter2" not in json.dumps(profile.data) and "hunter2" not in reasons
+    assert "ghp_" not in reasons and "(a malformed name)" in reasons
 
 
 async def test_caps_hold_under_a_model_that_always_asks_for_more(store: Store) -> None:

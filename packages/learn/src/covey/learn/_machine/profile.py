@@ -164,7 +164,7 @@ class UserProfile(LearningStore):
         for name, new in considered:
             reason = self._refused(name, new, data)
             if reason is not None:
-                skipped.append(f"profile field {name[:64]!r}: {reason}")
+                skipped.append(f"profile field {_shown(name)}: {reason}")
                 continue
             if new is None:
                 if name in data:
@@ -274,6 +274,14 @@ def _user(scope: Scope) -> str:
 
         raise InvalidInputError("a profile belongs to a user: pass a scope with a user_id")
     return scope.user_id
+
+
+def _shown(name: Any) -> str:
+    """A refused field's name for the report, unless the name itself is the problem (a name
+    can carry a credential too, and reports end up in the run's events)."""
+    if isinstance(name, str) and FIELD_NAME.match(name) and not looks_like_secret(name):
+        return repr(name)
+    return "(a malformed name)"
 
 
 def _text(value: Any) -> str:
