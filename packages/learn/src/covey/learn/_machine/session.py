@@ -158,7 +158,7 @@ class SessionContext(LearningStore):
                 latest = await self._rows(store, scope, session_id)
                 if (_version(latest[0]) if latest else 0) != version:
                     continue  # it moved on between the read and the claim: read again
-                target = second if current is not None and current.id == first else first
+                target = second if latest and latest[0].id == first else first
                 with contextlib.suppress(NotFoundError):  # a leftover of a writer that died
                     await store.delete_learning(scope, target)
                 stored = await store.add_learning(
