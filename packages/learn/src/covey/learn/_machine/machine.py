@@ -16,6 +16,7 @@ reported by `learn` as `learning.changed` events of that run, with those of extr
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -264,6 +265,11 @@ class LearningMachine:
                     counts["memories"] += 1
             if counts["memories"] == before:  # none left (or none deletable): done
                 break
+        # Stores first: learned knowledge finds its knowledge-base documents through the rows.
+        for store in self.stores:
+            hook = getattr(store, "forget_user", None)
+            if callable(hook):
+                await cast("Any", hook)(self.store, scope)
         for namespace in USER_NAMESPACES:
             owned: list[str] = []
             cursor: str | None = None
@@ -280,10 +286,6 @@ class LearningMachine:
                     await self.store.delete_learning(scope, learning_id)
                     counts["learnings"] += 1
         await _forget_bookkeeping(self.store, scope)
-        for store in self.stores:
-            hook = getattr(store, "forget_user", None)
-            if callable(hook):
-                await cast("Any", hook)(self.store, scope)
         return counts
 
     # --- the extraction ------------------------------------------------------------------------
@@ -341,6 +343,8 @@ class LearningMachine:
         )
         if not conversation.strip():
             return
+        # Stores show what is relevant to this conversation (entities it names, ...).
+        ctx = dataclasses.replace(ctx, transcript=conversation)
         known = [f"## {s.kind}\n{await s.current(ctx)}" for s in stores]
         body = (
             "What is known now:\n\n"
