@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from covey.core.history import estimate_tokens, repair_history, trim_to_budget
-from covey.spec import ModelRequest, ModelResponse, RunStatus
+from covey.core.summaries import HistoryInfo, prepared_messages
+from covey.spec import ModelRequest, ModelResponse, RunStatus, ToolReturnPart
 from covey.spec.errors import ConflictError
 from covey.spec.store import Session
 
@@ -29,6 +30,7 @@ def _session_lock(store: Store, tenant_id: str, session_id: str) -> anyio.Lock:
 
 
 if TYPE_CHECKING:
+    from covey.core.summaries import Coverage
     from covey.spec import events as ev
     from covey.spec.store import Run, Scope, Store
 
@@ -194,34 +196,58 @@ class Persistence:
         *,
         child: bool = False,
         agent_id: str | None = None,
-    ) -> list[ModelRequest | ModelResponse]:
+        tool_result_chars: int | None = None,
+        coverage: Coverage | None = None,
+    ) -> tuple[list[ModelRequest | ModelResponse], HistoryInfo]:
         """The session's earlier finished runs, newest first until `budget` tokens are filled,
-        repaired and trimmed to whole turns, in chronological order.
+        repaired and trimmed to whole turns, in chronological order, with what was sent.
 
         Top-level runs (no `parent_run_id`) only, or with `child`, only the child runs of
-        `agent_id` (a team member's own earlier runs in the session)."""
+        `agent_id` (a team member's own earlier runs in the session). Tool results longer than
+        `tool_result_chars` are cut (the budget counts the cut size); with `coverage` (a
+        session summary's), only the runs after the last covered one are read."""
         assert self.store is not None
-        runs: list[list[ModelRequest | ModelResponse]] = []
+        runs: list[tuple[str, list[ModelRequest | ModelResponse]]] = []
+        cut_ids: set[str] = set()
         tokens = 0
         cursor: str | None = None
-        while budget is None or tokens <= budget:
+        info = HistoryInfo(summary=coverage)
+        reached = False
+        while not reached and (budget is None or tokens <= budget):
             page = await self.store.list_runs(
                 self.scope, session_id=session_id, cursor=cursor, limit=_HISTORY_PAGE, order="desc"
             )
             for run in page.items:
+                if coverage is not None and (run.created_at, run.id) <= coverage.key:
+                    reached = True
+                    break
                 if run.id == self.run_id or run.status not in _FINISHED:
                     continue
                 if (run.parent_run_id is not None) is not child or (
                     child and run.agent_id != agent_id
                 ):
                     continue
-                messages = repair_history(run.messages)
-                runs.append(messages)
+                messages, cut = prepared_messages(run, tool_result_chars)
+                cut_ids.update(cut)
+                runs.append((run.id, messages))
                 tokens += sum(estimate_tokens(m) for m in messages)
                 if budget is not None and tokens > budget:
                     break
             cursor = page.next_cursor
             if cursor is None:
-                break
-        earlier = [m for messages in reversed(runs) for m in messages]
-        return trim_to_budget(repair_history(earlier), budget)
+                reached = True
+        info.more = not reached
+        earlier = [m for _, messages in reversed(runs) for m in messages]
+        sent = trim_to_budget(repair_history(earlier), budget)
+        kept = {m.run_id for m in sent}
+        info.runs = [run_id for run_id, _ in reversed(runs) if run_id in kept]
+        info.dropped = len(runs) - len(info.runs)
+        info.compressed = [
+            p.tool_call_id
+            for m in sent
+            if isinstance(m, ModelRequest)
+            for p in m.parts
+            if isinstance(p, ToolReturnPart) and p.tool_call_id in cut_ids
+        ]
+        info.tokens = sum(estimate_tokens(m) for m in sent)
+        return sent, info
