@@ -70,6 +70,10 @@ SUMMARY_HEADING = "## Summary of the earlier conversation"
 _PAGE = 20
 _TRANSCRIPT_TOOL_CHARS = 2000
 """Tool results in the summary model's transcript are cut to this even with compression off."""
+_MAX_TRANSCRIPT_CHARS = 60_000
+"""One update reads at most this much of the uncovered runs (the oldest first, at least one);
+the rest is covered by the next updates, so adding a summary to a long session costs bounded
+calls."""
 
 DEFAULT_SUMMARY_INSTRUCTIONS = (
     "You maintain the running summary of a conversation between a user and an AI assistant. "
@@ -311,6 +315,19 @@ class _Pending:
     created_at: datetime
     messages: list[Message]
 
+    def transcript(self) -> str:
+        return f"--- run {self.run_id} ---\n{transcript_of(self.messages)}"
+
+
+def _fitting(pending: list[_Pending]) -> list[_Pending]:
+    """The oldest pending runs whose transcripts fit in one update (at least one)."""
+    size = 0
+    for index, item in enumerate(pending):
+        size += len(item.transcript())
+        if size > _MAX_TRANSCRIPT_CHARS and index > 0:
+            return pending[:index]
+    return pending
+
 
 class SummaryLearner:
     """Keeps the session's rolling summary: a `Learner` named `summary` that the agent adds to
@@ -380,6 +397,7 @@ class SummaryLearner:
                 pending = await self._pending(store, run, result, coverage)
                 if not self._due(pending):
                     return LearnReport(usage=usage)
+                pending = _fitting(pending)
                 try:
                     text = await self._summarise(previous, pending, usage)
                 except Exception as exc:
@@ -480,9 +498,7 @@ class SummaryLearner:
     async def _summarise(
         self, previous: str | None, pending: Sequence[_Pending], usage: Usage
     ) -> str:
-        transcript = "\n\n".join(
-            f"--- run {p.run_id} ---\n{transcript_of(p.messages)}" for p in pending
-        )
+        transcript = "\n\n".join(p.transcript() for p in pending)
         body = (
             f"<previous_summary>\n{previous or ''}\n</previous_summary>\n\n"
             f"<conversation>\n{transcript}\n</conversation>"

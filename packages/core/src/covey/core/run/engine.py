@@ -345,8 +345,7 @@ class RunEngine:
                         tool_result_chars=plan.tool_result_chars,
                         coverage=coverage,
                     )
-                if not persist.created:
-                    self.state.metadata[HISTORY_KEY] = info.to_json()
+                self.state.metadata[HISTORY_KEY] = info.to_json()
         if self.options.message_history is not None:
             self.state.history = repair_history(self.options.message_history)
 
