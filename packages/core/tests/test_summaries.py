@@ -213,6 +213,7 @@ async def test_compression_alone_fits_more_turns_and_counts_what_was_dropped(
     assert info["summary"] is None
     assert len(info["runs"]) == len(questions_in(history))
     assert info["dropped"] >= 1 and info["dropped"] + len(info["runs"]) <= 11
+    assert info["more"] is True  # the oldest runs were not even read
     assert info["compressed"] == [f"call-{q}" for q in sorted(questions_in(history))]
 
     # tool_result_chars=None: results are sent whole, so not one earlier turn fits.

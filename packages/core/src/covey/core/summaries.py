@@ -275,7 +275,8 @@ class HistoryInfo:
     """Earlier runs (after the summary's coverage) left out for the budget. With `more`, at
     least this many: older runs were not read."""
     more: bool = False
-    """Older runs exist that were not read (no summary covers them and the budget was full)."""
+    """Older runs may exist that were not even read: the budget was full before the summary's
+    coverage (or the session's first run) was reached."""
     compressed: list[str] = field(default_factory=list[str])
     """The `tool_call_id`s whose results were sent cut (`tool_result_chars`)."""
     summary: Coverage | None = None

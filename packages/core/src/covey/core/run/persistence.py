@@ -212,12 +212,12 @@ class Persistence:
         tokens = 0
         cursor: str | None = None
         info = HistoryInfo(summary=coverage)
-        reached = False
+        reached = False  # the summary's coverage or the session's first run
         while not reached and (budget is None or tokens <= budget):
             page = await self.store.list_runs(
                 self.scope, session_id=session_id, cursor=cursor, limit=_HISTORY_PAGE, order="desc"
             )
-            for run in page.items:
+            for index, run in enumerate(page.items):
                 if coverage is not None and (run.created_at, run.id) <= coverage.key:
                     reached = True
                     break
@@ -232,11 +232,13 @@ class Persistence:
                 runs.append((run.id, messages))
                 tokens += sum(estimate_tokens(m) for m in messages)
                 if budget is not None and tokens > budget:
+                    # Older runs left unread (when there are any) are dropped too.
+                    info.more = index + 1 < len(page.items) or page.next_cursor is not None
+                    reached = True
                     break
             cursor = page.next_cursor
             if cursor is None:
                 reached = True
-        info.more = not reached
         earlier = [m for _, messages in reversed(runs) for m in messages]
         sent = trim_to_budget(repair_history(earlier), budget)
         kept = {m.run_id for m in sent}
