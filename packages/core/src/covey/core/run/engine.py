@@ -24,7 +24,7 @@ from covey.core.run.persistence import Persistence
 from covey.core.run.plan import Hook, RunPlan
 from covey.core.run.state import MISSING, Cancelled, Pause, RunState
 from covey.core.run.tool_step import resume_pending
-from covey.core.summaries import HISTORY_KEY, Coverage, HistoryInfo, summary_section
+from covey.core.summaries import HISTORY_KEY, summary_section
 from covey.core.tool_calls import ToolEntry, collect_tools
 from covey.spec import (
     ErrorInfo,
@@ -322,29 +322,11 @@ class RunEngine:
                     user_id=self.ctx.user_id,
                     state=dict(self.options.state or {}) if self.resume is None else {},
                 )
-            plan = self.plan
-            budget = plan.history_tokens
-            top_level = self.ctx.parent_run_id is None
-            coverage = None
-            if plan.session_summary is not None and top_level and persist.session is not None:
-                coverage = Coverage.of(persist.session)
-                if coverage is not None:
-                    self.summary = persist.session.summary
             if self.options.message_history is None:
-                info = HistoryInfo(summary=coverage)
-                # A session this run created has no earlier runs to read.
-                if budget != 0 and not persist.created:
-                    # A child run (a team member) continues its own earlier child runs of the
-                    # session; a top-level run, the session's top-level runs (after the
-                    # summary's coverage).
-                    self.state.history, info = await persist.load_history(
-                        session_id,
-                        budget,
-                        child=not top_level,
-                        agent_id=None if top_level else plan.name,
-                        tool_result_chars=plan.tool_result_chars,
-                        coverage=coverage,
-                    )
+                history, info, self.summary = await persist.session_history(
+                    session_id, self.plan, top_level=self.ctx.parent_run_id is None
+                )
+                self.state.history = history
                 self.state.metadata[HISTORY_KEY] = info.to_json()
         if self.options.message_history is not None:
             self.state.history = repair_history(self.options.message_history)

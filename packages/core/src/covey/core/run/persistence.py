@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from covey.core.history import estimate_tokens, repair_history, trim_to_budget
-from covey.core.summaries import HistoryInfo, prepared_messages
+from covey.core.summaries import Coverage, HistoryInfo, prepared_messages
 from covey.spec import ModelRequest, ModelResponse, RunStatus, ToolReturnPart
 from covey.spec.errors import ConflictError
 from covey.spec.store import Session
@@ -30,7 +30,7 @@ def _session_lock(store: Store, tenant_id: str, session_id: str) -> anyio.Lock:
 
 
 if TYPE_CHECKING:
-    from covey.core.summaries import Coverage
+    from covey.core.run.plan import RunPlan
     from covey.spec import events as ev
     from covey.spec.store import Run, Scope, Store
 
@@ -188,6 +188,34 @@ class Persistence:
         )
 
     # --- history -----------------------------------------------------------------------------------
+
+    async def session_history(
+        self, session_id: str, plan: RunPlan, *, top_level: bool
+    ) -> tuple[list[ModelRequest | ModelResponse], HistoryInfo, str | None]:
+        """The history a run of `plan` is sent, what was sent, and the session summary sent
+        with it (`plan.session_summary`, top-level runs only), from the session read at start.
+
+        A top-level run continues the session's top-level runs after the summary's coverage; a
+        child run (a team member) its own earlier child runs of the session."""
+        coverage = None
+        summary = None
+        if plan.session_summary is not None and top_level:
+            coverage = Coverage.of(self.session)
+            if coverage is not None and self.session is not None:
+                summary = self.session.summary
+        budget = plan.history_tokens
+        # A session this run created has no earlier runs to read.
+        if budget == 0 or self.created:
+            return [], HistoryInfo(summary=coverage), summary
+        history, info = await self.load_history(
+            session_id,
+            budget,
+            child=not top_level,
+            agent_id=None if top_level else plan.name,
+            tool_result_chars=plan.tool_result_chars,
+            coverage=coverage,
+        )
+        return history, info, summary
 
     async def load_history(
         self,
