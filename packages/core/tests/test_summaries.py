@@ -196,6 +196,32 @@ async def test_a_long_session_stays_within_budget_and_the_summary_covers_what_wa
     ]
 
 
+async def test_with_compression_off_whole_results_are_summarised_before_they_overflow() -> None:
+    """Each run's whole 10 kB result is over the budget on its own: the summary must take in
+    every run right after it (its transcript still cuts results), so none is ever dropped."""
+    store, chat, summariser = MemoryStore(), Chat(), Summariser()
+    budget = 1500
+    agent = Agent(
+        model=FunctionModel(chat),
+        tools=[fetch],
+        store=store,
+        history_tokens=budget,
+        tool_result_chars=None,
+        session_summary=SessionSummary(model=FunctionModel(summariser), every_runs=8),
+    )
+    for n in range(6):
+        await agent.run(f"q{n:02d}", session_id="w", user_id="u")
+        assert await wait_for_learning() == 0
+    assert len(summariser.calls) == 6
+    assert all(len(call) < 4000 for call in summariser.calls)  # results cut for the summary
+    for messages in chat.requests:
+        system, history = split(messages)
+        earlier = {f"q{n:02d}" for n in range(int(question_of(messages)[1:]))}
+        assert history == [] and set(summary_in(system).split()) == earlier
+    runs = await session_runs(store, "w")
+    assert all(r.metadata["history"]["dropped"] == 0 for r in runs)
+
+
 async def test_compression_alone_fits_more_turns_and_counts_what_was_dropped(
     store: Store,
 ) -> None:
@@ -523,6 +549,24 @@ async def test_bad_settings_are_refused() -> None:
         SessionSummary(max_tokens=0)
     with pytest.raises(ConfigurationError, match="tool_result_chars"):
         await Agent(model=FunctionModel(Chat()), tool_result_chars=0).run("hi")
+    with pytest.raises(ConfigurationError, match="SessionSummary"):
+        await Agent(model=FunctionModel(Chat()), session_summary=5).run("hi")  # type: ignore[arg-type]
+
+    class Named:
+        name, background = "summary", True
+
+        def toolsets(self) -> tuple[()]:
+            return ()
+
+        async def context(self, run: Any, query: str) -> str:
+            return ""
+
+        async def learn(self, run: Any, result: Any) -> Any:
+            raise AssertionError
+
+    clash = Agent(model=FunctionModel(Chat()), learning=Named(), session_summary=SessionSummary())
+    with pytest.raises(ConfigurationError, match="named 'summary'"):
+        await clash.run("hi")
 
 
 async def test_runs_without_a_session_skip_the_summary() -> None:

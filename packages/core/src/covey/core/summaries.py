@@ -312,12 +312,16 @@ def prepared_messages(run: Run, limit: int | None) -> tuple[list[Message], list[
 
 @dataclass(slots=True)
 class _Pending:
+    """An uncovered run, its messages as the history would send them."""
+
     run_id: str
     created_at: datetime
     messages: list[Message]
 
     def transcript(self) -> str:
-        return f"--- run {self.run_id} ---\n{transcript_of(self.messages)}"
+        # Cut again for the summary model even when the history keeps results longer.
+        messages, _ = compress_tool_results(self.messages, _TRANSCRIPT_TOOL_CHARS, self.run_id)
+        return f"--- run {self.run_id} ---\n{transcript_of(messages)}"
 
 
 def _fitting(pending: list[_Pending]) -> list[_Pending]:
@@ -476,13 +480,13 @@ class SummaryLearner:
                 if stored.id == run.run_id:
                     messages = repair_history(result.messages)
                     messages, _ = compress_tool_results(
-                        messages, self._transcript_limit(), stored.id
+                        messages, self._tool_result_chars, stored.id
                     )
                     found.append(_Pending(stored.id, stored.created_at, messages))
                 elif stored.status.value == "running":
                     blocked = key if blocked is None or key < blocked else blocked
                 elif stored.status.value in ("completed", "failed", "cancelled"):
-                    messages, _ = prepared_messages(stored, self._transcript_limit())
+                    messages, _ = prepared_messages(stored, self._tool_result_chars)
                     found.append(_Pending(stored.id, stored.created_at, messages))
             cursor = page.next_cursor
             if cursor is None:
@@ -491,10 +495,6 @@ class SummaryLearner:
         if blocked is not None:
             found = [p for p in found if (p.created_at, p.run_id) < blocked]
         return [p for p in found if p.messages]
-
-    def _transcript_limit(self) -> int:
-        limit = self._tool_result_chars
-        return _TRANSCRIPT_TOOL_CHARS if limit is None else min(limit, _TRANSCRIPT_TOOL_CHARS)
 
     async def _summarise(
         self, previous: str | None, pending: Sequence[_Pending], usage: Usage
