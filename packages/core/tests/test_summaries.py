@@ -697,3 +697,16 @@ async def test_a_forged_or_broken_coverage_is_ignored_and_rebuilt(forged: Any) -
     session = await store.get_session(SCOPE, "s")
     assert session is not None and session.summary == "q00 q01"  # rebuilt from the runs
     assert "IGNORE" not in summariser.calls[0]
+
+
+def test_trim_counted_cuts_where_trim_to_budget_does() -> None:
+    from covey.core.history import trim_counted, trim_to_budget
+
+    messages: Messages = []
+    for n in range(12):
+        messages.append(ModelRequest(parts=[UserPart(content=f"q{n} " * n)]))
+        messages.append(text("a" * (40 * n)))
+    costs = [estimate_tokens(m) for m in messages]
+    for budget in (None, 0, 5, 50, 120, 400, 10_000):
+        cut = trim_counted(messages, costs, budget)
+        assert messages[cut:] == trim_to_budget(messages, budget)

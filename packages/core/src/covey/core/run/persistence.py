@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from covey.core.history import estimate_tokens, repair_history, trim_to_budget
+from covey.core.history import estimate_tokens, trim_counted
 from covey.core.summaries import Coverage, HistoryInfo, prepared_messages
 from covey.spec import ModelRequest, ModelResponse, RunStatus, ToolReturnPart
 from covey.spec.errors import ConflictError
@@ -235,7 +235,7 @@ class Persistence:
         `tool_result_chars` are cut (the budget counts the cut size); with `coverage` (a
         session summary's), only the runs after the last covered one are read."""
         assert self.store is not None
-        runs: list[tuple[str, list[ModelRequest | ModelResponse]]] = []
+        runs: list[tuple[str, list[ModelRequest | ModelResponse], list[int]]] = []
         cut_ids: set[str] = set()
         tokens = 0
         cursor: str | None = None
@@ -257,8 +257,9 @@ class Persistence:
                     continue
                 messages, cut = prepared_messages(run, tool_result_chars)
                 cut_ids.update(cut)
-                runs.append((run.id, messages))
-                tokens += sum(estimate_tokens(m) for m in messages)
+                costs = [estimate_tokens(m) for m in messages]
+                runs.append((run.id, messages, costs))
+                tokens += sum(costs)
                 if budget is not None and tokens > budget:
                     # Older runs left unread (when there are any) are dropped too.
                     info.more = index + 1 < len(page.items) or page.next_cursor is not None
@@ -267,10 +268,15 @@ class Persistence:
             cursor = page.next_cursor
             if cursor is None:
                 reached = True
-        earlier = [m for _, messages in reversed(runs) for m in messages]
-        sent = trim_to_budget(repair_history(earlier), budget)
+        # Each run was repaired on its own (it starts with a user turn, its calls answered), so
+        # they join without repairing the whole again.
+        earlier = [m for _, messages, _ in reversed(runs) for m in messages]
+        costs = [c for _, _, run_costs in reversed(runs) for c in run_costs]
+        cut = trim_counted(earlier, costs, budget)
+        sent = earlier[cut:]
+        info.tokens = sum(costs[cut:])
         kept = {m.run_id for m in sent}
-        info.runs = [run_id for run_id, _ in reversed(runs) if run_id in kept]
+        info.runs = [run_id for run_id, _, _ in reversed(runs) if run_id in kept]
         info.dropped = len(runs) - len(info.runs)
         info.compressed = [
             p.tool_call_id
@@ -279,5 +285,4 @@ class Persistence:
             for p in m.parts
             if isinstance(p, ToolReturnPart) and p.tool_call_id in cut_ids
         ]
-        info.tokens = sum(estimate_tokens(m) for m in sent)
         return sent, info
