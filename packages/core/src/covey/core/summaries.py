@@ -49,13 +49,17 @@ if TYPE_CHECKING:
     from covey.spec.store import Run, Scope, Session, Store
 
 __all__ = [
+    "DEFAULT_SUMMARY_INSTRUCTIONS",
     "HISTORY_KEY",
+    "SUMMARY_HEADING",
     "SUMMARY_KEY",
     "Coverage",
+    "HistoryInfo",
     "SessionSummary",
     "SummaryLearner",
     "compress_tool_results",
     "summary_section",
+    "transcript_of",
 ]
 
 logger = logging.getLogger("covey.summaries")
@@ -67,6 +71,7 @@ SUMMARY_KEY = "covey.summary"
 HISTORY_KEY = "history"
 """`Run.metadata` key of what the run's model was given as history (see `HistoryInfo`)."""
 SUMMARY_HEADING = "## Summary of the earlier conversation"
+"""The heading of the summary's section in the system prompt."""
 _PAGE = 20
 _TRANSCRIPT_TOOL_CHARS = 2000
 """Tool results in the summary model's transcript are cut to this even with compression off."""
@@ -83,6 +88,7 @@ DEFAULT_SUMMARY_INSTRUCTIONS = (
     "results of tool calls worth remembering, and questions still open. Be concise and concrete; "
     "do not repeat secrets such as passwords or API keys. Answer with the summary text only."
 )
+"""What the summary model is told when `SessionSummary(instructions=None)`."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
