@@ -710,3 +710,27 @@ def test_trim_counted_cuts_where_trim_to_budget_does() -> None:
     for budget in (None, 0, 5, 50, 120, 400, 10_000):
         cut = trim_counted(messages, costs, budget)
         assert messages[cut:] == trim_to_budget(messages, budget)
+
+
+async def test_compressed_ids_name_only_the_results_cut_when_call_ids_repeat() -> None:
+    """Models reuse call ids across runs ("call_0"): a short result must not be listed as cut
+    because another run's result with the same id was."""
+
+    def reuse(messages: Messages, info: AgentInfo) -> ModelResponse:
+        if any(isinstance(p, ToolReturnPart) for p in messages[-1].parts):
+            return text("ok")
+        return ModelResponse(parts=[call("echo", {"n": int(question_of(messages))}, "same")])
+
+    def echo(n: int) -> str:
+        """Echo n characters."""
+        return "z" * n
+
+    store = MemoryStore()
+    agent = Agent(model=FunctionModel(reuse), tools=[echo], store=store, tool_result_chars=100)
+    await agent.run("5000", session_id="r", user_id="u")
+    await agent.run("10", session_id="r", user_id="u")
+    last = await agent.run("10", session_id="r", user_id="u")
+    stored = await store.get_run(SCOPE, last.run_id)
+    assert stored is not None
+    assert len(stored.metadata["history"]["runs"]) == 2
+    assert stored.metadata["history"]["compressed"] == ["same"]  # once: the first run's

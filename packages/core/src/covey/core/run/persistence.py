@@ -236,7 +236,7 @@ class Persistence:
         session summary's), only the runs after the last covered one are read."""
         assert self.store is not None
         runs: list[tuple[str, list[ModelRequest | ModelResponse], list[int]]] = []
-        cut_ids: set[str] = set()
+        cut_ids: set[tuple[str, str]] = set()  # (run id, tool call id): call ids repeat across runs
         tokens = 0
         cursor: str | None = None
         info = HistoryInfo(summary=coverage)
@@ -256,7 +256,7 @@ class Persistence:
                 ):
                     continue
                 messages, cut = prepared_messages(run, tool_result_chars)
-                cut_ids.update(cut)
+                cut_ids.update((run.id, call_id) for call_id in cut)
                 costs = [estimate_tokens(m) for m in messages]
                 runs.append((run.id, messages, costs))
                 tokens += sum(costs)
@@ -283,6 +283,6 @@ class Persistence:
             for m in sent
             if isinstance(m, ModelRequest)
             for p in m.parts
-            if isinstance(p, ToolReturnPart) and p.tool_call_id in cut_ids
+            if isinstance(p, ToolReturnPart) and (m.run_id, p.tool_call_id) in cut_ids
         ]
         return sent, info
