@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from covey.core.run.options import RunKwargs
     from covey.core.run.plan import RunPlan
     from covey.core.runnable import Runnable
+    from covey.core.summaries import SessionSummary
     from covey.core.team import Team, TeamMode
     from covey.core.workflow import (
         Condition,
@@ -55,6 +56,7 @@ __all__ = [
     "RunResult",
     "RunStatus",
     "Runnable",
+    "SessionSummary",
     "Step",
     "StepError",
     "StepInput",
@@ -84,6 +86,7 @@ _WHERE = {
     "RunKwargs": "covey.core.run.options",
     "RunPlan": "covey.core.run.plan",
     "Runnable": "covey.core.runnable",
+    "SessionSummary": "covey.core.summaries",
     "Team": "covey.core.team",
     "TeamMode": "covey.core.team",
     "RunContext": "covey.spec",

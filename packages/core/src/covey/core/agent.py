@@ -25,6 +25,7 @@ from covey.spec.errors import ConfigurationError
 if TYPE_CHECKING:
     from covey.core.knowledge import KnowledgePlan
     from covey.core.run.plan import PausedRuns, RunPlan
+    from covey.core.summaries import SessionSummary
     from covey.spec.function_toolset import Tool
     from covey.spec.knowledge import KnowledgeBase
     from covey.spec.learning import Learner
@@ -113,6 +114,14 @@ class Agent(Runnable[DepsT, OutputT]):
     store: Store | None = None
     history_tokens: int | None = 8000
     """Token budget for earlier runs of the session loaded as history (`0`: none)."""
+    tool_result_chars: int | None = 2000
+    """In the history of earlier runs, a tool result longer than this many characters is cut
+    to it with a marker naming the stored run that holds it whole (`None`: never cut). The
+    stored runs and the current run's own messages keep every result whole."""
+    session_summary: SessionSummary | None = None
+    """A rolling summary of the session (`covey.core.SessionSummary`): sent in the system
+    prompt instead of the runs it covers, updated after completed runs by a learner named
+    `summary`. `None`: older runs past `history_tokens` are just not sent."""
     hooks: Sequence[ToolHook] = ()
     """Tool middleware, around every tool call."""
     pre_hooks: Sequence[RunHook] = ()
@@ -222,7 +231,7 @@ class Agent(Runnable[DepsT, OutputT]):
             output_retries=self.output_retries,
             output_validators=tuple(self.output_validators),
             knowledge=self._context_knowledge(),
-            learners=self.learners(),
+            learners=self._plan_learners(model),
             instructions=InstructionsPlan(
                 instructions=self.instructions,
                 description=self.description,
@@ -240,6 +249,8 @@ class Agent(Runnable[DepsT, OutputT]):
             usage_limits=self.usage_limits,
             retry=self.retry,
             history_tokens=self.history_tokens,
+            tool_result_chars=self.tool_result_chars,
+            session_summary=self.session_summary,
             pre_hooks=tuple(self.pre_hooks),
             post_hooks=tuple(self.post_hooks),
             paused_runs=self._paused_runs(),
@@ -247,6 +258,19 @@ class Agent(Runnable[DepsT, OutputT]):
         if model is None:
             self._cache.plan = built
         return built
+
+    def _plan_learners(self, model: ChatModel | str | None) -> tuple[Learner, ...]:
+        """`learners()` plus the session summary's updater when `session_summary` is set."""
+        from covey.core.summaries import check_tool_result_chars, summary_learners
+
+        check_tool_result_chars(self.tool_result_chars, "Agent")
+        return summary_learners(
+            self.learners(),
+            self.session_summary,
+            lambda: self.resolved_model(model),
+            history_tokens=self.history_tokens,
+            tool_result_chars=self.tool_result_chars,
+        )
 
     def _context_knowledge(self) -> KnowledgePlan | None:
         knowledge = self.knowledge_plan()

@@ -18,7 +18,7 @@ from covey.spec import (
     UserPart,
 )
 
-__all__ = ["estimate_tokens", "repair_history", "trim_to_budget"]
+__all__ = ["estimate_tokens", "repair_history", "trim_counted", "trim_to_budget"]
 
 Message = ModelRequest | ModelResponse
 _CHARS_PER_TOKEN = 4
@@ -67,6 +67,22 @@ def trim_to_budget(messages: Sequence[Message], budget: int | None) -> list[Mess
         if _starts_turn(messages[index]):
             cut = index
     return list(messages[cut:])
+
+
+def trim_counted(messages: Sequence[Message], tokens: Sequence[int], budget: int | None) -> int:
+    """Where `trim_to_budget` would cut `messages`, given each one's estimate in `tokens`
+    (so a caller that already estimated them does not again): the index of the first kept."""
+    if budget is None:
+        return 0
+    total = 0
+    cut = len(messages)
+    for index in range(len(messages) - 1, -1, -1):
+        total += tokens[index]
+        if total > budget:
+            break
+        if _starts_turn(messages[index]):
+            cut = index
+    return cut
 
 
 def repair_history(messages: Sequence[Message]) -> list[Message]:

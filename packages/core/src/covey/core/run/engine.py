@@ -24,6 +24,7 @@ from covey.core.run.persistence import Persistence
 from covey.core.run.plan import Hook, RunPlan
 from covey.core.run.state import MISSING, Cancelled, Pause, RunState
 from covey.core.run.tool_step import resume_pending
+from covey.core.summaries import HISTORY_KEY, summary_section
 from covey.core.tool_calls import ToolEntry, collect_tools
 from covey.spec import (
     ErrorInfo,
@@ -72,6 +73,7 @@ class RunEngine:
         "settings",
         "state",
         "stream",
+        "summary",
         "system_prompt",
         "tools",
     )
@@ -103,6 +105,8 @@ class RunEngine:
         self.chain = FallbackChain(options.model)
         self.handle: RunHandle | None = None
         self.system_prompt = ""
+        self.summary: str | None = None
+        """The session summary sent with this run's history (`session_summary`)."""
         self.tools: dict[str, ToolEntry] = {}
         self.output: OutputSpec | None = None
         self.output_mode: OutputMode = "text"
@@ -318,15 +322,12 @@ class RunEngine:
                     user_id=self.ctx.user_id,
                     state=dict(self.options.state or {}) if self.resume is None else {},
                 )
-            budget = self.plan.history_tokens
-            # A session this run created has no earlier runs to read.
-            if self.options.message_history is None and budget != 0 and not persist.created:
-                # A child run (a team member) continues its own earlier child runs of the
-                # session; a top-level run, the session's top-level runs.
-                child_of = self.plan.name if self.ctx.parent_run_id is not None else None
-                self.state.history = await persist.load_history(
-                    session_id, budget, child=self.ctx.parent_run_id is not None, agent_id=child_of
+            if self.options.message_history is None:
+                history, info, self.summary = await persist.session_history(
+                    session_id, self.plan, top_level=self.ctx.parent_run_id is None
                 )
+                self.state.history = history
+                self.state.metadata[HISTORY_KEY] = info.to_json()
         if self.options.message_history is not None:
             self.state.history = repair_history(self.options.message_history)
 
@@ -360,6 +361,11 @@ class RunEngine:
                 self.system_prompt = (
                     f"{self.system_prompt}\n\n{known}" if self.system_prompt else known
                 )
+        if self.summary:
+            section = summary_section(self.summary)
+            self.system_prompt = (
+                f"{self.system_prompt}\n\n{section}" if self.system_prompt else section
+            )
         if self.resume is None and self.options.input is not None:
             parts: list[Any] = []
             if self.system_prompt:

@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from covey.core.history import estimate_tokens, repair_history, trim_to_budget
-from covey.spec import ModelRequest, ModelResponse, RunStatus
+from covey.core.history import estimate_tokens, trim_counted
+from covey.core.summaries import Coverage, HistoryInfo, prepared_messages
+from covey.spec import ModelRequest, ModelResponse, RunStatus, ToolReturnPart
 from covey.spec.errors import ConflictError
 from covey.spec.store import Session
 
@@ -29,6 +30,7 @@ def _session_lock(store: Store, tenant_id: str, session_id: str) -> anyio.Lock:
 
 
 if TYPE_CHECKING:
+    from covey.core.run.plan import RunPlan
     from covey.spec import events as ev
     from covey.spec.store import Run, Scope, Store
 
@@ -187,6 +189,34 @@ class Persistence:
 
     # --- history -----------------------------------------------------------------------------------
 
+    async def session_history(
+        self, session_id: str, plan: RunPlan, *, top_level: bool
+    ) -> tuple[list[ModelRequest | ModelResponse], HistoryInfo, str | None]:
+        """The history a run of `plan` is sent, what was sent, and the session summary sent
+        with it (`plan.session_summary`, top-level runs only), from the session read at start.
+
+        A top-level run continues the session's top-level runs after the summary's coverage; a
+        child run (a team member) its own earlier child runs of the session."""
+        coverage = None
+        summary = None
+        if plan.session_summary is not None and top_level:
+            coverage = Coverage.of(self.session)
+            if coverage is not None and self.session is not None:
+                summary = self.session.summary
+        budget = plan.history_tokens
+        # A session this run created has no earlier runs to read.
+        if budget == 0 or self.created:
+            return [], HistoryInfo(summary=coverage), summary
+        history, info = await self.load_history(
+            session_id,
+            budget,
+            child=not top_level,
+            agent_id=None if top_level else plan.name,
+            tool_result_chars=plan.tool_result_chars,
+            coverage=coverage,
+        )
+        return history, info, summary
+
     async def load_history(
         self,
         session_id: str,
@@ -194,34 +224,65 @@ class Persistence:
         *,
         child: bool = False,
         agent_id: str | None = None,
-    ) -> list[ModelRequest | ModelResponse]:
+        tool_result_chars: int | None = None,
+        coverage: Coverage | None = None,
+    ) -> tuple[list[ModelRequest | ModelResponse], HistoryInfo]:
         """The session's earlier finished runs, newest first until `budget` tokens are filled,
-        repaired and trimmed to whole turns, in chronological order.
+        repaired and trimmed to whole turns, in chronological order, with what was sent.
 
         Top-level runs (no `parent_run_id`) only, or with `child`, only the child runs of
-        `agent_id` (a team member's own earlier runs in the session)."""
+        `agent_id` (a team member's own earlier runs in the session). Tool results longer than
+        `tool_result_chars` are cut (the budget counts the cut size); with `coverage` (a
+        session summary's), only the runs after the last covered one are read."""
         assert self.store is not None
-        runs: list[list[ModelRequest | ModelResponse]] = []
+        runs: list[tuple[str, list[ModelRequest | ModelResponse], list[int]]] = []
+        cut_ids: set[tuple[str, str]] = set()  # (run id, tool call id): call ids repeat across runs
         tokens = 0
         cursor: str | None = None
-        while budget is None or tokens <= budget:
+        info = HistoryInfo(summary=coverage)
+        reached = False  # the summary's coverage or the session's first run
+        while not reached and (budget is None or tokens <= budget):
             page = await self.store.list_runs(
                 self.scope, session_id=session_id, cursor=cursor, limit=_HISTORY_PAGE, order="desc"
             )
-            for run in page.items:
+            for index, run in enumerate(page.items):
+                if coverage is not None and (run.created_at, run.id) <= coverage.key:
+                    reached = True
+                    break
                 if run.id == self.run_id or run.status not in _FINISHED:
                     continue
                 if (run.parent_run_id is not None) is not child or (
                     child and run.agent_id != agent_id
                 ):
                     continue
-                messages = repair_history(run.messages)
-                runs.append(messages)
-                tokens += sum(estimate_tokens(m) for m in messages)
+                messages, cut = prepared_messages(run, tool_result_chars)
+                cut_ids.update((run.id, call_id) for call_id in cut)
+                costs = [estimate_tokens(m) for m in messages]
+                runs.append((run.id, messages, costs))
+                tokens += sum(costs)
                 if budget is not None and tokens > budget:
+                    # Older runs left unread (when there are any) are dropped too.
+                    info.more = index + 1 < len(page.items) or page.next_cursor is not None
+                    reached = True
                     break
             cursor = page.next_cursor
             if cursor is None:
-                break
-        earlier = [m for messages in reversed(runs) for m in messages]
-        return trim_to_budget(repair_history(earlier), budget)
+                reached = True
+        # Each run was repaired on its own (it starts with a user turn, its calls answered), so
+        # they join without repairing the whole again.
+        earlier = [m for _, messages, _ in reversed(runs) for m in messages]
+        costs = [c for _, _, run_costs in reversed(runs) for c in run_costs]
+        cut = trim_counted(earlier, costs, budget)
+        sent = earlier[cut:]
+        info.tokens = sum(costs[cut:])
+        kept = {m.run_id for m in sent}
+        info.runs = [run_id for run_id, _, _ in reversed(runs) if run_id in kept]
+        info.dropped = len(runs) - len(info.runs)
+        info.compressed = [
+            p.tool_call_id
+            for m in sent
+            if isinstance(m, ModelRequest)
+            for p in m.parts
+            if isinstance(p, ToolReturnPart) and (m.run_id, p.tool_call_id) in cut_ids
+        ]
+        return sent, info

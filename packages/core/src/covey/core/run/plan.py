@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from covey.core.knowledge import KnowledgePlan
     from covey.core.output import OutputModeChoice, OutputSpec
     from covey.core.retry import RetryPolicy
+    from covey.core.summaries import SessionSummary
     from covey.core.tool_calls import ToolErrorPolicy, ToolHook
     from covey.spec import ChatModel, ModelSettings, RunContext, ToolChoice, Toolset
     from covey.spec.learning import Learner
@@ -100,6 +101,11 @@ class RunPlan:
     usage_limits: UsageLimits = field(default_factory=UsageLimits)
     retry: RetryPolicy | None = None
     history_tokens: int | None = 8000
+    tool_result_chars: int | None = 2000
+    """Earlier runs' tool results longer than this are sent cut, with a marker (`None`: whole)."""
+    session_summary: SessionSummary | None = None
+    """The rolling session summary sent before the runs it does not cover (its updater is one
+    of `learners`)."""
     pre_hooks: Sequence[Hook] = ()
     post_hooks: Sequence[Hook] = ()
     paused_runs: PausedRuns | None = None

@@ -20,6 +20,7 @@ from covey.spec.errors import ConfigurationError
 if TYPE_CHECKING:
     from covey.core.agent import RunHook
     from covey.core.run.plan import PausedRuns, RunPlan
+    from covey.core.summaries import SessionSummary
     from covey.spec.learning import Learner
     from covey.spec.store import Run, Store
 
@@ -94,6 +95,12 @@ class Team(Runnable[DepsT, OutputT]):
     """Where the team run, its member runs, their events and the session are kept."""
     history_tokens: int | None = 8000
     """Token budget of the leader's earlier team runs of the session loaded as history."""
+    tool_result_chars: int | None = 2000
+    """In the leader's history, a tool result (a member's answer, say) longer than this is cut
+    with a marker naming the stored run that holds it whole (`None`: never cut)."""
+    session_summary: SessionSummary | None = None
+    """A rolling summary of the session for the leader (see `Agent.session_summary`); member
+    runs keep their own history rules."""
     hooks: Sequence[ToolHook] = ()
     """Tool middleware around the leader's tool calls (delegations)."""
     pre_hooks: Sequence[RunHook] = ()
@@ -182,16 +189,26 @@ class Team(Runnable[DepsT, OutputT]):
             output = self._cache.output_spec
             if output is None:
                 output = self._cache.output_spec = OutputSpec.build(self.output_type)
+        from covey.core.summaries import check_tool_result_chars, summary_learners
         from covey.spec.learning import learners as checked_learners
 
+        check_tool_result_chars(self.tool_result_chars, "Team")
         learners = checked_learners(self.learning)
+        toolsets = (TeamToolset(self), *(t for x in learners for t in x.toolsets()))
+        learners = summary_learners(
+            learners,
+            self.session_summary,
+            lambda: self.resolved_model(model),
+            history_tokens=self.history_tokens,
+            tool_result_chars=self.tool_result_chars,
+        )
         context = team_context(self)
         if self.additional_context:
             context = f"{self.additional_context}\n\n{context}"
         built = RunPlan(
             name=self.name,
             model=self.resolved_model(model),
-            toolsets=(TeamToolset(self), *(t for x in learners for t in x.toolsets())),
+            toolsets=toolsets,
             learners=learners,
             output=output,
             output_mode=self.output_mode,
@@ -212,6 +229,8 @@ class Team(Runnable[DepsT, OutputT]):
             usage_limits=self.usage_limits,
             retry=self.retry,
             history_tokens=self.history_tokens,
+            tool_result_chars=self.tool_result_chars,
+            session_summary=self.session_summary,
             pre_hooks=tuple(self.pre_hooks),
             post_hooks=tuple(self.post_hooks),
             paused_runs=self._paused_runs(),
