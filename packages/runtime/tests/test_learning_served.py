@@ -20,7 +20,7 @@ import pytest
 from runtime_helpers import read_sse
 from test_auth import ALL, SECRET, bearer, token
 
-from covey.core import Agent, wait_for_learning
+from covey.core import Agent, Workflow, wait_for_learning
 from covey.core.testing import AgentInfo, FunctionModel
 from covey.learn import MemoryManager
 from covey.runtime import Registry, open_store
@@ -85,7 +85,7 @@ class Served:
         # No store=: a served agent runs on the runtime's store, and so does its learner.
         manager = MemoryManager(FunctionModel(self.memory))
         assistant = Agent(name="assistant", model=FunctionModel(self.chat), learning=manager)
-        return Registry([assistant])
+        return Registry([assistant, Workflow(name="ask", steps=[assistant], learning=manager)])
 
     def settle(self) -> int:
         """Wait for the background learning of the server's loop (the memory model's work)."""
@@ -115,9 +115,13 @@ def _run(api: httpx.Client, text: str, headers: dict[str, str]) -> dict[str, Any
 
 
 def _event_types(api: httpx.Client, run_id: str, headers: dict[str, str]) -> list[str]:
-    with api.stream("GET", f"/v1/runs/{run_id}/events", headers=headers) as response:
+    """The run's stored log, over SSE. The servers here poll the store every 10 s: a follower
+    that waited for another final event after the learning ones would time out."""
+    with api.stream("GET", f"/v1/runs/{run_id}/events", headers=headers, timeout=5) as response:
         assert response.status_code == 200, response.read()
-        return [e.event or "" for e in read_sse(response.iter_lines())]
+        events = list(read_sse(response.iter_lines()))
+    # A workflow's stream carries its steps' runs too: keep the run's own events.
+    return [e.event or "" for e in events if e.data["run_id"] == run_id]
 
 
 @pytest.fixture
@@ -130,9 +134,7 @@ def test_a_served_agent_learns_about_its_user_after_answering(serve: Any, sqlite
     gate = threading.Event()
     served = Served(gate)
     _, api = serve(
-        store=open_store(sqlite_url),
-        registry=served.registry(),
-        **JWT,
+        store=open_store(sqlite_url), registry=served.registry(), poll_interval=10, **JWT
     )
     # The SSE client gets its whole stream while the memory model is still held.
     with api.stream(
@@ -238,3 +240,22 @@ def test_learning_cut_off_at_shutdown_leaves_a_trace(serve: Any, sqlite_url: str
     last = _read(sqlite_url, log)[-1]
     assert (last.type, last.learner, last.error) == ("learning.failed", "memory", "Cancelled")
     assert _read(sqlite_url, _memories) == []
+
+
+def test_a_served_workflow_learns_and_its_log_ends(serve: Any, sqlite_url: str) -> None:
+    served = Served()
+    _, api = serve(
+        store=open_store(sqlite_url), registry=served.registry(), poll_interval=10, **JWT
+    )
+    response = api.post("/v1/workflows/ask/runs", json={"input": "I live in Lyon"}, headers=ALICE)
+    assert response.status_code == 200, response.text
+    run = response.json()
+    assert run["status"] == "completed"
+    assert served.settle() == 0
+    # The step's agent and the workflow each learned from their own run (2 memory calls).
+    assert served.memory_calls == 2
+    log = _event_types(api, run["run_id"], ALICE)
+    assert log[-3:] == ["run.completed", "learning.changed", "learning.completed"]
+    runs = {m["metadata"]["run_id"] for m in api.get("/v1/memories", headers=ALICE).json()["items"]}
+    assert run["run_id"] in runs
+    assert api.get("/v1/memories", headers=BOB).json()["items"] == []
