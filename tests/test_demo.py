@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import httpx
 import pytest
@@ -167,3 +168,41 @@ def test_the_demo_serves_its_docs_knowledge_base_ingested_at_startup(
     ).json()["items"]
     assert hits, "a search of an ingested docs base finds passages"
     assert {h["name"] for h in hits} <= set(done) | {p.name for p in (REPO / "docs").glob("*.md")}
+
+
+@pytest.mark.slow
+def test_the_demo_assistant_learns_about_its_user_in_a_chat(tmp_path: Path) -> None:
+    """Fails if the demo assistant does not learn (offline, in demo mode): after a `covey chat`
+    as a user, `covey memories ls` shows what the user said about themselves, for them only."""
+    import subprocess
+    import sys
+
+    config = str(REPO / "apps/server/covey.toml")
+    env = clean_env(COVEY_STORE=f"sqlite:///{tmp_path / 'covey.db'}")
+    cli = [sys.executable, "-m", "covey.runtime.cli"]
+    chat = subprocess.run(
+        [*cli, "chat", "assistant", "--config", config, "--user", "ann"],
+        input="I live in Lyon\nWhat is the weather?\n\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert chat.returncode == 0, chat.stderr
+
+    def memories(*who: str) -> str:
+        listing = subprocess.run(
+            [*cli, "memories", "ls", "--config", config, *who],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=True,
+        )
+        return listing.stdout
+
+    mine = memories("--user", "ann")
+    assert "The user said: I live in Lyon" in mine
+    assert "weather" not in mine  # a question says nothing about the user
+    assert memories("--user", "bob").strip() == "No memories."

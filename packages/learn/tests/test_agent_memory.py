@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from covey.core import Agent, RunStatus, wait_for_learning
 from covey.core.testing import AgentInfo, FunctionModel
 from covey.learn import MemoryManager
@@ -93,3 +95,31 @@ async def test_agentic_mode_gives_the_agent_memory_tools(store: Store) -> None:
     agent = Agent(model=_chat_model([]), learning=manager)
     names = {t.name for ts in agent.toolsets() for t in await ts.list_tools(None)}  # type: ignore[arg-type]
     assert {"remember", "forget"} <= names
+
+
+async def test_a_manager_without_a_store_uses_each_runs_store(store: Store) -> None:
+    memory_model = OpsModel(_ops)
+    manager = MemoryManager(memory_model.model, background=False)
+    seen: list[str] = []
+    agent = Agent(model=_chat_model(seen), learning=manager)
+    await agent.run("I live in Lyon", user_id="ann", store=store)
+    [stored] = (await store.list_memories(Scope(user_id="ann"))).items
+    assert stored.memory == "The user lives in Lyon."
+    await agent.run("Where should I eat?", user_id="ann", store=store)
+    assert "The user lives in Lyon." in seen[-1]
+    # A run without any store learns nothing and says why; the run itself completes.
+    events = [e async for e in agent.run_stream("I live in Lyon", user_id="ann")]
+    assert events[-1].type == "run.completed"
+    [failed] = [e for e in events if isinstance(e, ev.LearningFailed)]
+    assert failed.error.startswith("NoStore")
+    assert memory_model.calls == 2
+
+
+def test_a_manager_without_a_store_refuses_direct_use_and_agentic_mode() -> None:
+    from covey.spec.errors import ConfigurationError
+
+    manager = MemoryManager(OpsModel(_ops).model)
+    with pytest.raises(ConfigurationError, match="no store"):
+        _ = manager.store
+    with pytest.raises(ConfigurationError, match="needs store="):
+        MemoryManager(OpsModel(_ops).model, mode="agentic")

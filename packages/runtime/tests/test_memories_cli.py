@@ -76,3 +76,47 @@ def test_memories_from_the_command_line_and_over_http(tmp_path: Path, serve: Any
     assert [m["memory"] for m in api.get("/v1/memories", headers=alice).json()["items"]] == [
         "Lives in Lyon"
     ]
+
+
+AGENTS = """
+from covey.core import Agent
+from covey.core.testing import FunctionModel
+from covey.learn import MemoryManager
+from covey.runtime import Registry
+from covey.spec import ModelResponse, SystemPart, TextPart, ToolCallPart
+
+
+def memory(messages, info):
+    said = messages[-1].parts[-1].content
+    ops = [{"op": "none"}]
+    if "User: I live in Lyon" in said:
+        ops = [{"op": "create", "memory": "The user lives in Lyon", "topics": ["home"]}]
+    return ModelResponse(parts=[ToolCallPart(
+        tool_name=info.output_tools[0].name, args={"operations": ops}, tool_call_id="m")])
+
+
+def chat(messages, info):
+    known = [p.content for m in messages for p in m.parts if isinstance(p, SystemPart)]
+    return ModelResponse(parts=[TextPart(content=" ".join(known) or "nothing known")])
+
+
+registry = Registry([Agent(name="assistant", model=FunctionModel(chat),
+                           learning=MemoryManager(FunctionModel(memory)))])
+"""
+
+
+def test_covey_run_as_a_user_learns_before_it_exits(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "learning_agents.py").write_text(AGENTS)
+    (project / "covey.toml").write_text(
+        'agents = "learning_agents:registry"\nstore = "sqlite:///covey.db"\n'
+    )
+    taught = covey(project, "run", "assistant", "I live in Lyon", "--user", "ann")
+    assert taught.returncode == 0, taught.stderr
+    listed = covey(project, "memories", "ls", "--user", "ann", "--json")
+    [memory] = json.loads(listed.stdout)
+    assert memory["memory"] == "The user lives in Lyon"
+    bad = covey(project, "run", "assistant", "hi", "--user", "a\nb")
+    assert bad.returncode == 2
+    assert "--tenant/--user" in bad.stderr

@@ -8,6 +8,12 @@ a `search_knowledge` tool, and the passages it used in the run's references);
 `/v1/knowledge/docs/...` serves it. The assistant also has the calculator toolkit
 (`tools=[..., "calculator"]`, the covey-tools-calculator plugin by reference).
 
+The assistant learns about its users (`learning=MemoryManager(...)`, covey-learn): after each
+run with a user it keeps short facts in the runtime's store, recalls them into later runs, and
+`covey memories ls` / `GET /v1/memories` show them. Its memory model is the demo's model; in demo
+mode a scripted one that keeps what the user says about themselves ("I ...", "My ..."). Runs
+need a user to learn: `covey chat assistant --user me` (with `auth = "none"` HTTP runs have none).
+
 The model is `$COVEY_DEMO_MODEL` when set (any model string, e.g. `ollama:llama3.2`), else the
 first provider whose API key is set (by model string, so only that provider's package is
 needed), else `TestModel` for every agent, and the registry's notice says so.
@@ -22,12 +28,13 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from covey.core import Agent, Step, StepInput, Team, Workflow
-from covey.core.testing import TestModel
+from covey.core.testing import AgentInfo, FunctionModel, TestModel
 from covey.knowledge import Knowledge
+from covey.learn import MemoryManager
 from covey.runtime import Registry
-from covey.spec import tool
+from covey.spec import ModelRequest, ModelResponse, ToolCallPart, UserPart, tool
 
-__all__ = ["MODEL_ENV", "Forecast", "build", "knowledge_base", "registry"]
+__all__ = ["MODEL_ENV", "Forecast", "build", "knowledge_base", "memory", "registry"]
 
 MODEL_ENV = "COVEY_DEMO_MODEL"
 """The environment variable naming the demo's model, e.g. `openai:gpt-4.1-mini`."""
@@ -111,6 +118,43 @@ def headline(step: StepInput) -> str:
     return f"Forecast: {forecast}"
 
 
+_ABOUT_THEMSELVES = ("i ", "i'm ", "i am ", "my ")
+
+
+def remember_what_users_say(
+    messages: list[ModelRequest | ModelResponse], info: AgentInfo
+) -> ModelResponse:
+    """Demo mode's memory model, scripted like `TestModel`: each line the user wrote about
+    themselves ("I ...", "My ...") becomes a memory; nothing else is kept."""
+    prompt = "\n".join(
+        str(part.content)
+        for message in messages
+        if isinstance(message, ModelRequest)
+        for part in message.parts
+        if isinstance(part, UserPart)
+    )
+    said = [line[6:].strip() for line in prompt.splitlines() if line.startswith("User: ")]
+    facts = [
+        line for line in said if line.lower().startswith(_ABOUT_THEMSELVES) and len(line) < 300
+    ]
+    operations: list[dict[str, Any]] = [
+        {"op": "create", "memory": f"The user said: {fact}", "topics": ["demo"]}
+        for fact in facts[-3:]
+    ] or [{"op": "none"}]
+    call = ToolCallPart(
+        tool_name=info.output_tools[0].name,
+        args={"operations": operations},
+        tool_call_id="remember",
+    )
+    return ModelResponse(parts=[call])
+
+
+def memory(model: Any) -> MemoryManager:
+    """The assistant's memory: the demo's model, else the scripted one. No `store=`: it keeps
+    memories in the store of each run (the runtime's, or the CLI's)."""
+    return MemoryManager(model or FunctionModel(remember_what_users_say))
+
+
 def build() -> Registry:
     """The demo registry, its model chosen from the environment now.
 
@@ -129,6 +173,7 @@ def build() -> Registry:
         tools=[get_weather, current_time, "calculator"],
         knowledge=docs,
         knowledge_results=3,
+        learning=memory(model),
     )
     forecaster = Agent(
         name="forecaster",

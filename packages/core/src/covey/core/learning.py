@@ -54,13 +54,17 @@ def pending_learning() -> int:
 
 
 async def wait_for_learning(within: float | None = None) -> int:
-    """Wait until this process's background learning is done, at most `within` seconds.
+    """Wait until the background learning of this event loop is done, at most `within` seconds.
+
+    Only tasks of the running loop are waited for: a server running in a thread of its own
+    (each with its own loop) drains its own learning, not another loop's.
 
     Returns:
         How many learning tasks were still running after `within` seconds (they are cancelled, each
         leaving a `learning.failed` event saying so); 0 when all finished.
     """
-    tasks = [task for task in _PENDING if not task.done()]
+    loop = asyncio.get_running_loop()
+    tasks = [task for task in _PENDING if not task.done() and task.get_loop() is loop]
     if not tasks:
         return 0
     _, running = await asyncio.wait(tasks, timeout=within)

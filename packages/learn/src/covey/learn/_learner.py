@@ -22,10 +22,23 @@ if TYPE_CHECKING:
 logger = logging.getLogger("covey.learn")
 
 
+def bound(manager: MemoryManager, run: LearningRun) -> MemoryManager | None:
+    """The manager on its own store, else on the run's (`None` when neither has one)."""
+    if manager.has_store:
+        return manager
+    if run.store is None:
+        return None
+    return manager.with_store(run.store)
+
+
 async def memory_context(manager: MemoryManager, run: LearningRun, query: str) -> str:
-    """The user's memories most relevant to `query`, rendered ("" without a user)."""
+    """The user's memories most relevant to `query`, rendered ("" without a user or a store)."""
     if manager.context_tokens == 0 or run.scope.user_id is None:
         return ""
+    found_manager = bound(manager, run)
+    if found_manager is None:
+        return ""
+    manager = found_manager
     try:
         found = await manager.recall(run.scope, query, budget_tokens=manager.context_tokens)
     except Exception as exc:
@@ -43,6 +56,10 @@ async def memory_learn(
     user, or in agentic mode)."""
     if manager.mode != "always" or run.scope.user_id is None or not result.messages:
         return LearnReport()
+    found_manager = bound(manager, run)
+    if found_manager is None:
+        return LearnReport(error="NoStore: the MemoryManager has no store= and the run has none")
+    manager = found_manager
     update = await manager.update(run.scope, result.messages, run_id=run.run_id)
     return report_of(update, run.scope.user_id)
 

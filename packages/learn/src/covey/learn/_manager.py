@@ -59,7 +59,9 @@ class MemoryManager:
     Args:
         model: The memory model: a `ChatModel` or a `"provider:model"` string. A small, cheap
             model is enough.
-        store: Where memories (and the daily call counter) live.
+        store: Where memories (and the daily call counter) live. As an agent's learner it may
+            be left out: each run then uses the run's store (`Agent(store=...)`, `store=` of
+            the run, or the runtime's store for a served agent). Agentic mode needs it.
         embedder: Adds semantic similarity to `recall`; keyword and recency only without it.
         max_memories_per_user: New memories are refused (reported in `skipped`) once the user
             has this many; nothing is evicted behind the user's back. Updates and deletes still
@@ -89,7 +91,7 @@ class MemoryManager:
         self,
         model: ChatModel | str,
         *,
-        store: Store,
+        store: Store | None = None,
         embedder: Embedder | None = None,
         max_memories_per_user: int = 200,
         max_model_calls_per_run: int = 1,
@@ -122,10 +124,14 @@ class MemoryManager:
                 raise ConfigurationError(
                     f"{name} is at most {MAX_PAGE_SIZE} (one store page), got {limits[name]}"
                 )
+        if mode == "agentic" and store is None:
+            raise ConfigurationError(
+                "MemoryManager(mode='agentic') needs store=: its memory tools are built once"
+            )
         if half_life_days <= 0 or timeout_per_call <= 0:
             raise ConfigurationError("half_life_days and timeout_per_call must be positive")
         self.model = resolve_model(model)
-        self.store = store
+        self._store = store
         self.embedder = embedder
         self.max_memories_per_user = max_memories_per_user
         self.max_model_calls_per_run = max_model_calls_per_run
@@ -142,7 +148,35 @@ class MemoryManager:
         self._tools: tuple[Toolset, ...] | None = None
 
     def __repr__(self) -> str:
-        return f"MemoryManager(model={self.model!r}, store={type(self.store).__name__})"
+        return f"MemoryManager(model={self.model!r}, store={type(self._store).__name__})"
+
+    @property
+    def store(self) -> Store:
+        """Where the memories live.
+
+        Raises:
+            ConfigurationError: the manager was built without `store=` and is used outside a
+                run (as a learner, it uses the run's store).
+        """
+        if self._store is None:
+            raise ConfigurationError(
+                "This MemoryManager has no store: pass store=, or use it as an agent's learner "
+                "(each run then uses the run's store)"
+            )
+        return self._store
+
+    @property
+    def has_store(self) -> bool:
+        """Whether `store=` was given (otherwise a learner uses each run's store)."""
+        return self._store is not None
+
+    def with_store(self, store: Store) -> MemoryManager:
+        """This manager, with the same settings and caches, on `store`."""
+        import copy
+
+        clone = copy.copy(self)
+        clone._store = store
+        return clone
 
     # --- as a learner (covey.spec.learning.Learner) -----------------------------------------
 

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio
 from litestar import Litestar, Request
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
@@ -101,6 +102,25 @@ def _provide_state(state: State) -> RuntimeState:
 
 def _provide_principal(request: Request[Any, Any, Any]) -> Principal:
     return principal_of(request)
+
+
+async def drain_learning(grace: float) -> int:
+    """Let this server's background learning finish, at most `grace` seconds (at shutdown,
+    after the runs drained and before the store closes); returns how many were cut off.
+
+    Learning cut off leaves `learning.failed` ("Cancelled") in its run's log: nothing is lost
+    without a trace.
+    """
+    from covey.core.learning import pending_learning, wait_for_learning
+
+    cut = 0
+    with anyio.CancelScope(shield=True):
+        if pending_learning():
+            log.info("waiting up to %ss for background learning", grace)
+        cut = await wait_for_learning(within=grace)
+    if cut:
+        log.warning("cancelled %d background learning task(s) still running at shutdown", cut)
+    return cut
 
 
 def create_app(
@@ -198,8 +218,11 @@ def create_app(
             ):
                 yield
         finally:
-            if owns_store:
-                await the_store.close()
+            try:
+                await drain_learning(settings.learning_grace)
+            finally:
+                if owns_store:
+                    await the_store.close()
 
     security: list[dict[str, list[str]]] | None = None
     components = Components()

@@ -2,8 +2,8 @@
 
 ```text
 covey serve [--config covey.toml] [--host 127.0.0.1] [--port 8000] [--workers N]
-covey run ID "prompt" [--session ID] [--json]     # ID: an agent's, a team's or a workflow's
-covey chat ID [--session ID]
+covey run ID "prompt" [--session ID] [--user U] [--json]  # ID: an agent's, team's, workflow's
+covey chat ID [--session ID] [--user U]
 covey plugins [--json]
 covey migrate
 covey knowledge ingest KB PATH... | search KB "query" [-k N --mode M --json] | ls KB
@@ -12,7 +12,9 @@ covey new tool-package NAME [--into DIR]          # a covey-tools-NAME package f
 ```
 
 Every command reads `covey.toml` (`--config`, else `$COVEY_CONFIG`, else `./covey.toml`) and
-`COVEY_*` variables.
+`COVEY_*` variables. `--user` (and `--tenant`) run as that user: what the agent learns about
+its user (`learning=`) needs one; before exiting, `run` and `chat` wait up to `learning_grace`
+seconds for the learning still running.
 """
 
 from __future__ import annotations
@@ -85,12 +87,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("agent", metavar="ID", help="the agent's, team's or workflow's name")
     run.add_argument("prompt", help="what to ask")
     run.add_argument("--session", metavar="ID", help="continue this session")
+    _user_options(run)
     run.add_argument("--json", action="store_true", help="print the run as JSON")
 
     chat = commands.add_parser("chat", help="talk to an agent, team or workflow in the terminal")
     config_option(chat)
     chat.add_argument("agent", metavar="ID", help="the agent's, team's or workflow's name")
     chat.add_argument("--session", metavar="ID", help="continue this session")
+    _user_options(chat)
 
     plugins = commands.add_parser("plugins", help="list installed plugins")
     plugins.add_argument("--json", action="store_true", help="print as JSON")
@@ -110,6 +114,33 @@ def _parser() -> argparse.ArgumentParser:
 
     add_new_parser(commands)
     return parser
+
+
+def _user_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--user", help="run as this user (what the agent learns is about them; default: none)"
+    )
+    parser.add_argument("--tenant", default="default", help="the user's tenant (default: default)")
+
+
+def _who(args: argparse.Namespace) -> dict[str, Any]:
+    """`user_id` and `tenant_id` of a run from `--user` and `--tenant`, checked."""
+    from covey.spec.errors import InvalidInputError
+    from covey.spec.store import Scope
+
+    try:
+        Scope(args.tenant, args.user)
+    except InvalidInputError as exc:
+        raise ConfigurationError(f"--tenant/--user: {exc}") from None
+    return {"user_id": args.user, "tenant_id": args.tenant}
+
+
+async def _learned(settings: RuntimeSettings) -> None:
+    """Wait for the background learning of the runs of this command (`learning_grace`)."""
+    from covey.core.learning import pending_learning, wait_for_learning
+
+    if pending_learning():
+        await wait_for_learning(within=settings.learning_grace)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -135,9 +166,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "migrate":
             return anyio.run(_migrate, settings)
         if args.command == "run":
-            return anyio.run(_run, settings, args.agent, args.prompt, args.session, args.json)
+            return anyio.run(
+                _run, settings, args.agent, args.prompt, args.session, args.json, _who(args)
+            )
         if args.command == "chat":
-            return _chat(settings, args.agent, args.session)
+            return _chat(settings, args.agent, args.session, _who(args))
         if args.command == "knowledge":
             from covey.runtime.cli_knowledge import knowledge_command
 
@@ -307,21 +340,28 @@ async def _prepare_store(settings: RuntimeSettings, store: Any) -> None:
 
 
 async def _run(
-    settings: RuntimeSettings, agent_name: str, prompt: str, session: str | None, as_json: bool
+    settings: RuntimeSettings,
+    agent_name: str,
+    prompt: str,
+    session: str | None,
+    as_json: bool,
+    who: dict[str, Any],
 ) -> int:
     from covey.runtime.dto import RunOut
 
     agent, store = _setup(settings, agent_name)
     async with store:
         await _prepare_store(settings, store)
-        if as_json:
-            result = await agent.run(prompt, session_id=session, store=store)
-            print(RunOut.from_result(result).model_dump_json(indent=2))
-            return _exit_status(result)
-        result = await _stream(
-            agent, agent.run_stream(prompt, session_id=session, store=store), sys.stdout
-        )
-        return _print_end(result, sys.stdout)
+        try:
+            if as_json:
+                result = await agent.run(prompt, session_id=session, store=store, **who)
+                print(RunOut.from_result(result).model_dump_json(indent=2))
+                return _exit_status(result)
+            events = agent.run_stream(prompt, session_id=session, store=store, **who)
+            result = await _stream(agent, events, sys.stdout)
+            return _print_end(result, sys.stdout)
+        finally:
+            await _learned(settings)
 
 
 def _ask(question: str) -> str | None:
@@ -374,9 +414,9 @@ def _decisions(result: Any) -> tuple[dict[str, Any], dict[str, dict[str, Any]]] 
     return approvals, inputs
 
 
-async def _say(agent: Any, line: str, session_id: str, store: Any) -> Any:
+async def _say(agent: Any, line: str, session_id: str, store: Any, who: dict[str, Any]) -> Any:
     return await _stream(
-        agent, agent.run_stream(line, session_id=session_id, store=store), sys.stdout
+        agent, agent.run_stream(line, session_id=session_id, store=store, **who), sys.stdout
     )
 
 
@@ -386,8 +426,9 @@ async def _decide(
     approvals: dict[str, Any],
     inputs: dict[str, dict[str, Any]],
     store: Any,
+    who: dict[str, Any],
 ) -> Any:
-    events = agent.resume_stream(run_id, approvals=approvals, inputs=inputs, store=store)
+    events = agent.resume_stream(run_id, approvals=approvals, inputs=inputs, store=store, **who)
     return await _stream(agent, events, sys.stdout)
 
 
@@ -412,10 +453,11 @@ def _loop_thread() -> Generator[BlockingPortal]:
         yield portal
 
 
-def _chat(settings: RuntimeSettings, agent_name: str, session: str | None) -> int:
+def _chat(
+    settings: RuntimeSettings, agent_name: str, session: str | None, who: dict[str, Any]
+) -> int:
     """The conversation: the terminal is read in the main thread, the agent runs on an event
     loop in another, so Ctrl-C stops a prompt or an answer at once."""
-    from covey.spec import RunStatus
     from covey.spec.store import new_id
 
     agent, store = _setup(settings, agent_name)
@@ -426,23 +468,33 @@ def _chat(settings: RuntimeSettings, agent_name: str, session: str | None) -> in
     )
     with _loop_thread() as portal, portal.wrap_async_context_manager(store):
         _in_loop(portal, lambda: _prepare_store(settings, store))
-        while True:
-            line = _ask("> ")
-            if line is None or not line.strip():
-                return 0
-            try:
-                result = _in_loop(portal, partial(_say, agent, line, session_id, store))
-                while result is not None and result.status is RunStatus.PAUSED:
-                    decided = _decisions(result)
-                    if decided is None:
-                        return EXIT_PAUSED
-                    result = _in_loop(
-                        portal, partial(_decide, agent, result.run_id, *decided, store)
-                    )
-                if result is not None:
-                    _print_end(result, sys.stdout)
-            except CoveyError as exc:
-                print(f"[error] {exc}", file=sys.stderr)
+        status = _converse(portal, agent, session_id, store, who)
+        _in_loop(portal, lambda: _learned(settings))  # not after Ctrl-C: that stops at once
+        return status
+
+
+def _converse(
+    portal: BlockingPortal, agent: Any, session_id: str, store: Any, who: dict[str, Any]
+) -> int:
+    from covey.spec import RunStatus
+
+    while True:
+        line = _ask("> ")
+        if line is None or not line.strip():
+            return 0
+        try:
+            result = _in_loop(portal, partial(_say, agent, line, session_id, store, who))
+            while result is not None and result.status is RunStatus.PAUSED:
+                decided = _decisions(result)
+                if decided is None:
+                    return EXIT_PAUSED
+                result = _in_loop(
+                    portal, partial(_decide, agent, result.run_id, *decided, store, who)
+                )
+            if result is not None:
+                _print_end(result, sys.stdout)
+        except CoveyError as exc:
+            print(f"[error] {exc}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -181,6 +181,10 @@ class RuntimeSettings(BaseSettings):
     """Seconds a run may take before it is cancelled; `None` for no limit."""
     shutdown_grace: float = Field(default=30.0, ge=0)
     """Seconds running runs get to finish on shutdown before they are marked interrupted."""
+    learning_grace: float = Field(default=30.0, ge=0)
+    """Seconds background learning (`Agent(learning=...)` after a run's answer) gets to finish
+    on shutdown, after the runs drained; what is still learning then is cancelled and leaves
+    `learning.failed` ("Cancelled") in its run's log."""
     lease_seconds: float = Field(default=15.0, gt=0, le=3600)
     """A run's lease: its worker renews it every third of this; a running run whose lease has
     not been renewed for this long (its worker crashed) is closed as interrupted."""

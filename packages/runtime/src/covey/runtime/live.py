@@ -9,7 +9,7 @@ earlier events are already in the store.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,10 +19,24 @@ from covey.spec import RunResult
 from covey.spec import events as ev
 from covey.spec.store import Scope
 
-__all__ = ["FINAL_EVENTS", "KEEPALIVE", "LiveRun"]
+__all__ = ["FINAL_EVENTS", "KEEPALIVE", "LiveRun", "ended_after"]
 
 FINAL_EVENTS = (ev.RunCompleted, ev.RunFailed, ev.RunPaused, ev.RunCancelled)
 """The events that end a stretch of a run; each carries the `RunResult`."""
+
+
+def ended_after(events: Sequence[ev.BaseEvent], ended: bool = False) -> bool:
+    """Whether a run's stored log, read through the last of `events`, is at the end of a
+    stretch (`ended`: whether it was before them).
+
+    It is when its last event is a final one, or a `learning.*` event: background learning
+    appends those after the final event (and foreground learning is stored with it), so a
+    reader must not wait for another final event after them.
+    """
+    for event in events:
+        ended = isinstance(event, FINAL_EVENTS) or event.type.startswith("learning.")
+    return ended
+
 
 KEEPALIVE = 15.0
 """Seconds without an event after which followers get `None` (an SSE comment keeps proxies from

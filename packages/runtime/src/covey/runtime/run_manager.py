@@ -29,7 +29,7 @@ import anyio
 from anyio.abc import TaskGroup
 
 from covey.core.cancellation import close_orphaned, lease_lapsed
-from covey.runtime.live import FINAL_EVENTS, KEEPALIVE, LiveRun
+from covey.runtime.live import KEEPALIVE, LiveRun, ended_after
 from covey.runtime.runnables import Runnable
 from covey.spec import RunResult, RunStatus
 from covey.spec import events as ev
@@ -441,6 +441,7 @@ class RunManager:
         a final run event once the run is no longer running (paused runs end the stream too).
         """
         last = after
+        ended = False
         idle_since = time.monotonic()
         while True:
             live = self._live.get(run_id)
@@ -464,11 +465,12 @@ class RunManager:
             for event in events:
                 yield event
                 last = event.seq
+            ended = ended_after(events, ended)
             if len(events) == _PAGE:
                 continue
             if events:
                 idle_since = time.monotonic()
-                if isinstance(events[-1], FINAL_EVENTS):
+                if ended:
                     run = await self.store.get_run(scope, run_id)
                     if run is None or run.status is not RunStatus.RUNNING:
                         return
@@ -477,6 +479,8 @@ class RunManager:
             if run is None:
                 return
             if run.status is not RunStatus.RUNNING:
+                if ended:  # its final event (and the learning after it) was read
+                    return
                 # Final events are flushed right after the final save (and an orphan's closing
                 # events right after it is marked): read until the final event, briefly.
                 async for event in self._rest(scope, run_id, last):
@@ -496,6 +500,6 @@ class RunManager:
             for event in events:
                 yield event
                 after = event.seq
-            if (events and isinstance(events[-1], FINAL_EVENTS)) or time.monotonic() > give_up:
+            if ended_after(events) or time.monotonic() > give_up:
                 return
             await anyio.sleep(self.poll_interval)

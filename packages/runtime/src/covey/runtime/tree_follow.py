@@ -17,7 +17,7 @@ from datetime import datetime
 
 import anyio
 
-from covey.runtime.live import FINAL_EVENTS, KEEPALIVE
+from covey.runtime.live import KEEPALIVE, ended_after
 from covey.runtime.run_manager import RunManager
 from covey.spec import RunStatus
 from covey.spec import events as ev
@@ -68,7 +68,7 @@ class _Children:
             events = await self.store.list_events(self.scope, run_id, after_seq=last)
             if events:
                 self.sent[run_id] = events[-1].seq
-                if isinstance(events[-1], FINAL_EVENTS):
+                if ended_after(events):
                     run = await self.store.get_run(self.scope, run_id)
                     if run is None or run.status is not RunStatus.RUNNING:
                         self.done.add(run_id)
@@ -91,6 +91,7 @@ async def follow_tree(
     last = after
     idle_since = time.monotonic()
     finished_at: float | None = None
+    ended = False
     while True:
         live = manager.get(run_id)
         if live is not None and live.visible_to(scope):
@@ -105,7 +106,8 @@ async def follow_tree(
             yield event
         if own or below:
             idle_since = time.monotonic()
-        if own and isinstance(own[-1], FINAL_EVENTS):
+        ended = ended_after(own, ended)
+        if own and ended:
             run = await store.get_run(scope, run_id)
             if run is None or run.status is not RunStatus.RUNNING:
                 for event in await children.read():  # what the children wrote last
@@ -116,6 +118,10 @@ async def follow_tree(
             if run is None:
                 return
             if run.status is not RunStatus.RUNNING:
+                if ended:  # its final event (and the learning after it) was read
+                    for event in await children.read():
+                        yield event
+                    return
                 # Its final event is flushed right after the final save: wait for it, briefly.
                 finished_at = finished_at or time.monotonic()
                 if time.monotonic() - finished_at > max(2.0, 8 * manager.poll_interval):

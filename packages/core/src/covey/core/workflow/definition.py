@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from covey.core.run.plan import PausedRuns
     from covey.core.workflow.executor import WorkflowRun
     from covey.spec.function_toolset import Tool
+    from covey.spec.learning import Learner
     from covey.spec.store import Store
 
 __all__ = ["Workflow"]
@@ -68,6 +69,12 @@ class Workflow:
     resume_lease: float = 15.0
     """Seconds without a heartbeat after which `resume` takes over a run left `running` (its
     process died): it is closed as interrupted, then resumed."""
+    learning: Learner | Sequence[Learner] | None = None
+    """What the workflow learns from its runs (`covey.learn.MemoryManager`,
+    `covey.learn.LearningMachine`, any `covey.spec.learning.Learner`): each completed run is
+    shown to them as its input and final output. They only learn (a workflow has no system
+    prompt or model of its own); agents inside steps learn through their own `learning=`."""
+    _learners: tuple[Learner, ...] = field(init=False, repr=False, compare=False)
     _nodes: tuple[Node, ...] = field(init=False, repr=False, compare=False)
     _cache: _WorkflowCache = field(
         default_factory=_WorkflowCache, init=False, repr=False, compare=False
@@ -79,6 +86,9 @@ class Workflow:
         if not self.steps:
             raise ConfigurationError(f"Workflow {self.name!r} has no steps: pass steps=[...]")
         object.__setattr__(self, "_nodes", compile_steps(self.name, list(self.steps)))
+        from covey.spec.learning import learners
+
+        object.__setattr__(self, "_learners", learners(self.learning))
 
     # --- definition ------------------------------------------------------------------------------
 
@@ -143,6 +153,7 @@ class Workflow:
             stream=stream if stream_model is None else stream_model,
             metadata=dict(options.get("metadata") or {}),
             forward=stream,
+            learners=self._learners,
         )
         return WorkflowRun(self.name, self._nodes, built, self._paused_runs())
 
@@ -168,7 +179,7 @@ class Workflow:
         """`run` for code without an event loop. Raises `RuntimeError` inside a running loop."""
         _refuse_inside_loop("run_sync")
         runner = self._runner("run_sync", input, options, stream=False)
-        return anyio.run(_last_result, runner.events())
+        return anyio.run(_last_result_and_learning, runner.events())
 
     async def _resumer(
         self,
@@ -225,6 +236,7 @@ class Workflow:
             stream=stream,
             metadata={k: v for k, v in run.metadata.items() if k not in reserved},
             forward=forward,
+            learners=self._learners,
         )
         return WorkflowRun(self.name, self._nodes, options, self._paused_runs(), resume)
 
@@ -435,6 +447,15 @@ async def _last_result(events: AsyncIterator[ev.BaseEvent]) -> RunResult[Any]:
     if isinstance(last, _FINAL):
         result = last.result
     assert result is not None, "a workflow run always ends with its final run event"
+    return result
+
+
+async def _last_result_and_learning(events: AsyncIterator[ev.BaseEvent]) -> RunResult[Any]:
+    """`_last_result`, then the run's background learning (the loop closes when this returns)."""
+    from covey.core.learning import wait_for_learning
+
+    result = await _last_result(events)
+    await wait_for_learning()
     return result
 
 

@@ -25,6 +25,7 @@ from covey.spec.store import Run, Scope
 if TYPE_CHECKING:
     from covey.core.run.plan import PausedRuns
     from covey.core.workflow.durability import ResumeState
+    from covey.spec.learning import Learner, LearningRun
     from covey.spec.store import Store
 
 __all__ = ["Frame", "Out", "Paused", "StepError", "WorkflowOptions", "WorkflowRun", "jsonable"]
@@ -82,6 +83,8 @@ class WorkflowOptions:
     metadata: dict[str, Any] = field(default_factory=dict[str, Any])
     forward: bool = True
     """Pass child runs' events on (`run_stream`); `run` reads only the workflow's own."""
+    learners: tuple[Learner, ...] = ()
+    """`Workflow(learning=...)`: they learn from the run when it completed."""
 
 
 @dataclass(slots=True, eq=False)
@@ -355,10 +358,37 @@ class WorkflowRun:
             except Exception as exc:
                 status, error = RunStatus.FAILED, exc
         result = self._result(status, error)
+        background: list[Learner] = []
+        shown = result
+        if self.options.learners and result.status is RunStatus.COMPLETED:
+            from covey.core.workflow.learning import learn_after
+
+            learned, background, shown = await learn_after(
+                self.options.learners, self.learning_run(), result, input_value, self.emit
+            )
+            for event in learned:
+                yield event
         final = self.emit(_FINAL[result.status], result=result)
         with anyio.CancelScope(shield=True):
             await self._finish(result)
+        if background:
+            from covey.core.workflow.learning import start_after
+
+            start_after(background, self.learning_run(), shown, self.seq)
         yield final
+
+    def learning_run(self) -> LearningRun:
+        """This workflow run as its learners see it."""
+        from covey.core.workflow.learning import learning_run
+
+        return learning_run(
+            scope=self.persist.scope,
+            run_id=self.ctx.run_id,
+            session_id=self.ctx.session_id,
+            name=self.name,
+            parent_run_id=self.ctx.parent_run_id,
+            store=self.persist.store,
+        )
 
     def _run_started(self, input_value: Any) -> ev.BaseEvent:
         return self.emit(
