@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from covey.core import Agent
 from covey.core.testing import AgentInfo
 from covey.learn import LearningMachine
 from covey.spec import events as ev
+from covey.spec.errors import ConfigurationError
 from covey.spec.store import Scope, Store
 
 from .machine_helpers import ChatModel, LearnModel
@@ -86,3 +89,22 @@ async def test_learned_knowledge_tools_and_forget_user(store: Store) -> None:
 
     await machine.forget_user(ann)
     assert (await store.list_learnings(ann, "knowledge")).items == []
+
+
+async def test_a_machine_without_a_store_uses_each_runs_store(store: Store) -> None:
+    learner = LearnModel(_decide)
+    machine = LearningMachine(
+        learner.model, user_memory=None, entity_memory="always", background=False
+    )
+    agent = Agent(model=ChatModel().model, learning=machine, store=store)
+    await agent.run("Acme renews every March.", user_id="ann", tenant_id="t1")
+    rows = (await store.list_learnings(Scope("t1"), "entities")).items
+    assert [r.content for r in rows] == ["Renews its contract every March"]
+    loose = Agent(model=ChatModel().model, learning=machine)
+    events = [e async for e in loose.run_stream("Acme renews", user_id="ann", tenant_id="t1")]
+    [failed] = [e for e in events if isinstance(e, ev.LearningFailed)]
+    assert failed.error.startswith("NoStore")
+    with pytest.raises(ConfigurationError, match="need store="):
+        LearningMachine(learner.model, user_memory="agentic")
+    with pytest.raises(ConfigurationError, match="has no store"):
+        await machine.forget_user(Scope("t1", "ann"))

@@ -70,7 +70,9 @@ class LearningMachine:
 
     Args:
         model: The extraction model: a `ChatModel` or a `"provider:model"` string (a small one).
-        store: Where everything learned lives (and the daily call counter).
+        store: Where everything learned lives (and the daily call counter). Optional when every
+            store is in `always` mode: as an agent's learner the machine then uses each run's
+            store (a served agent's is the runtime's).
         user_profile: A mode or a `UserProfile`; `None` leaves it out.
         user_memory: A mode or a `UserMemory`.
         session_context: A mode or a `SessionContext`.
@@ -100,7 +102,7 @@ class LearningMachine:
         self,
         model: ChatModel | str,
         *,
-        store: Store,
+        store: Store | None = None,
         user_profile: Mode | UserProfile | None = "always",
         user_memory: Mode | UserMemory | None = "always",
         session_context: Mode | SessionContext | None = None,
@@ -133,7 +135,7 @@ class LearningMachine:
         if timeout_per_call <= 0:
             raise ConfigurationError("timeout_per_call must be positive")
         self.model = resolve_model(model)
-        self.store = store
+        self._store = store
         self._background = background
         self.context_tokens = context_tokens
         self.max_model_calls_per_run = max_model_calls_per_run
@@ -163,6 +165,11 @@ class LearningMachine:
         self._models: dict[tuple[str, ...], type[BaseModel]] = {}
         self._recorded: OrderedDict[str, list[LearningChange]] = OrderedDict()
         tooled = [s for s in self.stores if s.mode != "always"]
+        if tooled and store is None:
+            raise ConfigurationError(
+                "LearningMachine: agentic and propose stores "
+                f"({', '.join(s.kind for s in tooled)}) need store=...: their tools are built once"
+            )
         self._toolsets: tuple[Toolset, ...] = (
             (LearningToolset(tooled, self.store, self._record),) if tooled else ()
         )
@@ -183,6 +190,17 @@ class LearningMachine:
         """Whether `learn` runs after the run's final event."""
         return self._background
 
+    @property
+    def store(self) -> Store:
+        """The machine's own store (`ConfigurationError` when built without one: as a learner
+        it then uses each run's store)."""
+        if self._store is None:
+            raise ConfigurationError(
+                "LearningMachine has no store: pass store=... (as an agent's learner it uses "
+                "the run's store; forget_user and direct use need one)"
+            )
+        return self._store
+
     def toolsets(self) -> Sequence[Toolset]:
         """The `learning` toolset of the agentic and propose stores (none when all are
         `always`)."""
@@ -194,6 +212,8 @@ class LearningMachine:
         if self.context_tokens == 0 or not stores:
             return ""
         ctx = self._context(run)
+        if ctx is None:
+            return ""
         budget = self.context_tokens // len(stores)
         sections: list[str] = []
         for store in stores:
@@ -221,8 +241,12 @@ class LearningMachine:
         stores = [s for s in self._serving(run) if s.mode == "always"]
         if not stores or not result.messages:
             return report
+        ctx = self._context(run)
+        if ctx is None:
+            report.error = "NoStore: the learning machine and the run have no store"
+            return report
         try:
-            await self._extract(self._context(run), stores, result, report)
+            await self._extract(ctx, stores, result, report)
         except Exception as exc:
             report.error = error_text(exc)
             logger.warning(
@@ -299,10 +323,15 @@ class LearningMachine:
             and not (s.needs_session and run.session_id is None)
         ]
 
-    def _context(self, run: LearningRun) -> StoreContext:
+    def _context(self, run: LearningRun) -> StoreContext | None:
+        """The run as the stores see it, on the machine's store or else the run's (`None`
+        when neither has one)."""
+        store = self._store or run.store
+        if store is None:
+            return None
         return StoreContext(
             scope=run.scope,
-            store=self.store,
+            store=store,
             run_id=run.run_id,
             session_id=run.session_id,
             agent_name=run.agent_name,
@@ -371,7 +400,7 @@ class LearningMachine:
             await ask(
                 self.model,
                 request,
-                store=self.store,
+                store=ctx.store,
                 scope=ctx.scope,
                 run_id=ctx.run_id,
                 asked=asked,
