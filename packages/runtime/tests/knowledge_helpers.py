@@ -28,7 +28,7 @@ RW = "knowledge:read knowledge:write"
 def token(sub: str, tenant: str, scope: str = RW) -> dict[str, str]:
     """`Authorization` header of a user of `tenant` holding `scope`."""
     now = int(time.time())
-    claims = {"sub": sub, "tenant": tenant, "scope": scope, "exp": now + 600, "iat": now}
+    claims = {"sub": sub, "tenant": tenant, "scope": scope, "exp": now + 3600, "iat": now}
     return {"Authorization": f"Bearer {jwt.encode(claims, SECRET, algorithm='HS256')}"}
 
 

@@ -30,7 +30,9 @@ def token(
     **claims: Any,
 ) -> str:
     now = int(time.time())
-    payload: dict[str, Any] = {"sub": sub, "scope": scope, "exp": now + 300, "iat": now}
+    # An hour: test modules build their tokens at collection, and the whole suite may run well
+    # past five minutes before a module's tests do.
+    payload: dict[str, Any] = {"sub": sub, "scope": scope, "exp": now + 3600, "iat": now}
     if tenant is not None:
         payload["tenant"] = tenant
     payload.update(claims)

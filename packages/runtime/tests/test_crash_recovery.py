@@ -48,7 +48,7 @@ the cancel below finds the orphan still running."""
 
 def _alice() -> dict[str, str]:
     now = int(time.time())
-    claims = {"sub": "alice", "tenant": TENANT, "scope": " ".join(SCOPES[:-1]), "exp": now + 600}
+    claims = {"sub": "alice", "tenant": TENANT, "scope": " ".join(SCOPES[:-1]), "exp": now + 3600}
     return {"Authorization": "Bearer " + jwt.encode(claims, SECRET, algorithm="HS256")}
 
 
