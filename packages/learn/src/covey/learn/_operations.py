@@ -43,11 +43,24 @@ Topic = Annotated[
 Topics = Annotated[list[Topic], Field(max_length=MAX_TOPICS)]
 
 
-class _Op(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+def _op_required(schema: dict[str, Any]) -> None:
+    # `op` has a default so code can build an operation without it, but the schema a model sees
+    # requires it: grammar-constrained decoders (llama.cpp, vLLM) otherwise leave it out, and an
+    # operation without its tag cannot be told apart.
+    required: list[str] = schema.setdefault("required", [])
+    if "op" in schema.get("properties", {}) and "op" not in required:
+        required.insert(0, "op")
 
 
-class CreateMemory(_Op):
+class Operation(BaseModel):
+    """Base of the operations a learning model sends: unknown fields refused, `op` required in
+    the JSON schema."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_op_required)
+
+
+
+class CreateMemory(Operation):
     """Remember a new fact about the user."""
 
     op: Literal["create"] = "create"
@@ -55,7 +68,7 @@ class CreateMemory(_Op):
     topics: Topics = Field(default_factory=list[str])
 
 
-class UpdateMemory(_Op):
+class UpdateMemory(Operation):
     """Replace one of the user's memories (by its id) with a corrected or extended fact."""
 
     op: Literal["update"] = "update"
@@ -64,14 +77,14 @@ class UpdateMemory(_Op):
     topics: Topics | None = None
 
 
-class DeleteMemory(_Op):
+class DeleteMemory(Operation):
     """Forget one of the user's memories (by its id): it is wrong or the user asked."""
 
     op: Literal["delete"] = "delete"
     id: str = Field(min_length=1, max_length=255)
 
 
-class NoChange(_Op):
+class NoChange(Operation):
     """Nothing in the exchange is worth remembering."""
 
     op: Literal["none"] = "none"

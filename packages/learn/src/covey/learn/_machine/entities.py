@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
+from pydantic import Field, StringConstraints, TypeAdapter, ValidationError
 
 from covey.learn._machine._shared import (
     DATA_NOTE,
@@ -40,6 +40,7 @@ from covey.learn._machine._shared import (
     store_context,
 )
 from covey.learn._machine.base import Applied, LearningStore, Mode, Recorder, StoreContext
+from covey.learn._operations import Operation
 from covey.learn._recall import estimate_tokens, terms
 from covey.learn._secrets import looks_like_secret
 from covey.spec.context import RunContext
@@ -79,11 +80,7 @@ FactText = Annotated[
 FactId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
 
 
-class _Op(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class AddEntityFact(_Op):
+class AddEntityFact(Operation):
     """Add a fact about an entity (created when its name is new)."""
 
     op: Literal["add"] = "add"
@@ -95,7 +92,7 @@ class AddEntityFact(_Op):
     """One lasting fact about the entity, e.g. "Renews its contract every March"."""
 
 
-class UpdateEntityFact(_Op):
+class UpdateEntityFact(Operation):
     """Replace a known fact (by its id) with a corrected one."""
 
     op: Literal["update"] = "update"
@@ -103,7 +100,7 @@ class UpdateEntityFact(_Op):
     fact: FactText
 
 
-class RemoveEntityFact(_Op):
+class RemoveEntityFact(Operation):
     """Remove a known fact (by its id): it is wrong or no longer true."""
 
     op: Literal["remove"] = "remove"
@@ -316,7 +313,7 @@ class EntityMemory(LearningStore):
         entities = await self._load(ctx.store, ctx.scope)
         for item in items:
             try:
-                op = item if isinstance(item, _Op) else _OPERATION.validate_python(item)
+                op = item if isinstance(item, Operation) else _OPERATION.validate_python(item)
             except ValidationError:
                 applied.skipped.append("entities: an operation was malformed")
                 continue

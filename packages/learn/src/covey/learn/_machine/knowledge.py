@@ -25,7 +25,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
+from pydantic import Field, StringConstraints, TypeAdapter, ValidationError
 
 from covey.learn._machine._shared import (
     DATA_NOTE,
@@ -37,7 +37,7 @@ from covey.learn._machine._shared import (
     store_context,
 )
 from covey.learn._machine.base import Applied, LearningStore, Mode, Recorder, StoreContext
-from covey.learn._operations import Topics
+from covey.learn._operations import Operation, Topics
 from covey.learn._recall import estimate_tokens, terms
 from covey.learn._secrets import looks_like_secret
 from covey.spec.context import RunContext
@@ -122,11 +122,7 @@ InsightText = Annotated[
 ]
 
 
-class _Op(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class SaveInsight(_Op):
+class SaveInsight(Operation):
     """Keep a general insight that will help future conversations."""
 
     op: Literal["add"] = "add"
@@ -134,7 +130,7 @@ class SaveInsight(_Op):
     topics: Topics = Field(default_factory=list[str])
 
 
-class RemoveInsight(_Op):
+class RemoveInsight(Operation):
     """Remove a current insight (by its id) that proved wrong."""
 
     op: Literal["remove"] = "remove"
@@ -345,7 +341,7 @@ class LearnedKnowledge(LearningStore):
             items = items[:MAX_OPERATIONS]
         for item in items:
             try:
-                op = item if isinstance(item, _Op) else _OPERATION.validate_python(item)
+                op = item if isinstance(item, Operation) else _OPERATION.validate_python(item)
             except ValidationError:
                 applied.skipped.append("knowledge: an operation was malformed")
                 continue
