@@ -59,7 +59,6 @@ class Operation(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra=_op_required)
 
 
-
 class CreateMemory(Operation):
     """Remember a new fact about the user."""
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from covey.learn._machine.common import error, invalid, tool_scope
 from covey.learn._operations import CreateMemory, UpdateMemory
 from covey.learn._recall import VectorCache, rank, within_budget
 from covey.learn._secrets import looks_like_secret
@@ -19,7 +20,7 @@ from covey.spec.context import RunContext
 from covey.spec.embeddings import Embedder
 from covey.spec.errors import ConfigurationError, InvalidInputError
 from covey.spec.function_toolset import FunctionToolset, Tool
-from covey.spec.store import MAX_PAGE_SIZE, Memory, Scope, Store, check_id, utc_now
+from covey.spec.store import MAX_PAGE_SIZE, Memory, Store, check_id, utc_now
 from covey.spec.tools import ToolDefinition, ToolResult, Toolset
 
 __all__ = ["MemoryToolset"]
@@ -34,22 +35,6 @@ _SECRET = (
     "Not saved: the memory looks like a secret (a key, a password or a card number). "
     "Never store credentials; tell the user to keep them elsewhere."
 )
-
-
-def _scope(ctx: RunContext[Any]) -> Scope | None:
-    if ctx.user_id is None:
-        return None
-    return Scope(ctx.tenant_id or "default", ctx.user_id)
-
-
-def _error(message: str) -> ToolResult:
-    return ToolResult(content=message, is_error=True)
-
-
-def _invalid(exc: ValidationError) -> ToolResult:
-    first = exc.errors(include_url=False, include_input=False)[0]
-    field = ".".join(str(x) for x in first["loc"]) or "argument"
-    return _error(f"Invalid {field}: {first['msg']}. Fix it and call again.")
 
 
 def _view(memory: Memory) -> dict[str, Any]:
@@ -130,18 +115,18 @@ class MemoryToolset(Toolset):
             memory: One short fact in the third person, e.g. "The user is vegetarian".
             topics: A few lowercase topics, e.g. ["food", "diet"].
         """
-        scope = _scope(ctx)
+        scope = tool_scope(ctx)
         if scope is None:
-            return _error(_NO_USER)
+            return error(_NO_USER)
         try:
             op = CreateMemory(memory=memory, topics=topics or [])
         except ValidationError as exc:
-            return _invalid(exc)
+            return invalid(exc)
         if looks_like_secret(op.memory):
-            return _error(_SECRET)
+            return error(_SECRET)
         page = await self.store.list_memories(scope, limit=self.max_memories_per_user)
         if len(page.items) >= self.max_memories_per_user:
-            return _error(
+            return error(
                 f"The user already has {self.max_memories_per_user} memories, the limit. "
                 "Update or forget one first."
             )
@@ -166,21 +151,21 @@ class MemoryToolset(Toolset):
             memory: The new text of the memory.
             topics: New topics; the old ones are kept when omitted.
         """
-        scope = _scope(ctx)
+        scope = tool_scope(ctx)
         if scope is None:
-            return _error(_NO_USER)
+            return error(_NO_USER)
         try:
             op = UpdateMemory(id=id, memory=memory, topics=topics)
             check_id(op.id, "id")
         except ValidationError as exc:
-            return _invalid(exc)
+            return invalid(exc)
         except InvalidInputError as exc:
-            return _error(f"{exc}. Use an id that recall_memories returned.")
+            return error(f"{exc}. Use an id that recall_memories returned.")
         if looks_like_secret(op.memory):
-            return _error(_SECRET)
+            return error(_SECRET)
         existing = await self.store.get_memory(scope, op.id)
         if existing is None:
-            return _error(f"No memory of this user has id {op.id[:80]!r}. Call recall_memories.")
+            return error(f"No memory of this user has id {op.id[:80]!r}. Call recall_memories.")
         history = [*existing.metadata.get("history", []), ctx.run_id][-20:]
         stored = await self.store.update_memory(
             scope,
@@ -202,15 +187,15 @@ class MemoryToolset(Toolset):
         Args:
             id: The memory's id, as `recall_memories` returned it.
         """
-        scope = _scope(ctx)
+        scope = tool_scope(ctx)
         if scope is None:
-            return _error(_NO_USER)
+            return error(_NO_USER)
         try:
             check_id(id, "id")
         except InvalidInputError as exc:
-            return _error(f"{exc}. Use an id that recall_memories returned.")
+            return error(f"{exc}. Use an id that recall_memories returned.")
         if await self.store.get_memory(scope, id) is None:
-            return _error(f"No memory of this user has id {id[:80]!r}. Call recall_memories.")
+            return error(f"No memory of this user has id {id[:80]!r}. Call recall_memories.")
         await self.store.delete_memory(scope, id)
         return ToolResult(content={"forgotten": id})
 
@@ -220,9 +205,9 @@ class MemoryToolset(Toolset):
         Args:
             query: What you want to know, e.g. "food preferences"; empty for the most recent.
         """
-        scope = _scope(ctx)
+        scope = tool_scope(ctx)
         if scope is None:
-            return _error(_NO_USER)
+            return error(_NO_USER)
         page = await self.store.list_memories(scope, limit=self.max_memories_per_user)
         now: datetime = utc_now()
         ranked = await rank(
