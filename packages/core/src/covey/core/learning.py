@@ -197,6 +197,10 @@ def start_background_learning(
 
 
 async def _keep(run: LearningRun, events: Sequence[ev.BaseEvent]) -> None:
+    from covey.core.observe import notify
+
+    for event in events:
+        notify(event, run.scope)
     if run.store is None or not events:
         return
     try:

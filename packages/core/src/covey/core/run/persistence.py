@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from covey.core.history import estimate_tokens, trim_counted
+from covey.core.observe import _OBSERVERS, notify  # pyright: ignore[reportPrivateUsage]
 from covey.core.summaries import Coverage, HistoryInfo, prepared_messages
 from covey.spec import ModelRequest, ModelResponse, RunStatus, ToolReturnPart
 from covey.spec.errors import ConflictError
@@ -64,9 +65,11 @@ class Persistence:
     # --- events and the run record ---------------------------------------------------------------
 
     def add(self, event: ev.BaseEvent) -> None:
-        """Buffer an event for the next flush."""
+        """Buffer an event for the next flush, and show it to the run observers."""
         if self.store is not None:
             self.pending.append(event)
+        if _OBSERVERS:
+            notify(event, self.scope)
 
     async def flush(self) -> None:
         """Append the buffered events to the run's log."""
