@@ -20,6 +20,7 @@ from covey.runtime.auth import Principal, TokenVerifier
 from covey.runtime.config import RuntimeSettings, load_settings
 from covey.runtime.controllers import (
     AgentController,
+    AguiController,
     HealthController,
     LearningController,
     MemoryController,
@@ -248,6 +249,7 @@ def create_app(
             LearningController,
             PluginController,
             MetricsController,
+            AguiController,
             agent_socket,
             team_socket,
             workflow_socket,
