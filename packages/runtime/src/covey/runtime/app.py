@@ -39,6 +39,7 @@ from covey.runtime.controllers import (
 from covey.runtime.guards import auth_middleware, principal_of
 from covey.runtime.json_body import JsonRequest
 from covey.runtime.knowledge import KnowledgeService
+from covey.runtime.mcp_http import McpEndpoint, mcp_running
 from covey.runtime.problems import exception_handlers
 from covey.runtime.registry import Registry, load_registry
 from covey.runtime.run_manager import RunManager
@@ -186,6 +187,7 @@ def create_app(
         verifier=verifier,
         knowledge=knowledge,
     )
+    mcp = McpEndpoint.for_app(runtime)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncGenerator[None]:
@@ -216,6 +218,7 @@ def create_app(
                 held_toolsets([*registry, *registry.items("team")]),
                 manager.running(),
                 knowledge.running(),
+                mcp_running(mcp),
             ):
                 yield
         finally:
@@ -253,6 +256,7 @@ def create_app(
             agent_socket,
             team_socket,
             workflow_socket,
+            *([mcp.route()] if mcp is not None else []),
         ],
         dependencies={
             "runtime": Provide(_provide_state, sync_to_thread=False),
