@@ -1,0 +1,146 @@
+"""The AG-UI endpoint driven by the official AG-UI client, `@ag-ui/client`'s `HttpAgent` (npm),
+over real HTTP: the client verifies the stream as it applies it (event order, ids, messages
+and tool calls opened and closed) and builds its messages and state from it.
+
+The client (`agui_client/package.json` + `package-lock.json`) is installed by `npm ci` into
+`agui_client/.cache/<hash of the lock>/` the first time, like covey-tools-mcp's reference
+servers; without node and npm the test is skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from runtime_helpers import ThreadServer
+from test_agui import _registry
+
+from covey.runtime import RuntimeSettings, create_app
+
+CLIENT = Path(__file__).resolve().parent / "agui_client"
+
+
+def _install() -> Path:
+    lock = (CLIENT / "package-lock.json").read_bytes()
+    target = CLIENT / ".cache" / hashlib.sha256(lock).hexdigest()[:16]
+    if not (target / "node_modules" / ".package-lock.json").is_file():
+        npm = shutil.which("npm")
+        if npm is None or shutil.which("node") is None:
+            pytest.skip("node and npm are needed for the official AG-UI client")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix="npm-", dir=target.parent))
+        for name in ("package.json", "package-lock.json"):
+            shutil.copy(CLIENT / name, staging / name)
+        subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=staging,
+            check=True,
+            timeout=600,
+        )
+        try:
+            staging.rename(target)
+        except OSError:  # another process finished first
+            shutil.rmtree(staging, ignore_errors=True)
+    # ESM resolves packages next to the script, so the script runs from the install folder.
+    shutil.copy(CLIENT / "client.mjs", target / "client.mjs")
+    return target / "client.mjs"
+
+
+@pytest.fixture(scope="module")
+def client_script() -> Path:
+    return _install()
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[ThreadServer]:
+    app = create_app(RuntimeSettings(store="memory://"), registry=_registry())
+    running = ThreadServer(app).start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def _drive(script: Path, **spec: Any) -> dict[str, Any]:
+    node = shutil.which("node")
+    assert node is not None
+    done = subprocess.run(
+        [node, str(script), json.dumps(spec)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_the_official_client_reads_a_run_with_tools_and_state(
+    server: ThreadServer, client_script: Path
+) -> None:
+    out = _drive(
+        client_script,
+        url=f"{server.url}/v1/agui/agents/shop",
+        threadId="js-thread",
+        state={"cart": ["eggs"]},
+        inputs=["buy milk", "and bread"],
+    )
+    first, second = out["runs"]
+    for run in (first, second):
+        assert run["error"] is None, run
+        assert run["outcome"] == "success"
+        assert run["result"] == "Your cart is ready."
+        assert run["events"][0] == "RUN_STARTED"
+        assert run["events"][-1] == "RUN_FINISHED"
+    # The client applied the state snapshots: the session's cart, kept across its two runs.
+    assert out["state"]["cart"][0] == "eggs"
+    assert len(out["state"]["cart"]) == 3
+    # And built its messages from the stream: the assistant's tool call, the tool's result and
+    # the answer, after each user message.
+    roles = [m["role"] for m in out["messages"]]
+    assert roles.count("user") == 2
+    assert roles.count("tool") == 2
+    calls = [m for m in out["messages"] if m["role"] == "assistant" and m.get("toolCalls")]
+    assert [c["toolCalls"][0]["function"]["name"] for c in calls] == ["add_item", "add_item"]
+    tool_results = [m for m in out["messages"] if m["role"] == "tool"]
+    assert tool_results[0]["toolCallId"] == calls[0]["toolCalls"][0]["id"]
+    answers = [
+        m["content"] for m in out["messages"] if m["role"] == "assistant" and m.get("content")
+    ]
+    assert answers == ["Your cart is ready.", "Your cart is ready."]
+
+
+def test_the_official_client_reads_an_interrupt(server: ThreadServer, client_script: Path) -> None:
+    out = _drive(
+        client_script,
+        url=f"{server.url}/v1/agui/agents/danger",
+        threadId="js-danger",
+        inputs=["clean up"],
+    )
+    (run,) = out["runs"]
+    assert run["error"] is None, run
+    assert run["outcome"] == "interrupt"
+    (interrupt,) = run["interrupts"]
+    assert interrupt["reason"] == "approval"
+    assert interrupt["toolCallId"]
+
+
+def test_the_official_client_sees_a_refused_input(
+    server: ThreadServer, client_script: Path
+) -> None:
+    out = _drive(
+        client_script,
+        url=f"{server.url}/v1/agui/agents/nobody",
+        threadId="js-missing",
+        inputs=["hello"],
+    )
+    (run,) = out["runs"]
+    assert run["error"] is not None
+    assert "404" in run["error"]
