@@ -144,3 +144,74 @@ def test_the_official_client_sees_a_refused_input(
     (run,) = out["runs"]
     assert run["error"] is not None
     assert "404" in run["error"]
+
+
+@pytest.fixture(scope="module")
+def composites_server() -> Iterator[ThreadServer]:
+    from runtime_teams import build
+
+    app = create_app(RuntimeSettings(store="memory://"), registry=build())
+    running = ThreadServer(app).start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def test_the_official_client_reads_a_workflow_with_parallel_steps(
+    composites_server: ThreadServer, client_script: Path
+) -> None:
+    out = _drive(
+        client_script,
+        url=f"{composites_server.url}/v1/agui/workflows/pipeline",
+        threadId="js-pipeline",
+        inputs=["a poem"],
+    )
+    (run,) = out["runs"]
+    assert run["error"] is None, run
+    assert run["outcome"] == "success"
+    assert str(run["result"]).startswith("published: ")
+    events = run["events"]
+    assert events.count("STEP_STARTED") == events.count("STEP_FINISHED") >= 4
+    # The step agents' answers arrive as assistant messages (the parallel branch's too).
+    texts = [m["content"] for m in out["messages"] if m["role"] == "assistant"]
+    assert any(t.startswith("draft of") for t in texts)
+    assert any(t.startswith("critique of") for t in texts)
+
+
+def test_the_official_client_reads_a_team_and_its_members(
+    composites_server: ThreadServer, client_script: Path
+) -> None:
+    out = _drive(
+        client_script,
+        url=f"{composites_server.url}/v1/agui/teams/desk",
+        threadId="js-desk",
+        inputs=["a poem"],
+    )
+    (run,) = out["runs"]
+    assert run["error"] is None, run
+    assert run["outcome"] == "success"
+    calls = [
+        call["function"]["name"]
+        for m in out["messages"]
+        if m["role"] == "assistant"
+        for call in m.get("toolCalls") or []
+    ]
+    assert "delegate_task" in calls
+    texts = [m["content"] for m in out["messages"] if m["role"] == "assistant" and m.get("content")]
+    assert any(t.startswith("draft of") for t in texts)  # a member's answer
+
+
+def test_the_official_client_reads_a_team_members_pause(
+    composites_server: ThreadServer, client_script: Path
+) -> None:
+    out = _drive(
+        client_script,
+        url=f"{composites_server.url}/v1/agui/teams/hitl",
+        threadId="js-hitl",
+        inputs=["/tmp/x"],
+    )
+    (run,) = out["runs"]
+    assert run["error"] is None, run
+    assert run["outcome"] == "interrupt"
+    assert [i["reason"] for i in run["interrupts"]] == ["approval"]

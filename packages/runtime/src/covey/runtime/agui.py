@@ -89,10 +89,12 @@ class AguiTranslator:
     thread_id: str
     run_id: str
     _covey_run: str | None = None
-    _message: str | None = None
-    _reasoning: str | None = None
+    # What is open, per Covey run: a team's members and a workflow's parallel branches run at
+    # once, and each run's text and tool calls must stay apart.
+    _message: dict[str, str] = field(default_factory=dict[str, str])
+    _reasoning: dict[str, str] = field(default_factory=dict[str, str])
     _calls_by_part: dict[tuple[str, int], str] = field(default_factory=dict[tuple[str, int], str])
-    _open_calls: list[str] = field(default_factory=list[str])
+    _open_calls: dict[str, list[str]] = field(default_factory=dict[str, list[str]])
     _announced: set[str] = field(default_factory=set[str])
     _step_text: set[str] = field(default_factory=set[str])
     _counter: int = 0
@@ -116,33 +118,36 @@ class AguiTranslator:
         self._counter += 1
         return f"{run_id}:{kind}:{self._counter}"
 
-    def _close_text(self) -> list[AguiEvent]:
+    def _close_text(self, run: str) -> list[AguiEvent]:
         from ag_ui.core import TextMessageEndEvent
 
-        if self._message is None:
-            return []
-        message, self._message = self._message, None
-        return [TextMessageEndEvent(message_id=message)]
+        message = self._message.pop(run, None)
+        return [] if message is None else [TextMessageEndEvent(message_id=message)]
 
-    def _close_reasoning(self) -> list[AguiEvent]:
+    def _close_reasoning(self, run: str) -> list[AguiEvent]:
         from ag_ui.core import ReasoningEndEvent, ReasoningMessageEndEvent
 
-        if self._reasoning is None:
+        message = self._reasoning.pop(run, None)
+        if message is None:
             return []
-        message, self._reasoning = self._reasoning, None
         return [ReasoningMessageEndEvent(message_id=message), ReasoningEndEvent(message_id=message)]
 
-    def _close_calls(self) -> list[AguiEvent]:
+    def _close_calls(self, run: str) -> list[AguiEvent]:
         from ag_ui.core import ToolCallEndEvent
 
-        out: list[AguiEvent] = [ToolCallEndEvent(tool_call_id=c) for c in self._open_calls]
-        self._open_calls.clear()
-        self._calls_by_part.clear()
-        return out
+        calls = self._open_calls.pop(run, [])
+        for key in [k for k in self._calls_by_part if k[0] == run]:
+            del self._calls_by_part[key]
+        return [ToolCallEndEvent(tool_call_id=c) for c in calls]
 
-    def close_open(self) -> list[AguiEvent]:
-        """Ends every message and tool call still open (a model request ended)."""
-        return [*self._close_reasoning(), *self._close_text(), *self._close_calls()]
+    def close_open(self, run: str) -> list[AguiEvent]:
+        """Ends every message and tool call of `run` still open (a model request ended)."""
+        return [*self._close_reasoning(run), *self._close_text(run), *self._close_calls(run)]
+
+    def close_all(self) -> list[AguiEvent]:
+        """Ends everything still open, of every run (the followed run ended)."""
+        runs = {*self._message, *self._reasoning, *self._open_calls}
+        return [e for run in sorted(runs) for e in self.close_open(run)]
 
     # --- the mapping -------------------------------------------------------------------------------
 
@@ -184,37 +189,39 @@ class AguiTranslator:
                     out.append(StateSnapshotEvent(snapshot=state))
                 return out
             case ev.TextDelta(delta=delta) if delta:
-                out = self._close_reasoning() + self._close_calls()
-                if self._message is None:
-                    self._message = self._next_id("text", event.run_id)
-                    self._step_text.add(event.run_id)
+                run = event.run_id
+                out = self._close_reasoning(run) + self._close_calls(run)
+                message = self._message.get(run)
+                if message is None:
+                    message = self._message[run] = self._next_id("text", run)
+                    self._step_text.add(run)
                     out.append(
                         TextMessageStartEvent(
-                            message_id=self._message, role="assistant", subagent_run_id=sub
+                            message_id=message, role="assistant", subagent_run_id=sub
                         )
                     )
                 out.append(
-                    TextMessageContentEvent(
-                        message_id=self._message, delta=delta, subagent_run_id=sub
-                    )
+                    TextMessageContentEvent(message_id=message, delta=delta, subagent_run_id=sub)
                 )
                 return out
             case ev.ThinkingDelta(delta=delta) if delta:
-                out = self._close_text() + self._close_calls()
-                if self._reasoning is None:
-                    self._reasoning = self._next_id("reasoning", event.run_id)
+                run = event.run_id
+                out = self._close_text(run) + self._close_calls(run)
+                message = self._reasoning.get(run)
+                if message is None:
+                    message = self._reasoning[run] = self._next_id("reasoning", run)
                     out += [
-                        ReasoningStartEvent(message_id=self._reasoning, subagent_run_id=sub),
-                        ReasoningMessageStartEvent(message_id=self._reasoning, subagent_run_id=sub),
+                        ReasoningStartEvent(message_id=message, subagent_run_id=sub),
+                        ReasoningMessageStartEvent(message_id=message, subagent_run_id=sub),
                     ]
                 out.append(
                     ReasoningMessageContentEvent(
-                        message_id=self._reasoning, delta=delta, subagent_run_id=sub
+                        message_id=message, delta=delta, subagent_run_id=sub
                     )
                 )
                 return out
             case ev.ToolCallDelta():
-                out = self._close_reasoning() + self._close_text()
+                out = self._close_reasoning(event.run_id) + self._close_text(event.run_id)
                 key = (event.run_id, event.part_index)
                 call = self._calls_by_part.get(key)
                 if call is None:
@@ -222,7 +229,7 @@ class AguiTranslator:
                         return out  # nothing to name the call by yet
                     call = event.tool_call_id
                     self._calls_by_part[key] = call
-                    self._open_calls.append(call)
+                    self._open_calls.setdefault(event.run_id, []).append(call)
                     self._announced.add(call)
                     out.append(
                         ToolCallStartEvent(
@@ -237,7 +244,7 @@ class AguiTranslator:
                     )
                 return out
             case ev.ModelRequestCompleted():
-                out = self.close_open()
+                out = self.close_open(event.run_id)
                 if event.run_id not in self._step_text and event.response.text():
                     # A model answered without streaming: its text as one message.
                     message = self._next_id("text", event.run_id)
@@ -254,11 +261,11 @@ class AguiTranslator:
                 return out
             case ev.ModelRequestFailed() | ev.ModelRequestCancelled():
                 self._step_text.discard(event.run_id)
-                return self.close_open()
+                return self.close_open(event.run_id)
             case ev.ToolCallStarted() if event.tool_call_id not in self._announced:
                 self._announced.add(event.tool_call_id)
                 return [
-                    *self.close_open(),
+                    *self.close_open(event.run_id),
                     ToolCallStartEvent(
                         tool_call_id=event.tool_call_id,
                         tool_call_name=event.tool_name,
@@ -272,9 +279,9 @@ class AguiTranslator:
                     ToolCallEndEvent(tool_call_id=event.tool_call_id, subagent_run_id=sub),
                 ]
             case ev.ToolCallCompleted():
-                return self._result(event.tool_call_id, _json(event.result), sub)
+                return self._result(event.run_id, event.tool_call_id, _json(event.result), sub)
             case ev.ToolCallFailed():
-                return self._result(event.tool_call_id, f"Error: {event.error}", sub)
+                return self._result(event.run_id, event.tool_call_id, f"Error: {event.error}", sub)
             case ev.StepStarted():
                 return [StepStartedEvent(step_name=event.step_path)]
             case (
@@ -286,7 +293,7 @@ class AguiTranslator:
             ):
                 return [StepFinishedEvent(step_name=event.step_path)]
             case ev.RunCompleted() | ev.RunFailed() | ev.RunPaused() | ev.RunCancelled() if top:
-                return [*self.close_open(), *self._final(event, state)]
+                return [*self.close_all(), *self._final(event, state)]
             case _:
                 return []
 
@@ -295,11 +302,11 @@ class AguiTranslator:
 
         return [TextMessageEndEvent(message_id=message)]
 
-    def _result(self, call: str, content: str, sub: str | None) -> list[AguiEvent]:
+    def _result(self, run: str, call: str, content: str, sub: str | None) -> list[AguiEvent]:
         from ag_ui.core import ToolCallResultEvent
 
         return [
-            *self.close_open(),
+            *self.close_open(run),
             ToolCallResultEvent(
                 message_id=self._next_id("tool", call),
                 tool_call_id=call,
