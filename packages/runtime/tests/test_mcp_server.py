@@ -256,3 +256,31 @@ async def test_stdio_through_covey_mcp_serve(tmp_path: Path) -> None:
         run = await store.get_run(Scope("default", "u1"), result.structured_content["run_id"])
         assert run is not None
         assert run.output == "Your cart is ready."
+
+
+async def test_teams_and_workflows_as_tools() -> None:
+    from runtime_teams import build
+
+    expose = ["team:desk", "workflow:pipeline", "workflow:ordering"]
+    settings = RuntimeSettings(store="memory://", mcp_expose=expose)
+    running = ThreadServer(create_app(settings, registry=build())).start()
+    try:
+        async with _client(running, {}) as client:
+            tools = {t.name: t for t in (await client.list_tools()).tools}
+            assert sorted(tools) == ["desk", "ordering", "pipeline"]
+            assert "anyOf" in tools["ordering"].input_schema["properties"]["input"]
+            desk = await client.call_tool("desk", {"input": "a poem"})
+            assert not desk.is_error, desk
+            assert desk.structured_content["status"] == "completed"
+            pipeline = await client.call_tool("pipeline", {"input": "a poem"})
+            assert pipeline.content[0].text.startswith("published: ")
+            # A workflow whose first step takes a model: a JSON object input.
+            order = await client.call_tool("ordering", {"input": {"item": "tea", "qty": 2}})
+            assert order.content[0].text == "2 x tea = 6"
+            wrong = await client.call_tool("ordering", {"input": {"item": "tea"}})
+            assert wrong.is_error
+            assert await _error_text(client, "desk", {"input": {"a": 1}}) == (
+                "`input` must be a non-empty string"
+            )
+    finally:
+        running.stop()

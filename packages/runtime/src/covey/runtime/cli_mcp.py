@@ -78,7 +78,11 @@ async def mcp_command(settings: RuntimeSettings, args: argparse.Namespace) -> in
     store = open_store(settings.store, base_dir=settings.base_dir)
 
     async def run(
-        kind: Kind, runnable: Runnable, text: str, session: str | None, who: Principal
+        kind: Kind,
+        runnable: Runnable,
+        text: str | dict[str, Any],
+        session: str | None,
+        who: Principal,
     ) -> RunResult[Any]:
         runner: Any = runnable
         return await runner.run(

@@ -21,7 +21,7 @@ from litestar.handlers import ASGIRouteHandler, asgi
 
 from covey.runtime import composites
 from covey.runtime.auth import Principal
-from covey.runtime.dto import RunRequest
+from covey.runtime.dto import RunRequest, WorkflowRunRequest
 from covey.runtime.guards import require_scope
 from covey.runtime.mcp_server import CoveyMcp, parse_exposure
 from covey.runtime.runnables import Kind, Runnable
@@ -68,9 +68,18 @@ class McpEndpoint:
         return cls(runtime) if runtime.settings.mcp_expose else None
 
     async def _run(
-        self, kind: Kind, runnable: Runnable, text: str, session: str | None, who: Principal
+        self,
+        kind: Kind,
+        runnable: Runnable,
+        text: str | dict[str, Any],
+        session: str | None,
+        who: Principal,
     ) -> RunResult[Any]:
-        body = RunRequest(input=text, session_id=session)
+        body = (
+            WorkflowRunRequest(input=text, session_id=session)
+            if kind == "workflow"
+            else RunRequest(input=cast("str", text), session_id=session)
+        )
         if kind == "agent":
             live = self.runtime.start_run(runnable, body, who, deltas=False)  # type: ignore[arg-type]
         else:

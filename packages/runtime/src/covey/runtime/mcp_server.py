@@ -41,8 +41,11 @@ __all__ = ["CoveyMcp", "Exposed", "RunFn", "parse_exposure"]
 
 log = logging.getLogger("covey.runtime.mcp")
 
-RunFn = Callable[[Kind, Runnable, str, "str | None", Principal], Awaitable[RunResult[Any]]]
-"""Runs `runnable` of `kind` with the user's message and session for a caller; its result."""
+RunFn = Callable[
+    [Kind, Runnable, "str | dict[str, Any]", "str | None", Principal], Awaitable[RunResult[Any]]
+]
+"""Runs `runnable` of `kind` with the input (a message; a workflow's may be a JSON object) and
+session for a caller; its result."""
 
 _KINDS: tuple[Kind, ...] = ("agent", "team", "workflow")
 _RUN_SCHEMA: dict[str, Any] = {
@@ -58,6 +61,17 @@ _RUN_SCHEMA: dict[str, Any] = {
     },
     "required": ["input"],
     "additionalProperties": False,
+}
+_WORKFLOW_SCHEMA: dict[str, Any] = {
+    **_RUN_SCHEMA,
+    "properties": {
+        **_RUN_SCHEMA["properties"],
+        "input": {
+            "anyOf": [{"type": "string", "minLength": 1}, {"type": "object", "minProperties": 1}],
+            "description": "The workflow's input: text, or a JSON object for a first step "
+            "that takes one.",
+        },
+    },
 }
 _RUN_OUTPUT_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -220,7 +234,7 @@ class CoveyMcp:
                     mcp_types.Tool(
                         name=item.name,
                         description=item.runnable.description or f"Run the {item.kind} {item.name}",
-                        input_schema=_RUN_SCHEMA,
+                        input_schema=_WORKFLOW_SCHEMA if item.kind == "workflow" else _RUN_SCHEMA,
                         output_schema=_RUN_OUTPUT_SCHEMA,
                     )
                 )
@@ -272,10 +286,12 @@ class CoveyMcp:
     ) -> mcp_types.CallToolResult:
         import mcp_types
 
-        text = args.get("input")
+        text: Any = args.get("input")
         session = args.get("session_id")
         extra = set(args) - {"input", "session_id"}
-        if not isinstance(text, str) or not text.strip():
+        if item.kind == "workflow" and isinstance(text, dict) and text:
+            pass  # a workflow's first step may take a JSON object
+        elif not isinstance(text, str) or not text.strip():
             return _error("`input` must be a non-empty string: the user's message")
         if session is not None and (
             not isinstance(session, str) or not 0 < len(session) <= 255 or not session.isprintable()
@@ -284,7 +300,8 @@ class CoveyMcp:
         if extra:
             return _error(f"Unknown arguments {sorted(extra)}; this tool takes input, session_id")
         assert item.kind is not None
-        result = await self.run(item.kind, item.runnable, text, session, principal)
+        given = cast("str | dict[str, Any]", text)
+        result = await self.run(item.kind, item.runnable, given, session, principal)
         structured = {
             "run_id": result.run_id,
             "session_id": result.session_id,
