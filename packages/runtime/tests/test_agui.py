@@ -276,3 +276,87 @@ def test_another_users_thread_is_not_reachable() -> None:
             )
     finally:
         running.stop()
+
+
+def _paused(server: ThreadServer, thread: str) -> str:
+    events = _stream(server, "/v1/agui/agents/danger", _input("clean up", thread=thread))
+    (interrupt,) = events[-1].outcome.interrupts
+    return interrupt.id
+
+
+def _resume_body(thread: str, *entries: dict[str, Any]) -> dict[str, Any]:
+    return {"threadId": thread, "runId": "client-run-2", "messages": [], "resume": list(entries)}
+
+
+def test_resume_entries_continue_the_paused_run(server: ThreadServer) -> None:
+    interrupt = _paused(server, "t-resume")
+    body = _resume_body(
+        "t-resume", {"interruptId": interrupt, "status": "resolved", "payload": True}
+    )
+    events = _stream(server, "/v1/agui/agents/danger", body)
+    _check_shape(events)
+    result = next(e for e in events if e.type.value == "TOOL_CALL_RESULT")
+    assert result.content.startswith("deleted ")
+    assert events[-1].outcome.type == "success"
+    # The run was claimed: a second decider gets a problem, not a second execution.
+    with httpx.Client(base_url=server.url) as client:
+        again = client.post("/v1/agui/agents/danger", json=body)
+    assert again.status_code == 409
+    assert again.json()["type"] == "urn:covey:problem:run-not-paused"
+
+
+def test_bad_resume_entries_are_refused(server: ThreadServer) -> None:
+    interrupt = _paused(server, "t-bad-resume")
+    run_id, _, _call = interrupt.partition(":")
+    other = _paused(server, "t-other")
+    cases = [
+        (_resume_body("t-bad-resume", {"interruptId": "nocolon", "status": "resolved"}), 400),
+        (
+            _resume_body("t-bad-resume", {"interruptId": f"{run_id}:nope", "status": "resolved"}),
+            400,
+        ),
+        # Another thread's run: not reachable from this thread.
+        (_resume_body("t-bad-resume", {"interruptId": other, "status": "resolved"}), 400),
+        (
+            _resume_body(
+                "t-bad-resume",
+                {"interruptId": interrupt, "status": "resolved"},
+                {"interruptId": other, "status": "resolved"},
+            ),
+            400,
+        ),
+        (_resume_body("t-bad-resume", {"interruptId": "missing:call", "status": "resolved"}), 404),
+    ]
+    with httpx.Client(base_url=server.url) as client:
+        for body, status in cases:
+            response = client.post("/v1/agui/agents/danger", json=body)
+            assert response.status_code == status, (body, response.text)
+    # Nothing was decided: the run still waits.
+    events = _stream(
+        server,
+        "/v1/agui/agents/danger",
+        _resume_body("t-bad-resume", {"interruptId": interrupt, "status": "cancelled"}),
+    )
+    result = next(e for e in events if e.type.value == "TOOL_CALL_RESULT")
+    assert result.content == "The user rejected this tool call."
+
+
+def test_two_deciders_never_both_win(server: ThreadServer) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    interrupt = _paused(server, "t-race")
+    body = _resume_body("t-race", {"interruptId": interrupt, "status": "resolved", "payload": True})
+    barrier = Barrier(2)
+
+    def decide() -> tuple[int, str]:
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            barrier.wait()
+            response = client.post("/v1/agui/agents/danger", json=body)
+            return response.status_code, response.text
+
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(lambda _: decide(), range(2)))
+    assert sorted(status for status, _ in answers) == [200, 409]
+    streamed = next(text for status, text in answers if status == 200)
+    assert streamed.count('"type":"TOOL_CALL_RESULT"') == 1

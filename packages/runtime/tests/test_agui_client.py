@@ -215,3 +215,30 @@ def test_the_official_client_reads_a_team_members_pause(
     assert run["error"] is None, run
     assert run["outcome"] == "interrupt"
     assert [i["reason"] for i in run["interrupts"]] == ["approval"]
+
+
+@pytest.mark.parametrize(
+    ("decide", "answer"),
+    [({"approved": True}, "deleted"), ("cancel", "denied"), ({"approved": "yes"}, "denied")],
+)
+def test_the_official_client_resumes_an_interrupt(
+    server: ThreadServer, client_script: Path, decide: Any, answer: str
+) -> None:
+    out = _drive(
+        client_script,
+        url=f"{server.url}/v1/agui/agents/danger",
+        threadId=f"js-resume-{answer}-{decide!s:.4}",
+        inputs=["clean up"],
+        decide=decide,
+    )
+    paused, resumed = out["runs"]
+    assert paused["outcome"] == "interrupt"
+    assert resumed["error"] is None, resumed
+    assert resumed["outcome"] == "success"
+    results = [m["content"] for m in out["messages"] if m["role"] == "tool"]
+    assert len(results) == 1
+    if answer == "deleted":
+        assert results[0].startswith("deleted ")
+    else:
+        # Only an explicit yes approves; the rejection is the call's result.
+        assert results[0] == "The user rejected this tool call."

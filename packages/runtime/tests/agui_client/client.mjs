@@ -3,7 +3,7 @@
 // as it reads it (event order, ids, open messages and tool calls) and fails the run otherwise.
 //
 // node client.mjs '{"url": "...", "headers": {...}, "threadId": "...", "state": {...},
-//                   "messages": [...], "runs": 1}'
+//                   "inputs": ["..."], "decide": {"approved": true}}'
 import { HttpAgent } from "@ag-ui/client";
 
 const spec = JSON.parse(process.argv[2]);
@@ -15,13 +15,28 @@ const agent = new HttpAgent({
   initialMessages: [],
 });
 
+// `inputs`: user messages, one run each; then, when `decide` is given and the last run ended
+// with interrupts, one more run whose resume entries answer each of them with `decide`.
+const steps = spec.inputs.map((text) => ({ text }));
+if (spec.decide !== undefined) steps.push({ decide: spec.decide });
+
 const runs = [];
-for (const [index, text] of spec.inputs.entries()) {
+let interrupts = [];
+for (const [index, step] of steps.entries()) {
   const seen = { events: [], outcome: null, interrupts: null, error: null, runError: null };
-  agent.addMessage({ id: `user-${index}`, role: "user", content: text });
+  const parameters = { runId: `client-run-${index}` };
+  if (step.text !== undefined) {
+    agent.addMessage({ id: `user-${index}`, role: "user", content: step.text });
+  } else {
+    parameters.resume = interrupts.map((interrupt) => ({
+      interruptId: interrupt.id,
+      status: step.decide === "cancel" ? "cancelled" : "resolved",
+      payload: step.decide === "cancel" ? undefined : step.decide,
+    }));
+  }
   try {
     const result = await agent.runAgent(
-      { runId: `client-run-${index}` },
+      parameters,
       {
         onEvent({ event }) {
           seen.events.push(event.type);
@@ -29,6 +44,7 @@ for (const [index, text] of spec.inputs.entries()) {
         onRunFinishedEvent(params) {
           seen.outcome = params.outcome;
           seen.interrupts = params.interrupts ?? null;
+          interrupts = params.interrupts ?? [];
         },
         onRunErrorEvent({ event }) {
           seen.runError = { message: event.message, code: event.code ?? null };

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from ag_ui.core import BaseEvent as AguiEvent
     from ag_ui.core import RunAgentInput
 
-__all__ = ["AguiTranslator", "agui_input", "encode"]
+__all__ = ["AguiTranslator", "agui_input", "encode", "interrupt_id", "split_interrupt_id"]
 
 _FINAL = (ev.RunCompleted, ev.RunFailed, ev.RunPaused, ev.RunCancelled)
 
@@ -66,6 +66,24 @@ def agui_input(body: RunAgentInput) -> str:
     raise ValueError("the AG-UI input has no user message with text; send the user's message")
 
 
+def interrupt_id(run_id: str, tool_call_id: str) -> str:
+    """The AG-UI interrupt id of a paused run's requirement: `<run id>:<tool call id>`, so a
+    `resume` entry names the run it continues (the front end keeps nothing else)."""
+    return f"{run_id}:{tool_call_id}"
+
+
+def split_interrupt_id(value: str) -> tuple[str, str]:
+    """`(run id, tool call id)` of an interrupt id.
+
+    Raises:
+        ValueError: it is not one this server made.
+    """
+    run_id, sep, call = value.partition(":")
+    if not sep or not run_id or not call:
+        raise ValueError(f"{value!r} is not an interrupt id of this server (RUN_ID:CALL_ID)")
+    return run_id, call
+
+
 def encode(event: AguiEvent) -> bytes:
     """One AG-UI event as an SSE message (camelCase JSON, unset fields left out)."""
     return b"data: %s\n\n" % event.model_dump_json(by_alias=True, exclude_none=True).encode()
@@ -88,6 +106,9 @@ class AguiTranslator:
 
     thread_id: str
     run_id: str
+    rejected: dict[str, str] = field(default_factory=dict[str, str])
+    """Tool calls a resume rejects, with what the model is told: the run emits no event for
+    them, so the stream gives each its `TOOL_CALL_RESULT` when the resumed run starts."""
     _covey_run: str | None = None
     # What is open, per Covey run: a team's members and a workflow's parallel branches run at
     # once, and each run's text and tool calls must stay apart.
@@ -187,6 +208,8 @@ class AguiTranslator:
                 ]
                 if state is not None:
                     out.append(StateSnapshotEvent(snapshot=state))
+                for call, text in self.rejected.items():
+                    out += self._result(event.run_id, call, text, sub)
                 return out
             case ev.TextDelta(delta=delta) if delta:
                 run = event.run_id
@@ -344,7 +367,7 @@ class AguiTranslator:
             case ev.RunPaused(result=result) if result.requirements:
                 interrupts = [
                     Interrupt(
-                        id=r.tool_call_id,
+                        id=interrupt_id(result.run_id, r.tool_call_id),
                         reason=str(r.kind),
                         tool_call_id=r.tool_call_id,
                         message=r.description or f"{r.tool_name} needs {r.kind}",
