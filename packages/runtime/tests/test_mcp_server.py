@@ -126,7 +126,10 @@ async def test_tools_over_streamable_http(server: ThreadServer, mode: str) -> No
         assert (await http.get(f"/v1/runs/{run['run_id']}", headers=other)).status_code == 404
 
 
-async def test_failures_are_error_results(server: ThreadServer) -> None:
+async def test_failures_are_error_results(
+    server: ThreadServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="covey")
     async with _client(server, ALICE) as client:
         retry = await client.call_tool("shop_add_item", {"item": "milk", "count": 0})
         assert retry.is_error
@@ -135,7 +138,9 @@ async def test_failures_are_error_results(server: ThreadServer) -> None:
         assert bad_args.is_error
         crashed = await client.call_tool("shop_crash", {})
         assert crashed.is_error
-        assert "hunter2" not in crashed.content[0].text  # a bug's message stays in the log
+        assert "hunter2" not in crashed.content[0].text  # a bug's message is not sent
+        assert "shop_crash failed with RuntimeError" in caplog.text
+        assert "hunter2" not in caplog.text  # nor logged above debug
         assert await _error_text(client, "shop", {}) == "`input` must be a non-empty string"
         assert "Unknown arguments" in await _error_text(
             client, "shop", {"input": "x", "model": "gpt-5"}

@@ -259,7 +259,10 @@ class CoveyMcp:
         except ConfigurationError as exc:
             return _error(str(exc))
         except Exception as exc:  # a tool's own bug: the caller hears of it, the log has it
-            log.exception("MCP tool %s failed", name)
+            # Its message may carry what it touched (a connection string, a row): the warning
+            # names the type only; the traceback is for debug logging.
+            log.warning("MCP tool %s failed with %s", name, type(exc).__name__)
+            log.debug("MCP tool %s failed", name, exc_info=True)
             return mcp_types.CallToolResult(
                 content=[mcp_types.TextContent(text=f"The tool failed ({type(exc).__name__})")],
                 is_error=True,
