@@ -331,6 +331,9 @@ def test_bad_resume_entries_are_refused(server: ThreadServer) -> None:
         for body, status in cases:
             response = client.post("/v1/agui/agents/danger", json=body)
             assert response.status_code == status, (body, response.text)
+        # The right interrupt, sent to another agent's endpoint.
+        right = _resume_body("t-bad-resume", {"interruptId": interrupt, "status": "resolved"})
+        assert client.post("/v1/agui/agents/shop", json=right).status_code == 400
     # Nothing was decided: the run still waits.
     events = _stream(
         server,

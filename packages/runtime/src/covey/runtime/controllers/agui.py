@@ -89,7 +89,7 @@ def _approved(payload: Any) -> ApprovalDecision:
 
 
 async def _resume(
-    runtime: RuntimeState, principal: Principal, body: Any
+    runtime: RuntimeState, principal: Principal, body: Any, runnable_id: str
 ) -> tuple[str, ResumeRequest]:
     """The paused run AG-UI `resume` entries answer, and the decisions they carry.
 
@@ -110,8 +110,10 @@ async def _resume(
         raise _invalid("resume", "the entries answer the interrupts of more than one run")
     (run_id,) = runs
     run, _ = await runtime.find_run(principal.read_scope, run_id)
-    if run is None or run.session_id != body.thread_id:
-        raise _invalid("resume", f"run {run_id!r} is not a run of thread {body.thread_id!r}")
+    if run is None or run.session_id != body.thread_id or run.agent_id != runnable_id:
+        raise _invalid(
+            "resume", f"run {run_id!r} is not a run of {runnable_id!r} in thread {body.thread_id!r}"
+        )
     if run.status is not RunStatus.PAUSED:
         # Answered before the decisions are read: the interrupts were already decided (the
         # claim in `RuntimeState.resume` is what makes two deciders never both win).
@@ -205,7 +207,7 @@ class AguiController(Controller):
         body, request = _parse(data)
         rejected: dict[str, str] = {}
         if request is None:
-            run_id, decisions = await _resume(runtime, principal, body)
+            run_id, decisions = await _resume(runtime, principal, body, runnable_id)
             live = await runtime.resume(principal, run_id, decisions, deltas=True)
             rejected = _rejections(decisions)
         elif what == "agent":
