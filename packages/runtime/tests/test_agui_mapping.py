@@ -24,7 +24,8 @@ def _feed(events: list[ev.BaseEvent]) -> list[dict[str, Any]]:
     frames = [encode(translator.started())]
     for event in events:
         state = {"k": 1} if translator.wants_state(event) else None
-        frames += [encode(e) for e in translator.translate(event, state)]
+        fast = translator.frames(event, state)
+        frames += fast
     out: list[dict[str, Any]] = []
     for frame in frames:
         assert frame.startswith(b"data: ") and frame.endswith(b"\n\n")
@@ -94,6 +95,20 @@ def test_reasoning_then_text_then_a_failed_model_request() -> None:
     assert args == '{"a": 1}'
     assert out[-1] == {"type": "RUN_ERROR", "message": "down", "code": "ModelHTTPError"}
     assert out[-2]["type"] == "STATE_SNAPSHOT"
+
+
+def test_the_direct_token_frame_is_the_pydantic_one() -> None:
+    """`frames` writes a token of an open message itself: byte for byte what `encode` gives,
+    unicode, quotes and newlines included."""
+    from ag_ui.core import TextMessageContentEvent
+
+    translator = AguiTranslator(thread_id="t", run_id="c")
+    translator.frames(_start())
+    translator.frames(ev.TextDelta(run_id=TOP, delta="first"))
+    for delta in ['"quoted" \\ back', "line\nbreak\ttab", "naïve — 日本 🦜", "\u2028\x00"]:
+        (frame,) = translator.frames(ev.TextDelta(run_id=TOP, delta=delta))
+        message = translator._message[TOP]
+        assert frame == encode(TextMessageContentEvent(message_id=message, delta=delta))
 
 
 def test_two_runs_writing_at_once_stay_apart() -> None:

@@ -89,6 +89,10 @@ def encode(event: AguiEvent) -> bytes:
     return b"data: %s\n\n" % event.model_dump_json(by_alias=True, exclude_none=True).encode()
 
 
+def _dumps(value: str) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
 def _json(value: Any) -> str:
     if isinstance(value, str):
         return value
@@ -171,6 +175,22 @@ class AguiTranslator:
         return [e for run in sorted(runs) for e in self.close_open(run)]
 
     # --- the mapping -------------------------------------------------------------------------------
+
+    def frames(self, event: ev.BaseEvent, state: Any = None) -> list[bytes]:
+        """`translate(event, state)` as SSE frames.
+
+        A token of a message already open (most of a streamed answer) is framed directly:
+        building and dumping the pydantic event cost ~40 µs a token, the direct frame ~3 µs,
+        with the same bytes (a test holds them to it).
+        """
+        if type(event) is ev.TextDelta and event.delta:
+            message = self._message.get(event.run_id)
+            if message is not None:
+                return [
+                    b'data: {"type":"TEXT_MESSAGE_CONTENT","messageId":%s,"delta":%s}\n\n'
+                    % (_dumps(message), _dumps(event.delta))
+                ]
+        return [encode(e) for e in self.translate(event, state)]
 
     def translate(self, event: ev.BaseEvent, state: Any = None) -> list[AguiEvent]:
         """The AG-UI events for one Covey event (often none).

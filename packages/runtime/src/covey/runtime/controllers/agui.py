@@ -168,8 +168,8 @@ async def _frames(
         state = None
         if translator.wants_state(event):
             state = await _session_state(runtime, scope, live.session_id or "")
-        for out in translator.translate(event, state):
-            yield encode(out)
+        for frame in translator.frames(event, state):
+            yield frame
 
 
 class AguiController(Controller):
