@@ -20,6 +20,7 @@ from covey.runtime.auth import Principal, TokenVerifier
 from covey.runtime.config import RuntimeSettings, load_settings
 from covey.runtime.controllers import (
     AgentController,
+    AguiController,
     HealthController,
     LearningController,
     MemoryController,
@@ -38,6 +39,7 @@ from covey.runtime.controllers import (
 from covey.runtime.guards import auth_middleware, principal_of
 from covey.runtime.json_body import JsonRequest
 from covey.runtime.knowledge import KnowledgeService
+from covey.runtime.mcp_http import McpEndpoint, mcp_running
 from covey.runtime.problems import exception_handlers
 from covey.runtime.registry import Registry, load_registry
 from covey.runtime.run_manager import RunManager
@@ -185,6 +187,7 @@ def create_app(
         verifier=verifier,
         knowledge=knowledge,
     )
+    mcp = McpEndpoint.for_app(runtime)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncGenerator[None]:
@@ -215,6 +218,7 @@ def create_app(
                 held_toolsets([*registry, *registry.items("team")]),
                 manager.running(),
                 knowledge.running(),
+                mcp_running(mcp),
             ):
                 yield
         finally:
@@ -248,9 +252,11 @@ def create_app(
             LearningController,
             PluginController,
             MetricsController,
+            AguiController,
             agent_socket,
             team_socket,
             workflow_socket,
+            *([mcp.route()] if mcp is not None else []),
         ],
         dependencies={
             "runtime": Provide(_provide_state, sync_to_thread=False),

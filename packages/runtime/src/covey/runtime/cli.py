@@ -9,6 +9,7 @@ covey migrate
 covey knowledge ingest KB PATH... | search KB "query" [-k N --mode M --json] | ls KB
 covey memories ls [--user U --topic T --json] | add "text" --user U [--topic T] | rm ID...
 covey new tool-package NAME [--into DIR]          # a covey-tools-NAME package from a template
+covey mcp serve [--expose agent:NAME ...] [--user U]  # an MCP server over stdio
 ```
 
 Every command reads `covey.toml` (`--config`, else `$COVEY_CONFIG`, else `./covey.toml`) and
@@ -110,6 +111,10 @@ def _parser() -> argparse.ArgumentParser:
 
     add_memories_parser(commands, config_option)
 
+    from covey.runtime.cli_mcp import add_mcp_parser
+
+    add_mcp_parser(commands, config_option)
+
     from covey.runtime.cli_new import add_new_parser
 
     add_new_parser(commands)
@@ -179,6 +184,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from covey.runtime.cli_memories import memories_command
 
             return anyio.run(memories_command, settings, args)
+        if args.command == "mcp":
+            from covey.runtime.cli_mcp import mcp_command
+
+            return anyio.run(mcp_command, settings, args)
     except ConfigurationError as exc:
         print(f"covey: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG

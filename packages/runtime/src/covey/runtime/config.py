@@ -193,6 +193,12 @@ class RuntimeSettings(BaseSettings):
     poll_interval: float = Field(default=0.25, gt=0, le=10)
     """Seconds between store polls when following a run that runs in another process."""
 
+    # --- protocols -----------------------------------------------------------------------------
+    mcp_expose: Annotated[list[str], NoDecode] = Field(default_factory=list[str])
+    """What the MCP server at `/mcp` (and `covey mcp serve`) offers as MCP tools: `agent:NAME`,
+    `team:NAME`, `workflow:NAME` (a tool that runs it), `tool:AGENT.TOOL` (one tool of a served
+    agent, called directly). Empty: no `/mcp` endpoint at all (deny by default)."""
+
     config_file: Path | None = Field(default=None, exclude=True)
     """The `covey.toml` these settings were read from (set by `load_settings`)."""
 
@@ -209,7 +215,12 @@ class RuntimeSettings(BaseSettings):
         return (init_settings, env_settings, _FileSource(settings_cls))
 
     @field_validator(
-        "python_path", "allowed_hosts", "cors_origins", "jwt_algorithms", mode="before"
+        "python_path",
+        "allowed_hosts",
+        "cors_origins",
+        "jwt_algorithms",
+        "mcp_expose",
+        mode="before",
     )
     @classmethod
     def _lists(cls, value: Any) -> Any:

@@ -1,6 +1,7 @@
 """The HTTP API's controllers, one per resource."""
 
 from covey.runtime.controllers.agents import AgentController
+from covey.runtime.controllers.agui import AguiController
 from covey.runtime.controllers.health import HealthController, MetricsController
 from covey.runtime.controllers.knowledge import KnowledgeController, knowledge_controller
 from covey.runtime.controllers.memories import (
@@ -17,6 +18,7 @@ from covey.runtime.controllers.ws import agent_socket, team_socket, workflow_soc
 
 __all__ = [
     "AgentController",
+    "AguiController",
     "HealthController",
     "KnowledgeController",
     "LearningController",
