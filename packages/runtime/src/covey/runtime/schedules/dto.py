@@ -152,6 +152,7 @@ class FiringOut(_Wire):
     run_id: str
     scheduled_for: datetime
     fired_at: datetime
+    by: str | None = Field(default=None, description="The process that fired it (host:pid).")
     status: RunStatus | None = Field(
         description="The run's status; `null` when the run was deleted (with its session)."
     )

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import socket
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +43,9 @@ log = logging.getLogger("covey.runtime.schedules")
 
 HISTORY_LIMIT = 100
 """Firings kept in a schedule's history (`metadata["firings"]`), newest last."""
+
+WORKER = f"{socket.gethostname()}:{os.getpid()}"
+"""Which process fired a firing, as its history records it (host and process id)."""
 
 _COUNT_CAP = 100_000
 """Past this many skipped cron firings, `missed` stops counting one by one."""
@@ -247,4 +252,4 @@ class Scheduler:
 
 
 def _firing(run_id: str, due: datetime, now: datetime) -> dict[str, Any]:
-    return {"run_id": run_id, "scheduled_for": _iso(due), "fired_at": _iso(now)}
+    return {"run_id": run_id, "scheduled_for": _iso(due), "fired_at": _iso(now), "by": WORKER}

@@ -159,6 +159,7 @@ async def firings(store: Store, scope: Scope, schedule: Schedule, limit: int) ->
                 run_id=entry["run_id"],
                 scheduled_for=entry["scheduled_for"],
                 fired_at=entry["fired_at"],
+                by=entry.get("by"),
                 status=run.status if run is not None else None,
             )
         )
