@@ -226,3 +226,36 @@ def test_scopes_and_owners(serve: Any) -> None:
     assert paused.status_code == 200, paused.text
     assert paused.json()["user_id"] == "alice"
     assert api.get(f"/v1/schedules/{sid}", headers=auth("alice", rw)).json()["enabled"] is False
+
+
+def test_an_attacker_cannot_retarget_reassign_or_smuggle_fields(serve: Any) -> None:
+    api = serve(auth="jwt", jwt_secret=SECRET, jwt_audience="covey-api")[1]
+    rw = "schedules:read schedules:write agents:run"
+    mallory = bearer(token("mallory", aud="covey-api", scope=rw))
+    body = {"name": "n", "target_id": "echo", "interval": 3600, "input": "x"}
+    # Creating a schedule that runs as someone else, or with stored bookkeeping, is refused.
+    for extra in (
+        {"user_id": "alice"},
+        {"next_run_at": "2020-01-01T00:00:00Z"},
+        {"metadata": {"fired": 9}},
+        {"name": "n" * 201},
+        {"timezone": "UTC\x00"},
+    ):
+        refused = api.post("/v1/schedules", json={**body, **extra}, headers=mallory)
+        problem(refused, 400, "validation-error")
+    made = api.post("/v1/schedules", json=body, headers=mallory).json()
+    sid = made["schedule_id"]
+    assert made["user_id"] == "mallory"
+    # Its target and owner cannot be changed afterwards either.
+    for change in ({"target_id": "gated"}, {"target_kind": "team"}, {"user_id": "alice"}):
+        problem(
+            api.patch(f"/v1/schedules/{sid}", json=change, headers=mallory),
+            400,
+            "validation-error",
+        )
+    problem(
+        api.patch(f"/v1/schedules/{sid}", json={"input": {"a": 1}}, headers=mallory),
+        400,
+        "validation-error",
+    )
+    assert api.get(f"/v1/schedules/{sid}", headers=mallory).json() == made

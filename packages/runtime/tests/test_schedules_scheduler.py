@@ -204,3 +204,21 @@ async def test_another_tenants_schedules_are_not_fired_unless_watched() -> None:
                 await anyio.sleep(0.02)
     assert runs[0].user_id == "alice"
     assert (await store.list_runs(SCOPE)).items == []
+
+
+async def test_a_long_downtime_of_a_second_by_second_cron_is_skipped_in_bounded_work() -> None:
+    """Two hours of a every-second cron missed: 7,200 firings, counted up to 1,000, the schedule
+    moved to the grace window at once, and only the firings inside the window run."""
+    store = InMemoryStore()
+    await _save(store, trigger="cron", spec="* * * * * *", next_run_at=T0)
+    now = T0 + timedelta(hours=2)
+    async with scheduler(store, misfire_grace=2) as s:
+        assert await s.tick(now) == 3  # now-2 s, now-1 s, now
+        runs = await _scheduled_runs(store, 3)
+    stored = await store.get_schedule(SCOPE, "every-second")
+    assert stored is not None
+    assert stored.metadata["missed"] == 1_000
+    assert stored.next_run_at == now + timedelta(seconds=1)
+    assert sorted(r.metadata["scheduled_for"] for r in runs) == [
+        (now - timedelta(seconds=i)).isoformat() for i in (2, 1, 0)
+    ]

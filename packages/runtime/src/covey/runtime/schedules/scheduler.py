@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from covey.runtime.runnables import Runnable, check_ready
-from covey.runtime.schedules.timing import next_fire
+from covey.runtime.schedules.timing import cron_times, next_fire
 from covey.runtime.tree import live_run_for
 from covey.spec import RunStatus
 from covey.spec.errors import ConflictError
@@ -47,8 +47,8 @@ HISTORY_LIMIT = 100
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
 """Which process fired a firing, as its history records it (host and process id)."""
 
-_COUNT_CAP = 100_000
-"""Past this many skipped cron firings, `missed` stops counting one by one."""
+_COUNT_CAP = 1_000
+"""Past this many skipped cron firings in one catch-up, `missed` stops counting them."""
 
 
 def _iso(value: datetime) -> str:
@@ -67,18 +67,21 @@ def advance(schedule: Schedule, after: datetime) -> datetime:
 
 
 def _skip(schedule: Schedule, due: datetime, horizon: datetime) -> tuple[datetime, int]:
-    """The first firing at or after `horizon`, and how many firings from `due` come before it."""
+    """The first firing at or after `horizon`, and how many firings from `due` come before it
+    (for cron, counted up to `_COUNT_CAP`: a second-by-second cron down for a day is 86,400
+    firings, too many to walk in the event loop)."""
     if schedule.trigger == "interval":
         step = timedelta(seconds=float(schedule.spec))
         count = math.ceil((horizon - due) / step)
         return due + count * step, count
-    count, at = 0, due
-    while at < horizon and count < _COUNT_CAP:
-        at = advance(schedule, at)
+    count, at = 1, due
+    times = cron_times(schedule.spec, schedule.timezone, after=due)
+    while count < _COUNT_CAP:
+        at = next(times)
+        if at >= horizon:
+            return at, count
         count += 1
-    if at < horizon:
-        at = advance(schedule, horizon - timedelta(microseconds=1))
-    return at, count
+    return advance(schedule, horizon - timedelta(microseconds=1)), count
 
 
 class Scheduler:

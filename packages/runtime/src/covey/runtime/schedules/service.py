@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import anyio.to_thread
+
 from covey.runtime.problems import ApiError
 from covey.runtime.registry import Registry
 from covey.runtime.schedules.dto import FiringOut, ScheduleIn, SchedulePatch
@@ -31,9 +33,11 @@ def _invalid(field: str, message: str) -> ApiError:
     )
 
 
-def _timing(trigger: ScheduleTrigger, spec: str, timezone: str) -> None:
+async def _timing(trigger: ScheduleTrigger, spec: str, timezone: str) -> None:
+    """`check_timing` in a worker thread: proving that a cron expression never matches walks
+    years of dates (about 0.15 s of CPU), which must not stall the event loop."""
     try:
-        check_timing(trigger, spec, timezone)
+        await anyio.to_thread.run_sync(check_timing, trigger, spec, timezone)
     except ValueError as exc:
         field = "timezone" if "time zone" in str(exc) else trigger
         raise _invalid(field, str(exc)) from None
@@ -64,7 +68,7 @@ async def create_schedule(
     after now."""
     trigger: ScheduleTrigger = "cron" if body.cron is not None else "interval"
     spec = body.cron if body.cron is not None else repr(body.interval)
-    _timing(trigger, spec, body.timezone)
+    await _timing(trigger, spec, body.timezone)
     _check_target(registry, body.target_kind, body.target_id, body.input)
     schedule = Schedule(
         name=body.name,
@@ -89,7 +93,7 @@ async def get_schedule(store: Store, scope: Scope, schedule_id: str) -> Schedule
     return found
 
 
-def _patched(registry: Registry, current: Schedule, body: SchedulePatch) -> Schedule:
+async def _patched(registry: Registry, current: Schedule, body: SchedulePatch) -> Schedule:
     given = body.model_fields_set
     update: dict[str, Any] = {}
     if "name" in given and body.name is not None:
@@ -102,7 +106,7 @@ def _patched(registry: Registry, current: Schedule, body: SchedulePatch) -> Sche
     timezone = body.timezone if body.timezone is not None else current.timezone
     timing_changed = (trigger, spec, timezone) != (current.trigger, current.spec, current.timezone)
     if timing_changed:
-        _timing(trigger, spec, timezone)
+        await _timing(trigger, spec, timezone)
         update.update(trigger=trigger, spec=spec, timezone=timezone)
     payload = dict(current.payload)
     if "input" in given:
@@ -136,7 +140,7 @@ async def update_schedule(
     (a firing claimed it meanwhile)."""
     for _ in range(_RETRIES):
         current = await get_schedule(store, scope, schedule_id)
-        changed = _patched(registry, current, body)
+        changed = await _patched(registry, current, body)
         try:
             return await store.save_schedule(
                 scope.for_user(current.user_id) if scope.is_tenant_wide else scope,

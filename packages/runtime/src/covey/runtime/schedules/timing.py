@@ -11,11 +11,12 @@ firing's time never drifts with the scheduler's lag.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-__all__ = ["check_timing", "next_fire", "zone"]
+__all__ = ["check_timing", "cron_times", "next_fire", "zone"]
 
 
 def zone(name: str) -> ZoneInfo:
@@ -96,3 +97,11 @@ def next_fire(
     local = after.astimezone(zone(timezone))
     found: datetime = _cron(spec, local).get_next(datetime)
     return found.astimezone(UTC)
+
+
+def cron_times(spec: str, timezone: str, *, after: datetime) -> Iterator[datetime]:
+    """The cron firings strictly after `after`, in UTC, one by one (one parser for all)."""
+    it = _cron(spec, after.astimezone(zone(timezone)))
+    while True:
+        found: datetime = it.get_next(datetime)
+        yield found.astimezone(UTC)
