@@ -94,14 +94,30 @@ def next_fire(
             return anchor.astimezone(UTC)
         n = math.floor((after - anchor) / step) + 1
         return (anchor + n * step).astimezone(UTC)
-    local = after.astimezone(zone(timezone))
-    found: datetime = _cron(spec, local).get_next(datetime)
-    return found.astimezone(UTC)
+    return next(cron_times(spec, timezone, after=after))
 
 
 def cron_times(spec: str, timezone: str, *, after: datetime) -> Iterator[datetime]:
-    """The cron firings strictly after `after`, in UTC, one by one (one parser for all)."""
-    it = _cron(spec, after.astimezone(zone(timezone)))
+    """The cron firings strictly after `after`, in UTC, one by one (one parser for all).
+
+    When clocks go back, a wall-clock time of the repeated hour happens twice; like cron, an
+    expression with a fixed hour fires at its first occurrence only (`30 2 * * *` once a day),
+    while one whose hour is `*` or a step fires in both (every 30 minutes stays every 30
+    minutes of real time).
+    """
+    tz = zone(timezone)
+    fields = spec.split()
+    fixed_hour = not fields[2 if len(fields) == 6 else 1].startswith("*")
+    it = _cron(spec, after.astimezone(tz))
     while True:
         found: datetime = it.get_next(datetime)
-        yield found.astimezone(UTC)
+        at = found.astimezone(UTC)
+        if fixed_hour and _second_occurrence(at, tz):
+            continue
+        yield at
+
+
+def _second_occurrence(at: datetime, tz: ZoneInfo) -> bool:
+    """Whether `at` is the second time its local wall-clock time happens (clocks went back)."""
+    wall = at.astimezone(tz).replace(tzinfo=None)
+    return wall.replace(tzinfo=tz, fold=0).astimezone(UTC) != at
