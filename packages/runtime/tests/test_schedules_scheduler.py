@@ -222,3 +222,39 @@ async def test_a_long_downtime_of_a_second_by_second_cron_is_skipped_in_bounded_
     assert sorted(r.metadata["scheduled_for"] for r in runs) == [
         (now - timedelta(seconds=i)).isoformat() for i in (2, 1, 0)
     ]
+
+
+async def test_edits_and_firings_never_undo_each_other(stores: StoreFactory) -> None:
+    """Renames race with a catch-up of 30 firings: every rename and every firing is kept."""
+    from covey.runtime.schedules import service
+    from covey.runtime.schedules.dto import SchedulePatch
+
+    store = stores()
+    await _migrate(store)
+    await _save(store)
+    async with scheduler(store) as s, anyio.create_task_group() as tg:
+
+        async def fire() -> None:
+            now = T0 + timedelta(seconds=29, milliseconds=500)
+            while True:  # a tick that lost a claim to a rename stops; the next one goes on
+                await s.tick(now)
+                current = await store.get_schedule(SCOPE, "every-second")
+                assert current is not None and current.next_run_at is not None
+                if current.next_run_at > now:
+                    return
+
+        async def rename() -> None:
+            for i in range(30):
+                await service.update_schedule(
+                    store, s.registry, SCOPE, "every-second", SchedulePatch(name=f"n{i}")
+                )
+
+        tg.start_soon(fire)
+        tg.start_soon(rename)
+    runs = await _scheduled_runs(store, 30)
+    stored = await store.get_schedule(SCOPE, "every-second")
+    assert stored is not None
+    assert stored.name == "n29"
+    assert stored.metadata["fired"] == len(stored.metadata["firings"]) == len(runs) == 30
+    assert len({r.metadata["scheduled_for"] for r in runs}) == 30
+    assert stored.next_run_at == T0 + timedelta(seconds=30)
