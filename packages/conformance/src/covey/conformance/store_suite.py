@@ -15,6 +15,7 @@ pytest-asyncio's strict mode declare the fixture with `@pytest_asyncio.fixture`.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -1717,6 +1718,53 @@ class StoreSuite:
         assert await store.get_schedule(scope, "a-poll") is None
         with pytest.raises(NotFoundError):
             await store.delete_schedule(scope, "a-poll")
+
+    @pytest.mark.asyncio
+    async def test_schedule_compare_and_set(
+        self, store: Store, conformance_scopes: StoreScopes
+    ) -> None:
+        """`save_schedule(expected_updated_at=...)` writes only over that very version.
+
+        Schedulers of several processes claim a due firing this way: of those that read the
+        same version, exactly one wins. If this fails: `UPDATE ... WHERE updated_at = :expected`
+        with a new `updated_at` strictly later than the old one, and `ConflictError` when no
+        row matched (changed, deleted, or never saved).
+        """
+        scope = conformance_scopes.alice
+        first = await store.save_schedule(
+            scope,
+            Schedule(id="cas", name="cas", target_id="agent", trigger="interval", spec="1"),
+        )
+        claims = [
+            first.model_copy(update={"last_run_at": _T0 + timedelta(seconds=i)}) for i in (1, 2)
+        ]
+        results = await asyncio.gather(
+            *(store.save_schedule(scope, c, expected_updated_at=first.updated_at) for c in claims),
+            return_exceptions=True,
+        )
+        won = [r for r in results if isinstance(r, Schedule)]
+        assert len(won) == 1, results
+        assert sum(isinstance(r, ConflictError) for r in results) == 1, results
+        assert won[0].updated_at > first.updated_at
+        stored = await store.get_schedule(scope, "cas")
+        assert stored is not None
+        assert stored.last_run_at == won[0].last_run_at
+        assert stored.updated_at == won[0].updated_at
+        # The winner's version is the next one to claim; the old one is gone for good.
+        again = await store.save_schedule(scope, stored, expected_updated_at=stored.updated_at)
+        assert again.updated_at > stored.updated_at
+        with pytest.raises(ConflictError):
+            await store.save_schedule(scope, stored, expected_updated_at=stored.updated_at)
+        with pytest.raises(ConflictError):
+            await store.save_schedule(
+                scope,
+                Schedule(id="nope", name="n", target_id="agent", trigger="interval", spec="1"),
+                expected_updated_at=_T0,
+            )
+        assert await store.get_schedule(scope, "nope") is None
+        await store.delete_schedule(scope, "cas")
+        with pytest.raises(ConflictError):
+            await store.save_schedule(scope, again, expected_updated_at=again.updated_at)
 
     @pytest.mark.asyncio
     async def test_list_due_schedules(self, store: Store, conformance_scopes: StoreScopes) -> None:

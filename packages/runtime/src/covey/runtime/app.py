@@ -36,6 +36,7 @@ from covey.runtime.controllers import (
     team_socket,
     workflow_socket,
 )
+from covey.runtime.controllers.schedules import SCHEDULER_KEY, ScheduleController
 from covey.runtime.guards import auth_middleware, principal_of
 from covey.runtime.json_body import JsonRequest
 from covey.runtime.knowledge import KnowledgeService
@@ -43,6 +44,7 @@ from covey.runtime.mcp_http import McpEndpoint, mcp_running
 from covey.runtime.problems import exception_handlers
 from covey.runtime.registry import Registry, load_registry
 from covey.runtime.run_manager import RunManager
+from covey.runtime.schedules import Scheduler
 from covey.runtime.security import BrowserGuard
 from covey.runtime.state import RuntimeState
 from covey.runtime.toolsets import held_toolsets
@@ -179,6 +181,14 @@ def create_app(
             for name, paths in settings.knowledge_sources.items()
         },
     )
+    scheduler = Scheduler(
+        the_store,
+        registry,
+        manager,
+        poll=settings.schedule_poll,
+        misfire_grace=settings.schedule_misfire_grace,
+        tenants=set(settings.schedule_tenants),
+    )
     runtime = RuntimeState(
         settings=settings,
         registry=registry,
@@ -219,8 +229,14 @@ def create_app(
                 manager.running(),
                 knowledge.running(),
                 mcp_running(mcp),
+                anyio.create_task_group() as schedules,
             ):
-                yield
+                if settings.scheduler:
+                    schedules.start_soon(scheduler.run_forever)
+                try:
+                    yield
+                finally:
+                    schedules.cancel_scope.cancel()
         finally:
             try:
                 await drain_learning(settings.learning_grace)
@@ -253,6 +269,7 @@ def create_app(
             PluginController,
             MetricsController,
             AguiController,
+            ScheduleController,
             agent_socket,
             team_socket,
             workflow_socket,
@@ -262,7 +279,7 @@ def create_app(
             "runtime": Provide(_provide_state, sync_to_thread=False),
             "principal": Provide(_provide_principal, sync_to_thread=False),
         },
-        state=State({"covey": runtime}),
+        state=State({"covey": runtime, SCHEDULER_KEY: scheduler}),
         middleware=[auth_middleware(verifier)],
         exception_handlers=exception_handlers(),
         request_class=JsonRequest,
@@ -274,7 +291,7 @@ def create_app(
             version=VERSION,
             path="/schema",
             description="Serve Covey agents, teams and workflows: runs (JSON, SSE, WebSocket), "
-            "sessions, knowledge bases, memories, plugins.",
+            "sessions, knowledge bases, memories, plugins, schedules.",
             components=components,
             security=security,
         ),

@@ -27,6 +27,8 @@ SCOPES = (
     "knowledge:write",
     "memories:read",
     "memories:write",
+    "schedules:read",
+    "schedules:write",
     "admin",
 )
 """Every scope a token may carry; `admin` implies all the others and sees the whole tenant."""

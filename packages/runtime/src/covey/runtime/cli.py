@@ -1,4 +1,4 @@
-"""The `covey` command: serve, run, chat, plugins, migrate, knowledge, memories, new.
+"""The `covey` command: serve, run, chat, plugins, migrate, knowledge, memories, schedules, new.
 
 ```text
 covey serve [--config covey.toml] [--host 127.0.0.1] [--port 8000] [--workers N]
@@ -8,6 +8,7 @@ covey plugins [--json]
 covey migrate
 covey knowledge ingest KB PATH... | search KB "query" [-k N --mode M --json] | ls KB
 covey memories ls [--user U --topic T --json] | add "text" --user U [--topic T] | rm ID...
+covey schedules ls | add NAME TARGET (--cron EXPR | --every S) --input TEXT | runs ID | pause|resume|rm ID...
 covey new tool-package NAME [--into DIR]          # a covey-tools-NAME package from a template
 covey mcp serve [--expose agent:NAME ...] [--user U]  # an MCP server over stdio
 ```
@@ -114,6 +115,9 @@ def _parser() -> argparse.ArgumentParser:
     from covey.runtime.cli_mcp import add_mcp_parser
 
     add_mcp_parser(commands, config_option)
+    from covey.runtime.cli_schedules import add_schedules_parser
+
+    add_schedules_parser(commands, config_option)
 
     from covey.runtime.cli_new import add_new_parser
 
@@ -188,6 +192,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from covey.runtime.cli_mcp import mcp_command
 
             return anyio.run(mcp_command, settings, args)
+        if args.command == "schedules":
+            from covey.runtime.cli_schedules import schedules_command
+
+            return anyio.run(schedules_command, settings, args)
     except ConfigurationError as exc:
         print(f"covey: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG

@@ -192,6 +192,17 @@ class RuntimeSettings(BaseSettings):
     """Deprecated alias of `lease_seconds`, used when `lease_seconds` is not set."""
     poll_interval: float = Field(default=0.25, gt=0, le=10)
     """Seconds between store polls when following a run that runs in another process."""
+    scheduler: bool = True
+    """Fire due schedules (`/v1/schedules`) in this process. Every process of a deployment may:
+    each firing is claimed in the store (a compare-and-set), so it happens exactly once."""
+    schedule_poll: float = Field(default=1.0, gt=0, le=60)
+    """Seconds between the scheduler's looks for due schedules (a firing starts at most this
+    late)."""
+    schedule_misfire_grace: float = Field(default=60.0, ge=0, le=604_800)
+    """A firing found this many seconds late or less (the server was down or busy) still runs;
+    older missed firings are skipped and counted in the schedule's `missed`."""
+    schedule_tenants: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["default"])
+    """Tenants whose schedules this process fires, besides those that created a schedule here."""
 
     # --- protocols -----------------------------------------------------------------------------
     mcp_expose: Annotated[list[str], NoDecode] = Field(default_factory=list[str])
@@ -220,6 +231,7 @@ class RuntimeSettings(BaseSettings):
         "cors_origins",
         "jwt_algorithms",
         "mcp_expose",
+        "schedule_tenants",
         mode="before",
     )
     @classmethod

@@ -969,11 +969,21 @@ class Store(ABC):
     # --- schedules -------------------------------------------------------------------------------
 
     @abstractmethod
-    async def save_schedule(self, scope: Scope, schedule: Schedule) -> Schedule:
-        """Create or replace a schedule; `created_at` is kept from the first save.
+    async def save_schedule(
+        self, scope: Scope, schedule: Schedule, *, expected_updated_at: datetime | None = None
+    ) -> Schedule:
+        """Create or replace a schedule; `created_at` is kept from the first save and
+        `updated_at` is set to now on every save.
+
+        With `expected_updated_at` the save is a compare-and-set: it happens only if the stored
+        schedule exists and its `updated_at` still equals it, checked atomically with the write.
+        This is how one of several processes claims a due firing (and how an edit never
+        overwrites a firing's bookkeeping, nor the reverse): exactly one wins.
 
         Raises:
-            ConflictError: the id is taken by a schedule outside the scope.
+            ConflictError: the id is taken by a schedule outside the scope, or
+                `expected_updated_at` is given and the stored schedule is missing or was saved
+                since (nothing is written).
             InvalidInputError: an id is malformed, or `schedule.user_id` is another user's.
         """
 

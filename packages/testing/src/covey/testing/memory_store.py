@@ -806,7 +806,9 @@ class InMemoryStore(Store):
 
     # --- schedules -------------------------------------------------------------------------------
 
-    async def save_schedule(self, scope: Scope, schedule: Schedule) -> Schedule:
+    async def save_schedule(
+        self, scope: Scope, schedule: Schedule, *, expected_updated_at: datetime | None = None
+    ) -> Schedule:
         """See `Store.save_schedule`."""
         check_id(schedule.id, "schedule.id")
         check_id(schedule.target_id, "schedule.target_id")
@@ -816,11 +818,18 @@ class InMemoryStore(Store):
             existing = self._schedules.get(key)
             if existing is not None and not _writable(scope, existing.user_id):
                 raise ConflictError(f"Schedule id {schedule.id!r} is taken outside this scope")
+            if expected_updated_at is not None and (
+                existing is None or existing.updated_at != expected_updated_at
+            ):
+                raise ConflictError(f"Schedule {schedule.id!r} was changed or deleted since read")
             stored = _copy(schedule).model_copy(
                 update={
                     "user_id": user_id,
                     "created_at": existing.created_at if existing else schedule.created_at,
-                    "updated_at": utc_now(),
+                    "updated_at": max(
+                        utc_now(),
+                        existing.updated_at + timedelta(microseconds=1) if existing else utc_now(),
+                    ),
                 }
             )
             self._schedules[key] = stored

@@ -4,7 +4,7 @@ schedules and trace spans; `MemoryStore` adds sessions, runs and the event log."
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from covey.db.memory.copies import private_copy
@@ -423,8 +423,12 @@ class RecordMethods(Tables):
 
     # --- schedules -------------------------------------------------------------------------------
 
-    async def save_schedule(self, scope: Scope, schedule: Schedule) -> Schedule:
+    async def save_schedule(
+        self, scope: Scope, schedule: Schedule, *, expected_updated_at: datetime | None = None
+    ) -> Schedule:
         """See `Store.save_schedule`. Past `Retention.max_rows` schedules a new one is refused."""
+        if expected_updated_at is not None:
+            check_type(expected_updated_at, datetime, "expected_updated_at")
         check_scope(scope)
         check_type(schedule, Schedule, "schedule")
         check_id(schedule.id, "schedule.id")
@@ -437,14 +441,22 @@ class RecordMethods(Tables):
             existing = self._schedules.get(key)
             if existing is not None and not writable(scope, existing.user_id):
                 raise ConflictError(f"Schedule id {row.id!r} is taken outside this scope")
+            if expected_updated_at is not None and (
+                existing is None or existing.updated_at != expected_updated_at
+            ):
+                raise ConflictError(f"Schedule {row.id!r} was changed or deleted since it was read")
             if existing is None and len(self._schedules) >= self.retention.max_rows:
                 raise InvalidInputError(
                     f"the memory store already holds {len(self._schedules)} schedules, its "
                     "limit (memory://?max_rows=...); delete some or use a database store"
                 )
+            row.updated_at = utc_now()
             if existing is not None:
                 row.created_at = existing.created_at
-            row.updated_at = utc_now()
+                # Strictly later than the version replaced, so a compare-and-set always sees it.
+                row.updated_at = max(
+                    row.updated_at, existing.updated_at + timedelta(microseconds=1)
+                )
             self._schedules[key] = row
         return private_copy(row)
 

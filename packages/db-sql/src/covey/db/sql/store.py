@@ -1257,16 +1257,40 @@ class SqlStore(Store):
 
     # --- schedules -------------------------------------------------------------------------------
 
-    async def save_schedule(self, scope: Scope, schedule: Schedule) -> Schedule:
+    async def save_schedule(
+        self, scope: Scope, schedule: Schedule, *, expected_updated_at: datetime | None = None
+    ) -> Schedule:
         """See `Store.save_schedule`."""
         check_scope(scope)
         check_type(schedule, Schedule, "schedule")
         check_id(schedule.id, "schedule.id")
         check_id(schedule.target_id, "schedule.target_id")
+        if expected_updated_at is not None:
+            check_type(expected_updated_at, datetime, "expected_updated_at")
         user_id = stamp(scope, schedule.user_id, "schedule")
         _, values = self._values(records.SCHEDULE, schedule, "schedule")
         values.update(tenant_id=scope.tenant_id, user_id=user_id, updated_at=utc_now())
         sc = t.SCHEDULES
+        if expected_updated_at is not None:
+            # `UPDATE ... WHERE updated_at = :expected`: of several writers that read the same
+            # version exactly one matches; the new version is strictly later than the old one.
+            values["updated_at"] = max(
+                values["updated_at"], expected_updated_at + timedelta(microseconds=1)
+            )
+            swap = (
+                update(sc)
+                .where(
+                    writable(sc, scope),
+                    sc.c.id == schedule.id,
+                    sc.c.updated_at == _ts(expected_updated_at),
+                )
+                .values(**{k: v for k, v in values.items() if k not in _FIXED})
+                .returning(*sc.c)
+            )
+            swapped = await self._write("save_schedule", lambda c: _one(c, swap, records.SCHEDULE))
+            if swapped is None:
+                raise ConflictError(f"Schedule {schedule.id!r} was changed or deleted since read")
+            return swapped
         insert = self._insert(sc).values(**values)
         statement = insert.on_conflict_do_update(
             index_elements=[sc.c.tenant_id, sc.c.id],
