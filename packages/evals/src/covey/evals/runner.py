@@ -23,7 +23,7 @@ from covey.evals.reliability import check_tool_calls
 from covey.evals.report import CaseResult, EvalReport, ThresholdCheck
 from covey.spec.models import ChatModel
 from covey.spec.runs import RunResult, RunStatus
-from covey.spec.store import new_id
+from covey.spec.store import Store, new_id
 from covey.spec.usage import Usage
 
 __all__ = ["output_text", "run_suite"]
@@ -52,6 +52,7 @@ async def run_suite(
     tenant_id: str | None = None,
     concurrency: int = 4,
     agent_name: str | None = None,
+    store: Store | None = None,
 ) -> EvalReport:
     """Run every case of `suite` against `target`, judge and check them, then measure
     performance when `suite.performance.runs > 0`.
@@ -65,6 +66,7 @@ async def run_suite(
         tenant_id: The tenant the runs run in.
         concurrency: Case runs at once (performance runs are always one at a time).
         agent_name: The name recorded in the report (default: the target's name).
+        store: The store the runs are kept in (default: the target's own, if any).
 
     Raises:
         SuiteError: a case needs a judge and none is given, or `concurrency < 1`.
@@ -84,6 +86,8 @@ async def run_suite(
         options["user_id"] = user_id
     if tenant_id is not None:
         options["tenant_id"] = tenant_id
+    if store is not None:
+        options["store"] = store
 
     async def run_case_input(text: str, case_id: str) -> RunResult[Any]:
         meta = {RUN_METADATA_KEY: {"report": report_id, "suite": suite.name, "case": case_id}}

@@ -35,6 +35,7 @@ from covey.runtime.controllers import (
     team_socket,
     workflow_socket,
 )
+from covey.runtime.controllers.evals import EvalController
 from covey.runtime.guards import auth_middleware, principal_of
 from covey.runtime.json_body import JsonRequest
 from covey.runtime.knowledge import KnowledgeService
@@ -248,6 +249,7 @@ def create_app(
             LearningController,
             PluginController,
             MetricsController,
+            EvalController,
             agent_socket,
             team_socket,
             workflow_socket,
