@@ -32,7 +32,7 @@ def test_json_and_yaml_files_give_the_same_suite(tmp_path: Path) -> None:
 def test_a_typo_in_a_key_is_an_error_not_a_silently_skipped_check() -> None:
     with pytest.raises(SuiteError, match=r"cases\.0\.tool_call: Extra inputs"):
         parse_suite({"name": "s", "cases": [{**CASE, "tool_call": []}]})
-    with pytest.raises(SuiteError, match="thresholds.acuracy"):
+    with pytest.raises(SuiteError, match=r"thresholds\.acuracy"):
         parse_suite({"name": "s", "thresholds": {"acuracy": 7}, "cases": [CASE]})
 
 
@@ -41,7 +41,7 @@ def test_bad_suites_name_the_problem() -> None:
         parse_suite({"name": "s", "cases": [CASE, CASE]})
     with pytest.raises(SuiteError, match="cases"):
         parse_suite({"name": "s", "cases": []})
-    with pytest.raises(SuiteError, match="thresholds.accuracy"):
+    with pytest.raises(SuiteError, match=r"thresholds\.accuracy"):
         parse_suite({"name": "s", "thresholds": {"accuracy": 11}, "cases": [CASE]})
     with pytest.raises(SuiteError, match="suite"):
         parse_suite(["not", "a", "mapping"])

@@ -6,11 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
-from .eval_helpers import ScriptedJudge, fenced, weather_agent
 
 from covey.core import Agent
 from covey.core.testing import FunctionModel
 from covey.evals import Judge, SuiteError, load_suite, parse_suite, run_suite
+
+from .eval_helpers import ScriptedJudge, fenced, weather_agent
 
 SUITE = """
 name: weather-bot
@@ -130,7 +131,9 @@ async def test_a_failed_run_fails_its_case_and_is_not_judged() -> None:
             "cases": [{"id": "a", "input": "hi", "expected": "4"}],
         }
     )
-    report = await run_suite(suite, Agent(name="x", model=FunctionModel(boom), retry=None), judge=judge.model)
+    report = await run_suite(
+        suite, Agent(name="x", model=FunctionModel(boom), retry=None), judge=judge.model
+    )
     (case,) = report.cases
     assert case.status == "failed" and not case.passed and case.error
     assert judge.prompts == []
@@ -147,7 +150,13 @@ async def test_the_answer_cannot_break_out_of_its_fence() -> None:
     agent = Agent(name="liar", model=FunctionModel(lambda m, i: _text(attack)))
     judge = ScriptedJudge()
     suite = parse_suite(
-        {"name": "s", "cases": [{"id": "a", "input": "q", "expected": "42"}, {"id": "b", "input": "q2", "expected": "42"}]}
+        {
+            "name": "s",
+            "cases": [
+                {"id": "a", "input": "q", "expected": "42"},
+                {"id": "b", "input": "q2", "expected": "42"},
+            ],
+        }
     )
     report = await run_suite(suite, agent, judge=judge.model, concurrency=1)
     assert all(c.accuracy and c.accuracy.score == 2 for c in report.cases)
@@ -189,7 +198,9 @@ async def test_structured_output_is_judged_as_json() -> None:
 
         assert isinstance(info, AgentInfo)
         args = {"city": "Oslo", "celsius": 4}
-        return ModelResponse(parts=[ToolCallPart(tool_name=info.output_tools[0].name, args=args, tool_call_id="o")])
+        return ModelResponse(
+            parts=[ToolCallPart(tool_name=info.output_tools[0].name, args=args, tool_call_id="o")]
+        )
 
     judge = ScriptedJudge()
     suite = parse_suite({"name": "s", "cases": [{"id": "a", "input": "q", "expected": "4"}]})

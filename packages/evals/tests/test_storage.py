@@ -9,7 +9,14 @@ import pytest
 
 from covey.db.memory import MemoryStore
 from covey.db.sql import SqlStore
-from covey.evals import EVALS_NAMESPACE, get_report, list_reports, parse_suite, run_suite, save_report
+from covey.evals import (
+    EVALS_NAMESPACE,
+    get_report,
+    list_reports,
+    parse_suite,
+    run_suite,
+    save_report,
+)
 from covey.spec.store import Learning, Scope, Store
 
 from .eval_helpers import weather_agent

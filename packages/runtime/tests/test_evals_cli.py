@@ -88,9 +88,7 @@ def covey(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    (tmp_path / "covey.toml").write_text(
-        'store = "sqlite:///covey.db"\nagents = "evalapp:agent"\n'
-    )
+    (tmp_path / "covey.toml").write_text('store = "sqlite:///covey.db"\nagents = "evalapp:agent"\n')
     (tmp_path / "evalapp.py").write_text(APP)
     (tmp_path / "good.yaml").write_text(SUITE.replace("{expected}", "4 C"))
     (tmp_path / "bad.yaml").write_text(SUITE.replace("{expected}", "-30 C"))

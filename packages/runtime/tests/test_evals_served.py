@@ -17,7 +17,12 @@ from covey.spec.store import Scope
 from covey.testing import InMemoryStore
 
 ISSUER = {"aud": "covey-api", "iss": "https://issuer"}
-JWT = {"auth": "jwt", "jwt_secret": SECRET, "jwt_audience": "covey-api", "jwt_issuer": "https://issuer"}
+JWT = {
+    "auth": "jwt",
+    "jwt_secret": SECRET,
+    "jwt_audience": "covey-api",
+    "jwt_issuer": "https://issuer",
+}
 
 
 def who(sub: str, tenant: str = "acme", scope: str = "admin") -> dict[str, str]:
@@ -93,9 +98,15 @@ def test_accuracy_uses_a_judge_model_from_the_plugins(api: httpx.Client) -> None
 def test_only_admins_run_and_read_evals_and_tenants_stay_apart(serve: Any) -> None:
     _, client = serve(**JWT)
     user = who("alice", scope="agents:run agents:read runs:read runs:write")
-    problem(client.post("/v1/evals", json={"suite": SUITE, "agent": "weather"}, headers=user), 403, "forbidden")
+    problem(
+        client.post("/v1/evals", json={"suite": SUITE, "agent": "weather"}, headers=user),
+        403,
+        "forbidden",
+    )
     problem(client.get("/v1/evals", headers=user), 403, "forbidden")
-    problem(client.post("/v1/evals", json={"suite": SUITE, "agent": "weather"}), 401, "unauthorized")
+    problem(
+        client.post("/v1/evals", json={"suite": SUITE, "agent": "weather"}), 401, "unauthorized"
+    )
 
     made = client.post("/v1/evals", json={"suite": SUITE, "agent": "weather"}, headers=who("root"))
     assert made.status_code == 201, made.text
@@ -122,7 +133,11 @@ def test_a_request_cannot_make_the_server_import_code(api: httpx.Client, tmp_pat
             )
             assert "installed model plugin" in body["detail"]
         suite_judge = {**suite, "judge": "evil_judge_mod:judge"}
-        problem(api.post("/v1/evals", json={"suite": suite_judge, "agent": "echo"}), 400, "validation-error")
+        problem(
+            api.post("/v1/evals", json={"suite": suite_judge, "agent": "echo"}),
+            400,
+            "validation-error",
+        )
     finally:
         sys.path.remove(str(tmp_path))
     assert not marker.exists()
@@ -135,8 +150,22 @@ def test_a_request_cannot_make_the_server_import_code(api: httpx.Client, tmp_pat
         ({"suite": SUITE, "agent": "nobody"}, 404, "not-found"),
         ({"suite": SUITE}, 400, "validation-error"),  # no agent anywhere
         ({"suite": {**SUITE, "casez": []}, "agent": "echo"}, 400, "validation-error"),
-        ({"suite": {"name": "s", "cases": [{"id": "a", "input": "q", "tool_call": []}]}, "agent": "echo"}, 400, "validation-error"),
-        ({"suite": {"name": "s", "cases": [{"id": "a", "input": "q", "expected": "x"}]}, "agent": "echo"}, 400, "validation-error"),  # no judge
+        (
+            {
+                "suite": {"name": "s", "cases": [{"id": "a", "input": "q", "tool_call": []}]},
+                "agent": "echo",
+            },
+            400,
+            "validation-error",
+        ),
+        (
+            {
+                "suite": {"name": "s", "cases": [{"id": "a", "input": "q", "expected": "x"}]},
+                "agent": "echo",
+            },
+            400,
+            "validation-error",
+        ),  # no judge
         (
             {
                 "suite": {**SUITE, "performance": {"runs": MAX_EVAL_RUNS, "warmup": 0}},

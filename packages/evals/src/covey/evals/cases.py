@@ -154,9 +154,7 @@ def load_suite(path: str | Path) -> EvalSuite:
     try:
         size = file.stat().st_size
         if size > MAX_SUITE_BYTES:
-            raise SuiteError(
-                f"eval suite {file} is {size} bytes; the limit is {MAX_SUITE_BYTES}"
-            )
+            raise SuiteError(f"eval suite {file} is {size} bytes; the limit is {MAX_SUITE_BYTES}")
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
         raise SuiteError(f"cannot read eval suite {file}: {exc.strerror}") from None

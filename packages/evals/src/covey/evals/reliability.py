@@ -7,7 +7,7 @@ and one read back from the store.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -35,14 +35,16 @@ def args_match(expected: Any, actual: Any, *, exact: bool = False) -> bool:
     """Whether `actual` has every key of `expected` with an equal value (dicts recursively;
     lists element by element). With `exact`, dicts must have the same keys too."""
     if isinstance(expected, dict) and isinstance(actual, dict):
-        exp: dict[Any, Any] = expected
-        act: dict[Any, Any] = actual
+        exp = cast("dict[Any, Any]", expected)
+        act = cast("dict[Any, Any]", actual)
         if exact and set(exp) != set(act):
             return False
-        return all(key in act and args_match(value, act[key], exact=exact) for key, value in exp.items())
+        return all(
+            key in act and args_match(value, act[key], exact=exact) for key, value in exp.items()
+        )
     if isinstance(expected, list) and isinstance(actual, list):
-        exp_list: list[Any] = expected
-        act_list: list[Any] = actual
+        exp_list = cast("list[Any]", expected)
+        act_list = cast("list[Any]", actual)
         return len(exp_list) == len(act_list) and all(
             args_match(e, a, exact=exact) for e, a in zip(exp_list, act_list, strict=True)
         )

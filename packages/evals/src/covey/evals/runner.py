@@ -8,14 +8,15 @@ run can be traced back to the eval that started it.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import anyio
 from pydantic import BaseModel
 
-from covey.core import Runnable, RunKwargs
+from covey.core import Runnable
 from covey.evals.cases import EvalCase, EvalSuite, SuiteError
 from covey.evals.judge import Judge, JudgeResult
 from covey.evals.performance import measure
@@ -81,17 +82,12 @@ async def run_suite(
         )
     report_id = new_id()
     started = datetime.now(UTC)
-    options: RunKwargs[Any] = {}
-    if user_id is not None:
-        options["user_id"] = user_id
-    if tenant_id is not None:
-        options["tenant_id"] = tenant_id
-    if store is not None:
-        options["store"] = store
 
     async def run_case_input(text: str, case_id: str) -> RunResult[Any]:
         meta = {RUN_METADATA_KEY: {"report": report_id, "suite": suite.name, "case": case_id}}
-        return await target.run(text, metadata=meta, **options)
+        return await target.run(
+            text, metadata=meta, user_id=user_id, tenant_id=tenant_id, store=store
+        )
 
     results: dict[str, CaseResult] = {}
     usage = Usage()
@@ -102,7 +98,7 @@ async def run_suite(
         nonlocal usage, judge_usage
         async with limiter:
             result, case_usage, case_judge_usage = await _run_case(
-                case, suite, judge_obj, lambda text: run_case_input(text, case.id)
+                case, suite, judge_obj, partial(run_case_input, case_id=case.id)
             )
         results[case.id] = result
         usage = usage + case_usage
@@ -116,7 +112,7 @@ async def run_suite(
     performance = None
     if suite.performance.runs > 0:
         performance = await measure(
-            lambda text: run_case_input(text, "performance"),
+            partial(run_case_input, case_id="performance"),
             [case.input for case in suite.cases],
             runs=suite.performance.runs,
             warmup=suite.performance.warmup,
@@ -173,7 +169,10 @@ def _judge(judge: Judge | ChatModel | str | None) -> Judge | None:
 
 
 async def _run_case(
-    case: EvalCase, suite: EvalSuite, judge: Judge | None, run: Any
+    case: EvalCase,
+    suite: EvalSuite,
+    judge: Judge | None,
+    run: Callable[[str], Awaitable[RunResult[Any]]],
 ) -> tuple[CaseResult, Usage, Usage]:
     try:
         result: RunResult[Any] = await run(case.input)

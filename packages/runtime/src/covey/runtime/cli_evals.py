@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from covey.runtime.config import RuntimeSettings
 from covey.spec.errors import ConfigurationError, InvalidInputError
@@ -34,7 +34,9 @@ _EXIT_CODES = """exit status:
 """
 
 
-def add_eval_parser(commands: Any, config_option: Callable[[argparse.ArgumentParser], None]) -> None:
+def add_eval_parser(
+    commands: Any, config_option: Callable[[argparse.ArgumentParser], None]
+) -> None:
     """Add `covey eval` to the `covey` parser's subcommands."""
     evaluate = commands.add_parser(
         "eval",
@@ -65,7 +67,13 @@ async def eval_command(settings: RuntimeSettings, args: argparse.Namespace) -> i
     from covey.core import Runnable
     from covey.evals import SuiteError, load_suite, run_suite, save_report
     from covey.evals.references import resolve_judge
-    from covey.runtime.cli import _learned, _prepare_store, _setup
+
+    # The same setup as `covey run` (registry, store, migrations, learning grace).
+    from covey.runtime.cli import (
+        _learned,  # pyright: ignore[reportPrivateUsage]
+        _prepare_store,  # pyright: ignore[reportPrivateUsage]
+        _setup,  # pyright: ignore[reportPrivateUsage]
+    )
     from covey.spec.store import Scope
 
     try:
@@ -77,9 +85,10 @@ async def eval_command(settings: RuntimeSettings, args: argparse.Namespace) -> i
         name = args.agent or suite.agent
         if name is None:
             raise ConfigurationError(f"{args.suite}: name the agent with --agent or `agent:`")
-        target, store = _setup(settings, name)  # puts the app's python_path on sys.path
-        if not isinstance(target, Runnable):
+        found, store = _setup(settings, name)  # puts the app's python_path on sys.path
+        if not isinstance(found, Runnable):
             raise ConfigurationError(f"{name!r} is a workflow; evals run agents and teams")
+        target = cast("Runnable[Any, Any]", found)
         reference = args.judge or suite.judge
         judge = resolve_judge(reference) if reference else None
         async with store:

@@ -14,7 +14,7 @@ Reports are kept as learnings of the reserved namespace `covey.evals` (see covey
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
@@ -126,11 +126,12 @@ class EvalController(Controller):
         name = data.agent or suite.agent
         if name is None:
             raise _invalid("agent", "name the agent or team to evaluate")
-        target: Any = runtime.registry.find(name)
-        if target is None:
+        found: Any = runtime.registry.find(name)
+        if found is None:
             raise ApiError(404, "not-found", f"No agent or team {name!r}")
-        if not isinstance(target, Runnable):
+        if not isinstance(found, Runnable):
             raise _invalid("agent", f"{name!r} is a workflow; evals run agents and teams")
+        target = cast("Runnable[Any, Any]", found)
         judge = data.judge or suite.judge
         if judge is not None and not is_model_string(judge):
             raise _invalid("judge", "expected provider:model of an installed model plugin")
