@@ -208,3 +208,28 @@ async def test_structured_output_is_judged_as_json() -> None:
     report = await run_suite(suite, agent, judge=Judge(judge.model))
     assert json.loads(report.cases[0].output or "") == {"city": "Oslo", "celsius": 4}
     assert report.cases[0].passed
+
+
+async def test_a_team_is_evaluated_like_an_agent_its_delegations_are_tool_calls() -> None:
+    from covey.core import Team
+    from covey.core.testing import TestModel
+
+    writer = Agent(name="writer", model=TestModel(), description="Writes.")
+    critic = Agent(name="critic", model=TestModel(), description="Criticises.")
+    team = Team(name="desk", members=[writer, critic], model=TestModel())
+    suite = parse_suite(
+        {
+            "name": "team",
+            "thresholds": {"reliability": 1},
+            "cases": [
+                {
+                    "id": "delegates",
+                    "input": "Write a slogan",
+                    "tool_calls": [{"name": "delegate_task", "args": {"member": "writer"}}],
+                }
+            ],
+        }
+    )
+    report = await run_suite(suite, team)
+    assert report.passed, report.summary()
+    assert report.agent == "desk" and report.cases[0].status == "completed"
