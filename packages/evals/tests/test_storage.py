@@ -36,11 +36,15 @@ SUITE = parse_suite(
 )
 
 
-@pytest.fixture(params=["sqlite", "memory"])
+@pytest.fixture(params=["sqlite", "memory", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
     if request.param == "sqlite":
         async with SqlStore(f"sqlite:///{tmp_path}/covey.db") as sql:
             yield sql
+    elif request.param == "postgres":
+        url = request.getfixturevalue("postgres_url")
+        async with SqlStore(url) as pg:
+            yield pg
     else:
         async with MemoryStore() as memory:
             yield memory
