@@ -84,3 +84,27 @@ async def test_a_learning_of_another_namespace_is_not_a_report(store: Store) -> 
     other = await store.add_learning(scope, Learning(namespace="notes", content="hi"))
     assert await get_report(store, scope, other.id) is None
     assert EVALS_NAMESPACE == "covey.evals"
+
+
+async def test_long_outputs_are_cut_in_the_stored_copy_only(store: Store) -> None:
+    from covey.core import Agent
+    from covey.core.testing import FunctionModel
+    from covey.evals.storage import MAX_STORED_OUTPUT
+    from covey.spec import ModelResponse, TextPart
+
+    long_answer = "x" * (MAX_STORED_OUTPUT * 3)
+    agent = Agent(
+        name="verbose",
+        model=FunctionModel(lambda m, i: ModelResponse(parts=[TextPart(content=long_answer)])),
+    )
+    suite = parse_suite({"name": "long", "cases": [{"id": "a", "input": "talk"}]})
+    report = await run_suite(suite, agent, store=store)
+    assert report.cases[0].output == long_answer
+    scope = Scope("default")
+    await save_report(store, scope, report)
+    stored = await get_report(store, scope, report.id)
+    assert stored is not None and stored.cases[0].output is not None
+    assert stored.cases[0].output.startswith("x" * MAX_STORED_OUTPUT)
+    assert stored.cases[0].output.endswith("in the case's run]")
+    run = await store.get_run(scope, report.cases[0].run_id or "")
+    assert run is not None and run.to_result().output == long_answer

@@ -37,7 +37,7 @@ class Verdict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     score: int = Field(ge=0, le=10, description="0 (wrong) to 10 (fully correct) by the rubric")
-    reason: str = Field(description="One sentence: why this score")
+    reason: str = Field(max_length=2000, description="One sentence: why this score")
 
 
 class JudgeResult(BaseModel):

@@ -13,10 +13,32 @@ from __future__ import annotations
 from covey.evals.report import EvalReport
 from covey.spec.store import Learning, Page, Scope, Store
 
-__all__ = ["EVALS_NAMESPACE", "REPORT_KIND", "get_report", "list_reports", "save_report"]
+__all__ = [
+    "EVALS_NAMESPACE",
+    "MAX_STORED_OUTPUT",
+    "REPORT_KIND",
+    "get_report",
+    "list_reports",
+    "save_report",
+]
 
 EVALS_NAMESPACE = "covey.evals"
 REPORT_KIND = "eval_report"
+MAX_STORED_OUTPUT = 4000
+"""A case's output is cut to this many characters in the stored report (the whole output is
+in the case's run, `run_id`): a large suite of long answers stays far below a store's record
+limit (16 MiB in covey-db-sql)."""
+CUT_MARK = " …[cut: the whole output is in the case's run]"
+
+
+def _for_storage(report: EvalReport) -> EvalReport:
+    cases = [
+        case.model_copy(update={"output": case.output[:MAX_STORED_OUTPUT] + CUT_MARK})
+        if case.output is not None and len(case.output) > MAX_STORED_OUTPUT
+        else case
+        for case in report.cases
+    ]
+    return report.model_copy(update={"cases": cases})
 
 
 def _summary(report: EvalReport) -> str:
@@ -27,13 +49,15 @@ def _summary(report: EvalReport) -> str:
 
 async def save_report(store: Store, scope: Scope, report: EvalReport) -> EvalReport:
     """Store `report` under `scope` (a user scope keeps it that user's; a tenant-wide scope
-    shares it in the tenant). Its id is the learning's id."""
+    shares it in the tenant). Its id is the learning's id. Outputs longer than
+    `MAX_STORED_OUTPUT` characters are cut in the stored copy; `report` is returned as given."""
+    stored = _for_storage(report)
     learning = Learning(
         id=report.id,
         namespace=EVALS_NAMESPACE,
         kind=REPORT_KIND,
         content=_summary(report),
-        metadata={"report": report.model_dump(mode="json"), "suite": report.suite},
+        metadata={"report": stored.model_dump(mode="json"), "suite": report.suite},
         user_id=scope.user_id,
     )
     await store.add_learning(scope, learning)
