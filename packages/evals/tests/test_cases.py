@@ -74,3 +74,14 @@ def test_files_that_cannot_be_suites_are_refused(tmp_path: Path) -> None:
     (tmp_path / "latin1.yaml").write_bytes(b"name: caf\xe9\n")
     with pytest.raises(SuiteError, match="not UTF-8"):
         load_suite(tmp_path / "latin1.yaml")
+
+
+def test_the_suite_file_shown_in_the_docs_is_valid(tmp_path: Path) -> None:
+    docs = Path(__file__).resolve().parents[3] / "docs" / "evals.md"
+    if not docs.exists():  # an installed package's tests, away from the repository
+        pytest.skip("docs/evals.md is not beside this package")
+    block = docs.read_text().split("```yaml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "weather.yaml").write_text(block)
+    suite = load_suite(tmp_path / "weather.yaml")
+    assert suite.name == "weather-bot" and [c.id for c in suite.cases] == ["paris", "small-talk"]
+    assert suite.thresholds.latency_p95 == 5.0 and suite.performance.runs == 5
