@@ -115,6 +115,11 @@ def test_only_admins_run_and_read_evals_and_tenants_stay_apart(serve: Any) -> No
     assert client.get("/v1/evals", headers=other).json()["items"] == []
     problem(client.get(f"/v1/evals/{report_id}", headers=other), 404, "not-found")
     assert client.get(f"/v1/evals/{report_id}", headers=who("ops")).status_code == 200
+    # The case runs ran as the caller, in the caller's tenant: another tenant cannot see them.
+    run_id = made.json()["cases"][0]["run_id"]
+    run = client.get(f"/v1/runs/{run_id}", headers=who("root"))
+    assert run.status_code == 200 and run.json()["user_id"] == "root"
+    problem(client.get(f"/v1/runs/{run_id}", headers=other), 404, "not-found")
 
 
 def test_a_request_cannot_make_the_server_import_code(api: httpx.Client, tmp_path: Path) -> None:
