@@ -120,16 +120,33 @@ def test_exit_status_follows_the_thresholds_and_reports_are_stored(project: Path
     assert reports[0][0] == report["id"]
 
 
-def test_configuration_errors_exit_2_with_the_reason(project: Path) -> None:
+def test_configuration_errors_exit_2_with_the_reason(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """In this process (`main` is what the installed command runs; the test above runs it)."""
+    from covey.runtime.cli import main
+
+    monkeypatch.chdir(project)
+    for name in [k for k in os.environ if k.startswith("COVEY_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+
+    def run(*args: str) -> tuple[int, str]:
+        try:
+            status = main(["eval", *args])
+        finally:
+            sys.modules.pop("evalapp", None)  # the project's module, imported from its folder
+        return status, capsys.readouterr().err
+
     (project / "typo.yaml").write_text("name: s\ncases: [{id: a, input: q, tool_call: []}]\n")
-    typo = covey(project, "eval", "typo.yaml", "--agent", "weather")
-    assert typo.returncode == 2 and "tool_call" in typo.stderr
+    status, err = run("typo.yaml", "--agent", "weather")
+    assert status == 2 and "tool_call" in err
 
-    missing = covey(project, "eval", "nope.yaml")
-    assert missing.returncode == 2 and "cannot read eval suite" in missing.stderr
+    status, err = run("nope.yaml")
+    assert status == 2 and "cannot read eval suite" in err
 
-    unknown = covey(project, "eval", "good.yaml", "--agent", "nobody")
-    assert unknown.returncode == 2 and "nobody" in unknown.stderr
+    status, err = run("good.yaml", "--agent", "nobody")
+    assert status == 2 and "nobody" in err
 
-    no_judge = covey(project, "eval", "good.yaml", "--judge", "evalapp:get_weather")
-    assert no_judge.returncode == 2 and "not a ChatModel or Judge" in no_judge.stderr
+    status, err = run("good.yaml", "--judge", "evalapp:get_weather")
+    assert status == 2 and "not a ChatModel or Judge" in err
