@@ -37,6 +37,7 @@ from covey.runtime.controllers import (
     workflow_socket,
 )
 from covey.runtime.controllers.schedules import SCHEDULER_KEY, ScheduleController
+from covey.runtime.controllers.evals import EvalController
 from covey.runtime.guards import auth_middleware, principal_of
 from covey.runtime.json_body import JsonRequest
 from covey.runtime.knowledge import KnowledgeService
@@ -270,6 +271,7 @@ def create_app(
             MetricsController,
             AguiController,
             ScheduleController,
+            EvalController,
             agent_socket,
             team_socket,
             workflow_socket,

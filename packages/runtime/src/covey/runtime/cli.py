@@ -1,4 +1,5 @@
-"""The `covey` command: serve, run, chat, plugins, migrate, knowledge, memories, schedules, new.
+"""The `covey` command: serve, run, chat, plugins, migrate, knowledge, memories, schedules, eval,
+mcp, new.
 
 ```text
 covey serve [--config covey.toml] [--host 127.0.0.1] [--port 8000] [--workers N]
@@ -9,6 +10,7 @@ covey migrate
 covey knowledge ingest KB PATH... | search KB "query" [-k N --mode M --json] | ls KB
 covey memories ls [--user U --topic T --json] | add "text" --user U [--topic T] | rm ID...
 covey schedules ls | add NAME TARGET (--cron EXPR | --every S) --input TEXT | runs ID | pause|resume|rm ID...
+covey eval SUITE.yaml [--agent ID] [--judge MODEL] [--json] [--no-save]  # 1: a threshold failed
 covey new tool-package NAME [--into DIR]          # a covey-tools-NAME package from a template
 covey mcp serve [--expose agent:NAME ...] [--user U]  # an MCP server over stdio
 ```
@@ -118,6 +120,9 @@ def _parser() -> argparse.ArgumentParser:
     from covey.runtime.cli_schedules import add_schedules_parser
 
     add_schedules_parser(commands, config_option)
+    from covey.runtime.cli_evals import add_eval_parser
+
+    add_eval_parser(commands, config_option)
 
     from covey.runtime.cli_new import add_new_parser
 
@@ -196,6 +201,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from covey.runtime.cli_schedules import schedules_command
 
             return anyio.run(schedules_command, settings, args)
+        if args.command == "eval":
+            from covey.runtime.cli_evals import eval_command
+
+            return anyio.run(eval_command, settings, args)
     except ConfigurationError as exc:
         print(f"covey: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG

@@ -1,0 +1,87 @@
+"""Eval reports kept in any Covey store, as `Learning` rows of the reserved namespace
+`covey.evals` (kind `eval_report`).
+
+The store has no eval table. A learning row is the record that fits without a schema change:
+it is scoped by tenant (and optionally user) like everything else, paged newest first by
+namespace and kind in every store, and covered by the conformance suite. `content` is the
+one-line summary, `metadata["report"]` the whole report as JSON. The namespace is reserved:
+nothing else files learnings under `covey.evals`.
+"""
+
+from __future__ import annotations
+
+from covey.evals.report import EvalReport
+from covey.spec.store import Learning, Page, Scope, Store
+
+__all__ = [
+    "EVALS_NAMESPACE",
+    "MAX_STORED_OUTPUT",
+    "REPORT_KIND",
+    "get_report",
+    "list_reports",
+    "save_report",
+]
+
+EVALS_NAMESPACE = "covey.evals"
+REPORT_KIND = "eval_report"
+MAX_STORED_OUTPUT = 4000
+"""A case's output is cut to this many characters in the stored report (the whole output is
+in the case's run, `run_id`): a large suite of long answers stays far below a store's record
+limit (16 MiB in covey-db-sql)."""
+CUT_MARK = " …[cut: the whole output is in the case's run]"
+
+
+def _for_storage(report: EvalReport) -> EvalReport:
+    cases = [
+        case.model_copy(update={"output": case.output[:MAX_STORED_OUTPUT] + CUT_MARK})
+        if case.output is not None and len(case.output) > MAX_STORED_OUTPUT
+        else case
+        for case in report.cases
+    ]
+    return report.model_copy(update={"cases": cases})
+
+
+def _summary(report: EvalReport) -> str:
+    verdict = "passed" if report.passed else "failed"
+    passed = sum(1 for case in report.cases if case.passed)
+    return f"{report.suite}: {verdict}, {passed}/{len(report.cases)} cases passed"
+
+
+async def save_report(store: Store, scope: Scope, report: EvalReport) -> EvalReport:
+    """Store `report` under `scope` (a user scope keeps it that user's; a tenant-wide scope
+    shares it in the tenant). Its id is the learning's id. Outputs longer than
+    `MAX_STORED_OUTPUT` characters are cut in the stored copy; `report` is returned as given."""
+    stored = _for_storage(report)
+    learning = Learning(
+        id=report.id,
+        namespace=EVALS_NAMESPACE,
+        kind=REPORT_KIND,
+        content=_summary(report),
+        metadata={"report": stored.model_dump(mode="json"), "suite": report.suite},
+        user_id=scope.user_id,
+    )
+    await store.add_learning(scope, learning)
+    return report
+
+
+def _report(learning: Learning) -> EvalReport | None:
+    if learning.namespace != EVALS_NAMESPACE or learning.kind != REPORT_KIND:
+        return None
+    return EvalReport.model_validate(learning.metadata.get("report"))
+
+
+async def get_report(store: Store, scope: Scope, report_id: str) -> EvalReport | None:
+    """The report, or `None` (also for a learning of another namespace with that id)."""
+    learning = await store.get_learning(scope, report_id)
+    return None if learning is None else _report(learning)
+
+
+async def list_reports(
+    store: Store, scope: Scope, *, limit: int = 50, cursor: str | None = None
+) -> Page[EvalReport]:
+    """Reports newest first, a page at a time (`next_cursor` for the next)."""
+    page = await store.list_learnings(
+        scope, EVALS_NAMESPACE, kind=REPORT_KIND, limit=limit, cursor=cursor
+    )
+    reports = [report for item in page.items if (report := _report(item)) is not None]
+    return Page[EvalReport](items=reports, next_cursor=page.next_cursor)
