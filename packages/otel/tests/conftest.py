@@ -1,0 +1,8 @@
+"""Test helpers of covey-otel live next to the tests (`otel_helpers`, `otlp_receiver`)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
