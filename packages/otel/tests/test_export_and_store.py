@@ -96,7 +96,7 @@ async def test_spans_are_stored_in_the_runs_scope_and_read_back_by_run_id(store:
         await tracing.flush()
     assert tracing.stored is not None and tracing.stored.dropped == 0
     spans = await store.list_spans(scope, result.run_id)
-    assert [s.name for s in spans][0] == "invoke_agent vault"
+    assert spans[0].name == "invoke_agent vault"
     assert sorted(s.name for s in spans) == sorted(
         ["invoke_agent vault", "chat function", "chat function", "execute_tool login"]
     )

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
-from covey.otel.ids import RunIds, trace_id_for_run
+from covey.otel.generator import RunIds
+from covey.otel.ids import trace_id_for_run
 from covey.otel.redact import Redactor
 from covey.spec import events as ev
 

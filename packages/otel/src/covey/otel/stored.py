@@ -83,6 +83,7 @@ class StoredSpans:
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
+        self._writing: asyncio.Lock | None = None
         self.dropped = 0
         """Spans dropped because the queue was full or the store refused them."""
         self.written = 0
@@ -115,7 +116,14 @@ class StoredSpans:
             loop.call_soon_threadsafe(wake.set)
 
     async def flush(self) -> None:
-        """Write every queued span now."""
+        """Write every queued span now; returns once spans queued before the call are written
+        (also those a concurrent flush took), so a reader after it sees them."""
+        if self._writing is None:
+            self._writing = asyncio.Lock()
+        async with self._writing:
+            await self._write()
+
+    async def _write(self) -> None:
         with self._lock:
             batch, self._pending = self._pending, []
         groups: dict[Scope, list[TraceSpan]] = {}

@@ -9,7 +9,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
 from covey.otel.config import TracingConfig
-from covey.otel.ids import RunIds, sampled
+from covey.otel.generator import RunIds
+from covey.otel.ids import sampled
 from covey.otel.redact import Redactor
 from covey.otel.spans import RunSpans
 from covey.otel.stored import StoredSpans
@@ -149,6 +150,12 @@ class Tracing:
         """Stop tracing, send what is queued, and close the exporters."""
         self.uninstall()
         self.provider.shutdown()
+
+    async def flush_stored(self) -> None:
+        """Write the spans queued for the store now (a reader after it sees every span of the
+        runs that ended before the call)."""
+        if self.stored is not None:
+            await self.stored.flush()
 
     async def flush(self) -> None:
         """Store queued spans and send queued exports now (the export in a worker thread)."""

@@ -29,6 +29,7 @@ from covey.runtime.controllers import (
     RunController,
     SessionController,
     TeamController,
+    TraceController,
     WorkflowController,
     agent_socket,
     knowledge_controller,
@@ -44,6 +45,7 @@ from covey.runtime.run_manager import RunManager
 from covey.runtime.security import BrowserGuard
 from covey.runtime.state import RuntimeState
 from covey.runtime.toolsets import held_toolsets
+from covey.runtime.tracing import TRACING_STATE, tracing_for
 from covey.spec.errors import ConfigurationError
 from covey.spec.store import Store
 
@@ -161,6 +163,7 @@ def create_app(
         store if store is not None else open_store(settings.store, base_dir=settings.base_dir)
     )
     verifier = TokenVerifier(settings) if settings.auth == "jwt" else None
+    tracing = tracing_for(settings, the_store)
     manager = RunManager(
         the_store,
         run_timeout=settings.run_timeout,
@@ -212,6 +215,7 @@ def create_app(
             )
         try:
             async with (
+                tracing,
                 held_toolsets([*registry, *registry.items("team")]),
                 manager.running(),
                 knowledge.running(),
@@ -248,6 +252,7 @@ def create_app(
             LearningController,
             PluginController,
             MetricsController,
+            TraceController,
             agent_socket,
             team_socket,
             workflow_socket,
@@ -256,7 +261,7 @@ def create_app(
             "runtime": Provide(_provide_state, sync_to_thread=False),
             "principal": Provide(_provide_principal, sync_to_thread=False),
         },
-        state=State({"covey": runtime}),
+        state=State({"covey": runtime, TRACING_STATE: tracing}),
         middleware=[auth_middleware(verifier)],
         exception_handlers=exception_handlers(),
         request_class=JsonRequest,
