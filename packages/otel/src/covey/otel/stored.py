@@ -79,7 +79,7 @@ class StoredSpans:
     def __init__(self, store: Store, ratio: float = 1.0) -> None:
         self._store = store
         self._ratio = ratio
-        self._pending: list[tuple[TraceSpan, Scope]] = []
+        self._pending: list[tuple[ReadableSpan, Scope]] = []
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
@@ -94,12 +94,11 @@ class StoredSpans:
         context = span.get_span_context()
         if context is None or not sampled(context.trace_id, self._ratio):
             return
-        record = to_trace_span(span, scope)
         with self._lock:
             if len(self._pending) >= MAX_PENDING:
                 self.dropped += 1
                 return
-            self._pending.append((record, scope))
+            self._pending.append((span, scope))  # made a record in the writer, off the run
         self._signal()
 
     def _signal(self) -> None:
@@ -127,8 +126,8 @@ class StoredSpans:
         with self._lock:
             batch, self._pending = self._pending, []
         groups: dict[Scope, list[TraceSpan]] = {}
-        for record, scope in batch:
-            groups.setdefault(Scope(scope.tenant_id, scope.user_id), []).append(record)
+        for span, scope in batch:
+            groups.setdefault(scope, []).append(to_trace_span(span, scope))
         for scope, spans in groups.items():
             try:
                 await self._store.add_spans(scope, spans)
