@@ -1,14 +1,24 @@
 """`/v1/traces` over real HTTP: a served run's spans are stored and browsable right after its
 answer, scoped like runs (users never see each other's traces), bad ids are 400 problems, and
-with tracing off nothing is stored."""
+with tracing off nothing is stored; a configured collector (a real receiver on loopback) gets
+the spans, and planted secrets are in no span, stored row, exported body or log line."""
 
 from __future__ import annotations
+
+import json
+import logging
+from typing import Any
 
 import pytest
 from test_auth import SECRET, good
 
+from covey.core import Agent
+from covey.core.testing import FunctionModel
 from covey.runtime.config import RuntimeSettings
+from covey.runtime.registry import Registry
 from covey.runtime.tracing import tracing_enabled
+from covey.spec import ModelResponse, TextPart, ToolCallPart
+from covey.testing.http import Exchange, LoopbackServer, RecordedRequest
 
 
 def test_a_served_runs_trace_is_listed_and_read_back(serve) -> None:
@@ -106,3 +116,72 @@ def test_an_otlp_endpoint_turns_tracing_on_and_bad_settings_are_refused() -> Non
     assert "otlp_endpoint" in str(caught.value)
     assert "hdr-secret-123456" not in str(caught.value)
     assert "hdr-secret-123456" not in repr(settings)
+
+
+PLANTED = "sk-live-RUNTIMEPLANTED0123456789"
+PLANTED_PASSWORD = "correct-horse-battery-staple"
+
+
+def login(user: str, password: str, api_key: str) -> str:
+    """Log in."""
+    return f"{user} in with {api_key}"
+
+
+def _vault_model(messages: list[Any], info: Any) -> ModelResponse:
+    if len(messages) == 1:
+        call = ToolCallPart(
+            tool_name="login",
+            args={"user": "ada", "password": PLANTED_PASSWORD, "api_key": PLANTED},
+            tool_call_id="c1",
+        )
+        return ModelResponse(parts=[call], finish_reason="tool_calls")
+    return ModelResponse(parts=[TextPart(content=f"key {PLANTED}")], finish_reason="stop")
+
+
+def test_served_spans_reach_a_real_collector_and_no_secret_is_anywhere(
+    serve, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    vault = Agent(name="vault", model=FunctionModel(_vault_model), tools=[login])
+    with Collector() as collector:
+        server, api = serve(
+            registry=Registry([vault]),
+            otlp_endpoint=collector.url,
+            otlp_headers={"authorization": f"Bearer {PLANTED}"},
+            tracing_capture_content=True,
+            tracing_service_name="served",
+        )
+        run = api.post("/v1/agents/vault/runs", json={"input": "open it"}).json()
+        assert run["status"] == "completed"
+        stored = api.get(f"/v1/traces/{run['run_id']}")
+        assert stored.status_code == 200  # an endpoint turns storing on too
+        listed = api.get("/v1/traces")
+        server.stop()  # shutdown flushes the exporter: every span has been sent
+        bodies = b"".join(r.body for r in collector.requests)
+    assert collector.requests and collector.requests[0].path == "/v1/traces"
+    assert collector.requests[0].headers["authorization"] == f"Bearer {PLANTED}"
+    assert bytes.fromhex(run["run_id"]) in bodies  # the trace id is the run id
+    assert b"invoke_agent vault" in bodies and b"execute_tool login" in bodies
+    assert b"[REDACTED]" in bodies
+    texts = [
+        bodies.decode("utf-8", "replace"),
+        stored.text,
+        listed.text,
+        "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records),
+    ]
+    for text in texts:
+        assert PLANTED not in text and PLANTED_PASSWORD not in text
+    args = next(s for s in stored.json()["spans"] if s["name"] == "execute_tool login")
+    assert json.loads(args["attributes"]["gen_ai.tool.call.arguments"]) == {
+        "user": "ada",
+        "password": "[REDACTED]",
+        "api_key": "[REDACTED]",
+    }
+
+
+class Collector(LoopbackServer[RecordedRequest, Any]):
+    """A loopback OTLP/HTTP receiver: answers 200 with an empty protobuf response."""
+
+    def serve(self, exchange: Exchange) -> None:
+        self.record(exchange.request)
+        exchange.send(200, b"", content_type="application/x-protobuf")
