@@ -180,3 +180,34 @@ def test_bad_endpoints_are_refused() -> None:
     assert TracingConfig(otlp_endpoint="http://c:4318").otlp_endpoint == "http://c:4318/v1/traces"
     secret = TracingConfig(otlp_headers={"x-api-key": SECRET})  # type: ignore[dict-item]
     assert SECRET not in repr(secret) and SECRET not in str(secret.model_dump())
+
+
+def test_open_spans_stay_bounded_when_runs_never_finish(monkeypatch: pytest.MonkeyPatch) -> None:
+    from covey.otel import spans as spans_module
+    from covey.spec import events as ev
+    from covey.spec.store import Scope
+
+    monkeypatch.setattr(spans_module, "MAX_OPEN", 5)
+    exporter = InMemorySpanExporter()
+    tracing = Tracing(TracingConfig(), processors=[SimpleSpanProcessor(exporter)])
+    for i in range(12):
+        tracing.spans(ev.RunStarted(run_id=f"{i:032x}", agent_name="lost"), Scope())
+    assert tracing.spans.open_spans() == 5
+    # The evicted ones were ended (exported), not leaked.
+    assert len(exporter.get_finished_spans()) == 7
+    tracing.shutdown()
+
+
+def test_events_of_runs_tracing_never_saw_start_are_ignored() -> None:
+    from covey.spec import events as ev
+    from covey.spec.store import Scope
+
+    exporter = InMemorySpanExporter()
+    tracing = Tracing(TracingConfig(), processors=[SimpleSpanProcessor(exporter)])
+    tracing.spans(ev.ToolCallCompleted(run_id="r", tool_call_id="x", tool_name="t"), Scope())
+    tracing.spans(
+        ev.StepCompleted(run_id="r", step_name="s", step_path="s", step_type="function"), Scope()
+    )
+    assert exporter.get_finished_spans() == ()
+    assert tracing.spans.open_spans() == 0
+    tracing.shutdown()

@@ -11,6 +11,7 @@ processors do the exporting off the run's path) and never raises into a run.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime
@@ -33,7 +34,8 @@ if TYPE_CHECKING:
 __all__ = ["RunSpans"]
 
 MAX_OPEN = 10_000
-"""Open spans kept at most; past it the oldest are ended (a run that never finished)."""
+"""Open spans kept at most; past it the oldest are ended (runs that never finished: a process
+killed mid-run elsewhere, events lost), so memory stays bounded."""
 
 _FINAL_STATUS: dict[str, str] = {
     "run.completed": "completed",
@@ -86,6 +88,9 @@ class RunSpans:
         self._capture = capture_content
         self._on_end = on_end
         self._open: OrderedDict[tuple[str, ...], tuple[Span, Scope]] = OrderedDict()
+        self._step_runs: dict[tuple[str, ...], str] = {}
+        # Runs on other threads (`run_sync` in workers) call in concurrently.
+        self._lock = threading.Lock()
         self._handlers: dict[str, Callable[[ev.BaseEvent, Scope], None]] = {
             "run.started": self._run_started,
             **dict.fromkeys(_FINAL_STATUS, self._run_ended),
@@ -113,7 +118,8 @@ class RunSpans:
         """`covey.core.observe` observer: start or end the span `event` opens or closes."""
         handler = self._handlers.get(event.type)
         if handler is not None:
-            handler(event, scope)
+            with self._lock:
+                handler(event, scope)
 
     def open_spans(self) -> int:
         """How many spans are open now (runs, requests, calls and steps in flight)."""
@@ -147,8 +153,9 @@ class RunSpans:
             self._finish(previous, event.time)
         self._open[key] = (span, scope)
         while len(self._open) > MAX_OPEN:
-            _, oldest = self._open.popitem(last=False)
-            self._finish(oldest, event.time)
+            old_key, oldest = self._open.popitem(last=False)
+            if old_key[0] != "step-run":  # an alias of a step span, ended with the step
+                self._finish(oldest, event.time)
 
     def _end(
         self,
@@ -329,14 +336,13 @@ class RunSpans:
         if event.step_run_id:
             # The step's own run (started next) hangs under this span.
             self._open[("step-run", event.step_run_id)] = self._open[key]
+            self._step_runs[key] = event.step_run_id
 
     def _step_ended(self, event: ev.BaseEvent, scope: Scope) -> None:
         key = ("step", event.run_id, str(getattr(event, "step_path", "")))
-        found = self._open.get(key)
-        if found is not None:
-            for alias, value in list(self._open.items()):
-                if alias[0] == "step-run" and value is found:
-                    del self._open[alias]
+        step_run_id = self._step_runs.pop(key, None)
+        if step_run_id is not None:
+            self._open.pop(("step-run", step_run_id), None)
         status = event.type.removeprefix("step.")
         attributes: dict[str, Any] = {"covey.step.status": status}
         if isinstance(event, ev.StepCompleted):
