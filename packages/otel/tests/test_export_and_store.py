@@ -136,3 +136,22 @@ async def test_no_secret_in_any_log_line(caplog: pytest.LogCaptureFixture) -> No
     text = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
     assert SECRET not in text and PASSWORD not in text
     assert SECRET not in repr(config) and SECRET not in repr(tracing.config)
+
+
+async def test_an_unreachable_collector_fails_no_run_and_leaks_no_header(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    with OtlpReceiver() as receiver:
+        dead = receiver.url  # a port that was served and is closed now
+    config = TracingConfig(
+        otlp_endpoint=dead,
+        otlp_headers={"authorization": f"Bearer {SECRET}"},  # type: ignore[dict-item]
+        otlp_timeout=0.5,
+    )
+    async with Tracing(config):
+        result = await vault_agent().run("open the vault")
+    assert result.status is RunStatus.COMPLETED
+    text = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
+    assert "export" in text.lower()  # the exporter said it could not send
+    assert SECRET not in text

@@ -42,6 +42,9 @@ class TracingConfig(BaseModel):
         otlp_endpoint: An OTLP/HTTP collector, `http://host:4318` (`/v1/traces` is added when
             the URL has no path) or the full traces URL. `None`: nothing is exported.
         otlp_headers: Headers for the collector (an API key); kept secret in reprs and logs.
+        otlp_timeout: Seconds one export may take, retries included; it also bounds how long
+            shutdown waits for an unreachable collector. Spans that cannot be sent are dropped
+            (the exporter logs it), never retried forever.
         capture_content: Record run input and output, model completions, tool arguments and
             results (redacted) as span attributes.
         redact_keys: More argument names whose values are replaced by `[REDACTED]`, on top of
@@ -58,6 +61,7 @@ class TracingConfig(BaseModel):
     service_name: str = "covey"
     otlp_endpoint: str | None = None
     otlp_headers: dict[str, SecretStr] = Field(default_factory=dict[str, SecretStr])
+    otlp_timeout: float = Field(default=5.0, gt=0, le=60)
     capture_content: bool = False
     redact_keys: tuple[str, ...] = ()
     redact_values: tuple[SecretStr, ...] = ()

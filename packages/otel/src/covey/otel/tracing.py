@@ -122,7 +122,9 @@ class Tracing:
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
         headers = {k: v.get_secret_value() for k, v in self.config.otlp_headers.items()}
-        exporter = OTLPSpanExporter(endpoint=self.config.otlp_endpoint, headers=headers, timeout=10)
+        exporter = OTLPSpanExporter(
+            endpoint=self.config.otlp_endpoint, headers=headers, timeout=self.config.otlp_timeout
+        )
         return BatchSpanProcessor(exporter)
 
     @property

@@ -202,6 +202,9 @@ class RuntimeSettings(BaseSettings):
     anywhere without it (`OTEL_*` variables are not read)."""
     otlp_headers: dict[str, SecretStr] = Field(default_factory=dict[str, SecretStr])
     """Headers for the collector (its API key); never logged."""
+    otlp_timeout: float = Field(default=5.0, gt=0, le=60)
+    """Seconds one export to the collector may take, retries included (also what shutdown
+    waits at most for an unreachable collector)."""
     tracing_service_name: str = "covey"
     """`service.name` of the exported spans."""
     tracing_capture_content: bool = False

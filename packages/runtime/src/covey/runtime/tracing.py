@@ -47,6 +47,7 @@ def tracing_for(settings: RuntimeSettings, store: Store) -> AbstractAsyncContext
             service_name=settings.tracing_service_name,
             otlp_endpoint=settings.otlp_endpoint,
             otlp_headers=settings.otlp_headers,
+            otlp_timeout=settings.otlp_timeout,
             capture_content=settings.tracing_capture_content,
             redact_keys=tuple(settings.tracing_redact_keys),
             store_sample_ratio=settings.tracing_store_sample_ratio,
