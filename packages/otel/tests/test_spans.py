@@ -211,3 +211,39 @@ def test_events_of_runs_tracing_never_saw_start_are_ignored() -> None:
     assert exporter.get_finished_spans() == ()
     assert tracing.spans.open_spans() == 0
     tracing.shutdown()
+
+
+async def test_a_paused_run_and_its_resumption_are_two_spans_of_one_trace() -> None:
+    from covey.core.testing import FunctionModel
+    from covey.spec import ModelResponse, TextPart, ToolCallPart, ToolReturnPart
+    from covey.spec.function_toolset import tool
+
+    @tool(requires_approval=True)
+    def delete_file(path: str) -> str:
+        """Delete a file."""
+        return f"deleted {path}"
+
+    def script(messages: Any, info: Any) -> ModelResponse:
+        if any(isinstance(p, ToolReturnPart) for p in messages[-1].parts):
+            return ModelResponse(parts=[TextPart(content="done")])
+        call = ToolCallPart(tool_name="delete_file", args={"path": "/tmp/x"}, tool_call_id="d1")
+        return ModelResponse(parts=[call])
+
+    agent = Agent(name="janitor", model=FunctionModel(script), tools=[delete_file])
+    exporter = InMemorySpanExporter()
+    async with Tracing(TracingConfig(), processors=[SimpleSpanProcessor(exporter)]):
+        paused = await agent.run("clean up")
+        assert paused.status is RunStatus.PAUSED
+        first = _by_name(exporter.get_finished_spans())["invoke_agent janitor"]
+        assert first.attributes["covey.run.status"] == "paused"
+        assert first.status.status_code.name == "UNSET"
+        [requirement] = [e for e in first.events if e.name == "covey.requirement.created"]
+        assert requirement.attributes["gen_ai.tool.name"] == "delete_file"
+        assert requirement.attributes["covey.requirement.kind"] == "approval"
+        done = await agent.resume(paused.run_id, approvals={"d1": True})
+        assert done.status is RunStatus.COMPLETED
+    runs = [s for s in exporter.get_finished_spans() if s.name == "invoke_agent janitor"]
+    assert len(runs) == 2
+    assert {s.context.trace_id for s in runs} == {int(paused.run_id, 16)}
+    assert runs[1].attributes["covey.run.resumed"] is True
+    assert runs[1].attributes["covey.run.status"] == "completed"

@@ -98,7 +98,10 @@ class RunSpans:
             "model_request.completed": self._model_ended,
             "model_request.failed": self._model_ended,
             "model_request.cancelled": self._model_ended,
-            "model_request.retry": self._model_retry,
+            "model_request.retry": self._run_event,
+            "model.fallback": self._run_event,
+            "requirement.created": self._run_event,
+            "output.retry": self._run_event,
             "tool_call.started": self._tool_started,
             "tool_call.completed": self._tool_ended,
             "tool_call.failed": self._tool_ended,
@@ -274,19 +277,29 @@ class RunSpans:
         else:
             self._end(key, event, {"covey.cancelled": True})
 
-    def _model_retry(self, event: ev.BaseEvent, scope: Scope) -> None:
-        assert isinstance(event, ev.ModelRequestRetry)
+    def _run_event(self, event: ev.BaseEvent, scope: Scope) -> None:
+        """A moment in a run, as an event on its span: a retry, a fallback, a pause's
+        requirement, an output retry (names and types only, never content)."""
         found = self._open.get(("run", event.run_id))
-        if found is not None:
-            found[0].add_event(
-                "covey.model.retry",
-                {
-                    "attempt": event.attempt,
-                    "delay": event.delay,
-                    "error.type": event.error.type,
-                },
-                timestamp=_ns(event.time),
-            )
+        if found is None:
+            return
+        attributes: dict[str, Any] = {}
+        if isinstance(event, ev.ModelRequestRetry):
+            attributes = {"attempt": event.attempt, "delay": event.delay}
+            attributes["error.type"] = event.error.type
+        elif isinstance(event, ev.ModelFallback):
+            attributes = {"from_model": event.from_model, "to_model": event.to_model}
+            attributes["error.type"] = event.error.type
+        elif isinstance(event, ev.RequirementCreated):
+            requirement = event.requirement
+            attributes = {
+                "gen_ai.tool.name": requirement.tool_name,
+                "gen_ai.tool.call.id": requirement.tool_call_id,
+                "covey.requirement.kind": str(requirement.kind),
+            }
+        elif isinstance(event, ev.OutputRetry):
+            attributes = {"retry": event.retry, "errors": len(event.errors)}
+        found[0].add_event(f"covey.{event.type}", attributes, timestamp=_ns(event.time))
 
     # --- tool calls --------------------------------------------------------------------------
 
