@@ -51,6 +51,9 @@ def test_a_served_runs_trace_is_listed_and_read_back(serve) -> None:
     assert items[0]["status"] == "completed"
     assert items[0]["span_count"] == len(spans)
     assert items[0]["input_tokens"] == run["usage"]["input_tokens"]
+    assert api.get("/v1/traces?status=failed").json()["items"] == []
+    assert api.get("/v1/traces?status=completed").json()["items"][0]["run_id"] == run["run_id"]
+    assert api.get("/v1/traces?status=nonsense").status_code == 400
 
 
 def test_bad_and_unknown_trace_ids(serve) -> None:

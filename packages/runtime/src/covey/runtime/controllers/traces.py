@@ -21,6 +21,7 @@ from covey.runtime.guards import require_scope
 from covey.runtime.problems import ApiError, problem_responses
 from covey.runtime.state import RuntimeState
 from covey.runtime.tracing import TRACING_STATE, flush_stored_spans
+from covey.spec.runs import RunStatus
 from covey.spec.store import TraceSpan
 
 __all__ = ["SpanOut", "TraceController", "TraceOut", "TracePage", "TraceSummary"]
@@ -75,7 +76,8 @@ class TraceOut(_Wire):
 
 
 class TraceSummary(_Wire):
-    """A trace in a listing: its root run and what its spans add up to."""
+    """A trace in a listing: its root run and what its spans add up to (tokens: every model
+    request of the trace, member and step runs included)."""
 
     trace_id: str
     run_id: str
@@ -126,7 +128,8 @@ class TraceController(Controller):
         opt={"scope": "runs:read"},
         summary="List traces",
         responses=problem_responses(400, 401, 403),
-        description="The caller's latest root runs that have stored spans, newest first. "
+        description="The caller's latest root runs that have stored spans, newest first "
+        "(`status=failed`: only failed runs). "
         "A page may hold fewer than `limit` traces (runs sampled out have none); follow "
         "`next_cursor` until it is null.",
     )
@@ -137,11 +140,14 @@ class TraceController(Controller):
         principal: NamedDependency[Principal],
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_TRACES_PAGE)] = 20,
         cursor: Annotated[str | None, QueryParameter(max_length=4096)] = None,
+        status: Annotated[RunStatus | None, QueryParameter()] = None,
     ) -> TracePage:
         """Trace summaries: root run, status, duration, span and error counts, tokens."""
         await flush_stored_spans(request.app.state.get(TRACING_STATE))
         scope = principal.read_scope
-        page = await runtime.store.list_runs(scope, limit=limit, cursor=cursor, order="desc")
+        page = await runtime.store.list_runs(
+            scope, limit=limit, cursor=cursor, order="desc", status=status
+        )
         items: list[TraceSummary] = []
         try:
             from covey.otel.ids import trace_id_for_run
