@@ -28,6 +28,7 @@ VIOLATIONS = [
     ("runtime/src/covey/runtime/_bad.py", "import covey.conformance", "covey.runtime never"),
     ("knowledge/src/covey/knowledge/_bad.py", "import covey.core", "covey.knowledge imports"),
     ("learn/src/covey/learn/_bad.py", "import covey.core", "covey.learn imports"),
+    ("otel/src/covey/otel/_bad.py", "import covey.runtime", "covey.otel imports"),
 ]
 
 

@@ -30,6 +30,7 @@ from covey.runtime.controllers import (
     RunController,
     SessionController,
     TeamController,
+    TraceController,
     WorkflowController,
     agent_socket,
     knowledge_controller,
@@ -49,6 +50,7 @@ from covey.runtime.schedules import Scheduler
 from covey.runtime.security import BrowserGuard
 from covey.runtime.state import RuntimeState
 from covey.runtime.toolsets import held_toolsets
+from covey.runtime.tracing import TRACING_STATE, tracing_for
 from covey.spec.errors import ConfigurationError
 from covey.spec.store import Store
 
@@ -166,6 +168,7 @@ def create_app(
         store if store is not None else open_store(settings.store, base_dir=settings.base_dir)
     )
     verifier = TokenVerifier(settings) if settings.auth == "jwt" else None
+    tracing = tracing_for(settings, the_store)
     manager = RunManager(
         the_store,
         run_timeout=settings.run_timeout,
@@ -226,6 +229,7 @@ def create_app(
             )
         try:
             async with (
+                tracing,
                 held_toolsets([*registry, *registry.items("team")]),
                 manager.running(),
                 knowledge.running(),
@@ -272,6 +276,7 @@ def create_app(
             AguiController,
             ScheduleController,
             EvalController,
+            TraceController,
             agent_socket,
             team_socket,
             workflow_socket,
@@ -281,7 +286,7 @@ def create_app(
             "runtime": Provide(_provide_state, sync_to_thread=False),
             "principal": Provide(_provide_principal, sync_to_thread=False),
         },
-        state=State({"covey": runtime, SCHEDULER_KEY: scheduler}),
+        state=State({"covey": runtime, SCHEDULER_KEY: scheduler, TRACING_STATE: tracing}),
         middleware=[auth_middleware(verifier)],
         exception_handlers=exception_handlers(),
         request_class=JsonRequest,

@@ -210,6 +210,29 @@ class RuntimeSettings(BaseSettings):
     `team:NAME`, `workflow:NAME` (a tool that runs it), `tool:AGENT.TOOL` (one tool of a served
     agent, called directly). Empty: no `/mcp` endpoint at all (deny by default)."""
 
+    # --- tracing (covey-otel: pip install 'covey-runtime[otel]') -----------------------------
+    tracing: bool = False
+    """Trace every run (OpenTelemetry spans, GenAI conventions) and keep the spans in the store
+    for `/v1/traces`. On by itself when `otlp_endpoint` is set."""
+    otlp_endpoint: str | None = None
+    """Send spans to this OTLP/HTTP collector (`http://collector:4318`); nothing is sent
+    anywhere without it (`OTEL_*` variables are not read)."""
+    otlp_headers: dict[str, SecretStr] = Field(default_factory=dict[str, SecretStr])
+    """Headers for the collector (its API key); never logged."""
+    otlp_timeout: float = Field(default=5.0, gt=0, le=60)
+    """Seconds one export to the collector may take, retries included (also what shutdown
+    waits at most for an unreachable collector)."""
+    tracing_service_name: str = "covey"
+    """`service.name` of the exported spans."""
+    tracing_capture_content: bool = False
+    """Record run input and output, completions, tool arguments and results (redacted)."""
+    tracing_redact_keys: Annotated[list[str], NoDecode] = Field(default_factory=list[str])
+    """More argument names whose values are never recorded (on top of password, token, ...)."""
+    tracing_store_sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
+    """The share of traces kept in the store (by trace id: whole traces, every process alike)."""
+    tracing_export_sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
+    """The share of traces sent to the collector."""
+
     config_file: Path | None = Field(default=None, exclude=True)
     """The `covey.toml` these settings were read from (set by `load_settings`)."""
 
@@ -232,6 +255,7 @@ class RuntimeSettings(BaseSettings):
         "jwt_algorithms",
         "mcp_expose",
         "schedule_tenants",
+        "tracing_redact_keys",
         mode="before",
     )
     @classmethod

@@ -13,6 +13,7 @@ from covey.runtime.controllers.plugins import PluginController
 from covey.runtime.controllers.runs import RunController
 from covey.runtime.controllers.sessions import SessionController
 from covey.runtime.controllers.teams import TeamController
+from covey.runtime.controllers.traces import TraceController
 from covey.runtime.controllers.workflows import WorkflowController
 from covey.runtime.controllers.ws import agent_socket, team_socket, workflow_socket
 
@@ -29,6 +30,7 @@ __all__ = [
     "RunController",
     "SessionController",
     "TeamController",
+    "TraceController",
     "WorkflowController",
     "agent_socket",
     "knowledge_controller",
