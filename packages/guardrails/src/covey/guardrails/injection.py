@@ -96,7 +96,7 @@ _RULES: tuple[tuple[str, float, re.Pattern[str]], ...] = (
 _LEET = str.maketrans(
     {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"}
 )
-_SPACED = re.compile(r"\b(?:\w[ ._*-]){3,}\w\b")
+_SPACED = re.compile(r"\b(?:\w[ ._*-]){2,}\w\b")
 _BASE64 = re.compile(r"[A-Za-z0-9+/]{24,}={0,2}")
 _MAX_CHARS = 100_000
 """Only the first this many characters of a text are read: the patterns are linear, but a
@@ -104,11 +104,18 @@ megabyte prompt should not cost a megabyte of regex work per rule."""
 
 
 def _variants(text: str) -> list[str]:
-    folded = fold(text[:_MAX_CHARS], lower=True).text
+    """The text as folded (lines kept, for role markers), with whitespace squeezed, with
+    spaced-out letters joined (runs of two or more spaces still part words), with l33t digits
+    read as letters, and every base64 blob in it decoded."""
+    text = text[:_MAX_CHARS]
+    folded = fold(text, lower=True).text
     squeezed = re.sub(r"\s+", " ", folded)
-    joined = _SPACED.sub(lambda m: re.sub(r"[ ._*-]", "", m.group()), squeezed)
-    variants = [squeezed, joined, joined.translate(_LEET)]
-    for blob in _BASE64.findall(folded[:_MAX_CHARS]):
+    joined = " ".join(
+        _SPACED.sub(lambda m: re.sub(r"[ ._*-]", "", m.group()), piece)
+        for piece in re.split(r"\s{2,}", folded)
+    )
+    variants = [folded, squeezed, joined, joined.translate(_LEET)]
+    for blob in _BASE64.findall(fold(text).text):
         try:
             decoded = base64.b64decode(blob + "=" * (-len(blob) % 4), validate=False)
             variants.append(decoded.decode("utf-8").lower())
