@@ -104,6 +104,7 @@ async def test_a_tripped_output_guardrail_is_an_output_stage_event_before_run_fa
     assert isinstance(tripped, ev.GuardrailTripped) and tripped.stage == "output"
     final = events[-1]
     assert isinstance(final, ev.RunFailed) and final.result.output is None
+    assert final.result.error is not None and final.result.error.details["stage"] == "output"
 
 
 async def test_a_post_hook_may_change_the_output_but_not_the_status() -> None:

@@ -47,7 +47,15 @@ class Guardrail(ABC):
 
     async def __call__(self, ctx: RunContext[Any], value: Any) -> Any:
         """The hook: the value with its texts inspected (a `RunResult`'s output for a post-run
-        hook), or `GuardrailTripped`."""
+        hook), or `GuardrailTripped` (named after this guardrail when it was raised unnamed)."""
+        try:
+            return await self._hook(ctx, value)
+        except GuardrailTripped as exc:
+            if exc.guardrail is not None:
+                raise
+            raise GuardrailTripped(exc.reason, guardrail=self.name, stage=exc.stage) from None
+
+    async def _hook(self, ctx: RunContext[Any], value: Any) -> Any:
         if isinstance(value, RunResult):
             result = cast("RunResult[Any]", value)
             output = await self._apply(ctx, result.output)

@@ -273,9 +273,12 @@ class RunEngine:
                         changed = cast("RunResult[Any]", changed)
                         result = result.model_copy(update={"output": changed.output})
             except Exception as exc:
+                tripped = (
+                    self._tripped(exc, "output") if isinstance(exc, GuardrailTripped) else None
+                )
                 result = self._result(RunStatus.FAILED, exc)
-                if isinstance(exc, GuardrailTripped):
-                    yield self._tripped(exc, "output")
+                if tripped is not None:
+                    yield tripped
         else:
             result = self._result(status, error, keep_output=keep_output)
         background: list[Learner] = []
