@@ -269,7 +269,7 @@ class GuardrailTripped(CoveyError):  # noqa: N818 - public name fixed by the API
     ) -> None:
         self.reason = reason
         self.guardrail = guardrail
-        self.stage = stage
+        self.stage: Literal["input", "output"] | None = stage
         prefix = f"Guardrail {guardrail!r} tripped" if guardrail else "Guardrail tripped"
         super().__init__(f"{prefix}: {reason}")
 
