@@ -9,7 +9,9 @@ original one it came from, so a match in the folded text masks the right span of
 
 from __future__ import annotations
 
+import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = ["Folded", "fold"]
@@ -27,7 +29,7 @@ class Folded:
     """`text` folded; `origin[i]` is the index in the original of folded character `i`."""
 
     text: str
-    origin: tuple[int, ...]
+    origin: Sequence[int]
     length: int
     """The original's length."""
 
@@ -39,20 +41,28 @@ class Folded:
         return self.origin[start], self.origin[end - 1] + 1
 
 
+_HIDDEN = re.compile("[" + "".join(sorted(_INVISIBLE)) + "]")
+
+
 def fold(text: str, *, lower: bool = False) -> Folded:
     """Fold `text` (see the module); `lower` also lowercases it."""
-    if text.isascii():
+    if text.isascii() or (unicodedata.is_normalized("NFKC", text) and not _HIDDEN.search(text)):
+        # Nothing to fold (the common case, checked in C): positions are the original's.
         folded = text.lower() if lower else text
-        return Folded(folded, tuple(range(len(text))), len(text))
+        if len(folded) == len(text):
+            return Folded(folded, range(len(text)), len(text))
     chars: list[str] = []
     origin: list[int] = []
     for index, char in enumerate(text):
+        if char.isascii():
+            chars.append(char.lower() if lower else char)
+            origin.append(index)
+            continue
         if char in _INVISIBLE or unicodedata.category(char) == "Cf":
             continue
-        mapped = unicodedata.normalize("NFKC", char) if not char.isascii() else char
+        mapped = unicodedata.normalize("NFKC", char)
         if lower:
             mapped = mapped.lower()
-        for piece in mapped:
-            chars.append(piece)
-            origin.append(index)
-    return Folded("".join(chars), tuple(origin), len(text))
+        chars.append(mapped)
+        origin.extend([index] * len(mapped))
+    return Folded("".join(chars), origin, len(text))

@@ -103,35 +103,44 @@ _MAX_CHARS = 100_000
 megabyte prompt should not cost a megabyte of regex work per rule."""
 
 
-def _variants(text: str) -> list[str]:
-    """The text as folded (lines kept, for role markers), with whitespace squeezed, with
-    spaced-out letters joined (runs of two or more spaces still part words), with l33t digits
-    read as letters, and every base64 blob in it decoded."""
+def _variants(text: str) -> tuple[str, list[str]]:
+    """The text as folded (lines kept, for role markers), and the forms the other rules read:
+    whitespace squeezed, spaced-out letters joined (runs of two or more spaces still part
+    words), l33t digits read as letters, and every base64 blob decoded — each only when it
+    differs from the squeezed text."""
     text = text[:_MAX_CHARS]
     folded = fold(text, lower=True).text
     squeezed = re.sub(r"\s+", " ", folded)
-    joined = " ".join(
-        _SPACED.sub(lambda m: re.sub(r"[ ._*-]", "", m.group()), piece)
-        for piece in re.split(r"\s{2,}", folded)
-    )
-    variants = [folded, squeezed, joined, joined.translate(_LEET)]
-    for blob in _BASE64.findall(fold(text).text):
+    forms = [squeezed]
+    if _SPACED.search(folded):
+        joined = " ".join(
+            _SPACED.sub(lambda m: re.sub(r"[ ._*-]", "", m.group()), piece)
+            for piece in re.split(r"\s{2,}", folded)
+        )
+        forms.append(joined)
+    else:
+        joined = squeezed
+    leet = joined.translate(_LEET)
+    if leet != joined:
+        forms.append(leet)
+    for blob in _BASE64.findall(text):
         try:
             decoded = base64.b64decode(blob + "=" * (-len(blob) % 4), validate=False)
-            variants.append(decoded.decode("utf-8").lower())
+            forms.append(re.sub(r"\s+", " ", decoded.decode("utf-8").lower()))
         except (binascii.Error, UnicodeDecodeError, ValueError):
             continue
-    return variants
+    return folded, forms
 
 
 def injection_signals(text: str) -> list[InjectionSignal]:
     """The rules `text` (or a disguised form of it) matches, each once."""
-    variants = _variants(text)
-    return [
-        InjectionSignal(name, weight)
-        for name, weight, pattern in _RULES
-        if any(pattern.search(v) for v in variants)
-    ]
+    folded, forms = _variants(text)
+    found: list[InjectionSignal] = []
+    for name, weight, pattern in _RULES:
+        texts = [folded, *forms] if name == "role_markers" else forms
+        if any(pattern.search(t) for t in texts):
+            found.append(InjectionSignal(name, weight))
+    return found
 
 
 class PromptInjectionGuardrail(Guardrail):

@@ -50,6 +50,7 @@ _EMAIL = re.compile(
     r"[a-z]{2,24}(?![\w-])",
     re.IGNORECASE,
 )
+_DIGIT = re.compile(r"\d")
 _CARD = re.compile(r"(?<![\d+-])\d(?:[ -]?\d){12,18}(?![\d])")
 _IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}\d{2}(?:[ ]?[A-Za-z0-9]){11,30}(?![A-Za-z0-9])")
 _SSN = re.compile(r"(?<![\d-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\d-])")
@@ -146,10 +147,14 @@ def find_pii(text: str, kinds: Collection[PIIKind] = PII_KINDS) -> list[PIIMatch
     """The PII in `text`, by position; of overlapping candidates the earlier kind in
     `PII_KINDS` wins. Spans are in `text` as given (folding is undone)."""
     folded = fold(text)
+    has_digits = _DIGIT.search(folded.text) is not None
     taken: list[tuple[int, int]] = []
     found: list[PIIMatch] = []
     for kind in PII_KINDS:
         if kind not in kinds:
+            continue
+        # Cheap checks in C first: no `@`, no e-mail; no digit, no number of any kind.
+        if (kind == "email" and "@" not in folded.text) or (kind != "email" and not has_digits):
             continue
         pattern, check = _DETECTORS[kind]
         for match in pattern.finditer(folded.text):
