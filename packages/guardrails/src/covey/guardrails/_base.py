@@ -10,7 +10,7 @@ output) from where the guardrail sits, so one guardrail serves both.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, cast
 
 from pydantic import BaseModel, ValidationError
@@ -22,11 +22,17 @@ from covey.spec import (
     RunContext,
     RunResult,
     TextContent,
+    ToolCallPart,
+    ToolResult,
     VideoContent,
 )
 from covey.spec.errors import GuardrailTripped
 
-__all__ = ["Guardrail"]
+__all__ = ["CallNext", "Guardrail", "ToolResultHook"]
+
+CallNext = Callable[[dict[str, Any]], Awaitable[ToolResult]]
+ToolResultHook = Callable[[RunContext[Any], ToolCallPart, CallNext], Awaitable[ToolResult]]
+"""The shape of covey-core's tool middleware (`Agent(hooks=[...])`)."""
 
 _MEDIA = (ImageContent, AudioContent, VideoContent, DocumentContent)
 """User content a guardrail leaves alone (its URL or base64 data is not text to check)."""
@@ -54,6 +60,34 @@ class Guardrail(ABC):
             if exc.guardrail is not None:
                 raise
             raise GuardrailTripped(exc.reason, guardrail=self.name, stage=exc.stage) from None
+
+    def on_tool_results(self) -> ToolResultHook:
+        """This guardrail on every tool result, as tool middleware: `Agent(hooks=[...])`.
+
+        A web page or a document a tool returns is where indirect prompt injection hides. The
+        result is masked, or, when the guardrail trips, withheld: the model gets an error result
+        naming the guardrail and its reason instead of the content, and the run goes on.
+        """
+
+        async def hook(ctx: RunContext[Any], call: ToolCallPart, call_next: CallNext) -> ToolResult:
+            result = await call_next(call.args_as_dict())
+            try:
+                content = await self(ctx, result.content)
+            except GuardrailTripped as exc:
+                return ToolResult(
+                    content=(
+                        f"The result of {call.tool_name} was withheld by guardrail "
+                        f"{exc.guardrail!r}: {exc.reason}"
+                    ),
+                    is_error=True,
+                    metadata={**result.metadata, "guardrail": exc.guardrail},
+                )
+            if content is result.content:
+                return result
+            return result.model_copy(update={"content": content})
+
+        hook.__name__ = f"{self.name}_on_tool_results"
+        return hook
 
     async def _hook(self, ctx: RunContext[Any], value: Any) -> Any:
         if isinstance(value, RunResult):
