@@ -168,3 +168,24 @@ async def test_a_team_input_guardrail_trips_the_same_way() -> None:
     )
     events = await collect(team.run_stream("hi"))
     assert [e.type for e in events] == ["run.started", "guardrail.tripped", "run.failed"]
+
+
+async def test_run_observers_see_the_trip_with_the_runs_scope() -> None:
+    from covey.core.observe import add_observer, remove_observer
+
+    seen: list[tuple[str, str | None]] = []
+
+    def observer(event: ev.BaseEvent, scope: Scope) -> None:
+        seen.append((event.type, scope.tenant_id))
+
+    def block(ctx: RunContext[Any], prompt: Any) -> None:
+        raise GuardrailTripped("no", guardrail="g")
+
+    add_observer(observer)
+    try:
+        agent = Agent(model=FunctionModel(lambda m, i: text("x")), pre_hooks=[block])
+        await agent.run("hi", tenant_id="acme")
+    finally:
+        remove_observer(observer)
+    assert ("guardrail.tripped", "acme") in seen
+    assert seen[-1] == ("run.failed", "acme")
