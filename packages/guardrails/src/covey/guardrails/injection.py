@@ -162,7 +162,9 @@ class PromptInjectionGuardrail(Guardrail):
 
     async def inspect(self, ctx: RunContext[Any], texts: list[str]) -> list[str]:
         signals: dict[str, float] = {}
-        for text in texts:
+        # The parts together too: an attack split across two content parts reads as one.
+        whole = [" ".join(texts)] if len(texts) > 1 else []
+        for text in [*texts, *whole]:
             for signal in injection_signals(text):
                 signals[signal.rule] = signal.weight
         score = sum(signals.values())
