@@ -31,6 +31,7 @@ SECTIONS = [
     "bench_mcp",
     "bench_memory",
     "bench_tracing",
+    "bench_guardrails",
 ]
 
 

@@ -90,6 +90,7 @@ EXAMPLES: list[ev.BaseEvent] = [
     ),
     ev.OutputRetry(run_id="r", seq=9, retry=1, errors=[{"loc": ["x"], "msg": "bad"}]),
     ev.OutputDelta(run_id="r", parent_run_id="p", seq=10, output={"x": 1}),
+    ev.GuardrailTripped(run_id="r", seq=2, guardrail="pii", stage="input", reason="email found"),
 ]
 
 

@@ -8,6 +8,7 @@ from pydantic import ValidationError
 from covey.spec import ModelSettings, RunResult, RunStatus, Usage
 from covey.spec.errors import (
     DuplicatePluginError,
+    GuardrailTripped,
     ModelHTTPError,
     PluginNotFoundError,
     RateLimitedError,
@@ -53,6 +54,14 @@ def test_error_messages_say_what_to_do() -> None:
     assert isinstance(limited, ModelHTTPError)
     info = ErrorInfo.from_exception(limited)
     assert info.type == "RateLimitedError" and info.details["retry_after"] == 3.5
+
+
+def test_a_tripped_guardrail_is_described_by_name_stage_and_reason() -> None:
+    tripped = GuardrailTripped("email found", guardrail="pii", stage="input")
+    assert str(tripped) == "Guardrail 'pii' tripped: email found"
+    info = ErrorInfo.from_exception(tripped)
+    assert info.type == "GuardrailTripped"
+    assert info.details == {"reason": "email found", "guardrail": "pii", "stage": "input"}
 
 
 def test_run_result_keeps_history_and_exception_out_of_its_json() -> None:

@@ -6,7 +6,7 @@ secret in its message or its repr: keys are `pydantic.SecretStr` wherever they a
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 __all__ = [
     "ApprovalRequired",
@@ -252,11 +252,24 @@ class Interrupted(CoveyError):  # noqa: N818 - the error type stored on interrup
 
 
 class GuardrailTripped(CoveyError):  # noqa: N818 - public name fixed by the API
-    """A guardrail hook stopped the run; `reason` says why."""
+    """A guardrail hook stopped the run; `reason` says why.
 
-    def __init__(self, reason: str, *, guardrail: str | None = None) -> None:
+    `stage` is `"input"` for a pre-run hook and `"output"` for a post-run hook or an output
+    validator; the run loop fills it in when the guardrail did not. The run ends `failed` with
+    this error in `result.error` (its `details` carry `reason`, `guardrail` and `stage`) after a
+    `guardrail.tripped` event. `reason` is shown to callers: never put the offending text in it.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        guardrail: str | None = None,
+        stage: Literal["input", "output"] | None = None,
+    ) -> None:
         self.reason = reason
         self.guardrail = guardrail
+        self.stage: Literal["input", "output"] | None = stage
         prefix = f"Guardrail {guardrail!r} tripped" if guardrail else "Guardrail tripped"
         super().__init__(f"{prefix}: {reason}")
 

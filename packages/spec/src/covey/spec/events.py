@@ -21,6 +21,7 @@ from covey.spec.usage import Usage
 
 __all__ = [
     "BaseEvent",
+    "GuardrailTripped",
     "LearningChanged",
     "LearningCompleted",
     "LearningFailed",
@@ -337,6 +338,22 @@ class StepCancelled(_StepEvent, frozen=True):
     type: Literal["step.cancelled"] = "step.cancelled"
 
 
+# --- guardrails ----------------------------------------------------------------------------------
+
+
+class GuardrailTripped(BaseEvent, frozen=True):
+    """A guardrail stopped the run; `run.failed` follows with `GuardrailTripped` as its error.
+
+    `stage` is `input` (a pre-run hook) or `output` (a post-run hook or an output validator).
+    `reason` names what was found, never the text it was found in.
+    """
+
+    type: Literal["guardrail.tripped"] = "guardrail.tripped"
+    guardrail: str | None = None
+    stage: Literal["input", "output"] | None = None
+    reason: str
+
+
 # --- learning (after the run's work: `Learner.learn`) ----------------------------------------------
 
 
@@ -403,7 +420,8 @@ RunEvent = Annotated[
     | StepCancelled
     | LearningChanged
     | LearningCompleted
-    | LearningFailed,
+    | LearningFailed
+    | GuardrailTripped,
     Field(discriminator="type"),
 ]
 """Any run event; the discriminator is `type`."""

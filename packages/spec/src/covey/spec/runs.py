@@ -56,7 +56,15 @@ class ErrorInfo(BaseModel):
     def from_exception(cls, exc: BaseException) -> ErrorInfo:
         """Describe `exc` (its message only: tracebacks stay in the logs)."""
         details: dict[str, Any] = {}
-        for attr in ("limit", "retry_after", "status_code", "tool_name", "reason"):
+        for attr in (
+            "limit",
+            "retry_after",
+            "status_code",
+            "tool_name",
+            "reason",
+            "guardrail",
+            "stage",
+        ):
             value = getattr(exc, attr, None)
             if value is not None:
                 details[attr] = value

@@ -7,7 +7,7 @@ import inspect
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 import anyio
 from pydantic_core import to_jsonable_python
@@ -17,6 +17,7 @@ from covey.core.fallback import FallbackChain
 from covey.core.history import repair_history
 from covey.core.output import OutputSpec, resolve_output_mode
 from covey.core.run import model_step
+from covey.core.run.hooks import call_hook, checked_input
 from covey.core.run.nodes import CallToolsNode, End, ModelRequestNode, RunNode
 from covey.core.run.options import ResumeInput, RunOptions
 from covey.core.run.output_step import handle_response
@@ -42,6 +43,7 @@ from covey.spec import (
     UserPart,
 )
 from covey.spec import events as ev
+from covey.spec.errors import GuardrailTripped
 from covey.spec.learning import Learner, LearningRun
 from covey.spec.store import Run, Scope
 
@@ -188,6 +190,8 @@ class RunEngine:
         started = False
         try:
             await self.step(self._start())
+            if self.resume is None:
+                await self._input_hooks()
             started = True
             run_started = self.emit(
                 ev.RunStarted,
@@ -202,10 +206,7 @@ class RunEngine:
                 await self.step(self.persist.save_run(self._run_record(RunStatus.RUNNING)))
             yield run_started
             await self.step(self._prepare(toolsets))
-            if self.resume is None:
-                for hook in self.plan.pre_hooks:
-                    await self.step(self.call_hook(hook, self.options.input))
-            else:
+            if self.resume is not None:
                 async for event in resume_pending(self):
                     yield event
             async for item in self._loop():
@@ -238,6 +239,8 @@ class RunEngine:
                     input=input_json(self.options.input),
                     resumed=self.resume is not None,
                 )
+            if isinstance(exc, GuardrailTripped):
+                yield self._tripped(exc, None)
 
         for event in self._close_open(cancelled=status is RunStatus.CANCELLED, error=error):
             yield event
@@ -264,9 +267,18 @@ class RunEngine:
             result = self._result(RunStatus.COMPLETED, None)
             try:
                 for hook in self.plan.post_hooks:
-                    await call_hook(hook, self.ctx, result)
+                    changed: object = await call_hook(hook, self.ctx, result)
+                    if isinstance(changed, RunResult) and changed is not result:
+                        # Only the output is taken (a masking guardrail's): the status stays.
+                        changed = cast("RunResult[Any]", changed)
+                        result = result.model_copy(update={"output": changed.output})
             except Exception as exc:
+                tripped = (
+                    self._tripped(exc, "output") if isinstance(exc, GuardrailTripped) else None
+                )
                 result = self._result(RunStatus.FAILED, exc)
+                if tripped is not None:
+                    yield tripped
         else:
             result = self._result(status, error, keep_output=keep_output)
         background: list[Learner] = []
@@ -287,6 +299,31 @@ class RunEngine:
             start_background_learning(background, self.learning_run(), result, self.state.seq)
         yield final_event
         yield End(result)
+
+    async def _input_hooks(self) -> None:
+        """The pre-run hooks (input guardrails), before `run.started` and the first record.
+
+        A hook may return the input to run with instead (a masking guardrail's), so what is
+        stored and what the model is sent is the changed input; `None` keeps it.
+        """
+        for hook in self.plan.pre_hooks:
+            try:
+                changed = await self.step(self.call_hook(hook, self.options.input))
+            except GuardrailTripped as exc:
+                if exc.stage is None:
+                    exc.stage = "input"
+                raise
+            if changed is not None:
+                self.options.input = checked_input(changed, hook)
+
+    def _tripped(
+        self, exc: GuardrailTripped, stage: Literal["input", "output"] | None
+    ) -> ev.BaseEvent:
+        if exc.stage is None:
+            exc.stage = stage
+        return self.emit(
+            ev.GuardrailTripped, guardrail=exc.guardrail, stage=exc.stage, reason=exc.reason
+        )
 
     def learning_run(self) -> LearningRun:
         """This run as its learners see it."""
@@ -576,13 +613,3 @@ def input_json(value: str | Sequence[UserContent] | None) -> Any:
     if value is None or isinstance(value, str):
         return value
     return [c.model_dump(mode="json") for c in value]
-
-
-async def call_hook(hook: Hook, ctx: RunContext[Any], value: Any) -> Any:
-    """Call `hook(ctx, value)`, a sync one in a worker thread."""
-    if inspect.iscoroutinefunction(hook):
-        return await hook(ctx, value)
-    result = await anyio.to_thread.run_sync(hook, ctx, value)
-    if inspect.isawaitable(result):
-        return await result
-    return result

@@ -20,7 +20,7 @@ from covey.spec import (
     ToolReturnPart,
 )
 from covey.spec import events as ev
-from covey.spec.errors import ModelRetry, OutputValidationError
+from covey.spec.errors import GuardrailTripped, ModelRetry, OutputValidationError
 
 if TYPE_CHECKING:
     from covey.core.run.engine import RunEngine
@@ -122,7 +122,12 @@ async def _text(e: RunEngine, response: ModelResponse) -> AsyncIterator[ev.BaseE
 
 async def _validate(e: RunEngine, value: Any) -> Any:
     for validator in e.plan.output_validators:
-        value = await e.call_hook(validator, value)
+        try:
+            value = await e.call_hook(validator, value)
+        except GuardrailTripped as exc:
+            if exc.stage is None:
+                exc.stage = "output"
+            raise
     return value
 
 
