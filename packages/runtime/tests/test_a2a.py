@@ -1,0 +1,285 @@
+"""A2A: served agents, teams and workflows called with the official `a2a-sdk` client over real
+HTTP (agent card, message/send, streaming, tasks, cancel), and the attacks on the mount."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from a2a.client import ClientConfig, create_client
+from a2a.client.errors import A2AClientError
+from a2a.types.a2a_pb2 import (
+    CancelTaskRequest,
+    GetTaskRequest,
+    ListTasksRequest,
+    Message,
+    Part,
+    Role,
+    SendMessageRequest,
+    StreamResponse,
+    Task,
+    TaskState,
+)
+from a2a.utils.errors import TaskNotFoundError
+from test_auth import SECRET, bearer, token
+
+from covey.runtime import RuntimeSettings
+
+
+def message(text: str, *, context_id: str = "") -> SendMessageRequest:
+    return SendMessageRequest(
+        message=Message(
+            message_id=str(uuid.uuid4()),
+            role=Role.ROLE_USER,
+            parts=[Part(text=text)],
+            context_id=context_id,
+        )
+    )
+
+
+async def client_for(
+    base: str, name: str, *, streaming: bool, headers: dict[str, str] | None = None
+) -> Any:
+    http = httpx.AsyncClient(headers=headers or {}, timeout=30)
+    return await create_client(
+        f"{base}/a2a/{name}",
+        client_config=ClientConfig(streaming=streaming, httpx_client=http),
+        resolver_http_kwargs={"headers": headers or {}},
+    )
+
+
+async def collect(client: Any, request: SendMessageRequest) -> list[StreamResponse]:
+    return [response async for response in client.send_message(request)]
+
+
+def text_of(task: Task) -> str:
+    """The text output: streamed chunks are parts of one artifact, in order."""
+    return "".join(p.text for a in task.artifacts for p in a.parts if p.HasField("text"))
+
+
+def final_task(responses: list[StreamResponse]) -> Task:
+    tasks = [r.task for r in responses if r.HasField("task")]
+    assert tasks, responses
+    return tasks[-1]
+
+
+async def test_agent_card_is_served_with_its_url(serve: Any) -> None:
+    server, _ = serve()
+    async with httpx.AsyncClient() as http:
+        card = (await http.get(f"{server.url}/a2a/echo/.well-known/agent-card.json")).json()
+    assert card["name"] == "echo"
+    assert card["description"] == "Echoes the input."
+    assert card["capabilities"]["streaming"] is True
+    assert card["supportedInterfaces"][0]["url"] == f"{server.url}/a2a/echo"
+    assert card["supportedInterfaces"][0]["protocolBinding"] == "JSONRPC"
+    assert "securitySchemes" not in card  # auth is off
+
+
+async def test_message_send_runs_the_agent_and_stores_the_run(serve: Any) -> None:
+    server, api = serve()
+    client = await client_for(server.url, "echo", streaming=False)
+    task = final_task(await collect(client, message("hello there")))
+    assert task.status.state == TaskState.TASK_STATE_COMPLETED
+    assert text_of(task) == "echo: hello there"
+    # An ordinary run: stored, in the session named by the A2A context id.
+    runs = api.get(f"/v1/sessions/{task.context_id}/runs").json()["items"]
+    assert [r["status"] for r in runs] == ["completed"]
+    assert runs[0]["agent_id"] == "echo"
+    # tasks/get with the official client answers the same task.
+    again = await client.get_task(GetTaskRequest(id=task.id))
+    assert again.status.state == TaskState.TASK_STATE_COMPLETED
+    await client.close()
+
+
+async def test_streaming_sends_status_and_artifact_updates(serve: Any) -> None:
+    server, _ = serve()
+    client = await client_for(server.url, "echo", streaming=True)
+    responses = await collect(client, message("stream me"))
+    kinds = [r.WhichOneof("payload") for r in responses]
+    assert kinds[0] == "task"
+    assert "artifact_update" in kinds
+    states = [r.status_update.status.state for r in responses if r.HasField("status_update")]
+    assert states[0] == TaskState.TASK_STATE_WORKING
+    assert states[-1] == TaskState.TASK_STATE_COMPLETED
+    text = "".join(
+        p.text
+        for r in responses
+        if r.HasField("artifact_update")
+        for p in r.artifact_update.artifact.parts
+    )
+    assert text == "echo: stream me"
+    await client.close()
+
+
+async def test_a_context_is_a_session(serve: Any) -> None:
+    server, _ = serve()
+    client = await client_for(server.url, "history", streaming=False)
+    context = str(uuid.uuid4())
+    await collect(client, message("first", context_id=context))
+    task = final_task(await collect(client, message("second", context_id=context)))
+    assert text_of(task) == "seen: first, second"
+    await client.close()
+
+
+async def test_structured_output_is_a_data_artifact(serve: Any) -> None:
+    server, _ = serve()
+    client = await client_for(server.url, "forecast", streaming=False)
+    task = final_task(await collect(client, message("Paris")))
+    assert task.status.state == TaskState.TASK_STATE_COMPLETED
+    data = task.artifacts[-1].parts[0].data
+    assert set(data.struct_value.fields) == {"city", "celsius"}
+    await client.close()
+
+
+async def test_a_paused_run_is_input_required(serve: Any) -> None:
+    server, api = serve()
+    client = await client_for(server.url, "approver", streaming=False)
+    task = final_task(await collect(client, message("/tmp/x")))
+    assert task.status.state == TaskState.TASK_STATE_INPUT_REQUIRED
+    said = task.status.message.parts[0].text
+    run_id = said.split("The run ", 1)[1].split(" ", 1)[0]
+    assert api.get(f"/v1/runs/{run_id}").json()["status"] == "paused"
+    assert "delete_file" in said
+    await client.close()
+
+
+async def test_cancel_task_cancels_the_run(serve: Any, gates: Path) -> None:
+    server, api = serve()
+    client = await client_for(server.url, "gated", streaming=True)
+    request = message("never-opened")
+    stream = client.send_message(request)
+    task_id = run_id = ""
+    async for response in stream:
+        update = response.status_update
+        if (
+            response.HasField("status_update")
+            and update.status.state == TaskState.TASK_STATE_WORKING
+        ):
+            task_id, run_id = update.task_id, update.metadata["covey.run_id"]
+            break
+    assert task_id
+    assert api.get(f"/v1/runs/{run_id}").json()["status"] == "running"
+    canceled = await client.cancel_task(CancelTaskRequest(id=task_id))
+    assert canceled.status.state == TaskState.TASK_STATE_CANCELED
+    await stream.aclose()
+    assert api.get(f"/v1/runs/{run_id}").json()["status"] == "cancelled"
+    await client.close()
+
+
+async def test_teams_and_workflows_are_a2a_agents_too(serve: Any) -> None:
+    from runtime_teams import build
+
+    server, _ = serve(registry=build())
+    async with httpx.AsyncClient() as http:
+        for name in ("desk", "pipeline"):
+            card = await http.get(f"{server.url}/a2a/{name}/.well-known/agent-card.json")
+            assert card.status_code == 200, name
+    client = await client_for(server.url, "pipeline", streaming=False)
+    task = final_task(await collect(client, message("go")))
+    assert task.status.state == TaskState.TASK_STATE_COMPLETED
+    await client.close()
+
+
+# --- attacks -------------------------------------------------------------------------------------
+
+
+def jwt_settings() -> dict[str, Any]:
+    return {"auth": "jwt", "jwt_secret": SECRET}
+
+
+async def test_no_token_no_card_no_call(serve: Any) -> None:
+    server, _ = serve(**jwt_settings())
+    async with httpx.AsyncClient() as http:
+        card = await http.get(f"{server.url}/a2a/echo/.well-known/agent-card.json")
+        assert card.status_code == 401
+        call = await http.post(
+            f"{server.url}/a2a/echo",
+            json={"jsonrpc": "2.0", "id": 1, "method": "SendMessage", "params": {}},
+        )
+        assert call.status_code == 401
+
+
+async def test_a_read_only_token_cannot_run(serve: Any) -> None:
+    server, _ = serve(**jwt_settings())
+    reader = bearer(token(scope="agents:read"))
+    async with httpx.AsyncClient(headers=reader) as http:
+        card = await http.get(f"{server.url}/a2a/echo/.well-known/agent-card.json")
+        assert card.status_code == 200
+        assert (
+            card.json()["securitySchemes"]["bearer"]["httpAuthSecurityScheme"]["scheme"] == "bearer"
+        )
+    client = await client_for(server.url, "echo", streaming=False, headers=reader)
+    with pytest.raises(A2AClientError):
+        await collect(client, message("hi"))
+    await client.close()
+
+
+async def test_tasks_are_kept_per_caller(serve: Any) -> None:
+    server, _ = serve(**jwt_settings())
+    alice = bearer(token("alice"))
+    mallory = bearer(token("mallory"))
+    client = await client_for(server.url, "echo", streaming=False, headers=alice)
+    task = final_task(await collect(client, message("private")))
+    await client.close()
+    thief = await client_for(server.url, "echo", streaming=False, headers=mallory)
+    with pytest.raises(TaskNotFoundError):
+        await thief.get_task(GetTaskRequest(id=task.id))
+    with pytest.raises(TaskNotFoundError):
+        await thief.cancel_task(CancelTaskRequest(id=task.id))
+    listed = await thief.list_tasks(ListTasksRequest())
+    assert list(listed.tasks) == []
+    await thief.close()
+
+
+async def test_an_oversized_body_is_refused(serve: Any) -> None:
+    server, _ = serve(max_body_size=4096)
+    async with httpx.AsyncClient() as http:
+        big = await http.post(
+            f"{server.url}/a2a/echo",
+            content=b"x" * 10_000,
+            headers={"content-type": "application/json"},
+        )
+        assert big.status_code == 413
+
+        async def chunks() -> Any:
+            for _ in range(10):
+                yield b"x" * 1000
+
+        streamed = await http.post(
+            f"{server.url}/a2a/echo", content=chunks(), headers={"content-type": "application/json"}
+        )
+        assert streamed.status_code == 413
+
+
+async def test_a_blank_message_is_rejected_not_run(serve: Any) -> None:
+    server, api = serve()
+    client = await client_for(server.url, "echo", streaming=False)
+    task = final_task(await collect(client, message("   ")))
+    assert task.status.state == TaskState.TASK_STATE_REJECTED
+    assert "empty" in task.status.message.parts[0].text
+    assert api.get(f"/v1/sessions/{task.context_id}/runs").json().get("items", []) == []
+    await client.close()
+
+
+async def test_the_bearer_token_never_reaches_a_task(serve: Any) -> None:
+    server, _ = serve(**jwt_settings())
+    secret = token("alice")
+    client = await client_for(server.url, "echo", streaming=False, headers=bearer(secret))
+    task = final_task(await collect(client, message("hi")))
+    assert secret not in str(task)
+    again = await client.get_task(GetTaskRequest(id=task.id, history_length=10))
+    assert secret not in str(again)
+    await client.close()
+
+
+def test_unknown_agent_is_404(serve: Any) -> None:
+    _, api = serve()
+    assert api.get("/a2a/nobody/.well-known/agent-card.json").status_code == 404
+    assert api.post("/a2a/nobody", json={}).status_code == 404
+
+
+def test_settings_type_is_real() -> None:
+    assert RuntimeSettings(store="memory://").max_body_size > 0
