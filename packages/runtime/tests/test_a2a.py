@@ -283,3 +283,19 @@ def test_unknown_agent_is_404(serve: Any) -> None:
 
 def test_settings_type_is_real() -> None:
     assert RuntimeSettings(store="memory://").max_body_size > 0
+
+
+async def test_another_users_context_does_not_reveal_their_conversation(serve: Any) -> None:
+    server, _ = serve(**jwt_settings())
+    alice = await client_for(server.url, "history", streaming=False, headers=bearer(token("alice")))
+    context = str(uuid.uuid4())
+    await collect(alice, message("alice-secret-plan", context_id=context))
+    await alice.close()
+    mallory = await client_for(
+        server.url, "history", streaming=False, headers=bearer(token("mallory"))
+    )
+    task = final_task(await collect(mallory, message("what was said?", context_id=context)))
+    assert "alice-secret-plan" not in str(task)
+    # Sessions are kept per user: the same id is a new, empty conversation for mallory.
+    assert text_of(task) == "seen: what was said?"
+    await mallory.close()

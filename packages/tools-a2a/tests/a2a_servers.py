@@ -25,6 +25,8 @@ from a2a.types.a2a_pb2 import (
 from starlette.applications import Starlette
 
 SEEN_HEADERS: list[dict[str, str]] = []
+CANCELLED: list[str] = []
+"""The task ids the agents were asked to cancel."""
 """The headers of every request the servers got (tests check what the toolset sends)."""
 
 
@@ -71,6 +73,7 @@ class Behaviour(AgentExecutor):
             await updater.complete()
 
     async def cancel(self, context: RequestContext, event_queue: Any) -> None:
+        CANCELLED.append(context.task_id or "")
         await TaskUpdater(event_queue, context.task_id or "", context.context_id or "").cancel()
 
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import anyio
 import pytest
-from a2a_servers import SEEN_HEADERS
+from a2a_servers import CANCELLED, SEEN_HEADERS
 
 from covey.conformance import ToolsetSuite
 from covey.spec.context import RunContext
 from covey.spec.errors import ConfigurationError, ToolNotFoundError
 from covey.spec.tools import ToolArgumentsError, Toolset
 from covey.tools.a2a import A2AToolset, from_reference
+from covey.tools.a2a.toolset import _Answer
 
 
 def ctx(session: str | None = None) -> RunContext[Any]:
@@ -86,11 +88,40 @@ async def test_long_answers_are_cut(remote: str) -> None:
     assert "50000 characters" in str(result.content)
 
 
-async def test_a_slow_agent_times_out_as_an_error_result(remote: str) -> None:
+async def test_a_slow_agent_times_out_and_its_task_is_cancelled(remote: str) -> None:
     async with A2AToolset(f"{remote}/slow", timeout=0.5) as toolset:
         result = await toolset.call_tool("ask_slow", {"message": "x"}, ctx())
     assert result.is_error
     assert "did not answer within" in str(result.content)
+    assert result.metadata["task_id"] in CANCELLED
+
+
+async def test_a_cancelled_run_cancels_the_remote_task(
+    remote: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    working = anyio.Event()
+    take = _Answer.take
+
+    def spy(self: _Answer, response: Any) -> None:
+        take(self, response)
+        if response.HasField("status_update"):  # the remote agent is working on it
+            working.set()
+
+    monkeypatch.setattr(_Answer, "take", spy)
+    async with A2AToolset(f"{remote}/slow") as toolset:
+        before = len(CANCELLED)
+        with anyio.CancelScope() as scope:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(toolset.call_tool, "ask_slow", {"message": "x"}, ctx())
+                await working.wait()
+                scope.cancel()
+        assert len(CANCELLED) == before + 1
+
+
+async def test_without_streaming_the_answer_is_the_same(remote: str) -> None:
+    async with A2AToolset(f"{remote}/chunks", streaming=False) as toolset:
+        result = await toolset.call_tool("ask_chunks", {"message": "go"}, ctx())
+    assert result.content == "one two three"
 
 
 async def test_bad_arguments_ask_the_model_again(remote: str) -> None:

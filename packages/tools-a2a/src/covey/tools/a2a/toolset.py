@@ -11,6 +11,7 @@ at `max_chars`, and every failure is an error result the model reads, never an e
 
 from __future__ import annotations
 
+import contextlib
 import re
 import uuid
 from collections import OrderedDict
@@ -60,6 +61,8 @@ class A2AToolset(Toolset):
         max_chars: The longest answer passed to the model; longer ones are cut.
         allow_other_origin: Accept a card whose endpoint is on another origin than the card
             (off: the token would go to a host the caller never named).
+        streaming: Use `SendStreamingMessage` when the card offers it: the task id is known
+            at once, so a timeout or a cancelled run cancels the remote task.
     """
 
     def __init__(
@@ -72,6 +75,7 @@ class A2AToolset(Toolset):
         timeout: float = 120.0,
         max_chars: int = 20_000,
         allow_other_origin: bool = False,
+        streaming: bool = True,
         id: str | None = None,
     ) -> None:
         if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
@@ -85,6 +89,7 @@ class A2AToolset(Toolset):
         self.timeout = timeout
         self.max_chars = max_chars
         self.allow_other_origin = allow_other_origin
+        self.streaming = streaming
         self.id = id
         self._entered = 0
         self._lock = anyio.Lock()
@@ -132,7 +137,7 @@ class A2AToolset(Toolset):
             with anyio.fail_after(self.timeout):
                 card = await resolver.get_agent_card()
             self._check_card(card)
-            config = ClientConfig(streaming=False, httpx_client=http)
+            config = ClientConfig(streaming=self.streaming, httpx_client=http)
             self._client = ClientFactory(config).create(card)
         except BaseException:
             await http.aclose()
@@ -227,20 +232,25 @@ class A2AToolset(Toolset):
             )
         )
         agent = self._card.name
-        last: Any = None
+        answer = _Answer()
         try:
             with anyio.fail_after(self.timeout):
                 async for response in self._client.send_message(request):
-                    kind = response.WhichOneof("payload")
-                    if kind in ("task", "message"):
-                        last = getattr(response, kind)
+                    answer.take(response)
         except TimeoutError:
+            await self._cancel_remote(answer.task_id)
             return ToolResult(
                 content=f"The remote agent {agent!r} did not answer within {self.timeout:g} s.",
                 is_error=True,
+                metadata={"task_id": answer.task_id, "state": "timed_out"},
             )
+        except anyio.get_cancelled_exc_class():
+            # The run was cancelled: stop the remote task too, instead of leaving it running.
+            await self._cancel_remote(answer.task_id)
+            raise
         except Exception as exc:  # the SDK's and httpx's errors: the model hears, the run goes on
             return ToolResult(content=_failure(agent, exc, self._token), is_error=True)
+        last = answer.last
         result = result_of(last, agent=agent, limit=self.max_chars)
         if session and last is not None:
             asks = result.metadata.get("state") in ("input_required", "auth_required")
@@ -249,11 +259,55 @@ class A2AToolset(Toolset):
             )
         return result
 
+    async def _cancel_remote(self, task_id: str) -> None:
+        """Best effort, shielded and bounded: ask the remote agent to cancel `task_id`."""
+        if not task_id or self._client is None:
+            return
+        from a2a.types.a2a_pb2 import CancelTaskRequest
+
+        # Gone, or already ended: nothing more to stop.
+        with (
+            anyio.CancelScope(shield=True),
+            anyio.move_on_after(min(self.timeout, 5.0)),
+            contextlib.suppress(Exception),
+        ):
+            await self._client.cancel_task(CancelTaskRequest(id=task_id))
+
     def _remember(self, session: str, context_id: str, waiting: str | None) -> None:
         self._contexts[session] = (context_id, waiting)
         self._contexts.move_to_end(session)
         while len(self._contexts) > _MAX_CONTEXTS:
             self._contexts.popitem(last=False)
+
+
+class _Answer:
+    """The remote agent's answer as it arrives: a `Message`, or a `Task` kept up to date from
+    its status and artifact updates (a streamed answer), so the task id is known early."""
+
+    def __init__(self) -> None:
+        self.last: Any = None
+
+    @property
+    def task_id(self) -> str:
+        last = self.last
+        return str(last.id) if last is not None and last.DESCRIPTOR.name == "Task" else ""
+
+    def take(self, response: Any) -> None:
+        from a2a.server.tasks.task_manager import append_artifact_to_task
+        from a2a.types.a2a_pb2 import Task
+
+        kind = response.WhichOneof("payload")
+        if kind in ("task", "message"):
+            self.last = getattr(response, kind)
+            return
+        task = self.last
+        if task is None or task.DESCRIPTOR.name != "Task":
+            update = getattr(response, kind)
+            task = self.last = Task(id=update.task_id, context_id=update.context_id)
+        if kind == "status_update":
+            task.status.CopyFrom(response.status_update.status)
+        elif kind == "artifact_update":
+            append_artifact_to_task(task, response.artifact_update)
 
 
 def _message_arg(name: str, args: dict[str, Any]) -> str:
