@@ -134,15 +134,78 @@ async def test_structured_output_is_a_data_artifact(serve: Any) -> None:
     await client.close()
 
 
-async def test_a_paused_run_is_input_required(serve: Any) -> None:
+def decisions(task: Task, data: dict[str, Any]) -> SendMessageRequest:
+    """A message in `task` carrying decisions as a data part."""
+    from google.protobuf import struct_pb2
+
+    value = struct_pb2.Value()
+    value.struct_value.update(data)
+    return SendMessageRequest(
+        message=Message(
+            message_id=str(uuid.uuid4()),
+            role=Role.ROLE_USER,
+            parts=[Part(data=value)],
+            context_id=task.context_id,
+            task_id=task.id,
+        )
+    )
+
+
+def paused_for(task: Task) -> list[dict[str, Any]]:
+    from google.protobuf.json_format import MessageToDict
+
+    parts = [MessageToDict(p) for p in task.status.message.parts]
+    return next(p["data"]["requirements"] for p in parts if "data" in p)
+
+
+async def test_a_paused_run_is_input_required_and_decisions_resume_it(serve: Any) -> None:
     server, api = serve()
     client = await client_for(server.url, "approver", streaming=False)
     task = final_task(await collect(client, message("/tmp/x")))
     assert task.status.state == TaskState.TASK_STATE_INPUT_REQUIRED
-    said = task.status.message.parts[0].text
-    run_id = said.split("The run ", 1)[1].split(" ", 1)[0]
+    run_id = task.metadata["covey.run_id"]
     assert api.get(f"/v1/runs/{run_id}").json()["status"] == "paused"
-    assert "delete_file" in said
+    [needed] = paused_for(task)
+    assert needed["tool_name"] == "delete_file"
+    assert needed["kind"] == "approval"
+    # Plain text is not a decision: the task still waits.
+    again = final_task(await collect(client, message("yes please", context_id=task.context_id)))
+    assert again.id != task.id  # a new task: text without the task id starts a new run
+    follow = SendMessageRequest(
+        message=Message(
+            message_id=str(uuid.uuid4()),
+            role=Role.ROLE_USER,
+            parts=[Part(text="yes")],
+            context_id=task.context_id,
+            task_id=task.id,
+        )
+    )
+    waiting = final_task(await collect(client, follow))
+    assert waiting.status.state == TaskState.TASK_STATE_INPUT_REQUIRED
+    assert "data part" in waiting.status.message.parts[0].text
+    # A decision for a call that does not wait: asked again, the run untouched.
+    wrong = final_task(await collect(client, decisions(task, {"approvals": {"nope": True}})))
+    assert wrong.status.state == TaskState.TASK_STATE_INPUT_REQUIRED
+    assert api.get(f"/v1/runs/{run_id}").json()["status"] == "paused"
+    # The decision: the same run resumes, and the task completes with its output.
+    done = final_task(
+        await collect(client, decisions(task, {"approvals": {needed["tool_call_id"]: True}}))
+    )
+    assert done.id == task.id
+    assert done.status.state == TaskState.TASK_STATE_COMPLETED
+    assert text_of(done) == "result: deleted /tmp/x"
+    assert api.get(f"/v1/runs/{run_id}").json()["status"] == "completed"
+    await client.close()
+
+
+async def test_cancelling_a_paused_task_cancels_its_run(serve: Any) -> None:
+    server, api = serve()
+    client = await client_for(server.url, "approver", streaming=False)
+    task = final_task(await collect(client, message("/tmp/y")))
+    run_id = task.metadata["covey.run_id"]
+    canceled = await client.cancel_task(CancelTaskRequest(id=task.id))
+    assert canceled.status.state == TaskState.TASK_STATE_CANCELED
+    assert api.get(f"/v1/runs/{run_id}").json()["status"] == "cancelled"
     await client.close()
 
 

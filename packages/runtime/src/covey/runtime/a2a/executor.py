@@ -4,14 +4,15 @@ Each A2A task is one ordinary Covey run, started through the run manager like a 
 is stored, visible under `/v1/runs`, cancellable and counted), in the session named by the A2A
 `contextId`, for the caller the runtime's auth middleware authenticated. The run's text deltas
 stream as chunks of one artifact; its final status maps to the task's: completed, failed,
-canceled, or input-required for a paused run (which is decided through `/v1/runs/{id}/resume`).
+canceled, or input-required for a paused run: a message in the same task carrying the
+decisions as a data part (the body of `/v1/runs/{id}/resume`) resumes that run.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import Any, cast
 
 from a2a.helpers.proto_helpers import new_data_part, new_task, new_text_part
 from a2a.server.agent_execution import AgentExecutor, RequestContext
@@ -20,7 +21,7 @@ from a2a.server.tasks import TaskUpdater
 from pydantic import ValidationError
 
 from covey.runtime.auth import Principal
-from covey.runtime.dto import RunRequest, WorkflowRunRequest
+from covey.runtime.dto import ResumeRequest, RunRequest, WorkflowRunRequest
 from covey.runtime.live import LiveRun
 from covey.runtime.problems import ApiError
 from covey.runtime.runnables import Kind, Runnable
@@ -56,37 +57,27 @@ class CoveyExecutor(AgentExecutor):
         context_id = context.context_id or ""
         updater = TaskUpdater(event_queue, task_id, context_id)
         if context.current_task is not None:
-            # A follow-up message on an existing task: Covey continues a paused run by its
-            # decisions, not by more text, so say where to send them.
-            await updater.reject(
-                _say(
-                    updater,
-                    "A Covey task takes one message: a paused run continues with its decisions "
-                    "(POST /v1/runs/{run_id}/resume, the run id is in the task's status), "
-                    "anything else in a new task of the same context.",
-                )
-            )
+            await self._continue(context, updater, principal)
             return
-        await event_queue.enqueue_event(
-            new_task(
-                task_id,
-                context_id,
-                _state("TASK_STATE_SUBMITTED"),
-                history=[context.message] if context.message is not None else [],
-            )
-        )
         text = context.get_user_input()
         try:
             body = self._request(text, context_id)
         except ValidationError as exc:
+            await event_queue.enqueue_event(_task(context, None))
             reason = "; ".join(str(e["msg"]) for e in exc.errors())
             await updater.reject(_say(updater, f"Refused: {reason}"))
             return
         try:
             live = self._start(body, principal)
         except ApiError as exc:
+            await event_queue.enqueue_event(_task(context, None))
             await updater.failed(_say(updater, exc.detail))
             return
+        # The run id rides on the task, so a later message (decisions) or cancel finds the run.
+        await event_queue.enqueue_event(_task(context, live.run_id))
+        await self._follow(task_id, live, updater)
+
+    async def _follow(self, task_id: str, live: LiveRun, updater: TaskUpdater) -> None:
         self._runs[task_id] = live.run_id
         try:
             await updater.update_status(
@@ -97,11 +88,49 @@ class CoveyExecutor(AgentExecutor):
         finally:
             self._runs.pop(task_id, None)
 
+    async def _continue(
+        self, context: RequestContext, updater: TaskUpdater, principal: Principal
+    ) -> None:
+        """A message on a task whose run is paused: its decisions, as a data part
+        `{"approvals": {call id: bool}, "inputs": {...}, "results": {...}}` (the body of
+        `POST /v1/runs/{id}/resume`); the run resumes and the task goes on."""
+        task = context.current_task
+        assert task is not None
+        run_id = _run_id_of(task)
+        decisions = _decisions(context)
+        if not run_id or decisions is None:
+            await updater.requires_input(
+                _say(
+                    updater,
+                    "Send the decisions as a data part: "
+                    '{"approvals": {"<tool call id>": true}, "inputs": {...}, "results": {...}}.',
+                )
+            )
+            return
+        try:
+            body = ResumeRequest.model_validate(decisions)
+        except ValidationError as exc:
+            reason = "; ".join(str(e["msg"]) for e in exc.errors())
+            await updater.requires_input(_say(updater, f"Those decisions are invalid: {reason}"))
+            return
+        try:
+            live = await self._runtime.resume(principal, run_id, body, deltas=True)
+        except ApiError as exc:
+            if exc.slug == "validation-error":  # decisions that do not match: ask again
+                wrong = "; ".join(f"{e['field']}: {e['message']}" for e in exc.errors or [])
+                await updater.requires_input(_say(updater, f"{exc.detail}: {wrong}"))
+            else:  # the run is no longer paused (decided elsewhere, cancelled, not served)
+                await updater.failed(_say(updater, exc.detail))
+            return
+        await self._follow(task.id, live, updater)
+
     async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:
         """Cancel the task's run (its children with it) and mark the task canceled."""
         task_id = context.task_id or ""
         updater = TaskUpdater(event_queue, task_id, context.context_id or "")
         run_id = self._runs.get(task_id)
+        if run_id is None and context.current_task is not None:
+            run_id = _run_id_of(context.current_task)  # a paused run: cancel it too
         if run_id:
             try:
                 await self._runtime.cancel(_principal(context), run_id)
@@ -138,6 +167,39 @@ class CoveyExecutor(AgentExecutor):
                 streamed = True
         result = await live.wait()
         await _finish(updater, result, artifact_id, streamed=streamed)
+
+
+def _task(context: RequestContext, run_id: str | None) -> Any:
+    """The new task, with the run behind it in its metadata."""
+    task = new_task(
+        context.task_id or "",
+        context.context_id or "",
+        _state("TASK_STATE_SUBMITTED"),
+        history=[context.message] if context.message is not None else [],
+    )
+    if run_id is not None:
+        task.metadata.update({RUN_ID_KEY: run_id})
+    return task
+
+
+def _run_id_of(task: Any) -> str | None:
+    value = task.metadata.fields.get(RUN_ID_KEY)
+    return value.string_value or None if value is not None else None
+
+
+def _decisions(context: RequestContext) -> dict[str, Any] | None:
+    """The first data part of the message that is a JSON object, or `None`."""
+    from google.protobuf.json_format import MessageToDict
+
+    message = context.message
+    if message is None:
+        return None
+    for part in message.parts:
+        if part.WhichOneof("content") == "data":
+            value = MessageToDict(part).get("data")
+            if isinstance(value, dict):
+                return cast("dict[str, Any]", value)
+    return None
 
 
 def _say(updater: TaskUpdater, text: str) -> Any:
@@ -184,13 +246,26 @@ async def _finish(
         return
     if status is RunStatus.PAUSED:
         names = ", ".join(f"{r.kind} {r.tool_name}" for r in result.requirements)
+        needs = [
+            {
+                "tool_call_id": r.tool_call_id,
+                "tool_name": r.tool_name,
+                "kind": r.kind,
+                "args": r.args,
+                "input_fields": list(r.input_fields),
+            }
+            for r in result.requirements
+        ]
         await updater.requires_input(
             updater.new_agent_message(
                 [
                     new_text_part(
-                        f"The run {result.run_id} is paused for: {names}. Decide through "
-                        f"POST /v1/runs/{result.run_id}/resume."
-                    )
+                        f"The run {result.run_id} is paused for: {names}. Reply in this task "
+                        'with a data part {"approvals": {"<tool call id>": true or false}, '
+                        '"inputs": {...}, "results": {...}}, or POST /v1/runs/'
+                        f"{result.run_id}/resume."
+                    ),
+                    new_data_part(json.loads(json.dumps({"requirements": needs}, default=str))),
                 ]
             )
         )
