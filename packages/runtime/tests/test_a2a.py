@@ -362,3 +362,41 @@ async def test_another_users_context_does_not_reveal_their_conversation(serve: A
     # Sessions are kept per user: the same id is a new, empty conversation for mallory.
     assert text_of(task) == "seen: what was said?"
     await mallory.close()
+
+
+def test_a_v0_3_client_is_served_too(serve: Any) -> None:
+    """A client of the previous protocol version (methods `message/send`, no `A2A-Version`
+    header, `kind`-tagged parts) on the same URL."""
+    server, api = serve()
+    card = api.get("/a2a/echo/.well-known/agent-card.json").json()
+    assert card["url"] == f"{server.url}/a2a/echo"  # the 0.3 card field, alongside 1.0's
+    answer = api.post(
+        "/a2a/echo",
+        json={
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "message/send",
+            "params": {
+                "message": {
+                    "role": "user",
+                    "messageId": "m1",
+                    "parts": [{"kind": "text", "text": "old client"}],
+                }
+            },
+        },
+    ).json()
+    result = answer["result"]
+    assert result["status"]["state"] == "completed"
+    text = "".join(p["text"] for a in result["artifacts"] for p in a["parts"])
+    assert text == "echo: old client"
+
+
+async def test_a_task_is_reached_only_through_its_agent(serve: Any) -> None:
+    server, _ = serve()
+    echo = await client_for(server.url, "echo", streaming=False)
+    task = final_task(await collect(echo, message("hi")))
+    await echo.close()
+    other = await client_for(server.url, "history", streaming=False)
+    with pytest.raises(TaskNotFoundError):
+        await other.get_task(GetTaskRequest(id=task.id))
+    await other.close()

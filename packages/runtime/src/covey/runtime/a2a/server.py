@@ -63,8 +63,11 @@ def agent_card(runnable: Runnable, kind: Kind, url: str, *, bearer: bool) -> Any
         name=name,
         description=description,
         version="1.0.0",
+        # The same endpoint speaks 1.0 and, for older clients, 0.3 (whose card fields the
+        # second interface fills in).
         supported_interfaces=[
-            AgentInterface(protocol_binding="JSONRPC", url=url, protocol_version="1.0")
+            AgentInterface(protocol_binding="JSONRPC", url=url, protocol_version="1.0"),
+            AgentInterface(protocol_binding="JSONRPC", url=url, protocol_version="0.3"),
         ],
         capabilities=AgentCapabilities(streaming=True, push_notifications=False),
         default_input_modes=["text/plain"],
@@ -156,9 +159,9 @@ def build_a2a_app(runtime: RuntimeState) -> Any:
     from a2a.extensions.common import HTTP_EXTENSION_HEADER, get_requested_extensions
     from a2a.server.context import ServerCallContext
     from a2a.server.request_handlers import DefaultRequestHandler
+    from a2a.server.request_handlers.response_helpers import agent_card_to_dict
     from a2a.server.routes import ServerCallContextBuilder, create_jsonrpc_routes
     from a2a.server.tasks import InMemoryTaskStore
-    from google.protobuf.json_format import MessageToDict
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import JSONResponse, Response
@@ -186,7 +189,6 @@ def build_a2a_app(runtime: RuntimeState) -> Any:
             )
 
     bearer = runtime.verifier is not None
-    tasks = InMemoryTaskStore(owner_resolver=owner_of)
     routes: list[Route] = []
     for kind in KINDS:
         for runnable in runtime.registry.items(kind):
@@ -196,17 +198,22 @@ def build_a2a_app(runtime: RuntimeState) -> Any:
             template = agent_card(runnable, kind, f"{A2A_PATH}/{name}", bearer=bearer)
             handler = DefaultRequestHandler(
                 agent_executor=CoveyExecutor(runtime, runnable, kind),
-                task_store=tasks,
+                # One store per agent: a task is reached only through the agent that ran it.
+                task_store=InMemoryTaskStore(owner_resolver=owner_of),
                 agent_card=template,
             )
-            routes += create_jsonrpc_routes(handler, rpc_url=f"/{name}", context_builder=_Context())
+            # v0.3 clients (methods `message/send`...) are still common: served on the same URL.
+            routes += create_jsonrpc_routes(
+                handler, rpc_url=f"/{name}", context_builder=_Context(), enable_v0_3_compat=True
+            )
 
             async def card(request: Request, _card: Any = template) -> Response:
                 url = str(request.url.replace(query=None, fragment=None)).removesuffix(CARD_SUFFIX)
                 served = type(_card)()
                 served.CopyFrom(_card)
-                served.supported_interfaces[0].url = url
-                return JSONResponse(MessageToDict(served))
+                for interface in served.supported_interfaces:
+                    interface.url = url
+                return JSONResponse(agent_card_to_dict(served))
 
             routes.append(Route(f"/{name}{CARD_SUFFIX}", card, methods=["GET"]))
     return Starlette(routes=routes)
