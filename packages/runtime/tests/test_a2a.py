@@ -400,3 +400,34 @@ async def test_a_task_is_reached_only_through_its_agent(serve: Any) -> None:
     with pytest.raises(TaskNotFoundError):
         await other.get_task(GetTaskRequest(id=task.id))
     await other.close()
+
+
+async def test_a_second_client_subscribes_to_a_running_task(serve: Any, gates: Path) -> None:
+    from a2a.types.a2a_pb2 import SubscribeToTaskRequest
+
+    server, _ = serve()
+    first = await client_for(server.url, "gated", streaming=True)
+    stream = first.send_message(message("gate-sub"))
+    task_id = ""
+    async for response in stream:
+        if response.HasField("status_update"):
+            task_id = response.status_update.task_id
+            break
+    assert task_id
+    second = await client_for(server.url, "gated", streaming=True)
+    updates = second.subscribe(SubscribeToTaskRequest(id=task_id))
+    seen = [await anext(updates)]  # subscribed: the task as it stands
+    (gates / "gate-sub").write_text("open")
+    seen += [u async for u in updates]
+    states = [u.status_update.status.state for u in seen if u.HasField("status_update")]
+    assert states[-1] == TaskState.TASK_STATE_COMPLETED
+    text = "".join(
+        p.text
+        for u in seen
+        if u.HasField("artifact_update")
+        for p in u.artifact_update.artifact.parts
+    )
+    assert text == "done: gate gate-sub opened"
+    await stream.aclose()
+    await first.close()
+    await second.close()
