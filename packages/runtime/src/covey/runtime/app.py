@@ -281,6 +281,7 @@ def create_app(
             team_socket,
             workflow_socket,
             *([mcp.route()] if mcp is not None else []),
+            *_protocol_handlers(runtime),
         ],
         dependencies={
             "runtime": Provide(_provide_state, sync_to_thread=False),
@@ -313,6 +314,13 @@ def create_app(
         upload_paths=[UPLOAD_PATH],
     )
     return app
+
+
+def _protocol_handlers(runtime: RuntimeState) -> list[Any]:
+    """The A2A mount (`/a2a/{name}`) when `a2a-sdk` is installed (the `a2a` extra)."""
+    from covey.runtime.a2a import a2a_available, a2a_handler
+
+    return [a2a_handler(runtime)] if a2a_available() else []
 
 
 def app_from_env() -> Litestar:
