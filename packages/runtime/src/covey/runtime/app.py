@@ -35,6 +35,7 @@ from covey.runtime.controllers import (
     team_socket,
     workflow_socket,
 )
+from covey.runtime.controllers.approvals import ApprovalController
 from covey.runtime.guards import auth_middleware, principal_of
 from covey.runtime.json_body import JsonRequest
 from covey.runtime.knowledge import KnowledgeService
@@ -241,6 +242,7 @@ def create_app(
             TeamController,
             WorkflowController,
             RunController,
+            ApprovalController,
             SessionController,
             knowledge_controller(settings.knowledge_max_upload),
             MemoryController,

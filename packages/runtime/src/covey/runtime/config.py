@@ -192,6 +192,10 @@ class RuntimeSettings(BaseSettings):
     """Deprecated alias of `lease_seconds`, used when `lease_seconds` is not set."""
     poll_interval: float = Field(default=0.25, gt=0, le=10)
     """Seconds between store polls when following a run that runs in another process."""
+    approval_expiry: float | None = Field(default=None, gt=0, le=366 * 86400)
+    """Seconds an approval of a paused run stays open (from the pause); after that the next
+    read of `/v1/approvals` or decision rejects it with the note `expired` and the run goes on
+    with the rejection. `None`: approvals wait as long as the run stays paused."""
 
     config_file: Path | None = Field(default=None, exclude=True)
     """The `covey.toml` these settings were read from (set by `load_settings`)."""
