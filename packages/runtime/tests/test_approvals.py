@@ -327,3 +327,26 @@ def test_pages_of_the_inbox(api: httpx.Client) -> None:
     assert rest["next_cursor"] is None
     listed = [i["run_id"] for i in first["items"] + rest["items"]]
     assert listed == [r["run_id"] for r in runs]
+
+
+def test_a_decided_pause_left_paused_is_resumed_by_the_next_read(
+    api: httpx.Client, store: Store
+) -> None:
+    """Fails if a run stays paused for good when its decider stopped between the decision and
+    the resume (a process killed there): the next read of the inbox resumes it."""
+    import anyio
+
+    from covey.spec.store import Scope
+
+    run = api.post("/v1/agents/approver/runs", json={"input": "/crash"}).json()
+    [item] = pending(api)
+
+    async def decide_without_resuming() -> None:
+        await store.resolve_approval(
+            Scope("default"), item["approval_id"], status="approved", resolved_by="gone"
+        )
+
+    anyio.run(decide_without_resuming)
+    assert api.get(f"/v1/runs/{run['run_id']}").json()["status"] == "paused"
+    assert pending(api) == []
+    assert finished(api, run["run_id"])["output"] == "result: deleted /crash"

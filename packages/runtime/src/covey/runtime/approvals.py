@@ -90,6 +90,7 @@ class Approvals:
         pauses: dict[str, _Pause | None] = {}
         if cursor is None:  # record new pauses once per listing, not on every page
             await self._record_paused(scope, run_id, pauses)
+            await self._finish_decided(principal, pauses)
         page = await store.list_approvals(
             scope, status=status, run_id=run_id, limit=limit, cursor=cursor
         )
@@ -113,8 +114,9 @@ class Approvals:
     async def get(self, principal: Principal, approval_id: str) -> ApprovalOut:
         """One approval of the caller's, or a 404 problem."""
         scope = principal.read_scope
-        await self._record_for(scope, approval_id)
         row = await self._state.store.get_approval(scope, approval_id)
+        if row is None:
+            row = await self._record_for(scope, approval_id)
         if row is None:
             raise ApiError(404, "not-found", f"No approval {approval_id!r}")
         pause = await self._pause_of(scope, row.run_id, {})
@@ -171,6 +173,22 @@ class Approvals:
         out = ApprovalOut.from_approval(row, open=False)
         out.waiting_for, out.run_status = await self._go_on(principal, pause)
         return out
+
+    async def _finish_decided(self, principal: Principal, pauses: dict[str, _Pause | None]) -> None:
+        """Resume the paused runs whose approvals are all decided.
+
+        The decider resumes the run right after the last decision; this catches a run left
+        paused when that failed (the decider's process died in between, or the run's agent was
+        not served there).
+        """
+        for pause in pauses.values():
+            if pause is None or pause.others or not pause.approvals:
+                continue
+            owner = Scope(principal.tenant_id, pause.run.user_id)
+            rows = [await self._state.store.get_approval(owner, a) for a in pause.approvals]
+            if all(r is not None and r.status != "pending" for r in rows):
+                log.info("run %s: its approvals are decided; resuming it", pause.run.id)
+                await self._go_on(principal, pause)
 
     async def _go_on(self, principal: Principal, pause: _Pause) -> tuple[list[str], str]:
         """Resume the paused run when every approval of the pause is decided.
@@ -236,9 +254,7 @@ class Approvals:
                 scope, status=RunStatus.PAUSED, limit=MAX_PAGE_SIZE, cursor=cursor
             )
             for run in page.items:
-                if run.parent_run_id is None and any(
-                    approval_id == approval_id_ for approval_id_ in _ids(run)
-                ):
+                if run.parent_run_id is None and approval_id in _ids(run):
                     await self._record(scope, run)
                     return await self._state.store.get_approval(scope, approval_id)
             cursor = page.next_cursor
