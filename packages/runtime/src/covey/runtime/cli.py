@@ -8,6 +8,7 @@ covey plugins [--json]
 covey migrate
 covey knowledge ingest KB PATH... | search KB "query" [-k N --mode M --json] | ls KB
 covey memories ls [--user U --topic T --json] | add "text" --user U [--topic T] | rm ID...
+covey approvals ls [--status S --run ID --json] | approve ID [--note T] | reject ID  # over HTTP
 covey new tool-package NAME [--into DIR]          # a covey-tools-NAME package from a template
 ```
 
@@ -110,6 +111,10 @@ def _parser() -> argparse.ArgumentParser:
 
     add_memories_parser(commands, config_option)
 
+    from covey.runtime.cli_approvals import add_approvals_parser
+
+    add_approvals_parser(commands)
+
     from covey.runtime.cli_new import add_new_parser
 
     add_new_parser(commands)
@@ -162,6 +167,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from covey.runtime.cli_new import new_command
 
             return new_command(args)
+        if args.command == "approvals":
+            from covey.runtime.cli_approvals import approvals_command
+
+            return approvals_command(args)
         settings = load_settings(args.config)
         if args.command == "migrate":
             return anyio.run(_migrate, settings)
