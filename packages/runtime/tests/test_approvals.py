@@ -199,21 +199,44 @@ def test_two_deciders_at_once_only_one_wins(api: httpx.Client) -> None:
     assert api.get(url).json()["status"] == ("approved" if winners[0] else "rejected")
 
 
-def test_a_run_resumed_or_cancelled_elsewhere_leaves_the_inbox(api: httpx.Client) -> None:
-    """Fails if an approval stays decidable after its run went on through `/resume` (a second,
-    conflicting decision) or was cancelled."""
+def test_resume_and_the_inbox_decide_through_the_same_compare_and_set(
+    api: httpx.Client,
+) -> None:
+    """Fails if a `/resume` decision is not kept in the inbox (who, the note), if `/resume` can
+    contradict a decision the inbox already made (two deciders winning), or if a cancelled
+    run's approval stays decidable."""
     resumed = api.post("/v1/agents/approver/runs", json={"input": "/r1"}).json()
     cancelled = api.post("/v1/agents/approver/runs", json={"input": "/r2"}).json()
     ids = {i["run_id"]: i["approval_id"] for i in pending(api)}
-    api.post(f"/v1/runs/{resumed['run_id']}/resume", json={"approvals": {"d1": True}})
+    decision = {"approvals": {"d1": {"approved": True, "note": "via resume"}}}
+    assert api.post(f"/v1/runs/{resumed['run_id']}/resume", json=decision).status_code == 200
     api.post(f"/v1/runs/{cancelled['run_id']}/cancel")
     assert pending(api) == []
-    for run in (resumed, cancelled):
-        late = api.post(f"/v1/approvals/{ids[run['run_id']]}", json={"approved": False})
-        problem(late, 409, "approval-closed")
+    late = api.post(f"/v1/approvals/{ids[resumed['run_id']]}", json={"approved": False})
+    problem(late, 409, "approval-decided")
+    problem(
+        api.post(f"/v1/approvals/{ids[cancelled['run_id']]}", json={"approved": True}),
+        409,
+        "approval-closed",
+    )
     assert api.get(f"/v1/runs/{resumed['run_id']}").json()["output"] == "result: deleted /r1"
-    closed = api.get(f"/v1/approvals/{ids[resumed['run_id']]}").json()
-    assert (closed["status"], closed["open"]) == ("pending", False)
+    kept = api.get(f"/v1/approvals/{ids[resumed['run_id']]}").json()
+    assert (kept["status"], kept["note"], kept["open"]) == ("approved", "via resume", False)
+
+    # The other way round: the inbox rejected first; a /resume approving it is refused.
+    run = api.post("/v1/agents/pair/runs", json={"input": "/mixed"}).json()
+    first, _ = pending(api, run_id=run["run_id"])
+    api.post(f"/v1/approvals/{first['approval_id']}", json={"approved": False})
+    both = {"approvals": {"d1": True, "d2": True}}
+    contradicting = api.post(f"/v1/runs/{run['run_id']}/resume", json=both)
+    assert "already rejected" in problem(contradicting, 409, "approval-decided")["detail"]
+    assert api.get(f"/v1/runs/{run['run_id']}").json()["status"] == "paused"
+    agreeing = api.post(
+        f"/v1/runs/{run['run_id']}/resume", json={"approvals": {"d1": False, "d2": True}}
+    )
+    assert agreeing.status_code == 200, agreeing.text
+    first_said, second_said = agreeing.json()["output"].split("; ")
+    assert "deleted" not in first_said and second_said == "deleted /mixed/b"
 
 
 def test_an_expired_approval_is_rejected_and_the_run_goes_on(serve: Any, store: Store) -> None:

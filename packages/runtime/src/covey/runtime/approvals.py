@@ -28,7 +28,7 @@ import hashlib
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from covey.runtime.approvals_dto import ApprovalOut, ApprovalPage
 from covey.runtime.auth import Principal
@@ -40,7 +40,7 @@ from covey.spec.errors import ConflictError
 from covey.spec.runs import Requirement
 from covey.spec.store import MAX_PAGE_SIZE, Approval, ApprovalStatus, Run, Scope
 
-__all__ = ["EXPIRED_NOTE", "Approvals", "approval_id"]
+__all__ = ["EXPIRED_NOTE", "Approvals", "approval_id", "record_decisions"]
 
 log = logging.getLogger("covey.runtime")
 
@@ -241,7 +241,7 @@ class Approvals:
             )
             for run in page.items:
                 if run.parent_run_id is None:
-                    pauses[run.id] = await self._record(scope, run)
+                    pauses[run.id] = await self.record(scope, run)
             cursor = page.next_cursor
             if cursor is None:
                 return
@@ -255,7 +255,7 @@ class Approvals:
             )
             for run in page.items:
                 if run.parent_run_id is None and approval_id in _ids(run):
-                    await self._record(scope, run)
+                    await self.record(scope, run)
                     return await self._state.store.get_approval(scope, approval_id)
             cursor = page.next_cursor
             if cursor is None:
@@ -270,11 +270,12 @@ class Approvals:
         run = await self._state.store.get_run(scope, run_id)
         pause: _Pause | None = None
         if run is not None and run.status is RunStatus.PAUSED and run.parent_run_id is None:
-            pause = await self._record(scope, run) if record else _pause(run)
+            pause = await self.record(scope, run) if record else _pause(run)
         pauses[run_id] = pause
         return pause
 
-    async def _record(self, scope: Scope, run: Run) -> _Pause:
+    async def record(self, scope: Scope, run: Run) -> _Pause:
+        """Record an approval row (once) for each approval requirement of a paused run."""
         pause = _pause(run)
         owner = Scope(scope.tenant_id, run.user_id)
         expiry = self._state.settings.approval_expiry
@@ -313,6 +314,47 @@ class Approvals:
             )
         except ConflictError:  # decided meanwhile: that decision stands
             return await self._state.store.get_approval(owner, row.id) or row
+
+
+async def record_decisions(
+    state: RuntimeState, principal: Principal, run: Run, approvals: dict[str, Any]
+) -> None:
+    """Record the approval decisions of a `/resume` of `run` in its approval rows, first.
+
+    `POST /v1/runs/{id}/resume` decides the same approvals the inbox lists: each decision goes
+    through the same compare-and-set on the pending row (so the inbox keeps who decided through
+    `/resume` too), and a decision that contradicts one already made — through the inbox, by
+    someone else — is refused with `409 approval-decided` before the run is claimed. A decision
+    equal to the recorded one passes (the inbox's own resume, with the rows' decisions).
+
+    Args:
+        state: The runtime.
+        principal: Who resumes.
+        run: The paused top-level run.
+        approvals: The resume's approval decisions by tool call id (`bool` or a decision with
+            `approved` and `note`), already checked against the run's requirements.
+    """
+    owner = Scope(principal.tenant_id, run.user_id)
+    pause = await Approvals(state).record(owner, run)
+    for approval, requirement in pause.approvals.items():
+        given = approvals.get(requirement.tool_call_id)
+        if given is None:
+            continue
+        decision: dict[str, Any] = (
+            cast("dict[str, Any]", given) if isinstance(given, dict) else {"approved": given}
+        )
+        approved = decision.get("approved") is True
+        note = decision.get("note")
+        note = note if isinstance(note, str) else None
+        status: Literal["approved", "rejected"] = "approved" if approved else "rejected"
+        try:
+            await state.store.resolve_approval(
+                owner, approval, status=status, resolved_by=principal.user_id, note=note
+            )
+        except ConflictError:
+            row = await state.store.get_approval(owner, approval)
+            if row is not None and row.status != status:
+                raise _decided(row) from None
 
 
 def _pause(run: Run) -> _Pause:
