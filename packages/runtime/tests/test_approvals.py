@@ -357,6 +357,8 @@ def test_a_decided_pause_left_paused_is_resumed_by_the_next_read(
 ) -> None:
     """Fails if a run stays paused for good when its decider stopped between the decision and
     the resume (a process killed there): the next read of the inbox resumes it."""
+    from datetime import UTC, datetime, timedelta
+
     import anyio
 
     from covey.spec.store import Scope
@@ -364,12 +366,19 @@ def test_a_decided_pause_left_paused_is_resumed_by_the_next_read(
     run = api.post("/v1/agents/approver/runs", json={"input": "/crash"}).json()
     [item] = pending(api)
 
-    async def decide_without_resuming() -> None:
-        await store.resolve_approval(
-            Scope("default"), item["approval_id"], status="approved", resolved_by="gone"
-        )
+    async def decide(long_ago: bool) -> None:
+        scope = Scope("default")
+        row = await store.get_approval(scope, item["approval_id"])
+        assert row is not None
+        when = datetime.now(UTC) - timedelta(seconds=60 if long_ago else 0)
+        decided = {"status": "approved", "resolved_by": "gone", "resolved_at": when}
+        await store.save_approval(scope, row.model_copy(update=decided))
 
-    anyio.run(decide_without_resuming)
+    # Decided a moment ago: its decider may be claiming the run; the inbox leaves it be.
+    anyio.run(decide, False)
+    assert pending(api) == []
     assert api.get(f"/v1/runs/{run['run_id']}").json()["status"] == "paused"
+    # Decided longer ago than a lease (15 s by default): its decider is gone.
+    anyio.run(decide, True)
     assert pending(api) == []
     assert finished(api, run["run_id"])["output"] == "result: deleted /crash"

@@ -178,17 +178,25 @@ class Approvals:
         """Resume the paused runs whose approvals are all decided.
 
         The decider resumes the run right after the last decision; this catches a run left
-        paused when that failed (the decider's process died in between, or the run's agent was
-        not served there).
+        paused for longer than a lease (`lease_seconds`) after it, when that failed (the
+        decider's process died in between, or the run's agent was not served there).
         """
+        grace = timedelta(seconds=self._state.settings.lease_seconds)
         for pause in pauses.values():
             if pause is None or pause.others or not pause.approvals:
                 continue
             owner = Scope(principal.tenant_id, pause.run.user_id)
             rows = [await self._state.store.get_approval(owner, a) for a in pause.approvals]
-            if all(r is not None and r.status != "pending" for r in rows):
-                log.info("run %s: its approvals are decided; resuming it", pause.run.id)
-                await self._go_on(principal, pause)
+            decided = [r for r in rows if r is not None and r.status != "pending"]
+            if len(decided) < len(rows):
+                continue
+            # A decider that is alive claims the run right after its decision: leave it a lease
+            # to do so, so that its own resume is not refused by this one.
+            last = max((r.resolved_at for r in decided if r.resolved_at is not None), default=None)
+            if last is not None and datetime.now(UTC) - last < grace:
+                continue
+            log.info("run %s: its approvals are decided; resuming it", pause.run.id)
+            await self._go_on(principal, pause)
 
     async def _go_on(self, principal: Principal, pause: _Pause) -> tuple[list[str], str]:
         """Resume the paused run when every approval of the pause is decided.
