@@ -95,19 +95,19 @@ class Approvals:
             scope, status=status, run_id=run_id, limit=limit, cursor=cursor
         )
         items: list[ApprovalOut] = []
-        expired: list[_Pause] = []
+        expired: dict[str, _Pause] = {}
         for row in page.items:
             pause = await self._pause_of(scope, row.run_id, pauses)
             is_open = row.status == "pending" and pause is not None and row.id in pause.approvals
             if is_open and _expired(row):
                 assert pause is not None
                 row = await self._expire(scope, row)
-                expired.append(pause)
+                expired[pause.run.id] = pause
                 is_open = row.status == "pending"
             if status == "pending" and not is_open:
                 continue
             items.append(ApprovalOut.from_approval(row, open=is_open))
-        for pause in expired:
+        for pause in expired.values():
             await self._go_on(principal, pause)
         return ApprovalPage(items=items, next_cursor=page.next_cursor)
 
@@ -290,6 +290,10 @@ class Approvals:
         paused_at = run.updated_at
         kind = run.metadata.get("kind") or self._state.registry.kind(run.agent_id or "")
         for index, (approval, requirement) in enumerate(pause.approvals.items()):
+            # A read first: recorded pauses (most of them, on every read of the inbox) cost no
+            # write, which on SQLite would take the database's write lock.
+            if await self._state.store.get_approval(owner, approval) is not None:
+                continue
             meta: dict[str, Any] = {
                 "kind": kind,
                 "agent_id": run.agent_id,
