@@ -63,6 +63,8 @@ class _Pause:
     approvals: dict[str, Requirement] = field(default_factory=dict[str, Requirement])
     others: bool = False
     """Whether it also waits for inputs or external results (given through `/resume` only)."""
+    rows: dict[str, Approval] = field(default_factory=dict[str, Approval])
+    """Its approval rows as `record` read or wrote them."""
 
 
 class Approvals:
@@ -185,10 +187,8 @@ class Approvals:
         for pause in pauses.values():
             if pause is None or pause.others or not pause.approvals:
                 continue
-            owner = Scope(principal.tenant_id, pause.run.user_id)
-            rows = [await self._state.store.get_approval(owner, a) for a in pause.approvals]
-            decided = [r for r in rows if r is not None and r.status != "pending"]
-            if len(decided) < len(rows):
+            decided = [r for r in pause.rows.values() if r.status != "pending"]
+            if len(decided) < len(pause.approvals):
                 continue
             # A decider that is alive claims the run right after its decision: leave it a lease
             # to do so, so that its own resume is not refused by this one.
@@ -289,10 +289,17 @@ class Approvals:
         expiry = self._state.settings.approval_expiry
         paused_at = run.updated_at
         kind = run.metadata.get("kind") or self._state.registry.kind(run.agent_id or "")
+        # One read first: recorded pauses (most of them, on every read of the inbox) cost no
+        # write, which on SQLite would take the database's write lock.
+        store = self._state.store
+        page = await store.list_approvals(owner, run_id=run.id, limit=MAX_PAGE_SIZE)
+        known = {r.id: r for r in page.items if r.id in pause.approvals}
         for index, (approval, requirement) in enumerate(pause.approvals.items()):
-            # A read first: recorded pauses (most of them, on every read of the inbox) cost no
-            # write, which on SQLite would take the database's write lock.
-            if await self._state.store.get_approval(owner, approval) is not None:
+            found = known.get(approval)
+            if found is None and page.next_cursor is not None:  # a run paused very often
+                found = await store.get_approval(owner, approval)
+            if found is not None:
+                pause.rows[approval] = found
                 continue
             meta: dict[str, Any] = {
                 "kind": kind,
@@ -315,7 +322,7 @@ class Approvals:
                 created_at=paused_at + timedelta(microseconds=index),
                 metadata={k: v for k, v in meta.items() if v is not None},
             )
-            await self._state.store.save_approval(owner, row, create_only=True)
+            pause.rows[approval] = await store.save_approval(owner, row, create_only=True)
         return pause
 
     async def _expire(self, scope: Scope, row: Approval) -> Approval:
