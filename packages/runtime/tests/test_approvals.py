@@ -382,3 +382,30 @@ def test_a_decided_pause_left_paused_is_resumed_by_the_next_read(
     anyio.run(decide, True)
     assert pending(api) == []
     assert finished(api, run["run_id"])["output"] == "result: deleted /crash"
+
+
+def test_a_call_id_the_store_cannot_keep_leaves_resume_working(serve: Any, store: Store) -> None:
+    """Fails if a provider's odd tool call id (longer than an id may be) breaks `/resume` now
+    that resume records decisions, or if the inbox resumes a pause it cannot decide whole."""
+    from runtime_agents import delete_file
+
+    from covey.core import Agent
+    from covey.core.testing import FunctionModel
+    from covey.runtime import Registry
+    from covey.spec import ModelResponse, TextPart, ToolCallPart, ToolReturnPart
+
+    odd = "c" * 300
+
+    def model(messages: Any, info: Any) -> ModelResponse:
+        if any(isinstance(p, ToolReturnPart) for p in messages[-1].parts):
+            return ModelResponse(parts=[TextPart(content="done")])
+        call = ToolCallPart(tool_name="delete_file", args={"path": "/o"}, tool_call_id=odd)
+        return ModelResponse(parts=[call])
+
+    agent = Agent(name="odd", model=FunctionModel(model), tools=[delete_file])
+    _, api = serve(store=store, registry=Registry([agent]))
+    run = api.post("/v1/agents/odd/runs", json={"input": "go"}).json()
+    assert run["status"] == "paused"
+    assert pending(api) == []
+    done = api.post(f"/v1/runs/{run['run_id']}/resume", json={"approvals": {odd: True}})
+    assert (done.status_code, done.json()["output"]) == (200, "done")

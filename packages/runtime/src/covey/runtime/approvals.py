@@ -36,9 +36,9 @@ from covey.runtime.dto import ApprovalDecision, ResumeRequest
 from covey.runtime.problems import ApiError
 from covey.runtime.state import RuntimeState
 from covey.spec import RunStatus
-from covey.spec.errors import ConflictError
+from covey.spec.errors import ConflictError, InvalidInputError
 from covey.spec.runs import Requirement
-from covey.spec.store import MAX_PAGE_SIZE, Approval, ApprovalStatus, Run, Scope
+from covey.spec.store import MAX_PAGE_SIZE, Approval, ApprovalStatus, Run, Scope, check_id
 
 __all__ = ["EXPIRED_NOTE", "Approvals", "approval_id", "record_decisions"]
 
@@ -379,15 +379,26 @@ async def record_decisions(
 def _pause(run: Run) -> _Pause:
     pause = _Pause(run)
     for requirement in run.requirements:
-        if requirement.kind == "approval":
+        if requirement.kind == "approval" and _storable(requirement.tool_call_id):
             pause.approvals[approval_id(run, requirement)] = requirement
         else:
+            # An input, an external result, or a call whose id the store cannot keep (a
+            # provider's odd tool call id): only `/resume` can give it, so the inbox leaves
+            # the whole pause to `/resume` (and lists what it can keep).
             pause.others = True
     return pause
 
 
 def _ids(run: Run) -> list[str]:
-    return [approval_id(run, r) for r in run.requirements if r.kind == "approval"]
+    return list(_pause(run).approvals)
+
+
+def _storable(tool_call_id: str) -> bool:
+    try:
+        check_id(tool_call_id, "tool_call_id")
+    except InvalidInputError:
+        return False
+    return True
 
 
 def _expired(row: Approval) -> bool:
