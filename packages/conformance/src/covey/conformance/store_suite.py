@@ -1666,6 +1666,48 @@ class StoreSuite:
         assert got is not None
         assert got.resolved_by == winners[0]
 
+    @pytest.mark.asyncio
+    async def test_create_only_approval_never_resets_a_decision(
+        self, store: Store, conformance_scopes: StoreScopes
+    ) -> None:
+        """`save_approval(create_only=True)` creates once and then returns the stored row.
+
+        Several readers of one paused run record its requirement at once; a replace by a late
+        reader would reset a decision made meanwhile and let a second decider win too.
+
+        If this fails: with `create_only`, insert only when the id is absent (`ON CONFLICT DO
+        NOTHING`) and return the stored row; another scope's id is a `ConflictError`.
+        """
+        scope = conformance_scopes.alice
+        first = Approval(id="a1", run_id="r1", tool_call_id="c1", tool_name="pay")
+        created = await store.save_approval(scope, first, create_only=True)
+        assert created.status == "pending"
+        await store.resolve_approval(scope, "a1", status="rejected", resolved_by="manager-1")
+        late = first.model_copy(update={"args": {"eur": 1}})
+        again = await store.save_approval(scope, late, create_only=True)
+        assert (again.status, again.resolved_by, again.args) == ("rejected", "manager-1", {})
+        with pytest.raises(ConflictError):
+            await store.resolve_approval(scope, "a1", status="approved", resolved_by="intruder")
+        with pytest.raises(ConflictError):
+            await store.save_approval(conformance_scopes.bob, late, create_only=True)
+
+        winners: list[Approval] = []
+
+        async def record() -> None:
+            winners.append(
+                await store.save_approval(
+                    scope,
+                    Approval(id="a2", run_id="r1", tool_call_id="c2", tool_name="pay"),
+                    create_only=True,
+                )
+            )
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(4):
+                tg.start_soon(record)
+        assert {(w.id, w.status) for w in winners} == {("a2", "pending")}
+        assert _ids(await store.list_approvals(scope, run_id="r1")) == ["a1", "a2"]
+
     # --- schedules -------------------------------------------------------------------------------
 
     @pytest.mark.asyncio

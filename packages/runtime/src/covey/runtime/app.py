@@ -39,6 +39,7 @@ from covey.runtime.controllers import (
 )
 from covey.runtime.controllers.evals import EvalController
 from covey.runtime.controllers.schedules import SCHEDULER_KEY, ScheduleController
+from covey.runtime.controllers.approvals import ApprovalController
 from covey.runtime.guards import auth_middleware, principal_of
 from covey.runtime.json_body import JsonRequest
 from covey.runtime.knowledge import KnowledgeService
@@ -266,6 +267,7 @@ def create_app(
             TeamController,
             WorkflowController,
             RunController,
+            ApprovalController,
             SessionController,
             knowledge_controller(settings.knowledge_max_upload),
             MemoryController,

@@ -11,6 +11,7 @@ covey knowledge ingest KB PATH... | search KB "query" [-k N --mode M --json] | l
 covey memories ls [--user U --topic T --json] | add "text" --user U [--topic T] | rm ID...
 covey schedules ls | add NAME TARGET (--cron EXPR | --every S) --input TEXT | runs ID | pause|resume|rm ID...
 covey eval SUITE.yaml [--agent ID] [--judge MODEL] [--json] [--no-save]  # 1: a threshold failed
+covey approvals ls [--status S --run ID --json] | approve ID [--note T] | reject ID  # over HTTP
 covey new tool-package NAME [--into DIR]          # a covey-tools-NAME package from a template
 covey mcp serve [--expose agent:NAME ...] [--user U]  # an MCP server over stdio
 ```
@@ -123,6 +124,9 @@ def _parser() -> argparse.ArgumentParser:
     from covey.runtime.cli_evals import add_eval_parser
 
     add_eval_parser(commands, config_option)
+    from covey.runtime.cli_approvals import add_approvals_parser
+
+    add_approvals_parser(commands)
 
     from covey.runtime.cli_new import add_new_parser
 
@@ -176,6 +180,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from covey.runtime.cli_new import new_command
 
             return new_command(args)
+        if args.command == "approvals":
+            from covey.runtime.cli_approvals import approvals_command
+
+            return approvals_command(args)
         settings = load_settings(args.config)
         if args.command == "migrate":
             return anyio.run(_migrate, settings)

@@ -232,6 +232,10 @@ class RuntimeSettings(BaseSettings):
     """The share of traces kept in the store (by trace id: whole traces, every process alike)."""
     tracing_export_sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
     """The share of traces sent to the collector."""
+    approval_expiry: float | None = Field(default=None, gt=0, le=366 * 86400)
+    """Seconds an approval of a paused run stays open (from the pause); after that the next
+    read of `/v1/approvals` or decision rejects it with the note `expired` and the run goes on
+    with the rejection. `None`: approvals wait as long as the run stays paused."""
 
     config_file: Path | None = Field(default=None, exclude=True)
     """The `covey.toml` these settings were read from (set by `load_settings`)."""

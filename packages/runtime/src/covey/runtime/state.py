@@ -211,6 +211,9 @@ class RuntimeState:
             k: (v.model_dump() if isinstance(v, ApprovalDecision) else v)
             for k, v in body.approvals.items()
         }
+        from covey.runtime.approvals import record_decisions  # it builds on this module
+
+        await record_decisions(self, principal, run, approvals)
         store = self.store
         live = live_run_for(agent)(
             run_id=run.id,

@@ -913,8 +913,16 @@ class Store(ABC):
     # --- approvals -------------------------------------------------------------------------------
 
     @abstractmethod
-    async def save_approval(self, scope: Scope, approval: Approval) -> Approval:
+    async def save_approval(
+        self, scope: Scope, approval: Approval, *, create_only: bool = False
+    ) -> Approval:
         """Create or replace an approval.
+
+        With `create_only` the save only creates: when the id is already stored in the scope,
+        the stored approval is returned unchanged. Concurrent creators of one approval (each
+        reading a paused run and recording its requirement) then all get the same row, and none
+        of them resets a decision someone made meanwhile — which a replace would, letting two
+        deciders both win `resolve_approval`'s compare-and-set.
 
         Raises:
             ConflictError: the id is taken by an approval outside the scope.

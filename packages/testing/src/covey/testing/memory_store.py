@@ -717,7 +717,9 @@ class InMemoryStore(Store):
 
     # --- approvals -------------------------------------------------------------------------------
 
-    async def save_approval(self, scope: Scope, approval: Approval) -> Approval:
+    async def save_approval(
+        self, scope: Scope, approval: Approval, *, create_only: bool = False
+    ) -> Approval:
         """See `Store.save_approval`."""
         check_id(approval.id, "approval.id")
         check_id(approval.run_id, "approval.run_id")
@@ -727,6 +729,10 @@ class InMemoryStore(Store):
         async with self._lock:
             key = (scope.tenant_id, approval.id)
             existing = self._approvals.get(key)
+            if existing is not None and create_only:
+                if not _visible(scope, existing.user_id):
+                    raise ConflictError(f"Approval id {approval.id!r} is taken outside this scope")
+                return _copy(existing)
             if existing is not None and not _writable(scope, existing.user_id):
                 raise ConflictError(f"Approval id {approval.id!r} is taken outside this scope")
             stored = _copy(approval).model_copy(

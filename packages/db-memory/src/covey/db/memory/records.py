@@ -320,7 +320,9 @@ class RecordMethods(Tables):
 
     # --- approvals -------------------------------------------------------------------------------
 
-    async def save_approval(self, scope: Scope, approval: Approval) -> Approval:
+    async def save_approval(
+        self, scope: Scope, approval: Approval, *, create_only: bool = False
+    ) -> Approval:
         """See `Store.save_approval`."""
         check_scope(scope)
         check_type(approval, Approval, "approval")
@@ -334,6 +336,10 @@ class RecordMethods(Tables):
         key = (scope.tenant_id, row.id)
         with self._lock:
             existing = self._approvals.get(key)
+            if existing is not None and create_only:
+                if not visible(scope, existing.user_id):
+                    raise ConflictError(f"Approval id {row.id!r} is taken outside this scope")
+                return private_copy(existing)
             if existing is not None and not writable(scope, existing.user_id):
                 raise ConflictError(f"Approval id {row.id!r} is taken outside this scope")
             if existing is not None:

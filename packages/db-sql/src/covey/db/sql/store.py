@@ -1156,7 +1156,9 @@ class SqlStore(Store):
 
     # --- approvals -------------------------------------------------------------------------------
 
-    async def save_approval(self, scope: Scope, approval: Approval) -> Approval:
+    async def save_approval(
+        self, scope: Scope, approval: Approval, *, create_only: bool = False
+    ) -> Approval:
         """See `Store.save_approval`."""
         check_scope(scope)
         check_type(approval, Approval, "approval")
@@ -1169,12 +1171,25 @@ class SqlStore(Store):
         values.update(tenant_id=scope.tenant_id, user_id=user_id)
         a = t.APPROVALS
         insert = self._insert(a).values(**values)
-        statement = insert.on_conflict_do_update(
-            index_elements=[a.c.tenant_id, a.c.id],
-            set_=set_from_excluded(a, insert, keep=("created_at",)),
-            where=writable(a, scope),
-        ).returning(*a.c)
-        saved = await self._write("save_approval", lambda c: _one(c, statement, records.APPROVAL))
+        if create_only:
+            created = insert.on_conflict_do_nothing(index_elements=[a.c.tenant_id, a.c.id])
+            existing = select(a).where(visible(a, scope), a.c.id == approval.id)
+
+            def create(c: Connection) -> Approval | None:
+                return _one(c, created.returning(*a.c), records.APPROVAL) or _one(
+                    c, existing, records.APPROVAL
+                )
+
+            saved = await self._write("save_approval", create)
+        else:
+            statement = insert.on_conflict_do_update(
+                index_elements=[a.c.tenant_id, a.c.id],
+                set_=set_from_excluded(a, insert, keep=("created_at",)),
+                where=writable(a, scope),
+            ).returning(*a.c)
+            saved = await self._write(
+                "save_approval", lambda c: _one(c, statement, records.APPROVAL)
+            )
         if saved is None:
             raise ConflictError(f"Approval id {approval.id!r} is taken outside this scope")
         return saved
