@@ -37,9 +37,9 @@ from covey.runtime.controllers import (
     team_socket,
     workflow_socket,
 )
+from covey.runtime.controllers.approvals import ApprovalController
 from covey.runtime.controllers.evals import EvalController
 from covey.runtime.controllers.schedules import SCHEDULER_KEY, ScheduleController
-from covey.runtime.controllers.approvals import ApprovalController
 from covey.runtime.guards import auth_middleware, principal_of
 from covey.runtime.json_body import JsonRequest
 from covey.runtime.knowledge import KnowledgeService
