@@ -20,6 +20,7 @@ from covey.runtime.auth import Principal, TokenVerifier
 from covey.runtime.config import RuntimeSettings, load_settings
 from covey.runtime.controllers import (
     AgentController,
+    CostController,
     HealthController,
     LearningController,
     MemoryController,
@@ -35,9 +36,11 @@ from covey.runtime.controllers import (
     team_socket,
     workflow_socket,
 )
+from covey.runtime.controllers.metrics import STATE_KEY as METRICS_KEY
 from covey.runtime.guards import auth_middleware, principal_of
 from covey.runtime.json_body import JsonRequest
 from covey.runtime.knowledge import KnowledgeService
+from covey.runtime.metrics import RunMetrics
 from covey.runtime.problems import exception_handlers
 from covey.runtime.registry import Registry, load_registry
 from covey.runtime.run_manager import RunManager
@@ -123,6 +126,26 @@ async def drain_learning(grace: float) -> int:
     return cut
 
 
+def _gauges(runtime: RuntimeState) -> list[tuple[str, str, float]]:
+    """The runtime's own gauges, read at each scrape of `/metrics`."""
+    registry = runtime.registry
+    return [
+        (
+            "covey_runs_in_progress",
+            "Runs this process runs (its run manager).",
+            len(runtime.manager),
+        ),
+        ("covey_agents", "Agents this server serves.", len(registry)),
+        ("covey_teams", "Teams this server serves.", len(registry.items("team"))),
+        ("covey_workflows", "Workflows this server serves.", len(registry.items("workflow"))),
+        (
+            "covey_accepting_runs",
+            "1 while this process takes new runs, 0 during start and shutdown.",
+            int(runtime.manager.accepting),
+        ),
+    ]
+
+
 def create_app(
     settings: RuntimeSettings | None = None,
     *,
@@ -185,6 +208,7 @@ def create_app(
         verifier=verifier,
         knowledge=knowledge,
     )
+    metrics = RunMetrics(gauges=lambda: _gauges(runtime))
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncGenerator[None]:
@@ -213,6 +237,7 @@ def create_app(
         try:
             async with (
                 held_toolsets([*registry, *registry.items("team")]),
+                metrics.running(),
                 manager.running(),
                 knowledge.running(),
             ):
@@ -248,6 +273,7 @@ def create_app(
             LearningController,
             PluginController,
             MetricsController,
+            CostController,
             agent_socket,
             team_socket,
             workflow_socket,
@@ -256,7 +282,7 @@ def create_app(
             "runtime": Provide(_provide_state, sync_to_thread=False),
             "principal": Provide(_provide_principal, sync_to_thread=False),
         },
-        state=State({"covey": runtime}),
+        state=State({"covey": runtime, METRICS_KEY: metrics}),
         middleware=[auth_middleware(verifier)],
         exception_handlers=exception_handlers(),
         request_class=JsonRequest,
