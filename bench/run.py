@@ -30,6 +30,7 @@ SECTIONS = [
     "bench_knowledge",
     "bench_mcp",
     "bench_memory",
+    "bench_metrics",
 ]
 
 
