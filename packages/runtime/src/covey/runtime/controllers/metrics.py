@@ -8,7 +8,7 @@ the cost of the runs a caller may read, priced per model request from its stored
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import anyio
 from litestar import Controller, Request, get
@@ -150,8 +150,7 @@ class CostController(Controller):
         if session_id is not None:
             _check(session_id, "session_id")
         summary = CostSummary()
-        runs, truncated = await _read_runs(runtime, scope, session_id)
-        await _price(summary, runs)
+        truncated = await _sum_runs(runtime, scope, summary, session_id)
         return CostOut(
             tenant_id=scope.tenant_id,
             user_id=scope.user_id,
@@ -187,7 +186,7 @@ class CostController(Controller):
         await _price(own, [run])
         total = CostSummary()
         total.merge(own)
-        await _price(total, await _descendants(runtime, scope, run.id))
+        await _sum_descendants(runtime, scope, total, run.id)
         return RunCostOut(
             run_id=run.id,
             cost_usd=float(own.cost_usd),
@@ -221,45 +220,44 @@ def _scope_for(principal: Principal, user_id: str | None) -> Scope:
     return principal.read_scope
 
 
-async def _read_runs(
-    runtime: RuntimeState, scope: Scope, session_id: str | None
-) -> tuple[list[Run], bool]:
-    runs: list[Run] = []
+async def _sum_runs(
+    runtime: RuntimeState, scope: Scope, summary: CostSummary, session_id: str | None
+) -> bool:
+    """Price the scope's runs page by page into `summary` (one page in memory at a time);
+    returns whether `MAX_COST_RUNS` cut the listing short."""
     cursor: str | None = None
-    order: Literal["asc", "desc"] = "asc"
     while True:
         page = await runtime.store.list_runs(
-            scope, session_id=session_id, limit=MAX_PAGE_SIZE, cursor=cursor, order=order
+            scope, session_id=session_id, limit=MAX_PAGE_SIZE, cursor=cursor
         )
-        runs.extend(page.items)
+        await _price(summary, page.items[: MAX_COST_RUNS - summary.runs])
         cursor = page.next_cursor
         if cursor is None:
-            return runs, False
-        if len(runs) >= MAX_COST_RUNS:
-            return runs[:MAX_COST_RUNS], True
+            return False
+        if summary.runs >= MAX_COST_RUNS:
+            return True
 
 
-async def _descendants(runtime: RuntimeState, scope: Scope, run_id: str) -> list[Run]:
-    """Member and step runs below `run_id`, breadth first, at most `_MAX_CHILDREN`."""
-    found: list[Run] = []
+async def _sum_descendants(
+    runtime: RuntimeState, scope: Scope, summary: CostSummary, run_id: str
+) -> None:
+    """Price the member and step runs below `run_id`, breadth first, at most `_MAX_CHILDREN`."""
     queue = [run_id]
     seen = {run_id}
-    while queue and len(found) < _MAX_CHILDREN:
+    while queue and len(seen) <= _MAX_CHILDREN:
         parent = queue.pop(0)
         cursor: str | None = None
         while True:
             page = await runtime.store.list_runs(
                 scope, parent_run_id=parent, limit=MAX_PAGE_SIZE, cursor=cursor
             )
-            for child in page.items:
-                if child.id not in seen:
-                    seen.add(child.id)
-                    found.append(child)
-                    queue.append(child.id)
+            fresh = [child for child in page.items if child.id not in seen]
+            seen.update(child.id for child in fresh)
+            queue.extend(child.id for child in fresh)
+            await _price(summary, fresh)
             cursor = page.next_cursor
-            if cursor is None or len(found) >= _MAX_CHILDREN:
+            if cursor is None or len(seen) > _MAX_CHILDREN:
                 break
-    return found
 
 
 async def _price(summary: CostSummary, runs: list[Run]) -> None:
