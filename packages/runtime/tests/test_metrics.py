@@ -328,16 +328,14 @@ async def test_an_observer_removed_at_exit_counts_nothing_more() -> None:
 def test_a_cost_listing_is_bounded_and_says_so(
     api: httpx.Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from covey.runtime.controllers import metrics as controller
-    from covey.spec import store
+    from covey.runtime import costs
 
-    monkeypatch.setattr(controller, "MAX_PAGE_SIZE", 2)
-    monkeypatch.setattr(controller, "MAX_COST_RUNS", 3)
-    assert store.MAX_PAGE_SIZE >= 2
+    monkeypatch.setattr(costs, "PAGE_SIZE", 2)
+    monkeypatch.setattr(costs, "MAX_COST_RUNS", 3)
     for _ in range(5):
         assert api.post("/v1/agents/local/runs", json={"input": "hi"}).status_code == 200
     cost = api.get("/v1/costs").json()
     assert (cost["runs"], cost["truncated"]) == (3, True)
-    monkeypatch.setattr(controller, "MAX_COST_RUNS", 5)
+    monkeypatch.setattr(costs, "MAX_COST_RUNS", 5)
     cost = api.get("/v1/costs").json()
     assert (cost["runs"], cost["truncated"]) == (5, False)

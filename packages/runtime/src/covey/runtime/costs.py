@@ -26,22 +26,37 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
+import anyio
+
 from covey.spec.messages import ModelResponse
-from covey.spec.store import Run
+from covey.spec.store import MAX_PAGE_SIZE, Run, Scope, Store
 from covey.spec.usage import Usage
 
 __all__ = [
+    "MAX_COST_RUNS",
     "CostSummary",
     "ModelCost",
     "price",
     "price_request",
+    "price_runs",
+    "prices_version",
     "run_cost",
+    "sum_descendants",
+    "sum_runs",
     "warm_prices",
 ]
 
 log = logging.getLogger("covey.runtime.costs")
 
 _MAX_NAME = 200
+
+MAX_COST_RUNS = 100_000
+"""The most runs one cost listing reads; past it the answer says it was cut short."""
+
+MAX_CHILDREN = 10_000
+"""The most member and step runs counted below one run."""
+
+PAGE_SIZE = MAX_PAGE_SIZE
 
 
 @cache
@@ -187,3 +202,57 @@ def run_cost(runs: Iterable[Run]) -> CostSummary:
     for run in runs:
         summary.add_run(run)
     return summary
+
+
+def prices_version() -> str:
+    """The price table in use: `genai-prices <version>`."""
+    from importlib.metadata import version
+
+    return f"genai-prices {version('genai-prices')}"
+
+
+async def price_runs(summary: CostSummary, runs: list[Run]) -> None:
+    """Price `runs` into `summary` in a worker thread (the table's look-ups are CPU work)."""
+
+    def work() -> None:
+        for run in runs:
+            summary.add_run(run)
+
+    await anyio.to_thread.run_sync(work)
+
+
+async def sum_runs(
+    store: Store, scope: Scope, summary: CostSummary, *, session_id: str | None = None
+) -> bool:
+    """Price the scope's runs (or one session's) into `summary`, page by page, so one page is
+    in memory at a time; returns whether `MAX_COST_RUNS` cut the listing short."""
+    cursor: str | None = None
+    while True:
+        page = await store.list_runs(scope, session_id=session_id, limit=PAGE_SIZE, cursor=cursor)
+        await price_runs(summary, page.items[: max(MAX_COST_RUNS - summary.runs, 0)])
+        cursor = page.next_cursor
+        if cursor is None:
+            return False
+        if summary.runs >= MAX_COST_RUNS:
+            return True
+
+
+async def sum_descendants(store: Store, scope: Scope, summary: CostSummary, run_id: str) -> None:
+    """Price the member and step runs below `run_id` into `summary`, breadth first, at most
+    `MAX_CHILDREN` of them."""
+    queue = [run_id]
+    seen = {run_id}
+    while queue and len(seen) <= MAX_CHILDREN:
+        parent = queue.pop(0)
+        cursor: str | None = None
+        while True:
+            page = await store.list_runs(
+                scope, parent_run_id=parent, limit=PAGE_SIZE, cursor=cursor
+            )
+            fresh = [child for child in page.items if child.id not in seen]
+            seen.update(child.id for child in fresh)
+            queue.extend(child.id for child in fresh)
+            await price_runs(summary, fresh)
+            cursor = page.next_cursor
+            if cursor is None or len(seen) > MAX_CHILDREN:
+                break

@@ -10,29 +10,30 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import anyio
 from litestar import Controller, Request, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 from pydantic import BaseModel, ConfigDict, Field
 
 from covey.runtime.auth import Principal
-from covey.runtime.costs import CostSummary
+from covey.runtime.costs import (
+    MAX_COST_RUNS,
+    CostSummary,
+    price_runs,
+    prices_version,
+    sum_descendants,
+    sum_runs,
+)
 from covey.runtime.guards import require_scope
 from covey.runtime.metrics import CONTENT_TYPE, RunMetrics
 from covey.runtime.problems import ApiError, problem_responses
 from covey.runtime.state import RuntimeState
-from covey.spec.store import MAX_PAGE_SIZE, Run, Scope, check_id
+from covey.spec.store import Scope, check_id
 
 __all__ = ["CostController", "CostOut", "MetricsController", "ModelCostOut", "RunCostOut"]
 
 STATE_KEY = "covey_metrics"
 """Where the app keeps its `RunMetrics` in `app.state`."""
-
-MAX_COST_RUNS = 100_000
-"""The most runs one `/v1/costs` answer reads; past it the answer says `truncated`."""
-
-_MAX_CHILDREN = 10_000
 
 
 class _Wire(BaseModel):
@@ -95,12 +96,6 @@ def _by_model(summary: CostSummary) -> list[ModelCostOut]:
     ]
 
 
-def _prices_version() -> str:
-    from importlib.metadata import version
-
-    return f"genai-prices {version('genai-prices')}"
-
-
 class MetricsController(Controller):
     """Counters of this process for a Prometheus scraper; `admin` scope when auth is on."""
 
@@ -150,7 +145,7 @@ class CostController(Controller):
         if session_id is not None:
             _check(session_id, "session_id")
         summary = CostSummary()
-        truncated = await _sum_runs(runtime, scope, summary, session_id)
+        truncated = await sum_runs(runtime.store, scope, summary, session_id=session_id)
         return CostOut(
             tenant_id=scope.tenant_id,
             user_id=scope.user_id,
@@ -161,7 +156,7 @@ class CostController(Controller):
             cost_usd=float(summary.cost_usd),
             by_model=_by_model(summary),
             truncated=truncated,
-            prices=_prices_version(),
+            prices=prices_version(),
         )
 
     @get(
@@ -183,10 +178,10 @@ class CostController(Controller):
         if run is None:
             raise ApiError(404, "not-found", f"No run {run_id!r}")
         own = CostSummary()
-        await _price(own, [run])
+        await price_runs(own, [run])
         total = CostSummary()
         total.merge(own)
-        await _sum_descendants(runtime, scope, total, run.id)
+        await sum_descendants(runtime.store, scope, total, run.id)
         return RunCostOut(
             run_id=run.id,
             cost_usd=float(own.cost_usd),
@@ -194,7 +189,7 @@ class CostController(Controller):
             requests=total.requests,
             unpriced_requests=total.unpriced_requests,
             by_model=_by_model(total),
-            prices=_prices_version(),
+            prices=prices_version(),
         )
 
 
@@ -218,53 +213,3 @@ def _scope_for(principal: Principal, user_id: str | None) -> Scope:
             raise ApiError(403, "forbidden", "Only an admin reads another user's costs")
         return Scope(principal.tenant_id, user_id)
     return principal.read_scope
-
-
-async def _sum_runs(
-    runtime: RuntimeState, scope: Scope, summary: CostSummary, session_id: str | None
-) -> bool:
-    """Price the scope's runs page by page into `summary` (one page in memory at a time);
-    returns whether `MAX_COST_RUNS` cut the listing short."""
-    cursor: str | None = None
-    while True:
-        page = await runtime.store.list_runs(
-            scope, session_id=session_id, limit=MAX_PAGE_SIZE, cursor=cursor
-        )
-        await _price(summary, page.items[: MAX_COST_RUNS - summary.runs])
-        cursor = page.next_cursor
-        if cursor is None:
-            return False
-        if summary.runs >= MAX_COST_RUNS:
-            return True
-
-
-async def _sum_descendants(
-    runtime: RuntimeState, scope: Scope, summary: CostSummary, run_id: str
-) -> None:
-    """Price the member and step runs below `run_id`, breadth first, at most `_MAX_CHILDREN`."""
-    queue = [run_id]
-    seen = {run_id}
-    while queue and len(seen) <= _MAX_CHILDREN:
-        parent = queue.pop(0)
-        cursor: str | None = None
-        while True:
-            page = await runtime.store.list_runs(
-                scope, parent_run_id=parent, limit=MAX_PAGE_SIZE, cursor=cursor
-            )
-            fresh = [child for child in page.items if child.id not in seen]
-            seen.update(child.id for child in fresh)
-            queue.extend(child.id for child in fresh)
-            await _price(summary, fresh)
-            cursor = page.next_cursor
-            if cursor is None or len(seen) > _MAX_CHILDREN:
-                break
-
-
-async def _price(summary: CostSummary, runs: list[Run]) -> None:
-    """Price `runs` into `summary` in a worker thread (the table's look-ups are CPU work)."""
-
-    def work() -> None:
-        for run in runs:
-            summary.add_run(run)
-
-    await anyio.to_thread.run_sync(work)
