@@ -1,4 +1,4 @@
-"""The `covey` command: serve, run, chat, plugins, migrate, knowledge, memories, new.
+"""The `covey` command: serve, run, chat, plugins, migrate, knowledge, memories, costs, new.
 
 ```text
 covey serve [--config covey.toml] [--host 127.0.0.1] [--port 8000] [--workers N]
@@ -8,6 +8,7 @@ covey plugins [--json]
 covey migrate
 covey knowledge ingest KB PATH... | search KB "query" [-k N --mode M --json] | ls KB
 covey memories ls [--user U --topic T --json] | add "text" --user U [--topic T] | rm ID...
+covey costs [--tenant T --user U --session S | --run ID] [--json]   # priced by genai-prices
 covey new tool-package NAME [--into DIR]          # a covey-tools-NAME package from a template
 ```
 
@@ -110,6 +111,10 @@ def _parser() -> argparse.ArgumentParser:
 
     add_memories_parser(commands, config_option)
 
+    from covey.runtime.cli_costs import add_costs_parser
+
+    add_costs_parser(commands, config_option)
+
     from covey.runtime.cli_new import add_new_parser
 
     add_new_parser(commands)
@@ -179,6 +184,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from covey.runtime.cli_memories import memories_command
 
             return anyio.run(memories_command, settings, args)
+        if args.command == "costs":
+            from covey.runtime.cli_costs import costs_command
+
+            return anyio.run(costs_command, settings, args)
     except ConfigurationError as exc:
         print(f"covey: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
