@@ -98,8 +98,10 @@ class _Open:
     def end(self, key: Any) -> tuple[datetime, str] | None:
         return self._items.pop(key, None)
 
-    def labels(self) -> Iterator[str]:
-        return (label for _, label in self._items.values())
+    def labels(self) -> list[str]:
+        # Read from the scrape's worker thread while the event loop writes: `tuple()` copies
+        # the values in one C call under the GIL, so the dict never changes mid-iteration.
+        return [label for _, label in tuple(self._items.values())]
 
     def __len__(self) -> int:
         return len(self._items)
