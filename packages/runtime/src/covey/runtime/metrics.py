@@ -317,17 +317,15 @@ class RunMetrics:
         """Observe every run of this process while the context is open.
 
         Args:
-            warm: Load the price table in a worker thread now, so the first scrape is fast.
+            warm: Load the price table in a background thread now, so the first scrape is fast.
         """
         add_observer(self.observe)
+        if warm:
+            # A daemon thread, not a task: the server starts without waiting for the table,
+            # and nothing of the app's own startup or shutdown errors gets wrapped or delayed.
+            threading.Thread(target=_warm, name="covey-prices-warm", daemon=True).start()
         try:
-            if warm:
-                async with anyio.create_task_group() as tg:
-                    tg.start_soon(anyio.to_thread.run_sync, _warm)
-                    yield
-                    tg.cancel_scope.cancel()
-            else:
-                yield
+            yield
         finally:
             remove_observer(self.observe)
 
