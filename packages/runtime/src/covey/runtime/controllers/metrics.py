@@ -163,7 +163,7 @@ class CostController(Controller):
         "/runs/{run_id:str}",
         opt={"scope": "runs:read"},
         summary="Cost of a run",
-        responses=problem_responses(401, 403, 404),
+        responses=problem_responses(400, 401, 403, 404),
     )
     async def run_cost(
         self,
