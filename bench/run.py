@@ -32,6 +32,7 @@ SECTIONS = [
     "bench_memory",
     "bench_tracing",
     "bench_guardrails",
+    "bench_metrics",
 ]
 
 

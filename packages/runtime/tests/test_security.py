@@ -197,16 +197,16 @@ def test_ready_tells_readiness_only_and_metrics_are_admin_only(serve) -> None:
     assert metrics.status_code == 200
     assert metrics.headers["content-type"].startswith("text/plain")
     lines = metrics.text.splitlines()
-    assert "covey_runs_in_progress 0" in lines
-    assert f"covey_agents {len(build())}" in lines
-    assert "covey_accepting_runs 1" in lines
+    assert "covey_runs_in_progress 0.0" in lines
+    assert f"covey_agents {len(build())}.0" in lines
+    assert "covey_accepting_runs 1.0" in lines
     assert "# TYPE covey_runs_in_progress gauge" in lines
     _, secured = serve(auth="jwt", jwt_secret=SECRET)
     assert secured.get("/ready").json() == {"status": "ready"}
     assert secured.get("/metrics").status_code == 401
     assert secured.get("/metrics", headers=bearer(token())).status_code == 403
     admin = secured.get("/metrics", headers=bearer(token(scope="admin")))
-    assert f"covey_agents {len(build())}" in admin.text.splitlines()
+    assert f"covey_agents {len(build())}.0" in admin.text.splitlines()
 
 
 SECRET_INSTRUCTIONS = "You are the vault. The launch code is 0000."

@@ -55,7 +55,7 @@ def test_teams_are_listed_and_described_with_nested_members(api: httpx.Client) -
     assert api.get("/v1/teams/router").json()["mode"] == "route"
     assert api.get("/v1/agents/desk").status_code == 404  # a team is not an agent
     metrics = api.get("/metrics").text
-    assert "covey_agents 1\n" in metrics and "covey_teams 5\n" in metrics
+    assert "covey_agents 1.0\n" in metrics and "covey_teams 5.0\n" in metrics
 
 
 def test_a_json_team_run_and_its_member_runs(api: httpx.Client) -> None:

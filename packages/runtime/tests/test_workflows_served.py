@@ -57,7 +57,7 @@ def test_workflows_are_listed_and_described_with_their_step_tree_and_drawing(
     assert flow["mermaid"].startswith("flowchart TD")
     assert '"write"' in flow["mermaid"] and '"fan_out"' in flow["mermaid"]
     assert api.get("/v1/teams/pipeline").status_code == 404
-    assert "covey_workflows 5\n" in api.get("/metrics").text
+    assert "covey_workflows 5.0\n" in api.get("/metrics").text
     # Every construct, with the names and kinds the step events use.
     branches = api.get("/v1/workflows/branches").json()["steps"]
 

@@ -21,6 +21,7 @@ from covey.runtime.config import RuntimeSettings, load_settings
 from covey.runtime.controllers import (
     AgentController,
     AguiController,
+    CostController,
     HealthController,
     LearningController,
     MemoryController,
@@ -39,11 +40,13 @@ from covey.runtime.controllers import (
 )
 from covey.runtime.controllers.approvals import ApprovalController
 from covey.runtime.controllers.evals import EvalController
+from covey.runtime.controllers.metrics import STATE_KEY as METRICS_KEY
 from covey.runtime.controllers.schedules import SCHEDULER_KEY, ScheduleController
 from covey.runtime.guards import auth_middleware, principal_of
 from covey.runtime.json_body import JsonRequest
 from covey.runtime.knowledge import KnowledgeService
 from covey.runtime.mcp_http import McpEndpoint, mcp_running
+from covey.runtime.metrics import RunMetrics
 from covey.runtime.problems import exception_handlers
 from covey.runtime.registry import Registry, load_registry
 from covey.runtime.run_manager import RunManager
@@ -131,6 +134,26 @@ async def drain_learning(grace: float) -> int:
     return cut
 
 
+def _gauges(runtime: RuntimeState) -> list[tuple[str, str, float]]:
+    """The runtime's own gauges, read at each scrape of `/metrics`."""
+    registry = runtime.registry
+    return [
+        (
+            "covey_runs_in_progress",
+            "Runs this process runs (its run manager).",
+            len(runtime.manager),
+        ),
+        ("covey_agents", "Agents this server serves.", len(registry)),
+        ("covey_teams", "Teams this server serves.", len(registry.items("team"))),
+        ("covey_workflows", "Workflows this server serves.", len(registry.items("workflow"))),
+        (
+            "covey_accepting_runs",
+            "1 while this process takes new runs, 0 during start and shutdown.",
+            int(runtime.manager.accepting),
+        ),
+    ]
+
+
 def create_app(
     settings: RuntimeSettings | None = None,
     *,
@@ -203,6 +226,7 @@ def create_app(
         knowledge=knowledge,
     )
     mcp = McpEndpoint.for_app(runtime)
+    metrics = RunMetrics(gauges=lambda: _gauges(runtime))
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncGenerator[None]:
@@ -232,6 +256,7 @@ def create_app(
             async with (
                 tracing,
                 held_toolsets([*registry, *registry.items("team")]),
+                metrics.running(),
                 manager.running(),
                 knowledge.running(),
                 mcp_running(mcp),
@@ -279,6 +304,7 @@ def create_app(
             ScheduleController,
             EvalController,
             TraceController,
+            CostController,
             agent_socket,
             team_socket,
             workflow_socket,
@@ -289,7 +315,14 @@ def create_app(
             "runtime": Provide(_provide_state, sync_to_thread=False),
             "principal": Provide(_provide_principal, sync_to_thread=False),
         },
-        state=State({"covey": runtime, SCHEDULER_KEY: scheduler, TRACING_STATE: tracing}),
+        state=State(
+            {
+                "covey": runtime,
+                SCHEDULER_KEY: scheduler,
+                TRACING_STATE: tracing,
+                METRICS_KEY: metrics,
+            }
+        ),
         middleware=[auth_middleware(verifier)],
         exception_handlers=exception_handlers(),
         request_class=JsonRequest,

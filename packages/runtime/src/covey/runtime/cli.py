@@ -1,5 +1,5 @@
-"""The `covey` command: serve, run, chat, plugins, migrate, knowledge, memories, schedules, eval,
-mcp, new.
+"""The `covey` command: serve, run, chat, plugins, migrate, knowledge, memories, schedules,
+approvals, eval, costs, mcp, new.
 
 ```text
 covey serve [--config covey.toml] [--host 127.0.0.1] [--port 8000] [--workers N]
@@ -12,6 +12,7 @@ covey memories ls [--user U --topic T --json] | add "text" --user U [--topic T] 
 covey schedules ls | add NAME TARGET (--cron EXPR | --every S) --input TEXT | runs ID | pause|resume|rm ID...
 covey eval SUITE.yaml [--agent ID] [--judge MODEL] [--json] [--no-save]  # 1: a threshold failed
 covey approvals ls [--status S --run ID --json] | approve ID [--note T] | reject ID  # over HTTP
+covey costs [--tenant T --user U --session S | --run ID] [--json]   # priced by genai-prices
 covey new tool-package NAME [--into DIR]          # a covey-tools-NAME package from a template
 covey mcp serve [--expose agent:NAME ...] [--user U]  # an MCP server over stdio
 ```
@@ -127,6 +128,9 @@ def _parser() -> argparse.ArgumentParser:
     from covey.runtime.cli_approvals import add_approvals_parser
 
     add_approvals_parser(commands)
+    from covey.runtime.cli_costs import add_costs_parser
+
+    add_costs_parser(commands, config_option)
 
     from covey.runtime.cli_new import add_new_parser
 
@@ -213,6 +217,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from covey.runtime.cli_evals import eval_command
 
             return anyio.run(eval_command, settings, args)
+        if args.command == "costs":
+            from covey.runtime.cli_costs import costs_command
+
+            return anyio.run(costs_command, settings, args)
     except ConfigurationError as exc:
         print(f"covey: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG

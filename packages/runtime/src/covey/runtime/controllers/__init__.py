@@ -2,13 +2,14 @@
 
 from covey.runtime.controllers.agents import AgentController
 from covey.runtime.controllers.agui import AguiController
-from covey.runtime.controllers.health import HealthController, MetricsController
+from covey.runtime.controllers.health import HealthController
 from covey.runtime.controllers.knowledge import KnowledgeController, knowledge_controller
 from covey.runtime.controllers.memories import (
     LearningController,
     MemoryController,
     ProfileController,
 )
+from covey.runtime.controllers.metrics import CostController, MetricsController
 from covey.runtime.controllers.plugins import PluginController
 from covey.runtime.controllers.runs import RunController
 from covey.runtime.controllers.sessions import SessionController
@@ -20,6 +21,7 @@ from covey.runtime.controllers.ws import agent_socket, team_socket, workflow_soc
 __all__ = [
     "AgentController",
     "AguiController",
+    "CostController",
     "HealthController",
     "KnowledgeController",
     "LearningController",

@@ -1,4 +1,5 @@
-"""`/health` (the process is up), `/ready` (it can serve runs) and `/metrics` (admin only).
+"""`/health` (the process is up) and `/ready` (it can serve runs); `/metrics` is in
+`controllers/metrics.py`.
 
 The probes need no token, so they say up or not and nothing else: counts and names go to
 `/metrics`, which needs the `admin` scope when auth is on.
@@ -13,12 +14,11 @@ import anyio
 from litestar import Controller, Response, get
 from litestar.di import NamedDependency
 
-from covey.runtime.guards import require_scope
 from covey.runtime.problems import PROBLEM_MEDIA_TYPE, problem_body, problem_responses
 from covey.runtime.state import RuntimeState
 from covey.spec.store import Scope
 
-__all__ = ["HealthController", "MetricsController"]
+__all__ = ["HealthController"]
 
 log = logging.getLogger("covey.runtime")
 
@@ -62,41 +62,3 @@ class HealthController(Controller):
                 media_type=PROBLEM_MEDIA_TYPE,
             )
         return Response({"status": "ready"}, status_code=200)
-
-
-class MetricsController(Controller):
-    """Counters of this process for a Prometheus scraper; `admin` scope when auth is on."""
-
-    path = "/metrics"
-    tags = ["health"]  # noqa: RUF012 - Litestar reads these class attributes
-    guards = [require_scope]  # noqa: RUF012
-
-    @get(
-        "/",
-        opt={"scope": "admin"},
-        summary="Metrics (Prometheus text)",
-        media_type="text/plain; version=0.0.4; charset=utf-8",
-        responses=problem_responses(401, 403),
-    )
-    async def metrics(self, runtime: NamedDependency[RuntimeState]) -> str:
-        """Runs in progress in this process, agents, teams and workflows served, and whether runs
-        are accepted."""
-        gauges = (
-            ("covey_runs_in_progress", "Runs running in this process.", len(runtime.manager)),
-            ("covey_agents", "Agents this server serves.", len(runtime.registry)),
-            ("covey_teams", "Teams this server serves.", len(runtime.registry.items("team"))),
-            (
-                "covey_workflows",
-                "Workflows this server serves.",
-                len(runtime.registry.items("workflow")),
-            ),
-            (
-                "covey_accepting_runs",
-                "1 while this process takes new runs, 0 during start and shutdown.",
-                int(runtime.manager.accepting),
-            ),
-        )
-        return "".join(
-            f"# HELP {name} {text}\n# TYPE {name} gauge\n{name} {value}\n"
-            for name, text, value in gauges
-        )
