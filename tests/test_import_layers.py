@@ -29,6 +29,8 @@ VIOLATIONS = [
     ("knowledge/src/covey/knowledge/_bad.py", "import covey.core", "covey.knowledge imports"),
     ("learn/src/covey/learn/_bad.py", "import covey.core", "covey.learn imports"),
     ("otel/src/covey/otel/_bad.py", "import covey.runtime", "covey.otel imports"),
+    ("evals/src/covey/evals/_bad.py", "import covey.runtime", "covey.evals imports"),
+    ("guardrails/src/covey/guardrails/_bad.py", "import covey.core", "covey.guardrails imports"),
 ]
 
 

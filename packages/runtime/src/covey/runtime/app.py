@@ -39,7 +39,6 @@ from covey.runtime.controllers import (
     workflow_socket,
 )
 from covey.runtime.controllers.approvals import ApprovalController
-from covey.runtime.controllers.evals import EvalController
 from covey.runtime.controllers.metrics import STATE_KEY as METRICS_KEY
 from covey.runtime.controllers.schedules import SCHEDULER_KEY, ScheduleController
 from covey.runtime.guards import auth_middleware, principal_of
@@ -302,7 +301,7 @@ def create_app(
             MetricsController,
             AguiController,
             ScheduleController,
-            EvalController,
+            *_eval_handlers(),
             TraceController,
             CostController,
             agent_socket,
@@ -361,3 +360,14 @@ def _protocol_handlers(runtime: RuntimeState) -> list[Any]:
 def app_from_env() -> Litestar:
     """The app for `uvicorn --factory`: settings from `$COVEY_CONFIG` and the environment."""
     return create_app(load_settings())
+
+
+def _eval_handlers() -> list[Any]:
+    """`/v1/evals` when covey-evals is installed (`covey-runtime[evals]`)."""
+    import importlib.util
+
+    if importlib.util.find_spec("covey.evals") is None:
+        return []
+    from covey.runtime.controllers.evals import EvalController
+
+    return [EvalController]

@@ -65,8 +65,16 @@ async def eval_command(settings: RuntimeSettings, args: argparse.Namespace) -> i
         ConfigurationError: the suite, agent, judge or store is unusable.
     """
     from covey.core import Runnable
-    from covey.evals import SuiteError, load_suite, run_suite, save_report
-    from covey.evals.references import resolve_judge
+
+    try:
+        from covey.evals import SuiteError, load_suite, run_suite, save_report
+        from covey.evals.references import resolve_judge
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not exc.name.startswith("covey.evals"):
+            raise
+        raise ConfigurationError(
+            "covey eval needs covey-evals: pip install 'covey-runtime[evals]'"
+        ) from None
 
     # The same setup as `covey run` (registry, store, migrations, learning grace).
     from covey.runtime.cli import (
