@@ -10,9 +10,15 @@ from typing import Any
 
 import anyio.to_thread
 
-from covey.spec import RunContext
+from covey.spec import RunContext, UserContent
 
-__all__ = ["Instruction", "Instructions", "fill_placeholders", "render_instructions"]
+__all__ = [
+    "Instruction",
+    "Instructions",
+    "fill_placeholders",
+    "input_text",
+    "render_instructions",
+]
 
 Instruction = str | Callable[[RunContext[Any]], Awaitable[str | None] | str | None]
 Instructions = Instruction | Sequence[Instruction] | None
@@ -105,3 +111,14 @@ async def render_instructions(
     if output_instructions:
         sections.append(output_instructions)
     return fill_placeholders("\n\n".join(sections), ctx)
+
+
+def input_text(content: str | Sequence[UserContent] | None) -> str:
+    """The text of a run's input (its text parts joined), for searches and learners' recall."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content.strip()
+    from covey.spec import TextContent
+
+    return "\n".join(c.text for c in content if isinstance(c, TextContent)).strip()

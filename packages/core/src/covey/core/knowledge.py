@@ -139,7 +139,9 @@ class KnowledgePlan:
         self, ctx: RunContext[Any], content: str | Sequence[UserContent] | None
     ) -> str:
         """The passages for the user's input, as a section of the instructions ("" for none)."""
-        query = _text_of(content)
+        from covey.core.instructions import input_text
+
+        query = input_text(content)
         if not query:
             return ""
         scope = _scope(ctx)
@@ -158,13 +160,3 @@ class KnowledgePlan:
             lines.append(f"[{n}] ({_label(hit)})\n{hit.text}")
         lines.append("</passages>")
         return "\n".join(lines)
-
-
-def _text_of(content: str | Sequence[UserContent] | None) -> str:
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content.strip()
-    from covey.spec import TextContent
-
-    return "\n".join(c.text for c in content if isinstance(c, TextContent)).strip()

@@ -21,15 +21,15 @@ from covey.spec import events as ev
 from covey.spec.learning import LearnReport
 
 if TYPE_CHECKING:
-    from covey.spec import RunContext, RunResult, UserContent
+    from covey.spec import RunContext, RunResult
     from covey.spec.learning import Learner, LearningRun
 
 __all__ = [
     "in_asyncio",
     "learning_context",
     "pending_learning",
-    "query_text",
     "run_learners",
+    "split_learners",
     "start_background_learning",
     "wait_for_learning",
 ]
@@ -46,6 +46,14 @@ def in_asyncio() -> bool:
     except RuntimeError:
         return False
     return True
+
+
+def split_learners(learners: Sequence[Learner]) -> tuple[list[Learner], list[Learner]]:
+    """The learners to run before the final event and those for the background (all of them
+    before it outside asyncio, where background learning cannot start)."""
+    background_ok = in_asyncio()
+    foreground = [x for x in learners if not (x.background and background_ok)]
+    return foreground, [x for x in learners if x not in foreground]
 
 
 def pending_learning() -> int:
@@ -210,14 +218,3 @@ async def _keep(run: LearningRun, events: Sequence[ev.BaseEvent]) -> None:
             "learning events not stored",
             extra={"run_id": run.run_id, "error": type(exc).__name__},
         )
-
-
-def query_text(content: str | Sequence[UserContent] | None) -> str:
-    """The text of a run's input, for learners' `context`."""
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content.strip()
-    from covey.spec import TextContent
-
-    return "\n".join(c.text for c in content if isinstance(c, TextContent)).strip()

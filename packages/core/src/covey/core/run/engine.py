@@ -283,10 +283,9 @@ class RunEngine:
             result = self._result(status, error, keep_output=keep_output)
         background: list[Learner] = []
         if self.plan.learners and result.status is RunStatus.COMPLETED:
-            from covey.core.learning import in_asyncio, run_learners
+            from covey.core.learning import run_learners, split_learners
 
-            foreground = [x for x in self.plan.learners if not x.background or not in_asyncio()]
-            background = [x for x in self.plan.learners if x not in foreground]
+            foreground, background = split_learners(self.plan.learners)
             if foreground:
                 for event in await run_learners(foreground, self.learning_run(), result, self.emit):
                     yield event
@@ -389,10 +388,11 @@ class RunEngine:
                     f"{self.system_prompt}\n\n{passages}" if self.system_prompt else passages
                 )
         if plan.learners and self.resume is None:
-            from covey.core.learning import learning_context, query_text
+            from covey.core.instructions import input_text
+            from covey.core.learning import learning_context
 
             known = await learning_context(
-                plan.learners, self.learning_run(), self.ctx, query_text(self.options.input)
+                plan.learners, self.learning_run(), self.ctx, input_text(self.options.input)
             )
             if known:
                 self.system_prompt = (

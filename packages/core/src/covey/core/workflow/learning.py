@@ -34,10 +34,10 @@ def _text(value: Any) -> str:
     if isinstance(value, str):
         text = value
     else:
-        from covey.core.learning import query_text
+        from covey.core.instructions import input_text
 
         try:
-            text = query_text(value)  # a list of user content parts
+            text = input_text(value)  # a list of user content parts
         except (AttributeError, TypeError):
             text = ""
         if not text:
@@ -73,13 +73,6 @@ def learning_run(
     )
 
 
-def _split(learners: Sequence[Learner]) -> tuple[list[Learner], list[Learner]]:
-    from covey.core.learning import in_asyncio
-
-    foreground = [x for x in learners if not x.background or not in_asyncio()]
-    return foreground, [x for x in learners if x not in foreground]
-
-
 async def learn_after(
     learners: Sequence[Learner],
     run: LearningRun,
@@ -98,7 +91,9 @@ async def learn_after(
     from covey.core.learning import run_learners
 
     shown = result.model_copy(update={"messages": exchange(input, result.output)})
-    foreground, background = _split(learners)
+    from covey.core.learning import split_learners
+
+    foreground, background = split_learners(learners)
     events = await run_learners(foreground, run, shown, emit) if foreground else []
     return events, background, shown
 
