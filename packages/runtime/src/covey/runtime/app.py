@@ -39,6 +39,7 @@ from covey.runtime.controllers import (
     workflow_socket,
 )
 from covey.runtime.controllers.approvals import ApprovalController
+from covey.runtime.controllers.me import MeController
 from covey.runtime.controllers.metrics import STATE_KEY as METRICS_KEY
 from covey.runtime.controllers.schedules import SCHEDULER_KEY, ScheduleController
 from covey.runtime.guards import auth_middleware, principal_of
@@ -287,6 +288,7 @@ def create_app(
     app = Litestar(
         route_handlers=[
             HealthController,
+            MeController,
             AgentController,
             TeamController,
             WorkflowController,
@@ -309,6 +311,7 @@ def create_app(
             workflow_socket,
             *([mcp.route()] if mcp is not None else []),
             *_protocol_handlers(runtime),
+            *_console_handlers(settings),
         ],
         dependencies={
             "runtime": Provide(_provide_state, sync_to_thread=False),
@@ -355,6 +358,15 @@ def _protocol_handlers(runtime: RuntimeState) -> list[Any]:
     from covey.runtime.a2a import a2a_available, a2a_handler
 
     return [a2a_handler(runtime)] if a2a_available() else []
+
+
+def _console_handlers(settings: RuntimeSettings) -> list[Any]:
+    """The console at `/console` (and `/` leading to it), unless `console = false`."""
+    if not settings.console:
+        return []
+    from covey.runtime.console import console_handlers
+
+    return console_handlers()
 
 
 def app_from_env() -> Litestar:

@@ -162,6 +162,9 @@ class RuntimeSettings(BaseSettings):
     max_body_size: int = Field(default=1_048_576, ge=1024, le=1_073_741_824)
     """Largest request body (and WebSocket message) in bytes."""
 
+    console: bool = True
+    """Serve the console (the control plane in the browser) at `/console`, and lead `/` there."""
+
     # --- knowledge -----------------------------------------------------------------------------
     data_dir: Path = Path(".covey")
     """Where the runtime keeps files: uploaded documents wait here until they are ingested, so

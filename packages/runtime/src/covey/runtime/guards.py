@@ -19,8 +19,9 @@ from covey.runtime.auth import AuthError, Principal, TokenVerifier, anonymous, p
 
 __all__ = ["PUBLIC_PATHS", "AuthMiddleware", "auth_middleware", "principal_of", "require_scope"]
 
-PUBLIC_PATHS = ("^/health$", "^/ready$", "^/schema")
-"""Paths served without a token: probes and the OpenAPI document."""
+PUBLIC_PATHS = ("^/health$", "^/ready$", "^/schema", "^/console", "^/$")
+"""Paths served without a token: probes, the OpenAPI document and the console's files (they
+hold no data; every API call the console makes needs the token)."""
 
 
 class AuthMiddleware(AbstractAuthenticationMiddleware):
