@@ -1,0 +1,250 @@
+"""The console's sessions, runs, approvals and traces screens, in headless Chromium against a
+real runtime on loopback: what a person sees there is what the API holds, live runs stream into
+the timeline and can be cancelled, a paused run approved from the queue completes, a trace opens
+as a waterfall, and a signed-in tenant never sees another tenant's sessions."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from console_helpers import (
+    console_page,
+    console_registry,
+    console_token,
+    get_weather,
+    issue_refund,
+    jwt_settings,
+    launch,
+    refund_model,
+    shot,
+    sign_in,
+    weather_model,
+)
+from runtime_agents import gate, gated_model
+
+from covey.core import Agent
+from covey.core.testing import FunctionModel
+from covey.runtime import Registry
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = launch(playwright)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def _registry() -> Registry:
+    """`weather` and `refunds` as in the console's registry, and `gated` (a run that waits for
+    the test to open its gate, so it is running while the browser watches)."""
+    return Registry(
+        [
+            Agent(name="weather", model=FunctionModel(weather_model), tools=[get_weather]),
+            Agent(name="refunds", model=FunctionModel(refund_model), tools=[issue_refund]),
+            Agent(name="gated", model=FunctionModel(gated_model), tools=[gate], tool_timeout=None),
+        ]
+    )
+
+
+def _run(client: httpx.Client, agent: str, text: str, **body: Any) -> dict[str, Any]:
+    answer = client.post(f"/v1/agents/{agent}/runs", json={"input": text, **body})
+    assert answer.status_code in (200, 202), answer.text
+    return answer.json()
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_a_trace_opens_as_a_waterfall_and_a_span_shows_its_attributes(serve, browser) -> None:
+    server, client = serve(registry=console_registry(), tracing=True)
+    run = _run(client, "weather", "Weather in Paris?")
+    assert run["status"] == "completed"
+    with console_page(browser, server.url, "traces") as page:
+        page.get_by_role("heading", name="Traces").wait_for()
+        table = page.get_by_role("table", name="Traces")
+        table.get_by_role("link", name=run["run_id"][:8]).click()
+        spans = page.get_by_role("list", name="Spans")
+        spans.wait_for()
+        for name in ("invoke_agent weather", "chat function", "execute_tool get_weather"):
+            assert spans.get_by_role("button", name=re.compile(re.escape(name))).count() >= 1
+        # Nested: the tool span is drawn under (after) its agent span, inside the trace's scale.
+        names = spans.locator(".rv-span-name").all_inner_texts()
+        assert names[0] == "invoke_agent weather" and names.count("chat function") == 2
+        spans.get_by_role("button", name=re.compile("execute_tool get_weather")).click()
+        detail = page.get_by_role("complementary", name="Span details")
+        attrs = detail.get_by_role("table", name="Span attributes")
+        attrs.wait_for()
+        assert attrs.get_by_role("cell", name="gen_ai.tool.name").is_visible()
+        assert attrs.get_by_role("cell", name="get_weather", exact=True).is_visible()
+        shot(page, "trace")
+        page.get_by_role("link", name="Open the run").click()
+        page.get_by_role("heading", name=re.compile("Run")).wait_for()
+        page.get_by_role("link", name="Trace", exact=True).wait_for()
+
+    untraced, _ = serve(registry=console_registry())
+    with console_page(browser, untraced.url, "traces") as page:
+        page.get_by_role("heading", name="Tracing is off on this server").wait_for()
+
+
+def test_a_tenant_sees_only_its_own_sessions(serve, browser) -> None:
+    server, client = serve(registry=console_registry(), **jwt_settings())
+    acme = console_token("alice", tenant="acme")
+    globex = console_token("bob", tenant="globex")
+    mine = client.post(
+        "/v1/agents/weather/runs",
+        json={"input": "Weather in Paris?", "session_id": "acme-weather-chat"},
+        headers=_bearer(acme),
+    ).json()
+    theirs = client.post(
+        "/v1/agents/weather/runs",
+        json={"input": "Globex secret plans in Oslo", "session_id": "globex-plans"},
+        headers=_bearer(globex),
+    ).json()
+    assert mine["status"] == theirs["status"] == "completed"
+    with console_page(browser, server.url, "sessions") as page:
+        sign_in(page, acme)
+        table = page.get_by_role("table", name="Sessions")
+        table.get_by_role("link", name="acme-wea").wait_for()
+        assert table.get_by_role("row").count() == 2  # the header row and acme's session
+        assert "globex" not in page.get_by_role("main").inner_text()
+        shot(page, "sessions")
+
+        # Open acme's session: its run, input, tool call and answer.
+        table.get_by_role("link", name="acme-wea").click()
+        conversation = page.get_by_role("region", name="Conversation")
+        conversation.get_by_text(re.compile(r"^The weather in Paris is .*Enjoy!$")).wait_for()
+        assert conversation.get_by_text("Weather in Paris?").is_visible()
+        assert conversation.get_by_text("get_weather").is_visible()
+        chat = page.get_by_role("link", name="Continue in chat")
+        chat.wait_for()
+        assert chat.get_attribute("href") == "/console/chat/agent/weather/acme-weather-chat"
+        shot(page, "session")
+
+        # Typing globex's session address shows a not-found error, never its content.
+        page.goto(f"{server.url}/console/sessions/globex-plans")
+        alert = page.get_by_role("alert")
+        alert.wait_for()
+        assert "No session 'globex-plans'" in alert.inner_text()
+        assert "Globex secret plans" not in page.content()
+        page.goto(f"{server.url}/console/runs/{theirs['run_id']}")
+        page.get_by_role("alert").wait_for()
+        assert "Globex secret plans" not in page.content()
+
+
+def test_runs_list_live_timeline_and_cancel(serve, browser, gates: Path) -> None:
+    server, client = serve(registry=_registry())
+    done = _run(client, "weather", "Weather in Paris?")
+    waiting = _run(client, "gated", "open-later", background=True)
+    doomed = _run(client, "gated", "never-open", background=True)
+    with console_page(browser, server.url, "runs") as page:
+        table = page.get_by_role("table", name="Runs")
+        row = table.get_by_role("row").filter(has=page.get_by_role("link", name=done["run_id"][:8]))
+        row.wait_for()
+        assert row.get_by_text("completed").is_visible() and row.get_by_text("weather").is_visible()
+        running = table.get_by_role("row").filter(
+            has=page.get_by_role("link", name=waiting["run_id"][:8])
+        )
+        assert running.get_by_text("running").is_visible()
+        page.get_by_label("Status").select_option("completed")
+        page.get_by_role("status").filter(has_text="1 run ").wait_for()
+        row.wait_for()
+        assert running.count() == 0
+        shot(page, "runs")
+
+        # Open the running run: stored events replay, then live ones arrive as they happen.
+        page.goto(f"{server.url}/console/runs/{waiting['run_id']}")
+        events = page.get_by_role("list", name="Events")
+        events.get_by_text("tool_call.started", exact=True).wait_for()
+        assert page.get_by_role("status").filter(has_text="live").count() == 1
+        (gates / "open-later").touch()
+        events.get_by_text("run.completed", exact=True).wait_for()
+        page.get_by_role("region", name="Output").get_by_text("done: gate open-later opened").wait_for()
+        page.get_by_role("heading", name=re.compile("completed")).wait_for()
+        assert page.get_by_role("button", name="Cancel run").count() == 0
+        completed = events.get_by_role("listitem").filter(
+            has=page.get_by_text("tool_call.completed", exact=True)
+        )
+        details = completed.get_by_text('"result": "gate open-later opened"')
+        assert not details.is_visible()
+        completed.get_by_text("tool_call.completed", exact=True).click()  # a row opens on click
+        assert details.is_visible()
+        shot(page, "run")
+
+        # Cancel a running run from its page.
+        page.goto(f"{server.url}/console/runs/{doomed['run_id']}")
+        page.get_by_role("list", name="Events").get_by_text("tool_call.started", exact=True).wait_for()
+        page.get_by_role("button", name="Cancel run").click()
+        page.get_by_role("dialog").get_by_role("button", name="Cancel run").click()
+        page.get_by_role("list", name="Events").get_by_text("run.cancelled", exact=True).wait_for()
+        page.get_by_role("heading", name=re.compile("cancelled")).wait_for()
+    assert client.get(f"/v1/runs/{doomed['run_id']}").json()["status"] == "cancelled"
+
+
+def test_a_paused_run_approved_from_the_queue_completes(serve, browser) -> None:
+    server, client = serve(registry=_registry())
+    paused = _run(client, "refunds", "Refund order A-17")
+    assert paused["status"] == "paused"
+    raced = _run(client, "refunds", "Refund order A-18")
+    with console_page(browser, server.url, "approvals") as page:
+        cards = page.get_by_role("article")
+        cards.first.wait_for()
+        assert cards.count() == 2
+        card = cards.filter(has=page.get_by_role("link", name=paused["run_id"][:8]))
+        assert card.get_by_text('"order_id": "A-17"').is_visible()
+        assert card.get_by_text("Refund an order").is_visible()
+        shot(page, "approvals")
+
+        # Someone else decides the other one first: the console says so plainly.
+        other = client.get("/v1/approvals", params={"run_id": raced["run_id"]}).json()["items"][0]
+        assert client.post(f"/v1/approvals/{other['approval_id']}", json={"approved": False}).status_code == 200
+        late = cards.filter(has=page.get_by_role("link", name=raced["run_id"][:8]))
+        late.get_by_role("button", name="Approve issue_refund").click()
+        page.get_by_role("alert").filter(has_text="Someone decided first").wait_for()
+        page.get_by_role("article").filter(has_text="rejected").wait_for()
+
+        card.get_by_label(re.compile("Note")).fill("customer called, fine")
+        card.get_by_role("button", name="Approve issue_refund").click()
+        page.get_by_role("article").filter(has=page.get_by_role("link", name=paused["run_id"][:8])).filter(
+            has_text="customer called, fine"
+        ).get_by_text("approved").wait_for()
+
+        # The run went on: its page follows it to the end.
+        page.goto(f"{server.url}/console/runs/{paused['run_id']}")
+        page.get_by_role("region", name="Output").get_by_text(
+            "Done: refunded 25.00 EUR on order A-17."
+        ).wait_for()
+    assert client.get(f"/v1/runs/{paused['run_id']}").json()["status"] == "completed"
+
+
+def test_deleting_a_session_removes_it(serve, browser) -> None:
+    server, client = serve(registry=console_registry())
+    _run(client, "weather", "Weather in Paris?", session_id="keep-me")
+    _run(client, "weather", "Weather in Oslo?", session_id="drop-me")
+    with console_page(browser, server.url, "sessions") as page:
+        table = page.get_by_role("table", name="Sessions")
+        table.get_by_role("link", name="drop-me").wait_for()
+        page.get_by_label("Search sessions").fill("keep")
+        page.get_by_role("button", name="Search", exact=True).click()
+        table.get_by_role("link", name="drop-me").wait_for(state="detached")
+        assert page.get_by_role("table", name="Sessions").get_by_role("link", name="keep-me").is_visible()
+        page.get_by_label("Search sessions").fill("")
+        page.get_by_role("button", name="Search", exact=True).click()
+        page.get_by_role("button", name="Delete session drop-me").click()
+        page.get_by_role("dialog").get_by_role("button", name="Delete").click()
+        page.get_by_role("table", name="Sessions").get_by_role("link", name="drop-me").wait_for(
+            state="detached"
+        )
+        assert page.get_by_role("link", name="keep-me").is_visible()
+    assert client.get("/v1/sessions/drop-me").status_code == 404
+    assert client.get("/v1/sessions/keep-me").status_code == 200
