@@ -36,7 +36,7 @@ def browser() -> Iterator[Any]:
 
 
 def test_the_console_is_served_with_a_strict_policy(serve) -> None:
-    server, api = serve(registry=console_registry())
+    _, api = serve(registry=console_registry())
     root = api.get("/", follow_redirects=False)
     assert root.status_code == 307 and root.headers["location"] == "/console/"
     page = api.get("/console/")

@@ -48,7 +48,8 @@ def test_paging_with_a_filter_never_skips_or_repeats_a_run(serve) -> None:
     cursor = None
     for _ in range(20):
         page = api.get(
-            "/v1/runs", params={"agent_id": "weather", "limit": 2, **({"cursor": cursor} if cursor else {})}
+            "/v1/runs",
+            params={"agent_id": "weather", "limit": 2, **({"cursor": cursor} if cursor else {})},
         ).json()
         assert len(page["items"]) <= 2
         seen += [r["run_id"] for r in page["items"]]
