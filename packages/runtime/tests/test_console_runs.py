@@ -156,11 +156,11 @@ def test_runs_list_live_timeline_and_cancel(serve, browser, gates: Path) -> None
             has=page.get_by_role("link", name=waiting["run_id"][:8])
         )
         assert running.get_by_text("running").is_visible()
+        shot(page, "runs")
         page.get_by_label("Status").select_option("completed")
         page.get_by_role("status").filter(has_text="1 run ").wait_for()
         row.wait_for()
         assert running.count() == 0
-        shot(page, "runs")
 
         # Open the running run: stored events replay, then live ones arrive as they happen.
         page.goto(f"{server.url}/console/runs/{waiting['run_id']}")

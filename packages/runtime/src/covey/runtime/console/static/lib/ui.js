@@ -234,3 +234,16 @@ export function every(seconds, tick, signal, isOn = () => true) {
   signal.addEventListener("abort", () => clearInterval(timer));
   return timer;
 }
+
+/** Add the rows of `more` (a `table()` of the next page) to the table in `box` (or put it there). */
+export function appendRows(box, more) {
+  const body = box.querySelector("tbody");
+  const extra = more.querySelector && more.querySelector("tbody");
+  if (!extra) return;
+  if (body) body.append(...extra.children);
+  else {
+    const empty = box.querySelector(".empty");
+    if (empty) empty.replaceWith(more);
+    else box.prepend(more);
+  }
+}

@@ -7,6 +7,7 @@ import {
   header, button, badge, table, pager, spinner, errorBox, toast, confirmDialog, field, json,
   duration, between, time, money, shortId, link, toolbar, selectBox, tokens, runInput, runOutput,
   toolCalls, facts, every, RUN_STATUSES,
+  appendRows,
 } from "../lib/ui.js";
 
 const REFRESH_SECONDS = 3;
@@ -20,24 +21,8 @@ export default async function render(ctx) {
 
 // --- the list -------------------------------------------------------------------------------
 
-/**
- * A page of runs, newest first. `GET /v1/runs` lists them; a server without it (older than the
- * console's API) has its runs gathered from the caller's sessions instead.
- */
-async function listRuns(api, params, signal) {
-  try {
-    return { ...(await api.get("/v1/runs", params, signal)), gathered: false };
-  } catch (error) {
-    if (error.status !== 404 && error.status !== 405) throw error;
-  }
-  const sessions = await api.get("/v1/sessions", { limit: 100 }, signal);
-  const pages = await Promise.all(sessions.items.map((s) => api.get(`/v1/sessions/${encodeURIComponent(s.session_id)}/runs`, { limit: 100 }, signal)));
-  const items = pages.flatMap((p) => p.items)
-    .filter((r) => (!params.status || r.status === params.status) && (!params.agent_id || r.agent_id === params.agent_id)
-      && (!params.top_level || !r.parent_run_id))
-    .sort((a, b) => String(b.created_at || b.started_at).localeCompare(String(a.created_at || a.started_at)));
-  return { items: items.slice(0, params.limit || 50), next_cursor: null, gathered: true };
-}
+/** A page of runs, newest first (`GET /v1/runs`). */
+const listRuns = (api, params, signal) => api.get("/v1/runs", params, signal);
 
 async function renderList({ root, api, allows, query, signal, setTitle }) {
   setTitle("Runs");
@@ -95,13 +80,11 @@ async function renderList({ root, api, allows, query, signal, setTitle }) {
       // A quiet refresh leaves the table alone while someone is working in it.
       if (quiet && results.contains(document.activeElement)) return;
       const more = (cursor) => listRuns(api, params(cursor), signal).then((next) => {
-        const body = results.querySelector("tbody");
-        const extra = rows(next.items).querySelector("tbody");
-        if (body && extra) body.append(...extra.children);
+        appendRows(results, rows(next.items));
         return next.next_cursor;
       });
       replace(results, rows(page.items), pager(page.next_cursor, more));
-      note.textContent = `${page.items.length} run${page.items.length === 1 ? "" : "s"}${page.gathered ? " (gathered from sessions: this server has no run listing)" : ""} · updated ${new Date().toLocaleTimeString()}`;
+      note.textContent = `${page.items.length} run${page.items.length === 1 ? "" : "s"} · updated ${new Date().toLocaleTimeString()}`;
     } catch (error) {
       if (error.name !== "AbortError") replace(results, errorBox(error));
     } finally {

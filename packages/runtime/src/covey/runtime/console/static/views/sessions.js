@@ -6,6 +6,7 @@ import {
   header, button, badge, table, pager, spinner, errorBox, toast, confirmDialog, field, json,
   duration, between, time, shortId, link, toolbar, selectBox, tokens, runInput, runOutput,
   toolCalls, facts, emptyState,
+  appendRows,
 } from "../lib/ui.js";
 
 export default async function render(ctx) {
@@ -14,10 +15,6 @@ export default async function render(ctx) {
 }
 
 // --- the list -------------------------------------------------------------------------------
-
-/** Whether `session` matches the search text (id, agent or summary contain it). */
-const matches = (session, q) => !q || [session.session_id, session.agent_id, session.summary]
-  .some((text) => text && text.toLowerCase().includes(q.toLowerCase()));
 
 async function agentIds(api, allows, signal) {
   if (!allows("agents:read")) return [];
@@ -72,8 +69,7 @@ async function renderList({ root, api, allows, query, signal, setTitle }) {
   async function page(cursor) {
     const q = search.value.trim();
     const answer = await api.get("/v1/sessions", { q, agent_id: agent.value, cursor, limit: 50 }, signal);
-    // The server filters by `q`; the same test here keeps older servers (no `q`) honest too.
-    return { items: answer.items.filter((s) => matches(s, q)), next: answer.next_cursor };
+    return { items: answer.items, next: answer.next_cursor };
   }
 
   const rows = (items) => table(columns, items, { label: "Sessions", empty: "No sessions match." });
@@ -90,10 +86,7 @@ async function renderList({ root, api, allows, query, signal, setTitle }) {
       shown = first.items.length;
       const more = (cursor) => page(cursor).then((next) => {
         shown += next.items.length;
-        const body = results.querySelector("tbody");
-        const extra = rows(next.items).querySelector("tbody");
-        if (body && extra) body.append(...extra.children);
-        else if (next.items.length) replace(results, rows(next.items));
+        appendRows(results, rows(next.items));
         count.textContent = `${shown} session${shown === 1 ? "" : "s"}`;
         return next.next;
       });
@@ -122,29 +115,7 @@ async function kindOf(api, id, signal) {
   return "agent";
 }
 
-/** A run's input: `RunOut.input`, or (older servers) the `run.started` event's. */
-async function inputOf(api, run, signal) {
-  if ("input" in run) return run.input;
-  const stop = new AbortController();
-  signal.addEventListener("abort", () => stop.abort());
-  let input;
-  try {
-    await api.follow(run.run_id, 0, {
-      signal: stop.signal,
-      onEvent: (m) => {
-        if (m.event === "run.started" && m.data && m.data.run_id === run.run_id && input === undefined) {
-          input = m.data.input;
-          stop.abort();
-        }
-      },
-    });
-  } catch (error) {
-    if (error.name !== "AbortError") throw error;
-  }
-  return input;
-}
-
-function runCard(run, input) {
+function runCard(run) {
   const member = run.parent_run_id ? h("span", { class: "muted" }, " · member of ", link(`runs/${encodeURIComponent(run.parent_run_id)}`, shortId(run.parent_run_id))) : null;
   return h("article", { class: ["card", "rv-run", run.parent_run_id ? "rv-run-member" : null], "aria-label": `Run ${run.run_id}` },
     h("header", { class: "rv-run-head" },
@@ -153,7 +124,7 @@ function runCard(run, input) {
       h("span", { class: "muted" }, " · ", run.agent_id || "", " · "), time(run.started_at || run.created_at),
       h("span", { class: "muted" }, ` · ${duration(between(run.started_at, run.finished_at))} · `), tokens(run.usage), h("span", { class: "muted" }, " tokens"),
       member),
-    h("div", { class: "rv-turn rv-turn-user" }, h("div", { class: "rv-who" }, "Input"), runInput(input)),
+    h("div", { class: "rv-turn rv-turn-user" }, h("div", { class: "rv-who" }, "Input"), runInput(run.input)),
     toolCalls(run.tool_calls),
     run.error ? errorBox({ problem: { title: run.error.type, detail: run.error.message } }) : null,
     run.status === "paused" && run.requirements.length
@@ -210,9 +181,7 @@ async function renderSession({ root, api, allows, navigate, signal, setTitle }, 
     const runs = await api.all(`/v1/sessions/${encodeURIComponent(id)}/runs`, { limit: 100 });
     if (signal.aborted) return;
     if (!runs.length) { replace(runsBox, emptyState("No runs in this session yet.")); return; }
-    const inputs = await Promise.all(runs.map((run) => inputOf(api, run, signal).catch(() => undefined)));
-    if (signal.aborted) return;
-    replace(runsBox, runs.map((run, i) => runCard(run, inputs[i])));
+    replace(runsBox, runs.map(runCard));
   } catch (error) {
     if (error.name !== "AbortError") replace(runsBox, errorBox(error));
   }

@@ -6,6 +6,7 @@ import { h, append, replace } from "../lib/dom.js";
 import {
   header, badge, table, pager, spinner, errorBox, duration, time, number, shortId, link,
   toolbar, field, selectBox, facts, emptyState, RUN_STATUSES,
+  appendRows,
 } from "../lib/ui.js";
 
 export default async function render(ctx) {
@@ -50,10 +51,7 @@ async function renderList({ root, api, query, signal }) {
     try {
       const page = await api.get("/v1/traces", { status: status.value, limit: 20 }, signal);
       const more = (cursor) => api.get("/v1/traces", { status: status.value, limit: 20, cursor }, signal).then((next) => {
-        const body = results.querySelector("tbody");
-        const extra = rows(next.items).querySelector("tbody");
-        if (body && extra) body.append(...extra.children);
-        else if (!body && next.items.length) results.prepend(rows(next.items));
+        appendRows(results, rows(next.items));
         return next.next_cursor;
       });
       replace(results, rows(page.items), pager(page.next_cursor, more));
