@@ -248,3 +248,53 @@ def test_deleting_a_session_removes_it(serve, browser) -> None:
         assert page.get_by_role("link", name="keep-me").is_visible()
     assert client.get("/v1/sessions/drop-me").status_code == 404
     assert client.get("/v1/sessions/keep-me").status_code == 200
+
+
+def _axe(page: Any) -> list[dict[str, Any]]:
+    """axe-core's WCAG 2 A/AA violations on the page as it stands (each: rule id, nodes)."""
+    from runtime_helpers import npm_ci
+
+    folder = npm_ci(Path(__file__).parent / "console_axe")
+    assert folder is not None, "node and npm are needed for the accessibility checks"
+    if not page.evaluate("typeof window.axe === 'object'"):
+        page.evaluate((folder / "node_modules" / "axe-core" / "axe.min.js").read_text())
+    found = page.evaluate(
+        "async () => (await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa']})).violations"
+        ".map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target.join(' '))}))"
+    )
+    return list(found)
+
+
+def test_the_screens_are_accessible_on_a_phone_and_in_the_dark(serve, browser) -> None:
+    """Every screen of this part passes axe-core's WCAG 2 AA rules in light and dark themes and
+    fits a 390 px wide phone screen without sideways scrolling."""
+    server, client = serve(registry=console_registry(), tracing=True)
+    done = _run(client, "weather", "Weather in Paris?", session_id="a11y-chat")
+    paused = _run(client, "refunds", "Refund order A-17")
+    screens = {
+        "sessions": "Sessions",
+        "sessions/a11y-chat": "Conversation",
+        "runs": "Runs",
+        f"runs/{paused['run_id']}": "Waiting for a decision",
+        f"runs/{done['run_id']}": "Events",
+        "approvals": "Approvals",
+        "traces": "Traces",
+        f"traces/{done['run_id']}": "Select a span to see its attributes.",
+    }
+    with console_page(browser, server.url) as page:
+        for theme in ("light", "dark"):
+            page.evaluate(f"localStorage.setItem('covey.theme', '{theme}')")
+            for width in (1280, 390):
+                page.set_viewport_size({"width": width, "height": 800})
+                for path, landmark in screens.items():
+                    page.goto(f"{server.url}/console/{path}")
+                    page.get_by_role("main").get_by_text(landmark, exact=True).first.wait_for()
+                    page.get_by_role("status").filter(has_text="Loading").first.wait_for(
+                        state="detached"
+                    )
+                    if path.startswith("traces/"):
+                        page.get_by_role("button", name=re.compile("^chat function")).first.click()
+                    problems = _axe(page)
+                    assert not problems, (theme, width, path, problems)
+                    wide = page.evaluate("document.scrollingElement.scrollWidth")
+                    assert wide <= width, (theme, width, path, wide)

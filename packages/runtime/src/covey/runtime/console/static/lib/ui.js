@@ -224,6 +224,9 @@ export function toolCalls(calls) {
       call.error ? h("p", { class: "rv-error-text" }, call.error) : h("div", null, h("p", { class: "muted" }, "Result"), json(call.result)))));
 }
 
+/** How long a run ran: to its end, to now while it runs, unknown otherwise (paused, no end). */
+export const runSeconds = (run) => (run.finished_at || run.status === "running" ? between(run.started_at, run.finished_at) : null);
+
 /** A definition list of [label, value] pairs (values skipped when null). */
 export const facts = (pairs) =>
   h("dl", { class: "rv-facts" }, pairs.filter(([, v]) => v !== null && v !== undefined).map(([k, v]) => [h("dt", null, k), h("dd", null, v)]));

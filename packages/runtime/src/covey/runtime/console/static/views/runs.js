@@ -5,7 +5,7 @@
 import { h, append, replace } from "../lib/dom.js";
 import {
   header, button, badge, table, pager, spinner, errorBox, toast, confirmDialog, field, json,
-  duration, between, time, money, shortId, link, toolbar, selectBox, tokens, runInput, runOutput,
+  duration, runSeconds, time, money, shortId, link, toolbar, selectBox, tokens, runInput, runOutput,
   toolCalls, facts, every, RUN_STATUSES,
   appendRows,
 } from "../lib/ui.js";
@@ -58,7 +58,7 @@ async function renderList({ root, api, allows, query, signal, setTitle }) {
     { label: "Agent", value: (r) => r.agent_id || "–" },
     { label: "User", value: (r) => r.user_id || "–" },
     { label: "Started", value: (r) => time(r.started_at || r.created_at) },
-    { label: "Duration", value: (r) => duration(between(r.started_at, r.finished_at)), class: "num" },
+    { label: "Duration", value: (r) => duration(runSeconds(r)), class: "num" },
     { label: "Tokens", value: (r) => tokens(r.usage), class: "num" },
     { label: "Cost", value: (r) => money(r.cost_usd), class: "num" },
   ];
@@ -245,17 +245,17 @@ async function renderRun({ root, api, me, allows, signal, setTitle }, id) {
         ["Child runs", children],
         ["Started", time(run.started_at || run.created_at)],
         ["Finished", run.finished_at ? time(run.finished_at) : null],
-        ["Duration", duration(between(run.started_at, run.finished_at))],
+        ["Duration", duration(runSeconds(run))],
         ["Tokens", h("span", null, tokens(run.usage), ` (${run.usage.input_tokens} in · ${run.usage.output_tokens} out · ${run.usage.requests} requests)`)],
         ["Cost", cost],
         ["Cancel asked", run.cancel_requested && stoppable ? "yes: the run stops at its next step" : null],
       ]));
     replace(extra,
-      "input" in run ? h("section", { "aria-label": "Input" }, h("h2", null, "Input"), runInput(run.input)) : null,
+      "input" in run ? h("section", { class: "rv-section", "aria-label": "Input" }, h("h2", null, "Input"), runInput(run.input)) : null,
       run.error ? errorBox({ problem: { title: `${run.error.type}`, detail: run.error.message } }) : null,
       run.status === "paused" && run.requirements.length && canWrite ? resumeForm(run, () => { refresh().then(attach); }, api, signal) : null,
-      run.tool_calls.length ? h("section", { "aria-label": "Tool calls" }, h("h2", null, "Tool calls"), toolCalls(run.tool_calls)) : null,
-      run.output !== null && run.output !== undefined ? h("section", { "aria-label": "Output" }, h("h2", null, "Output"), runOutput(run.output)) : null);
+      run.tool_calls.length ? h("section", { class: "rv-section", "aria-label": "Tool calls" }, h("h2", null, "Tool calls"), toolCalls(run.tool_calls)) : null,
+      run.output !== null && run.output !== undefined ? h("section", { class: "rv-section", "aria-label": "Output" }, h("h2", null, "Output"), runOutput(run.output)) : null);
   }
 
   async function cancel() {
@@ -302,7 +302,8 @@ async function renderRun({ root, api, me, allows, signal, setTitle }, id) {
   await refresh();
   if (!run) return;
   api.get(`/v1/costs/runs/${enc}`, null, signal).then((c) => {
-    replace(cost, money(c.total_cost_usd), c.unpriced_requests ? h("span", { class: "muted" }, ` (${c.unpriced_requests} unpriced request(s))`) : null);
+    const unpriced = c.unpriced_requests ? h("span", { class: "muted" }, ` (${c.unpriced_requests} of ${c.requests} request(s) unpriced)`) : null;
+    replace(cost, c.requests && c.unpriced_requests === c.requests ? "unpriced" : money(c.total_cost_usd), unpriced);
   }).catch(() => replace(cost, "–"));
   api.get(`/v1/runs/${enc}/children`, { limit: 100 }, signal).then((page) => {
     replace(children, page.items.length

@@ -4,7 +4,7 @@
 import { h, append, replace } from "../lib/dom.js";
 import {
   header, button, badge, table, pager, spinner, errorBox, toast, confirmDialog, field, json,
-  duration, between, time, shortId, link, toolbar, selectBox, tokens, runInput, runOutput,
+  duration, runSeconds, time, shortId, link, toolbar, selectBox, tokens, runInput, runOutput,
   toolCalls, facts, emptyState,
   appendRows,
 } from "../lib/ui.js";
@@ -115,6 +115,21 @@ async function kindOf(api, id, signal) {
   return "agent";
 }
 
+/** Runs in conversation order, each member or step run right after the run that made it. */
+function nested(runs) {
+  const ids = new Set(runs.map((r) => r.run_id));
+  const kids = new Map();
+  for (const run of runs) {
+    const parent = run.parent_run_id && ids.has(run.parent_run_id) ? run.parent_run_id : null;
+    if (!kids.has(parent)) kids.set(parent, []);
+    kids.get(parent).push(run);
+  }
+  const out = [];
+  const walk = (parent) => { for (const run of kids.get(parent) || []) { out.push(run); walk(run.run_id); } };
+  walk(null);
+  return out;
+}
+
 function runCard(run) {
   const member = run.parent_run_id ? h("span", { class: "muted" }, " · member of ", link(`runs/${encodeURIComponent(run.parent_run_id)}`, shortId(run.parent_run_id))) : null;
   return h("article", { class: ["card", "rv-run", run.parent_run_id ? "rv-run-member" : null], "aria-label": `Run ${run.run_id}` },
@@ -122,7 +137,7 @@ function runCard(run) {
       badge(run.status), " ",
       link(`runs/${encodeURIComponent(run.run_id)}`, "Run ", shortId(run.run_id)),
       h("span", { class: "muted" }, " · ", run.agent_id || "", " · "), time(run.started_at || run.created_at),
-      h("span", { class: "muted" }, ` · ${duration(between(run.started_at, run.finished_at))} · `), tokens(run.usage), h("span", { class: "muted" }, " tokens"),
+      h("span", { class: "muted" }, ` · ${duration(runSeconds(run))} · `), tokens(run.usage), h("span", { class: "muted" }, " tokens"),
       member),
     h("div", { class: "rv-turn rv-turn-user" }, h("div", { class: "rv-who" }, "Input"), runInput(run.input)),
     toolCalls(run.tool_calls),
@@ -174,14 +189,14 @@ async function renderSession({ root, api, allows, navigate, signal, setTitle }, 
   if (session.agent_id && allows("agents:run")) {
     kindOf(api, session.agent_id, signal).then((kind) => {
       replace(chat, link(`chat/${kind}/${encodeURIComponent(session.agent_id)}/${encodeURIComponent(id)}`, "Continue in chat"));
-      chat.firstChild.classList.add("btn", "primary");
+      chat.firstChild.classList.add("btn", "primary", "rv-button-link");
     }).catch(() => {});
   }
   try {
     const runs = await api.all(`/v1/sessions/${encodeURIComponent(id)}/runs`, { limit: 100 });
     if (signal.aborted) return;
     if (!runs.length) { replace(runsBox, emptyState("No runs in this session yet.")); return; }
-    replace(runsBox, runs.map(runCard));
+    replace(runsBox, nested(runs).map(runCard));
   } catch (error) {
     if (error.name !== "AbortError") replace(runsBox, errorBox(error));
   }

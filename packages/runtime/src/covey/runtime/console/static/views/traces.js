@@ -100,7 +100,7 @@ function attributes(span) {
     ]),
     h("h3", null, "Attributes"),
     entries.length
-      ? h("div", { class: "table-wrap" }, h("table", { class: "table", "aria-label": "Span attributes" },
+      ? h("div", { class: "table-wrap rv-attrs" }, h("table", { class: "table", "aria-label": "Span attributes" },
         h("thead", null, h("tr", null, h("th", { scope: "col" }, "Attribute"), h("th", { scope: "col" }, "Value"))),
         h("tbody", null, entries.map(([k, v]) => h("tr", null, h("td", { class: "mono" }, k),
           h("td", { class: "mono rv-attr" }, typeof v === "string" ? v : JSON.stringify(v)))))))
@@ -120,7 +120,7 @@ async function renderTrace({ root, api, signal, setTitle }, id) {
   }
   const spans = trace.spans;
   const t0 = Math.min(...spans.map((s) => Date.parse(s.start)));
-  const ends = spans.map((s) => (s.end ? Date.parse(s.end) : Date.parse(s.start) + (s.duration_ms || 0)));
+  const ends = spans.map((s) => Date.parse(s.start) + (s.duration_ms || 0));
   const total = Math.max(1, Math.max(...ends) - t0); // ms; at least 1 so bars have a scale
   const rootSpan = spans.find((s) => !s.parent_span_id) || spans[0];
   const errors = spans.filter((s) => s.status === "error").length;
@@ -132,7 +132,7 @@ async function renderTrace({ root, api, signal, setTitle }, id) {
     const length = span.duration_ms === null || span.duration_ms === undefined ? 0 : span.duration_ms;
     const bar = h("span", {
       class: ["rv-bar", `rv-bar-${span.status}`], "aria-hidden": "true",
-      style: { left: `${(offset / total) * 100}%`, width: `${Math.max(0.4, (length / total) * 100)}%` },
+      style: { left: `${(offset / total) * 100}%`, width: `${Math.min(100 - (offset / total) * 100, Math.max(0.4, (length / total) * 100))}%` },
     });
     const row = h("li", { class: "rv-span" },
       h("button", {
