@@ -169,7 +169,9 @@ def test_runs_list_live_timeline_and_cancel(serve, browser, gates: Path) -> None
         assert page.get_by_role("status").filter(has_text="live").count() == 1
         (gates / "open-later").touch()
         events.get_by_text("run.completed", exact=True).wait_for()
-        page.get_by_role("region", name="Output").get_by_text("done: gate open-later opened").wait_for()
+        page.get_by_role("region", name="Output").get_by_text(
+            "done: gate open-later opened"
+        ).wait_for()
         page.get_by_role("heading", name=re.compile("completed")).wait_for()
         assert page.get_by_role("button", name="Cancel run").count() == 0
         completed = events.get_by_role("listitem").filter(
@@ -183,7 +185,9 @@ def test_runs_list_live_timeline_and_cancel(serve, browser, gates: Path) -> None
 
         # Cancel a running run from its page.
         page.goto(f"{server.url}/console/runs/{doomed['run_id']}")
-        page.get_by_role("list", name="Events").get_by_text("tool_call.started", exact=True).wait_for()
+        page.get_by_role("list", name="Events").get_by_text(
+            "tool_call.started", exact=True
+        ).wait_for()
         page.get_by_role("button", name="Cancel run").click()
         page.get_by_role("dialog").get_by_role("button", name="Cancel run").click()
         page.get_by_role("list", name="Events").get_by_text("run.cancelled", exact=True).wait_for()
@@ -207,7 +211,12 @@ def test_a_paused_run_approved_from_the_queue_completes(serve, browser) -> None:
 
         # Someone else decides the other one first: the console says so plainly.
         other = client.get("/v1/approvals", params={"run_id": raced["run_id"]}).json()["items"][0]
-        assert client.post(f"/v1/approvals/{other['approval_id']}", json={"approved": False}).status_code == 200
+        assert (
+            client.post(
+                f"/v1/approvals/{other['approval_id']}", json={"approved": False}
+            ).status_code
+            == 200
+        )
         late = cards.filter(has=page.get_by_role("link", name=raced["run_id"][:8]))
         late.get_by_role("button", name="Approve issue_refund").click()
         page.get_by_role("alert").filter(has_text="Someone decided first").wait_for()
@@ -215,9 +224,9 @@ def test_a_paused_run_approved_from_the_queue_completes(serve, browser) -> None:
 
         card.get_by_label(re.compile("Note")).fill("customer called, fine")
         card.get_by_role("button", name="Approve issue_refund").click()
-        page.get_by_role("article").filter(has=page.get_by_role("link", name=paused["run_id"][:8])).filter(
-            has_text="customer called, fine"
-        ).get_by_text("approved").wait_for()
+        page.get_by_role("article").filter(
+            has=page.get_by_role("link", name=paused["run_id"][:8])
+        ).filter(has_text="customer called, fine").get_by_text("approved").wait_for()
 
         # The run went on: its page follows it to the end.
         page.goto(f"{server.url}/console/runs/{paused['run_id']}")
@@ -234,18 +243,25 @@ def test_deleting_a_session_removes_it(serve, browser) -> None:
     with console_page(browser, server.url, "sessions") as page:
         table = page.get_by_role("table", name="Sessions")
         table.get_by_role("link", name="drop-me").wait_for()
+
+        def counted(text: str) -> Any:
+            return page.get_by_role("status").filter(has_text=re.compile(f"^{text}$"))
+
+        counted("2 sessions").wait_for()
         page.get_by_label("Search sessions").fill("keep")
         page.get_by_role("button", name="Search", exact=True).click()
-        table.get_by_role("link", name="drop-me").wait_for(state="detached")
-        assert page.get_by_role("table", name="Sessions").get_by_role("link", name="keep-me").is_visible()
+        counted("1 session").wait_for()
+        assert table.get_by_role("link", name="keep-me").is_visible()
+        assert table.get_by_role("link", name="drop-me").count() == 0
+        assert page.url.endswith("/console/sessions?q=keep")  # a reload keeps the search
         page.get_by_label("Search sessions").fill("")
         page.get_by_role("button", name="Search", exact=True).click()
+        counted("2 sessions").wait_for()
         page.get_by_role("button", name="Delete session drop-me").click()
         page.get_by_role("dialog").get_by_role("button", name="Delete").click()
-        page.get_by_role("table", name="Sessions").get_by_role("link", name="drop-me").wait_for(
-            state="detached"
-        )
-        assert page.get_by_role("link", name="keep-me").is_visible()
+        counted("1 session").wait_for()
+        assert table.get_by_role("link", name="drop-me").count() == 0
+        assert table.get_by_role("link", name="keep-me").is_visible()
     assert client.get("/v1/sessions/drop-me").status_code == 404
     assert client.get("/v1/sessions/keep-me").status_code == 200
 
@@ -298,3 +314,74 @@ def test_the_screens_are_accessible_on_a_phone_and_in_the_dark(serve, browser) -
                     assert not problems, (theme, width, path, problems)
                     wide = page.evaluate("document.scrollingElement.scrollWidth")
                     assert wide <= width, (theme, width, path, wide)
+
+
+MARKUP = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script><b>bold</b>'
+
+
+def _markup_model(messages: list[Any], info: Any) -> Any:
+    """Asks to refund an order whose id is markup, then answers with markup."""
+    from covey.spec import ModelRequest, ModelResponse, TextPart, ToolCallPart, ToolReturnPart
+
+    last = messages[-1]
+    if isinstance(last, ModelRequest) and any(isinstance(p, ToolReturnPart) for p in last.parts):
+        return ModelResponse(parts=[TextPart(content=f"answer {MARKUP}")])
+    args = {"order_id": MARKUP, "amount_eur": 1.0}
+    return ModelResponse(
+        parts=[ToolCallPart(tool_name="issue_refund", args=args, tool_call_id="x1")]
+    )
+
+
+def test_markup_from_a_model_or_tool_stays_text(serve, browser) -> None:
+    """An attacker who steers a model's output or a tool call's arguments gets their markup
+    shown as text on every screen, never parsed: no element is made, no script runs."""
+    registry = Registry(
+        [Agent(name="mallory", model=FunctionModel(_markup_model), tools=[issue_refund])]
+    )
+    server, client = serve(registry=registry, tracing=True)
+    run = _run(client, "mallory", MARKUP, session_id="evil-chat")
+    assert run["status"] == "paused"
+    with console_page(browser, server.url, "approvals") as page:
+        card = page.get_by_role("article").first
+        card.get_by_text(MARKUP.replace('"', '\\"'), exact=False).wait_for()
+        card.get_by_role("button", name="Approve issue_refund").click()
+        page.get_by_role("article").get_by_text("approved").wait_for()
+        for path in ("sessions/evil-chat", f"runs/{run['run_id']}", f"traces/{run['run_id']}"):
+            page.goto(f"{server.url}/console/{path}")
+            page.get_by_role("heading").first.wait_for()
+            page.get_by_role("status").filter(has_text="Loading").first.wait_for(state="detached")
+            if path.startswith("sessions/"):
+                page.get_by_text(f"answer {MARKUP}", exact=True).wait_for()
+                page.get_by_text(MARKUP, exact=True).wait_for()  # the input
+            if path.startswith("runs/"):
+                page.get_by_role("region", name="Output").get_by_text(f"answer {MARKUP}").wait_for()
+            main = page.get_by_role("main")
+            assert main.locator("img, script, b").count() == 0, path
+            assert page.evaluate("window.pwned") is None, path
+
+
+def test_a_read_only_token_sees_but_cannot_act(serve, browser) -> None:
+    server, client = serve(registry=_registry(), **jwt_settings())
+    writer = console_token("alice", tenant="acme")
+    reader = console_token("alice", tenant="acme", scope="agents:read sessions:read runs:read")
+    paused = client.post(
+        "/v1/agents/refunds/runs",
+        json={"input": "Refund order A-17", "session_id": "read-only"},
+        headers=_bearer(writer),
+    ).json()
+    assert paused["status"] == "paused"
+    with console_page(browser, server.url, "approvals") as page:
+        sign_in(page, reader)
+        page.get_by_role("article").get_by_text("issue_refund").first.wait_for()
+        assert page.get_by_role("button", name="Approve issue_refund").count() == 0
+        page.goto(f"{server.url}/console/runs/{paused['run_id']}")
+        page.get_by_role("list", name="Events").get_by_text("run.paused", exact=True).wait_for()
+        assert page.get_by_role("button", name="Cancel run").count() == 0
+        assert page.get_by_role("button", name="Resume run").count() == 0
+        page.goto(f"{server.url}/console/sessions")
+        page.get_by_role("table", name="Sessions").get_by_role("link", name="read-only").wait_for()
+        assert page.get_by_role("button", name=re.compile("^Delete")).count() == 0
+    assert (
+        client.get(f"/v1/runs/{paused['run_id']}", headers=_bearer(writer)).json()["status"]
+        == "paused"
+    )

@@ -6,8 +6,7 @@ import { h, append, replace } from "../lib/dom.js";
 import {
   header, button, badge, table, pager, spinner, errorBox, toast, confirmDialog, field, json,
   duration, runSeconds, time, money, shortId, link, toolbar, selectBox, tokens, runInput, runOutput,
-  toolCalls, facts, every, RUN_STATUSES,
-  appendRows,
+  toolCalls, facts, every, RUN_STATUSES, appendRows,
 } from "../lib/ui.js";
 
 const REFRESH_SECONDS = 3;

@@ -5,8 +5,7 @@ import { h, append, replace } from "../lib/dom.js";
 import {
   header, button, badge, table, pager, spinner, errorBox, toast, confirmDialog, field, json,
   duration, runSeconds, time, shortId, link, toolbar, selectBox, tokens, runInput, runOutput,
-  toolCalls, facts, emptyState,
-  appendRows,
+  toolCalls, facts, emptyState, appendRows,
 } from "../lib/ui.js";
 
 export default async function render(ctx) {
@@ -26,7 +25,8 @@ async function agentIds(api, allows, signal) {
 async function renderList({ root, api, allows, query, signal, setTitle }) {
   setTitle("Sessions");
   const search = h("input", { type: "search", name: "q", value: query.get("q") || "", placeholder: "id, agent or summary" });
-  const agent = selectBox([], { value: query.get("agent") || "", name: "agent", any: "All agents" });
+  const wanted = query.get("agent") || "";
+  const agent = selectBox(wanted ? [wanted] : [], { value: wanted, name: "agent", any: "All agents" });
   const results = h("div", { class: "rv-results" }, spinner());
   const count = h("p", { class: "muted", role: "status", "aria-live": "polite" });
   append(root, [
@@ -37,10 +37,7 @@ async function renderList({ root, api, allows, query, signal, setTitle }) {
   agent.addEventListener("change", () => reload());
 
   agentIds(api, allows, signal).then((ids) => {
-    const want = agent.value;
-    for (const id of ids) agent.append(h("option", { value: id }, id));
-    if (want && !ids.includes(want)) agent.append(h("option", { value: want }, want));
-    agent.value = want;
+    for (const id of ids) if (id !== wanted) agent.append(h("option", { value: id }, id));
   });
 
   let shown = 0;
@@ -81,6 +78,7 @@ async function renderList({ root, api, allows, query, signal, setTitle }) {
     if (agent.value) params.set("agent", agent.value);
     history.replaceState(null, "", `/console/sessions${params.toString() ? `?${params}` : ""}`);
     replace(results, spinner());
+    count.textContent = "";
     try {
       const first = await page(null);
       shown = first.items.length;

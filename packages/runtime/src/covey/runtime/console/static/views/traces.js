@@ -5,8 +5,7 @@
 import { h, append, replace } from "../lib/dom.js";
 import {
   header, badge, table, pager, spinner, errorBox, duration, time, number, shortId, link,
-  toolbar, field, selectBox, facts, emptyState, RUN_STATUSES,
-  appendRows,
+  toolbar, field, selectBox, facts, emptyState, RUN_STATUSES, appendRows,
 } from "../lib/ui.js";
 
 export default async function render(ctx) {
