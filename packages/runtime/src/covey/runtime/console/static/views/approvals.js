@@ -4,8 +4,11 @@
 import { h, append, replace } from "../lib/dom.js";
 import {
   header, button, badge, pager, spinner, errorBox, toast, field, json, time, shortId, link,
-  toolbar, selectBox, facts, emptyState,
+  toolbar, emptyState,
 } from "../lib/ui.js";
+import {
+  selectBox, facts,
+} from "../lib/runsview.js";
 
 const FILTERS = [["pending", "Pending"], ["approved", "Approved"], ["rejected", "Rejected"]];
 

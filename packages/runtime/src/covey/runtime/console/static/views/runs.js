@@ -5,9 +5,12 @@
 import { h, append, replace } from "../lib/dom.js";
 import {
   header, button, badge, table, pager, spinner, errorBox, toast, confirmDialog, field, json,
-  duration, runSeconds, time, money, shortId, link, toolbar, selectBox, tokens, runInput, runOutput,
-  toolCalls, facts, every, RUN_STATUSES, appendRows,
+  duration, time, money, shortId, link, toolbar,
 } from "../lib/ui.js";
+import {
+  runSeconds, selectBox, tokens, runInput, runOutput, toolCalls, facts, every, RUN_STATUSES,
+  appendRows,
+} from "../lib/runsview.js";
 
 const REFRESH_SECONDS = 3;
 const FINAL = new Set(["run.completed", "run.failed", "run.cancelled", "run.paused"]);

@@ -4,9 +4,11 @@
 import { h, append, replace } from "../lib/dom.js";
 import {
   header, button, badge, table, pager, spinner, errorBox, toast, confirmDialog, field, json,
-  duration, runSeconds, time, shortId, link, toolbar, selectBox, tokens, runInput, runOutput,
-  toolCalls, facts, emptyState, appendRows,
+  duration, time, shortId, link, toolbar, emptyState,
 } from "../lib/ui.js";
+import {
+  runSeconds, selectBox, tokens, runInput, runOutput, toolCalls, facts, appendRows,
+} from "../lib/runsview.js";
 
 export default async function render(ctx) {
   if (ctx.params.id) return renderSession(ctx, ctx.params.id);

@@ -4,9 +4,12 @@
 // Only the public API: /v1/traces.
 import { h, append, replace } from "../lib/dom.js";
 import {
-  header, badge, table, pager, spinner, errorBox, duration, time, number, shortId, link,
-  toolbar, field, selectBox, facts, emptyState, RUN_STATUSES, appendRows,
+  header, badge, table, pager, spinner, errorBox, duration, time, number, shortId, link, toolbar,
+  field, emptyState,
 } from "../lib/ui.js";
+import {
+  selectBox, facts, RUN_STATUSES, appendRows,
+} from "../lib/runsview.js";
 
 export default async function render(ctx) {
   const { root, me, setTitle } = ctx;
