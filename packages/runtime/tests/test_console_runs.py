@@ -157,8 +157,11 @@ def test_runs_list_live_timeline_and_cancel(serve, browser, gates: Path) -> None
         )
         assert running.get_by_text("running").is_visible()
         shot(page, "runs")
+        # The list refreshes itself: a run started meanwhile shows up without a reload.
+        later = _run(client, "weather", "Weather in Oslo?")
+        table.get_by_role("link", name=later["run_id"][:8]).wait_for()
         page.get_by_label("Status").select_option("completed")
-        page.get_by_role("status").filter(has_text="1 run ").wait_for()
+        page.get_by_role("status").filter(has_text="2 runs ").wait_for()
         row.wait_for()
         assert running.count() == 0
 
@@ -234,6 +237,26 @@ def test_a_paused_run_approved_from_the_queue_completes(serve, browser) -> None:
             "Done: refunded 25.00 EUR on order A-17."
         ).wait_for()
     assert client.get(f"/v1/runs/{paused['run_id']}").json()["status"] == "completed"
+
+
+def test_a_paused_run_is_resumed_from_its_page(serve, browser) -> None:
+    server, client = serve(registry=_registry())
+    paused = _run(client, "refunds", "Refund order A-17")
+    with console_page(browser, server.url, f"runs/{paused['run_id']}") as page:
+        form = page.get_by_role("form", name="Resume")
+        form.get_by_label("Decision on issue_refund").select_option("approve")
+        form.get_by_label("Note").fill("checked the order")
+        events = page.get_by_role("list", name="Events")
+        events.get_by_text("run.paused", exact=True).wait_for()
+        form.get_by_role("button", name="Resume run").click()
+        # The page re-attaches to the resumed run and follows it to its end.
+        events.get_by_text("run.completed", exact=True).wait_for()
+        page.get_by_role("region", name="Output").get_by_text(
+            "Done: refunded 25.00 EUR on order A-17."
+        ).wait_for()
+        assert page.get_by_role("form", name="Resume").count() == 0
+    decided = client.get("/v1/approvals", params={"status": "approved"}).json()["items"]
+    assert [(a["run_id"], a["note"]) for a in decided] == [(paused["run_id"], "checked the order")]
 
 
 def test_deleting_a_session_removes_it(serve, browser) -> None:
