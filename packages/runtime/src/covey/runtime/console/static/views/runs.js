@@ -229,6 +229,19 @@ async function renderRun({ root, api, me, allows, signal, setTitle }, id) {
     drawHead();
   }
 
+  // The resume form outlives redraws of the page while the run waits on the same requirements,
+  // so what a person typed is never wiped by a refresh.
+  let resume = { key: null, node: null };
+  function resumeBox(canWrite) {
+    if (!(run.status === "paused" && run.requirements.length && canWrite)) {
+      resume = { key: null, node: null };
+      return null;
+    }
+    const key = run.requirements.map((r) => r.tool_call_id).join(" ");
+    if (resume.key !== key) resume = { key, node: resumeForm(run, () => { refresh().then(attach); }, api, signal) };
+    return resume.node;
+  }
+
   function drawHead() {
     const canWrite = allows("runs:write");
     const stoppable = run.status === "running" || run.status === "paused";
@@ -255,7 +268,7 @@ async function renderRun({ root, api, me, allows, signal, setTitle }, id) {
     replace(extra,
       "input" in run ? h("section", { class: "rv-section", "aria-label": "Input" }, h("h2", null, "Input"), runInput(run.input)) : null,
       run.error ? errorBox({ problem: { title: `${run.error.type}`, detail: run.error.message } }) : null,
-      run.status === "paused" && run.requirements.length && canWrite ? resumeForm(run, () => { refresh().then(attach); }, api, signal) : null,
+      resumeBox(canWrite),
       run.tool_calls.length ? h("section", { class: "rv-section", "aria-label": "Tool calls" }, h("h2", null, "Tool calls"), toolCalls(run.tool_calls)) : null,
       run.output !== null && run.output !== undefined ? h("section", { class: "rv-section", "aria-label": "Output" }, h("h2", null, "Output"), runOutput(run.output)) : null);
   }
