@@ -67,6 +67,7 @@ async function renderList({ root, api, allows, query, signal, setTitle }) {
   const params = (cursor) => ({ status: status.value, agent_id: agent.value.trim(), top_level: topLevel.checked ? "true" : "", limit: 50, cursor });
   const rows = (items) => table(columns, items, { label: "Runs", empty: "No runs match." });
   let busy = false;
+  let extended = false; // "Load more" was used: auto-refresh would drop the pages loaded
 
   async function reload({ quiet = false } = {}) {
     if (busy) return;
@@ -79,9 +80,11 @@ async function renderList({ root, api, allows, query, signal, setTitle }) {
     if (!quiet) replace(results, spinner());
     try {
       const page = await listRuns(api, params(null), signal);
-      // A quiet refresh leaves the table alone while someone is working in it.
-      if (quiet && results.contains(document.activeElement)) return;
+      // A quiet refresh leaves the table alone while someone is working in it or has paged on.
+      if (quiet && (extended || results.contains(document.activeElement))) return;
+      extended = false;
       const more = (cursor) => listRuns(api, params(cursor), signal).then((next) => {
+        extended = true;
         appendRows(results, rows(next.items));
         return next.next_cursor;
       });
