@@ -188,10 +188,12 @@ class AzureConnection(Connection):
             if inspect.isawaitable(token):
                 token = await cast("Awaitable[object]", token)
         except Exception as exc:
+            # Its message may name a credential this adapter never saw: only the type is shown
+            # (the exception stays chained for the traceback).
             redact_exception(exc, self.secrets())
             raise ConfigurationError(
-                f"azure_ad_token_provider failed ({type(exc).__name__}): "
-                f"{redact(str(exc), self.secrets())}"
+                f"azure_ad_token_provider failed with {type(exc).__name__}; no request was sent. "
+                f"Check the Entra ID credential it uses."
             ) from exc
         if not isinstance(token, str) or not token.strip():
             raise ConfigurationError(
