@@ -70,7 +70,11 @@ async def model(server: FakeAzureOpenAIServer) -> AsyncIterator[AzureOpenAIChatM
     await model.aclose()
 
 
-async def collect(model: AzureOpenAIChatModel | AzureOpenAIResponsesModel, history: list[ModelRequest | ModelResponse], params: ModelRequestParams = PARAMS) -> ModelResponse:  # fmt: skip
+async def collect(
+    model: AzureOpenAIChatModel | AzureOpenAIResponsesModel,
+    history: list[ModelRequest | ModelResponse],
+    params: ModelRequestParams = PARAMS,
+) -> ModelResponse:
     events = [event async for event in model.request_stream(history, None, params)]
     final = events[-1]
     assert isinstance(final, FinalResponseEvent)
@@ -132,6 +136,8 @@ async def test_an_async_token_provider_works_and_a_refused_token_is_an_auth_erro
 
     assert server.requests[0].path == "/openai/responses?api-version=2025-04-01-preview"
     assert server.requests[0].json["model"] == "prod-gpt-5"
+    assert "azure_ad_token_provider" in str(refused.value)
+    assert "AZURE_OPENAI_API_KEY" not in str(refused.value)
     assert "expired-entra-token-0000" not in str(refused.value)
     assert "expired-entra-token-0000" not in repr(refused.value.body)
 
@@ -148,7 +154,9 @@ async def test_endpoint_version_and_key_come_from_the_environment(
     await model.aclose()
 
     sent = server.requests[0]
-    assert sent.path.endswith("/deployments/prod-gpt-4o/chat/completions?api-version=2025-01-01-preview")
+    assert sent.path.endswith(
+        "/deployments/prod-gpt-4o/chat/completions?api-version=2025-01-01-preview"
+    )
     assert sent.headers["api-key"] == KEY
 
 
@@ -262,7 +270,11 @@ async def test_chat_tool_conversation_whole_and_streamed_with_exact_usage(
 async def test_responses_tool_conversation_streamed_with_exact_usage(
     server: FakeAzureOpenAIServer,
 ) -> None:
-    usage = {"input_tokens": 321, "output_tokens": 54, "output_tokens_details": {"reasoning_tokens": 20}}
+    usage = {
+        "input_tokens": 321,
+        "output_tokens": 54,
+        "output_tokens_details": {"reasoning_tokens": 20},
+    }
     call = FakeToolCall("get_weather", {"city": "Oslo"}, call_id="call_9")
     server.add(
         reply(tool_calls=[call], api="responses", stream=True, usage=usage),
@@ -342,11 +354,9 @@ async def test_a_filtered_completion_is_a_content_filter_error(
             {"sexual": {"filtered": True, "severity": "medium"}}, text="Once upon", stream=stream
         )
     )
+    ask = collect(model, user(PROMPT)) if stream else model.request(user(PROMPT), None, PARAMS)
     with pytest.raises(ContentFilterError) as filtered:
-        if stream:
-            await collect(model, user(PROMPT))
-        else:
-            await model.request(user(PROMPT), None, PARAMS)
+        await ask
 
     assert filtered.value.stage == "output"
     assert filtered.value.status_code is None

@@ -32,12 +32,12 @@ from covey.models.openai.responses import OpenAIResponsesModel
 
 __all__ = [
     "COMPATIBLE_PROFILE",
+    "KNOWN_EMBEDDING_DIMENSIONS",
+    "PROVIDERS",
     "AzureOpenAIChatModel",
     "AzureOpenAIEmbedder",
     "AzureOpenAIResponsesModel",
     "ContentFilterError",
-    "KNOWN_EMBEDDING_DIMENSIONS",
-    "PROVIDERS",
     "OpenAIChatModel",
     "OpenAICompatibleProvider",
     "OpenAIEmbedder",

@@ -15,11 +15,12 @@ from urllib.parse import urlsplit
 from pydantic import SecretStr
 
 from covey.models.openai._azure_filter import prompt_filter_error
-from covey.models.openai._client import Connection, _openai_env_header_names, shared_ssl_context
+from covey.models.openai._client import Connection, openai_env_header_names, shared_ssl_context
+from covey.models.openai._errors import provider_errors
 from covey.models.openai._sdk import import_openai
 from covey.models.openai.providers import OpenAICompatibleProvider
-from covey.spec.adapter_kit import redact, redact_exception
-from covey.spec.errors import ConfigurationError
+from covey.spec.adapter_kit import ProviderErrors, redact, redact_exception
+from covey.spec.errors import AuthenticationError, ConfigurationError
 
 if TYPE_CHECKING:
     import httpx2
@@ -111,6 +112,14 @@ class AzureConnection(Connection):
         self._tokens: deque[str] = deque(maxlen=_KEEP_TOKENS)
 
     # -- settings --------------------------------------------------------------------------------
+
+    @property
+    def errors(self) -> ProviderErrors:
+        """OpenAI's error conventions, under Azure's name."""
+        errors = self._errors
+        if errors is None:
+            errors = self._errors = provider_errors("Azure OpenAI", API_KEY_ENV)
+        return errors
 
     @property
     def endpoint(self) -> str | None:
@@ -215,7 +224,7 @@ class AzureConnection(Connection):
         else:
             auth = {"api_key": self.api_key().get_secret_value()}
         # The SDK adds OPENAI_CUSTOM_HEADERS to every request; they are meant for OpenAI.
-        omitted: dict[str, Any] = {name: openai.Omit() for name in _openai_env_header_names()}
+        omitted: dict[str, Any] = {name: openai.Omit() for name in openai_env_header_names()}
         headers = {**omitted, **(self._headers or {})} or None
         http_client = self._http_client or openai.DefaultAsyncHttpxClient(
             verify=shared_ssl_context()
@@ -253,12 +262,26 @@ class AzureConnection(Connection):
             with super().sdk_errors(model_name):
                 yield
         except Exception as exc:
-            cause = exc.__cause__
+            cause: BaseException | None = exc.__cause__
             if isinstance(cause, openai.APIError):
-                status = cause.status_code if isinstance(cause, openai.APIStatusError) else None
+                # The SDK's error, already redacted: a filtered prompt is a 400 whose body
+                # (or, mid-stream, an error event) has code `content_filter`.
+                status: object = getattr(cause, "status_code", None)
                 filtered = prompt_filter_error(
-                    cause.body, model_name=model_name, status_code=status
+                    cast(object, getattr(cause, "body", None)),
+                    model_name=model_name,
+                    status_code=status if isinstance(status, int) else None,
                 )
                 if filtered is not None:
                     raise filtered from cause
+            if isinstance(exc, AuthenticationError) and self.uses_entra_id:
+                # The kit's hint names the key variable; here a token was refused.
+                exc.args = (
+                    str(exc).replace(
+                        f"Check the key in {API_KEY_ENV} (or the api_key argument)",
+                        "Check the Entra ID token of azure_ad_token_provider: its scope must be "
+                        "https://cognitiveservices.azure.com/.default and its identity needs the "
+                        "Cognitive Services OpenAI User role on the resource",
+                    ),
+                )
             raise

@@ -100,12 +100,15 @@ def filter_categories(results: object) -> dict[str, dict[str, Any]]:
         }
         details = value.get("details")
         if isinstance(details, list):
-            ids = [
-                d.get("id")
-                for d in cast("list[object]", details)
-                if isinstance(d, Mapping) and cast("Mapping[str, object]", d).get("filtered")
-            ]
-            kept["blocklists"] = [str(i) for i in ids if isinstance(i, str)]
+            blocklists: list[str] = []
+            for detail in cast("list[object]", details):
+                if not isinstance(detail, Mapping):
+                    continue
+                entry = cast("Mapping[str, object]", detail)
+                ident = entry.get("id")
+                if entry.get("filtered") is True and isinstance(ident, str):
+                    blocklists.append(ident)
+            kept["blocklists"] = blocklists
         found[str(name)] = kept
     return found
 
@@ -145,5 +148,6 @@ def filtered_by_azure(response: ModelResponse) -> bool:
     if response.finish_reason != "content_filter":
         return False
     return not any(
-        isinstance(p, TextPart) and (p.provider_details or {}).get("refusal") for p in response.parts
+        isinstance(p, TextPart) and (p.provider_details or {}).get("refusal")
+        for p in response.parts
     )

@@ -35,8 +35,13 @@ from covey.models.openai.responses import OpenAIResponsesModel, ReasoningSummary
 from covey.spec.adapter_kit import require_model_name
 from covey.spec.errors import ConfigurationError
 from covey.spec.messages import ModelResponse
-from covey.spec.models import ModelMessages, ModelRequestParams, ModelSettings, ModelStreamEvent
-from covey.spec.streaming import FinalResponseEvent
+from covey.spec.models import (
+    FinalResponseEvent,
+    ModelMessages,
+    ModelRequestParams,
+    ModelSettings,
+    ModelStreamEvent,
+)
 
 if TYPE_CHECKING:
     import httpx2

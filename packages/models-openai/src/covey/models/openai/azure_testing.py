@@ -259,4 +259,3 @@ class FakeAzureOpenAIServer(FakeOpenAIServer):
         if urlsplit(request.path).path.endswith("/chat/completions"):
             return _with_azure_stream(answer)
         return answer
-
