@@ -472,3 +472,73 @@ async def test_secrets_never_reach_errors_reprs_or_logs(
     for secret in (KEY, TOKEN):
         assert not any(secret in text for text in shown), secret
     assert len(caplog.records) > 0  # the SDK did log, at debug level
+
+
+# --- attacks and leaks --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "endpoint", ["http://my-resource.openai.azure.com", "http://10.0.0.8", "ftp://127.0.0.1"]
+)
+async def test_credentials_are_never_sent_in_clear_text_off_this_machine(endpoint: str) -> None:
+    for model in (
+        AzureOpenAIChatModel("dep", endpoint=endpoint, api_key=KEY),
+        AzureOpenAIChatModel("dep", endpoint=endpoint, azure_ad_token_provider=lambda: TOKEN),
+    ):
+        with pytest.raises(ConfigurationError, match="https://") as refused:
+            await model.request(user(), None, PARAMS)
+        assert KEY not in str(refused.value)
+
+
+async def test_an_endpoint_pasted_with_the_api_path_still_reaches_the_deployment(
+    server: FakeAzureOpenAIServer,
+) -> None:
+    for suffix in ("/openai/", "/openai/v1"):
+        model = AzureOpenAIChatModel("dep", endpoint=server.url + suffix, api_key=KEY)
+        await model.request(user(), None, PARAMS)
+        await model.aclose()
+    assert {r.path.split("?")[0] for r in server.requests} == {
+        "/openai/deployments/dep/chat/completions"
+    }
+
+
+async def test_openai_settings_in_the_environment_never_reach_azure(
+    server: FakeAzureOpenAIServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OPENAI_* variables are meant for api.openai.com: none of them may reach the resource
+    (and a stray AZURE_OPENAI_AD_TOKEN must not replace the configured key)."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-openai-key-that-must-not-leak")
+    monkeypatch.setenv("OPENAI_ORG_ID", "org-must-not-leak")
+    monkeypatch.setenv("OPENAI_PROJECT_ID", "proj-must-not-leak")
+    monkeypatch.setenv("OPENAI_CUSTOM_HEADERS", "X-Internal-Secret: must-not-leak")
+    monkeypatch.setenv("AZURE_OPENAI_AD_TOKEN", "stray-entra-token")
+    model = AzureOpenAIChatModel("dep", endpoint=server.url, api_key=KEY)
+    await model.request(user(), None, PARAMS)
+    await model.aclose()
+
+    headers = server.requests[0].headers
+    assert headers["api-key"] == KEY
+    for name in ("authorization", "openai-organization", "openai-project", "x-internal-secret"):
+        assert name not in headers, name
+    assert not any("must-not-leak" in value for value in headers.values())
+
+
+async def test_a_filter_error_event_inside_a_stream_is_a_completion_filter(
+    server: FakeAzureOpenAIServer, model: AzureOpenAIChatModel
+) -> None:
+    error = {
+        "error": {
+            "code": "content_filter",
+            "message": "The response was filtered",
+            "innererror": {
+                "content_filter_result": {"hate": {"filtered": True, "severity": "high"}}
+            },
+        }
+    }
+    chunks = reply(text="Some", stream=True).sse
+    assert chunks is not None
+    server.add(FakeReply(sse=[*chunks[:2], error]))
+    with pytest.raises(ContentFilterError) as filtered:
+        await collect(model, user())
+    assert filtered.value.stage == "output"
+    assert filtered.value.categories == {"hate": {"filtered": True, "severity": "high"}}

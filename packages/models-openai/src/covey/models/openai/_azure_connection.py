@@ -5,6 +5,7 @@ plain `AsyncOpenAI` client on `<endpoint>/openai/v1`) on first use."""
 from __future__ import annotations
 
 import inspect
+import ipaddress
 import os
 from collections import deque
 from collections.abc import Awaitable, Callable, Generator, Mapping
@@ -60,6 +61,15 @@ AZURE_PROVIDER = OpenAICompatibleProvider(
 """Azure OpenAI as a provider record (not in `PROVIDERS`: it needs its own client)."""
 
 _KEEP_TOKENS = 4  # recent Entra tokens kept for redaction (a token lives about an hour)
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class AzureConnection(Connection):
@@ -126,6 +136,11 @@ class AzureConnection(Connection):
         """The resource endpoint without a trailing `/` (argument, else the variable)."""
         value = self._base_url or os.environ.get(ENDPOINT_ENV, "")
         value = value.strip().rstrip("/")
+        # A URL copied from the portal may carry the API path; the client adds it again.
+        for suffix in ("/openai/v1", "/openai"):
+            if value.lower().endswith(suffix):
+                value = value[: -len(suffix)]
+                break
         return value or None
 
     @property
@@ -164,6 +179,12 @@ class AzureConnection(Connection):
             raise ConfigurationError(
                 "The Azure OpenAI endpoint must be a plain URL (no credentials, query or "
                 "fragment), such as https://<resource>.openai.azure.com."
+            )
+        if parts.scheme == "http" and not _is_loopback(parts.hostname):
+            # The key or token would cross the network in clear text.
+            raise ConfigurationError(
+                "The Azure OpenAI endpoint must use https:// (plain http:// is only accepted for "
+                f"a server on this machine), got {redact(endpoint, self.secrets())!r}."
             )
         return endpoint
 
@@ -271,6 +292,9 @@ class AzureConnection(Connection):
                     cast(object, getattr(cause, "body", None)),
                     model_name=model_name,
                     status_code=status if isinstance(status, int) else None,
+                    # An error status is the prompt's; an error event inside a stream came
+                    # while the completion was being written.
+                    stage="input" if isinstance(status, int) else "output",
                 )
                 if filtered is not None:
                     raise filtered from cause

@@ -114,7 +114,11 @@ def filter_categories(results: object) -> dict[str, dict[str, Any]]:
 
 
 def prompt_filter_error(
-    body: object, *, model_name: str | None, status_code: int | None
+    body: object,
+    *,
+    model_name: str | None,
+    status_code: int | None,
+    stage: Literal["input", "output"] = "input",
 ) -> ContentFilterError | None:
     """The error for an Azure error body whose code is `content_filter`, else `None`.
 
@@ -135,7 +139,7 @@ def prompt_filter_error(
         else None
     )
     return ContentFilterError(
-        stage="input",
+        stage=stage,
         categories=filter_categories(results),
         model_name=model_name,
         status_code=status_code,
