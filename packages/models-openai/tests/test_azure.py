@@ -172,6 +172,27 @@ async def test_the_v1_api_uses_the_plain_client_without_api_version(
     assert sent.headers["authorization"] == f"Bearer {KEY}"
 
 
+async def test_the_v1_api_with_entra_id_asks_for_a_token_per_request(
+    server: FakeAzureOpenAIServer,
+) -> None:
+    issued: list[str] = []
+
+    def token_provider() -> str:
+        issued.append(f"{TOKEN}-{len(issued)}")
+        return issued[-1]
+
+    server.tokens |= {f"{TOKEN}-0", f"{TOKEN}-1"}
+    model = AzureOpenAIResponsesModel(
+        "prod-gpt-5", endpoint=server.url, api_version="v1", azure_ad_token_provider=token_provider
+    )
+    await model.request(user(), None, PARAMS)
+    await model.request(user(), None, PARAMS)
+    await model.aclose()
+
+    assert [r.path for r in server.requests] == ["/openai/v1/responses"] * 2
+    assert [r.headers["authorization"] for r in server.requests] == [f"Bearer {t}" for t in issued]
+
+
 # --- configuration errors -----------------------------------------------------------------------
 
 
