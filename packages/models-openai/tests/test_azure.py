@@ -563,3 +563,36 @@ async def test_a_filter_error_event_inside_a_stream_is_a_completion_filter(
         await collect(model, user())
     assert filtered.value.stage == "output"
     assert filtered.value.categories == {"hate": {"filtered": True, "severity": "high"}}
+
+
+async def test_a_slow_sync_token_provider_does_not_block_the_event_loop(
+    server: FakeAzureOpenAIServer,
+) -> None:
+    """azure-identity's provider blocks on the network when its cache is cold: the loop must
+    keep serving other tasks meanwhile."""
+    import threading
+
+    import anyio
+
+    started, release = threading.Event(), threading.Event()
+    loop_ran = anyio.Event()
+
+    def slow_provider() -> str:
+        started.set()
+        assert release.wait(timeout=10), "the event loop never ran while the token was fetched"
+        return TOKEN
+
+    async def other_task() -> None:
+        # Resumes on the loop only once the provider is running: if the provider held the
+        # loop, this could not run until its wait timed out.
+        await anyio.to_thread.run_sync(started.wait)
+        loop_ran.set()
+        release.set()
+
+    model = AzureOpenAIChatModel("dep", endpoint=server.url, azure_ad_token_provider=slow_provider)
+    async with anyio.create_task_group() as group:
+        group.start_soon(model.request, user(), None, PARAMS)
+        group.start_soon(other_task)
+    await model.aclose()
+    assert loop_ran.is_set()
+    assert server.requests[0].headers["authorization"] == f"Bearer {TOKEN}"

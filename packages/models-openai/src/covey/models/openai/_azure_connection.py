@@ -214,7 +214,15 @@ class AzureConnection(Connection):
         provider = self._token_provider
         assert provider is not None
         try:
-            token: object = provider()
+            token: object
+            if inspect.iscoroutinefunction(provider):
+                token = await provider()
+            else:
+                # A sync provider (azure-identity's) may fetch a token over the network when
+                # its cache is cold: in a worker thread, so the event loop is not blocked.
+                import anyio.to_thread
+
+                token = await anyio.to_thread.run_sync(provider)
             if inspect.isawaitable(token):
                 token = await cast("Awaitable[object]", token)
         except Exception as exc:
