@@ -185,16 +185,7 @@ class VertexAuth:
         loaded: tuple[Any, Any]
         try:
             if self._file is not None:
-                if not self._file.is_file():
-                    raise ConfigurationError(
-                        f"The Vertex AI credentials_file {str(self._file)!r} does not exist."
-                    )
-                loaded = cast(
-                    tuple[Any, Any],
-                    google.auth.load_credentials_from_file(  # pyright: ignore[reportUnknownMemberType]
-                        str(self._file), scopes=[CLOUD_PLATFORM_SCOPE]
-                    ),
-                )
+                loaded = self._load_file(self._file)
             else:
                 loaded = cast(
                     tuple[Any, Any],
@@ -212,6 +203,50 @@ class VertexAuth:
             ) from None
         credentials, project = loaded
         return credentials, (str(project) if project else None)
+
+    @staticmethod
+    def _load_file(path: Path) -> tuple[Any, str | None]:
+        """A service-account key (or a gcloud user's credentials) from `path`.
+
+        Only those two kinds are read: other credential configurations (external accounts,
+        executables, impersonation chains) can make google-auth run commands or fetch URLs named
+        in the file, which is why google-auth deprecated loading any kind from a file. Build
+        those with google-auth and pass them as `credentials=`.
+        """
+        if not path.is_file():
+            raise ConfigurationError(
+                f"The Vertex AI credentials_file {str(path)!r} does not exist."
+            )
+        try:
+            raw: Any = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ConfigurationError(
+                f"The Vertex AI credentials_file {str(path)!r} is not a JSON credentials file "
+                f"({type(exc).__name__})."
+            ) from None
+        info: dict[str, Any] = cast(dict[str, Any], raw) if isinstance(raw, dict) else {}
+        kind = info.get("type")
+        if kind == "service_account":
+            from google.oauth2 import service_account
+
+            credentials = service_account.Credentials.from_service_account_info(  # pyright: ignore[reportUnknownMemberType]
+                info, scopes=[CLOUD_PLATFORM_SCOPE]
+            )
+            project = info.get("project_id")
+            return credentials, str(project) if project else None
+        if kind == "authorized_user":
+            from google.oauth2 import credentials as user_credentials
+
+            credentials = user_credentials.Credentials.from_authorized_user_info(  # pyright: ignore[reportUnknownMemberType]
+                info, scopes=[CLOUD_PLATFORM_SCOPE]
+            )
+            project = info.get("quota_project_id")
+            return credentials, str(project) if project else None
+        raise ConfigurationError(
+            f"The Vertex AI credentials_file {str(path)!r} holds credentials of type "
+            f"{str(kind)[:40]!r}; only 'service_account' and 'authorized_user' files are read. "
+            f"Build other credentials with google-auth and pass credentials=..."
+        )
 
     def file_secrets(self) -> list[str]:
         """The secret fields of the credentials file in use (and each line of a PEM key, so a
