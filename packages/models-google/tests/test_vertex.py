@@ -5,7 +5,9 @@ project, location and credentials come from, and the configuration errors."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from google.oauth2.credentials import Credentials as OAuthCredentials
@@ -32,6 +34,14 @@ VERTEX_PATH = (
 )
 
 
+def read_json(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text())
+
+
+def write_json(path: Path, value: Any) -> None:
+    path.write_text(json.dumps(value))
+
+
 def hello() -> list[ModelRequest]:
     return [ModelRequest.user("Hello")]
 
@@ -56,7 +66,7 @@ async def test_service_account_file_mints_a_token_with_a_signed_jwt_and_the_call
     assert grant.form["grant_type"] == JWT_BEARER_GRANT
     assert grant.verified, "the assertion's RS256 signature did not verify"
     assert grant.header["alg"] == "RS256"
-    assert grant.header["kid"] == json.loads(service_account.read_text())["private_key_id"]
+    assert grant.header["kid"] == read_json(service_account)["private_key_id"]
     assert grant.claims["iss"] == "covey-agent@covey-test-project.iam.gserviceaccount.com"
     assert grant.claims["aud"] == GOOGLE_TOKEN_AUDIENCE
     assert grant.claims["scope"] == "https://www.googleapis.com/auth/cloud-platform"
@@ -187,7 +197,7 @@ async def test_no_project_anywhere_is_a_configuration_error(
     tmp_path: Path, oauth: FakeGoogleOAuthServer
 ) -> None:
     key_file = write_service_account(tmp_path / "no-project.json", oauth, project_id=None)
-    private_key = json.loads(key_file.read_text())["private_key"]
+    private_key = read_json(key_file)["private_key"]
     model = VertexModel("gemini-2.5-flash", credentials_file=key_file)
     with pytest.raises(ConfigurationError) as caught:
         await model.request(hello(), None, ModelRequestParams())
@@ -212,7 +222,7 @@ async def test_no_credentials_at_all_is_a_configuration_error() -> None:
 
 async def test_a_missing_credentials_file_is_named() -> None:
     model = VertexModel("gemini-2.5-flash", project="p", credentials_file="/nonexistent/sa.json")
-    with pytest.raises(ConfigurationError, match="/nonexistent/sa.json"):
+    with pytest.raises(ConfigurationError, match=re.escape("/nonexistent/sa.json")):
         await model.request(hello(), None, ModelRequestParams())
 
 
@@ -227,7 +237,7 @@ async def test_a_broken_key_file_never_shows_its_contents(tmp_path: Path) -> Non
         "token_uri": "http://127.0.0.1:9/token",
     }
     path = tmp_path / "broken.json"
-    path.write_text(json.dumps(info))
+    write_json(path, info)
     model = VertexModel("gemini-2.5-flash", credentials_file=path)
     with pytest.raises(ConfigurationError) as caught:
         await model.request(hello(), None, ModelRequestParams())
@@ -241,7 +251,7 @@ async def test_adc_pointing_at_a_missing_file_is_a_configuration_error(
 ) -> None:
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", "/nonexistent/adc.json")
     model = VertexModel("gemini-2.5-flash", project="p")
-    with pytest.raises(ConfigurationError, match="/nonexistent/adc.json"):
+    with pytest.raises(ConfigurationError, match=re.escape("/nonexistent/adc.json")):
         await model.request(hello(), None, ModelRequestParams())
 
 
@@ -296,7 +306,7 @@ async def test_a_key_google_does_not_know_is_an_authentication_error_without_the
 ) -> None:
     # Signed by a key the token endpoint was never told about: "Invalid JWT Signature".
     key_file = write_service_account(tmp_path / "revoked.json", oauth.token_uri)
-    info = json.loads(key_file.read_text())
+    info = read_json(key_file)
     model = VertexModel("gemini-2.5-flash", credentials_file=key_file, base_url=vertex.url)
     with pytest.raises(AuthenticationError) as caught:
         await model.request(hello(), None, ModelRequestParams())
