@@ -15,6 +15,7 @@ from covey.models.google import GoogleEmbedder, GoogleModel
 from covey.models.google.testing_vertex import (
     FakeGoogleOAuthServer,
     FakeVertexServer,
+    new_private_key,
     write_service_account,
 )
 
@@ -176,10 +177,16 @@ def oauth() -> Iterator[FakeGoogleOAuthServer]:
         yield server
 
 
+@pytest.fixture(scope="session")
+def rsa_key() -> str:
+    """One RSA key for the session's service accounts (generating one per test is slow)."""
+    return new_private_key()
+
+
 @pytest.fixture
-def service_account(tmp_path: Path, oauth: FakeGoogleOAuthServer) -> Path:
-    """A real service-account key file (fresh RSA key) whose token_uri is `oauth`."""
-    return write_service_account(tmp_path / "service-account.json", oauth)
+def service_account(tmp_path: Path, oauth: FakeGoogleOAuthServer, rsa_key: str) -> Path:
+    """A real service-account key file whose token_uri is `oauth`, which trusts its key."""
+    return write_service_account(tmp_path / "service-account.json", oauth, private_key=rsa_key)
 
 
 @pytest.fixture

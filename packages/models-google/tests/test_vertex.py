@@ -194,9 +194,11 @@ async def test_a_token_the_api_does_not_take_is_an_authentication_error() -> Non
 
 
 async def test_no_project_anywhere_is_a_configuration_error(
-    tmp_path: Path, oauth: FakeGoogleOAuthServer
+    tmp_path: Path, oauth: FakeGoogleOAuthServer, rsa_key: str
 ) -> None:
-    key_file = write_service_account(tmp_path / "no-project.json", oauth, project_id=None)
+    key_file = write_service_account(
+        tmp_path / "no-project.json", oauth, project_id=None, private_key=rsa_key
+    )
     private_key = read_json(key_file)["private_key"]
     model = VertexModel("gemini-2.5-flash", credentials_file=key_file)
     with pytest.raises(ConfigurationError) as caught:
@@ -304,7 +306,7 @@ def test_nothing_is_read_at_construction(monkeypatch: pytest.MonkeyPatch) -> Non
 async def test_a_key_google_does_not_know_is_an_authentication_error_without_the_key(
     tmp_path: Path, oauth: FakeGoogleOAuthServer, vertex: FakeVertexServer
 ) -> None:
-    # Signed by a key the token endpoint was never told about: "Invalid JWT Signature".
+    # A fresh key the token endpoint was never told about: "Invalid JWT Signature".
     key_file = write_service_account(tmp_path / "revoked.json", oauth.token_uri)
     info = read_json(key_file)
     model = VertexModel("gemini-2.5-flash", credentials_file=key_file, base_url=vertex.url)
@@ -321,10 +323,10 @@ async def test_a_key_google_does_not_know_is_an_authentication_error_without_the
 
 
 async def test_an_unreachable_token_endpoint_is_a_connection_error(
-    tmp_path: Path, vertex: FakeVertexServer
+    tmp_path: Path, vertex: FakeVertexServer, rsa_key: str
 ) -> None:
     with FakeGoogleOAuthServer() as gone:
-        key_file = write_service_account(tmp_path / "sa.json", gone)
+        key_file = write_service_account(tmp_path / "sa.json", gone, private_key=rsa_key)
     # `gone` is closed: its port refuses connections.
     model = VertexModel("gemini-2.5-flash", credentials_file=key_file, base_url=vertex.url)
     with pytest.raises(ModelConnectionError, match="token endpoint"):

@@ -181,13 +181,7 @@ async def test_access_token_and_private_key_never_shown(
     [token] = oauth.issued
     vertex.add(echo(vertex.last_request))
     with pytest.raises(AuthenticationError) as caught:
-        if stream:
-            async for _ in model.request_stream(
-                [ModelRequest.user("Hi")], None, ModelRequestParams()
-            ):
-                pass
-        else:
-            await model.request([ModelRequest.user("Hi")], None, ModelRequestParams())
+        await complete(model, [ModelRequest.user("Hi")], stream)
     error: CoveyError = caught.value
     logging.getLogger("covey.test").error("request failed", exc_info=error)
     shown = {

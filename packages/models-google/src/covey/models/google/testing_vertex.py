@@ -74,6 +74,7 @@ __all__ = [
     "FakeGoogleOAuthServer",
     "FakeVertexServer",
     "TokenRequest",
+    "new_private_key",
     "service_account_info",
     "write_service_account",
 ]
@@ -88,29 +89,37 @@ _tokens = itertools.count(1)
 # --- service accounts ----------------------------------------------------------------------------
 
 
+def new_private_key() -> str:
+    """A fresh 2048-bit RSA private key, PEM (PKCS#8), as in a service-account file."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode("ascii")
+
+
 def service_account_info(
     token_uri: str | FakeGoogleOAuthServer,
     *,
     project_id: str | None = "covey-test-project",
     client_email: str = "covey-agent@covey-test-project.iam.gserviceaccount.com",
+    private_key: str | None = None,
 ) -> dict[str, Any]:
-    """A service-account key as Google's console hands it out, with a fresh 2048-bit RSA key.
+    """A service-account key as Google's console hands it out.
 
     Args:
         token_uri: Where google-auth trades the signed JWT for a token: a URL, or a
             `FakeGoogleOAuthServer` (which is told the public key, so it can check signatures).
         project_id: The project the key belongs to (`None` leaves the field out).
         client_email: The service account's address.
+        private_key: A PEM RSA key (from `new_private_key`, reused to save time in a test
+            suite); default a fresh one.
     """
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode("ascii")
+    pem = private_key or new_private_key()
     key_id = os.urandom(20).hex()
     uri = token_uri.token_uri if isinstance(token_uri, FakeGoogleOAuthServer) else token_uri
     info: dict[str, Any] = {
@@ -136,9 +145,12 @@ def write_service_account(
     *,
     project_id: str | None = "covey-test-project",
     client_email: str = "covey-agent@covey-test-project.iam.gserviceaccount.com",
+    private_key: str | None = None,
 ) -> Path:
     """Write `service_account_info(...)` to `path` (readable by its owner only); returns it."""
-    info = service_account_info(token_uri, project_id=project_id, client_email=client_email)
+    info = service_account_info(
+        token_uri, project_id=project_id, client_email=client_email, private_key=private_key
+    )
     target = Path(path)
     target.write_text(json.dumps(info, indent=2), encoding="utf-8")
     target.chmod(0o600)
