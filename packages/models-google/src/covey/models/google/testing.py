@@ -53,7 +53,9 @@ except ModuleNotFoundError as error:  # the fake server is for tests: covey-test
     ) from error
 
 __all__ = [
+    "Exchange",
     "FakeGeminiServer",
+    "LoopbackServer",
     "RecordedRequest",
     "Responder",
     "ScriptedResponse",

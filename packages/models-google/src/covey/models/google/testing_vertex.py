@@ -59,14 +59,17 @@ from pathlib import Path
 from typing import Any, cast
 from urllib.parse import parse_qsl, urlsplit
 
+# Exchange and LoopbackServer (covey-testing) through the fake Gemini module: only a plugin's
+# `testing` module may import covey.testing (the import-linter layer rule).
 from covey.models.google.testing import (
+    Exchange,
     FakeGeminiServer,
+    LoopbackServer,
     RecordedRequest,
     Responder,
     ScriptedResponse,
     error_answer,
 )
-from covey.testing.http import Exchange, LoopbackServer
 
 __all__ = [
     "GOOGLE_TOKEN_AUDIENCE",
