@@ -160,6 +160,26 @@ async def test_application_default_credentials_from_the_environment_variable(
     assert vertex.requests[0].headers["authorization"] == f"Bearer {oauth.issued[0]}"
 
 
+async def test_a_gemini_key_in_the_environment_is_never_sent_to_vertex(
+    monkeypatch: pytest.MonkeyPatch,
+    oauth: FakeGoogleOAuthServer,
+    vertex: FakeVertexServer,
+    service_account: Path,
+) -> None:
+    """Gemini API users often have GOOGLE_API_KEY set; Vertex with credentials ignores it."""
+    gemini_key = "AIzaSyGEMINI-KEY-NOT-FOR-VERTEX-000000"
+    monkeypatch.setenv("GOOGLE_API_KEY", gemini_key)
+    monkeypatch.setenv("GEMINI_API_KEY", gemini_key)
+    vertex.add(text_answer("ok"))
+    model = VertexModel("gemini-2.5-flash", credentials_file=service_account, base_url=vertex.url)
+    await model.request(hello(), None, ModelRequestParams())
+    await model.aclose()
+    request = vertex.requests[0]
+    assert "x-goog-api-key" not in request.headers
+    assert request.headers["authorization"] == f"Bearer {oauth.issued[0]}"
+    assert gemini_key not in json.dumps(request.headers)
+
+
 async def test_express_mode_api_key_uses_the_publisher_path_and_no_token() -> None:
     key = "AQ.express-mode-key-0123456789"
     with FakeVertexServer([text_answer("express")], api_keys=[key]) as vertex:

@@ -173,7 +173,9 @@ async def test_access_token_and_private_key_never_shown(
     key_lines = [line for line in info["private_key"].splitlines() if len(line) > 40]
 
     def echo(request: Any) -> Any:
-        leaked = f"{request.headers['authorization']} {info['private_key']} {key_lines[3]}"
+        header = request.headers["authorization"]
+        bare = header.removeprefix("Bearer ")  # the token alone, with no "Bearer" to spot it by
+        leaked = f"{header} (token {bare}) {info['private_key']} {key_lines[3]}"
         return error_answer(401, f"Bad credentials: {leaked}")
 
     vertex.add(text_answer("warm-up"))  # mint the token first, so the echo can include it
