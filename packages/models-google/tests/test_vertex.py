@@ -298,6 +298,29 @@ async def test_only_service_account_and_user_files_are_read(tmp_path: Path) -> N
     assert not marker.exists()
 
 
+@pytest.mark.parametrize(
+    "project", ["p/../../other-project", "proj?alt=json", "Proj ect", "p%2F..", "a" * 200]
+)
+def test_a_project_that_is_not_an_id_is_refused(project: str) -> None:
+    """The project goes into the URL path: nothing that could reshape it is let through."""
+    with pytest.raises(ConfigurationError, match="not a Google Cloud project id"):
+        VertexModel("gemini-2.5-flash", project=project, credentials_file="sa.json")
+
+
+async def test_a_location_from_the_environment_that_is_not_one_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GOOGLE_CLOUD_LOCATION", "us-central1/../../evil")
+    model = VertexModel("gemini-2.5-flash", project="p-123", credentials=OAuthCredentials("t"))
+    with pytest.raises(ConfigurationError, match="not a Vertex AI location"):
+        await model.request(hello(), None, ModelRequestParams())
+
+
+def test_project_numbers_domain_scoped_projects_and_multi_regions_are_accepted() -> None:
+    VertexModel("gemini-2.5-flash", project="example.com:my-project", location="eu")
+    VertexModel("gemini-2.5-flash", project="123456789012", location="us-central1")
+
+
 def test_api_key_with_a_project_or_credentials_is_refused() -> None:
     with pytest.raises(ConfigurationError, match="express-mode api_key"):
         VertexModel("gemini-2.5-flash", api_key="AQ.k-123456", project="p")

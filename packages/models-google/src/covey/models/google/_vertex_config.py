@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,6 +52,12 @@ DEFAULT_LOCATION = "global"
 VERTEX_API_VERSION = "v1beta1"
 """google-genai's default for Vertex AI; it has every feature the Gemini adapter uses."""
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
+
+# Project ids (or numbers) are lower-case letters, digits and hyphens (domain-scoped ones add
+# `example.com:`); locations are regions (`us-central1`), multi-regions (`eu`) or `global`. Both
+# go into the URL path, so nothing else (a `/`, `?`, `%`, a space) is let through.
+_PROJECT = re.compile(r"^(?:[a-z0-9][a-z0-9.-]{0,62}:)?[a-z0-9][a-z0-9-]{0,62}$")
+_LOCATION = re.compile(r"^[a-z][a-z0-9-]{1,40}$")
 
 # Fields of a credentials file (service account, gcloud user, ...) that are secret.
 _SECRET_FIELDS = ("private_key", "private_key_id", "client_secret", "refresh_token")
@@ -126,6 +133,10 @@ class VertexAuth:
                 "A Vertex AI express-mode api_key replaces the project, location and "
                 "credentials: pass either api_key=... or those, not both."
             )
+        if self._project is not None:
+            _check_project(self._project)
+        if self._location is not None:
+            _check_location(self._location)
         self._target: VertexTarget | None = None
         self._lock = threading.Lock()
 
@@ -174,7 +185,11 @@ class VertexAuth:
         location = (
             self._location or os.environ.get(LOCATION_ENV_VAR, "").strip() or DEFAULT_LOCATION
         )
-        return VertexTarget(project=str(project), location=location, credentials=credentials)
+        return VertexTarget(
+            project=_check_project(str(project)),
+            location=_check_location(location),
+            credentials=credentials,
+        )
 
     def _load_credentials(self) -> tuple[Any, str | None]:
         if self._credentials is not None:
@@ -298,6 +313,24 @@ class VertexAuth:
             else ("credentials_file" if self._file is not None else "ADC")
         )
         return f"VertexAuth(project={self._project!r}, location={self._location!r}, {source})"
+
+
+def _check_project(project: str) -> str:
+    if not _PROJECT.match(project):
+        raise ConfigurationError(
+            f"{project[:80]!r} is not a Google Cloud project id (lower-case letters, digits and "
+            f"hyphens, e.g. 'my-project-123'): check project=... or {PROJECT_ENV_VAR}."
+        )
+    return project
+
+
+def _check_location(location: str) -> str:
+    if not _LOCATION.match(location):
+        raise ConfigurationError(
+            f"{location[:80]!r} is not a Vertex AI location (e.g. 'us-central1', 'europe-west4' "
+            f"or 'global'): check location=... or {LOCATION_ENV_VAR}."
+        )
+    return location
 
 
 def resolve_base_url(base_url: str | None) -> str | None:
