@@ -104,3 +104,13 @@ async def test_resource_exhausted_is_retried_then_succeeds(
     assert "RESOURCE_EXHAUSTED" in retries[0].error.message or "429" in retries[0].error.message
     assert len(vertex.requests) == 2
     assert final.result.usage.input_tokens == 12
+
+
+def test_install_hints_in_covey_spec_name_this_distribution() -> None:
+    """`vertex:` and `gemini:` without this package installed say to install covey-models-google
+    (the naming rule alone would name a covey-models-vertex that does not exist)."""
+    from covey.spec.plugins import KNOWN_PROVIDERS
+
+    assert KNOWN_PROVIDERS[("models", "vertex")] == "covey-models-google"
+    assert KNOWN_PROVIDERS[("embedders", "vertex")] == "covey-models-google"
+    assert KNOWN_PROVIDERS[("models", "gemini")] == "covey-models-google"

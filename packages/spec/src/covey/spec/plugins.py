@@ -72,6 +72,8 @@ _OPENAI_COMPATIBLE = (
 KNOWN_PROVIDERS: dict[tuple[str, str], str] = {
     **{("models", name): "covey-models-openai" for name in _OPENAI_COMPATIBLE},
     ("models", "gemini"): "covey-models-google",
+    ("models", "vertex"): "covey-models-google",
+    ("embedders", "vertex"): "covey-models-google",
     ("models", "test"): "covey-core",
     ("embedders", "ollama"): "covey-models-openai",
     ("embedders", "azure"): "covey-models-openai",
