@@ -156,9 +156,12 @@ class BedrockClient:
         if self._config is not None:
             config = config.merge(self._config)
         session: Any = self._session or boto3.Session(profile_name=self._profile_name)
+        # botocore reads AWS_DEFAULT_REGION and the profile; AWS_REGION (what the other AWS SDKs,
+        # Lambda and ECS use) comes after both.
+        region = self._region_name or session.region_name or os.environ.get("AWS_REGION") or None
         client: Any = session.client(
             "bedrock-runtime",
-            region_name=self._region_name,
+            region_name=region,
             endpoint_url=self._endpoint_url,
             config=config,
         )
