@@ -142,8 +142,8 @@ def _tool_choice(
         else:
             choice = "required"
     if choice in ("auto", "none"):
-        # Converse has no "none": with tool blocks in the history the tools must be declared,
-        # and the model is left to choose (the run loop refuses calls it did not allow).
+        # Converse has no "none": tools are left out then, unless the history holds tool
+        # blocks (Bedrock then requires them declared), and the model chooses.
         return None
     if not profile.supports_tool_choice_required:
         return None  # only Claude, Nova and Mistral Large take `any` / `tool`

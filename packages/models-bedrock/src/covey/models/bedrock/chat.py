@@ -142,12 +142,12 @@ class BedrockModel(ChatModel):
             raise exc
         raise mapped from exc
 
-    async def _call(self, function: Callable[[], T], limit: float | None) -> T:
+    async def _call(self, function: Callable[[], T], deadline: float | None) -> T:
         import anyio
         import anyio.to_thread
 
         try:
-            with anyio.fail_after(limit):
+            with anyio.fail_after(_left(deadline)):
                 # Abandoned on cancellation: the thread ends with its HTTP call, the loop at once.
                 return await anyio.to_thread.run_sync(function, abandon_on_cancel=True)
         except Exception as exc:
@@ -181,9 +181,10 @@ class BedrockModel(ChatModel):
             profile=self._profile,
             guardrail=self._guardrail,
         )
-        client = await self._call(self._clients.get_sync, settings.timeout)
+        deadline = _deadline(settings.timeout)
+        client = await self._call(self._clients.get_sync, deadline)
         body: Mapping[str, Any] = await self._call(
-            functools.partial(client.converse, **kwargs), settings.timeout
+            functools.partial(client.converse, **kwargs), deadline
         )
         response = map_response(body, model_name=self._model_id)
         if body.get("stopReason") == GUARDRAIL_STOP:
@@ -229,9 +230,10 @@ class BedrockModel(ChatModel):
             guardrail=self._guardrail,
             streaming=True,
         )
-        client = await self._call(self._clients.get_sync, settings.timeout)
+        deadline = _deadline(settings.timeout)
+        client = await self._call(self._clients.get_sync, deadline)
         answer: Mapping[str, Any] = await self._call(
-            functools.partial(client.converse_stream, **kwargs), settings.timeout
+            functools.partial(client.converse_stream, **kwargs), deadline
         )
         stream = answer["stream"]
         request_id: str | None = dig(answer, "ResponseMetadata", "RequestId")
@@ -247,13 +249,11 @@ class BedrockModel(ChatModel):
         events = assemble_stream(
             _received(receive), model_name=self._model_id, request_id=request_id, state=state
         )
-        deadline = None if settings.timeout is None else anyio.current_time() + settings.timeout
         try:
             while True:
                 # The time limit covers each wait for an event, never a `yield` (a cancel scope
                 # must not span one).
-                left = None if deadline is None else max(0.0, deadline - anyio.current_time())
-                with anyio.fail_after(left):
+                with anyio.fail_after(_left(deadline)):
                     try:
                         event = await anext(events)
                     except StopAsyncIteration:
@@ -277,6 +277,19 @@ class BedrockModel(ChatModel):
     def __repr__(self) -> str:
         region = f", region_name={self._clients.region_name!r}" if self._clients.region_name else ""
         return f"BedrockModel(model_id={self._model_id!r}{region})"
+
+
+def _deadline(timeout: float | None) -> float | None:
+    """When a call with `ModelSettings.timeout` must be over, on the loop's clock."""
+    import anyio
+
+    return None if timeout is None else anyio.current_time() + timeout
+
+
+def _left(deadline: float | None) -> float | None:
+    import anyio
+
+    return None if deadline is None else max(0.0, deadline - anyio.current_time())
 
 
 async def _received(receive: Any) -> AsyncIterator[Mapping[str, Any]]:
