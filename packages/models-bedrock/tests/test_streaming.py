@@ -41,6 +41,22 @@ def _pump_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name.startswith("bedrock-stream-")]
 
 
+async def _reader_blocked_on_the_socket() -> None:
+    """Wait until the stream's reader thread is inside a socket read (polling its stack: there
+    is no event to wait for)."""
+    import sys
+
+    for _ in range(500):
+        for thread in _pump_threads():
+            frame = sys._current_frames().get(thread.ident or 0)
+            while frame is not None:
+                if frame.f_code.co_name in ("readinto", "recv_into", "readline"):
+                    return
+                frame = frame.f_back
+        await anyio.sleep(0.01)
+    raise AssertionError("the reader never blocked on the socket")
+
+
 async def _readers_end() -> None:
     """Wait (in a worker thread, the loop stays free) for every stream reader thread to end."""
     for thread in _pump_threads():
@@ -190,3 +206,36 @@ async def test_cancelling_a_stream_ends_its_reader(
         await started.wait()
         group.cancel_scope.cancel()
     await _readers_end()
+
+
+async def test_closing_a_stalled_stream_ends_its_reader(
+    model: BedrockModel, server: FakeBedrockServer
+) -> None:
+    release = threading.Event()
+    first = ("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": "Hel"}})
+    server.add(FakeResponse.stream([first, first], hold_after=1, release=release))
+    stream = model.request_stream(HI, None, ModelRequestParams())
+    try:
+        assert isinstance(await anext(aiter(stream)), PartStartEvent)
+        await _reader_blocked_on_the_socket()  # Bedrock sends nothing more
+        with anyio.fail_after(5):  # closing never waits for the blocked reader
+            await stream.aclose()  # type: ignore[attr-defined]
+        await _readers_end()
+    finally:
+        release.set()
+
+
+async def test_a_stalled_stream_times_out(model: BedrockModel, server: FakeBedrockServer) -> None:
+    from covey.spec import ModelSettings
+    from covey.spec.errors import ModelConnectionError
+
+    release = threading.Event()
+    first = ("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": "Hel"}})
+    server.add(FakeResponse.stream([first, first], hold_after=1, release=release))
+    try:
+        with pytest.raises(ModelConnectionError, match="timed out"):
+            async for _ in model.request_stream(HI, ModelSettings(timeout=1), ModelRequestParams()):
+                pass
+        await _readers_end()
+    finally:
+        release.set()

@@ -266,9 +266,7 @@ class BedrockModel(ChatModel):
         finally:
             await events.aclose()
             receive.close()
-            # Closing the response ends a pump blocked on the socket; it then sees the closed
-            # channel and stops.
-            stream.close()
+            _abort(stream)
 
     async def aclose(self) -> None:
         """Close the boto3 client built by the model (not one passed in). Safe to call twice."""
@@ -300,6 +298,19 @@ async def _received(receive: Any) -> AsyncIterator[Mapping[str, Any]]:
         yield item
 
 
+def _abort(stream: Any) -> None:
+    """Wake the pump thread if it is blocked reading the response, without blocking the loop.
+
+    Closing the response from this thread would not wake a `recv` blocked on its socket, and
+    would itself wait for the reader's buffer lock, blocking the event loop. Shutting down the
+    socket's read side (urllib3's `HTTPResponse.shutdown`) does wake it: the read fails, the
+    pump finds the channel closed, closes the response itself and ends.
+    """
+    raw = getattr(stream, "_raw_stream", None)
+    with contextlib.suppress(Exception):  # already released to the pool: nothing is blocked
+        raw.shutdown()  # pyright: ignore[reportOptionalMemberAccess]
+
+
 def _pump(stream: Any, send: Any, token: Any) -> None:
     """Read the event stream (blocking) and hand each event to the loop; stop when the
     consumer is gone. Runs in its own daemon thread."""
@@ -320,4 +331,4 @@ def _pump(stream: Any, send: Any, token: Any) -> None:
         with contextlib.suppress(Exception):
             from_thread.run_sync(send.close, token=token)
         with contextlib.suppress(Exception):
-            stream.close()
+            stream.close()  # here, in the thread that reads it

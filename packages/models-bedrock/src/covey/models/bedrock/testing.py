@@ -33,6 +33,7 @@ import json
 import math
 import re
 import struct
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -282,6 +283,9 @@ class FakeResponse:
     json_body: Any = None
     events: Sequence[StreamEvent] | None = None
     headers: Mapping[str, str] = field(default_factory=dict[str, str])
+    hold_after: int | None = None
+    """Stream this many events, then wait for `release` before the rest (a stalled stream)."""
+    release: threading.Event | None = None
 
     @classmethod
     def json(cls, body: Mapping[str, Any]) -> FakeResponse:
@@ -289,9 +293,19 @@ class FakeResponse:
         return cls(json_body=dict(body))
 
     @classmethod
-    def stream(cls, events: Iterable[StreamEvent]) -> FakeResponse:
-        """A ConverseStream answer of exactly these events (an exception event among them)."""
-        return cls(events=list(events))
+    def stream(
+        cls,
+        events: Iterable[StreamEvent],
+        *,
+        hold_after: int | None = None,
+        release: threading.Event | None = None,
+    ) -> FakeResponse:
+        """A ConverseStream answer of exactly these events (an exception event among them).
+
+        With `hold_after`, the server sends that many events, then waits until `release` is set
+        (or the client goes away) before sending the rest: a stream that stalls.
+        """
+        return cls(events=list(events), hold_after=hold_after, release=release)
 
     @classmethod
     def error(
@@ -389,9 +403,15 @@ class FakeBedrockServer(LoopbackServer[BedrockRequest, Answer]):
             if response.events is not None
             else response_events(cast(Mapping[str, Any], response.json_body))
         )
+        # As AWS sends it: one HTTP chunk per event, so a client reads each as it comes.
+        headers["transfer-encoding"] = "chunked"
         exchange.start_stream(response.status, content_type=EVENTSTREAM, headers=headers)
-        for event_type, payload in events:
-            exchange.write(encode_event(event_type, payload))
+        for number, (event_type, payload) in enumerate(events):
+            if number == response.hold_after:
+                (response.release or threading.Event()).wait(60)
+            data = encode_event(event_type, payload)
+            exchange.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        exchange.write(b"0\r\n\r\n")
 
     def _default_answer(self, request: BedrockRequest) -> Answer:
         if request.operation == "invoke":
