@@ -328,3 +328,16 @@ async def test_tool_result_media_goes_as_blocks(
     assert content[0] == {"text": "here"}
     assert base64.b64decode(content[1]["image"]["source"]["bytes"]) == PNG
     assert "not shown" in content[2]["text"]
+
+
+@pytest.mark.parametrize(
+    "model_id", ["../../../model/other/invoke", "x?admin=true#frag", "a b/converse-stream"]
+)
+async def test_a_hostile_model_id_stays_one_path_segment(
+    make_model: Any, server: FakeBedrockServer, model_id: str
+) -> None:
+    await _send(make_model(model_id), server, [ModelRequest.user("hi")])
+    request = server.requests[0]
+    assert request.operation == "converse"  # not invoke, not converse-stream
+    assert request.model_id == model_id  # arrived whole, percent-encoded in one segment
+    assert "?" not in request.path

@@ -239,3 +239,24 @@ async def test_a_stalled_stream_times_out(model: BedrockModel, server: FakeBedro
         await _readers_end()
     finally:
         release.set()
+
+
+@pytest.mark.parametrize("how", ["corrupted frame", "dropped connection"])
+async def test_a_stream_broken_in_transit_is_a_retryable_connection_error(
+    model: BedrockModel, server: FakeBedrockServer, how: str
+) -> None:
+    from covey.models.bedrock.testing import encode_event
+    from covey.spec.errors import ModelConnectionError
+
+    start = ("messageStart", {"role": "assistant"})
+    if how == "corrupted frame":
+        frame = bytearray(
+            encode_event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": "x"}})
+        )
+        frame[-6] ^= 0xFF  # a flipped payload byte: the message CRC no longer matches
+        server.add(FakeResponse.stream([start, bytes(frame)]))
+    else:
+        server.add(FakeResponse.stream([start], drop=True))
+    with pytest.raises(ModelConnectionError, match="stream broke"):
+        await _collect(model)
+    await _readers_end()

@@ -158,6 +158,11 @@ def map_error(exc: Exception, *, model_name: str, secrets: Sequence[str] = ()) -
 
     if isinstance(exc, CoveyError):
         return exc
+    broken = _broken_stream(exc)
+    if broken is not None:
+        return BEDROCK_ERRORS.connection_error(
+            model_name=model_name, reason=f"the response stream broke ({broken})"
+        )
     if not isinstance(exc, boto.BotoCoreError | boto.ClientError):
         return exc
     redact_exception(exc, secrets)
@@ -217,3 +222,16 @@ def map_error(exc: Exception, *, model_name: str, secrets: Sequence[str] = ()) -
             f"{redact(str(exc), secrets)}"
         )
     return exc
+
+
+def _broken_stream(exc: Exception) -> str | None:
+    """Why a response broke in transit, for errors botocore lets through from below: a frame
+    of the event stream that fails its checksum or length, or urllib3's error for a connection
+    that dropped mid-response. `None` for anything else."""
+    eventstream: Any = importlib.import_module("botocore.eventstream")
+    if isinstance(exc, eventstream.ParserError):
+        return f"corrupted event: {type(exc).__name__}"
+    urllib3_exceptions: Any = importlib.import_module("urllib3.exceptions")
+    if isinstance(exc, urllib3_exceptions.HTTPError):
+        return f"connection: {type(exc).__name__}"
+    return None

@@ -281,8 +281,11 @@ class FakeResponse:
 
     status: int = 200
     json_body: Any = None
-    events: Sequence[StreamEvent] | None = None
+    events: Sequence[StreamEvent | bytes] | None = None
+    """Stream events; a `bytes` item is sent as it is (a corrupted frame, say)."""
     headers: Mapping[str, str] = field(default_factory=dict[str, str])
+    drop: bool = False
+    """End the stream without its closing chunk: the connection drops mid-response."""
     hold_after: int | None = None
     """Stream this many events, then wait for `release` before the rest (a stalled stream)."""
     release: threading.Event | None = None
@@ -295,17 +298,20 @@ class FakeResponse:
     @classmethod
     def stream(
         cls,
-        events: Iterable[StreamEvent],
+        events: Iterable[StreamEvent | bytes],
         *,
         hold_after: int | None = None,
         release: threading.Event | None = None,
+        drop: bool = False,
     ) -> FakeResponse:
-        """A ConverseStream answer of exactly these events (an exception event among them).
+        """A ConverseStream answer of exactly these events (an exception event among them; a
+        `bytes` item is sent as it is).
 
         With `hold_after`, the server sends that many events, then waits until `release` is set
-        (or the client goes away) before sending the rest: a stream that stalls.
+        (or the client goes away) before sending the rest: a stream that stalls. With `drop`,
+        the response ends without its closing chunk, as when a connection breaks.
         """
-        return cls(events=list(events), hold_after=hold_after, release=release)
+        return cls(events=list(events), hold_after=hold_after, release=release, drop=drop)
 
     @classmethod
     def error(
@@ -398,20 +404,21 @@ class FakeBedrockServer(LoopbackServer[BedrockRequest, Answer]):
             body = json.dumps(response.json_body).encode()
             exchange.send(response.status, body, headers=headers)
             return
-        events = (
-            list(response.events)
+        events: list[StreamEvent | bytes] = list(
+            response.events
             if response.events is not None
             else response_events(cast(Mapping[str, Any], response.json_body))
         )
         # As AWS sends it: one HTTP chunk per event, so a client reads each as it comes.
         headers["transfer-encoding"] = "chunked"
         exchange.start_stream(response.status, content_type=EVENTSTREAM, headers=headers)
-        for number, (event_type, payload) in enumerate(events):
+        for number, event in enumerate(events):
             if number == response.hold_after:
                 (response.release or threading.Event()).wait(60)
-            data = encode_event(event_type, payload)
+            data = event if isinstance(event, bytes) else encode_event(*event)
             exchange.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-        exchange.write(b"0\r\n\r\n")
+        if not response.drop:
+            exchange.write(b"0\r\n\r\n")
 
     def _default_answer(self, request: BedrockRequest) -> Answer:
         if request.operation == "invoke":
