@@ -67,6 +67,7 @@ from covey.spec.store_rows import (
     new_id,
     utc_now,
 )
+from covey.spec.store_rows import T as T  # the type variable this module always had
 
 __all__ = [
     "MAX_ID_LENGTH",

@@ -8,6 +8,7 @@ from __future__ import annotations
 from covey.testing.memory_history import InMemoryHistory
 from covey.testing.memory_operations import InMemoryOperations
 from covey.testing.memory_records import InMemoryRecords
+from covey.testing.memory_tables import M as M  # the type variable this module always had
 
 __all__ = ["InMemoryStore"]
 

@@ -7,6 +7,8 @@ function over a SQLAlchemy `Connection` through the backend's runner (`covey.db.
 from __future__ import annotations
 
 from covey.db.sql.store_core import DEFAULT_MAX_JSON_BYTES
+from covey.db.sql.store_core import R as R  # the type variables this module always had
+from covey.db.sql.store_core import T as T
 from covey.db.sql.store_knowledge import SqlKnowledge
 from covey.db.sql.store_memories import SqlMemories
 from covey.db.sql.store_operations import SqlOperations
