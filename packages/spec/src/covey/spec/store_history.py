@@ -20,7 +20,7 @@ __all__ = ["HistoryMethods"]
 
 
 class HistoryMethods(ABC):
-    """A conversation's history: sessions, the runs in them, and each run's append-only event log."""
+    """A conversation's history: sessions, their runs, each run's append-only event log."""
 
     # --- sessions --------------------------------------------------------------------------------
 

@@ -1,4 +1,7 @@
-"""`StoreSuite` tests. Approvals: lifecycle, and a decision is taken exactly once."""
+"""The approvals tests of `StoreSuite`.
+
+Lifecycle, and a decision is taken exactly once.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from covey.spec.store import Approval, Store
 
 
 class ApprovalTests:
-    """The approvals tests of `StoreSuite` (a mixin: it runs through `StoreSuite`)."""
+    """A part of `StoreSuite`: its tests run through `StoreSuite`, in every store's tests."""
 
     # --- approvals -------------------------------------------------------------------------------
 

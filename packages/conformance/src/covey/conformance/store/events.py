@@ -1,4 +1,7 @@
-"""`StoreSuite` tests. Run events: typed round trips, ordering by seq, atomic batches, concurrent appends."""
+"""The run events tests of `StoreSuite`.
+
+Typed round trips, ordering by seq, atomic batches, concurrent appends.
+"""
 
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ from covey.spec.store import Run, Store
 
 
 class EventTests:
-    """The run events tests of `StoreSuite` (a mixin: it runs through `StoreSuite`)."""
+    """A part of `StoreSuite`: its tests run through `StoreSuite`, in every store's tests."""
 
     # --- run events ------------------------------------------------------------------------------
 

@@ -1,4 +1,7 @@
-"""`StoreSuite` tests. Isolation: no user or tenant reads or writes another's rows."""
+"""The isolation tests of `StoreSuite`.
+
+No user or tenant reads or writes another's rows.
+"""
 
 from __future__ import annotations
 
@@ -33,7 +36,7 @@ from covey.spec.store import (
 
 
 class IsolationTests:
-    """The isolation tests of `StoreSuite` (a mixin: it runs through `StoreSuite`)."""
+    """A part of `StoreSuite`: its tests run through `StoreSuite`, in every store's tests."""
 
     # --- isolation -------------------------------------------------------------------------------
 

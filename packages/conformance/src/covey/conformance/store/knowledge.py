@@ -1,4 +1,7 @@
-"""`StoreSuite` tests. Knowledge contents: lifecycle, listing by knowledge base, shared contents."""
+"""The knowledge contents tests of `StoreSuite`.
+
+Lifecycle, listing by knowledge base, shared contents.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from covey.spec.store import KnowledgeContent, Store, utc_now
 
 
 class KnowledgeTests:
-    """The knowledge contents tests of `StoreSuite` (a mixin: it runs through `StoreSuite`)."""
+    """A part of `StoreSuite`: its tests run through `StoreSuite`, in every store's tests."""
 
     # --- knowledge contents ----------------------------------------------------------------------
 

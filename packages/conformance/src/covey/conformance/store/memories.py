@@ -1,4 +1,7 @@
-"""`StoreSuite` tests. Memories, user profiles and learnings: their lifecycles, listing, shared learnings."""
+"""The memories, user profiles and learnings tests of `StoreSuite`.
+
+Their lifecycles, listing, shared learnings.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from covey.spec.store import Learning, Memory, Store, UserProfile, utc_now
 
 
 class MemoryTests:
-    """The memories, user profiles and learnings tests of `StoreSuite` (a mixin: it runs through `StoreSuite`)."""
+    """A part of `StoreSuite`: its tests run through `StoreSuite`, in every store's tests."""
 
     # --- memories --------------------------------------------------------------------------------
 

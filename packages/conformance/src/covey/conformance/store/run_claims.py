@@ -1,4 +1,7 @@
-"""`StoreSuite` tests. Run claims: compare-and-set saves on a run's status, and marking stale runs interrupted."""
+"""The run claims tests of `StoreSuite`.
+
+Compare-and-set saves on a run's status, and marking stale runs interrupted.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ from covey.spec.store import Run, Store, utc_now
 
 
 class RunClaimTests:
-    """The run claims tests of `StoreSuite` (a mixin: it runs through `StoreSuite`)."""
+    """A part of `StoreSuite`: its tests run through `StoreSuite`, in every store's tests."""
 
     @pytest.mark.asyncio
     async def test_save_run_with_expected_status(

@@ -1,4 +1,7 @@
-"""`StoreSuite` tests. Runs: round trips with messages and results, updates, listing, cancel requests and heartbeats."""
+"""The runs tests of `StoreSuite`.
+
+Round trips with messages and results, updates, listing, cancel requests and heartbeats.
+"""
 
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ from covey.spec.usage import Usage
 
 
 class RunTests:
-    """The runs tests of `StoreSuite` (a mixin: it runs through `StoreSuite`)."""
+    """A part of `StoreSuite`: its tests run through `StoreSuite`, in every store's tests."""
 
     # --- runs ------------------------------------------------------------------------------------
 

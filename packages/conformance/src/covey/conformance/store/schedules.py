@@ -1,4 +1,7 @@
-"""`StoreSuite` tests. Schedules: lifecycle, compare-and-set updates, due schedules."""
+"""The schedules tests of `StoreSuite`.
+
+Lifecycle, compare-and-set updates, due schedules.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from covey.spec.store import Schedule, Store
 
 
 class ScheduleTests:
-    """The schedules tests of `StoreSuite` (a mixin: it runs through `StoreSuite`)."""
+    """A part of `StoreSuite`: its tests run through `StoreSuite`, in every store's tests."""
 
     # --- schedules -------------------------------------------------------------------------------
 

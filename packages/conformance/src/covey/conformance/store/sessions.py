@@ -1,4 +1,7 @@
-"""`StoreSuite` tests. Sessions: round trips, optimistic concurrency, listing and pages, user scoping, cascading deletes."""
+"""The sessions tests of `StoreSuite`.
+
+Round trips, optimistic concurrency, listing and pages, user scoping, cascading deletes.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from covey.spec.store import MAX_PAGE_SIZE, Approval, Memory, Run, Session, Stor
 
 
 class SessionTests:
-    """The sessions tests of `StoreSuite` (a mixin: it runs through `StoreSuite`)."""
+    """A part of `StoreSuite`: its tests run through `StoreSuite`, in every store's tests."""
 
     # --- sessions --------------------------------------------------------------------------------
 

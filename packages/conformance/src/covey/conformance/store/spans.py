@@ -1,4 +1,7 @@
-"""`StoreSuite` tests. Trace spans: added in batches, listed by trace."""
+"""The trace spans tests of `StoreSuite`.
+
+Added in batches, listed by trace.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from covey.spec.store import Store, TraceSpan
 
 
 class SpanTests:
-    """The trace spans tests of `StoreSuite` (a mixin: it runs through `StoreSuite`)."""
+    """A part of `StoreSuite`: its tests run through `StoreSuite`, in every store's tests."""
 
     # --- traces ----------------------------------------------------------------------------------
 

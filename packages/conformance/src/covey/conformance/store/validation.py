@@ -1,4 +1,7 @@
-"""`StoreSuite` tests. Validation and lifecycle: bad ids are refused, the longest id works, close is idempotent."""
+"""The validation and lifecycle tests of `StoreSuite`.
+
+Bad ids are refused, the longest id works, close is idempotent.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from covey.spec.store import MAX_ID_LENGTH, Session, Store
 
 
 class ValidationTests:
-    """The validation and lifecycle tests of `StoreSuite` (a mixin: it runs through `StoreSuite`)."""
+    """A part of `StoreSuite`: its tests run through `StoreSuite`, in every store's tests."""
 
     # --- validation and lifecycle ----------------------------------------------------------------
 
