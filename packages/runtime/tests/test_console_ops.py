@@ -1,0 +1,330 @@
+"""The console's operations screens in a real Chromium against a real runtime on loopback:
+knowledge (upload with progress, ingestion, search), memories, schedules, evals, plugins and
+workflow diagrams. Each test acts through the page and checks the API agrees."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import pytest
+from console_helpers import (
+    console_page,
+    console_registry,
+    console_token,
+    jwt_settings,
+    launch,
+    shot,
+    sign_in,
+)
+from knowledge_helpers import knowledge_base
+
+from covey.core import Step, Workflow
+from covey.core.workflow import Loop, Parallel
+from covey.evals import CaseResult, EvalReport, save_report
+from covey.evals.judge import JudgeResult
+from covey.evals.report import ThresholdCheck
+from covey.runtime import Registry
+from covey.spec.store import Scope
+from covey.testing import InMemoryStore, InMemoryVectorStore
+
+OTTERS = (
+    "# Otters\n\nSea otters hold hands while they sleep so they do not drift apart.\n\n"
+    "## Food\n\nThey eat sea urchins, crabs and clams, and use stones as tools.\n"
+)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = launch(playwright)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def _registry(**extra: Any) -> Registry:
+    """The console registry's agents, team and workflows, plus `extra` (knowledge=...)."""
+    base = console_registry()
+    items = [*base.items("agent"), *base.items("team"), *base.items("workflow")]
+    return Registry([*items, *extra.pop("more", [])], **extra)
+
+
+def test_upload_a_document_through_the_page_and_search_it(
+    serve, browser: Any, tmp_path: Path, vectors: InMemoryVectorStore
+) -> None:
+    """Fails if the page cannot upload a file (with its progress bar), does not show the
+    document's ingestion reaching `completed`, or its search does not find the file's text."""
+    kb = knowledge_base(vectors)
+    server, api = serve(
+        registry=_registry(knowledge=[kb]), data_dir=tmp_path / "data", poll_interval=0.05
+    )
+    document = tmp_path / "otters.md"
+    document.write_text(OTTERS)
+    with console_page(browser, server.url, "knowledge") as page:
+        page.get_by_role("link", name="docs").click()
+        page.get_by_role("heading", name="docs").wait_for()
+        page.get_by_text("No documents yet").wait_for()
+        page.get_by_label("Add documents").set_input_files(str(document))
+        progress = page.get_by_role("progressbar", name="Upload of otters.md")
+        progress.wait_for()
+        uploads = page.get_by_role("list", name="Uploads")
+        uploads.get_by_text("completed").wait_for()
+        assert progress.get_attribute("value") == progress.get_attribute("max")
+        documents = page.get_by_role("table", name="Documents of docs")
+        row = documents.get_by_role("row").filter(has_text="otters.md")
+        row.get_by_text("completed").wait_for()
+        [content] = api.get("/v1/knowledge/docs/contents").json()["items"]
+        assert content["name"] == "otters.md" and content["status"] == "completed"
+        assert content["chunk_count"] >= 1
+        assert row.get_by_role("cell", name=str(content["chunk_count"]), exact=True).count() == 1
+
+        page.get_by_role("searchbox", name="Search").fill("otters sleep holding hands")
+        page.get_by_role("button", name="Search").click()
+        results = page.get_by_role("list", name="Results")
+        hit = results.get_by_role("listitem").filter(has_text="hold hands while they sleep")
+        hit.first.wait_for()
+        assert "otters.md" in hit.first.inner_text()
+        assert re.search(r"score \d\.\d{3}", hit.first.inner_text())
+        shot(page, "knowledge")
+
+        # Delete it from the page: the API no longer lists it.
+        row.get_by_role("button", name="Delete otters.md").click()
+        page.get_by_role("dialog").get_by_role("button", name="Delete").click()
+        page.get_by_text("No documents yet").wait_for()
+        assert api.get("/v1/knowledge/docs/contents").json()["items"] == []
+
+
+def test_knowledge_screen_says_when_nothing_is_served(serve, browser: Any) -> None:
+    server, _ = serve(registry=console_registry())
+    with console_page(browser, server.url, "knowledge") as page:
+        page.get_by_text("This server serves no knowledge base").wait_for()
+
+
+def test_a_memory_is_added_corrected_and_deleted_through_the_page(serve, browser: Any) -> None:
+    """Fails if a memory added, edited or deleted in the page is not so in the API."""
+    server, api = serve(registry=console_registry())
+    with console_page(browser, server.url, "memories") as page:
+        page.get_by_label("User id").fill("alice")
+        page.get_by_role("button", name="Show", exact=True).click()
+        page.get_by_text("No memories.").wait_for()
+        page.get_by_label("Memory", exact=True).fill("Alice prefers window seats")
+        page.get_by_label("Topics").fill("travel, seats")
+        page.get_by_role("button", name="Add memory").click()
+        table = page.get_by_role("table", name="Memories")
+        table.get_by_text("Alice prefers window seats").wait_for()
+        [memory] = api.get("/v1/memories", params={"user_id": "alice"}).json()["items"]
+        assert memory["memory"] == "Alice prefers window seats"
+        assert memory["topics"] == ["travel", "seats"] and memory["user_id"] == "alice"
+        shot(page, "memories")
+
+        table.get_by_role("button", name=re.compile("^Edit memory")).click()
+        page.get_by_label("Memory text").fill("Alice prefers aisle seats")
+        table.get_by_role("button", name="Save").click()
+        table.get_by_text("Alice prefers aisle seats").wait_for()
+        [memory] = api.get("/v1/memories", params={"user_id": "alice"}).json()["items"]
+        assert memory["memory"] == "Alice prefers aisle seats"
+
+        table.get_by_role("button", name=re.compile("^Delete memory")).click()
+        page.get_by_role("dialog").get_by_role("button", name="Delete").click()
+        page.get_by_text("No memories.").wait_for()
+        assert api.get("/v1/memories", params={"user_id": "alice"}).json()["items"] == []
+
+        # The profile: saved as JSON through the page, read back by the API, then deleted.
+        page.get_by_role("tab", name="Profile").click()
+        page.get_by_text("No profile for alice yet.").wait_for()
+        page.get_by_label("Profile (JSON object)").fill('{"city": "Lyon"}')
+        page.get_by_role("button", name="Save profile").click()
+        page.get_by_role("button", name="Delete profile").wait_for()
+        assert api.get("/v1/users/alice/profile").json()["data"] == {"city": "Lyon"}
+        page.get_by_label("Profile (JSON object)").fill("[1, 2]")
+        page.get_by_role("button", name="Save profile").click()
+        page.get_by_role("alert").get_by_text("JSON object").wait_for()
+        page.get_by_role("button", name="Delete profile").click()
+        page.get_by_role("dialog").get_by_role("button", name="Delete").click()
+        page.get_by_text("No profile for alice yet.").wait_for()
+        assert api.get("/v1/users/alice/profile").status_code == 404
+
+
+def test_a_user_sees_only_their_own_memories(serve, browser: Any) -> None:
+    """Fails if a non-admin gets a user box or sees another user's memory."""
+    server, api = serve(registry=console_registry(), **jwt_settings())
+    for who, text in (("alice", "Alice likes tea"), ("bob", "Bob likes coffee")):
+        headers = {"Authorization": f"Bearer {console_token(who)}"}
+        assert api.post("/v1/memories", json={"memory": text}, headers=headers).status_code == 201
+    with console_page(browser, server.url, "memories") as page:
+        sign_in(page, console_token("alice"))
+        page.get_by_role("table", name="Memories").get_by_text("Alice likes tea").wait_for()
+        assert page.get_by_text("Bob likes coffee").count() == 0
+        assert page.get_by_label("User id").count() == 0
+
+
+def test_a_schedule_is_created_paused_and_deleted_through_the_page(serve, browser: Any) -> None:
+    """Fails if the form does not create the interval schedule it shows, or pause and delete
+    in the page do not reach the API."""
+    server, api = serve(registry=console_registry())
+    with console_page(browser, server.url, "schedules") as page:
+        page.get_by_text("No schedules yet.").wait_for()
+        page.get_by_text("New schedule").first.click()
+        page.get_by_label("Name").fill("morning weather")
+        page.get_by_label("Target kind").select_option("agent")
+        page.get_by_label("Target", exact=True).select_option("weather")
+        page.get_by_label("Interval (seconds)").fill("7200")
+        page.get_by_label("Input").fill("Weather in Paris?")
+        page.get_by_role("button", name="Create schedule").click()
+        row = page.get_by_role("table", name="Schedules").get_by_role("row").filter(
+            has_text="morning weather"
+        )
+        row.get_by_text("every 2 h").wait_for()
+        [saved] = api.get("/v1/schedules").json()["items"]
+        assert saved["name"] == "morning weather" and saved["interval"] == 7200
+        assert saved["target_kind"] == "agent" and saved["target_id"] == "weather"
+        assert saved["input"] == "Weather in Paris?" and saved["enabled"] is True
+        shot(page, "schedules")
+
+        row.get_by_role("button", name="Pause morning weather").click()
+        row.get_by_text("paused").wait_for()
+        listed = api.get("/v1/schedules").json()["items"]
+        assert listed[0]["enabled"] is False, (listed, row.inner_text())
+
+        row.get_by_role("link", name="morning weather").click()
+        page.get_by_role("heading", name="Schedule morning weather").wait_for()
+        page.get_by_text("It has not fired yet.").wait_for()
+        page.get_by_role("button", name="Resume morning weather").click()
+        page.get_by_role("button", name="Pause morning weather").wait_for()
+        assert api.get("/v1/schedules").json()["items"][0]["enabled"] is True
+        page.get_by_role("button", name="Delete morning weather").click()
+        page.get_by_role("dialog").get_by_role("button", name="Delete").click()
+        page.get_by_text("No schedules yet.").wait_for()
+        assert api.get("/v1/schedules").json()["items"] == []
+
+
+def test_a_schedule_form_error_is_shown_not_swallowed(serve, browser: Any) -> None:
+    server, api = serve(registry=console_registry())
+    with console_page(browser, server.url, "schedules") as page:
+        page.get_by_text("New schedule").first.click()
+        page.get_by_label("Name").fill("bad zone")
+        page.get_by_label("Target", exact=True).select_option("weather")
+        page.get_by_label("Timezone").fill("Mars/Olympus")
+        page.get_by_label("Input").fill("hello")
+        page.get_by_role("button", name="Create schedule").click()
+        page.get_by_role("alert").wait_for()
+        assert api.get("/v1/schedules").json()["items"] == []
+
+
+def test_plugins_lists_the_installed_distributions_with_versions(serve, browser: Any) -> None:
+    server, _ = serve(registry=console_registry())
+    with console_page(browser, server.url, "plugins") as page:
+        db = page.get_by_role("region", name="db")
+        row = db.get_by_role("row").filter(has_text="covey-db-memory")
+        row.wait_for()
+        assert version("covey-db-memory") in row.inner_text()
+        models = page.get_by_role("region", name="models")
+        test_row = models.get_by_role("row").filter(has_text="covey-core")
+        assert version("covey-core") in test_row.first.inner_text()
+        shot(page, "plugins")
+        page.get_by_label("Filter").fill("memory")
+        page.get_by_role("region", name="models").wait_for(state="detached")
+        assert page.get_by_role("region", name="db").is_visible()
+
+
+def test_the_workflow_diagram_draws_every_step(serve, browser: Any) -> None:
+    """Fails if a step name is missing from the SVG, the Mermaid text is not there, or the
+    "Run it" link does not lead to the workflow's chat."""
+    server, api = serve(registry=console_registry())
+    with console_page(browser, server.url, "workflows/briefing") as page:
+        diagram = page.get_by_role("img", name=re.compile("^Workflow briefing"))
+        diagram.wait_for()
+        texts = diagram.locator("text").all_text_contents()
+        assert "forecast" in texts and "recap" in texts
+        assert texts.index("forecast") < texts.index("recap")
+        assert page.get_by_role("link", name="Run it").get_attribute("href") == (
+            "/console/chat/workflow/briefing"
+        )
+        page.get_by_text("Mermaid", exact=True).click()
+        mermaid = api.get("/v1/workflows/briefing").json()["mermaid"]
+        assert page.get_by_label("Mermaid text").inner_text().strip() == mermaid.strip()
+        shot(page, "workflow")
+
+
+def test_a_nested_workflow_draws_branches_and_the_loop_limit(serve, browser: Any) -> None:
+    base = console_registry()
+    weather = base.find("weather")
+    nested = Workflow(
+        name="nested",
+        steps=[
+            Parallel(Step(weather, name="north"), Step(weather, name="south"), name="both"),
+            Loop(Step(weather, name="retry"), max_iterations=3, name="again"),
+        ],
+    )
+    server, _ = serve(registry=_registry(more=[nested]))
+    with console_page(browser, server.url, "workflows/nested") as page:
+        diagram = page.get_by_role("img", name=re.compile("^Workflow nested"))
+        diagram.wait_for()
+        texts = diagram.locator("text").all_text_contents()
+        assert {"north", "south", "retry"} <= set(texts)
+        assert any("at most 3×" in t for t in texts)
+        north = diagram.locator("text", has_text="north").bounding_box()
+        south = diagram.locator("text", has_text="south").bounding_box()
+        assert north and south and abs(north["y"] - south["y"]) < 1  # side by side
+        assert north["x"] != south["x"]
+
+
+def test_eval_reports_list_and_open(serve, browser: Any) -> None:
+    store = InMemoryStore()
+    now = datetime.now(UTC)
+    report = EvalReport(
+        id="rep-1",
+        suite="weather-suite",
+        agent="weather",
+        started_at=now,
+        finished_at=now,
+        cases=[
+            CaseResult(
+                id="paris",
+                input="Weather in Paris?",
+                output="sunny, 21 °C",
+                status="completed",
+                passed=True,
+                accuracy=JudgeResult(score=9, reason="right city, right weather"),
+            ),
+            CaseResult(
+                id="oslo",
+                input="Weather in Oslo?",
+                output="rain",
+                status="completed",
+                passed=False,
+                accuracy=JudgeResult(score=3, reason="wrong"),
+            ),
+        ],
+        accuracy=6.0,
+        pass_rate=0.5,
+        thresholds=[ThresholdCheck(name="accuracy", threshold=7, value=6.0, passed=False)],
+        passed=False,
+    )
+    # Playwright's sync API runs an event loop in this thread: store the report from another.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, save_report(store, Scope("default"), report)).result()
+    server, _ = serve(registry=console_registry(), store=store)
+    with console_page(browser, server.url, "evals") as page:
+        row = page.get_by_role("table", name="Eval reports").get_by_role("row").filter(
+            has_text="weather-suite"
+        )
+        row.get_by_text("1 / 2").wait_for()
+        row.get_by_role("link", name="weather-suite").click()
+        page.get_by_role("heading", name="Eval weather-suite").wait_for()
+        cases = page.get_by_role("table", name="Cases")
+        oslo = cases.get_by_role("row").filter(has_text="oslo")
+        assert "failed" in oslo.inner_text() and "3.0 / 10" in oslo.inner_text()
+        thresholds = page.get_by_role("table", name="Thresholds")
+        assert "6.000" in thresholds.inner_text() and "failed" in thresholds.inner_text()
+        shot(page, "evals")
