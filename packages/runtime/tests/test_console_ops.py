@@ -31,7 +31,7 @@ from covey.evals import CaseResult, EvalReport, save_report
 from covey.evals.judge import JudgeResult
 from covey.evals.report import ThresholdCheck
 from covey.runtime import Registry
-from covey.spec.store import Scope
+from covey.spec.store import Learning, Scope
 from covey.testing import InMemoryStore, InMemoryVectorStore
 
 OTTERS = (
@@ -168,11 +168,82 @@ def test_a_user_sees_only_their_own_memories(serve, browser: Any) -> None:
         assert page.get_by_label("User id").count() == 0
 
 
+def _seed(coroutine: Any) -> Any:
+    """Await `coroutine` on its own loop: Playwright's sync API runs a loop in this thread."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+MARKUP = '<img src="x" onerror="window.__pwned = 1"><script>window.__pwned = 2</script>'
+STEP_MARKUP = "<img src=x onerror=alert(3)>"
+"""Step names may not hold '.', '[' or ']'."""
+
+
+def test_learnings_are_listed_by_namespace_and_deleted(serve, browser: Any) -> None:
+    """Fails if the page does not list a namespace's learnings, or its delete does not reach
+    the API."""
+    store = InMemoryStore()
+    for content, kind in (("Alice books trains, not planes", "preference"), ("Be brief", "rule")):
+        _seed(
+            store.add_learning(
+                Scope("default", "alice"),
+                Learning(namespace="travel", kind=kind, content=content, user_id="alice"),
+            )
+        )
+    server, api = serve(registry=console_registry(), store=store)
+    with console_page(browser, server.url, "memories?user=alice&tab=learnings") as page:
+        page.get_by_label("Namespace").fill("travel")
+        page.get_by_label("Kind").fill("preference")
+        page.get_by_role("button", name="Show learnings").click()
+        learnings = page.get_by_role("table", name="Learnings")
+        learnings.get_by_text("Alice books trains, not planes").wait_for()
+        assert learnings.get_by_text("Be brief").count() == 0
+        learnings.get_by_role("button", name=re.compile("^Delete learning")).click()
+        page.get_by_role("dialog").get_by_role("button", name="Delete").click()
+        page.get_by_text("No learnings in this namespace.").wait_for()
+        left = api.get("/v1/learnings", params={"namespace": "travel", "user_id": "alice"})
+        assert [x["content"] for x in left.json()["items"]] == ["Be brief"]
+
+
+def test_markup_in_user_data_stays_text(serve, browser: Any) -> None:
+    """An attacker's memory, topic or workflow step name is shown as text, never run as markup."""
+    server, api = serve(
+        registry=_registry(
+            more=[
+                Workflow(
+                    name="evil", steps=[Step(console_registry().find("weather"), name=STEP_MARKUP)]
+                )
+            ]
+        )
+    )
+    added = api.post(
+        "/v1/memories", json={"memory": MARKUP, "topics": ["<b>x</b>"], "user_id": "mallory"}
+    )
+    assert added.status_code == 201, added.text
+    with console_page(browser, server.url, "memories?user=mallory") as page:
+        dialogs: list[str] = []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.get_by_role("table", name="Memories").get_by_text(MARKUP).wait_for()
+        page.get_by_text("<b>x</b>").wait_for()
+        assert page.locator("main img, main script, main b").count() == 0
+        page.goto(f"{server.url}/console/workflows/evil")
+        diagram = page.get_by_role("img", name=re.compile("^Workflow evil"))
+        diagram.wait_for()
+        assert STEP_MARKUP in diagram.locator("text").all_text_contents()
+        assert page.locator("main img:not([role]), main script").count() == 0
+        assert page.evaluate("window.__pwned") is None
+        assert dialogs == []
+
+
 def test_a_schedule_is_created_paused_and_deleted_through_the_page(serve, browser: Any) -> None:
     """Fails if the form does not create the interval schedule it shows, or pause and delete
     in the page do not reach the API."""
     server, api = serve(registry=console_registry())
     with console_page(browser, server.url, "schedules") as page:
+        sent: list[str] = []
+        page.on(
+            "request", lambda r: sent.append(f"{r.method} {r.url}") if "/v1/" in r.url else None
+        )
         page.get_by_text("No schedules yet.").wait_for()
         page.get_by_text("New schedule").first.click()
         page.get_by_label("Name").fill("morning weather")
@@ -181,8 +252,10 @@ def test_a_schedule_is_created_paused_and_deleted_through_the_page(serve, browse
         page.get_by_label("Interval (seconds)").fill("7200")
         page.get_by_label("Input").fill("Weather in Paris?")
         page.get_by_role("button", name="Create schedule").click()
-        row = page.get_by_role("table", name="Schedules").get_by_role("row").filter(
-            has_text="morning weather"
+        row = (
+            page.get_by_role("table", name="Schedules")
+            .get_by_role("row")
+            .filter(has_text="morning weather")
         )
         row.get_by_text("every 2 h").wait_for()
         [saved] = api.get("/v1/schedules").json()["items"]
@@ -194,7 +267,7 @@ def test_a_schedule_is_created_paused_and_deleted_through_the_page(serve, browse
         row.get_by_role("button", name="Pause morning weather").click()
         row.get_by_text("paused").wait_for()
         listed = api.get("/v1/schedules").json()["items"]
-        assert listed[0]["enabled"] is False, (listed, row.inner_text())
+        assert listed[0]["enabled"] is False, (listed, row.inner_text(), sent)
 
         row.get_by_role("link", name="morning weather").click()
         page.get_by_role("heading", name="Schedule morning weather").wait_for()
@@ -311,13 +384,13 @@ def test_eval_reports_list_and_open(serve, browser: Any) -> None:
         thresholds=[ThresholdCheck(name="accuracy", threshold=7, value=6.0, passed=False)],
         passed=False,
     )
-    # Playwright's sync API runs an event loop in this thread: store the report from another.
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, save_report(store, Scope("default"), report)).result()
+    _seed(save_report(store, Scope("default"), report))
     server, _ = serve(registry=console_registry(), store=store)
     with console_page(browser, server.url, "evals") as page:
-        row = page.get_by_role("table", name="Eval reports").get_by_role("row").filter(
-            has_text="weather-suite"
+        row = (
+            page.get_by_role("table", name="Eval reports")
+            .get_by_role("row")
+            .filter(has_text="weather-suite")
         )
         row.get_by_text("1 / 2").wait_for()
         row.get_by_role("link", name="weather-suite").click()

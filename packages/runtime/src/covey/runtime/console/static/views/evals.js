@@ -81,14 +81,14 @@ async function reportView({ root, params, api, signal, setTitle }) {
       perf ? h("section", { class: "card", "aria-label": "Performance" }, h("h2", null, "Performance"),
         h("p", null, `${number(perf.runs)} runs${perf.failed_runs ? ` (${perf.failed_runs} failed)` : ""} · p50 ${duration(perf.latency.p50)} · p95 ${duration(perf.latency.p95)}`),
         perf.memory_peak_mb !== null && perf.memory_peak_mb !== undefined ? h("p", { class: "muted" }, `peak ${Number(perf.memory_peak_mb).toFixed(1)} MiB`) : null) : null),
-    h("section", null, h("h2", null, "Thresholds"),
+    h("section", { class: "ev-section" }, h("h2", null, "Thresholds"),
       table([
         { label: "Threshold", value: (t) => t.name },
         { label: "Needed", value: (t) => String(t.threshold), class: "num" },
         { label: "Reached", value: (t) => (t.value === null ? "not measured" : Number(t.value).toFixed(3)), class: "num" },
         { label: "Result", value: (t) => verdict(t.passed) },
       ], report.thresholds || [], { label: "Thresholds", empty: "The suite sets no threshold." })),
-    h("section", null, h("h2", null, "Cases"),
+    h("section", { class: "ev-section" }, h("h2", null, "Cases"),
       table([
         { label: "Case", value: (c) => c.id },
         { label: "Result", value: (c) => verdict(c.passed) },

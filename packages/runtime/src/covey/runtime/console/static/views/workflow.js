@@ -190,10 +190,12 @@ export default async function render({ root, params, api, signal, setTitle }) {
     return;
   }
   const steps = workflow.steps || [];
+  const runIt = link(`chat/workflow/${encodeURIComponent(workflow.workflow_id)}`, "Run it");
+  runIt.className = "btn primary wf-run";
   root.replaceChildren(
     header(`Workflow ${workflow.name}`, {
       subtitle: workflow.description || `${steps.length} step${steps.length === 1 ? "" : "s"}, drawn top to bottom.`,
-      actions: [link(`chat/workflow/${encodeURIComponent(workflow.workflow_id)}`, "Run it")],
+      actions: [runIt],
     }),
     h("figure", { class: "card wf-figure" },
       h("div", { class: "wf-scroll" }, diagram(workflow.name, steps)),
