@@ -104,6 +104,24 @@ def test_upload_a_document_through_the_page_and_search_it(
         assert api.get("/v1/knowledge/docs/contents").json()["items"] == []
 
 
+def test_a_refused_upload_says_why_on_its_line(
+    serve, browser: Any, tmp_path: Path, vectors: InMemoryVectorStore
+) -> None:
+    """A file whose bytes are not what its extension says is refused (415) with the server's
+    reason on its upload line; nothing is stored."""
+    server, api = serve(
+        registry=_registry(knowledge=[knowledge_base(vectors)]), data_dir=tmp_path / "data"
+    )
+    fake = tmp_path / "report.pdf"
+    fake.write_text("not a pdf at all")
+    with console_page(browser, server.url, "knowledge/docs") as page:
+        page.get_by_label("Add documents").set_input_files(str(fake))
+        line = page.get_by_role("list", name="Uploads").get_by_role("listitem")
+        line.get_by_text("its bytes do not match its extension").wait_for()
+        assert "failed" in line.inner_text()
+        assert api.get("/v1/knowledge/docs/contents").json()["items"] == []
+
+
 def test_knowledge_screen_says_when_nothing_is_served(serve, browser: Any) -> None:
     server, _ = serve(registry=console_registry())
     with console_page(browser, server.url, "knowledge") as page:
@@ -279,6 +297,25 @@ def test_a_schedule_is_created_paused_and_deleted_through_the_page(serve, browse
         page.get_by_role("dialog").get_by_role("button", name="Delete").click()
         page.get_by_text("No schedules yet.").wait_for()
         assert api.get("/v1/schedules").json()["items"] == []
+
+
+def test_a_schedules_firings_show_up_in_its_history(serve, browser: Any) -> None:
+    """Fails if a firing of an active schedule does not appear in its run history (without a
+    reload) with its run's status and a link to the run."""
+    server, api = serve(registry=console_registry(), schedule_poll=0.2)
+    body = {"name": "often", "target_id": "weather", "interval": 1, "input": "Weather in Paris?"}
+    created = api.post("/v1/schedules", json=body)
+    assert created.status_code == 201, created.text
+    schedule_id = created.json()["schedule_id"]
+    with console_page(browser, server.url, f"schedules/{schedule_id}") as page:
+        history = page.get_by_role("table", name="Run history")
+        history.get_by_text("completed").first.wait_for()
+        page.get_by_role("button", name="Pause often").click()
+        page.get_by_role("button", name="Resume often").wait_for()
+        runs = api.get(f"/v1/schedules/{schedule_id}/runs").json()["items"]
+        first = history.get_by_role("link").first
+        assert first.get_attribute("href") in {f"/console/runs/{r['run_id']}" for r in runs}
+        assert api.get(f"/v1/runs/{runs[-1]['run_id']}").json()["agent_id"] == "weather"
 
 
 def test_a_schedule_form_error_is_shown_not_swallowed(serve, browser: Any) -> None:

@@ -12,6 +12,8 @@ const append = (el, ...children) => appendAll(el, children);
 
 const TARGETS = [["agent", "agents", "agent_id"], ["team", "teams", "team_id"], ["workflow", "workflows", "workflow_id"]];
 
+const HISTORY_REFRESH_MS = 2000;
+
 const path = (id) => `/v1/schedules/${encodeURIComponent(id)}`;
 
 function every(seconds) {
@@ -212,18 +214,27 @@ async function detailView(ctx) {
     h("section", { class: "sch-input" }, h("h2", null, "Input"), typeof s.input === "string" ? h("p", { class: "card" }, s.input) : json(s.input),
       s.state ? json(s.state, { summary: "Session state merged in" }) : null),
     h("section", null, h("h2", null, "Run history"), history));
-  try {
-    const { items } = await api.get(`${path(id)}/runs`, { limit: 50 }, signal);
-    replace(history, table([
-      { label: "Run", value: (f) => link(`runs/${encodeURIComponent(f.run_id)}`, shortId(f.run_id)) },
-      { label: "Status", value: (f) => (f.status ? badge(f.status) : h("span", { class: "muted" }, "deleted")) },
-      { label: "Scheduled for", value: (f) => time(f.scheduled_for) },
-      { label: "Fired at", value: (f) => time(f.fired_at) },
-      { label: "By", value: (f) => f.by || "–" },
-    ], items, { label: "Run history", empty: "It has not fired yet." }));
-  } catch (error) {
-    if (error.name !== "AbortError") replace(history, errorBox(error));
+  // The history refreshes while the schedule is active, so a firing shows up as it happens.
+  let timer = null;
+  signal.addEventListener("abort", () => clearTimeout(timer));
+  const columns = [
+    { label: "Run", value: (f) => link(`runs/${encodeURIComponent(f.run_id)}`, shortId(f.run_id)) },
+    { label: "Status", value: (f) => (f.status ? badge(f.status) : h("span", { class: "muted" }, "deleted")) },
+    { label: "Scheduled for", value: (f) => time(f.scheduled_for) },
+    { label: "Fired at", value: (f) => time(f.fired_at) },
+    { label: "By", value: (f) => f.by || "–" },
+  ];
+  async function loadHistory() {
+    try {
+      const { items } = await api.get(`${path(id)}/runs`, { limit: 50 }, signal);
+      replace(history, table(columns, items, { label: "Run history", empty: "It has not fired yet." }));
+      const busy = items.some((f) => f.status === "running" || f.status === "pending");
+      if (s.enabled || busy) timer = setTimeout(loadHistory, HISTORY_REFRESH_MS);
+    } catch (error) {
+      if (error.name !== "AbortError") replace(history, errorBox(error));
+    }
   }
+  await loadHistory();
 }
 
 export default async function render(ctx) {
