@@ -363,6 +363,10 @@ def test_the_workflow_diagram_draws_every_step(serve, browser: Any) -> None:
         page.get_by_text("Mermaid", exact=True).click()
         mermaid = api.get("/v1/workflows/briefing").json()["mermaid"]
         assert page.get_by_label("Mermaid text").inner_text().strip() == mermaid.strip()
+        page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+        page.get_by_role("button", name="Copy the Mermaid text").click()
+        page.get_by_text("Mermaid text copied.").wait_for()
+        assert page.evaluate("navigator.clipboard.readText()") == mermaid
         shot(page, "workflow")
 
 
@@ -438,3 +442,23 @@ def test_eval_reports_list_and_open(serve, browser: Any) -> None:
         thresholds = page.get_by_role("table", name="Thresholds")
         assert "6.000" in thresholds.inner_text() and "failed" in thresholds.inner_text()
         shot(page, "evals")
+
+
+def test_evals_say_so_when_the_server_has_no_covey_evals(serve, browser: Any) -> None:
+    """A server without covey-evals answers `features.evals: false` in `/v1/me` (this test
+    environment has it installed, so the real answer is edited on its way to the page)."""
+    server, _ = serve(registry=console_registry())
+
+    def without_evals(route: Any) -> None:
+        response = route.fetch()
+        me = response.json()
+        assert me["features"]["evals"] is True
+        me["features"]["evals"] = False
+        route.fulfill(response=response, json=me)
+
+    with console_page(browser, server.url) as page:
+        page.route("**/v1/me", without_evals)
+        page.goto(f"{server.url}/console/evals")
+        page.get_by_text("Evals are not available on this server").wait_for()
+        nav = page.get_by_role("navigation", name="Console")
+        assert nav.get_by_role("link", name="Evals").count() == 0
