@@ -38,6 +38,7 @@ OTTERS = (
     "# Otters\n\nSea otters hold hands while they sleep so they do not drift apart.\n\n"
     "## Food\n\nThey eat sea urchins, crabs and clams, and use stones as tools.\n"
 )
+BEES = "Honey bees dance to tell the hive where the flowers are.\n"
 
 
 @pytest.fixture(scope="module")
@@ -59,34 +60,35 @@ def _registry(**extra: Any) -> Registry:
     return Registry([*items, *extra.pop("more", [])], **extra)
 
 
-def test_upload_a_document_through_the_page_and_search_it(
+def test_upload_documents_through_the_page_and_search_them(
     serve, browser: Any, tmp_path: Path, vectors: InMemoryVectorStore
 ) -> None:
-    """Fails if the page cannot upload a file (with its progress bar), does not show the
-    document's ingestion reaching `completed`, or its search does not find the file's text."""
+    """Fails if the page cannot upload several files (a progress bar each), does not show each
+    document's ingestion reaching `completed`, or its search does not find a file's text."""
     kb = knowledge_base(vectors)
     server, api = serve(
         registry=_registry(knowledge=[kb]), data_dir=tmp_path / "data", poll_interval=0.05
     )
-    document = tmp_path / "otters.md"
-    document.write_text(OTTERS)
+    (tmp_path / "otters.md").write_text(OTTERS)
+    (tmp_path / "bees.txt").write_text(BEES)
     with console_page(browser, server.url, "knowledge") as page:
         page.get_by_role("link", name="docs").click()
         page.get_by_role("heading", name="docs").wait_for()
         page.get_by_text("No documents yet").wait_for()
-        page.get_by_label("Add documents").set_input_files(str(document))
-        progress = page.get_by_role("progressbar", name="Upload of otters.md")
-        progress.wait_for()
+        page.get_by_label("Add documents").set_input_files(
+            [str(tmp_path / "otters.md"), str(tmp_path / "bees.txt")]
+        )
         uploads = page.get_by_role("list", name="Uploads")
-        uploads.get_by_text("completed").wait_for()
-        assert progress.get_attribute("value") == progress.get_attribute("max")
         documents = page.get_by_role("table", name="Documents of docs")
-        row = documents.get_by_role("row").filter(has_text="otters.md")
-        row.get_by_text("completed").wait_for()
-        [content] = api.get("/v1/knowledge/docs/contents").json()["items"]
-        assert content["name"] == "otters.md" and content["status"] == "completed"
-        assert content["chunk_count"] >= 1
-        assert row.get_by_role("cell", name=str(content["chunk_count"]), exact=True).count() == 1
+        for name in ("otters.md", "bees.txt"):
+            line = uploads.get_by_role("listitem").filter(has_text=name)
+            line.get_by_text("completed").wait_for()
+            progress = line.get_by_role("progressbar", name=f"Upload of {name}")
+            assert progress.get_attribute("value") == progress.get_attribute("max")
+            documents.get_by_role("row").filter(has_text=name).get_by_text("completed").wait_for()
+        contents = api.get("/v1/knowledge/docs/contents").json()["items"]
+        assert sorted(c["name"] for c in contents) == ["bees.txt", "otters.md"]
+        assert all(c["status"] == "completed" and c["chunk_count"] >= 1 for c in contents)
 
         page.get_by_role("searchbox", name="Search").fill("otters sleep holding hands")
         page.get_by_role("button", name="Search").click()
@@ -97,11 +99,13 @@ def test_upload_a_document_through_the_page_and_search_it(
         assert re.search(r"score \d\.\d{3}", hit.first.inner_text())
         shot(page, "knowledge")
 
-        # Delete it from the page: the API no longer lists it.
+        # Delete one from the page: the API no longer lists it, and still lists the other.
+        row = documents.get_by_role("row").filter(has_text="otters.md")
         row.get_by_role("button", name="Delete otters.md").click()
         page.get_by_role("dialog").get_by_role("button", name="Delete").click()
-        page.get_by_text("No documents yet").wait_for()
-        assert api.get("/v1/knowledge/docs/contents").json()["items"] == []
+        row.wait_for(state="detached")
+        left = api.get("/v1/knowledge/docs/contents").json()["items"]
+        assert [c["name"] for c in left] == ["bees.txt"]
 
 
 def test_a_refused_upload_says_why_on_its_line(

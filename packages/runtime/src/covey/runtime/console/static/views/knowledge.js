@@ -12,7 +12,7 @@ const append = (el, ...children) => appendAll(el, children);
 
 const BUSY = new Set(["pending", "processing"]);
 const REFRESH_MS = 1000;
-const ACCEPT = ".txt,.md,.markdown,.csv,.json,.html,.htm,.pdf,.docx";
+const ACCEPT = ".txt,.text,.md,.markdown,.csv,.json,.html,.htm,.pdf,.docx";
 
 const kbPath = (kb) => `/v1/knowledge/${encodeURIComponent(kb)}`;
 
