@@ -136,6 +136,11 @@ def test_a_memory_is_added_corrected_and_deleted_through_the_page(serve, browser
     """Fails if a memory added, edited or deleted in the page is not so in the API."""
     server, api = serve(registry=console_registry())
     with console_page(browser, server.url, "memories") as page:
+        # With auth off a memory needs its user: the server's refusal is shown, nothing stored.
+        page.get_by_label("Memory", exact=True).fill("Nobody's memory")
+        page.get_by_role("button", name="Add memory").click()
+        page.get_by_role("alert").get_by_text("user_id").first.wait_for()
+        assert api.get("/v1/memories").json()["items"] == []
         page.get_by_label("User id").fill("alice")
         page.get_by_role("button", name="Show", exact=True).click()
         page.get_by_text("No memories.").wait_for()

@@ -17,12 +17,14 @@ function memoriesPanel({ api, allows, signal }, user) {
   const list = h("div", { "aria-live": "polite" });
   const writable = allows("memories:write");
 
+  const addProblem = h("div");
   const text = h("textarea", { name: "memory", rows: 2, required: true, maxlength: 10000 });
   const topics = h("input", { name: "topics", placeholder: "travel, food" });
   const addForm = h("form", {
     class: "card mem-add",
     onsubmit: async (e) => {
       e.preventDefault();
+      replace(addProblem);
       const body = { memory: text.value, topics: topicsOf(topics.value) };
       if (user) body.user_id = user;
       try {
@@ -32,13 +34,14 @@ function memoriesPanel({ api, allows, signal }, user) {
         toast("Memory added.");
         refresh();
       } catch (error) {
-        if (error.name !== "AbortError") replace(problem, errorBox(error));
+        if (error.name !== "AbortError") replace(addProblem, errorBox(error));
       }
     },
   },
   h("h2", null, "Add a memory"),
   field("Memory", text, "A fact about the user, in a sentence or two."),
   field("Topics", topics, "Comma-separated, optional."),
+  addProblem,
   button("Add memory", null, { kind: "primary", type: "submit" }));
   const problem = h("div");
 
