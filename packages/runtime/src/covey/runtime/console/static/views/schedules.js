@@ -55,7 +55,11 @@ function rowActions({ api, allows }, s, after) {
 function createForm({ api, allows, signal }, created) {
   const name = h("input", { name: "name", required: true, maxlength: 200 });
   const kind = h("select", { name: "target_kind" }, TARGETS.map(([k]) => h("option", { value: k }, k)));
-  const target = h("select", { name: "target_id", required: true });
+  // The target is picked from what the server serves; a token that cannot list them types it.
+  const canList = allows("agents:read");
+  const target = canList
+    ? h("select", { name: "target_id", required: true })
+    : h("input", { name: "target_id", required: true, maxlength: 255 });
   const how = h("select", { name: "trigger" }, h("option", { value: "interval" }, "every N seconds"), h("option", { value: "cron" }, "cron expression"));
   const interval = h("input", { name: "interval", type: "number", min: 1, step: "any", value: 3600, required: true });
   const cron = h("input", { name: "cron", placeholder: "0 9 * * 1-5", class: "mono", maxlength: 200 });
@@ -78,7 +82,7 @@ function createForm({ api, allows, signal }, created) {
       if (error.name !== "AbortError") replace(target, h("option", { value: "" }, error.message));
     }
   }
-  kind.addEventListener("change", fill);
+  if (canList) kind.addEventListener("change", fill);
   how.addEventListener("change", () => {
     const useCron = how.value === "cron";
     cronField.hidden = !useCron;
@@ -86,7 +90,7 @@ function createForm({ api, allows, signal }, created) {
     cron.required = useCron;
     interval.required = !useCron;
   });
-  if (allows("agents:read")) fill();
+  if (canList) fill();
 
   const form = h("form", {
     class: "card sch-form",
