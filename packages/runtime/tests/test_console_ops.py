@@ -400,6 +400,8 @@ def test_a_nested_workflow_draws_branches_and_the_loop_limit(serve, browser: Any
         south = diagram.locator("text", has_text="south").bounding_box()
         assert north and south and abs(north["y"] - south["y"]) < 1  # side by side
         assert north["x"] != south["x"]
+        page.goto(f"{server.url}/console/workflows/nope")
+        page.get_by_role("alert").get_by_text("nope").first.wait_for()
 
 
 def test_eval_reports_list_and_open(serve, browser: Any) -> None:
@@ -443,7 +445,8 @@ def test_eval_reports_list_and_open(serve, browser: Any) -> None:
             .filter(has_text="weather-suite")
         )
         row.get_by_text("1 / 2").wait_for()
-        row.get_by_role("link", name="weather-suite").click()
+        row.focus()  # rows open from the keyboard too
+        page.keyboard.press("Enter")
         page.get_by_role("heading", name="Eval weather-suite").wait_for()
         cases = page.get_by_role("table", name="Cases")
         oslo = cases.get_by_role("row").filter(has_text="oslo")
