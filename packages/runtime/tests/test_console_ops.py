@@ -126,6 +126,30 @@ def test_a_refused_upload_says_why_on_its_line(
         assert api.get("/v1/knowledge/docs/contents").json()["items"] == []
 
 
+def test_a_file_dropped_on_the_upload_area_is_uploaded(
+    serve, browser: Any, tmp_path: Path, vectors: InMemoryVectorStore
+) -> None:
+    server, api = serve(
+        registry=_registry(knowledge=[knowledge_base(vectors)]), data_dir=tmp_path / "data"
+    )
+    with console_page(browser, server.url, "knowledge/docs") as page:
+        zone = page.get_by_text("Drop files here, or choose them.").locator("..")
+        dropped = page.evaluate_handle(
+            """text => {
+                const data = new DataTransfer();
+                data.items.add(new File([text], "bees.txt", { type: "text/plain" }));
+                return data;
+            }""",
+            BEES,
+        )
+        zone.dispatch_event("dragover", {"dataTransfer": dropped})
+        zone.dispatch_event("drop", {"dataTransfer": dropped})
+        line = page.get_by_role("list", name="Uploads").get_by_role("listitem")
+        line.get_by_text("completed").wait_for()
+        [content] = api.get("/v1/knowledge/docs/contents").json()["items"]
+        assert content["name"] == "bees.txt" and content["size"] == len(BEES)
+
+
 def test_knowledge_screen_says_when_nothing_is_served(serve, browser: Any) -> None:
     server, _ = serve(registry=console_registry())
     with console_page(browser, server.url, "knowledge") as page:
