@@ -162,7 +162,9 @@ def refund_model(messages: list[ModelRequest | ModelResponse], info: AgentInfo) 
     if results:
         return ModelResponse(parts=[TextPart(content=f"Done: {results[0].content}.")])
     args = {"order_id": "A-17", "amount_eur": 25.0}
-    return ModelResponse(parts=[ToolCallPart(tool_name="issue_refund", args=args, tool_call_id="r1")])
+    return ModelResponse(
+        parts=[ToolCallPart(tool_name="issue_refund", args=args, tool_call_id="r1")]
+    )
 
 
 def desk_model(messages: list[ModelRequest | ModelResponse], info: AgentInfo) -> ModelResponse:
@@ -195,6 +197,9 @@ def console_registry() -> Registry:
     desk = Team(name="desk", members=[weather, refunds], model=FunctionModel(desk_model))
     briefing = Workflow(
         name="briefing",
-        steps=[Step(weather, name="forecast"), Step(weather, name="recap", input="Recap: {previous}")],
+        steps=[
+            Step(weather, name="forecast"),
+            Step(weather, name="recap", input="Recap: {previous}"),
+        ],
     )
     return Registry([weather, refunds, desk, briefing])
