@@ -150,6 +150,32 @@ def test_a_file_dropped_on_the_upload_area_is_uploaded(
         assert content["name"] == "bees.txt" and content["size"] == len(BEES)
 
 
+def test_a_users_upload_is_theirs_and_another_tenant_never_sees_it(
+    serve, browser: Any, tmp_path: Path, vectors: InMemoryVectorStore
+) -> None:
+    """Signed in with a token of tenant acme, alice uploads a document (hers, not shared); a
+    user of tenant globex signed in on the same screen neither lists nor finds it."""
+    server, _ = serve(
+        registry=_registry(knowledge=[knowledge_base(vectors)]),
+        data_dir=tmp_path / "data",
+        **jwt_settings(),
+    )
+    (tmp_path / "otters.md").write_text(OTTERS)
+    with console_page(browser, server.url, "knowledge/docs") as page:
+        sign_in(page, console_token("alice", tenant="acme"))
+        assert page.get_by_label("Share with the whole tenant").count() == 0  # admins only
+        page.get_by_label("Add documents").set_input_files(str(tmp_path / "otters.md"))
+        row = page.get_by_role("table", name="Documents of docs").get_by_role("row")
+        row.filter(has_text="otters.md").get_by_text("completed").wait_for()
+        assert "alice" in row.filter(has_text="otters.md").inner_text()
+    with console_page(browser, server.url, "knowledge/docs") as page:
+        sign_in(page, console_token("eve", tenant="globex"))
+        page.get_by_text("No documents yet").wait_for()
+        page.get_by_role("searchbox", name="Search").fill("otters sleep holding hands")
+        page.get_by_role("button", name="Search").click()
+        page.get_by_text("Nothing found.").wait_for()
+
+
 def test_knowledge_screen_says_when_nothing_is_served(serve, browser: Any) -> None:
     server, _ = serve(registry=console_registry())
     with console_page(browser, server.url, "knowledge") as page:
