@@ -56,8 +56,10 @@ def _registry() -> Registry:
     )
 
 
-def _run(client: httpx.Client, agent: str, text: str, **body: Any) -> dict[str, Any]:
-    answer = client.post(f"/v1/agents/{agent}/runs", json={"input": text, **body})
+def _run(
+    client: httpx.Client, agent: str, text: str, *, kind: str = "agents", **body: Any
+) -> dict[str, Any]:
+    answer = client.post(f"/v1/{kind}/{agent}/runs", json={"input": text, **body})
     assert answer.status_code in (200, 202), answer.text
     return answer.json()
 
@@ -257,6 +259,23 @@ def test_a_paused_run_is_resumed_from_its_page(serve, browser) -> None:
         assert page.get_by_role("form", name="Resume").count() == 0
     decided = client.get("/v1/approvals", params={"status": "approved"}).json()["items"]
     assert [(a["run_id"], a["note"]) for a in decided] == [(paused["run_id"], "checked the order")]
+
+
+def test_a_team_run_links_its_member_runs_and_streams_their_events(serve, browser) -> None:
+    server, client = serve(registry=console_registry())
+    team = _run(client, "desk", "Weather in Paris?", kind="teams")
+    assert team["status"] == "completed"
+    with console_page(browser, server.url, f"runs/{team['run_id']}") as page:
+        events = page.get_by_role("list", name="Events")
+        events.get_by_text("run.completed", exact=True).last.wait_for()
+        # The member's events are in the team's timeline, marked with the member's name.
+        member_rows = events.get_by_role("listitem").filter(has_text="get_weather")
+        assert member_rows.first.get_by_text("weather", exact=True).is_visible()
+        page.get_by_role("link", name="weather", exact=True).click()
+        page.get_by_role("heading", name=re.compile("Run")).wait_for()
+        parent = page.get_by_role("link", name=team["run_id"][:8])
+        parent.wait_for()
+        assert parent.get_attribute("href") == f"/console/runs/{team['run_id']}"
 
 
 def test_deleting_a_session_removes_it(serve, browser) -> None:
