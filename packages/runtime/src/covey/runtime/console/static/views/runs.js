@@ -293,6 +293,7 @@ async function renderRun({ root, api, me, allows, signal, setTitle }, id) {
     if (following || signal.aborted) return;
     following = true;
     live.textContent = "Following the run's events live…";
+    const before = events.count();
     try {
       await api.follow(id, lastSeq, {
         signal,
@@ -312,21 +313,32 @@ async function renderRun({ root, api, me, allows, signal, setTitle }, id) {
     }
     following = false;
     await refresh();
+    loadChildren();
     if (signal.aborted || !run) return;
-    if (run.status === "running") { attach(); return; }
+    if (run.status === "running") {
+      // The stream ended but the run goes on (a server restarting, a proxy's timeout): follow
+      // again from the last event seen, at once if it brought events, else after a breath.
+      const timer = setTimeout(attach, events.count() > before ? 0 : 1000);
+      signal.addEventListener("abort", () => clearTimeout(timer));
+      return;
+    }
     live.textContent = `${events.count()} event${events.count() === 1 ? "" : "s"} · the run is ${run.status}.`;
+  }
+
+  function loadChildren() {
+    api.get(`/v1/runs/${enc}/children`, { limit: 100 }, signal).then((page) => {
+      replace(children, page.items.length
+        ? h("ul", { class: "plain" }, page.items.map((c) => h("li", null, badge(c.status), " ", link(`runs/${encodeURIComponent(c.run_id)}`, c.agent_id || shortId(c.run_id)), " ", shortId(c.run_id))))
+        : "none");
+    }).catch(() => { if (!signal.aborted) replace(children, "–"); });
   }
 
   await refresh();
   if (!run) return;
+  loadChildren();
   api.get(`/v1/costs/runs/${enc}`, null, signal).then((c) => {
     const unpriced = c.unpriced_requests ? h("span", { class: "muted" }, ` (${c.unpriced_requests} of ${c.requests} request(s) unpriced)`) : null;
     replace(cost, c.requests && c.unpriced_requests === c.requests ? "unpriced" : money(c.total_cost_usd), unpriced);
   }).catch(() => replace(cost, "–"));
-  api.get(`/v1/runs/${enc}/children`, { limit: 100 }, signal).then((page) => {
-    replace(children, page.items.length
-      ? h("ul", { class: "plain" }, page.items.map((c) => h("li", null, badge(c.status), " ", link(`runs/${encodeURIComponent(c.run_id)}`, c.agent_id || shortId(c.run_id)), " ", shortId(c.run_id))))
-      : "none");
-  }).catch(() => replace(children, "–"));
   attach();
 }
