@@ -23,7 +23,15 @@ from covey.core import Agent, Step, Team, Workflow
 from covey.core.testing import AgentInfo, FunctionModel
 from covey.runtime import Registry
 from covey.runtime.auth import SCOPES
-from covey.spec import ModelRequest, ModelResponse, TextPart, ToolCallPart, ToolReturnPart, tool
+from covey.spec import (
+    ModelRequest,
+    ModelResponse,
+    TextPart,
+    ToolCallPart,
+    ToolReturnPart,
+    UserPart,
+    tool,
+)
 
 REPO = Path(__file__).resolve().parents[3]
 SHOTS = REPO / "docs" / "console"
@@ -131,9 +139,11 @@ def _last_user_text(messages: list[ModelRequest | ModelResponse]) -> str:
     for message in reversed(messages):
         if isinstance(message, ModelRequest):
             for part in message.parts:
-                content = getattr(part, "content", None)
-                if isinstance(content, str) and not isinstance(part, ToolReturnPart):
-                    return content
+                # The user's words only: a system part (the agent's instructions) comes first.
+                if isinstance(part, UserPart):
+                    if isinstance(part.content, str):
+                        return part.content
+                    return " ".join(getattr(item, "text", "") for item in part.content)
     return ""
 
 
@@ -162,7 +172,9 @@ def refund_model(messages: list[ModelRequest | ModelResponse], info: AgentInfo) 
     if results:
         return ModelResponse(parts=[TextPart(content=f"Done: {results[0].content}.")])
     args = {"order_id": "A-17", "amount_eur": 25.0}
-    return ModelResponse(parts=[ToolCallPart(tool_name="issue_refund", args=args, tool_call_id="r1")])
+    return ModelResponse(
+        parts=[ToolCallPart(tool_name="issue_refund", args=args, tool_call_id="r1")]
+    )
 
 
 def desk_model(messages: list[ModelRequest | ModelResponse], info: AgentInfo) -> ModelResponse:
@@ -195,6 +207,9 @@ def console_registry() -> Registry:
     desk = Team(name="desk", members=[weather, refunds], model=FunctionModel(desk_model))
     briefing = Workflow(
         name="briefing",
-        steps=[Step(weather, name="forecast"), Step(weather, name="recap", input="Recap: {previous}")],
+        steps=[
+            Step(weather, name="forecast"),
+            Step(weather, name="recap", input="Recap: {previous}"),
+        ],
     )
     return Registry([weather, refunds, desk, briefing])
