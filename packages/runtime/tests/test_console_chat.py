@@ -9,20 +9,31 @@ an image attached as a content part, and model output that tries to become marku
 
 from __future__ import annotations
 
+import asyncio
 import re
 import struct
+import threading
 import zlib
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+from pydantic import BaseModel
 from console_helpers import console_page, console_registry, launch, shot
 
 from covey.core import Agent
 from covey.core.testing import AgentInfo, DeltaThinking, FunctionModel
 from covey.runtime import Registry
-from covey.spec import ModelRequest, ModelResponse, TextPart, UserPart
+from covey.spec import (
+    ModelRequest,
+    ModelResponse,
+    TextPart,
+    ToolCallPart,
+    ToolReturnPart,
+    UserPart,
+    tool,
+)
 
 WEATHER_ANSWER = "The weather in Paris is sunny, 21 °C. Enjoy!"
 REFUND_ANSWER = "Done: refunded 25.00 EUR on order A-17."
@@ -64,15 +75,59 @@ async def _echo_stream(messages: list[ModelRequest | ModelResponse], info: Agent
         yield word
 
 
+class Forecast(BaseModel):
+    city: str
+    celsius: int
+    summary: str
+
+
+def _forecast(messages: list[ModelRequest | ModelResponse], info: AgentInfo) -> ModelResponse:
+    args = {"city": "Paris", "celsius": 21, "summary": "sunny"}
+    return ModelResponse(
+        parts=[ToolCallPart(tool_name="final_result", args=args, tool_call_id="f")]
+    )
+
+
+GATE = threading.Event()
+"""Opened by a test to let `slow`'s tool return (reset by the `gate` fixture)."""
+
+
+@tool
+async def wait_for_gate() -> str:
+    """Wait until the test opens the gate."""
+    await asyncio.to_thread(GATE.wait, 30)
+    return "the gate opened"
+
+
+def _slow(messages: list[ModelRequest | ModelResponse], info: AgentInfo) -> ModelResponse:
+    if isinstance(messages[-1], ModelRequest) and any(
+        isinstance(p, ToolReturnPart) for p in messages[-1].parts
+    ):
+        return ModelResponse(parts=[TextPart(content="Through the gate at last.")])
+    return ModelResponse(parts=[ToolCallPart(tool_name="wait_for_gate", args={}, tool_call_id="g")])
+
+
+@pytest.fixture
+def gate() -> Iterator[threading.Event]:
+    GATE.clear()
+    yield GATE
+    GATE.set()  # never leave a tool thread waiting
+
+
 def chat_registry() -> Registry:
-    """`console_registry()` plus `echo`, which thinks aloud and then repeats the prompt."""
+    """`console_registry()` plus `echo` (thinks aloud, then repeats the prompt), `forecast`
+    (answers with a structured `Forecast`) and `slow` (its tool waits for the test's gate)."""
     base = console_registry()
     echo = Agent(
         name="echo",
         model=FunctionModel(_echo, stream_function=_echo_stream),
         description="Says back what it is told.",
     )
-    return Registry([*base.items("agent"), *base.items("team"), *base.items("workflow"), echo])
+    forecast = Agent(name="forecast", model=FunctionModel(_forecast), output_type=Forecast)
+    slow = Agent(name="slow", model=FunctionModel(_slow), tools=[wait_for_gate])
+    return Registry(
+        [*base.items("agent"), *base.items("team"), *base.items("workflow"), echo, forecast, slow]
+    )
 
 
 def tiny_png() -> bytes:
@@ -114,9 +169,9 @@ def record_answer_growth(page: Any) -> None:
           const log = document.querySelector('[role="log"]');
           new MutationObserver((records) => {
             for (const r of records) {
-              for (const node of r.addedNodes) {
-                const answer = node.parentElement && node.parentElement.closest('.chat-answer');
-                if (answer) window.__answerLengths.push(answer.textContent.length);
+              // A record keeps the node it added, with the text it had then.
+              if (r.target.closest && r.target.closest('.chat-answer')) {
+                for (const node of r.addedNodes) window.__answerLengths.push(node.textContent.length);
               }
             }
           }).observe(log, {childList: true, subtree: true});
@@ -339,3 +394,44 @@ def test_errors_show_in_the_turn_and_the_phone_layout_has_a_select(serve, browse
         select.select_option("agent/weather")
         page.get_by_role("heading", name="weather").wait_for()
         assert page.get_by_label("Message to weather").is_visible()
+
+
+def test_structured_output_shows_as_a_definition_list(serve, browser: Any) -> None:
+    server, _ = serve(registry=chat_registry())
+    with console_page(browser, server.url, "chat/agent/forecast") as page:
+        send(page, "forecast", "Forecast for Paris")
+        output = page.get_by_role("log").locator(".chat-output")
+        output.get_by_text("Structured output").wait_for()
+        terms = output.locator("dt").all_inner_texts()
+        values = output.locator("dd").all_inner_texts()
+        assert dict(zip(terms, values, strict=True)) == {
+            "city": "Paris",
+            "celsius": "21",
+            "summary": "sunny",
+        }
+
+
+def test_a_running_run_is_reattached_and_can_be_stopped(
+    serve, browser: Any, gate: threading.Event
+) -> None:
+    server, client = serve(registry=chat_registry())
+    # A run started elsewhere (here: the API) and still running when the page opens.
+    started = client.post("/v1/agents/slow/runs", json={"input": "go", "background": True})
+    session = started.json()["session_id"]
+    with console_page(browser, server.url, f"chat/agent/slow/{session}") as page:
+        log = page.get_by_role("log", name="Conversation")
+        log.get_by_text("wait_for_gate").wait_for()
+        log.get_by_text("running", exact=True).first.wait_for()
+        assert page.get_by_role("button", name="Stop").is_visible()
+        gate.set()
+        log.get_by_text("Through the gate at last.").wait_for()
+        assert not page.get_by_role("button", name="Stop").is_visible()
+
+        # A new message waits on the gate again; Stop cancels it on the server.
+        gate.clear()
+        send(page, "slow", "again")
+        log.locator("details", has_text="wait_for_gate").nth(1).wait_for()
+        page.get_by_role("button", name="Stop").click()
+        log.get_by_text("Cancelled.").wait_for()
+    runs = client.get(f"/v1/sessions/{session}/runs").json()["items"]
+    assert [r["status"] for r in runs] == ["completed", "cancelled"]
