@@ -19,8 +19,8 @@ from typing import Any
 
 import httpx
 import pytest
-from pydantic import BaseModel
 from console_helpers import console_page, console_registry, launch, shot
+from pydantic import BaseModel
 
 from covey.core import Agent
 from covey.core.testing import AgentInfo, DeltaThinking, FunctionModel
@@ -305,7 +305,8 @@ def test_member_runs_and_workflow_steps_nest(serve, browser: Any) -> None:
         assert names[0].startswith("Step forecast") and names[1].startswith("Step recap")
         assert all("completed" in n for n in names)
         # Each step's run (the weather agent) shows inside its step.
-        assert steps.nth(0).get_by_text("Member run").count() >= 1
+        assert steps.nth(0).locator("details", has_text="Run weather").count() == 1
+        assert steps.nth(0).get_by_text("Member run").count() == 0
         log.locator(".chat-turn > .chat-reply .badge", has_text="completed").first.wait_for()
 
 
@@ -394,6 +395,7 @@ def test_errors_show_in_the_turn_and_the_phone_layout_has_a_select(serve, browse
         select.select_option("agent/weather")
         page.get_by_role("heading", name="weather").wait_for()
         assert page.get_by_label("Message to weather").is_visible()
+        assert page.get_by_role("combobox", name="Conversation", exact=True).is_visible()
 
 
 def test_structured_output_shows_as_a_definition_list(serve, browser: Any) -> None:
@@ -435,3 +437,36 @@ def test_a_running_run_is_reattached_and_can_be_stopped(
         log.get_by_text("Cancelled.").wait_for()
     runs = client.get(f"/v1/sessions/{session}/runs").json()["items"]
     assert [r["status"] for r in runs] == ["completed", "cancelled"]
+
+
+def test_markdown_structure_and_a_pasted_image(serve, browser: Any) -> None:
+    server, _ = serve(registry=chat_registry())
+    with console_page(browser, server.url, "chat/agent/echo") as page:
+        # A pasted image becomes an attachment chip (the browser's own paste event).
+        page.get_by_label("Message to echo").focus()
+        page.evaluate(
+            """() => {
+              const data = new DataTransfer();
+              data.items.add(new File([new Uint8Array([137, 80, 78, 71])], "pasted.png",
+                                      {type: "image/png"}));
+              const event = new ClipboardEvent("paste", {clipboardData: data, bubbles: true,
+                                                        cancelable: true});
+              document.activeElement.dispatchEvent(event);
+            }"""
+        )
+        chips = page.get_by_role("list", name="Attached files")
+        chips.get_by_text("pasted.png").wait_for()
+        chips.get_by_role("button", name="Remove pasted.png").click()
+        assert not chips.is_visible()
+
+        text = "# Plan\n\n1. first\n2. *second*\n\n```\nx = 1\n```\n\n> quoted"
+        box = page.get_by_label("Message to echo")
+        box.fill(text)
+        box.press("Enter")
+        answer = page.get_by_role("log").locator(".chat-answer")
+        answer.get_by_text("quoted").wait_for()
+        assert answer.get_by_role("heading", name="Plan").count() == 1
+        assert answer.get_by_role("listitem").all_inner_texts() == ["first", "second"]
+        assert answer.locator("em").inner_text() == "second"
+        assert answer.locator("pre code").inner_text() == "x = 1"
+        assert answer.locator("blockquote").inner_text() == "quoted"

@@ -182,12 +182,14 @@ export class RunView {
   }
 }
 
+const LABELS = { step: "Step", member: "Member run", run: "Run" };
+
 /** A collapsible group nested in a run (a member run, or a workflow step). */
 function group(kind, title) {
   const state = badge("running");
   const body = h("div", { class: "chat-group-body" });
   const el = h("details", { class: ["chat-group", `chat-${kind}`], open: true },
-    h("summary", null, h("span", { class: "chat-group-kind muted" }, kind === "step" ? "Step" : "Member run"), " ",
+    h("summary", null, h("span", { class: "chat-group-kind muted" }, LABELS[kind]), " ",
       h("strong", null, title), " ", state),
     body);
   let current = state;
@@ -250,7 +252,7 @@ export class Turn {
     if (view) return view;
     const step = this.steps.get(id);
     const parent = this.views.get(event.parent_run_id) || this.top;
-    const g = group("member", event.agent_name || "member");
+    const g = group(step ? "run" : "member", event.agent_name || "member");
     if (step) step.body.append(g.el);
     else {
       parent.breakText();

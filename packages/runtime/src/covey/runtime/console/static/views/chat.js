@@ -53,19 +53,30 @@ function picker(groups, kind, id, navigate) {
   return { lists, select: h("div", { class: "chat-pick-phone" }, select) };
 }
 
-async function sessionList(box, { api, kind, id, current, signal }) {
+async function sessionList(box, { api, kind, id, current, signal, navigate }) {
   try {
     const page = await api.get("/v1/sessions", { agent_id: id, limit: 20 }, signal);
+    const base = `chat/${kind}/${enc(id)}`;
+    // On a phone the list is a select (the column it sits in is folded away).
+    const select = h("select", {
+      "aria-label": "Conversation",
+      onchange: () => navigate(select.value ? `${base}/${select.value}` : base),
+    },
+    h("option", { value: "" }, "New conversation"),
+    page.items.map((s) => h("option", { value: enc(s.session_id), selected: s.session_id === current },
+      `${s.summary || s.session_id.slice(0, 8)} · ${new Date(s.updated_at).toLocaleString()}`)));
     replace(box,
-      h("h2", null, "Conversations"),
-      h("p", null, link(`chat/${kind}/${enc(id)}`, "+ New conversation")),
-      page.items.length
-        ? h("ul", { class: "plain chat-sessions" }, page.items.map((s) => {
-          const a = link(`chat/${kind}/${enc(id)}/${enc(s.session_id)}`, s.summary || shortId(s.session_id));
-          if (s.session_id === current) a.setAttribute("aria-current", "page");
-          return h("li", null, a, h("div", { class: "muted chat-session-time" }, time(s.updated_at)));
-        }))
-        : h("p", { class: "muted" }, "No conversations yet."));
+      h("div", { class: "chat-pick-phone" }, select),
+      h("div", { class: "chat-pick" },
+        h("h2", null, "Conversations"),
+        h("p", null, link(base, "+ New conversation")),
+        page.items.length
+          ? h("ul", { class: "plain chat-sessions" }, page.items.map((s) => {
+            const a = link(`${base}/${enc(s.session_id)}`, s.summary || shortId(s.session_id));
+            if (s.session_id === current) a.setAttribute("aria-current", "page");
+            return h("li", null, a, h("div", { class: "muted chat-session-time" }, time(s.updated_at)));
+          }))
+          : h("p", { class: "muted" }, "No conversations yet.")));
   } catch (error) {
     if (error.name !== "AbortError") replace(box, errorBox(error));
   }
@@ -114,7 +125,7 @@ export default async function render({ root, params, me, api, allows, navigate, 
   const pick = picker(groups, kind, id, navigate);
   const sessions = h("section", { class: "chat-session-list", "aria-label": "Conversations" });
   replace(side, pick.select, pick.lists, id && allows("sessions:read") ? sessions : null);
-  const refreshSessions = () => id && allows("sessions:read") && sessionList(sessions, { api, kind, id, current: sessionId, signal });
+  const refreshSessions = () => id && allows("sessions:read") && sessionList(sessions, { api, kind, id, current: sessionId, signal, navigate });
   refreshSessions();
 
   if (!kind || !id || !PLURAL[kind]) {
