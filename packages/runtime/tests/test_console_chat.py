@@ -107,6 +107,26 @@ def _slow(messages: list[ModelRequest | ModelResponse], info: AgentInfo) -> Mode
     return ModelResponse(parts=[ToolCallPart(tool_name="wait_for_gate", args={}, tool_call_id="g")])
 
 
+@tool(input_fields=("to",))
+def send_mail(subject: str, to: str = "") -> str:
+    """Send a mail; a person says who it goes to.
+
+    Args:
+        subject: The subject line.
+        to: The address (given by the person).
+    """
+    return f"sent {subject!r} to {to}"
+
+
+def _mailer(messages: list[ModelRequest | ModelResponse], info: AgentInfo) -> ModelResponse:
+    last = messages[-1]
+    returns = [p for p in last.parts if isinstance(p, ToolReturnPart)]
+    if isinstance(last, ModelRequest) and returns:
+        return ModelResponse(parts=[TextPart(content=f"Mail: {returns[0].content}.")])
+    call = ToolCallPart(tool_name="send_mail", args={"subject": "Hi"}, tool_call_id="m")
+    return ModelResponse(parts=[call])
+
+
 @pytest.fixture
 def gate() -> Iterator[threading.Event]:
     GATE.clear()
@@ -116,7 +136,8 @@ def gate() -> Iterator[threading.Event]:
 
 def chat_registry() -> Registry:
     """`console_registry()` plus `echo` (thinks aloud, then repeats the prompt), `forecast`
-    (answers with a structured `Forecast`) and `slow` (its tool waits for the test's gate)."""
+    (answers with a structured `Forecast`), `slow` (its tool waits for the test's gate) and
+    `mailer` (its tool asks the person for an input)."""
     base = console_registry()
     echo = Agent(
         name="echo",
@@ -125,8 +146,17 @@ def chat_registry() -> Registry:
     )
     forecast = Agent(name="forecast", model=FunctionModel(_forecast), output_type=Forecast)
     slow = Agent(name="slow", model=FunctionModel(_slow), tools=[wait_for_gate])
+    mailer = Agent(name="mailer", model=FunctionModel(_mailer), tools=[send_mail])
     return Registry(
-        [*base.items("agent"), *base.items("team"), *base.items("workflow"), echo, forecast, slow]
+        [
+            *base.items("agent"),
+            *base.items("team"),
+            *base.items("workflow"),
+            echo,
+            forecast,
+            slow,
+            mailer,
+        ]
     )
 
 
@@ -470,3 +500,13 @@ def test_markdown_structure_and_a_pasted_image(serve, browser: Any) -> None:
         assert answer.locator("em").inner_text() == "second"
         assert answer.locator("pre code").inner_text() == "x = 1"
         assert answer.locator("blockquote").inner_text() == "quoted"
+
+
+def test_a_run_asking_for_an_input_gets_it_from_a_form(serve, browser: Any) -> None:
+    server, _ = serve(registry=chat_registry())
+    with console_page(browser, server.url, "chat/agent/mailer") as page:
+        send(page, "mailer", "Mail them hello")
+        waiting = page.get_by_role("region", name="Waiting for you")
+        waiting.get_by_label("to", exact=True).fill("bob@example.com")
+        waiting.get_by_role("button", name="Send").click()
+        page.get_by_role("log").get_by_text("Mail: sent 'Hi' to bob@example.com.").wait_for()
