@@ -62,6 +62,14 @@ export function structured(output) {
       : json(output));
 }
 
+function isJson(source) {
+  try {
+    return typeof JSON.parse(source) === "object";
+  } catch {
+    return false;
+  }
+}
+
 const text = (value) => (typeof value === "string" ? value : JSON.stringify(value, null, 2));
 
 /** A tool call: name and state in the summary; arguments, result, error and duration inside. */
@@ -171,7 +179,13 @@ export class RunView {
     if (output !== null && output !== undefined && !(top && typeof output === "string" && this.texts)) {
       if (typeof output === "string") {
         if (!this.texts) this.addText(output);
-      } else if (typeof output === "object" && !Array.isArray(output)) this.place(structured(output));
+      } else if (typeof output === "object" && !Array.isArray(output)) {
+        // A model in JSON mode streamed the output as text: the fields below replace it.
+        for (const el of this.body.querySelectorAll(":scope > .chat-answer")) {
+          if (isJson(el.textContent)) el.remove();
+        }
+        this.place(structured(output));
+      }
       else this.place(json(output));
     }
     this.breakText();
