@@ -191,6 +191,11 @@ def send(page: Any, target: str, text: str) -> None:
     box.press("Enter")
 
 
+def finished(page: Any, turns: int = 1) -> None:
+    """Wait until `turns` turns have ended: each shows its usage once its run is over."""
+    page.get_by_role("log").get_by_text(re.compile(r"tokens in")).nth(turns - 1).wait_for()
+
+
 def record_answer_growth(page: Any) -> None:
     """Keep every length the streamed answer had (observed through DOM mutations)."""
     page.evaluate(
@@ -236,7 +241,7 @@ def test_a_streamed_answer_with_its_tool_call_and_a_session_that_survives_reload
         assert '"city": "Paris"' in call.inner_text()
         assert "sunny, 21 °C" in call.inner_text()
         assert "completed" in call.inner_text()
-        assert log.get_by_text(re.compile(r"tokens in")).is_visible()
+        finished(page)
         shot(page, "chat")
 
         # The session went into the address; the server holds the run.
@@ -255,10 +260,11 @@ def test_a_streamed_answer_with_its_tool_call_and_a_session_that_survives_reload
         log.get_by_text(WEATHER_ANSWER).wait_for()
         assert log.locator("details", has_text="get_weather").count() == 1
         sessions = page.get_by_role("region", name="Conversations")
-        assert sessions.get_by_role("link", name=re.compile(session[:8])).count() == 1
+        sessions.get_by_role("link", name=re.compile(session[:8])).wait_for()
         send(page, "weather", "And in Paris tomorrow?")
         log.get_by_text("And in Paris tomorrow?").wait_for()
         log.get_by_text(WEATHER_ANSWER).nth(1).wait_for()
+        finished(page, 2)
         assert SESSION_URL.search(page.url).group(1) == session  # type: ignore[union-attr]
         runs = client.get(f"/v1/sessions/{session}/runs").json()["items"]
         assert [r["status"] for r in runs] == ["completed", "completed"]
@@ -281,6 +287,7 @@ def test_a_paused_tool_call_is_approved_inline_with_a_note(serve, browser: Any) 
         waiting.get_by_label("Note for issue_refund (optional)").fill("Customer called; OK by Dana")
         waiting.get_by_role("button", name="Approve issue_refund").click()
         log.get_by_text(REFUND_ANSWER).wait_for()
+        finished(page)
         assert waiting.get_by_role("button", name="Approve issue_refund").is_disabled()
 
     session = page.url.rsplit("/", 1)[-1]
@@ -302,6 +309,7 @@ def test_a_paused_run_reopened_later_can_be_rejected(serve, browser: Any) -> Non
         waiting = page.get_by_role("region", name="Waiting for you")
         waiting.get_by_role("button", name="Reject issue_refund").click()
         page.get_by_role("log").get_by_text(re.compile(r"^Done: ")).wait_for()
+        finished(page)
     session = page.url.rsplit("/", 1)[-1]
     (run,) = client.get(f"/v1/sessions/{session}/runs").json()["items"]
     assert run["status"] == "completed" and "refunded" not in run["output"]
@@ -425,7 +433,8 @@ def test_errors_show_in_the_turn_and_the_phone_layout_has_a_select(serve, browse
         select.select_option("agent/weather")
         page.get_by_role("heading", name="weather").wait_for()
         assert page.get_by_label("Message to weather").is_visible()
-        assert page.get_by_role("combobox", name="Conversation", exact=True).is_visible()
+        # The target's conversations load after the screen: wait for their select.
+        page.get_by_role("combobox", name="Conversation", exact=True).wait_for()
 
 
 def test_structured_output_shows_as_a_definition_list(serve, browser: Any) -> None:
@@ -457,7 +466,7 @@ def test_a_running_run_is_reattached_and_can_be_stopped(
         assert page.get_by_role("button", name="Stop").is_visible()
         gate.set()
         log.get_by_text("Through the gate at last.").wait_for()
-        assert not page.get_by_role("button", name="Stop").is_visible()
+        page.get_by_role("button", name="Stop").wait_for(state="hidden")
 
         # A new message waits on the gate again; Stop cancels it on the server.
         gate.clear()
