@@ -19,7 +19,15 @@ from typing import Any
 
 import httpx
 import pytest
-from console_helpers import console_page, console_registry, launch, shot
+from console_helpers import (
+    console_page,
+    console_registry,
+    console_token,
+    jwt_settings,
+    launch,
+    shot,
+    sign_in,
+)
 from pydantic import BaseModel
 
 from covey.core import Agent
@@ -519,3 +527,21 @@ def test_a_run_asking_for_an_input_gets_it_from_a_form(serve, browser: Any) -> N
         waiting.get_by_label("to", exact=True).fill("bob@example.com")
         waiting.get_by_role("button", name="Send").click()
         page.get_by_role("log").get_by_text("Mail: sent 'Hi' to bob@example.com.").wait_for()
+
+
+def test_chat_with_auth_runs_as_the_signed_in_user(serve, browser: Any) -> None:
+    server, client = serve(registry=chat_registry(), **jwt_settings())
+    with console_page(browser, server.url, "chat/agent/weather") as page:
+        sign_in(page, console_token("alice", tenant="acme"))
+        send(page, "weather", "Weather in Paris?")
+        page.get_by_role("log").get_by_text(WEATHER_ANSWER).wait_for()
+        finished(page)
+        session = page.url.rsplit("/", 1)[-1]
+        page.get_by_role("region", name="Conversations").get_by_role(
+            "link", name=re.compile(session[:8])
+        ).wait_for()
+    alice = {"Authorization": f"Bearer {console_token('alice', tenant='acme')}"}
+    bob = {"Authorization": f"Bearer {console_token('bob', tenant='acme')}"}
+    (run,) = client.get(f"/v1/sessions/{session}/runs", headers=alice).json()["items"]
+    assert run["user_id"] == "alice" and run["status"] == "completed"
+    assert client.get(f"/v1/sessions/{session}/runs", headers=bob).status_code == 404
