@@ -116,9 +116,6 @@ export default async function render({ root, params, me, api, allows, navigate, 
     append(mainCol, [header("Chat"), emptyState("This token cannot list agents (it lacks agents:read).")]);
     return;
   }
-  if (kind && !PLURAL[kind]) {
-    append(mainCol, [header("Chat"), errorBox({ problem: { title: `No such kind: ${kind}`, detail: "Chat with an agent, a team or a workflow." } })]);
-  }
 
   replace(side, spinner());
   const groups = await targets(api, signal);
@@ -128,7 +125,11 @@ export default async function render({ root, params, me, api, allows, navigate, 
   const refreshSessions = () => id && allows("sessions:read") && sessionList(sessions, { api, kind, id, current: sessionId, signal, navigate });
   refreshSessions();
 
-  if (!kind || !id || !PLURAL[kind]) {
+  if (kind && !PLURAL[kind]) {
+    append(mainCol, [header("Chat"), errorBox({ problem: { title: `No such kind: ${kind}`, detail: "Chat with an agent, a team or a workflow." } })]);
+    return;
+  }
+  if (!kind || !id) {
     append(mainCol, [header("Chat"), emptyState("Pick an agent, a team or a workflow to talk to.")]);
     return;
   }
