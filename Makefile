@@ -69,6 +69,10 @@ BENCH_ARGS ?=
 bench: install ## Measure imports, runs, serving, knowledge, MCP, memory side by side with Agno (BENCH_ARGS=--full: 60 s rows, 100k chunks)
 	$(RUN) python bench/run.py $(BENCH_ARGS)
 
+.PHONY: screenshots
+screenshots: install system-deps ## Regenerate docs/console/*.png from the console's browser tests
+	COVEY_SCREENSHOTS=1 $(RUN) pytest packages/runtime/tests/test_console*.py -q
+
 .PHONY: bench-profile
 bench-profile: install ## Profile the runtime under load with py-spy; print where each ms goes
 	$(RUN) python bench/profile_runtime.py

@@ -33,6 +33,7 @@ SECTIONS = [
     "bench_tracing",
     "bench_guardrails",
     "bench_metrics",
+    "bench_console",
 ]
 
 

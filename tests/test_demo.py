@@ -33,6 +33,10 @@ def test_make_demo_takes_a_port(start_server: StartServer) -> None:
     served = start_server(["bash", "scripts/demo.sh"], port=port, cwd=REPO, env=env)
     names = [a["agent_id"] for a in httpx.get(f"{served.url}/v1/agents").json()["items"]]
     assert names == ["assistant", "forecaster", "support"]
+    # The console is there, and the log says where.
+    console = httpx.get(f"{served.url}/console")
+    assert console.status_code == 200 and "Covey console" in console.text
+    assert f"console at http://127.0.0.1:{port}/console" in served.log()
 
 
 def test_the_demo_honours_covey_port_and_warns_of_demo_mode_once(

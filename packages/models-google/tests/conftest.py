@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import httpx2
 import pytest
 
 from covey.models.google import GoogleEmbedder, GoogleModel
+from covey.models.google.testing_vertex import (
+    FakeGoogleOAuthServer,
+    FakeVertexServer,
+    new_private_key,
+    write_service_account,
+)
 
 API_KEY = "test-key-AIzaSyDUMMYDUMMYDUMMY"
 BASE_URL = "https://gemini.test"
@@ -130,3 +137,60 @@ async def make_embedder(
         await embedder.aclose()
     for client in clients:
         await client.aclose()
+
+
+# --- Vertex AI -----------------------------------------------------------------------------------
+
+_GOOGLE_ENV = (
+    "GOOGLE_CLOUD_PROJECT",
+    "GOOGLE_CLOUD_LOCATION",
+    "GOOGLE_APPLICATION_CREDENTIALS",
+    "GOOGLE_VERTEX_BASE_URL",
+    "GOOGLE_API_KEY",
+    "GEMINI_API_KEY",
+    "GOOGLE_GENAI_USE_VERTEXAI",
+    "GOOGLE_GENAI_API_VERSION",
+    "GOOGLE_CLOUD_QUOTA_PROJECT",
+)
+
+
+@pytest.fixture
+def clean_google_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No Google configuration from the machine: no variables, an empty gcloud config
+    directory, and no probing of the GCE metadata server (Application Default Credentials
+    then find nothing, offline and at once)."""
+    for name in _GOOGLE_ENV:
+        monkeypatch.delenv(name, raising=False)
+    gcloud = tmp_path / "gcloud-config"
+    gcloud.mkdir()
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(gcloud))
+    # google-auth reads NO_GCE_CHECK once, at import: set its flag for this test instead.
+    from google.auth.compute_engine import _metadata  # pyright: ignore[reportPrivateUsage]
+
+    monkeypatch.setattr(_metadata, "_NO_GCE_CHECK", True)
+
+
+@pytest.fixture
+def oauth() -> Iterator[FakeGoogleOAuthServer]:
+    """Google's token endpoint on loopback."""
+    with FakeGoogleOAuthServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def rsa_key() -> str:
+    """One RSA key for the session's service accounts (generating one per test is slow)."""
+    return new_private_key()
+
+
+@pytest.fixture
+def service_account(tmp_path: Path, oauth: FakeGoogleOAuthServer, rsa_key: str) -> Path:
+    """A real service-account key file whose token_uri is `oauth`, which trusts its key."""
+    return write_service_account(tmp_path / "service-account.json", oauth, private_key=rsa_key)
+
+
+@pytest.fixture
+def vertex(oauth: FakeGoogleOAuthServer) -> Iterator[FakeVertexServer]:
+    """Vertex AI on loopback, taking only the tokens `oauth` minted."""
+    with FakeVertexServer(oauth=oauth) as server:
+        yield server

@@ -45,7 +45,11 @@ loaded_on_import = sorted(m for m in sys.modules if m.split(".")[0] in {"google"
 described = {k: sorted(i.name for i in v) for k, v in plugins.describe().items()}
 
 from covey.models.google.testing import FakeGeminiServer, text_answer
+from covey.models.google.testing_vertex import (
+    FakeGoogleOAuthServer, FakeVertexServer, write_service_account,
+)
 from covey.spec import ModelRequest, ModelRequestParams
+import tempfile, pathlib
 
 async def main():
     with FakeGeminiServer([text_answer("from the wheel")]) as server:
@@ -59,9 +63,28 @@ async def main():
         server.add({"embeddings": [{"values": [1.0] * 8}]})
         vectors = await embedder.embed(["x"])
         await embedder.aclose()
-    return response.text(), len(vectors[0])
+    # Vertex AI: a service-account file, a signed JWT traded for a token, the token on the call.
+    with FakeGoogleOAuthServer() as oauth, FakeVertexServer(oauth=oauth) as vertex:
+        key = write_service_account(pathlib.Path(tempfile.mkdtemp()) / "sa.json", oauth)
+        os.environ["GOOGLE_APPLICATION_CREDENTIALS"] = str(key)
+        os.environ["GOOGLE_VERTEX_BASE_URL"] = vertex.url
+        model = plugins.resolve_model("vertex:gemini-2.5-flash")
+        vertex.add(text_answer("from vertex"))
+        answer = await model.request([ModelRequest.user("hi")], None, ModelRequestParams())
+        await model.aclose()
+        embedder = plugins.resolve_embedder("vertex:text-embedding-005:16")
+        vertex_vectors = await embedder.embed(["x", "y"])
+        await embedder.aclose()
+        vertex_report = {
+            "text": answer.text(),
+            "path": vertex.requests[0].path,
+            "token_used": vertex.requests[0].headers["authorization"] == f"Bearer {oauth.issued[0]}",
+            "verified": oauth.requests[0].verified,
+            "sizes": [len(v) for v in vertex_vectors],
+        }
+    return response.text(), len(vectors[0]), vertex_report
 
-text, size = asyncio.run(main())
+text, size, vertex_report = asyncio.run(main())
 print(json.dumps({
     "installed": sorted(norm(d.metadata["Name"]) for d in md.distributions()),
     "loaded_on_import": loaded_on_import,
@@ -69,13 +92,15 @@ print(json.dumps({
     "covey_namespace_file": getattr(sys.modules["covey"], "__file__", None),
     "text": text,
     "size": size,
+    "vertex": vertex_report,
 }))
 """
 
 
 @pytest.mark.slow
 def test_wheel_installs_alone_with_only_the_google_sdk(tmp_path: Path) -> None:
-    """Fails if the wheel pulls in openai or anthropic, misses google-genai, ships
+    """Fails if the wheel pulls in openai or anthropic, misses google-genai (or google-auth,
+    which Vertex AI's credentials need), ships
     `covey/__init__.py` or `covey/models/__init__.py`, loses an entry point, or cannot answer a
     request from its installed files. To fix: correct pyproject.toml's dependencies / entry
     points or the offending import."""
@@ -87,6 +112,8 @@ def test_wheel_installs_alone_with_only_the_google_sdk(tmp_path: Path) -> None:
     assert "covey/models/__init__.py" not in names
     assert "covey/models/google/py.typed" in names
     assert "covey/models/google/testing.py" in names
+    assert "covey/models/google/testing_vertex.py" in names
+    assert "covey/models/google/vertex.py" in names
 
     venv = fresh_venv(tmp_path / "venv")
     venv.install(spec_wheel, wheel)
@@ -100,11 +127,19 @@ def test_wheel_installs_alone_with_only_the_google_sdk(tmp_path: Path) -> None:
     report = venv.run_json(PROBE)
 
     installed = set(report["installed"])
-    assert {"covey-spec", "covey-models-google", "google-genai"} <= installed
+    assert {"covey-spec", "covey-models-google", "google-genai", "google-auth"} <= installed
     assert not installed & {"openai", "anthropic"}, sorted(installed)
     assert report["loaded_on_import"] == []
     assert report["covey_namespace_file"] is None
-    assert report["described"]["models"] == ["gemini", "google"]
-    assert report["described"]["embedders"] == ["google"]
+    assert report["described"]["models"] == ["gemini", "google", "vertex"]
+    assert report["described"]["embedders"] == ["google", "vertex"]
     assert report["text"] == "from the wheel"
     assert report["size"] == 8
+    assert report["vertex"] == {
+        "text": "from vertex",
+        "path": "/v1beta1/projects/covey-test-project/locations/global/publishers/google/models/"
+        "gemini-2.5-flash:generateContent",
+        "token_used": True,
+        "verified": True,
+        "sizes": [16, 16],
+    }

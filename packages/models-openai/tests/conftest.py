@@ -78,7 +78,7 @@ def _clean_provider_env(monkeypatch: pytest.MonkeyPatch) -> None:
     import os
 
     for name in list(os.environ):
-        if name.endswith(("_API_KEY", "_BASE_URL")) or name.startswith("OPENAI_"):
+        if name.endswith(("_API_KEY", "_BASE_URL")) or name.startswith(("OPENAI_", "AZURE_")):
             monkeypatch.delenv(name, raising=False)
 
 

@@ -51,6 +51,29 @@ SMOKE = textwrap.dedent(
     """
 )
 
+# Runs inside the fresh venv: Azure OpenAI through the SDK's AsyncAzureOpenAI, by model string.
+AZURE_SMOKE = textwrap.dedent(
+    """
+    import asyncio, os
+
+    from covey.models.openai.azure_testing import FakeAzureOpenAIServer
+    from covey.models.openai.testing import text_reply
+    from covey.spec import ModelRequest, ModelRequestParams
+    from covey.spec.plugins import resolve_model
+
+    async def main() -> str:
+        with FakeAzureOpenAIServer([text_reply("hello from azure")], api_key="k-123456") as server:
+            os.environ.update(AZURE_OPENAI_ENDPOINT=server.url, AZURE_OPENAI_API_KEY="k-123456")
+            model = resolve_model("azure:my-deployment")
+            response = await model.request([ModelRequest.user("hi")], None, ModelRequestParams())
+            await model.aclose()
+        assert server.requests[0].path.startswith("/openai/deployments/my-deployment/")
+        return response.text()
+
+    print(asyncio.run(main()))
+    """
+)
+
 
 @pytest.mark.slow
 def test_wheel_installs_alone_and_brings_only_the_openai_sdk(tmp_path: Path) -> None:
@@ -61,7 +84,7 @@ def test_wheel_installs_alone_and_brings_only_the_openai_sdk(tmp_path: Path) -> 
         "covey_spec",
     }
 
-    venv = fresh_venv(tmp_path / "venv", unset_prefixes=("OPENAI_", "OLLAMA_"))
+    venv = fresh_venv(tmp_path / "venv", unset_prefixes=("OPENAI_", "OLLAMA_", "AZURE_"))
     venv.install(*wheels)
     alone = {name for name in venv.distributions() if name.startswith("covey-")}
     assert alone == {"covey-models-openai", "covey-spec"}
@@ -71,6 +94,7 @@ def test_wheel_installs_alone_and_brings_only_the_openai_sdk(tmp_path: Path) -> 
 
     venv.install(build_wheel(TESTING, out))
     text = venv.run(SMOKE).strip().splitlines()[-1]
+    assert venv.run(AZURE_SMOKE).strip().splitlines()[-1] == "hello from azure"
     installed = venv.distributions()
     assert text == "hello from the wheel"
     assert {"covey-models-openai", "covey-spec", "openai"} <= installed

@@ -258,3 +258,36 @@ def wait_until_event(client: httpx.Client, run_id: str, event_type: str) -> list
             if event.event == event_type:
                 return seen
     raise AssertionError(f"run {run_id} ended without {event_type}: {[e.event for e in seen]}")
+
+
+def npm_ci(folder: Path) -> Path | None:
+    """`npm ci` of `folder`'s package.json + package-lock.json into
+    `folder/.cache/<hash of the lock>/` once (later calls reuse it); the install folder, or
+    `None` when node or npm is missing.
+    """
+    import hashlib
+    import shutil
+    import tempfile
+
+    lock = (folder / "package-lock.json").read_bytes()
+    target = folder / ".cache" / hashlib.sha256(lock).hexdigest()[:16]
+    if (target / "node_modules" / ".package-lock.json").is_file():
+        return target
+    npm = shutil.which("npm")
+    if npm is None or shutil.which("node") is None:
+        return None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix="npm-", dir=target.parent))
+    for name in ("package.json", "package-lock.json"):
+        shutil.copy(folder / name, staging / name)
+    subprocess.run(
+        [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+        cwd=staging,
+        check=True,
+        timeout=600,
+    )
+    try:
+        staging.rename(target)
+    except OSError:  # another process finished first
+        shutil.rmtree(staging, ignore_errors=True)
+    return target

@@ -9,17 +9,15 @@ servers; without node and npm the test is skipped.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from runtime_helpers import ThreadServer
+from runtime_helpers import ThreadServer, npm_ci
 from test_agui import _registry
 
 from covey.runtime import RuntimeSettings, create_app
@@ -28,26 +26,9 @@ CLIENT = Path(__file__).resolve().parent / "agui_client"
 
 
 def _install() -> Path:
-    lock = (CLIENT / "package-lock.json").read_bytes()
-    target = CLIENT / ".cache" / hashlib.sha256(lock).hexdigest()[:16]
-    if not (target / "node_modules" / ".package-lock.json").is_file():
-        npm = shutil.which("npm")
-        if npm is None or shutil.which("node") is None:
-            pytest.skip("node and npm are needed for the official AG-UI client")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix="npm-", dir=target.parent))
-        for name in ("package.json", "package-lock.json"):
-            shutil.copy(CLIENT / name, staging / name)
-        subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=staging,
-            check=True,
-            timeout=600,
-        )
-        try:
-            staging.rename(target)
-        except OSError:  # another process finished first
-            shutil.rmtree(staging, ignore_errors=True)
+    target = npm_ci(CLIENT)
+    if target is None:
+        pytest.skip("node and npm are needed for the official AG-UI client")
     # ESM resolves packages next to the script, so the script runs from the install folder.
     shutil.copy(CLIENT / "client.mjs", target / "client.mjs")
     return target / "client.mjs"

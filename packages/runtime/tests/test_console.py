@@ -36,7 +36,7 @@ def browser() -> Iterator[Any]:
 
 
 def test_the_console_is_served_with_a_strict_policy(serve) -> None:
-    server, api = serve(registry=console_registry())
+    _, api = serve(registry=console_registry())
     root = api.get("/", follow_redirects=False)
     assert root.status_code == 307 and root.headers["location"] == "/console/"
     page = api.get("/console/")
@@ -102,8 +102,14 @@ def test_the_console_files_never_build_markup_from_strings() -> None:
     offenders = []
     for path in sorted(STATIC.rglob("*.js")):
         text = path.read_text()
-        for pattern in (r"\.innerHTML\b", r"\.outerHTML\b", r"insertAdjacentHTML", r"\beval\(",
-                        r"new Function\(", r"document\.write"):
+        for pattern in (
+            r"\.innerHTML\b",
+            r"\.outerHTML\b",
+            r"insertAdjacentHTML",
+            r"\beval\(",
+            r"new Function\(",
+            r"document\.write",
+        ):
             if re.search(pattern, text):
                 offenders.append(f"{path.relative_to(STATIC)}: {pattern}")
         assert "http://" not in text.replace("http://www.w3.org/2000/svg", "")
@@ -136,9 +142,11 @@ def test_the_shell_loads_and_lists_what_is_served(serve, browser: Any) -> None:
         page.get_by_role("heading", name="Overview").wait_for()
         page.get_by_role("link", name="weather").first.wait_for()
         page.get_by_role("link", name="desk").wait_for()
-        assert page.get_by_role("navigation", name="Console").get_by_role(
-            "link", name="Runs"
-        ).is_visible()
+        assert (
+            page.get_by_role("navigation", name="Console")
+            .get_by_role("link", name="Runs")
+            .is_visible()
+        )
         assert "auth off" in page.locator("#who").inner_text()
         shot(page, "overview")
 

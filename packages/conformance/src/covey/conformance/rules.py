@@ -37,6 +37,20 @@ def _has_xfail_reason(value: Any) -> bool:
     return False
 
 
+def _suite_tests(suite: type) -> dict[str, Any]:
+    """The tests of `suite`: its own and those of the mixins it is assembled from.
+
+    A large suite (`StoreSuite`) keeps its tests in one mixin class per domain; they are the
+    suite's tests all the same, so a subclass may no more delete them than the suite's own.
+    """
+    tests: dict[str, Any] = {}
+    for klass in reversed(suite.__mro__):
+        for name, value in klass.__dict__.items():
+            if name.startswith("test") and callable(value):
+                tests[name] = value
+    return tests
+
+
 def _defining_class(cls: type, name: str) -> type | None:
     for klass in cls.__mro__:
         if name in klass.__dict__:
@@ -54,11 +68,9 @@ def suite_violations(cls: type) -> list[str]:
     suites = [klass for klass in cls.__mro__ if is_suite(klass)]
     problems: list[str] = []
     for suite in suites:
-        for name, original in suite.__dict__.items():
-            if not name.startswith("test") or not callable(original):
-                continue
+        for name, original in _suite_tests(suite).items():
             definer = _defining_class(cls, name)
-            if definer is None or is_suite(definer):
+            if definer is None or is_suite(definer) or definer in suite.__mro__:
                 continue
             value = definer.__dict__[name]
             where = f"{definer.__module__}.{definer.__qualname__}.{name}"

@@ -244,8 +244,14 @@ class RunOut(_Wire):
     parent_run_id: str | None = None
     user_id: str | None = None
     status: RunStatus
+    input: Any = None
+    """What the run was given, as sent: text, content parts, or an object (a workflow's)."""
     output: Any = None
     usage: UsageOut = Field(default_factory=UsageOut)
+    cost_usd: float | None = None
+    """What the run's own model requests cost in USD, in listings (`GET /v1/runs`); `None`
+    when not computed or when a request is unpriced (a local model). Member and step runs are
+    listed with their own cost (`/v1/costs/runs/{id}` sums a run with them)."""
     error: ErrorOut | None = None
     requirements: list[RequirementOut] = Field(default_factory=list[RequirementOut])
     tool_calls: list[ToolCallOut] = Field(default_factory=list[ToolCallOut])
@@ -284,6 +290,7 @@ class RunOut(_Wire):
             parent_run_id=run.parent_run_id,
             user_id=run.user_id,
             status=run.status,
+            input=_jsonable_input(run.input),
             output=to_jsonable_python(run.output, fallback=str),
             usage=UsageOut.from_usage(run.usage),
             error=ErrorOut.from_info(run.error) if run.error else None,
@@ -296,6 +303,18 @@ class RunOut(_Wire):
             started_at=run.started_at,
             finished_at=run.finished_at,
         )
+
+
+def _jsonable_input(value: Any) -> Any:
+    """A stored run's input as JSON: content parts as their JSON form (binary data base64)."""
+    if isinstance(value, list):
+        return [
+            part.model_dump(mode="json")
+            if isinstance(part, BaseModel)
+            else to_jsonable_python(part, fallback=str, bytes_mode="base64")
+            for part in cast("list[Any]", value)
+        ]
+    return to_jsonable_python(value, fallback=str, bytes_mode="base64")
 
 
 class RunAccepted(_Wire):

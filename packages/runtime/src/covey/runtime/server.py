@@ -111,6 +111,9 @@ def serve(settings: RuntimeSettings) -> None:
     registry = load_registry(settings.agents, python_path=settings.import_paths)
     registry.announce()
     app = create_app(settings, registry=registry)
+    if settings.console:
+        host = f"[{settings.host}]" if ":" in settings.host else settings.host
+        log.info("console at http://%s:%d/console", host, settings.port)
     target: Any = app
     if settings.workers > 1:
         if settings.config_file is not None:

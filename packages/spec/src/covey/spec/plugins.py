@@ -66,12 +66,17 @@ _OPENAI_COMPATIBLE = (
     "openrouter",
     "mistral",
     "xai",
+    "azure",
+    "azure-responses",
 )
 KNOWN_PROVIDERS: dict[tuple[str, str], str] = {
     **{("models", name): "covey-models-openai" for name in _OPENAI_COMPATIBLE},
     ("models", "gemini"): "covey-models-google",
+    ("models", "vertex"): "covey-models-google",
+    ("embedders", "vertex"): "covey-models-google",
     ("models", "test"): "covey-core",
     ("embedders", "ollama"): "covey-models-openai",
+    ("embedders", "azure"): "covey-models-openai",
     ("db", "sqlite"): "covey-db-sql",
     ("db", "postgresql"): "covey-db-sql",
     ("db", "postgres"): "covey-db-sql",

@@ -4,20 +4,27 @@ steps it stops at). It knows plans, never the definitions (agents, teams) they c
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar, cast
 
 import anyio
-from pydantic_core import to_jsonable_python
 
 from covey.core.cancellation import RunHandle, register, unregister
 from covey.core.fallback import FallbackChain
-from covey.core.history import repair_history
 from covey.core.output import OutputSpec, resolve_output_mode
 from covey.core.run import model_step
 from covey.core.run.hooks import call_hook, checked_input
+from covey.core.run.lifecycle import (
+    build_result,
+    close_open,
+    close_session,
+    finish,
+    input_json,
+    run_record,
+    start,
+)
 from covey.core.run.nodes import CallToolsNode, End, ModelRequestNode, RunNode
 from covey.core.run.options import ResumeInput, RunOptions
 from covey.core.run.output_step import handle_response
@@ -25,10 +32,9 @@ from covey.core.run.persistence import Persistence
 from covey.core.run.plan import Hook, RunPlan
 from covey.core.run.state import MISSING, Cancelled, Pause, RunState
 from covey.core.run.tool_step import resume_pending
-from covey.core.summaries import HISTORY_KEY, summary_section
+from covey.core.summaries import summary_section
 from covey.core.tool_calls import ToolEntry, collect_tools
 from covey.spec import (
-    ErrorInfo,
     ModelRequest,
     ModelRequestParams,
     ModelResponse,
@@ -38,14 +44,12 @@ from covey.spec import (
     RunResult,
     RunStatus,
     SystemPart,
-    ToolCallRecord,
-    UserContent,
     UserPart,
 )
 from covey.spec import events as ev
 from covey.spec.errors import GuardrailTripped
 from covey.spec.learning import Learner, LearningRun
-from covey.spec.store import Run, Scope
+from covey.spec.store import Scope
 
 __all__ = ["RunEngine"]
 
@@ -189,7 +193,7 @@ class RunEngine:
         error: BaseException | None = None
         started = False
         try:
-            await self.step(self._start())
+            await self.step(start(self))
             if self.resume is None:
                 await self._input_hooks()
             started = True
@@ -203,7 +207,7 @@ class RunEngine:
             # The record (with the input) and `run.started` in one store call, before any model
             # or tool work, so a crash loses neither.
             if self.persist.store is not None:
-                await self.step(self.persist.save_run(self._run_record(RunStatus.RUNNING)))
+                await self.step(self.persist.save_run(run_record(self, RunStatus.RUNNING)))
             yield run_started
             await self.step(self._prepare(toolsets))
             if self.resume is not None:
@@ -223,10 +227,10 @@ class RunEngine:
             # the store (shielded) and let the cancellation go on.
             with anyio.CancelScope(shield=True):
                 error = self.handle.error if self.handle is not None else None
-                self._close_open(cancelled=error is None, error=error)
-                result = self._result(RunStatus.CANCELLED, error)
+                close_open(self, cancelled=error is None, error=error)
+                result = build_result(self, RunStatus.CANCELLED, error)
                 self.emit(ev.RunCancelled if error is None else ev.RunFailed, result=result)
-                await self._finish(toolsets, result)
+                await finish(self, toolsets, result)
             raise
         except Exception as exc:
             status = RunStatus.FAILED
@@ -242,29 +246,11 @@ class RunEngine:
             if isinstance(exc, GuardrailTripped):
                 yield self._tripped(exc, None)
 
-        for event in self._close_open(cancelled=status is RunStatus.CANCELLED, error=error):
+        for event in close_open(self, cancelled=status is RunStatus.CANCELLED, error=error):
             yield event
-        keep_output = False
-        if (
-            self.persist.store is not None
-            and self.ctx.session_id is not None
-            and started
-            and self.options.shared_state is None
-        ):
-            try:
-                with anyio.CancelScope(shield=True):
-                    await self.persist.close_session(
-                        self.ctx.session_id,
-                        agent_id=self.plan.name,
-                        user_id=self.ctx.user_id,
-                        state=self.ctx.state,
-                    )
-            except Exception as exc:
-                # The work is done: its output, messages and usage stay on the record.
-                keep_output = status is RunStatus.COMPLETED
-                status, error = RunStatus.FAILED, exc
+        status, error, keep_output = await close_session(self, status, error, started=started)
         if status is RunStatus.COMPLETED:
-            result = self._result(RunStatus.COMPLETED, None)
+            result = build_result(self, RunStatus.COMPLETED, None)
             try:
                 for hook in self.plan.post_hooks:
                     changed: object = await call_hook(hook, self.ctx, result)
@@ -276,11 +262,11 @@ class RunEngine:
                 tripped = (
                     self._tripped(exc, "output") if isinstance(exc, GuardrailTripped) else None
                 )
-                result = self._result(RunStatus.FAILED, exc)
+                result = build_result(self, RunStatus.FAILED, exc)
                 if tripped is not None:
                     yield tripped
         else:
-            result = self._result(status, error, keep_output=keep_output)
+            result = build_result(self, status, error, keep_output=keep_output)
         background: list[Learner] = []
         if self.plan.learners and result.status is RunStatus.COMPLETED:
             from covey.core.learning import run_learners, split_learners
@@ -291,7 +277,7 @@ class RunEngine:
                     yield event
         final_event = self.emit(_FINAL[result.status], result=result)
         with anyio.CancelScope(shield=True):
-            await self._finish(toolsets, result)
+            await finish(self, toolsets, result)
         if background:
             from covey.core.learning import start_background_learning
 
@@ -334,38 +320,6 @@ class RunEngine:
             parent_run_id=self.ctx.parent_run_id,
             store=self.persist.store,
         )
-
-    async def _start(self) -> None:
-        """Before any model or tool work: check and save the session (with the request's
-        state) and read its history; the run's record is saved next, with `run.started`."""
-        if self.resume is not None:
-            run = self.resume.run
-            state = self.state
-            state.messages.extend(run.messages)
-            state.tool_calls.extend(run.tool_calls)
-            self.ctx.usage.incr(run.usage)
-            state.seq = int(run.metadata.get("last_seq", 0))
-            state.step = int(run.metadata.get("step", 0))
-            state.started_at = run.started_at or state.started_at
-            self.ctx.references.extend(run.to_result().references)
-        persist = self.persist
-        session_id = self.ctx.session_id
-        if persist.store is not None and session_id is not None:
-            if self.options.shared_state is None:
-                self.ctx.state = await persist.open_session(
-                    session_id,
-                    agent_id=self.plan.name,
-                    user_id=self.ctx.user_id,
-                    state=dict(self.options.state or {}) if self.resume is None else {},
-                )
-            if self.options.message_history is None:
-                history, info, self.summary = await persist.session_history(
-                    session_id, self.plan, top_level=self.ctx.parent_run_id is None
-                )
-                self.state.history = history
-                self.state.metadata[HISTORY_KEY] = info.to_json()
-        if self.options.message_history is not None:
-            self.state.history = repair_history(self.options.message_history)
 
     async def _prepare(self, toolsets: AsyncExitStack) -> None:
         plan = self.plan
@@ -492,124 +446,3 @@ class RunEngine:
                 state.messages.append(
                     ModelRequest(parts=[*state.take_parts()], run_id=self.ctx.run_id)
                 )
-
-    def _close_open(
-        self, *, cancelled: bool, error: BaseException | None = None
-    ) -> list[ev.BaseEvent]:
-        """Close every started subject so each `.started` has exactly one ending; tool calls in
-        flight go on the record as ended by the stop."""
-        state = self.state
-        closing: list[ev.BaseEvent] = []
-        info = ErrorInfo.from_exception(error) if error else ErrorInfo(type="Cancelled", message="")
-        reason = info.message if error else "Cancelled: the run was cancelled before it finished."
-        for call_id, (name, args) in list(state.open_tool_calls.items()):
-            state.tool_calls.append(
-                ToolCallRecord(tool_call_id=call_id, tool_name=name, args=args, error=reason)
-            )
-            if cancelled:
-                closing.append(
-                    self.emit(ev.ToolCallCancelled, tool_call_id=call_id, tool_name=name)
-                )
-            else:
-                closing.append(
-                    self.emit(
-                        ev.ToolCallFailed, tool_call_id=call_id, tool_name=name, error=info.message
-                    )
-                )
-        state.open_tool_calls.clear()
-        if state.open_model_request is not None:
-            name = state.open_model_request
-            if cancelled:
-                closing.append(
-                    self.emit(ev.ModelRequestCancelled, model_name=name, step=state.step)
-                )
-            else:
-                closing.append(
-                    self.emit(ev.ModelRequestFailed, model_name=name, step=state.step, error=info)
-                )
-            state.open_model_request = None
-        return closing
-
-    # --- results and records ---------------------------------------------------------------------
-
-    def _result(
-        self, status: RunStatus, error: BaseException | None, *, keep_output: bool = False
-    ) -> RunResult[Any]:
-        if error is not None:
-            status = RunStatus.FAILED
-        state = self.state
-        done = status is RunStatus.COMPLETED or keep_output
-        result: RunResult[Any] = RunResult.model_construct(
-            run_id=self.ctx.run_id,
-            session_id=self.ctx.session_id,
-            agent_id=self.plan.name,
-            parent_run_id=self.ctx.parent_run_id,
-            user_id=self.ctx.user_id,
-            status=status,
-            output=state.final if done and state.final is not MISSING else None,
-            usage=self.ctx.usage,
-            messages=list(state.messages),
-            tool_calls=list(state.tool_calls),
-            requirements=list(state.requirements) if status is RunStatus.PAUSED else [],
-            error=ErrorInfo.from_exception(error) if error is not None else None,
-            references=list(self.ctx.references),
-            started_at=state.started_at,
-            finished_at=None
-            if status in (RunStatus.PAUSED, RunStatus.RUNNING)
-            else datetime.now(UTC),
-        )
-        result._history = list(state.history)  # pyright: ignore[reportPrivateUsage]
-        result._exception = error  # pyright: ignore[reportPrivateUsage]
-        return result
-
-    def _run_record(self, status: RunStatus, result: RunResult[Any] | None = None) -> Run:
-        if result is None:
-            result = self._result(status, None)
-        metadata = dict(self.options.metadata)
-        if self.state.metadata:
-            metadata.update(self.state.metadata)
-        metadata.update(last_seq=self.state.seq, step=self.state.step)
-        if status is RunStatus.PAUSED:
-            metadata["pending_parts"] = [
-                p.model_dump(mode="json") for p in self.state.pending_parts
-            ]
-            if self.state.paused_calls:
-                metadata["paused_calls"] = self.state.paused_calls
-        output = result.output
-        if output is not None and not isinstance(output, str | int | float | bool):
-            output = to_jsonable_python(output)
-        run = Run.from_result(
-            result.model_copy(update={"output": output}),
-            input=input_json(self.options.input),
-            metadata=metadata,
-        )
-        if self.resume is not None:
-            run.input = self.resume.run.input
-        return run
-
-    async def _finish(self, toolsets: AsyncExitStack, result: RunResult[Any]) -> None:
-        try:
-            await toolsets.aclose()
-        finally:
-            await self._keep(result)
-
-    async def _keep(self, result: RunResult[Any]) -> None:
-        paused = self.plan.paused_runs
-        if self.persist.store is None:
-            # Nothing to save: the record (a deep copy of the messages) is built only for a
-            # paused run kept in memory.
-            if result.status is RunStatus.PAUSED and paused is not None:
-                paused.keep(self._run_record(result.status, result))
-            return
-        record = self._run_record(result.status, result)
-        # The rest of the log and the final record in one store call (one transaction in a
-        # store that has them; otherwise the log first, so a follower that stops at a final
-        # status has every event by then).
-        await self.persist.save_run(record)
-
-
-def input_json(value: str | Sequence[UserContent] | None) -> Any:
-    """A run's input as stored."""
-    if value is None or isinstance(value, str):
-        return value
-    return [c.model_dump(mode="json") for c in value]

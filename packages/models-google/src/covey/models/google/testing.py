@@ -8,6 +8,11 @@ thread, with no SDK involved:
 - `POST /{version}/models/{model}:embedContent` and `:batchEmbedContents`
 - `POST /{version}/models/{model}:countTokens`
 
+and the same under Vertex AI's resource path,
+`/{version}/projects/{project}/locations/{location}/publishers/google/models/{model}:...`, plus
+Vertex's `:predict` for `text-embedding-*` models (`covey.models.google.testing_vertex` adds
+authentication checks and a fake OAuth token endpoint).
+
 Script it with answers (JSON bodies, SSE streams, error statuses with headers) or with a function
 of the request; with neither, it echoes the last user text and embeds texts deterministically.
 A whole `generateContent` answer given for a streaming request is streamed in small chunks, so one
@@ -48,7 +53,9 @@ except ModuleNotFoundError as error:  # the fake server is for tests: covey-test
     ) from error
 
 __all__ = [
+    "Exchange",
     "FakeGeminiServer",
+    "LoopbackServer",
     "RecordedRequest",
     "Responder",
     "ScriptedResponse",
@@ -63,7 +70,12 @@ __all__ = [
     "usage_metadata",
 ]
 
-_PATH = re.compile(r"^/(?P<version>[^/]+)/models/(?P<model>[^:/]+):(?P<action>[A-Za-z]+)$")
+_PATH = re.compile(
+    r"^/(?P<version>[^/]+)/"
+    r"(?:projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)/)?"
+    r"(?:publishers/(?P<publisher>[^/]+)/)?"
+    r"models/(?P<model>[^:/]+):(?P<action>[A-Za-z]+)$"
+)
 _STATUS_TEXT = {
     400: "INVALID_ARGUMENT",
     401: "UNAUTHENTICATED",
@@ -94,6 +106,9 @@ class RecordedRequest:
         api_version: `v1beta` (or whatever version the path names).
         model: The model in the path, e.g. `gemini-2.5-flash`.
         action: The method after the colon, e.g. `generateContent`.
+        project: The project of a Vertex AI path (`None` for the Gemini API).
+        location: The location of a Vertex AI path, e.g. `us-central1`.
+        publisher: The publisher of a Vertex AI path, e.g. `google`.
     """
 
     method: str
@@ -104,6 +119,14 @@ class RecordedRequest:
     api_version: str | None = None
     model: str | None = None
     action: str | None = None
+    project: str | None = None
+    location: str | None = None
+    publisher: str | None = None
+
+    @property
+    def vertex(self) -> bool:
+        """Whether the path is a Vertex AI one (`.../publishers/google/models/...`)."""
+        return self.publisher is not None
 
     @property
     def stream(self) -> bool:
@@ -343,6 +366,8 @@ def _default_response(request: RecordedRequest) -> ScriptedResponse | dict[str, 
         return embedding_answer(vectors)
     if request.action == "embedContent":
         return {"embedding": {"values": _embed_request(body)}}
+    if request.action == "predict":  # Vertex AI's text-embedding-* models
+        return _predict_answer(body)
     if request.action == "countTokens":
         words = len(json.dumps(body.get("contents", [])).split())
         return {"totalTokens": words}
@@ -352,8 +377,29 @@ def _default_response(request: RecordedRequest) -> ScriptedResponse | dict[str, 
 def _embed_request(item: Mapping[str, Any]) -> list[float]:
     content = cast(dict[str, Any], item.get("content", {}))
     text = " ".join(str(p.get("text", "")) for p in content.get("parts", []))
-    size = item.get("outputDimensionality") or item.get("output_dimensionality")
+    config = cast(dict[str, Any], item.get("embedContentConfig") or {})  # Vertex AI's shape
+    size = (
+        item.get("outputDimensionality")
+        or item.get("output_dimensionality")
+        or config.get("outputDimensionality")
+    )
     return _fake_embedding(text, int(size) if size else _NATIVE_DIMENSIONS)
+
+
+_PREDICT_DIMENSIONS = 768  # text-embedding-005 and text-multilingual-embedding-002
+
+
+def _predict_answer(body: Mapping[str, Any]) -> dict[str, Any]:
+    """Vertex AI's `:predict` answer for `{"instances": [{"content": ...}], "parameters": ...}`."""
+    parameters = cast(dict[str, Any], body.get("parameters") or {})
+    size = int(parameters.get("outputDimensionality") or _PREDICT_DIMENSIONS)
+    predictions: list[dict[str, Any]] = []
+    for instance in cast(list[dict[str, Any]], body.get("instances", [])):
+        text = str(instance.get("content", ""))
+        statistics = {"token_count": len(text.split()), "truncated": False}
+        values = _fake_embedding(text, size)
+        predictions.append({"embeddings": {"values": values, "statistics": statistics}})
+    return {"predictions": predictions, "metadata": {"billableCharacterCount": 0}}
 
 
 def _as_events(body: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -478,6 +524,9 @@ class FakeGeminiServer(LoopbackServer[RecordedRequest, ScriptedResponse | Mappin
             api_version=match.group("version") if match else None,
             model=match.group("model") if match else None,
             action=match.group("action") if match else None,
+            project=match.group("project") if match else None,
+            location=match.group("location") if match else None,
+            publisher=match.group("publisher") if match else None,
         )
         scripted = self.respond(request)
         if scripted.delay:

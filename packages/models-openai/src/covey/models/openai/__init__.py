@@ -4,6 +4,9 @@
   llama.cpp, LM Studio, Groq, DeepSeek, Together, OpenRouter, Mistral, xAI).
 - `OpenAIResponsesModel`: OpenAI's Responses API, with reasoning items replayed.
 - `OpenAIEmbedder`: the embeddings endpoint.
+- `AzureOpenAIChatModel`, `AzureOpenAIResponsesModel`, `AzureOpenAIEmbedder`: the same on
+  Azure OpenAI (`"azure:<deployment>"`, `"azure-responses:<deployment>"`); its content filter
+  raises `ContentFilterError`.
 
 Model strings resolve through entry points: `"openai:gpt-4.1"`, `"openai-responses:gpt-5"`,
 `"ollama:llama3.2"`, `"groq:llama-3.3-70b-versatile"`, ... Importing this package does not
@@ -11,6 +14,12 @@ import the `openai` SDK; the first request does. `covey.models.openai.testing` h
 fake server for tests.
 """
 
+from covey.models.openai.azure import (
+    AzureOpenAIChatModel,
+    AzureOpenAIEmbedder,
+    AzureOpenAIResponsesModel,
+    ContentFilterError,
+)
 from covey.models.openai.chat import OpenAIChatModel
 from covey.models.openai.embedder import KNOWN_EMBEDDING_DIMENSIONS, OpenAIEmbedder
 from covey.models.openai.profiles import (
@@ -25,6 +34,10 @@ __all__ = [
     "COMPATIBLE_PROFILE",
     "KNOWN_EMBEDDING_DIMENSIONS",
     "PROVIDERS",
+    "AzureOpenAIChatModel",
+    "AzureOpenAIEmbedder",
+    "AzureOpenAIResponsesModel",
+    "ContentFilterError",
     "OpenAIChatModel",
     "OpenAICompatibleProvider",
     "OpenAIEmbedder",

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     import httpx2
     from openai import AsyncOpenAI
 
-__all__ = ["PLACEHOLDER_API_KEY", "Connection", "shared_ssl_context"]
+__all__ = ["PLACEHOLDER_API_KEY", "Connection", "openai_env_header_names", "shared_ssl_context"]
 
 PLACEHOLDER_API_KEY = "not-needed"
 """Sent to local servers that take no key: the SDK refuses an empty one."""
@@ -35,7 +35,8 @@ def shared_ssl_context() -> ssl.SSLContext:
     return httpx2.create_ssl_context()
 
 
-def _openai_env_header_names() -> list[str]:
+def openai_env_header_names() -> list[str]:
+    """The header names set in `OPENAI_CUSTOM_HEADERS`, which the SDK adds to every request."""
     names: list[str] = []
     for line in os.environ.get("OPENAI_CUSTOM_HEADERS", "").split("\n"):
         name, colon, _ = line.partition(":")
@@ -129,7 +130,7 @@ class Connection:
                 name: f"Bearer {key.get_secret_value()}"
                 if name.lower() == "authorization"
                 else openai.Omit()
-                for name in _openai_env_header_names()
+                for name in openai_env_header_names()
             }
             headers = {**omitted, **(self._headers or {})} if omitted else self._headers
         http_client = self._http_client

@@ -8,11 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from covey.models.openai.azure import (
+    AzureOpenAIChatModel,
+    AzureOpenAIEmbedder,
+    AzureOpenAIResponsesModel,
+)
 from covey.models.openai.chat import OpenAIChatModel
 from covey.models.openai.embedder import OpenAIEmbedder
 from covey.models.openai.responses import OpenAIResponsesModel
 
 __all__ = [
+    "azure_chat",
+    "azure_embedder",
+    "azure_responses",
     "chat_factory",
     "deepseek",
     "embedder_factory",
@@ -73,3 +81,22 @@ xai = chat_factory("xai")
 
 openai_embedder = embedder_factory("openai")
 ollama_embedder = embedder_factory("ollama")
+
+
+def azure_chat(model_name: str) -> AzureOpenAIChatModel:
+    """`AzureOpenAIChatModel(deployment)`: entry point `azure` (`"azure:<deployment>"`)."""
+    return AzureOpenAIChatModel(model_name)
+
+
+def azure_responses(model_name: str) -> AzureOpenAIResponsesModel:
+    """`AzureOpenAIResponsesModel(deployment)`: entry point `azure-responses`."""
+    return AzureOpenAIResponsesModel(model_name)
+
+
+def azure_embedder(model_name: str) -> AzureOpenAIEmbedder:
+    """`AzureOpenAIEmbedder`: embedder `azure:<deployment>` (a deployment named after its model,
+    e.g. `text-embedding-3-small`) or `azure:<deployment>:<dimensions>`."""
+    deployment, sep, size = model_name.rpartition(":")
+    if sep and size.isdigit():
+        return AzureOpenAIEmbedder(deployment, dimensions=int(size))
+    return AzureOpenAIEmbedder(model_name)

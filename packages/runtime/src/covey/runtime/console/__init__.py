@@ -85,9 +85,7 @@ class _Assets:
                 if not path.is_file() or path.suffix not in _TYPES:
                     continue
                 body = path.read_bytes()
-                gzipped = (
-                    gzip.compress(body, 9, mtime=0) if path.suffix in _COMPRESSIBLE else None
-                )
+                gzipped = gzip.compress(body, 9, mtime=0) if path.suffix in _COMPRESSIBLE else None
                 etag = '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
                 found[path.relative_to(self.root).as_posix()] = _Asset(
                     body, gzipped, _TYPES[path.suffix], etag
@@ -100,7 +98,12 @@ _assets = _Assets(STATIC)
 
 
 def _answer(request: Request[Any, Any, Any], asset: _Asset) -> Response[bytes]:
-    headers = {**_HEADERS, "etag": asset.etag, "cache-control": "no-cache", "vary": "accept-encoding"}
+    headers = {
+        **_HEADERS,
+        "etag": asset.etag,
+        "cache-control": "no-cache",
+        "vary": "accept-encoding",
+    }
     if request.headers.get("if-none-match") == asset.etag:
         return Response(b"", status_code=304, headers=headers)
     body = asset.body

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import anyio
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
@@ -19,11 +20,13 @@ from covey.runtime.controllers._responses import (
 )
 from covey.runtime.dto import ResumeRequest, RunAccepted, RunOut, RunPage, public_events
 from covey.runtime.guards import require_scope
+from covey.runtime.listing import scan
 from covey.runtime.problems import ApiError, problem_responses
 from covey.runtime.sse import sse_response
 from covey.runtime.state import RuntimeState
 from covey.runtime.tree_follow import follow_tree
-from covey.spec.store import MAX_PAGE_SIZE
+from covey.spec import RunStatus
+from covey.spec.store import MAX_PAGE_SIZE, Page, Run
 
 __all__ = ["RunController"]
 
@@ -63,6 +66,57 @@ class RunController(Controller):
     path = "/v1/runs"
     tags = ["runs"]  # noqa: RUF012 - Litestar reads these class attributes
     guards = [require_scope]  # noqa: RUF012
+
+    @get(
+        "/",
+        opt={"scope": "runs:read"},
+        summary="List runs",
+        responses=problem_responses(400, 401, 403),
+        description="The caller's runs (admin: the tenant's), newest first. `agent_id` and "
+        "`top_level` filter what the store lists, reading at most a bounded number of rows per "
+        "request: a page may then hold fewer than `limit` items, with a `next_cursor` to go on.",
+    )
+    async def list_runs(
+        self,
+        runtime: NamedDependency[RuntimeState],
+        principal: NamedDependency[Principal],
+        status: Annotated[RunStatus | None, QueryParameter()] = None,
+        agent_id: Annotated[str | None, QueryParameter(max_length=255)] = None,
+        session_id: Annotated[str | None, QueryParameter(max_length=255)] = None,
+        user_id: Annotated[str | None, QueryParameter(max_length=255)] = None,
+        top_level: Annotated[bool, QueryParameter()] = False,
+        limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)] = 50,
+        cursor: Annotated[str | None, QueryParameter(max_length=4096)] = None,
+    ) -> RunPage:
+        """Runs with their status, agent, user, times, usage and cost (`cost_usd`)."""
+        scope = principal.read_scope
+        if user_id is not None:
+            if not principal.is_admin and user_id != principal.user_id:
+                raise ApiError(403, "forbidden", "Only an admin lists another user's runs")
+            scope = scope.for_user(user_id)
+
+        async def fetch(size: int, after: str | None) -> Page[Run]:
+            return await runtime.store.list_runs(
+                scope,
+                status=status,
+                session_id=session_id,
+                limit=size,
+                cursor=after,
+                order="desc",
+            )
+
+        def keep(run: Run) -> bool:
+            return (agent_id is None or run.agent_id == agent_id) and not (
+                top_level and run.parent_run_id
+            )
+
+        runs, next_cursor = await scan(fetch, keep, limit=limit, cursor=cursor)
+        costs = await anyio.to_thread.run_sync(_costs, runs)
+        items = [
+            RunOut.from_run(run).model_copy(update={"cost_usd": cost})
+            for run, cost in zip(runs, costs, strict=True)
+        ]
+        return RunPage(items=items, next_cursor=next_cursor)
 
     @get(
         "/{run_id:str}",
@@ -183,3 +237,15 @@ class RunController(Controller):
             principal, run_id, data, deltas=wants_deltas(stream, data.background)
         )
         return await run_response(live, stream=stream, background=data.background)
+
+
+def _costs(runs: list[Run]) -> list[float | None]:
+    """Each run's own cost in USD (`None` when a request of it is unpriced), in a worker thread:
+    the price table loads on first use."""
+    from covey.runtime.costs import run_cost
+
+    out: list[float | None] = []
+    for run in runs:
+        summary = run_cost([run])
+        out.append(None if summary.unpriced_requests else float(summary.cost_usd))
+    return out

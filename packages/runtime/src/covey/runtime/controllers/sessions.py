@@ -11,9 +11,10 @@ from litestar.params import FromPath, QueryParameter
 from covey.runtime.auth import Principal
 from covey.runtime.dto import RunOut, RunPage, SessionOut, SessionPage
 from covey.runtime.guards import require_scope
+from covey.runtime.listing import scan
 from covey.runtime.problems import ApiError, problem_responses
 from covey.runtime.state import RuntimeState
-from covey.spec.store import MAX_PAGE_SIZE
+from covey.spec.store import MAX_PAGE_SIZE, Page, Session
 
 __all__ = ["SessionController"]
 
@@ -39,15 +40,36 @@ class SessionController(Controller):
         runtime: NamedDependency[RuntimeState],
         principal: NamedDependency[Principal],
         agent_id: Annotated[str | None, QueryParameter(max_length=255)] = None,
+        q: Annotated[str | None, QueryParameter(max_length=200)] = None,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> SessionPage:
-        """The caller's sessions, most recently updated first; page with `cursor`."""
-        page = await runtime.store.list_sessions(
-            principal.read_scope, agent_id=agent_id, limit=limit, cursor=cursor
-        )
+        """The caller's sessions, most recently updated first; page with `cursor`.
+
+        `q` keeps the sessions whose id, agent or summary contain the text (any case); it reads
+        a bounded number of rows per request, so a page may be short, with a `next_cursor`.
+        """
+        scope = principal.read_scope
+        if not (q and q.strip()):
+            page = await runtime.store.list_sessions(
+                scope, agent_id=agent_id, limit=limit, cursor=cursor
+            )
+            items, next_cursor = page.items, page.next_cursor
+        else:
+            needle = q.strip().casefold()
+
+            async def fetch(size: int, after: str | None) -> Page[Session]:
+                return await runtime.store.list_sessions(
+                    scope, agent_id=agent_id, limit=size, cursor=after
+                )
+
+            def keep(session: Session) -> bool:
+                text = f"{session.id}\n{session.agent_id or ''}\n{session.summary or ''}"
+                return needle in text.casefold()
+
+            items, next_cursor = await scan(fetch, keep, limit=limit, cursor=cursor)
         return SessionPage(
-            items=[SessionOut.from_session(s) for s in page.items], next_cursor=page.next_cursor
+            items=[SessionOut.from_session(s) for s in items], next_cursor=next_cursor
         )
 
     @get(

@@ -1,0 +1,154 @@
+"""The schedules tests of `StoreSuite`.
+
+Lifecycle, compare-and-set updates, due schedules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from covey.conformance.store.common import T0, StoreScopes, all_pages, ids_of
+from covey.spec.errors import ConflictError, NotFoundError
+from covey.spec.store import Schedule, Store
+
+
+class ScheduleTests:
+    """A part of `StoreSuite`: its tests run through `StoreSuite`, in every store's tests."""
+
+    # --- schedules -------------------------------------------------------------------------------
+
+    @pytest.mark.asyncio
+    async def test_schedule_lifecycle(self, store: Store, conformance_scopes: StoreScopes) -> None:
+        """Schedules are saved, read, listed by id (optionally by `enabled`) and deleted.
+
+        If this fails: upsert by `(tenant, id)`, order by id, and raise `NotFoundError` when
+        deleting a missing schedule.
+        """
+        scope = conformance_scopes.alice
+        nightly = await store.save_schedule(
+            scope,
+            Schedule(
+                id="b-nightly",
+                name="Nightly report",
+                target_kind="workflow",
+                target_id="report",
+                trigger="cron",
+                spec="0 2 * * *",
+                timezone="Europe/Paris",
+                payload={"input": "Summarise the day"},
+                next_run_at=T0,
+            ),
+        )
+        assert await store.get_schedule(scope, "b-nightly") == nightly
+        await store.save_schedule(
+            scope,
+            Schedule(
+                id="a-poll",
+                name="Poll",
+                target_id="agent",
+                trigger="interval",
+                spec="300",
+                enabled=False,
+            ),
+        )
+        assert ids_of(await store.list_schedules(scope)) == ["a-poll", "b-nightly"]
+        assert ids_of(await store.list_schedules(scope, enabled=True)) == ["b-nightly"]
+        assert ids_of(await store.list_schedules(scope, enabled=False)) == ["a-poll"]
+        pages = await all_pages(lambda c: store.list_schedules(scope, limit=1, cursor=c))
+        assert pages == [["a-poll"], ["b-nightly"]]
+        moved = await store.save_schedule(
+            scope, nightly.model_copy(update={"last_run_at": T0, "next_run_at": None})
+        )
+        assert moved.created_at == nightly.created_at
+        got = await store.get_schedule(scope, "b-nightly")
+        assert got is not None
+        assert (got.last_run_at, got.next_run_at) == (T0, None)
+        await store.delete_schedule(scope, "a-poll")
+        assert await store.get_schedule(scope, "a-poll") is None
+        with pytest.raises(NotFoundError):
+            await store.delete_schedule(scope, "a-poll")
+
+    @pytest.mark.asyncio
+    async def test_schedule_compare_and_set(
+        self, store: Store, conformance_scopes: StoreScopes
+    ) -> None:
+        """`save_schedule(expected_updated_at=...)` writes only over that very version.
+
+        Schedulers of several processes claim a due firing this way: of those that read the
+        same version, exactly one wins. If this fails: `UPDATE ... WHERE updated_at = :expected`
+        with a new `updated_at` strictly later than the old one, and `ConflictError` when no
+        row matched (changed, deleted, or never saved).
+        """
+        scope = conformance_scopes.alice
+        first = await store.save_schedule(
+            scope,
+            Schedule(id="cas", name="cas", target_id="agent", trigger="interval", spec="1"),
+        )
+        claims = [
+            first.model_copy(update={"last_run_at": T0 + timedelta(seconds=i)}) for i in (1, 2)
+        ]
+        results = await asyncio.gather(
+            *(store.save_schedule(scope, c, expected_updated_at=first.updated_at) for c in claims),
+            return_exceptions=True,
+        )
+        won = [r for r in results if isinstance(r, Schedule)]
+        assert len(won) == 1, results
+        assert sum(isinstance(r, ConflictError) for r in results) == 1, results
+        assert won[0].updated_at > first.updated_at
+        stored = await store.get_schedule(scope, "cas")
+        assert stored is not None
+        assert stored.last_run_at == won[0].last_run_at
+        assert stored.updated_at == won[0].updated_at
+        # The winner's version is the next one to claim; the old one is gone for good.
+        again = await store.save_schedule(scope, stored, expected_updated_at=stored.updated_at)
+        assert again.updated_at > stored.updated_at
+        with pytest.raises(ConflictError):
+            await store.save_schedule(scope, stored, expected_updated_at=stored.updated_at)
+        with pytest.raises(ConflictError):
+            await store.save_schedule(
+                scope,
+                Schedule(id="nope", name="n", target_id="agent", trigger="interval", spec="1"),
+                expected_updated_at=T0,
+            )
+        assert await store.get_schedule(scope, "nope") is None
+        await store.delete_schedule(scope, "cas")
+        with pytest.raises(ConflictError):
+            await store.save_schedule(scope, again, expected_updated_at=again.updated_at)
+
+    @pytest.mark.asyncio
+    async def test_list_due_schedules(self, store: Store, conformance_scopes: StoreScopes) -> None:
+        """`list_due` returns enabled schedules with `next_run_at <= now`, soonest first.
+
+        If this fails: filter `enabled AND next_run_at IS NOT NULL AND next_run_at <= :now`
+        and order by `(next_run_at, id)`.
+        """
+        scope = conformance_scopes.alice
+        now = T0 + timedelta(hours=1)
+
+        def schedule(sid: str, next_run_at: Any, enabled: bool = True) -> Schedule:
+            return Schedule(
+                id=sid,
+                name=sid,
+                target_id="agent",
+                trigger="interval",
+                spec="60",
+                next_run_at=next_run_at,
+                enabled=enabled,
+            )
+
+        for item in (
+            schedule("late", now - timedelta(minutes=1)),
+            schedule("early", now - timedelta(minutes=30)),
+            schedule("exactly-now", now),
+            schedule("future", now + timedelta(seconds=1)),
+            schedule("never", None),
+            schedule("disabled", now - timedelta(hours=2), enabled=False),
+        ):
+            await store.save_schedule(scope, item)
+        due = await store.list_due(scope, now)
+        assert ids_of(due) == ["early", "late", "exactly-now"]
+        assert await store.list_due(conformance_scopes.other_tenant, now) == []
