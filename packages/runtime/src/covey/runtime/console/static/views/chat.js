@@ -82,27 +82,6 @@ async function sessionList(box, { api, kind, id, current, signal, navigate }) {
   }
 }
 
-/** A stored run's input, for runs listed before `RunOut.input` existed: its run.started event. */
-async function storedInput(api, run) {
-  if ("input" in run) return run.input;
-  const stop = new AbortController();
-  let input;
-  try {
-    await api.follow(run.run_id, 0, {
-      signal: stop.signal,
-      onEvent: ({ data }) => {
-        if (data && data.type === "run.started" && data.run_id === run.run_id) {
-          input = data.input;
-          stop.abort();
-        }
-      },
-    });
-  } catch {
-    // aborted once found, or the log is gone: the turn shows without the message
-  }
-  return input;
-}
-
 export default async function render({ root, params, me, api, allows, navigate, signal, setTitle }) {
   const { kind, id } = params;
   let sessionId = params.session || null;
@@ -295,12 +274,10 @@ export default async function render({ root, params, me, api, allows, navigate, 
       replace(log, errorBox(error));
       return;
     }
-    const inputs = await Promise.all(runs.map((r) => storedInput(api, r)));
-    if (signal.aborted) return;
     replace(log);
     if (!runs.length) log.append(h("p", { class: "chat-empty muted" }, "No messages in this conversation yet."));
-    for (const [i, stored] of runs.entries()) {
-      const turn = turnFor(inputs[i]);
+    for (const stored of runs) {
+      const turn = turnFor(stored.input);
       if (LIVE.has(stored.status)) {
         turn.attach(stored.run_id);
         run(turn, (options) => api.follow(stored.run_id, 0, options));
