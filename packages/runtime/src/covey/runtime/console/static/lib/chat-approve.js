@@ -18,7 +18,7 @@ export function requirementsForm(requirements, submit) {
   const sections = [];
   const status = h("p", { class: "chat-req-status muted", role: "status" });
   const box = h("section", { class: "chat-requirements", "aria-label": "Waiting for you" },
-    h("h3", null, requirements.length === 1 ? "The run waits for you" : `The run waits for you (${requirements.length})`));
+    h("h2", null, requirements.length === 1 ? "The run waits for you" : `The run waits for you (${requirements.length})`));
 
   const done = () => {
     if (answers.size < requirements.length) {
@@ -47,7 +47,7 @@ export function requirementsForm(requirements, submit) {
       };
       const verdict = h("span", { class: "chat-req-verdict", role: "status" });
       const approve = button("Approve", () => decide(true), { kind: "primary", "aria-label": `Approve ${r.tool_name}` });
-      const reject = button("Reject", () => decide(false), { kind: "danger", "aria-label": `Reject ${r.tool_name}` });
+      const reject = button("Reject", () => decide(false), { "aria-label": `Reject ${r.tool_name}` });
       controls = [field(`Note for ${r.tool_name} (optional)`, note), h("div", { class: "actions" }, approve, reject, verdict)];
     } else if (r.kind === "input") {
       const names = r.input_fields.length ? r.input_fields : ["value"];

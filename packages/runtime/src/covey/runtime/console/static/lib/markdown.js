@@ -113,7 +113,7 @@ export function block(source) {
   }
   const heading = HEADING.exec(first);
   if (heading && !source.includes("\n")) {
-    const level = Math.min(6, heading[1].length + 2);
+    const level = Math.min(6, heading[1].length + 1);
     return h(`h${level}`, null, inline(heading[2]));
   }
   if (RULE.test(source)) return h("hr");

@@ -145,7 +145,7 @@ export default async function render({ root, params, me, api, allows, navigate, 
     },
   });
   const sendButton = button("Send", () => send(), { kind: "primary" });
-  const stopButton = button("Stop", () => stop(), { kind: "danger" });
+  const stopButton = button("Stop", () => stop(), { class: "btn chat-stop" });
   stopButton.hidden = true;
   const composer = h("form", { class: "chat-composer", onsubmit: (e) => { e.preventDefault(); send(); } },
     h("label", { for: "chat-input", class: "chat-label" }, `Message to ${id}`),
