@@ -492,6 +492,21 @@ def test_markdown_structure_and_a_pasted_image(serve, browser: Any) -> None:
         chips.get_by_text("pasted.png").wait_for()
         chips.get_by_role("button", name="Remove pasted.png").click()
         assert not chips.is_visible()
+        # A file dropped on the message box is attached too.
+        page.evaluate(
+            """() => {
+              const data = new DataTransfer();
+              data.items.add(new File(["hello"], "notes.txt", {type: "text/plain"}));
+              const box = document.getElementById("chat-input").closest("form");
+              for (const type of ["dragover", "drop"]) {
+                box.dispatchEvent(new DragEvent(type, {dataTransfer: data, bubbles: true,
+                                                       cancelable: true}));
+              }
+            }"""
+        )
+        chips.get_by_text("notes.txt").wait_for()
+        assert "file" in chips.inner_text().lower() and "5 B" in chips.inner_text()
+        chips.get_by_role("button", name="Remove notes.txt").click()
 
         text = "# Plan\n\n1. first\n2. *second*\n\n```\nx = 1\n```\n\n> quoted"
         box = page.get_by_label("Message to echo")
