@@ -378,6 +378,19 @@ def test_an_attached_image_is_sent_as_a_content_part(serve, browser: Any) -> Non
     assert base64.b64decode(image["data"]) == png
 
 
+def test_the_attachment_limit_is_the_servers(serve, browser: Any) -> None:
+    """The chat refuses what this server would refuse (`/v1/me` `limits.max_body_size`), not
+    what the default would."""
+    server, _ = serve(registry=chat_registry(), max_body_size=64 * 1024)
+    with console_page(browser, server.url, "chat/agent/weather") as page:
+        attach = page.get_by_label("Attach files")
+        attach.set_input_files(
+            {"name": "mid.bin", "mimeType": "application/octet-stream", "buffer": b"\0" * 100_000}
+        )
+        page.get_by_role("alert").get_by_text(re.compile(r"mid\.bin is .*: too large")).wait_for()
+        assert page.get_by_role("list", name="Attached files").get_by_text("mid.bin").count() == 0
+
+
 def test_model_output_never_becomes_markup(serve, browser: Any) -> None:
     server, _ = serve(registry=chat_registry())
     attack = (

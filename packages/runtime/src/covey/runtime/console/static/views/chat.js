@@ -124,7 +124,7 @@ export default async function render({ root, params, me, api, allows, navigate, 
   new MutationObserver(follow).observe(log, { childList: true, subtree: true, characterData: true });
 
   // --- the composer ----------------------------------------------------------------------------
-  const limit = Number(me && (me.max_body_size || (me.limits && me.limits.max_body_size))) || DEFAULT_MAX_BODY;
+  const limit = Number(me && me.limits && me.limits.max_body_size) || DEFAULT_MAX_BODY;
   const problem = h("div", { class: "chat-problem", role: "alert" });
   const say = (message) => replace(problem, message ? h("div", { class: "error-box" }, message) : null);
   const attachments = new Attachments({ limit, onError: say });
