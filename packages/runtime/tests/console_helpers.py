@@ -23,7 +23,15 @@ from covey.core import Agent, Step, Team, Workflow
 from covey.core.testing import AgentInfo, FunctionModel
 from covey.runtime import Registry
 from covey.runtime.auth import SCOPES
-from covey.spec import ModelRequest, ModelResponse, TextPart, ToolCallPart, ToolReturnPart, tool
+from covey.spec import (
+    ModelRequest,
+    ModelResponse,
+    TextPart,
+    ToolCallPart,
+    ToolReturnPart,
+    UserPart,
+    tool,
+)
 
 REPO = Path(__file__).resolve().parents[3]
 SHOTS = REPO / "docs" / "console"
@@ -131,9 +139,11 @@ def _last_user_text(messages: list[ModelRequest | ModelResponse]) -> str:
     for message in reversed(messages):
         if isinstance(message, ModelRequest):
             for part in message.parts:
-                content = getattr(part, "content", None)
-                if isinstance(content, str) and not isinstance(part, ToolReturnPart):
-                    return content
+                # The user's words only: a system part (the agent's instructions) comes first.
+                if isinstance(part, UserPart):
+                    if isinstance(part.content, str):
+                        return part.content
+                    return " ".join(getattr(item, "text", "") for item in part.content)
     return ""
 
 

@@ -122,6 +122,7 @@ def test_me_says_who_the_caller_is(serve) -> None:
     me = api.get("/v1/me").json()
     assert me["auth"] == "none" and me["admin"] is True and me["tenant_id"] == "default"
     assert me["features"]["knowledge"] is False
+    assert me["limits"]["max_body_size"] == 1_048_576
     _, secured = serve(registry=console_registry(), **jwt_settings())
     assert secured.get("/v1/me").status_code == 401
     token = console_token("bob", tenant="globex", scope="agents:read runs:read")

@@ -18,7 +18,7 @@ from covey.runtime.problems import problem_responses
 from covey.runtime.state import RuntimeState
 from covey.runtime.tracing import tracing_enabled
 
-__all__ = ["Features", "MeController", "MeOut"]
+__all__ = ["Features", "Limits", "MeController", "MeOut"]
 
 
 class Features(BaseModel):
@@ -38,6 +38,19 @@ class Features(BaseModel):
     """At least one knowledge base is served."""
 
 
+class Limits(BaseModel):
+    """The sizes this server refuses above (413), so a client can check before sending."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_body_size: int
+    """The largest request body (a run's input with its attachments) and WebSocket message."""
+    knowledge_max_upload: int
+    """The largest document upload."""
+    knowledge_max_files: int
+    """The most files one upload may carry."""
+
+
 class MeOut(BaseModel):
     """The caller and this server."""
 
@@ -51,6 +64,7 @@ class MeOut(BaseModel):
     admin: bool
     version: str
     features: Features
+    limits: Limits
 
 
 class MeController(Controller):
@@ -80,5 +94,10 @@ class MeController(Controller):
                 mcp=bool(settings.mcp_expose),
                 a2a=importlib.util.find_spec("a2a") is not None,
                 knowledge=bool(runtime.knowledge.knowledge),
+            ),
+            limits=Limits(
+                max_body_size=settings.max_body_size,
+                knowledge_max_upload=settings.knowledge_max_upload,
+                knowledge_max_files=settings.knowledge_max_files,
             ),
         )
