@@ -108,7 +108,7 @@ def run() -> list[tuple[str, ...]]:
                         page,
                         lambda page=page: (
                             page.get_by_role("link", name="Chat").click(),
-                            page.wait_for_load_state("networkidle"),
+                            page.get_by_text("Pick an agent, a team or a workflow").wait_for(),
                         ),
                     )
                 context.close()
