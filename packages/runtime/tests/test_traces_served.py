@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -54,6 +55,30 @@ def test_a_served_runs_trace_is_listed_and_read_back(serve) -> None:
     assert api.get("/v1/traces?status=failed").json()["items"] == []
     assert api.get("/v1/traces?status=completed").json()["items"][0]["run_id"] == run["run_id"]
     assert api.get("/v1/traces?status=nonsense").status_code == 400
+
+
+def test_a_paused_and_resumed_run_is_one_trace_summarised_by_its_end(serve) -> None:
+    """Each part of a resumed run is a root span of the same trace; the listing shows the
+    run's final status and the time from its first start to its last end."""
+    _, api = serve(tracing=True)
+    run = api.post("/v1/agents/approver/runs", json={"input": "/tmp/x"}).json()
+    assert run["status"] == "paused"
+    call_id = run["requirements"][0]["tool_call_id"]
+    done = api.post(f"/v1/runs/{run['run_id']}/resume", json={"approvals": {call_id: True}})
+    assert done.json()["status"] == "completed"
+    spans = api.get(f"/v1/traces/{run['run_id']}").json()["spans"]
+    roots = [s for s in spans if s["parent_span_id"] is None]
+    assert len(roots) == 2
+    (summary,) = api.get("/v1/traces").json()["items"]
+    assert summary["status"] == "completed"
+
+    def at(text: str) -> datetime:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+    first_start = min(at(r["start"]) for r in roots)
+    last_end = max(at(r["end"]) for r in roots)
+    assert at(summary["start"]) == first_start
+    assert summary["duration_ms"] == pytest.approx((last_end - first_start).total_seconds() * 1000)
 
 
 def test_bad_and_unknown_trace_ids(serve) -> None:

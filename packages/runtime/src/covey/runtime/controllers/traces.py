@@ -99,16 +99,21 @@ class TracePage(_Wire):
 
 
 def _summary(run_id: str, agent_id: str | None, spans: list[TraceSpan]) -> TraceSummary:
-    root = next((s for s in spans if s.parent_span_id is None), spans[0])
-    out = SpanOut.from_span(root)
+    """A trace's summary. A run paused and resumed has one root span per part it ran: the
+    status is the latest part's, the duration runs from the first start to the last end."""
+    roots = sorted((s for s in spans if s.parent_span_id is None), key=lambda s: s.start)
+    roots = roots or [spans[0]]
+    first, last = roots[0], roots[-1]
+    ends = [s.end for s in roots if s.end is not None]
+    duration = (max(ends) - first.start).total_seconds() * 1000 if ends else None
     chats = [s for s in spans if s.attributes.get("gen_ai.operation.name") == "chat"]
     return TraceSummary(
-        trace_id=root.trace_id,
+        trace_id=first.trace_id,
         run_id=run_id,
         agent_id=agent_id,
-        status=str(root.attributes.get("covey.run.status", root.status)),
-        start=root.start,
-        duration_ms=out.duration_ms,
+        status=str(last.attributes.get("covey.run.status", last.status)),
+        start=first.start,
+        duration_ms=duration,
         span_count=len(spans),
         error_count=sum(1 for s in spans if s.status == "error"),
         input_tokens=sum(int(s.attributes.get("gen_ai.usage.input_tokens", 0)) for s in chats),
