@@ -327,9 +327,6 @@ class RunTests:
         assert sorted(tenant_wide) == ["bob-a", "r0", "r3", "r5", "r7"]
         # `top_level=False` (the default) is no filter.
         assert len(ids_of(await store.list_runs(s.alice, top_level=False))) == len(rows)
-        for bad in ("", "x" * 10_000, "a\x00b"):
-            with pytest.raises(InvalidInputError):
-                await store.list_runs(s.alice, agent_id=bad)
         with pytest.raises(InvalidInputError):
             await store.list_runs(s.alice, top_level="yes")  # type: ignore[arg-type]
 
