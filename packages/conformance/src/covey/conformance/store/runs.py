@@ -5,6 +5,7 @@ Round trips with messages and results, updates, listing, cancel requests and hea
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -22,7 +23,7 @@ from covey.conformance.store.common import (
 from covey.spec.errors import InvalidInputError, NotFoundError
 from covey.spec.messages import ImageContent, ModelRequest, UserPart
 from covey.spec.runs import Requirement, RunResult, RunStatus
-from covey.spec.store import Run, Store, utc_now
+from covey.spec.store import Page, Run, Store, utc_now
 from covey.spec.usage import Usage
 
 
@@ -292,8 +293,11 @@ class RunTests:
         await store.save_run(s.bob, Run(id="bob-a", agent_id="a", created_at=T0))
         await store.save_run(s.other_alice, Run(id="far-a", agent_id="a", created_at=T0))
 
-        def by_agent(**kw: Any) -> Any:
-            return lambda c: store.list_runs(s.alice, agent_id="a", limit=2, cursor=c, **kw)
+        def by_agent(**kw: Any) -> Callable[[str | None], Awaitable[Page[Run]]]:
+            def fetch(cursor: str | None) -> Awaitable[Page[Run]]:
+                return store.list_runs(s.alice, agent_id="a", limit=2, cursor=cursor, **kw)
+
+            return fetch
 
         assert await all_pages(by_agent()) == [["r0", "r2"], ["r3", "r5"], ["r7", "r8"]]
         assert await all_pages(by_agent(order="desc")) == [["r8", "r7"], ["r5", "r3"], ["r2", "r0"]]
