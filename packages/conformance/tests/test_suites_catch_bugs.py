@@ -139,7 +139,7 @@ class TestBroken(StoreSuite):
     def store(self):
         return Backwards()
 """,
-        ["test_list_sessions_newest_first_with_pages"],
+        ["test_list_sessions_newest_first_with_pages", "test_list_sessions_search"],
     ),
     "store-ignores-the-parent-run-filter": (
         """
