@@ -139,7 +139,7 @@ class TestBroken(StoreSuite):
     def store(self):
         return Backwards()
 """,
-        ["test_list_sessions_newest_first_with_pages"],
+        ["test_list_sessions_newest_first_with_pages", "test_list_sessions_search"],
     ),
     "store-ignores-the-parent-run-filter": (
         """
@@ -152,7 +152,56 @@ class TestBroken(StoreSuite):
     def store(self):
         return Orphaning()
 """,
-        ["test_list_runs_by_parent_run", "test_invalid_ids_are_refused[list_runs.parent_run_id]"],
+        [
+            "test_list_runs_by_parent_run",
+            "test_list_runs_by_agent_and_top_level",
+            "test_invalid_ids_are_refused[list_runs.parent_run_id]",
+        ],
+    ),
+    "store-filters-runs-by-agent-after-paging": (
+        """
+class PostFilter(InMemoryStore):
+    async def list_runs(self, scope, *, agent_id=None, top_level=False, **kwargs):
+        page = await super().list_runs(scope, **kwargs)
+        page.items[:] = [
+            r for r in page.items
+            if (agent_id is None or r.agent_id == agent_id)
+            and not (top_level and r.parent_run_id)
+        ]
+        return page
+
+class TestBroken(StoreSuite):
+    @pytest.fixture
+    def store(self):
+        return PostFilter()
+""",
+        [
+            "test_list_runs_by_agent_and_top_level",
+            "test_invalid_ids_are_refused[list_runs.agent_id]",
+        ],
+    ),
+    "store-search-treats-like-wildcards-as-wildcards": (
+        """
+import re
+from covey.spec.store import Page
+
+class Wildcards(InMemoryStore):
+    async def list_sessions(self, scope, *, search=None, **kwargs):
+        page = await super().list_sessions(scope, **kwargs)
+        if not search or not search.strip():
+            return page
+        parts = [".*" if c == "%" else "." if c == "_" else re.escape(c) for c in search]
+        pattern = re.compile("".join(parts), re.IGNORECASE)
+        fields = lambda s: (s.id, s.agent_id or "", s.summary or "")
+        kept = [s for s in page.items if any(pattern.search(f) for f in fields(s))]
+        return Page(items=kept, next_cursor=page.next_cursor)
+
+class TestBroken(StoreSuite):
+    @pytest.fixture
+    def store(self):
+        return Wildcards()
+""",
+        ["test_list_sessions_search"],
     ),
     "vector-store-filters-after-k": (
         """

@@ -410,11 +410,55 @@ async def _check_v4_data(store: SqlStore) -> None:
     assert (await store.list_knowledge_contents(bob, knowledge="docs")).items == []
 
 
+async def _seed_v5(url: str) -> None:
+    """Runs of two agents, one started by another run, written before the agent index."""
+
+    def seed(c: Connection) -> None:
+        rows = (
+            ("v5-a1", "a", None),
+            ("v5-b", "b", None),
+            ("v5-a2", "a", "v5-b"),
+            ("v5-a3", "a", None),
+        )
+        for minute, (run_id, agent, parent) in enumerate(rows):
+            c.execute(
+                text(
+                    "INSERT INTO covey_runs (tenant_id, id, user_id, session_id, agent_id, "
+                    "parent_run_id, status, input, output, usage, messages, tool_calls, "
+                    "requirements, error, cancel_requested, heartbeat_at, started_at, "
+                    "finished_at, created_at, updated_at, metadata) VALUES ('t', :id, 'bob', "
+                    "NULL, :agent, :parent, 'completed', NULL, NULL, '{}', '[]', '[]', '[]', "
+                    "NULL, :no, NULL, NULL, NULL, :at, :at, '{}')"
+                ),
+                {
+                    "id": run_id,
+                    "agent": agent,
+                    "parent": parent,
+                    "no": False,
+                    "at": (T0 + timedelta(minutes=minute)).replace(tzinfo=None),
+                },
+            )
+
+    async with runner_for(url) as runner:
+        await runner.write(seed)
+
+
+async def _check_v5_data(store: SqlStore) -> None:
+    """Version 6 indexes runs by agent: runs written before it are found by agent."""
+    bob = Scope("t", "bob")
+    by_agent = await store.list_runs(bob, agent_id="a", order="desc")
+    assert [x.id for x in by_agent.items] == ["v5-a3", "v5-a2", "v5-a1"]
+    top = await store.list_runs(bob, agent_id="a", top_level=True)
+    assert [x.id for x in top.items] == ["v5-a1", "v5-a3"]
+    assert (await store.list_runs(Scope("t", "alice"), agent_id="a")).items == []
+
+
 SEEDS: dict[int, Callable[[str], Awaitable[None]]] = {
     1: _seed_v1,
     2: _seed_v2,
     3: _seed_v3,
     4: _seed_v4,
+    5: _seed_v5,
 }
 """Data to write at each version; add one for every new version."""
 
@@ -423,6 +467,7 @@ CHECKS: dict[int, Callable[[SqlStore], Awaitable[None]]] = {
     2: _check_v2_data,
     3: _check_v3_data,
     4: _check_v4_data,
+    5: _check_v5_data,
 }
 
 

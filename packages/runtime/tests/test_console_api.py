@@ -6,8 +6,6 @@ import base64
 
 from console_helpers import console_registry, console_token, jwt_settings
 
-from covey.runtime import listing
-
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
 )
@@ -51,23 +49,23 @@ def test_paging_with_a_filter_never_skips_or_repeats_a_run(serve) -> None:
             "/v1/runs",
             params={"agent_id": "weather", "limit": 2, **({"cursor": cursor} if cursor else {})},
         ).json()
-        assert len(page["items"]) <= 2
         seen += [r["run_id"] for r in page["items"]]
         cursor = page["next_cursor"]
         if cursor is None:
             break
+        # The store filters: every page but the last is full, whatever lies between matches.
+        assert len(page["items"]) == 2
     assert seen == wanted
 
 
-def test_a_filter_matching_nothing_reads_a_bounded_number_of_rows(serve, monkeypatch) -> None:
+def test_a_filter_matching_nothing_answers_one_empty_last_page(serve) -> None:
     _, api = serve(registry=console_registry())
     for i in range(6):
         _run(api, "weather", f"q{i}")
-    monkeypatch.setattr(listing, "MAX_SCAN", 4)
-    page = api.get("/v1/runs", params={"agent_id": "nobody"}).json()
-    assert page["items"] == [] and page["next_cursor"]
-    rest = api.get("/v1/runs", params={"agent_id": "nobody", "cursor": page["next_cursor"]}).json()
-    assert rest == {"items": [], "next_cursor": None}
+    page = api.get("/v1/runs", params={"agent_id": "nobody", "limit": 2}).json()
+    assert page == {"items": [], "next_cursor": None}
+    top = api.get("/v1/runs", params={"agent_id": "weather", "top_level": "true", "limit": 4})
+    assert len(top.json()["items"]) == 4 and top.json()["next_cursor"]
 
 
 def test_top_level_leaves_out_member_runs(serve) -> None:
@@ -126,3 +124,22 @@ def test_sessions_can_be_searched(serve) -> None:
     assert [s["session_id"] for s in by_id] == [weather["session_id"]]
     assert api.get("/v1/sessions", params={"q": "nothing-like-it"}).json()["items"] == []
     assert len(api.get("/v1/sessions", params={"q": "  "}).json()["items"]) == 2
+
+
+def test_session_search_takes_like_wildcards_literally_and_pages_full(serve) -> None:
+    _, api = serve(registry=console_registry())
+    made = [_run(api, "refunds" if i % 2 else "weather", f"q{i}")["session_id"] for i in range(6)]
+    for wildcard in ("%", "_", "\\", "%efund%"):
+        assert api.get("/v1/sessions", params={"q": wildcard}).json()["items"] == []
+    first = api.get("/v1/sessions", params={"q": "FUND", "limit": 2}).json()
+    assert len(first["items"]) == 2 and first["next_cursor"]
+    rest = api.get(
+        "/v1/sessions", params={"q": "FUND", "limit": 2, "cursor": first["next_cursor"]}
+    ).json()
+    found = [s["session_id"] for s in first["items"] + rest["items"]]
+    assert rest["next_cursor"] is None
+    assert found == [made[5], made[3], made[1]]
+    too_long = api.get("/v1/sessions", params={"q": "x" * 201})
+    assert too_long.status_code == 400
+    control = api.get("/v1/sessions", params={"q": "a\x00b"})
+    assert control.status_code == 400

@@ -45,6 +45,7 @@ from covey.spec.store_operations import OperationsMethods
 from covey.spec.store_rows import (
     MAX_ID_LENGTH,
     MAX_PAGE_SIZE,
+    MAX_SEARCH_LENGTH,
     Approval,
     ApprovalStatus,
     KnowledgeContent,
@@ -64,6 +65,7 @@ from covey.spec.store_rows import (
     UTCDateTime,
     check_id,
     check_limit,
+    check_search,
     new_id,
     utc_now,
 )
@@ -72,6 +74,7 @@ from covey.spec.store_rows import T as T  # the type variable this module always
 __all__ = [
     "MAX_ID_LENGTH",
     "MAX_PAGE_SIZE",
+    "MAX_SEARCH_LENGTH",
     "Approval",
     "ApprovalStatus",
     "KnowledgeContent",
@@ -92,6 +95,7 @@ __all__ = [
     "UserProfile",
     "check_id",
     "check_limit",
+    "check_search",
     "new_id",
     "utc_now",
 ]

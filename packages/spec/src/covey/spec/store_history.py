@@ -40,6 +40,7 @@ class HistoryMethods(ABC):
         agent_id: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        search: str | None = None,
     ) -> Page[Session]:
         """Sessions in the scope, most recently updated first (ties: id, then user, descending).
 
@@ -50,7 +51,18 @@ class HistoryMethods(ABC):
             scope: Whose sessions.
             agent_id: Only this agent's sessions.
             limit: Page size, 1 to `MAX_PAGE_SIZE`.
-            cursor: `next_cursor` of the previous page.
+            cursor: `next_cursor` of the previous page (of a listing with the same filters).
+            search: Only sessions whose id, agent id or summary contains this text as a
+                substring, ignoring case (ASCII letters always; other letters as the store's
+                database lowercases them). Every character is literal: `%`, `_` and `\\` are
+                no wildcards or escapes. `None`, empty or all-whitespace: no filter (see
+                `check_search`). Filters combine (AND); the store does the filtering, so a
+                page is full unless it is the last.
+
+        Raises:
+            InvalidInputError: `search` is longer than `MAX_SEARCH_LENGTH` characters or holds
+                a control character, `agent_id` is malformed, or the cursor is not one of this
+                listing.
         """
 
     @abstractmethod
@@ -135,6 +147,8 @@ class HistoryMethods(ABC):
         cursor: str | None = None,
         order: Literal["asc", "desc"] = "asc",
         parent_run_id: str | None = None,
+        agent_id: str | None = None,
+        top_level: bool = False,
     ) -> Page[Run]:
         """Runs in the scope in creation order (`created_at`, then id), oldest first by default.
 
@@ -144,7 +158,12 @@ class HistoryMethods(ABC):
                 tenant-wide scope, only runs without a user (`user_id=None`).
             status: Only runs with this status.
             parent_run_id: Only the runs started by this run (`Run.parent_run_id`): a team's
-                member runs, a workflow's step runs. Filters combine (AND).
+                member runs, a workflow's step runs.
+            agent_id: Only the runs of this agent, team or workflow (`Run.agent_id`).
+            top_level: Only runs nobody started (`parent_run_id` is `None`): what a caller
+                ran itself, without the member and step runs of teams and workflows.
+                Filters combine (AND); the store does the filtering, so a page is full unless
+                it is the last.
             limit: Page size, 1 to `MAX_PAGE_SIZE`.
             cursor: `next_cursor` of the previous page (of a listing in the same `order`).
             order: `"asc"`, oldest first, or `"desc"`, newest first (to read a session's
@@ -152,7 +171,8 @@ class HistoryMethods(ABC):
 
         Raises:
             InvalidInputError: `order` is neither `"asc"` nor `"desc"`, the cursor is not one
-                of this listing in this order, or `session_id`/`parent_run_id` is malformed.
+                of this listing in this order, `session_id`/`parent_run_id`/`agent_id` is
+                malformed, or `top_level` is not a bool.
         """
 
     @abstractmethod

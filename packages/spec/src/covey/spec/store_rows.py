@@ -23,6 +23,7 @@ from covey.spec.usage import Usage
 __all__ = [
     "MAX_ID_LENGTH",
     "MAX_PAGE_SIZE",
+    "MAX_SEARCH_LENGTH",
     "Approval",
     "ApprovalStatus",
     "KnowledgeContent",
@@ -42,6 +43,7 @@ __all__ = [
     "UserProfile",
     "check_id",
     "check_limit",
+    "check_search",
     "new_id",
     "utc_now",
 ]
@@ -51,6 +53,9 @@ MAX_ID_LENGTH = 255
 
 MAX_PAGE_SIZE = 1000
 """The largest `limit` a `list_*` call accepts."""
+
+MAX_SEARCH_LENGTH = 200
+"""The longest `search` text (in characters) `Store.list_sessions` accepts."""
 
 T = TypeVar("T")
 
@@ -112,6 +117,30 @@ def check_limit(limit: int) -> int:
             f"limit must be an integer from 1 to {MAX_PAGE_SIZE}, got {limit!r}"
         )
     return limit
+
+
+def check_search(value: object) -> str | None:
+    """The text a `list_sessions(search=...)` filter matches, or `None` for no filter.
+
+    `None`, an empty or an all-whitespace string mean "no filter"; any other text is kept as
+    given (not stripped) and matched literally. Stores call this before filtering, so every
+    store refuses the same inputs.
+
+    Raises:
+        InvalidInputError: `value` is not a string, is longer than `MAX_SEARCH_LENGTH`
+            characters, or contains a control character.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidInputError(f"search must be a string, got {type(value).__name__}")
+    if len(value) > MAX_SEARCH_LENGTH:
+        raise InvalidInputError(
+            f"search is {len(value)} characters long; the limit is {MAX_SEARCH_LENGTH}"
+        )
+    if any(unicodedata.category(c) == "Cc" for c in value):
+        raise InvalidInputError("search contains a control character; remove it")
+    return value if value.strip() else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,16 @@ from pydantic import ValidationError
 from covey.spec.errors import ConflictError, InvalidInputError, NotFoundError
 from covey.spec.events import BaseEvent, load_event
 from covey.spec.runs import ErrorInfo, RunStatus
-from covey.spec.store import Page, Run, Scope, Session, check_id, check_limit, utc_now
+from covey.spec.store import (
+    Page,
+    Run,
+    Scope,
+    Session,
+    check_id,
+    check_limit,
+    check_search,
+    utc_now,
+)
 from covey.testing.memory_tables import (
     InMemoryTables,
     check_optional,
@@ -45,9 +54,11 @@ class InMemoryHistory(InMemoryTables):
         agent_id: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        search: str | None = None,
     ) -> Page[Session]:
         """See `Store.list_sessions`."""
         check_optional(agent_id, "agent_id")
+        text = check_search(search)
         async with self._lock:
             rows = [
                 r
@@ -55,6 +66,7 @@ class InMemoryHistory(InMemoryTables):
                 if tenant == scope.tenant_id
                 and visible(scope, r.user_id)
                 and (agent_id is None or r.agent_id == agent_id)
+                and (text is None or _matches(r, text))
             ]
             return page_of(
                 "sessions",
@@ -171,10 +183,15 @@ class InMemoryHistory(InMemoryTables):
         cursor: str | None = None,
         order: Literal["asc", "desc"] = "asc",
         parent_run_id: str | None = None,
+        agent_id: str | None = None,
+        top_level: bool = False,
     ) -> Page[Run]:
         """See `Store.list_runs`."""
         check_optional(session_id, "session_id")
         check_optional(parent_run_id, "parent_run_id")
+        check_optional(agent_id, "agent_id")
+        if not isinstance(top_level, bool):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise InvalidInputError(f"top_level must be a bool, got {type(top_level).__name__}")
         if order not in ("asc", "desc"):
             raise InvalidInputError(f"order must be 'asc' or 'desc', got {order!r}")
         async with self._lock:
@@ -186,6 +203,8 @@ class InMemoryHistory(InMemoryTables):
                 and (session_id is None or (r.session_id, r.user_id) == (session_id, scope.user_id))
                 and (status is None or r.status == status)
                 and (parent_run_id is None or r.parent_run_id == parent_run_id)
+                and (agent_id is None or r.agent_id == agent_id)
+                and not (top_level and r.parent_run_id is not None)
             ]
             return page_of(
                 "runs" if order == "asc" else "runs.desc",
@@ -299,6 +318,13 @@ class InMemoryHistory(InMemoryTables):
                 seqs = seqs[:limit]
             data = [log[s] for s in seqs]
         return [load_event(d) for d in data]
+
+
+def _matches(session: Session, text: str) -> bool:
+    """Whether the session's id, agent id or summary contains `text`, ignoring case."""
+    needle = text.lower()
+    fields = (session.id, session.agent_id or "", session.summary or "")
+    return any(needle in field.lower() for field in fields)
 
 
 def _session_user(scope: Scope, user_id: str | None) -> str | None:

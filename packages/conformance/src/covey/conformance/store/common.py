@@ -179,6 +179,7 @@ ID_TAKERS: dict[str, IdTaker] = {
     "get_run": lambda st, sc, bad: st.get_run(sc, bad),
     "list_runs.session_id": lambda st, sc, bad: st.list_runs(sc, session_id=bad),
     "list_runs.parent_run_id": lambda st, sc, bad: st.list_runs(sc, parent_run_id=bad),
+    "list_runs.agent_id": lambda st, sc, bad: st.list_runs(sc, agent_id=bad),
     "request_cancel": lambda st, sc, bad: st.request_cancel(sc, bad),
     "heartbeat": lambda st, sc, bad: st.heartbeat(sc, bad),
     "append_events": lambda st, sc, bad: st.append_events(sc, bad, text_deltas("r", [1])),

@@ -58,6 +58,7 @@ class IsolationTests:
         assert await store.get_session(intruder, "s1") is None
         assert "s1" not in ids_of(await store.list_sessions(intruder))
         assert "s1" not in ids_of(await store.list_sessions(intruder, agent_id="a"))
+        assert "s1" not in ids_of(await store.list_sessions(intruder, search="s1"))
         with pytest.raises(NotFoundError):
             await store.delete_session(intruder, "s1")
         # The same id is free in the intruder's own namespace: a session of its own.
@@ -90,6 +91,9 @@ class IsolationTests:
         assert "r1" not in ids_of(await store.list_runs(intruder, session_id="s1"))
         await store.save_run(s.alice, Run(id="r1-child", parent_run_id="r1"))
         assert ids_of(await store.list_runs(intruder, parent_run_id="r1")) == []
+        await store.save_run(s.alice, Run(id="r1-agent", agent_id="agent-a"))
+        assert ids_of(await store.list_runs(intruder, agent_id="agent-a")) == []
+        assert ids_of(await store.list_runs(intruder, agent_id="agent-a", top_level=True)) == []
         with pytest.raises(NotFoundError):
             await store.request_cancel(intruder, "r1")
         with pytest.raises(NotFoundError):

@@ -5,6 +5,7 @@ Round trips with messages and results, updates, listing, cancel requests and hea
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -22,7 +23,7 @@ from covey.conformance.store.common import (
 from covey.spec.errors import InvalidInputError, NotFoundError
 from covey.spec.messages import ImageContent, ModelRequest, UserPart
 from covey.spec.runs import Requirement, RunResult, RunStatus
-from covey.spec.store import Run, Store, utc_now
+from covey.spec.store import Page, Run, Store, utc_now
 from covey.spec.usage import Usage
 
 
@@ -250,6 +251,88 @@ class RunTests:
         await store.save_run(s.alice, moved.model_copy(update={"parent_run_id": "other"}))
         assert ids_of(await store.list_runs(s.alice, parent_run_id="parent")) == ["c0", "c1", "c3"]
         assert ids_of(await store.list_runs(s.alice, parent_run_id="other")) == ["x", "c2"]
+
+    @pytest.mark.asyncio
+    async def test_list_runs_by_agent_and_top_level(
+        self, store: Store, conformance_scopes: StoreScopes
+    ) -> None:
+        """`agent_id=` keeps one agent's (team's, workflow's) runs and `top_level=True` the runs
+        nobody started; both AND with session, status and parent, in both orders, and page
+        full pages that neither skip nor repeat a run.
+
+        If this fails: filter on the stored `agent_id` column and on `parent_run_id IS NULL` in
+        the query (not after reading a page), keep the scope's visibility rule, and refuse a
+        malformed `agent_id` or a non-bool `top_level` with `InvalidInputError`.
+        """
+        s = conformance_scopes
+        # minute, agent, parent, session, status
+        rows = [
+            (0, "a", None, "s1", RunStatus.COMPLETED),
+            (1, "b", None, "s1", RunStatus.COMPLETED),
+            (2, "a", "t0", "s1", RunStatus.FAILED),
+            (3, "a", None, "s2", RunStatus.FAILED),
+            (4, "b", "t0", None, RunStatus.COMPLETED),
+            (5, "a", None, "s1", RunStatus.COMPLETED),
+            (6, None, None, "s1", RunStatus.COMPLETED),
+            (7, "a", None, None, RunStatus.COMPLETED),
+            (8, "a", "t1", "s2", RunStatus.COMPLETED),
+        ]
+        for minute, agent, parent, session_id, status in reversed(rows):
+            await store.save_run(
+                s.alice,
+                Run(
+                    id=f"r{minute}",
+                    agent_id=agent,
+                    parent_run_id=parent,
+                    session_id=session_id,
+                    status=status,
+                    created_at=T0 + timedelta(minutes=minute),
+                ),
+            )
+        # Another user's and another tenant's runs of the same agent, top-level too.
+        await store.save_run(s.bob, Run(id="bob-a", agent_id="a", created_at=T0))
+        await store.save_run(s.other_alice, Run(id="far-a", agent_id="a", created_at=T0))
+
+        def by_agent(**kw: Any) -> Callable[[str | None], Awaitable[Page[Run]]]:
+            def fetch(cursor: str | None) -> Awaitable[Page[Run]]:
+                return store.list_runs(s.alice, agent_id="a", limit=2, cursor=cursor, **kw)
+
+            return fetch
+
+        assert await all_pages(by_agent()) == [["r0", "r2"], ["r3", "r5"], ["r7", "r8"]]
+        assert await all_pages(by_agent(order="desc")) == [["r8", "r7"], ["r5", "r3"], ["r2", "r0"]]
+        top = await all_pages(lambda c: store.list_runs(s.alice, top_level=True, limit=3, cursor=c))
+        assert top == [["r0", "r1", "r3"], ["r5", "r6", "r7"]]
+        assert await all_pages(by_agent(top_level=True)) == [["r0", "r3"], ["r5", "r7"]]
+        assert await all_pages(by_agent(top_level=True, order="desc")) == [
+            ["r7", "r5"],
+            ["r3", "r0"],
+        ]
+        assert ids_of(await store.list_runs(s.alice, agent_id="a", session_id="s1")) == [
+            "r0",
+            "r2",
+            "r5",
+        ]
+        assert ids_of(
+            await store.list_runs(s.alice, agent_id="a", status=RunStatus.FAILED, top_level=True)
+        ) == ["r3"]
+        assert ids_of(
+            await store.list_runs(s.alice, top_level=True, session_id="s1", order="desc")
+        ) == ["r6", "r5", "r1", "r0"]
+        assert ids_of(await store.list_runs(s.alice, agent_id="b", parent_run_id="t0")) == ["r4"]
+        assert ids_of(await store.list_runs(s.alice, parent_run_id="t0", top_level=True)) == []
+        assert ids_of(await store.list_runs(s.alice, agent_id="nobody")) == []
+        # A filter never reaches past the scope: bob's and tenant B's runs of agent `a` stay out.
+        assert "bob-a" not in ids_of(await store.list_runs(s.alice, agent_id="a", limit=100))
+        assert ids_of(await store.list_runs(s.bob, agent_id="a", top_level=True)) == ["bob-a"]
+        assert ids_of(await store.list_runs(s.other_alice, agent_id="a")) == ["far-a"]
+        assert ids_of(await store.list_runs(s.other_tenant, agent_id="b")) == []
+        tenant_wide = ids_of(await store.list_runs(s.tenant, agent_id="a", top_level=True))
+        assert sorted(tenant_wide) == ["bob-a", "r0", "r3", "r5", "r7"]
+        # `top_level=False` (the default) is no filter.
+        assert len(ids_of(await store.list_runs(s.alice, top_level=False))) == len(rows)
+        with pytest.raises(InvalidInputError):
+            await store.list_runs(s.alice, top_level="yes")  # type: ignore[arg-type]
 
     @pytest.mark.asyncio
     async def test_request_cancel(self, store: Store, conformance_scopes: StoreScopes) -> None:

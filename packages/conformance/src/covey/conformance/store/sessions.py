@@ -6,13 +6,23 @@ Round trips, optimistic concurrency, listing and pages, user scoping, cascading 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import anyio
 import pytest
 
 from covey.conformance.store.common import T0, StoreScopes, all_pages, ids_of, text_deltas
 from covey.spec.errors import ConflictError, InvalidInputError, NotFoundError
-from covey.spec.store import MAX_PAGE_SIZE, Approval, Memory, Run, Session, Store, UserProfile
+from covey.spec.store import (
+    MAX_PAGE_SIZE,
+    MAX_SEARCH_LENGTH,
+    Approval,
+    Memory,
+    Run,
+    Session,
+    Store,
+    UserProfile,
+)
 
 
 class SessionTests:
@@ -204,6 +214,73 @@ class SessionTests:
         assert sorted(ids_of(await store.list_sessions(scope, agent_id="a"))) == ["a1", "a2"]
         assert ids_of(await store.list_sessions(scope, agent_id="b")) == ["b1"]
         assert ids_of(await store.list_sessions(scope, agent_id="c")) == []
+
+    @pytest.mark.asyncio
+    async def test_list_sessions_search(
+        self, store: Store, conformance_scopes: StoreScopes
+    ) -> None:
+        """`search=` keeps sessions whose id, agent id or summary contains the text in any case;
+        `%`, `_` and `\\` are plain characters; pages stay full and never skip or repeat.
+
+        If this fails: match `lower(column) LIKE lower(:pattern) ESCAPE '\\'` (or `ILIKE`) on
+        `id`, `agent_id` and `summary` with `%`, `_` and `\\` escaped in the text, validate it
+        with `covey.spec.store.check_search`, and keep the scope's visibility rule.
+        """
+        s = conformance_scopes
+        sessions = [
+            Session(id="Refund-1", agent_id="support", summary="order 7"),
+            Session(id="s-2", agent_id="SALES", summary="A REFUND asked twice"),
+            Session(id="s-3", agent_id="refunds-bot", summary=None),
+            Session(id="s-4", agent_id=None, summary="nothing to see"),
+            Session(id="s-5", agent_id="support", summary="50% off, user_name a\\b"),
+            Session(id="s-6", agent_id="support", summary="50 percent, username ab"),
+        ]
+        for session in sessions:
+            await store.save_session(s.alice, session, expected_version=0)
+            await anyio.sleep(0.002)  # distinct updated_at: a known newest-first order
+        await store.save_session(s.bob, Session(id="bob-refund"), expected_version=0)
+        await store.save_session(s.other_alice, Session(id="far-refund"), expected_version=0)
+
+        async def found(text: str | None, **kw: Any) -> list[str]:
+            return ids_of(await store.list_sessions(s.alice, search=text, limit=100, **kw))
+
+        assert await found("refund") == ["s-3", "s-2", "Refund-1"]
+        assert await found("REFUND") == ["s-3", "s-2", "Refund-1"]
+        assert await found("sales") == ["s-2"]
+        assert await found("Order 7") == ["Refund-1"]
+        assert await found("refund", agent_id="support") == ["Refund-1"]
+        # LIKE's wildcards and escape are plain characters.
+        assert await found("%") == ["s-5"]
+        assert await found("50%") == ["s-5"]
+        assert await found("_") == ["s-5"]
+        assert await found("user_name") == ["s-5"]
+        assert await found("\\") == ["s-5"]
+        assert await found("a\\b") == ["s-5"]
+        assert await found("%%") == []
+        assert await found("nothing matches this") == []
+        # Blank is no filter.
+        every = ["s-6", "s-5", "s-4", "s-3", "s-2", "Refund-1"]
+        assert await found(None) == every
+        assert await found("") == every
+        assert await found("   ") == every
+        pages = await all_pages(
+            lambda c: store.list_sessions(s.alice, search="s-", limit=2, cursor=c)
+        )
+        assert pages == [["s-6", "s-5"], ["s-4", "s-3"], ["s-2"]]
+        # A search never reaches past the scope.
+        assert ids_of(await store.list_sessions(s.bob, search="refund")) == ["bob-refund"]
+        assert ids_of(await store.list_sessions(s.other_alice, search="refund")) == ["far-refund"]
+        assert ids_of(await store.list_sessions(s.other_tenant, search="refund")) == ["far-refund"]
+        assert sorted(ids_of(await store.list_sessions(s.tenant, search="REFUND"))) == [
+            "Refund-1",
+            "bob-refund",
+            "s-2",
+            "s-3",
+        ]
+        assert await found("x" * MAX_SEARCH_LENGTH) == []
+        for bad in ("x" * (MAX_SEARCH_LENGTH + 1), "a\x00b", 7):
+            with pytest.raises(InvalidInputError):
+                await store.list_sessions(s.alice, search=bad)  # type: ignore[arg-type]
 
     @pytest.mark.asyncio
     async def test_list_rejects_bad_limit_and_cursor(

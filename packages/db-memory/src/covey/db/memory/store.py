@@ -36,6 +36,7 @@ from covey.spec.store import (
     Store,
     check_id,
     check_limit,
+    check_search,
     utc_now,
 )
 
@@ -102,10 +103,12 @@ class MemoryStore(RecordMethods, Store):
         agent_id: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        search: str | None = None,
     ) -> Page[Session]:
         """See `Store.list_sessions`; a tenant-wide scope lists every user's sessions."""
         check_scope(scope)
         check_optional(agent_id, "agent_id")
+        text = check_search(search)
         with self._lock:
             rows = [
                 r
@@ -113,6 +116,7 @@ class MemoryStore(RecordMethods, Store):
                 if tenant == scope.tenant_id
                 and (scope.user_id is None or user_id == scope.user_id)
                 and (agent_id is None or r.agent_id == agent_id)
+                and (text is None or _matches(r, text))
             ]
         return page_of(
             "sessions",
@@ -232,6 +236,8 @@ class MemoryStore(RecordMethods, Store):
         cursor: str | None = None,
         order: Literal["asc", "desc"] = "asc",
         parent_run_id: str | None = None,
+        agent_id: str | None = None,
+        top_level: bool = False,
     ) -> Page[Run]:
         """See `Store.list_runs`.
 
@@ -242,6 +248,8 @@ class MemoryStore(RecordMethods, Store):
         check_scope(scope)
         check_optional(session_id, "session_id")
         check_optional(parent_run_id, "parent_run_id")
+        check_optional(agent_id, "agent_id")
+        check_type(top_level, bool, "top_level")
         if order not in ("asc", "desc"):
             raise InvalidInputError(f"order must be 'asc' or 'desc', got {order!r}")
         tenant = scope.tenant_id
@@ -266,6 +274,10 @@ class MemoryStore(RecordMethods, Store):
                 ]
         if status is not None:
             rows = [r for r in rows if r.status == status]
+        if agent_id is not None:
+            rows = [r for r in rows if r.agent_id == agent_id]
+        if top_level:
+            rows = [r for r in rows if r.parent_run_id is None]
         return page_of(
             f"runs:{order}",
             rows,
@@ -411,6 +423,13 @@ class MemoryStore(RecordMethods, Store):
             log = self._events.get((scope.tenant_id, run_id))
             found = [] if log is None else log.after(after_seq, limit)
         return [private_copy(event) for event in found]
+
+
+def _matches(session: Session, text: str) -> bool:
+    """Whether the session's id, agent id or summary contains `text`, ignoring case."""
+    needle = text.lower()
+    fields = (session.id, session.agent_id or "", session.summary or "")
+    return any(needle in field.lower() for field in fields)
 
 
 def _set_fields(row: Run | Session, **values: Any) -> None:

@@ -454,6 +454,16 @@ def _v5_knowledge_bases(connection: Connection) -> None:
     )
 
 
+# --- version 6: runs by agent (the console's runs list) --------------------------------------------
+
+
+def _v6_runs_by_agent(connection: Connection) -> None:
+    """Index runs by agent, so `list_runs(agent_id=...)` reads one agent's runs in order."""
+    columns = ("tenant_id", "agent_id", "created_at", "id")
+    runs = Table("covey_runs", MetaData(), *(Column(c, ID()) for c in columns))
+    Index("ix_covey_runs_agent", *(runs.c[c] for c in columns)).create(connection, checkfirst=False)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _v1_initial_schema),
     Migration(
@@ -464,6 +474,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         5, "knowledge contents: knowledge base name, content hash, chunk count", _v5_knowledge_bases
     ),
+    Migration(6, "index of runs by agent (the console's runs list)", _v6_runs_by_agent),
 )
 """Every step, in order; versions are 1, 2, 3, ... without gaps."""
 

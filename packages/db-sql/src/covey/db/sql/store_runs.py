@@ -140,11 +140,15 @@ class SqlRuns(StoreCore):
         cursor: str | None = None,
         order: Literal["asc", "desc"] = "asc",
         parent_run_id: str | None = None,
+        agent_id: str | None = None,
+        top_level: bool = False,
     ) -> Page[Run]:
         """See `Store.list_runs`."""
         check_scope(scope)
         check_optional(session_id, "session_id")
         check_optional(parent_run_id, "parent_run_id")
+        check_optional(agent_id, "agent_id")
+        check_type(top_level, bool, "top_level")
         if order not in ("asc", "desc"):
             raise InvalidInputError(f"order must be 'asc' or 'desc', got {order!r}")
         r = t.RUNS
@@ -153,6 +157,10 @@ class SqlRuns(StoreCore):
             query = query.where(r.c.session_id == session_id, same_user(r, scope.user_id))
         if parent_run_id is not None:
             query = query.where(r.c.parent_run_id == parent_run_id)
+        if agent_id is not None:
+            query = query.where(r.c.agent_id == agent_id)
+        if top_level:
+            query = query.where(r.c.parent_run_id.is_(None))
         if status is not None:
             query = query.where(r.c.status == _run_status(status))
         return await self._page(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.engine import Connection
 
 from covey.db.sql import records, statements
@@ -21,9 +21,20 @@ from covey.db.sql.scoping import (
 )
 from covey.db.sql.store_core import FIXED_COLUMNS, StoreCore, fetch_one, same_user
 from covey.spec.errors import ConflictError, InvalidInputError, NotFoundError
-from covey.spec.store import Page, Scope, Session, check_id, utc_now
+from covey.spec.store import Page, Scope, Session, check_id, check_search, utc_now
 
 __all__ = ["SqlSessions"]
+
+
+_ESCAPE = "\\"
+"""The `LIKE ... ESCAPE` character that makes the next character of a pattern literal."""
+
+
+def _escape_like(text: str) -> str:
+    """`text` as a `LIKE` pattern matching itself only: `%`, `_` and the escape are literal."""
+    return (
+        text.replace(_ESCAPE, _ESCAPE * 2).replace("%", _ESCAPE + "%").replace("_", _ESCAPE + "_")
+    )
 
 
 class SqlSessions(StoreCore):
@@ -48,14 +59,26 @@ class SqlSessions(StoreCore):
         agent_id: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        search: str | None = None,
     ) -> Page[Session]:
         """See `Store.list_sessions`."""
         check_scope(scope)
         check_optional(agent_id, "agent_id")
+        text = check_search(search)
         s = t.SESSIONS
         query = select(s).where(visible(s, scope))
         if agent_id is not None:
             query = query.where(s.c.agent_id == agent_id)
+        if text is not None:
+            # ILIKE: PostgreSQL's own; SQLAlchemy writes `lower(x) LIKE lower(y)` on SQLite.
+            pattern = f"%{_escape_like(text)}%"
+            query = query.where(
+                or_(
+                    s.c.id.ilike(pattern, escape=_ESCAPE),
+                    s.c.agent_id.ilike(pattern, escape=_ESCAPE),
+                    s.c.summary.ilike(pattern, escape=_ESCAPE),
+                )
+            )
         return await self._page(
             "list_sessions",
             "sessions",

@@ -119,6 +119,7 @@ class RunRow(CoveyTable, table=True):
             "ix_covey_runs_user_session", "tenant_id", "user_id", "session_id", "created_at", "id"
         ),
         Index("ix_covey_runs_parent", "tenant_id", "parent_run_id", "created_at", "id"),
+        Index("ix_covey_runs_agent", "tenant_id", "agent_id", "created_at", "id"),
     )
 
     tenant_id: str = Field(sa_column=Column(ID(), primary_key=True))

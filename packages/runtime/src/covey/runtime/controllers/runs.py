@@ -20,13 +20,12 @@ from covey.runtime.controllers._responses import (
 )
 from covey.runtime.dto import ResumeRequest, RunAccepted, RunOut, RunPage, public_events
 from covey.runtime.guards import require_scope
-from covey.runtime.listing import scan
 from covey.runtime.problems import ApiError, problem_responses
 from covey.runtime.sse import sse_response
 from covey.runtime.state import RuntimeState
 from covey.runtime.tree_follow import follow_tree
 from covey.spec import RunStatus
-from covey.spec.store import MAX_PAGE_SIZE, Page, Run
+from covey.spec.store import MAX_PAGE_SIZE, Run
 
 __all__ = ["RunController"]
 
@@ -72,9 +71,9 @@ class RunController(Controller):
         opt={"scope": "runs:read"},
         summary="List runs",
         responses=problem_responses(400, 401, 403),
-        description="The caller's runs (admin: the tenant's), newest first. `agent_id` and "
-        "`top_level` filter what the store lists, reading at most a bounded number of rows per "
-        "request: a page may then hold fewer than `limit` items, with a `next_cursor` to go on.",
+        description="The caller's runs (admin: the tenant's), newest first. `agent_id` keeps one "
+        "agent's, team's or workflow's runs and `top_level` the runs nobody started; the store "
+        "filters, so every page but the last holds `limit` items.",
     )
     async def list_runs(
         self,
@@ -95,28 +94,23 @@ class RunController(Controller):
                 raise ApiError(403, "forbidden", "Only an admin lists another user's runs")
             scope = scope.for_user(user_id)
 
-        async def fetch(size: int, after: str | None) -> Page[Run]:
-            return await runtime.store.list_runs(
-                scope,
-                status=status,
-                session_id=session_id,
-                limit=size,
-                cursor=after,
-                order="desc",
-            )
-
-        def keep(run: Run) -> bool:
-            return (agent_id is None or run.agent_id == agent_id) and not (
-                top_level and run.parent_run_id
-            )
-
-        runs, next_cursor = await scan(fetch, keep, limit=limit, cursor=cursor)
+        page = await runtime.store.list_runs(
+            scope,
+            status=status,
+            session_id=session_id,
+            agent_id=agent_id,
+            top_level=top_level,
+            limit=limit,
+            cursor=cursor,
+            order="desc",
+        )
+        runs = page.items
         costs = await anyio.to_thread.run_sync(_costs, runs)
         items = [
             RunOut.from_run(run).model_copy(update={"cost_usd": cost})
             for run, cost in zip(runs, costs, strict=True)
         ]
-        return RunPage(items=items, next_cursor=next_cursor)
+        return RunPage(items=items, next_cursor=page.next_cursor)
 
     @get(
         "/{run_id:str}",

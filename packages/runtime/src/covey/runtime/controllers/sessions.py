@@ -11,10 +11,9 @@ from litestar.params import FromPath, QueryParameter
 from covey.runtime.auth import Principal
 from covey.runtime.dto import RunOut, RunPage, SessionOut, SessionPage
 from covey.runtime.guards import require_scope
-from covey.runtime.listing import scan
 from covey.runtime.problems import ApiError, problem_responses
 from covey.runtime.state import RuntimeState
-from covey.spec.store import MAX_PAGE_SIZE, Page, Session
+from covey.spec.store import MAX_PAGE_SIZE
 
 __all__ = ["SessionController"]
 
@@ -33,7 +32,7 @@ class SessionController(Controller):
         "/",
         opt={"scope": "sessions:read"},
         summary="List sessions",
-        responses=problem_responses(401, 403),
+        responses=problem_responses(400, 401, 403),
     )
     async def list_sessions(
         self,
@@ -46,30 +45,19 @@ class SessionController(Controller):
     ) -> SessionPage:
         """The caller's sessions, most recently updated first; page with `cursor`.
 
-        `q` keeps the sessions whose id, agent or summary contain the text (any case); it reads
-        a bounded number of rows per request, so a page may be short, with a `next_cursor`.
+        `q` keeps the sessions whose id, agent or summary contain the text (any case, leading
+        and trailing blanks ignored, `%` and `_` literal); the store filters, so every page but
+        the last is full.
         """
-        scope = principal.read_scope
-        if not (q and q.strip()):
-            page = await runtime.store.list_sessions(
-                scope, agent_id=agent_id, limit=limit, cursor=cursor
-            )
-            items, next_cursor = page.items, page.next_cursor
-        else:
-            needle = q.strip().casefold()
-
-            async def fetch(size: int, after: str | None) -> Page[Session]:
-                return await runtime.store.list_sessions(
-                    scope, agent_id=agent_id, limit=size, cursor=after
-                )
-
-            def keep(session: Session) -> bool:
-                text = f"{session.id}\n{session.agent_id or ''}\n{session.summary or ''}"
-                return needle in text.casefold()
-
-            items, next_cursor = await scan(fetch, keep, limit=limit, cursor=cursor)
+        page = await runtime.store.list_sessions(
+            principal.read_scope,
+            agent_id=agent_id,
+            search=q.strip() if q is not None else None,
+            limit=limit,
+            cursor=cursor,
+        )
         return SessionPage(
-            items=[SessionOut.from_session(s) for s in items], next_cursor=next_cursor
+            items=[SessionOut.from_session(s) for s in page.items], next_cursor=page.next_cursor
         )
 
     @get(
