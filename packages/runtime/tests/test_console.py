@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -69,7 +68,6 @@ def test_assets_are_gzipped_and_revalidated(serve) -> None:
     assert again.status_code == 304 and again.content == b""
     plain = api.get("/console/assets/console.css", headers={"Accept-Encoding": "identity"})
     assert "content-encoding" not in plain.headers
-    assert gzip.compress(plain.content)  # the plain body is the file itself
     assert plain.content == (STATIC / "console.css").read_bytes()
 
 
