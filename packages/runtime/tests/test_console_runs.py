@@ -247,9 +247,13 @@ def test_a_paused_run_is_resumed_from_its_page(serve, browser) -> None:
     with console_page(browser, server.url, f"runs/{paused['run_id']}") as page:
         form = page.get_by_role("form", name="Resume")
         form.get_by_label("Decision on issue_refund").select_option("approve")
+        # Typed while the page still replays the log and redraws when the stream ends: the
+        # redraw must leave the form (and what was typed in it) alone.
         form.get_by_label("Note").fill("checked the order")
         events = page.get_by_role("list", name="Events")
         events.get_by_text("run.paused", exact=True).wait_for()
+        page.get_by_role("status").filter(has_text="the run is paused.").wait_for()
+        assert form.get_by_label("Note").input_value() == "checked the order"
         form.get_by_role("button", name="Resume run").click()
         # The page re-attaches to the resumed run and follows it to its end.
         events.get_by_text("run.completed", exact=True).wait_for()
@@ -259,6 +263,40 @@ def test_a_paused_run_is_resumed_from_its_page(serve, browser) -> None:
         assert page.get_by_role("form", name="Resume").count() == 0
     decided = client.get("/v1/approvals", params={"status": "approved"}).json()["items"]
     assert [(a["run_id"], a["note"]) for a in decided] == [(paused["run_id"], "checked the order")]
+
+
+def test_a_redraw_leaves_a_field_being_typed_in_alone(serve, browser) -> None:
+    """The run page redraws its sections when the run changes; the resume form is kept across
+    redraws (`reconcile`), so the field someone types in keeps its focus and its text."""
+    server, _client = serve(registry=console_registry())
+    with console_page(browser, server.url) as page:
+        page.get_by_role("heading", name="Overview").wait_for()
+        kept = page.evaluate(
+            """async () => {
+              const { h, reconcile } = await import("/console/assets/lib/dom.js");
+              const note = h("textarea", { name: "note" });
+              const form = h("form", null, note);
+              const box = h("div", null, h("p", null, "before"), form);
+              document.body.append(box);
+              note.focus();
+              note.value = "half a sentence";
+              reconcile(box, h("p", null, "an error appeared"), "text", form, h("p", null, "output"));
+              const texts = [...box.childNodes].map((n) => n.textContent);
+              const result = { focused: document.activeElement === note, value: note.value, texts };
+              reconcile(box, form);
+              result.after = [...box.childNodes].map((n) => n.nodeName);
+              result.stillFocused = document.activeElement === note;
+              box.remove();
+              return result;
+            }"""
+        )
+    assert kept == {
+        "focused": True,
+        "value": "half a sentence",
+        "texts": ["an error appeared", "text", "", "output"],
+        "after": ["FORM"],
+        "stillFocused": True,
+    }
 
 
 def test_a_team_run_links_its_member_runs_and_streams_their_events(serve, browser) -> None:

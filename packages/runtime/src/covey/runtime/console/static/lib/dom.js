@@ -40,5 +40,24 @@ export function replace(el, ...children) {
   return append(el, children);
 }
 
+/**
+ * Make `children` the content of `el`, leaving in place every node that is already there: a
+ * form kept across redraws is never detached, so a field being typed in keeps its focus and
+ * its text.
+ */
+export function reconcile(el, ...children) {
+  const wanted = [children].flat(Infinity)
+    .filter((c) => c !== undefined && c !== null && c !== false)
+    .map((c) => (c instanceof Node ? c : document.createTextNode(String(c))));
+  const keep = new Set(wanted);
+  for (const node of [...el.childNodes]) if (!keep.has(node)) node.remove();
+  let cursor = el.firstChild;
+  for (const node of wanted) {
+    if (node === cursor) cursor = cursor.nextSibling;
+    else el.insertBefore(node, cursor);
+  }
+  return el;
+}
+
 /** The first element matching `selector` under `root` (default: the document). */
 export const $ = (selector, root = document) => root.querySelector(selector);

@@ -2,7 +2,7 @@
 // auto-refresh, and one run: its header, parent and child runs, cost, output, the event
 // timeline (replayed from the store, then followed live while the run runs: re-attaching is
 // just opening the page), Cancel and Resume. Only the public API: /v1/runs, /v1/costs.
-import { h, append, replace } from "../lib/dom.js";
+import { h, append, reconcile, replace } from "../lib/dom.js";
 import {
   header, button, badge, table, pager, spinner, errorBox, toast, confirmDialog, field, json,
   duration, time, money, shortId, link, toolbar,
@@ -268,7 +268,8 @@ async function renderRun({ root, api, me, allows, signal, setTitle }, id) {
         ["Cost", cost],
         ["Cancel asked", run.cancel_requested && stoppable ? "yes: the run stops at its next step" : null],
       ]));
-    replace(extra,
+    // Reconciled, not replaced: the resume form stays attached while someone types in it.
+    reconcile(extra,
       "input" in run ? h("section", { class: "rv-section", "aria-label": "Input" }, h("h2", null, "Input"), runInput(run.input)) : null,
       run.error ? errorBox({ problem: { title: `${run.error.type}`, detail: run.error.message } }) : null,
       resumeBox(canWrite),
