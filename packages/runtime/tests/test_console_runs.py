@@ -172,6 +172,10 @@ def test_runs_list_live_timeline_and_cancel(serve, browser, gates: Path) -> None
         events = page.get_by_role("list", name="Events")
         events.get_by_text("tool_call.started", exact=True).wait_for()
         assert page.get_by_role("status").filter(has_text="live").count() == 1
+        # Each event's time is machine-readable, the exact instant on hover.
+        stamp = events.locator("time").first
+        assert stamp.get_attribute("datetime") == stamp.get_attribute("title")
+        assert re.match(r"^\d{4}-\d\d-\d\dT", stamp.get_attribute("datetime") or "")
         (gates / "open-later").touch()
         events.get_by_text("run.completed", exact=True).wait_for()
         page.get_by_role("region", name="Output").get_by_text(

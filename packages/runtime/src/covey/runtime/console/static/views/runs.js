@@ -62,7 +62,8 @@ async function renderList({ root, api, allows, query, signal, setTitle }) {
     { label: "Started", value: (r) => time(r.started_at || r.created_at) },
     { label: "Duration", value: (r) => duration(runSeconds(r)), class: "num" },
     { label: "Tokens", value: (r) => tokens(r.usage), class: "num" },
-    { label: "Cost", value: (r) => money(r.cost_usd), class: "num" },
+    // A run that has not asked a model yet has no cost to show, not a cost of zero.
+    { label: "Cost", value: (r) => (r.usage && r.usage.requests ? money(r.cost_usd) : "–"), class: "num" },
   ];
   const params = (cursor) => ({ status: status.value, agent_id: agent.value.trim(), top_level: topLevel.checked ? "true" : "", limit: 50, cursor });
   const rows = (items) => table(columns, items, { label: "Runs", empty: "No runs match." });
@@ -125,6 +126,14 @@ function gist(type, d) {
   }
 }
 
+/** An event's time: the clock time, with the date too unless it is today; the ISO time on hover. */
+function eventTime(iso) {
+  const at = new Date(iso);
+  const today = at.toDateString() === new Date().toDateString();
+  const text = today ? at.toLocaleTimeString() : at.toLocaleString(undefined, { dateStyle: "short", timeStyle: "medium" });
+  return h("time", { datetime: iso, title: iso }, text);
+}
+
 function timeline(runId) {
   const list = h("ol", { class: "rv-timeline", "aria-label": "Events" });
   let last = null; // the open delta row: consecutive deltas of one run share a row
@@ -150,7 +159,7 @@ function timeline(runId) {
       h("details", null,
         h("summary", null,
           h("span", { class: "rv-seq mono", title: "seq" }, d.seq !== undefined && !member ? String(d.seq) : message.id || "·"),
-          h("span", { class: "rv-event-time muted" }, d.time ? new Date(d.time).toLocaleTimeString() : ""),
+          h("span", { class: "rv-event-time muted" }, d.time ? eventTime(d.time) : ""),
           label, member ? h("span", { class: "badge" }, d.agent_name || shortId(d.run_id)) : null, text),
         pre));
     list.append(row);
@@ -339,7 +348,8 @@ async function renderRun({ root, api, me, allows, signal, setTitle }, id) {
   loadChildren();
   api.get(`/v1/costs/runs/${enc}`, null, signal).then((c) => {
     const unpriced = c.unpriced_requests ? h("span", { class: "muted" }, ` (${c.unpriced_requests} of ${c.requests} request(s) unpriced)`) : null;
-    replace(cost, c.requests && c.unpriced_requests === c.requests ? "unpriced" : money(c.total_cost_usd), unpriced);
+    const shown = !c.requests ? "–" : c.unpriced_requests === c.requests ? "unpriced" : money(c.total_cost_usd);
+    replace(cost, shown, unpriced);
   }).catch(() => replace(cost, "–"));
   attach();
 }
