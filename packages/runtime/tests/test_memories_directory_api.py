@@ -124,6 +124,10 @@ def test_namespaces_are_listed_as_the_caller_sees_them_without_coveys_own(
         "d-faq",
         "z-bob",
     ]
+    as_bob = listed(api, NAMESPACES, ADMIN, user_id="bob")  # an admin narrows to one user
+    assert as_bob == listed(api, NAMESPACES, BOB)
+    problem(api.get(NAMESPACES, params={"user_id": "bob"}, headers=ALICE), 403, "forbidden")
+    assert listed(api, NAMESPACES, ALICE, user_id="alice") == listed(api, NAMESPACES, ALICE)
     assert [n["namespace"] for n in listed(api, NAMESPACES, ALICE_GLOBEX)] == ["g-only"]
     assert listed(api, NAMESPACES, ADMIN_GLOBEX) == listed(api, NAMESPACES, ALICE_GLOBEX)
     every = str(api.get(NAMESPACES, params={"limit": 1000}, headers=ADMIN).json())

@@ -392,14 +392,15 @@ class LearningController(Controller):
         self,
         runtime: NamedDependency[RuntimeState],
         principal: NamedDependency[Principal],
+        user_id: UserFilter = None,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> LearningNamespacePage:
         """The namespaces the caller has learnings in (their own or shared; an admin: the
-        tenant's), by name, each with its count and kinds. Covey's own (`covey.`) are never
-        listed."""
+        tenant's, or as `user_id` sees them), by name, each with its count and kinds. Covey's
+        own (`covey.`) are never listed."""
         items, next_cursor = await _served_namespaces(
-            runtime.store, principal.read_scope, limit, cursor
+            runtime.store, _narrowed(principal, user_id), limit, cursor
         )
         return LearningNamespacePage(
             items=[LearningNamespaceOut.from_namespace(n) for n in items],
