@@ -20,7 +20,7 @@ from covey.spec.store import Learning, Memory, Scope, UserProfile
 SCOPES = [Scope("t"), Scope("t", "alice")]
 
 
-def _plan(c: Connection, statement: Select[Any]) -> str:
+def _plan(c: Connection, statement: Select[Any, ...]) -> str:
     sql = str(statement.compile(dialect=c.dialect, compile_kwargs={"literal_binds": True}))
     if c.dialect.name == "sqlite":
         return "\n".join(str(r[-1]) for r in c.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))

@@ -12,8 +12,8 @@ from pydantic import ValidationError
 from pydantic_core import PydanticSerializationError
 
 from covey.db.memory.copies import is_deeply_frozen, private_copy
-from covey.db.memory.pages import micros, page_of
 from covey.db.memory.directory import DirectoryMethods
+from covey.db.memory.pages import micros, page_of
 from covey.db.memory.records import RecordMethods
 from covey.db.memory.retention import Retention
 from covey.db.memory.scoping import (

@@ -29,7 +29,7 @@ _USERS = "memory-users"
 _NAMESPACES = "learning-namespaces"
 
 
-def users_statement(scope: Scope, limit: int, cursor: str | None) -> Select[Any]:
+def users_statement(scope: Scope, limit: int, cursor: str | None) -> Select[Any, Any, Any]:
     """One page (plus one row) of `list_memory_users`: `user_id`, `memories`, `changed`.
 
     Raises:
@@ -76,7 +76,7 @@ def users_statement(scope: Scope, limit: int, cursor: str | None) -> Select[Any]
     return query.order_by(changed.desc(), users.c.user_id.desc()).limit(limit + 1)
 
 
-def namespaces_statement(scope: Scope, limit: int, cursor: str | None) -> Select[Any]:
+def namespaces_statement(scope: Scope, limit: int, cursor: str | None) -> Select[Any, int]:
     """One page (plus one row) of namespaces visible to `scope`: `namespace`, `learnings`.
 
     Raises:
@@ -92,7 +92,7 @@ def namespaces_statement(scope: Scope, limit: int, cursor: str | None) -> Select
     return query.group_by(lt.c.namespace).order_by(lt.c.namespace).limit(limit + 1)
 
 
-def kinds_statement(scope: Scope, namespaces: Sequence[str]) -> Select[Any]:
+def kinds_statement(scope: Scope, namespaces: Sequence[str]) -> Select[Any, Any]:
     """The distinct `(namespace, kind)` pairs visible to `scope` among `namespaces`."""
     lt = t.LEARNINGS
     return (
