@@ -166,12 +166,15 @@ function learningsPanel({ api, allows, signal, query }, user) {
     replace(kind, h("option", { value: "" }, "any"), kinds.map((k) => h("option", { value: k }, k)));
     kind.value = keep;
   }
+  let shown = 0;
   async function show() {
     if (!namespace.value) return;
+    const mine = ++shown; // a later choice wins, whichever answer comes back first
     replace(list, spinner());
     try {
       const params = { namespace: namespace.value, kind: kind.value, user_id: user, limit: 50 };
       const page = await api.get("/v1/learnings", params, signal);
+      if (mine !== shown) return;
       const rows = [...page.items];
       const more = (cursor) => api.get("/v1/learnings", { ...params, cursor }, signal).then((next) => {
         rows.push(...next.items);
