@@ -66,6 +66,8 @@ def test_an_admin_discovers_the_tenants_users_and_a_user_only_themselves(
     times = [u["updated_at"] for u in users]
     assert times == sorted(times, reverse=True)  # the most recently changed first
     assert [u["user_id"] for u in listed(api, USERS, ALICE)] == ["alice"]
+    # Naming someone else (a parameter the route does not take) widens nothing.
+    assert [u["user_id"] for u in listed(api, USERS, ALICE, user_id="bob")] == ["alice"]
     assert [(u["user_id"], u["memories"]) for u in listed(api, USERS, BOB)] == [("bob", 0)]
     assert listed(api, USERS, who("dan")) == []  # nothing known about dan: not even dan
     assert [(u["user_id"], u["memories"]) for u in listed(api, USERS, ALICE_GLOBEX)] == [
