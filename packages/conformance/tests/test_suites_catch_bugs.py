@@ -203,6 +203,69 @@ class TestBroken(StoreSuite):
 """,
         ["test_list_sessions_search"],
     ),
+    "store-lists-every-user-to-a-user-scope": (
+        """
+class Nosy(InMemoryStore):
+    async def list_memory_users(self, scope, **kwargs):
+        return await super().list_memory_users(Scope(scope.tenant_id), **kwargs)
+
+class TestBroken(StoreSuite):
+    @pytest.fixture
+    def store(self):
+        return Nosy()
+""",
+        ["test_list_memory_users_scope"],
+    ),
+    "store-pages-memory-users-before-grouping": (
+        """
+from covey.spec.store import MemoryUser, Page
+
+class Ungrouped(InMemoryStore):
+    # Pages the memories, then summarises each page: users split across pages, short pages,
+    # and users with only a profile or learnings never listed.
+    async def list_memory_users(self, scope, *, limit=50, cursor=None):
+        page = await self.list_memories(scope, limit=limit, cursor=cursor)
+        users = {}
+        for m in page.items:
+            n, at = users.get(m.user_id, (0, m.updated_at))
+            users[m.user_id] = (n + 1, max(at, m.updated_at))
+        rows = [MemoryUser(user_id=u, memories=n, updated_at=at) for u, (n, at) in users.items()]
+        return Page(items=rows, next_cursor=page.next_cursor)
+
+class TestBroken(StoreSuite):
+    @pytest.fixture
+    def store(self):
+        return Ungrouped()
+""",
+        [
+            "test_list_memory_users_order_and_paging",
+            "test_list_memory_users_counts_and_deletes",
+            "test_list_memory_users_scope",
+        ],
+    ),
+    "store-filters-learning-namespaces-after-paging": (
+        """
+from covey.spec.store import Page
+
+class PostFilter(InMemoryStore):
+    # Reuses the tenant-wide listing and drops what the user cannot see: short pages, and
+    # counts that include other users' learnings.
+    async def list_learning_namespaces(self, scope, *, limit=50, cursor=None):
+        page = await super().list_learning_namespaces(
+            Scope(scope.tenant_id), limit=limit, cursor=cursor
+        )
+        if scope.user_id is None:
+            return page
+        kept = [n for n in page.items if (await self.list_learnings(scope, n.namespace)).items]
+        return Page(items=kept, next_cursor=page.next_cursor)
+
+class TestBroken(StoreSuite):
+    @pytest.fixture
+    def store(self):
+        return PostFilter()
+""",
+        ["test_list_learning_namespaces"],
+    ),
     "vector-store-filters-after-k": (
         """
 class PostFilter(InMemoryVectorStore):

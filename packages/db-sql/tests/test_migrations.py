@@ -453,12 +453,62 @@ async def _check_v5_data(store: SqlStore) -> None:
     assert (await store.list_runs(Scope("t", "alice"), agent_id="a")).items == []
 
 
+async def _seed_v6(url: str) -> None:
+    """Memories, a profile and learnings written before the version 7 indexes."""
+
+    def seed(c: Connection) -> None:
+        at = T0.replace(tzinfo=None)
+        c.execute(
+            text(
+                "INSERT INTO covey_memories (tenant_id, id, user_id, memory, topics, metadata, "
+                "created_at, updated_at) VALUES ('t6', 'v6-m', 'bob', 'likes tea', '[]', '{}', "
+                ":at, :at)"
+            ),
+            {"at": at},
+        )
+        c.execute(
+            text(
+                "INSERT INTO covey_user_profiles (tenant_id, user_id, data, updated_at) "
+                "VALUES ('t6', 'carol', '{}', :at)"
+            ),
+            {"at": at + timedelta(minutes=1)},
+        )
+        for i, (user, kind) in enumerate((("bob", "rule"), (None, "insight"), ("dan", "rule"))):
+            c.execute(
+                text(
+                    "INSERT INTO covey_learnings (tenant_id, id, user_id, namespace, kind, "
+                    "content, metadata, created_at) VALUES ('t6', :id, :user, 'v6-ns', :kind, "
+                    "'x', '{}', :at)"
+                ),
+                {"id": f"v6-l{i}", "user": user, "kind": kind, "at": at + timedelta(minutes=2)},
+            )
+
+    async with runner_for(url) as runner:
+        await runner.write(seed)
+
+
+async def _check_v6_data(store: SqlStore) -> None:
+    """Version 7 indexes learnings by user and namespace: older rows are listed and counted."""
+    users = await store.list_memory_users(Scope("t6"))
+    assert [(u.user_id, u.memories) for u in users.items] == [
+        ("dan", 0),
+        ("bob", 1),
+        ("carol", 0),
+    ]
+    assert users.items[1].updated_at == T0 + timedelta(minutes=2)
+    spaces = await store.list_learning_namespaces(Scope("t6", "bob"))
+    assert [(n.namespace, n.learnings, n.kinds) for n in spaces.items] == [
+        ("v6-ns", 2, ["insight", "rule"])
+    ]
+
+
 SEEDS: dict[int, Callable[[str], Awaitable[None]]] = {
     1: _seed_v1,
     2: _seed_v2,
     3: _seed_v3,
     4: _seed_v4,
     5: _seed_v5,
+    6: _seed_v6,
 }
 """Data to write at each version; add one for every new version."""
 
@@ -468,6 +518,7 @@ CHECKS: dict[int, Callable[[SqlStore], Awaitable[None]]] = {
     3: _check_v3_data,
     4: _check_v4_data,
     5: _check_v5_data,
+    6: _check_v6_data,
 }
 
 

@@ -49,6 +49,8 @@ def browser() -> Iterator[Any]:
 def _screens(api: Any) -> list[str]:
     done = api.post("/v1/agents/weather/runs", json={"input": "Weather in Paris?"}).json()
     api.post("/v1/agents/refunds/runs", json={"input": "Refund A-17"})
+    # A known user, so the memories screen shows its users table and the user's tabs.
+    api.post("/v1/memories", json={"memory": "Likes tea", "user_id": "alice"})
     return [
         "",
         "chat",
@@ -61,6 +63,7 @@ def _screens(api: Any) -> list[str]:
         "traces",
         f"traces/{done['run_id']}",
         "memories",
+        "memories?user=alice&tab=learnings",
         "schedules",
         "evals",
         "plugins",

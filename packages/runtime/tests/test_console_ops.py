@@ -31,7 +31,7 @@ from covey.evals import CaseResult, EvalReport, save_report
 from covey.evals.judge import JudgeResult
 from covey.evals.report import ThresholdCheck
 from covey.runtime import Registry
-from covey.spec.store import Learning, Scope
+from covey.spec.store import Learning, Memory, Scope, UserProfile
 from covey.testing import InMemoryStore, InMemoryVectorStore
 
 OTTERS = (
@@ -243,6 +243,7 @@ def test_a_user_sees_only_their_own_memories(serve, browser: Any) -> None:
         page.get_by_role("table", name="Memories").get_by_text("Alice likes tea").wait_for()
         assert page.get_by_text("Bob likes coffee").count() == 0
         assert page.get_by_label("User id").count() == 0
+        assert page.get_by_role("table", name="Users").count() == 0
 
 
 def _seed(coroutine: Any) -> Any:
@@ -257,22 +258,39 @@ STEP_MARKUP = "<img src=x onerror=alert(3)>"
 
 
 def test_learnings_are_listed_by_namespace_and_deleted(serve, browser: Any) -> None:
-    """Fails if the page does not list a namespace's learnings, or its delete does not reach
-    the API."""
+    """Fails if the page does not offer the namespaces the server lists (never Covey's own),
+    does not list a namespace's learnings of one kind, or its delete does not reach the API."""
     store = InMemoryStore()
-    for content, kind in (("Alice books trains, not planes", "preference"), ("Be brief", "rule")):
+    rows = [
+        ("travel", "Alice books trains, not planes", "preference"),
+        ("travel", "Be brief", "rule"),
+        ("billing", "Alice pays by card", "preference"),
+        ("covey.learn.calls", "7", "counter"),
+    ]
+    for namespace, content, kind in rows:
         _seed(
             store.add_learning(
                 Scope("default", "alice"),
-                Learning(namespace="travel", kind=kind, content=content, user_id="alice"),
+                Learning(namespace=namespace, kind=kind, content=content, user_id="alice"),
             )
         )
     server, api = serve(registry=console_registry(), store=store)
     with console_page(browser, server.url, "memories?user=alice&tab=learnings") as page:
-        page.get_by_label("Namespace").fill("travel")
-        page.get_by_label("Kind").fill("preference")
-        page.get_by_role("button", name="Show learnings").click()
+        namespaces = page.get_by_label("Namespace")
+        # The first namespace is shown at once; no id to type.
+        page.get_by_role("table", name="Learnings").get_by_text("Alice pays by card").wait_for()
+        offered = namespaces.locator("option").all_inner_texts()
+        assert offered == ["billing (1)", "travel (2)"]
+        namespaces.select_option("travel")
+        page.get_by_role("table", name="Learnings").get_by_text("Be brief").wait_for()
+        assert page.get_by_label("Kind").locator("option").all_inner_texts() == [
+            "any",
+            "preference",
+            "rule",
+        ]
+        page.get_by_label("Kind").select_option("preference")
         learnings = page.get_by_role("table", name="Learnings")
+        learnings.get_by_text("Be brief").wait_for(state="detached")
         learnings.get_by_text("Alice books trains, not planes").wait_for()
         assert learnings.get_by_text("Be brief").count() == 0
         learnings.get_by_role("button", name=re.compile("^Delete learning")).click()
@@ -280,6 +298,37 @@ def test_learnings_are_listed_by_namespace_and_deleted(serve, browser: Any) -> N
         page.get_by_text("No learnings in this namespace.").wait_for()
         left = api.get("/v1/learnings", params={"namespace": "travel", "user_id": "alice"})
         assert [x["content"] for x in left.json()["items"]] == ["Be brief"]
+
+
+def test_an_admin_picks_a_user_from_the_users_the_server_lists(serve, browser: Any) -> None:
+    """Fails if the page does not list the tenant's users (page after page), a user cannot be
+    opened from the list, or typing an id stops working."""
+    store = InMemoryStore()
+    tenant = Scope("default")
+    for n in range(52):  # more than one page of users (the page asks for 50)
+        _seed(store.save_user_profile(tenant, UserProfile(user_id=f"user-{n:02d}")))
+    _seed(store.add_memory(tenant, Memory(user_id="bob", memory="Bob flies on Fridays")))
+    server, _ = serve(registry=console_registry(), store=store)
+    with console_page(browser, server.url, "memories") as page:
+        users = page.get_by_role("table", name="Users")
+        users.get_by_role("row").nth(50).wait_for()  # a header and 50 users
+        first = users.get_by_role("row").nth(1)
+        assert "bob" in first.inner_text() and "1" in first.inner_text()  # latest change first
+        assert users.get_by_role("row").count() == 51
+        page.get_by_role("button", name="Load more").click()
+        users.get_by_role("row").nth(53).wait_for()
+        assert users.get_by_role("row").count() == 54
+        assert page.get_by_role("button", name="Load more").count() == 0
+        options = page.locator("#mem-known-users option")
+        assert options.count() == 53
+        users.get_by_role("link", name="bob", exact=True).click()
+        page.wait_for_url(re.compile(r"memories\?user=bob$"))
+        page.get_by_role("table", name="Memories").get_by_text("Bob flies on Fridays").wait_for()
+        # Typing an id still works, also one the list does not hold.
+        page.get_by_label("User id").fill("nobody")
+        page.get_by_role("button", name="Show", exact=True).click()
+        page.wait_for_url(re.compile(r"memories\?user=nobody$"))
+        page.get_by_text("No memories.").wait_for()
 
 
 def test_markup_in_user_data_stays_text(serve, browser: Any) -> None:

@@ -22,6 +22,7 @@ import pytest
 
 from covey.conformance.store.approvals import ApprovalTests
 from covey.conformance.store.common import StoreScopes
+from covey.conformance.store.directory import DirectoryTests
 from covey.conformance.store.events import EventTests
 from covey.conformance.store.isolation import IsolationTests
 from covey.conformance.store.knowledge import KnowledgeTests
@@ -46,6 +47,7 @@ class StoreSuite(
     ScheduleTests,
     ApprovalTests,
     KnowledgeTests,
+    DirectoryTests,
     MemoryTests,
     EventTests,
     RunClaimTests,

@@ -13,17 +13,21 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from covey.runtime.dto import Id
 from covey.runtime.knowledge_dto import check_metadata
-from covey.spec.store import Learning, Memory, UserProfile
+from covey.spec.store import Learning, LearningNamespace, Memory, MemoryUser, UserProfile
 
 __all__ = [
     "MAX_MEMORY_CHARS",
     "MAX_TOPICS",
+    "LearningNamespaceOut",
+    "LearningNamespacePage",
     "LearningOut",
     "LearningPage",
     "MemoryIn",
     "MemoryOut",
     "MemoryPage",
     "MemoryPatch",
+    "MemoryUserOut",
+    "MemoryUserPage",
     "ProfileIn",
     "ProfileOut",
     "ProfilePatch",
@@ -147,6 +151,28 @@ class MemoryPage(_Wire):
     next_cursor: str | None = None
 
 
+class MemoryUserOut(_Wire):
+    """A user the agents know something about: memories, a profile or learnings."""
+
+    user_id: str
+    memories: int = Field(description="How many memories the user has.")
+    updated_at: datetime = Field(
+        description="The latest change to the user's memories, profile or own learnings."
+    )
+
+    @classmethod
+    def from_user(cls, user: MemoryUser) -> MemoryUserOut:
+        """The wire form of a listed user."""
+        return cls(user_id=user.user_id, memories=user.memories, updated_at=user.updated_at)
+
+
+class MemoryUserPage(_Wire):
+    """One page of users, the most recently changed first."""
+
+    items: list[MemoryUserOut]
+    next_cursor: str | None = None
+
+
 # --- profiles ------------------------------------------------------------------------------------
 
 
@@ -218,4 +244,28 @@ class LearningPage(_Wire):
     """One page of learnings, newest first."""
 
     items: list[LearningOut]
+    next_cursor: str | None = None
+
+
+class LearningNamespaceOut(_Wire):
+    """A namespace agents filed learnings under, as the caller sees it."""
+
+    namespace: str
+    learnings: int = Field(description="How many learnings of it the caller can read.")
+    kinds: list[str] = Field(description="The distinct kinds among them, sorted.")
+
+    @classmethod
+    def from_namespace(cls, namespace: LearningNamespace) -> LearningNamespaceOut:
+        """The wire form of a listed namespace."""
+        return cls(
+            namespace=namespace.namespace,
+            learnings=namespace.learnings,
+            kinds=list(namespace.kinds),
+        )
+
+
+class LearningNamespacePage(_Wire):
+    """One page of learning namespaces, by name."""
+
+    items: list[LearningNamespaceOut]
     next_cursor: str | None = None

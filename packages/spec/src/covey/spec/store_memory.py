@@ -12,7 +12,9 @@ from covey.spec.store_rows import (
     KnowledgeContent,
     KnowledgeStatus,
     Learning,
+    LearningNamespace,
     Memory,
+    MemoryUser,
     Page,
     Scope,
     UserProfile,
@@ -77,6 +79,27 @@ class MemoryMethods(ABC):
             NotFoundError: no such memory in the scope.
         """
 
+    @abstractmethod
+    async def list_memory_users(
+        self, scope: Scope, *, limit: int = 50, cursor: str | None = None
+    ) -> Page[MemoryUser]:
+        """The users with memories, a profile or learnings of their own, in the scope.
+
+        A tenant-wide scope lists every such user of its tenant; a user scope lists at most
+        itself (when it has any of them). Shared learnings (`user_id=None`) belong to no user
+        and list nobody. Each row counts the user's memories and gives the time of the latest
+        change (see `MemoryUser`); deleting rows lowers the count, and a user left with nothing
+        is no longer listed.
+
+        Ordered by `updated_at` descending (ties: user id descending), so the users whose
+        memories changed last come first.
+
+        Args:
+            scope: The caller's scope.
+            limit: Page size, 1 to `MAX_PAGE_SIZE`.
+            cursor: `next_cursor` of the previous page.
+        """
+
     # --- user profiles ---------------------------------------------------------------------------
 
     @abstractmethod
@@ -135,6 +158,23 @@ class MemoryMethods(ABC):
             scope: The caller's scope.
             namespace: Where the learnings are filed.
             kind: Only learnings of this kind.
+            limit: Page size, 1 to `MAX_PAGE_SIZE`.
+            cursor: `next_cursor` of the previous page.
+        """
+
+    @abstractmethod
+    async def list_learning_namespaces(
+        self, scope: Scope, *, limit: int = 50, cursor: str | None = None
+    ) -> Page[LearningNamespace]:
+        """The namespaces with learnings visible to the scope, by name (ascending).
+
+        Visibility is `list_learnings`': a user scope counts its own learnings and the shared
+        ones, a tenant-wide scope every learning of its tenant. Every namespace is listed,
+        whatever its name: hiding names some caller reserves for itself (the runtime hides
+        `covey.`) is that caller's business.
+
+        Args:
+            scope: The caller's scope.
             limit: Page size, 1 to `MAX_PAGE_SIZE`.
             cursor: `next_cursor` of the previous page.
         """

@@ -29,7 +29,9 @@ __all__ = [
     "KnowledgeContent",
     "KnowledgeStatus",
     "Learning",
+    "LearningNamespace",
     "Memory",
+    "MemoryUser",
     "Page",
     "Run",
     "Schedule",
@@ -346,6 +348,32 @@ class Learning(_Record):
     metadata: dict[str, Any] = Field(default_factory=dict[str, Any])
     user_id: str | None = None
     created_at: UTCDateTime = Field(default_factory=utc_now)
+
+
+class MemoryUser(_Record):
+    """A user the store knows something about: one row of `Store.list_memory_users`.
+
+    Lets an operator discover whose memories, profile or learnings exist without knowing the
+    user ids in advance.
+    """
+
+    user_id: str
+    memories: int = 0
+    """How many memories the user has (a user with only a profile or learnings has 0)."""
+    updated_at: UTCDateTime
+    """The latest change among the user's memories (`updated_at`), profile (`updated_at`) and
+    own learnings (`created_at`). Deleted rows leave no trace, so it can move back."""
+
+
+class LearningNamespace(_Record):
+    """A namespace with learnings visible to the caller: one row of
+    `Store.list_learning_namespaces`."""
+
+    namespace: str
+    learnings: int
+    """How many learnings of the namespace the scope sees (its own and the shared ones)."""
+    kinds: list[str] = Field(default_factory=list[str])
+    """The distinct kinds among them, sorted."""
 
 
 KnowledgeStatus = Literal["pending", "processing", "completed", "failed"]

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from covey.spec.errors import ConflictError, InvalidInputError, NotFoundError
 from covey.spec.store import (
     KnowledgeContent,
     KnowledgeStatus,
     Learning,
+    LearningNamespace,
     Memory,
+    MemoryUser,
     Page,
     Scope,
     UserProfile,
@@ -110,6 +114,40 @@ class InMemoryRecords(InMemoryTables):
                 raise NotFoundError(f"No memory {memory_id!r} in this scope")
             del self._memories[key]
 
+    async def list_memory_users(
+        self, scope: Scope, *, limit: int = 50, cursor: str | None = None
+    ) -> Page[MemoryUser]:
+        """See `Store.list_memory_users`."""
+        async with self._lock:
+            counts: dict[str, int] = {}
+            latest: dict[str, datetime] = {}
+
+            def seen(user_id: str | None, at: datetime, memories: int) -> None:
+                if user_id is None or not visible(scope, user_id):
+                    return
+                counts[user_id] = counts.get(user_id, 0) + memories
+                if user_id not in latest or at > latest[user_id]:
+                    latest[user_id] = at
+
+            for (tenant, _), memory in self._memories.items():
+                if tenant == scope.tenant_id:
+                    seen(memory.user_id, memory.updated_at, 1)
+            for (tenant, _), profile in self._profiles.items():
+                if tenant == scope.tenant_id:
+                    seen(profile.user_id, profile.updated_at, 0)
+            for (tenant, _), learning in self._learnings.items():
+                if tenant == scope.tenant_id:
+                    seen(learning.user_id, learning.created_at, 0)
+            rows = [MemoryUser(user_id=u, memories=counts[u], updated_at=latest[u]) for u in counts]
+            return page_of(
+                "memory-users",
+                rows,
+                lambda r: (micros(r.updated_at), r.user_id),
+                descending=True,
+                limit=limit,
+                cursor=cursor,
+            )
+
     # --- user profiles ---------------------------------------------------------------------------
 
     async def get_user_profile(self, scope: Scope, user_id: str) -> UserProfile | None:
@@ -190,6 +228,30 @@ class InMemoryRecords(InMemoryTables):
                 rows,
                 lambda r: (micros(r.created_at), r.id),
                 descending=True,
+                limit=limit,
+                cursor=cursor,
+            )
+
+    async def list_learning_namespaces(
+        self, scope: Scope, *, limit: int = 50, cursor: str | None = None
+    ) -> Page[LearningNamespace]:
+        """See `Store.list_learning_namespaces`."""
+        async with self._lock:
+            counts: dict[str, int] = {}
+            kinds: dict[str, set[str]] = {}
+            for (tenant, _), r in self._learnings.items():
+                if tenant == scope.tenant_id and visible(scope, r.user_id, shared=True):
+                    counts[r.namespace] = counts.get(r.namespace, 0) + 1
+                    kinds.setdefault(r.namespace, set()).add(r.kind)
+            rows = [
+                LearningNamespace(namespace=n, learnings=c, kinds=sorted(kinds[n]))
+                for n, c in counts.items()
+            ]
+            return page_of(
+                "learning-namespaces",
+                rows,
+                lambda r: (r.namespace,),
+                descending=False,
                 limit=limit,
                 cursor=cursor,
             )

@@ -76,12 +76,14 @@ def ids_of(page: Page[Any] | list[Any], attr: str = "id") -> list[str]:
     return [getattr(item, attr) for item in items]
 
 
-async def all_pages(fetch: Callable[[str | None], Awaitable[Page[Any]]]) -> list[list[str]]:
+async def all_pages(
+    fetch: Callable[[str | None], Awaitable[Page[Any]]], attr: str = "id"
+) -> list[list[str]]:
     pages: list[list[str]] = []
     cursor: str | None = None
     while True:
         page = await fetch(cursor)
-        pages.append(ids_of(page))
+        pages.append(ids_of(page, attr))
         if page.next_cursor is None:
             return pages
         assert len(pages) < 100, "pagination never ends: next_cursor keeps coming back"

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from pydantic_core import PydanticSerializationError
 
 from covey.db.memory.copies import is_deeply_frozen, private_copy
+from covey.db.memory.directory import DirectoryMethods
 from covey.db.memory.pages import micros, page_of
 from covey.db.memory.records import RecordMethods
 from covey.db.memory.retention import Retention
@@ -46,7 +47,7 @@ _BY_TIME = (int, str)
 _SESSION_KEY = (int, str, str)
 
 
-class MemoryStore(RecordMethods, Store):
+class MemoryStore(DirectoryMethods, RecordMethods, Store):
     """Every rule of the `Store` interface in process memory, for `memory://`.
 
     Nothing survives the process: use it for development, demos, tests and stateless services

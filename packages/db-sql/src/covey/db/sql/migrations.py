@@ -464,6 +464,30 @@ def _v6_runs_by_agent(connection: Connection) -> None:
     Index("ix_covey_runs_agent", *(runs.c[c] for c in columns)).create(connection, checkfirst=False)
 
 
+# --- version 7: the users and the learning namespaces of a tenant (the console's memories) -----
+
+
+def _v7_memory_directory(connection: Connection) -> None:
+    """Index learnings by user and by namespace and kind, so `list_memory_users` and
+    `list_learning_namespaces` group them from an index instead of scanning the table."""
+    learnings = Table(
+        "covey_learnings",
+        MetaData(),
+        Column("tenant_id", ID()),
+        Column("user_id", ID()),
+        Column("namespace", ID()),
+        Column("kind", ID()),
+        Column("created_at", UTCDateTime),
+    )
+    c = learnings.c
+    Index("ix_covey_learnings_user", c.tenant_id, c.user_id, c.created_at).create(
+        connection, checkfirst=False
+    )
+    Index("ix_covey_learnings_kinds", c.tenant_id, c.namespace, c.kind, c.user_id).create(
+        connection, checkfirst=False
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _v1_initial_schema),
     Migration(
@@ -475,6 +499,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         5, "knowledge contents: knowledge base name, content hash, chunk count", _v5_knowledge_bases
     ),
     Migration(6, "index of runs by agent (the console's runs list)", _v6_runs_by_agent),
+    Migration(7, "indexes of learnings by user and by namespace and kind", _v7_memory_directory),
 )
 """Every step, in order; versions are 1, 2, 3, ... without gaps."""
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from covey.db.sql.store_core import DEFAULT_MAX_JSON_BYTES
 from covey.db.sql.store_core import R as R  # the type variables this module always had
 from covey.db.sql.store_core import T as T
+from covey.db.sql.store_directory import SqlDirectory
 from covey.db.sql.store_knowledge import SqlKnowledge
 from covey.db.sql.store_memories import SqlMemories
 from covey.db.sql.store_operations import SqlOperations
@@ -18,7 +19,7 @@ from covey.db.sql.store_sessions import SqlSessions
 __all__ = ["DEFAULT_MAX_JSON_BYTES", "SqlStore"]
 
 
-class SqlStore(SqlSessions, SqlRuns, SqlMemories, SqlKnowledge, SqlOperations):
+class SqlStore(SqlSessions, SqlRuns, SqlMemories, SqlDirectory, SqlKnowledge, SqlOperations):
     """A `Store` in SQLite (default) or PostgreSQL.
 
     Constructing it does no I/O. The first call connects, and (with `auto_migrate`) creates or

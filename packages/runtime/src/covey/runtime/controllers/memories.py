@@ -21,19 +21,23 @@ from covey.runtime.auth import Principal
 from covey.runtime.dto import Id
 from covey.runtime.guards import require_scope
 from covey.runtime.memory_dto import (
+    LearningNamespaceOut,
+    LearningNamespacePage,
     LearningOut,
     LearningPage,
     MemoryIn,
     MemoryOut,
     MemoryPage,
     MemoryPatch,
+    MemoryUserOut,
+    MemoryUserPage,
     ProfileIn,
     ProfileOut,
     ProfilePatch,
 )
 from covey.runtime.problems import ApiError, problem_responses
 from covey.runtime.state import RuntimeState
-from covey.spec.store import MAX_PAGE_SIZE, Memory, Scope, UserProfile
+from covey.spec.store import MAX_PAGE_SIZE, LearningNamespace, Memory, Scope, Store, UserProfile
 
 __all__ = ["LearningController", "MemoryController", "ProfileController"]
 
@@ -52,6 +56,32 @@ UserFilter = Annotated[
 _RESERVED = "covey."
 """Learning namespaces Covey keeps for itself (covey-learn's per-user call counter lives in
 `covey.learn.calls`): never listed, read or deleted through the API."""
+
+
+async def _served_namespaces(
+    store: Store, scope: Scope, limit: int, cursor: str | None
+) -> tuple[list[LearningNamespace], str | None]:
+    """A page of the namespaces the API serves: the store's, without the reserved ones.
+
+    The store lists every namespace (it knows nothing of Covey's reservations); dropping the
+    reserved ones from a page would leave it short, so this reads on, asking each time for just
+    the rows still missing, until the page is full or the listing ends. Each store page ends
+    exactly where its cursor resumes, so nothing is skipped or repeated. The reserved names
+    share one prefix, hence sit together in name order: a few reads more at most, and never
+    more than `_MAX_READS` (a page may then come back short, with a cursor to go on).
+    """
+    items: list[LearningNamespace] = []
+    for _ in range(_MAX_READS):
+        page = await store.list_learning_namespaces(scope, limit=limit - len(items), cursor=cursor)
+        items.extend(n for n in page.items if not n.namespace.startswith(_RESERVED))
+        cursor = page.next_cursor
+        if cursor is None or len(items) >= limit:
+            break
+    return items, cursor
+
+
+_MAX_READS = 16
+"""The most store reads one page of namespaces takes (see `_served_namespaces`)."""
 
 
 def _narrowed(principal: Principal, user_id: str | None) -> Scope:
@@ -118,6 +148,28 @@ class MemoryController(Controller):
         )
         return MemoryPage(
             items=[MemoryOut.from_memory(m) for m in page.items], next_cursor=page.next_cursor
+        )
+
+    @get(
+        "/users",
+        opt={"scope": "memories:read"},
+        summary="List the users with memories",
+        responses=problem_responses(401, 403),
+    )
+    async def list_memory_users(
+        self,
+        runtime: NamedDependency[RuntimeState],
+        principal: NamedDependency[Principal],
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> MemoryUserPage:
+        """The users with memories, a profile or learnings of their own, the most recently
+        changed first: an admin gets the tenant's, anyone else at most themselves."""
+        page = await runtime.store.list_memory_users(
+            principal.read_scope, limit=limit, cursor=cursor
+        )
+        return MemoryUserPage(
+            items=[MemoryUserOut.from_user(u) for u in page.items], next_cursor=page.next_cursor
         )
 
     @post(
@@ -328,6 +380,31 @@ class LearningController(Controller):
         )
         return LearningPage(
             items=[LearningOut.from_learning(x) for x in page.items], next_cursor=page.next_cursor
+        )
+
+    @get(
+        "/namespaces",
+        opt={"scope": "memories:read"},
+        summary="List learning namespaces",
+        responses=problem_responses(401, 403),
+    )
+    async def list_learning_namespaces(
+        self,
+        runtime: NamedDependency[RuntimeState],
+        principal: NamedDependency[Principal],
+        user_id: UserFilter = None,
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> LearningNamespacePage:
+        """The namespaces the caller has learnings in (their own or shared; an admin: the
+        tenant's, or as `user_id` sees them), by name, each with its count and kinds. Covey's
+        own (`covey.`) are never listed."""
+        items, next_cursor = await _served_namespaces(
+            runtime.store, _narrowed(principal, user_id), limit, cursor
+        )
+        return LearningNamespacePage(
+            items=[LearningNamespaceOut.from_namespace(n) for n in items],
+            next_cursor=next_cursor,
         )
 
     @get(

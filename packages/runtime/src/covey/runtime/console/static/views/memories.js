@@ -1,10 +1,11 @@
 // What the agents know about a user: memories (list, add, correct, delete), learnings (by
-// namespace and kind, delete) and the user profile (view, edit as JSON, delete). An admin picks
-// the user in a box; everyone else sees their own.
+// namespace and kind, picked from the namespaces the server lists; delete) and the user profile
+// (view, edit as JSON, delete). An admin picks the user from the users the server lists, or types
+// an id; everyone else sees their own.
 import { h, append as appendAll, replace } from "../lib/dom.js";
 import {
-  button, confirmDialog, emptyState, errorBox, field, header, json, pager, spinner, table, tabs,
-  time, toast, toolbar,
+  button, confirmDialog, emptyState, errorBox, field, header, json, link, number, pager, spinner,
+  table, tabs, time, toast, toolbar,
 } from "../lib/ui.js";
 
 /** Append any number of children (null and false skipped). */
@@ -116,10 +117,28 @@ function memoriesPanel({ api, allows, signal }, user) {
   return panel;
 }
 
+/** Every namespace the caller may list (`GET /v1/learnings/namespaces`), a few pages at most. */
+async function namespacesOf(api, user, signal) {
+  const found = [];
+  let cursor = null;
+  for (let pages = 0; pages < NAMESPACE_PAGES; pages += 1) {
+    const page = await api.get("/v1/learnings/namespaces", { user_id: user, limit: 200, cursor }, signal);
+    found.push(...page.items);
+    cursor = page.next_cursor;
+    if (!cursor) break;
+  }
+  return { namespaces: found, more: Boolean(cursor) };
+}
+
+const NAMESPACE_PAGES = 5;
+
 function learningsPanel({ api, allows, signal, query }, user) {
-  const namespace = h("input", { name: "namespace", required: true, maxlength: 255, value: query.get("namespace") || "" });
-  const kind = h("input", { name: "kind", maxlength: 255, placeholder: "any" });
-  const list = h("div", { "aria-live": "polite" }, emptyState("Name a namespace (where an agent files what it learns) to list its learnings."));
+  const wanted = query.get("namespace") || "";
+  const namespace = h("select", { name: "namespace", required: true, disabled: true }, h("option", { value: "" }, "Loading…"));
+  const kind = h("select", { name: "kind" }, h("option", { value: "" }, "any"));
+  const note = h("p", { class: "muted", role: "status" });
+  const list = h("div", { "aria-live": "polite" });
+  const kindsOf = new Map();
   const columns = [
     { label: "Learning", value: (l) => h("span", { class: "mem-text" }, l.content) },
     { label: "Kind", value: (l) => l.kind },
@@ -141,11 +160,21 @@ function learningsPanel({ api, allows, signal, query }, user) {
         : null),
     },
   ];
+  function offerKinds() {
+    const kinds = kindsOf.get(namespace.value) || [];
+    const keep = kinds.includes(kind.value) ? kind.value : "";
+    replace(kind, h("option", { value: "" }, "any"), kinds.map((k) => h("option", { value: k }, k)));
+    kind.value = keep;
+  }
+  let shown = 0;
   async function show() {
+    if (!namespace.value) return;
+    const mine = ++shown; // a later choice wins, whichever answer comes back first
     replace(list, spinner());
     try {
-      const params = { namespace: namespace.value.trim(), kind: kind.value.trim(), user_id: user, limit: 50 };
+      const params = { namespace: namespace.value, kind: kind.value, user_id: user, limit: 50 };
       const page = await api.get("/v1/learnings", params, signal);
+      if (mine !== shown) return;
       const rows = [...page.items];
       const more = (cursor) => api.get("/v1/learnings", { ...params, cursor }, signal).then((next) => {
         rows.push(...next.items);
@@ -157,10 +186,31 @@ function learningsPanel({ api, allows, signal, query }, user) {
       if (error.name !== "AbortError") replace(list, errorBox(error));
     }
   }
+  async function load() {
+    try {
+      const { namespaces, more } = await namespacesOf(api, user, signal);
+      if (!namespaces.length) {
+        replace(namespace, h("option", { value: "" }, "none"));
+        replace(list, emptyState(user ? `No learnings visible to ${user} yet.` : "No learnings yet: agents file what they learn under a namespace."));
+        return;
+      }
+      for (const n of namespaces) kindsOf.set(n.namespace, n.kinds);
+      replace(namespace, namespaces.map((n) => h("option", { value: n.namespace }, `${n.namespace} (${n.learnings})`)));
+      namespace.disabled = false;
+      namespace.value = kindsOf.has(wanted) ? wanted : namespaces[0].namespace;
+      replace(note, more ? `Showing the first ${namespaces.length} namespaces.` : "");
+      offerKinds();
+      show();
+    } catch (error) {
+      if (error.name !== "AbortError") replace(list, errorBox(error));
+    }
+  }
+  namespace.addEventListener("change", () => { offerKinds(); show(); });
+  kind.addEventListener("change", () => show());
   const form = h("form", { onsubmit: (e) => { e.preventDefault(); show(); } },
     toolbar(field("Namespace", namespace), field("Kind", kind), button("Show learnings", null, { kind: "primary", type: "submit" })));
-  if (namespace.value) show();
-  return h("div", { class: "mem-panel" }, form, list);
+  load();
+  return h("div", { class: "mem-panel" }, form, note, list);
 }
 
 function profilePanel({ api, allows, signal }, user) {
@@ -238,6 +288,35 @@ function profilePanel({ api, allows, signal }, user) {
   return panel;
 }
 
+/**
+ * The users the agents know something about (`GET /v1/memories/users`), the most recently
+ * changed first: a table of links (with "Load more") and the options of the user box.
+ */
+function usersList({ api, signal }, known, current) {
+  const list = h("div", { "aria-live": "polite" }, spinner());
+  const rows = [];
+  const columns = [
+    { label: "User", value: (u) => (u.user_id === current ? h("strong", { "aria-current": "true" }, u.user_id) : link(`memories?user=${encodeURIComponent(u.user_id)}`, u.user_id)) },
+    { label: "Memories", value: (u) => number(u.memories) },
+    { label: "Last change", value: (u) => time(u.updated_at) },
+  ];
+  const draw = (cursor) => replace(list, table(columns, rows, { label: "Users", empty: "No user has memories, a profile or learnings yet." }), pager(cursor, more));
+  const add = (page) => {
+    rows.push(...page.items);
+    append(known, ...page.items.map((u) => h("option", { value: u.user_id })));
+    draw(page.next_cursor);
+    return null;
+  };
+  const more = (cursor) => api.get("/v1/memories/users", { limit: USERS_PAGE, cursor }, signal).then(add);
+  api.get("/v1/memories/users", { limit: USERS_PAGE }, signal).then(add, (error) => {
+    if (error.name !== "AbortError") replace(list, errorBox(error));
+  });
+  return h("details", { class: "mem-users", open: !current },
+    h("summary", null, "Known users"), list);
+}
+
+const USERS_PAGE = 50;
+
 export default async function render(ctx) {
   const { root, me, allows, setTitle, query, navigate } = ctx;
   setTitle("Memories");
@@ -249,7 +328,8 @@ export default async function render(ctx) {
   let user = me.user_id || null;
   if (me.admin) {
     user = (query.get("user") || "").trim() || (me.auth === "none" ? null : me.user_id) || null;
-    const box = h("input", { name: "user", maxlength: 255, value: user || "", placeholder: "every user" });
+    const known = h("datalist", { id: "mem-known-users" });
+    const box = h("input", { name: "user", maxlength: 255, value: user || "", placeholder: "every user", list: "mem-known-users", autocomplete: "off" });
     append(root, h("form", {
       class: "mem-user",
       onsubmit: (e) => {
@@ -257,11 +337,12 @@ export default async function render(ctx) {
         const value = box.value.trim();
         navigate(value ? `memories?user=${encodeURIComponent(value)}` : "memories");
       },
-    }, toolbar(field("User id", box), button("Show", null, { type: "submit" }))));
+    }, toolbar(field("User id", box, "Type an id, or pick one of the users below."), known, button("Show", null, { type: "submit" }))));
+    append(root, usersList(ctx, known, user));
   }
   const section = h("div");
   append(root, section);
-  if (!user && me.admin) append(section, h("p", { class: "muted" }, "Showing every user's memories of the tenant; enter a user id to see one user's, and their profile."));
+  if (!user && me.admin) append(section, h("p", { class: "muted" }, "Showing every user's memories of the tenant; pick a user (or enter an id) to see one user's, and their profile."));
   append(section, tabs([
     { id: "memories", label: "Memories", render: () => memoriesPanel(ctx, user) },
     { id: "learnings", label: "Learnings", render: () => learningsPanel(ctx, user) },
