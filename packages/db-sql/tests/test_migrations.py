@@ -15,6 +15,7 @@ from sqlalchemy import Connection, MetaData, insert, inspect, text
 from covey.db.sql import LATEST_VERSION, SqlStore
 from covey.db.sql import migrations as m
 from covey.db.sql.engine import EngineOptions, create_postgres_engine, create_sqlite_engine
+from covey.db.sql.migrations_v1 import v1_tables
 from covey.db.sql.runners import PostgresRunner, Runner, SqliteRunner
 from covey.db.sql.tables import metadata as current_metadata
 from covey.db.sql.testing import PostgresCluster
@@ -145,7 +146,7 @@ async def test_migrations_build_exactly_the_declared_schema(
 async def _seed_v1(url: str) -> None:
     """Rows as a version-1 database holds them, written with the version-1 table definitions."""
     metadata = MetaData()
-    m._v1_tables(metadata)
+    v1_tables(metadata)
     tables = metadata.tables
     dumps = json.dumps
     run_messages = [

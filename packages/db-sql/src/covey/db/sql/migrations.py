@@ -27,8 +27,6 @@ from importlib.metadata import version as distribution_version
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
-    Boolean,
     Column,
     Connection,
     ForeignKeyConstraint,
@@ -47,6 +45,8 @@ from sqlalchemy import (
 )
 
 from covey.db.sql.columns import ID, JSONDocument, UTCDateTime
+from covey.db.sql.migrations_v1 import STATUS_LENGTH as _STATUS
+from covey.db.sql.migrations_v1 import v1_initial_schema
 from covey.db.sql.runners import Runner
 from covey.db.sql.tables import SCHEMA_VERSION
 from covey.spec.errors import ConfigurationError, SchemaVersionError
@@ -62,7 +62,6 @@ __all__ = [
     "unmigrated_schema_error",
 ]
 
-_STATUS = 32
 _LOCK_KEY = int.from_bytes(hashlib.sha256(b"covey-db-sql:migrate").digest()[:8], "big", signed=True)
 """The PostgreSQL advisory-lock key every Covey process takes while migrating."""
 
@@ -80,185 +79,6 @@ class Migration:
     version: int
     description: str
     apply: Callable[[Connection], None]
-
-
-# --- version 1: the initial schema ---------------------------------------------------------------
-
-
-def _v1_tables(metadata: MetaData) -> None:
-    def key(*columns: Column[Any]) -> list[Column[Any]]:
-        return [
-            Column("tenant_id", ID(), primary_key=True),
-            *columns,
-        ]
-
-    Table(
-        "covey_sessions",
-        metadata,
-        *key(Column("id", ID(), primary_key=True)),
-        Column("user_id", ID()),
-        Column("agent_id", ID()),
-        Column("state", JSONDocument(), nullable=False),
-        Column("summary", Text),
-        Column("metadata", JSONDocument(), nullable=False),
-        Column("version", Integer, nullable=False),
-        Column("created_at", UTCDateTime, nullable=False),
-        Column("updated_at", UTCDateTime, nullable=False),
-        Index("ix_covey_sessions_user_recent", "tenant_id", "user_id", "updated_at", "id"),
-        Index("ix_covey_sessions_recent", "tenant_id", "updated_at", "id"),
-    )
-    Table(
-        "covey_runs",
-        metadata,
-        *key(Column("id", ID(), primary_key=True)),
-        Column("user_id", ID()),
-        Column("session_id", ID()),
-        Column("agent_id", ID()),
-        Column("parent_run_id", ID()),
-        Column("status", String(_STATUS), nullable=False),
-        Column("input", JSONDocument()),
-        Column("output", JSONDocument()),
-        Column("usage", JSONDocument(), nullable=False),
-        Column("messages", JSONDocument(), nullable=False),
-        Column("tool_calls", JSONDocument(), nullable=False),
-        Column("requirements", JSONDocument(), nullable=False),
-        Column("error", JSONDocument()),
-        Column("cancel_requested", Boolean, nullable=False),
-        Column("heartbeat_at", UTCDateTime),
-        Column("started_at", UTCDateTime),
-        Column("finished_at", UTCDateTime),
-        Column("created_at", UTCDateTime, nullable=False),
-        Column("updated_at", UTCDateTime, nullable=False),
-        Column("metadata", JSONDocument(), nullable=False),
-        Index("ix_covey_runs_session", "tenant_id", "session_id", "created_at", "id"),
-        Index("ix_covey_runs_created", "tenant_id", "created_at", "id"),
-        Index("ix_covey_runs_status_heartbeat", "tenant_id", "status", "heartbeat_at"),
-    )
-    Table(
-        "covey_run_events",
-        metadata,
-        *key(
-            Column("run_id", ID(), primary_key=True),
-            Column("seq", BigInteger, primary_key=True, autoincrement=False),
-        ),
-        Column("user_id", ID()),
-        Column("type", String(128), nullable=False),
-        Column("time", UTCDateTime, nullable=False),
-        Column("data", JSONDocument(), nullable=False),
-        ForeignKeyConstraint(
-            ["tenant_id", "run_id"],
-            ["covey_runs.tenant_id", "covey_runs.id"],
-            name="fk_covey_run_events_run",
-            ondelete="CASCADE",
-        ),
-    )
-    Table(
-        "covey_memories",
-        metadata,
-        *key(Column("id", ID(), primary_key=True)),
-        Column("user_id", ID(), nullable=False),
-        Column("memory", Text, nullable=False),
-        Column("topics", JSONDocument(), nullable=False),
-        Column("metadata", JSONDocument(), nullable=False),
-        Column("created_at", UTCDateTime, nullable=False),
-        Column("updated_at", UTCDateTime, nullable=False),
-        Index("ix_covey_memories_user_recent", "tenant_id", "user_id", "updated_at", "id"),
-    )
-    Table(
-        "covey_user_profiles",
-        metadata,
-        *key(Column("user_id", ID(), primary_key=True)),
-        Column("data", JSONDocument(), nullable=False),
-        Column("updated_at", UTCDateTime, nullable=False),
-    )
-    Table(
-        "covey_learnings",
-        metadata,
-        *key(Column("id", ID(), primary_key=True)),
-        Column("user_id", ID()),
-        Column("namespace", ID(), nullable=False),
-        Column("kind", ID(), nullable=False),
-        Column("content", Text, nullable=False),
-        Column("metadata", JSONDocument(), nullable=False),
-        Column("created_at", UTCDateTime, nullable=False),
-        Index("ix_covey_learnings_namespace", "tenant_id", "namespace", "created_at", "id"),
-    )
-    Table(
-        "covey_knowledge_contents",
-        metadata,
-        *key(Column("id", ID(), primary_key=True)),
-        Column("user_id", ID()),
-        Column("name", Text, nullable=False),
-        Column("source", Text),
-        Column("content_type", Text),
-        Column("status", String(_STATUS), nullable=False),
-        Column("status_message", Text),
-        Column("metadata", JSONDocument(), nullable=False),
-        Column("size", BigInteger),
-        Column("created_at", UTCDateTime, nullable=False),
-        Column("updated_at", UTCDateTime, nullable=False),
-        Index("ix_covey_knowledge_recent", "tenant_id", "updated_at", "id"),
-    )
-    Table(
-        "covey_approvals",
-        metadata,
-        *key(Column("id", ID(), primary_key=True)),
-        Column("user_id", ID()),
-        Column("run_id", ID(), nullable=False),
-        Column("tool_call_id", ID(), nullable=False),
-        Column("tool_name", Text, nullable=False),
-        Column("args", JSONDocument(), nullable=False),
-        Column("status", String(_STATUS), nullable=False),
-        Column("note", Text),
-        Column("created_at", UTCDateTime, nullable=False),
-        Column("resolved_at", UTCDateTime),
-        Column("resolved_by", ID()),
-        Column("metadata", JSONDocument(), nullable=False),
-        Index("ix_covey_approvals_run", "tenant_id", "run_id"),
-    )
-    Table(
-        "covey_schedules",
-        metadata,
-        *key(Column("id", ID(), primary_key=True)),
-        Column("user_id", ID()),
-        Column("name", Text, nullable=False),
-        Column("target_kind", String(_STATUS), nullable=False),
-        Column("target_id", ID(), nullable=False),
-        Column("trigger", String(_STATUS), nullable=False),
-        Column("spec", Text, nullable=False),
-        Column("timezone", Text, nullable=False),
-        Column("payload", JSONDocument(), nullable=False),
-        Column("enabled", Boolean, nullable=False),
-        Column("next_run_at", UTCDateTime),
-        Column("last_run_at", UTCDateTime),
-        Column("metadata", JSONDocument(), nullable=False),
-        Column("created_at", UTCDateTime, nullable=False),
-        Column("updated_at", UTCDateTime, nullable=False),
-        Index("ix_covey_schedules_due", "tenant_id", "enabled", "next_run_at"),
-    )
-    Table(
-        "covey_trace_spans",
-        metadata,
-        *key(
-            Column("trace_id", ID(), primary_key=True),
-            Column("span_id", ID(), primary_key=True),
-        ),
-        Column("user_id", ID()),
-        Column("parent_span_id", ID()),
-        Column("name", Text, nullable=False),
-        Column("start", UTCDateTime, nullable=False),
-        Column("end", UTCDateTime),
-        Column("attributes", JSONDocument(), nullable=False),
-        Column("status", String(_STATUS), nullable=False),
-        Column("status_message", Text),
-        Index("ix_covey_trace_spans_start", "tenant_id", "trace_id", "start"),
-    )
-
-
-def _v1_initial_schema(connection: Connection) -> None:
-    metadata = MetaData()
-    _v1_tables(metadata)
-    metadata.create_all(connection, checkfirst=False)
 
 
 # --- version 2: memory topics as rows; the approval inbox index ----------------------------------
@@ -489,7 +309,7 @@ def _v7_memory_directory(connection: Connection) -> None:
 
 
 MIGRATIONS: tuple[Migration, ...] = (
-    Migration(1, "initial schema", _v1_initial_schema),
+    Migration(1, "initial schema", v1_initial_schema),
     Migration(
         2, "memory topics table (indexed topic filter); approval inbox index", _v2_memory_topics
     ),
