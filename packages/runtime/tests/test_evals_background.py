@@ -191,6 +191,30 @@ def test_cancel_and_progress_are_admin_only(serve: Any) -> None:
     assert done.status_code == 200 and done.json()["status"] == "cancelled"
 
 
+def test_a_server_that_stops_marks_its_running_eval_interrupted(
+    gates: Path, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'stop.db'}"
+
+    def start() -> ThreadServer:
+        settings = RuntimeSettings(store=url, shutdown_grace=1.0)
+        return ThreadServer(create_app(settings, registry=build())).start()
+
+    server = start()
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        report_id = client.post("/v1/evals", json={"suite": gated_suite("z1")}).json()["id"]
+        (run,) = wait_for(lambda: running_runs(client))
+    server.stop()  # a clean stop (SIGTERM): the eval cannot finish, its report says why
+    again = start()
+    try:
+        with httpx.Client(base_url=again.url, timeout=30) as client:
+            stopped = report(client, report_id)
+            assert stopped["status"] == "failed" and stopped["error"] == INTERRUPTED
+            assert client.get(f"/v1/runs/{run['run_id']}").json()["status"] != "running"
+    finally:
+        again.stop()
+
+
 @pytest.mark.slow
 def test_a_killed_servers_eval_is_marked_interrupted_but_a_live_ones_is_not(
     tmp_path: Path,
@@ -239,6 +263,17 @@ def test_a_killed_servers_eval_is_marked_interrupted_but_a_live_ones_is_not(
                     return (beat - marked).total_seconds() > 2 * lease
 
                 wait_for(renewed_after_a_lease)
+
+                # A cancel asked of another process than the one running the eval goes
+                # through the store: 202, and that process stops it at its next renewal.
+                other_id = b.post("/v1/evals", json={"suite": gated_suite("k3")}).json()["id"]
+                asked = c.post(f"/v1/evals/{other_id}/cancel")
+                assert asked.status_code == 202, asked.text
+                assert asked.json()["cancel_requested"] is True
+                ended = wait_for(lambda: (r := report(c, other_id))["status"] != "running" and r)
+                assert ended["status"] == "cancelled"
+                assert report(c, live_id)["status"] == "running"  # the other eval goes on
+
                 (gates / "k2").touch()
                 done = wait_for(lambda: (r := report(c, live_id))["status"] != "running" and r)
                 assert done["status"] == "completed" and done["passed"] is True

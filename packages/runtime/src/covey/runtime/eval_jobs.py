@@ -96,6 +96,10 @@ class EvalJob:
     def id(self) -> str:
         return self.report.id
 
+    def visible_to(self, scope: Scope) -> bool:
+        """Whether a caller with `scope` may see this eval (same tenant, same or any user)."""
+        return _visible(self.scope, scope)
+
 
 class EvalJobs:
     """Starts, renews, stops and recovers the evals of this process.
@@ -358,7 +362,7 @@ class EvalJobs:
         `None` when there is no such report.
         """
         job = self._jobs.get(report_id)
-        if job is not None and _visible(job.scope, scope):
+        if job is not None and job.visible_to(scope):
             await self.stop(job, None)
             with anyio.move_on_after(_RUN_STOP_WAIT * 2):
                 await job.done.wait()

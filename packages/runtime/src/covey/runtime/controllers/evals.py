@@ -262,10 +262,18 @@ class EvalController(Controller):
         """A report with every case (while it runs: its status, progress and the cases
         finished so far)."""
         scope = principal.read_scope
+        jobs = _jobs(runtime)
+        job = jobs.get(report_id)
+        if job is not None and job.visible_to(scope):
+            return job.report  # this process runs it: fresher than the store
         report = await get_report(runtime.store, scope, report_id)
         if report is None:
+            # A running report is replaced as a delete and an add: read again once, in case
+            # this read fell between the two writes of another process.
+            report = await get_report(runtime.store, scope, report_id)
+        if report is None:
             raise ApiError(404, "not-found", f"No eval report {report_id!r}")
-        return await _current(_jobs(runtime), scope, report)
+        return await _current(jobs, scope, report)
 
 
 def _jobs(runtime: RuntimeState) -> EvalJobs:
