@@ -281,3 +281,38 @@ def test_a_killed_servers_eval_is_marked_interrupted_but_a_live_ones_is_not(
         for server in (live, fresh):
             if server is not None:
                 server.stop()
+
+
+def test_a_burst_of_posts_never_passes_the_limit(serve_sqlite: Serve, gates: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    api = serve_sqlite(max_concurrent_evals=2)
+    suites = [gated_suite(f"burst{i}") for i in range(6)]
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(lambda s: api.post("/v1/evals", json={"suite": s}), suites))
+    assert sorted(a.status_code for a in answers) == [202, 202, 429, 429, 429, 429]
+    accepted = [a.json()["id"] for a in answers if a.status_code == 202]
+    assert sorted(r["id"] for r in api.get("/v1/evals").json()["items"]) == sorted(accepted)
+    for report_id in accepted:
+        assert api.post(f"/v1/evals/{report_id}/cancel").json()["status"] == "cancelled"
+
+
+def test_a_caller_cannot_forge_a_status_or_reach_other_learnings(serve: Any) -> None:
+    import anyio
+
+    from covey.spec.store import Learning, Scope
+    from covey.testing import InMemoryStore
+
+    store = InMemoryStore()
+    note = Learning(id="note-1", namespace="notes", kind="eval_report", content="not a report")
+    anyio.run(store.add_learning, Scope("default"), note)
+    _, api = serve(store=store)
+    suite = gated_suite("f1")
+    for extra in ({"status": "completed"}, {"cancel_requested": True}, {"id": "mine"}):
+        forged = api.post("/v1/evals", json={"suite": suite, **extra})
+        assert forged.status_code == 400, forged.text
+    assert api.get("/v1/evals").json()["items"] == []
+    # Eval routes reach only eval reports: a learning of another namespace is not one.
+    assert api.post("/v1/evals/note-1/cancel").status_code == 404
+    assert api.get("/v1/evals/note-1").status_code == 404
+    assert anyio.run(store.get_learning, Scope("default"), "note-1") == note
