@@ -111,3 +111,27 @@ async def test_reports_stored_before_statuses_read_as_completed(store: Store) ->
     assert again.status == "completed" and again.finished_at == report.finished_at
     summary = report.model_copy(update={"status": "failed", "error": "interrupted"}).summary()
     assert summary.startswith("suite two: FAILED") and "interrupted" in summary
+
+
+async def test_a_write_racing_another_process_is_tried_again(store: Store) -> None:
+    """Another process's add lands between this one's delete and add (the race of two
+    processes replacing one report): the replace tries again instead of failing."""
+    done = await run_suite(SUITE, weather_agent(store=store))
+    alice = Scope("acme", "alice")
+    await save_report(store, alice, done)
+    theirs = done.model_copy(update={"status": "running", "cancel_requested": True})
+    ours = done.model_copy(update={"status": "running", "progress": EvalProgress(done=1, total=2)})
+    delete = store.delete_learning
+    raced: list[bool] = []
+
+    async def delete_then_they_write(scope: Scope, learning_id: str) -> None:
+        await delete(scope, learning_id)
+        if not raced:
+            raced.append(True)
+            await save_report(store, alice, theirs)  # the other process's add
+
+    store.delete_learning = delete_then_they_write  # type: ignore[method-assign]
+    await replace_report(store, alice, ours)
+    assert raced == [True]
+    assert await get_report(store, alice, done.id) == ours
+    assert [r.id for r in (await list_reports(store, alice)).items] == [done.id]

@@ -15,7 +15,10 @@ another process may, for the instant between the two, not find the report.
 
 from __future__ import annotations
 
+from contextlib import suppress
+
 from covey.evals.report import EvalReport
+from covey.spec.errors import ConflictError, NotFoundError
 from covey.spec.store import Learning, Page, Scope, Store
 
 __all__ = [
@@ -35,6 +38,7 @@ MAX_STORED_OUTPUT = 4000
 in the case's run, `run_id`): a large suite of long answers stays far below a store's record
 limit (16 MiB in covey-db-sql)."""
 CUT_MARK = " …[cut: the whole output is in the case's run]"
+_REPLACE_ATTEMPTS = 3
 
 
 def _for_storage(report: EvalReport) -> EvalReport:
@@ -80,15 +84,32 @@ def _learning(report: EvalReport, user_id: str | None) -> Learning:
 
 async def replace_report(store: Store, scope: Scope, report: EvalReport) -> EvalReport:
     """Store `report` in place of the stored report with its id (or as a new one), keeping its
-    owner. `scope` must be able to read it (the owner's scope, or the tenant's)."""
-    current = await store.get_learning(scope, report.id)
-    owner = scope.user_id
-    if current is not None:
-        if current.namespace != EVALS_NAMESPACE or current.kind != REPORT_KIND:
-            raise ValueError(f"{report.id!r} is not an eval report")
-        owner = current.user_id
-        await store.delete_learning(Scope(scope.tenant_id, owner), report.id)
-    await store.add_learning(Scope(scope.tenant_id, owner), _learning(report, owner))
+    owner. `scope` must be able to read it (the owner's scope, or the tenant's).
+
+    When another process replaces the same report at the same moment, the last write wins
+    (each write is tried again, a few times, when the other's delete or add came in between).
+
+    Raises:
+        ValueError: the id is a learning of another namespace.
+    """
+    for attempt in range(_REPLACE_ATTEMPTS):
+        current = await store.get_learning(scope, report.id)
+        owner = scope.user_id
+        if current is not None:
+            if current.namespace != EVALS_NAMESPACE or current.kind != REPORT_KIND:
+                raise ValueError(f"{report.id!r} is not an eval report")
+            owner = current.user_id
+        owned = Scope(scope.tenant_id, owner)
+        try:
+            if current is not None:
+                with suppress(NotFoundError):  # another writer deleted it first
+                    await store.delete_learning(owned, report.id)
+            await store.add_learning(owned, _learning(report, owner))
+        except ConflictError:  # another writer added it between our delete and our add
+            if attempt == _REPLACE_ATTEMPTS - 1:
+                raise
+            continue
+        break
     return report
 
 

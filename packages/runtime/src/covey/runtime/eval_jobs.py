@@ -285,7 +285,8 @@ class EvalJobs:
             raise
         finally:
             job.runs.pop(run_id, None)
-        assert live.result is not None
+        if live.result is None:  # the run loop always ends with a result; fail the case if not
+            raise RuntimeError(f"run {run_id} ended without a result")
         return live.result
 
     async def _stop_run(self, job: EvalJob, live: LiveRun) -> None:
@@ -323,7 +324,8 @@ class EvalJobs:
                     if stored.status != "running":
                         log.warning("eval %s was ended elsewhere (%s)", job.id, stored.status)
                         job.report = stored
-                        await self.stop(job, stored.error or INTERRUPTED, write=False)
+                        why = None if stored.status == "cancelled" else stored.error or INTERRUPTED
+                        await self.stop(job, why, write=False)
                         return
                     if stored.cancel_requested:
                         log.info("eval %s: cancel requested through the store", job.id)
