@@ -162,6 +162,7 @@ def test_too_many_evals_at_once_answer_429_with_retry_after(
     synchronous = api.post("/v1/evals", json={"suite": gated_suite("l2"), "wait": True})
     assert synchronous.status_code == 429
     assert [r["id"] for r in api.get("/v1/evals").json()["items"]] == [first.json()["id"]]
+    assert "covey_evals_in_progress 1.0" in api.get("/metrics").text
     (gates / "l1").touch()
     wait_for(lambda: report(api, first.json()["id"])["status"] == "completed")
     (gates / "l2").touch()

@@ -154,6 +154,11 @@ def _gauges(runtime: RuntimeState) -> list[tuple[str, str, float]]:
             "1 while this process takes new runs, 0 during start and shutdown.",
             int(runtime.manager.accepting),
         ),
+        *(
+            [("covey_evals_in_progress", "Evals this process runs.", len(runtime.evals))]
+            if runtime.evals is not None
+            else []
+        ),
     ]
 
 
