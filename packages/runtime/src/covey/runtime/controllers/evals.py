@@ -5,6 +5,7 @@ once with the report, `running`, and a `Location` to poll; the report is replace
 finish and at the end. `"wait": true` (or `?wait=true`) answers the finished report instead
 (201), for scripts and CI. Each case is an ordinary run of the run manager, of the caller's
 tenant and user, tagged `metadata["covey.eval"]`. `POST /v1/evals/{id}/cancel` stops one.
+
 Evals spend tokens on the agent's model and on a judge model the request names, so every route
 needs the `admin` scope. The judge is a `provider:model` string of an installed model plugin
 and nothing else: a request never chooses what the server imports. The runs one request may
@@ -40,7 +41,7 @@ from covey.runtime.eval_jobs import EvalJobs, EvalsBusy
 from covey.runtime.guards import require_scope
 from covey.runtime.problems import ApiError, problem_responses
 from covey.runtime.state import RuntimeState
-from covey.spec.store import MAX_PAGE_SIZE
+from covey.spec.store import MAX_PAGE_SIZE, Scope
 
 __all__ = ["MAX_EVAL_RUNS", "EvalController", "EvalIn", "EvalPage", "EvalSummary"]
 
@@ -281,7 +282,7 @@ def _jobs(runtime: RuntimeState) -> EvalJobs:
     return cast("EvalJobs", runtime.evals)
 
 
-async def _current(jobs: EvalJobs, scope: Any, report: EvalReport) -> EvalReport:
+async def _current(jobs: EvalJobs, scope: Scope, report: EvalReport) -> EvalReport:
     """The report as it stands: this process's own running eval from memory (fresher than the
     store), and a report whose worker died marked as interrupted."""
     job = jobs.get(report.id)
