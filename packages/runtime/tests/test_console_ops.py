@@ -555,6 +555,56 @@ def test_eval_reports_list_and_open(serve, browser: Any) -> None:
         shot(page, "evals")
 
 
+def test_a_running_eval_shows_its_progress_then_its_result(
+    serve, browser: Any, gates: Path
+) -> None:
+    """POST /v1/evals answers at once; the list shows the report running with its progress,
+    and its page polls until the result, with no reload."""
+    server, client = serve()  # the runtime tests' registry: `gated` waits on a gate file
+    suite = {
+        "name": "slow-suite",
+        "agent": "gated",
+        "cases": [
+            {"id": gate, "input": gate, "tool_calls": [{"name": "gate"}]} for gate in ("e1", "e2")
+        ],
+    }
+    started = client.post("/v1/evals", json={"suite": suite, "concurrency": 1})
+    assert started.status_code == 202, started.text
+    report_id = started.json()["id"]
+    with console_page(browser, server.url, "evals") as page:
+        row = (
+            page.get_by_role("table", name="Eval reports")
+            .get_by_role("row")
+            .filter(has_text="slow-suite")
+        )
+        row.get_by_text("0 of 2 cases done").wait_for()
+        assert "running" in row.inner_text()
+        (gates / "e1").touch()
+        row.get_by_text("1 of 2 cases done").wait_for()  # the list refreshes while one runs
+        page.goto(f"{server.url}/console/evals/{report_id}")
+        progress = page.get_by_role("progressbar", name=re.compile("Eval progress"))
+        assert progress.get_attribute("value") == "1"
+        page.get_by_role("button", name="Cancel eval slow-suite").wait_for()
+        (gates / "e2").touch()
+        page.get_by_text("2 of 2 cases passed").wait_for()
+        assert page.get_by_role("progressbar").count() == 0
+        assert page.get_by_role("button", name="Cancel eval slow-suite").count() == 0
+        cases = page.get_by_role("table", name="Cases")
+        assert "e2" in cases.inner_text() and "done: gate e2 opened" in cases.inner_text()
+    assert client.get(f"/v1/evals/{report_id}").json()["status"] == "completed"
+
+
+def test_a_running_eval_can_be_cancelled_from_its_page(serve, browser: Any) -> None:
+    server, client = serve()
+    suite = {"name": "stop-me", "agent": "gated", "cases": [{"id": "s1", "input": "never-s1"}]}
+    report_id = client.post("/v1/evals", json={"suite": suite}).json()["id"]
+    with console_page(browser, server.url, f"evals/{report_id}") as page:
+        page.get_by_role("button", name="Cancel eval stop-me").click()
+        page.get_by_text("cancelled", exact=True).first.wait_for()
+        assert page.get_by_role("progressbar").count() == 0
+    assert client.get(f"/v1/evals/{report_id}").json()["status"] == "cancelled"
+
+
 def test_evals_say_so_when_the_server_has_no_covey_evals(serve, browser: Any) -> None:
     """A server without covey-evals answers `features.evals: false` in `/v1/me` (this test
     environment has it installed, so the real answer is edited on its way to the page)."""

@@ -48,7 +48,7 @@ def problem(response: httpx.Response, status: int, slug: str) -> dict[str, Any]:
 
 def test_an_eval_runs_stores_its_report_and_links_its_runs(api: httpx.Client) -> None:
     suite = {**SUITE, "cases": [SUITE["cases"][0]]}
-    created = api.post("/v1/evals", json={"suite": suite, "agent": "weather"})
+    created = api.post("/v1/evals", json={"wait": True, "suite": suite, "agent": "weather"})
     assert created.status_code == 201, created.text
     report = created.json()
     assert report["passed"] is True and report["reliability"] == 1
@@ -77,7 +77,9 @@ def test_an_eval_runs_stores_its_report_and_links_its_runs(api: httpx.Client) ->
 def test_a_failed_threshold_is_a_report_that_did_not_pass(api: httpx.Client) -> None:
     # echo calls no tool: expecting one fails the reliability threshold (a 201, not an error).
     suite = {**SUITE, "cases": [{"id": "e", "input": "x", "tool_calls": [{"name": "get_weather"}]}]}
-    report = api.post("/v1/evals", json={"suite": suite, "agent": "echo", "save": False}).json()
+    report = api.post(
+        "/v1/evals", json={"wait": True, "suite": suite, "agent": "echo", "save": False}
+    ).json()
     assert report["passed"] is False
     assert report["thresholds"] == [
         {"name": "reliability", "threshold": 1.0, "value": 0.0, "passed": False}
@@ -87,7 +89,9 @@ def test_a_failed_threshold_is_a_report_that_did_not_pass(api: httpx.Client) -> 
 
 def test_accuracy_uses_a_judge_model_from_the_plugins(api: httpx.Client) -> None:
     suite = {"name": "j", "cases": [{"id": "a", "input": "hello", "expected": "hello"}]}
-    report = api.post("/v1/evals", json={"suite": suite, "agent": "echo", "judge": "test:judge"})
+    report = api.post(
+        "/v1/evals", json={"wait": True, "suite": suite, "agent": "echo", "judge": "test:judge"}
+    )
     assert report.status_code == 201, report.text
     (case,) = report.json()["cases"]
     assert case["accuracy"]["error"] is None
@@ -99,16 +103,22 @@ def test_only_admins_run_and_read_evals_and_tenants_stay_apart(serve: Any) -> No
     _, client = serve(**JWT)
     user = who("alice", scope="agents:run agents:read runs:read runs:write")
     problem(
-        client.post("/v1/evals", json={"suite": SUITE, "agent": "weather"}, headers=user),
+        client.post(
+            "/v1/evals", json={"wait": True, "suite": SUITE, "agent": "weather"}, headers=user
+        ),
         403,
         "forbidden",
     )
     problem(client.get("/v1/evals", headers=user), 403, "forbidden")
     problem(
-        client.post("/v1/evals", json={"suite": SUITE, "agent": "weather"}), 401, "unauthorized"
+        client.post("/v1/evals", json={"wait": True, "suite": SUITE, "agent": "weather"}),
+        401,
+        "unauthorized",
     )
 
-    made = client.post("/v1/evals", json={"suite": SUITE, "agent": "weather"}, headers=who("root"))
+    made = client.post(
+        "/v1/evals", json={"wait": True, "suite": SUITE, "agent": "weather"}, headers=who("root")
+    )
     assert made.status_code == 201, made.text
     report_id = made.json()["id"]
     other = who("root", tenant="globex")
@@ -132,14 +142,17 @@ def test_a_request_cannot_make_the_server_import_code(api: httpx.Client, tmp_pat
         suite = {"name": "s", "cases": [{"id": "a", "input": "hi", "expected": "hi"}]}
         for judge in ("evil_judge_mod:judge", "os:system", "builtins:eval"):
             body = problem(
-                api.post("/v1/evals", json={"suite": suite, "agent": "echo", "judge": judge}),
+                api.post(
+                    "/v1/evals",
+                    json={"wait": True, "suite": suite, "agent": "echo", "judge": judge},
+                ),
                 400,
                 "validation-error",
             )
             assert "installed model plugin" in body["detail"]
         suite_judge = {**suite, "judge": "evil_judge_mod:judge"}
         problem(
-            api.post("/v1/evals", json={"suite": suite_judge, "agent": "echo"}),
+            api.post("/v1/evals", json={"wait": True, "suite": suite_judge, "agent": "echo"}),
             400,
             "validation-error",
         )

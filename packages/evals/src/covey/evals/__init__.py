@@ -27,20 +27,31 @@ from covey.evals.judge import Judge, JudgeResult, Verdict
 from covey.evals.reliability import ReliabilityResult, args_match, check_tool_calls
 from covey.evals.report import (
     CaseResult,
+    EvalProgress,
     EvalReport,
+    EvalStatus,
     LatencyStats,
     PerformanceStats,
     ThresholdCheck,
 )
-from covey.evals.runner import run_suite
-from covey.evals.storage import EVALS_NAMESPACE, get_report, list_reports, save_report
+from covey.evals.runner import CaseRunner, run_suite
+from covey.evals.storage import (
+    EVALS_NAMESPACE,
+    get_report,
+    list_reports,
+    replace_report,
+    save_report,
+)
 
 __all__ = [
     "DEFAULT_RUBRIC",
     "EVALS_NAMESPACE",
     "CaseResult",
+    "CaseRunner",
     "EvalCase",
+    "EvalProgress",
     "EvalReport",
+    "EvalStatus",
     "EvalSuite",
     "ExpectedToolCall",
     "Judge",
@@ -59,6 +70,7 @@ __all__ = [
     "list_reports",
     "load_suite",
     "parse_suite",
+    "replace_report",
     "run_suite",
     "save_report",
 ]

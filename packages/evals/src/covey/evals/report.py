@@ -7,7 +7,7 @@ Plain pydantic models, so a report is JSON for the API, a stored record and the 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -15,7 +15,20 @@ from covey.evals.judge import JudgeResult
 from covey.evals.reliability import ReliabilityResult
 from covey.spec.usage import Usage
 
-__all__ = ["CaseResult", "EvalReport", "LatencyStats", "PerformanceStats", "ThresholdCheck"]
+__all__ = [
+    "CaseResult",
+    "EvalProgress",
+    "EvalReport",
+    "EvalStatus",
+    "LatencyStats",
+    "PerformanceStats",
+    "ThresholdCheck",
+]
+
+EvalStatus = Literal["running", "completed", "failed", "cancelled"]
+"""Where an eval stands: `running` until it ends `completed` (every case ran; `passed` says
+whether the thresholds held), `failed` (the suite itself could not run, or its server stopped:
+`error` says why) or `cancelled`."""
 
 
 class _Model(BaseModel):
@@ -71,14 +84,35 @@ class ThresholdCheck(_Model):
     passed: bool
 
 
+class EvalProgress(_Model):
+    """Cases finished out of the suite's cases (performance runs come after the last case)."""
+
+    done: int
+    total: int
+
+
 class EvalReport(_Model):
-    """The outcome of a suite against one target."""
+    """The outcome of a suite against one target, or how far it got while it runs.
+
+    A running report (served evals run in the background) has the cases finished so far,
+    `progress`, and `heartbeat_at`: the worker running it renews that while it runs, so a
+    report whose worker died can be told from one still running elsewhere.
+    """
 
     id: str
     suite: str
     agent: str | None = None
     started_at: datetime
-    finished_at: datetime
+    finished_at: datetime | None = None
+    """`None` while the eval runs."""
+    status: EvalStatus = "completed"
+    progress: EvalProgress | None = None
+    error: str | None = None
+    """Why a `failed` eval failed (not set for a completed eval whose thresholds failed)."""
+    heartbeat_at: datetime | None = None
+    """When the worker running the eval last said it still runs (running reports only)."""
+    cancel_requested: bool = False
+    """Someone asked, through the store, that the worker running the eval stop it."""
     cases: list[CaseResult]
     accuracy: float | None = None
     """Mean judge score (0-10) over the judged cases."""
@@ -96,7 +130,12 @@ class EvalReport(_Model):
 
     def summary(self) -> str:
         """A few lines for a terminal or a CI log."""
-        lines = [f"suite {self.suite}: {'PASSED' if self.passed else 'FAILED'}"]
+        if self.status != "completed":
+            lines = [f"suite {self.suite}: {self.status.upper()}"]
+            if self.error:
+                lines.append(f"  {self.error}")
+        else:
+            lines = [f"suite {self.suite}: {'PASSED' if self.passed else 'FAILED'}"]
         lines.append(f"  cases: {sum(c.passed for c in self.cases)}/{len(self.cases)} passed")
         for check in self.thresholds:
             value = "n/a" if check.value is None else f"{check.value:.3g}"

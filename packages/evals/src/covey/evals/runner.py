@@ -27,7 +27,12 @@ from covey.spec.runs import RunResult, RunStatus
 from covey.spec.store import Store, new_id
 from covey.spec.usage import Usage
 
-__all__ = ["output_text", "run_suite"]
+__all__ = ["CaseRunner", "output_text", "run_suite"]
+
+CaseRunner = Callable[[str, dict[str, Any]], Awaitable[RunResult[Any]]]
+"""Starts one run of the target with an input and the run's metadata, and returns its result:
+how a server runs case runs in its run manager, where they are leased and cancellable like any
+run."""
 
 RUN_METADATA_KEY = "covey.eval"
 
@@ -54,6 +59,9 @@ async def run_suite(
     concurrency: int = 4,
     agent_name: str | None = None,
     store: Store | None = None,
+    report_id: str | None = None,
+    run: CaseRunner | None = None,
+    on_case: Callable[[CaseResult], Awaitable[None]] | None = None,
 ) -> EvalReport:
     """Run every case of `suite` against `target`, judge and check them, then measure
     performance when `suite.performance.runs > 0`.
@@ -68,6 +76,11 @@ async def run_suite(
         concurrency: Case runs at once (performance runs are always one at a time).
         agent_name: The name recorded in the report (default: the target's name).
         store: The store the runs are kept in (default: the target's own, if any).
+        report_id: The report's id (default: a new one), so a caller can store a running
+            report under it before the suite ends.
+        run: Starts each run of the target (default: `target.run` with the options above).
+        on_case: Called with each case's result as the case finishes (progress), in the order
+            cases finish; an exception from it stops the suite.
 
     Raises:
         SuiteError: a case needs a judge and none is given, or `concurrency < 1`.
@@ -80,11 +93,15 @@ async def run_suite(
             f"suite {suite.name!r} has cases with `expected` answers: give a judge model "
             "(the suite's `judge:` or --judge)"
         )
-    report_id = new_id()
+    report_id = report_id or new_id()
     started = datetime.now(UTC)
 
     async def run_case_input(text: str, case_id: str) -> RunResult[Any]:
-        meta = {RUN_METADATA_KEY: {"report": report_id, "suite": suite.name, "case": case_id}}
+        meta: dict[str, Any] = {
+            RUN_METADATA_KEY: {"report": report_id, "suite": suite.name, "case": case_id}
+        }
+        if run is not None:
+            return await run(text, meta)
         return await target.run(
             text, metadata=meta, user_id=user_id, tenant_id=tenant_id, store=store
         )
@@ -103,6 +120,8 @@ async def run_suite(
         results[case.id] = result
         usage = usage + case_usage
         judge_usage = judge_usage + case_judge_usage
+        if on_case is not None:
+            await on_case(result)
 
     async with anyio.create_task_group() as group:
         for case in suite.cases:

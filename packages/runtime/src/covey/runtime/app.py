@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncGenerator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from litestar import Litestar, Request
@@ -57,6 +57,9 @@ from covey.runtime.toolsets import held_toolsets
 from covey.runtime.tracing import TRACING_STATE, tracing_for
 from covey.spec.errors import ConfigurationError
 from covey.spec.store import Store
+
+if TYPE_CHECKING:
+    from covey.runtime.eval_jobs import EvalJobs
 
 __all__ = ["app_from_env", "create_app", "open_store", "redact_url"]
 
@@ -151,6 +154,11 @@ def _gauges(runtime: RuntimeState) -> list[tuple[str, str, float]]:
             "1 while this process takes new runs, 0 during start and shutdown.",
             int(runtime.manager.accepting),
         ),
+        *(
+            [("covey_evals_in_progress", "Evals this process runs.", len(runtime.evals))]
+            if runtime.evals is not None
+            else []
+        ),
     ]
 
 
@@ -225,6 +233,8 @@ def create_app(
         verifier=verifier,
         knowledge=knowledge,
     )
+    evals = _eval_jobs(settings, the_store, manager)
+    runtime.evals = evals
     mcp = McpEndpoint.for_app(runtime)
     metrics = RunMetrics(gauges=lambda: _gauges(runtime))
 
@@ -258,6 +268,7 @@ def create_app(
                 held_toolsets([*registry, *registry.items("team")]),
                 metrics.running(),
                 manager.running(),
+                _evals_running(evals),
                 knowledge.running(),
                 mcp_running(mcp),
                 anyio.create_task_group() as schedules,
@@ -372,6 +383,26 @@ def _console_handlers(settings: RuntimeSettings) -> list[Any]:
 def app_from_env() -> Litestar:
     """The app for `uvicorn --factory`: settings from `$COVEY_CONFIG` and the environment."""
     return create_app(load_settings())
+
+
+def _eval_jobs(settings: RuntimeSettings, store: Store, manager: RunManager) -> EvalJobs | None:
+    """The background evals when covey-evals is installed."""
+    import importlib.util
+
+    if importlib.util.find_spec("covey.evals") is None:
+        return None
+    from covey.runtime.eval_jobs import EvalJobs
+
+    return EvalJobs(
+        store,
+        manager,
+        limit=settings.max_concurrent_evals,
+        lease=settings.eval_lease_seconds,
+    )
+
+
+def _evals_running(evals: EvalJobs | None) -> AbstractAsyncContextManager[Any]:
+    return evals.running() if evals is not None else nullcontext()
 
 
 def _eval_handlers() -> list[Any]:

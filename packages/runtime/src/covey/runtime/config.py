@@ -193,6 +193,14 @@ class RuntimeSettings(BaseSettings):
     not been renewed for this long (its worker crashed) is closed as interrupted."""
     stale_after: float | None = Field(default=None, gt=0, le=3600)
     """Deprecated alias of `lease_seconds`, used when `lease_seconds` is not set."""
+    max_concurrent_evals: int = Field(default=2, ge=1, le=64)
+    """Evals (`POST /v1/evals`) one process runs at once; one more is refused with 429 and
+    `Retry-After` (not queued: a queue would hold token spending nobody sees start, and a
+    caller that retries knows where it stands)."""
+    eval_lease_seconds: float = Field(default=60.0, gt=0, le=3600)
+    """A running eval report's lease: its worker renews it as each case finishes and every
+    third of this; a report left `running` whose lease lapsed (its worker died) is marked
+    `failed` ("interrupted") by any worker that sees it."""
     poll_interval: float = Field(default=0.25, gt=0, le=10)
     """Seconds between store polls when following a run that runs in another process."""
     scheduler: bool = True

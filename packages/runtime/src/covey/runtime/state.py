@@ -51,6 +51,9 @@ class RuntimeState:
         manager: The runs of this process.
         verifier: Checks bearer tokens; `None` when auth is off.
         knowledge: The knowledge bases served and their ingestions.
+        evals: The evals running in the background (`covey.runtime.eval_jobs.EvalJobs`);
+            `None` without covey-evals (typed loosely: that module needs covey-evals, and
+            Litestar resolves these annotations at startup).
     """
 
     settings: RuntimeSettings
@@ -59,6 +62,7 @@ class RuntimeState:
     manager: RunManager
     verifier: TokenVerifier | None
     knowledge: KnowledgeService
+    evals: Any = None
     _described: dict[str, AgentOut] = field(default_factory=dict[str, AgentOut])
 
     # --- agents ----------------------------------------------------------------------------------
