@@ -125,7 +125,7 @@ class CoveyTaskStore(TaskStore):
             created_at=now,
         )
         await self._runtime.store.add_learning(scope, snapshot)
-        await self._prune(scope, task.id, keep=snapshot.id)
+        await self._prune(scope, owner, task.id, keep=True)
         if task.status.state == TaskState.TASK_STATE_CANCELED:
             await self._cancel_run(principal, task)
 
@@ -182,7 +182,7 @@ class CoveyTaskStore(TaskStore):
             check_id(task_id, "task id")
         except InvalidInputError:
             return
-        await self._prune(principal.write_scope, task_id, keep=None)
+        await self._prune(principal.write_scope, owner_of_principal(principal), task_id, keep=False)
 
     # --- helpers -------------------------------------------------------------------------------
 
@@ -214,16 +214,18 @@ class CoveyTaskStore(TaskStore):
                 break
         return tasks
 
-    async def _prune(self, scope: Scope, task_id: str, *, keep: str | None) -> None:
-        """Delete the task's older snapshots (all of them when `keep` is `None`).
+    async def _prune(self, scope: Scope, owner: str, task_id: str, *, keep: bool) -> None:
+        """Delete `owner`'s older snapshots of the task (all of them unless `keep`).
 
-        The newest snapshot is kept, whether it is ours (`keep`) or one another worker saved
-        a moment later: of two concurrent saves the later one survives.
+        The newest snapshot is kept, whether it is the one just saved or one another worker
+        saved a moment later: of two concurrent saves the later one survives. Only `owner`'s
+        rows are touched: a tenant-wide scope could delete any user's.
         """
         store = self._runtime.store
         while True:
             page = await store.list_learnings(scope, self.namespace, kind=task_id, limit=20)
-            doomed = page.items if keep is None else page.items[1:]
+            mine = [s for s in page.items if s.metadata.get("owner") == owner]
+            doomed = mine[1:] if keep else mine
             for snapshot in doomed:
                 with contextlib.suppress(NotFoundError):  # another worker pruned it first
                     await store.delete_learning(scope, snapshot.id)
