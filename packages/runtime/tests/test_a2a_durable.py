@@ -20,10 +20,11 @@ from a2a.types.a2a_pb2 import (
     CancelTaskRequest,
     GetTaskRequest,
     ListTasksRequest,
+    SubscribeToTaskRequest,
     Task,
     TaskState,
 )
-from a2a.utils.errors import TaskNotFoundError
+from a2a.utils.errors import TaskNotFoundError, UnsupportedOperationError
 from runtime_agents import GATES_ENV
 from runtime_helpers import TESTS, ProcessServer, wait_for, wait_until_event, write_config
 from test_a2a import client_for, collect, decisions, final_task, message, paused_for, text_of
@@ -204,6 +205,35 @@ async def test_a_task_cancelled_on_another_worker_stops_its_run(
     with httpx.Client(base_url=b.url, headers=ALICE) as api:
         wait_for(lambda: api.get(f"/v1/runs/{run_id}").json()["status"] == "cancelled")
     await _until(a, task_id, TaskState.TASK_STATE_CANCELED)
+
+
+async def test_a_task_running_on_one_worker_is_followed_from_another(
+    cluster: Cluster, workers: tuple[ProcessServer, ProcessServer]
+) -> None:
+    a, b = workers
+    task_id, _ = await _start_gated(a, "gate-followed")
+    follower = await client_for(b.url, "gated", streaming=True, headers=ALICE)
+    updates = follower.subscribe(SubscribeToTaskRequest(id=task_id))
+    first = await anext(updates)  # subscribed: the task as it stands
+    assert first.task.status.state == TaskState.TASK_STATE_WORKING
+    (cluster.gates / "gate-followed").write_text("open")
+    with anyio.fail_after(30):  # B does not run the task: without following it, B hangs
+        seen = [u async for u in updates]
+    states = [u.status_update.status.state for u in seen if u.HasField("status_update")]
+    assert states[-1] == TaskState.TASK_STATE_COMPLETED
+    text = "".join(
+        p.text
+        for u in seen
+        if u.HasField("artifact_update")
+        for p in u.artifact_update.artifact.parts
+    )
+    assert text == "done: gate gate-followed opened"
+    await follower.close()
+    # A finished task has nothing more to stream, on any worker.
+    again = await client_for(b.url, "gated", streaming=True, headers=ALICE)
+    with pytest.raises(UnsupportedOperationError):
+        await anext(again.subscribe(SubscribeToTaskRequest(id=task_id)))
+    await again.close()
 
 
 async def test_after_a_kill_9_a_new_worker_has_every_task_and_the_open_one_failed(

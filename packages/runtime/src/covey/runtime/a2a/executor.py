@@ -49,7 +49,12 @@ class CoveyExecutor(AgentExecutor):
         self._runnable = runnable
         self._kind = kind
         self._runs: dict[str, str] = {}
-        """task id → the run id of its run (while the task runs here)."""
+        """task id → the run id of its run, while it runs here: which tasks this process
+        streams itself. Not needed otherwise: the run id is in the stored task's metadata."""
+
+    def runs_here(self, task_id: str) -> bool:
+        """Whether the run of task `task_id` runs in this process (its events stream here)."""
+        return task_id in self._runs
 
     async def execute(self, context: RequestContext, event_queue: EventQueue) -> None:
         """Start the run, stream its text, and end the task as the run ended."""

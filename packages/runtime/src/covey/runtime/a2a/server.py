@@ -159,7 +159,6 @@ def build_a2a_app(runtime: RuntimeState) -> Any:
     """The Starlette app with one A2A agent per served agent, team and workflow."""
     from a2a.extensions.common import HTTP_EXTENSION_HEADER, get_requested_extensions
     from a2a.server.context import ServerCallContext
-    from a2a.server.request_handlers import DefaultRequestHandler
     from a2a.server.request_handlers.response_helpers import agent_card_to_dict
     from a2a.server.routes import ServerCallContextBuilder, create_jsonrpc_routes
     from starlette.applications import Starlette
@@ -168,6 +167,7 @@ def build_a2a_app(runtime: RuntimeState) -> Any:
     from starlette.routing import Route
 
     from covey.runtime.a2a.executor import PRINCIPAL_KEY, CoveyExecutor
+    from covey.runtime.a2a.handler import CoveyRequestHandler
     from covey.runtime.a2a.tasks import CoveyTaskStore
     from covey.runtime.a2a.users import CallerUser
 
@@ -197,12 +197,15 @@ def build_a2a_app(runtime: RuntimeState) -> Any:
             if not name:
                 continue
             template = agent_card(runnable, kind, f"{A2A_PATH}/{name}", bearer=bearer)
-            handler = DefaultRequestHandler(
-                agent_executor=CoveyExecutor(runtime, runnable, kind),
+            executor = CoveyExecutor(runtime, runnable, kind)
+            handler = CoveyRequestHandler(
+                agent_executor=executor,
                 # Tasks kept in the runtime's store, per caller and per agent: a task is
                 # reached only by its owner, through the agent that ran it, from any worker.
                 task_store=CoveyTaskStore(runtime, name),
                 agent_card=template,
+                runs_here=executor.runs_here,
+                poll_interval=runtime.settings.poll_interval,
             )
             # v0.3 clients (methods `message/send`...) are still common: served on the same URL.
             routes += create_jsonrpc_routes(
