@@ -207,6 +207,25 @@ async def test_a_task_cancelled_on_another_worker_stops_its_run(
     await _until(a, task_id, TaskState.TASK_STATE_CANCELED)
 
 
+async def test_a_waiting_task_cancelled_on_another_worker_cancels_its_paused_run(
+    workers: tuple[ProcessServer, ProcessServer],
+) -> None:
+    a, b = workers
+    on_a = await client_for(a.url, "approver", streaming=False, headers=ALICE)
+    task = final_task(await collect(on_a, message("/tmp/never-decided")))
+    await on_a.close()
+    assert task.status.state == TaskState.TASK_STATE_INPUT_REQUIRED
+    on_b = await client_for(b.url, "approver", streaming=False, headers=ALICE)
+    canceled = await on_b.cancel_task(CancelTaskRequest(id=task.id))
+    await on_b.close()
+    assert canceled.status.state == TaskState.TASK_STATE_CANCELED
+    run = (await _api_get(a, f"/v1/runs/{task.metadata['covey.run_id']}")).json()
+    assert run["status"] == "cancelled"
+    assert (await _get(a, "approver", task.id, ALICE)).status.state == (
+        TaskState.TASK_STATE_CANCELED
+    )
+
+
 async def test_a_task_running_on_one_worker_is_followed_from_another(
     cluster: Cluster, workers: tuple[ProcessServer, ProcessServer]
 ) -> None:

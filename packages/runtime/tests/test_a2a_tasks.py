@@ -159,6 +159,11 @@ async def test_history_and_huge_outputs_are_bounded(runtime: RuntimeState) -> No
     assert kept is not None
     assert [m.message_id for m in kept.history] == [f"m{i}" for i in range(30, MAX_HISTORY + 30)]
 
+    big = task()
+    big.artifacts.add(artifact_id="out").parts.append(new_text_part("y" * 200_000))
+    await store.save(big, ALICE)
+    assert await store.get(big.id, ALICE) == big  # under the bound: kept whole
+
     huge = task(run_id="run-1")
     huge.artifacts.add(artifact_id="out").parts.append(
         new_text_part("x" * (2 * MAX_SNAPSHOT_BYTES))
