@@ -273,3 +273,14 @@ async def test_a_task_whose_run_still_runs_stays_working(runtime: RuntimeState) 
     assert await store.get(open_task.id, ALICE) == open_task
     # The same run id seen by another user: not theirs, not found, nothing settled.
     assert await store.get(open_task.id, caller("mallory")) is None
+
+
+async def test_an_agent_name_too_long_for_a_namespace_still_has_its_own_tasks(
+    runtime: RuntimeState,
+) -> None:
+    long_a, long_b = "a" * 300, "a" * 299 + "b"
+    store = CoveyTaskStore(runtime, long_a)
+    mine = task()
+    await store.save(mine, ALICE)
+    assert await CoveyTaskStore(runtime, long_a).get(mine.id, ALICE) == mine
+    assert await CoveyTaskStore(runtime, long_b).get(mine.id, ALICE) is None

@@ -100,7 +100,7 @@ class CoveyTaskStore(TaskStore):
 
     def __init__(self, runtime: RuntimeState, agent: str) -> None:
         self._runtime = runtime
-        self.namespace = check_id(NAMESPACE_PREFIX + agent, "namespace")
+        self.namespace = _namespace(agent)
 
     # --- TaskStore -----------------------------------------------------------------------------
 
@@ -271,6 +271,16 @@ class CoveyTaskStore(TaskStore):
             await self._runtime.cancel(principal, run_id)
         except ApiError as exc:
             log.info("A2A cancel of task %s: %s", task.id, exc.detail)
+
+
+def _namespace(agent: str) -> str:
+    """`covey.a2a.tasks/<agent>`; a name too long (or odd) for a namespace is hashed."""
+    try:
+        return check_id(NAMESPACE_PREFIX + agent, "namespace")
+    except InvalidInputError:
+        import hashlib
+
+        return NAMESPACE_PREFIX + "sha256:" + hashlib.sha256(agent.encode()).hexdigest()
 
 
 def _as_run_ended(task: Task, run: Run) -> Task | None:
