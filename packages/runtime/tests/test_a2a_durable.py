@@ -159,6 +159,12 @@ async def test_a_completed_task_is_read_and_listed_by_another_worker(
     )
     assert {t.id for t in everything.tasks} >= {first.id, second.id, other.id}
     assert text_of(next(t for t in everything.tasks if t.id == other.id)) == "echo: elsewhere"
+    # The history as kept: the user's message; trimmed to what the caller asks for.
+    full = await on_b.get_task(GetTaskRequest(id=first.id))
+    assert [p.text for m in full.history for p in m.parts][:1] == ["hello a"]
+    short = await on_b.list_tasks(ListTasksRequest(context_id=context, history_length=0))
+    assert all(len(t.history) == 0 for t in short.tasks)
+    assert all(len(t.artifacts) == 0 for t in short.tasks)  # artifacts only when asked
     await on_b.close()
 
 
