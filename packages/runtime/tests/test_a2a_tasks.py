@@ -1,10 +1,11 @@
-"""`CoveyTaskStore` on its own, over a real store (in memory, and an SQLite file): what it
+"""`CoveyTaskStore` on its own, over a real store (in memory, an SQLite file, PostgreSQL): what it
 keeps, for whom, how big, under concurrent saves, and how a task follows the run behind it."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import os
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,18 +35,36 @@ def caller(user: str | None = "alice", tenant: str = "acme") -> ServerCallContex
 ALICE = caller()
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[Any]:
+    """One PostgreSQL server for this module's tests (a database each)."""
+    pytest.importorskip("covey.db.sql")
+    from covey.db.sql.testing import PostgresCluster, find_postgres_bin
+
+    if find_postgres_bin() is None and not os.environ.get("CI"):
+        pytest.skip("PostgreSQL server binaries are not installed (make system-deps)")
+    with PostgresCluster(settings={"fsync": "off"}) as cluster:
+        yield cluster
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
 async def runtime(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[RuntimeState]:
     store: Store
     if request.param == "memory":
         from covey.testing import InMemoryStore
 
         store = InMemoryStore()
-    else:
+    elif request.param == "sqlite":
         pytest.importorskip("covey.db.sql")
         from covey.db.sql import SqlStore
 
         store = SqlStore(f"sqlite:///{tmp_path / 'tasks.db'}")
+    else:
+        request.applymarker(pytest.mark.postgres)
+        from covey.db.sql import SqlStore
+
+        cluster = request.getfixturevalue("postgres")
+        store = SqlStore(cluster.create_database(f"a2a_{new_id()[:12]}"))
     async with store:
         app = create_app(RuntimeSettings(store="memory://"), registry=build(), store=store)
         yield app.state["covey"]
