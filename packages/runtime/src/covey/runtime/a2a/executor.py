@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from typing import Any, cast
 
 from a2a.helpers.proto_helpers import new_data_part, new_task, new_text_part
@@ -27,7 +28,7 @@ from covey.runtime.problems import ApiError
 from covey.runtime.runnables import Kind, Runnable
 from covey.runtime.state import RuntimeState
 from covey.spec import events as ev
-from covey.spec.runs import RunResult, RunStatus
+from covey.spec.runs import Requirement, RunResult, RunStatus
 
 __all__ = ["PRINCIPAL_KEY", "CoveyExecutor"]
 
@@ -48,7 +49,12 @@ class CoveyExecutor(AgentExecutor):
         self._runnable = runnable
         self._kind = kind
         self._runs: dict[str, str] = {}
-        """task id → the run id of its run (while the task runs here)."""
+        """task id → the run id of its run, while it runs here: which tasks this process
+        streams itself. Not needed otherwise: the run id is in the stored task's metadata."""
+
+    def runs_here(self, task_id: str) -> bool:
+        """Whether the run of task `task_id` runs in this process (its events stream here)."""
+        return task_id in self._runs
 
     async def execute(self, context: RequestContext, event_queue: EventQueue) -> None:
         """Start the run, stream its text, and end the task as the run ended."""
@@ -245,29 +251,8 @@ async def _finish(
         await updater.complete()
         return
     if status is RunStatus.PAUSED:
-        names = ", ".join(f"{r.kind} {r.tool_name}" for r in result.requirements)
-        needs = [
-            {
-                "tool_call_id": r.tool_call_id,
-                "tool_name": r.tool_name,
-                "kind": r.kind,
-                "args": r.args,
-                "input_fields": list(r.input_fields),
-            }
-            for r in result.requirements
-        ]
         await updater.requires_input(
-            updater.new_agent_message(
-                [
-                    new_text_part(
-                        f"The run {result.run_id} is paused for: {names}. Reply in this task "
-                        'with a data part {"approvals": {"<tool call id>": true or false}, '
-                        '"inputs": {...}, "results": {...}}, or POST /v1/runs/'
-                        f"{result.run_id}/resume."
-                    ),
-                    new_data_part(json.loads(json.dumps({"requirements": needs}, default=str))),
-                ]
-            )
+            updater.new_agent_message(paused_parts(result.run_id, result.requirements))
         )
         return
     if status is RunStatus.CANCELLED:
@@ -275,3 +260,28 @@ async def _finish(
         return
     reason = result.error.message if result.error is not None else status.value
     await updater.failed(_say(updater, f"The run failed: {reason}"))
+
+
+def paused_parts(run_id: str, requirements: Sequence[Requirement]) -> list[Any]:
+    """The parts of the input-required message of a paused run: what it waits for, in words
+    and as data (also used to rebuild a task from its stored run, in `tasks.py`)."""
+    names = ", ".join(f"{r.kind} {r.tool_name}" for r in requirements)
+    needs = [
+        {
+            "tool_call_id": r.tool_call_id,
+            "tool_name": r.tool_name,
+            "kind": r.kind,
+            "args": r.args,
+            "input_fields": list(r.input_fields),
+        }
+        for r in requirements
+    ]
+    return [
+        new_text_part(
+            f"The run {run_id} is paused for: {names}. Reply in this task "
+            'with a data part {"approvals": {"<tool call id>": true or false}, '
+            '"inputs": {...}, "results": {...}}, or POST /v1/runs/'
+            f"{run_id}/resume."
+        ),
+        new_data_part(json.loads(json.dumps({"requirements": needs}, default=str))),
+    ]

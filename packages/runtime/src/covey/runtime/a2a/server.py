@@ -5,7 +5,8 @@ The official `a2a-sdk` does the protocol (JSON-RPC 1.0 `SendMessage`, `SendStrea
 are mounted in the Litestar app, so the runtime's host/origin guard and its bearer-token
 middleware run first, and a caller reaches A2A only with the scopes the REST API asks for
 (`agents:read` for a card, `agents:run` for a call). Tasks are kept per caller (tenant and user)
-in this process; the runs behind them are ordinary stored runs.
+and per agent in the runtime's store (`tasks.py`), so every worker on the same database serves
+them and a restart keeps them; the runs behind them are ordinary stored runs.
 """
 
 from __future__ import annotations
@@ -158,17 +159,17 @@ def build_a2a_app(runtime: RuntimeState) -> Any:
     """The Starlette app with one A2A agent per served agent, team and workflow."""
     from a2a.extensions.common import HTTP_EXTENSION_HEADER, get_requested_extensions
     from a2a.server.context import ServerCallContext
-    from a2a.server.request_handlers import DefaultRequestHandler
     from a2a.server.request_handlers.response_helpers import agent_card_to_dict
     from a2a.server.routes import ServerCallContextBuilder, create_jsonrpc_routes
-    from a2a.server.tasks import InMemoryTaskStore
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import JSONResponse, Response
     from starlette.routing import Route
 
     from covey.runtime.a2a.executor import PRINCIPAL_KEY, CoveyExecutor
-    from covey.runtime.a2a.users import CallerUser, owner_of
+    from covey.runtime.a2a.handler import CoveyRequestHandler
+    from covey.runtime.a2a.tasks import CoveyTaskStore
+    from covey.runtime.a2a.users import CallerUser
 
     class _Context(ServerCallContextBuilder):
         """The caller the runtime's auth middleware set, and the request's headers without
@@ -196,11 +197,15 @@ def build_a2a_app(runtime: RuntimeState) -> Any:
             if not name:
                 continue
             template = agent_card(runnable, kind, f"{A2A_PATH}/{name}", bearer=bearer)
-            handler = DefaultRequestHandler(
-                agent_executor=CoveyExecutor(runtime, runnable, kind),
-                # One store per agent: a task is reached only through the agent that ran it.
-                task_store=InMemoryTaskStore(owner_resolver=owner_of),
+            executor = CoveyExecutor(runtime, runnable, kind)
+            handler = CoveyRequestHandler(
+                agent_executor=executor,
+                # Tasks kept in the runtime's store, per caller and per agent: a task is
+                # reached only by its owner, through the agent that ran it, from any worker.
+                task_store=CoveyTaskStore(runtime, name),
                 agent_card=template,
+                runs_here=executor.runs_here,
+                poll_interval=runtime.settings.poll_interval,
             )
             # v0.3 clients (methods `message/send`...) are still common: served on the same URL.
             routes += create_jsonrpc_routes(

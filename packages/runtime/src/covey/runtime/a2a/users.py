@@ -7,7 +7,7 @@ from a2a.server.context import ServerCallContext
 
 from covey.runtime.auth import Principal
 
-__all__ = ["CallerUser", "owner_of"]
+__all__ = ["CallerUser", "owner_of", "owner_of_principal"]
 
 
 class CallerUser(User):
