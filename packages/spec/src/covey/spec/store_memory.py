@@ -85,6 +85,10 @@ class MemoryMethods(ABC):
     ) -> Page[MemoryUser]:
         """The users with memories, a profile or learnings of their own, in the scope.
 
+        Learnings of namespaces starting with `RESERVED_NAMESPACE_PREFIX` (`covey.`: Covey's
+        own bookkeeping, such as eval reports and A2A task snapshots) do not count: a user whose
+        only rows are those is not listed.
+
         A tenant-wide scope lists every such user of its tenant; a user scope lists at most
         itself (when it has any of them). Shared learnings (`user_id=None`) belong to no user
         and list nobody. Each row counts the user's memories and gives the time of the latest

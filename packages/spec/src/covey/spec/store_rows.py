@@ -24,6 +24,7 @@ __all__ = [
     "MAX_ID_LENGTH",
     "MAX_PAGE_SIZE",
     "MAX_SEARCH_LENGTH",
+    "RESERVED_NAMESPACE_PREFIX",
     "Approval",
     "ApprovalStatus",
     "KnowledgeContent",
@@ -58,6 +59,11 @@ MAX_PAGE_SIZE = 1000
 
 MAX_SEARCH_LENGTH = 200
 """The longest `search` text (in characters) `Store.list_sessions` accepts."""
+
+RESERVED_NAMESPACE_PREFIX = "covey."
+"""Learning namespaces starting with this are Covey's own bookkeeping (eval reports, A2A task
+snapshots, covey-learn's call counters), not knowledge about a user: they make no user known to
+`Store.list_memory_users`, and the runtime never serves them through `/v1/learnings`."""
 
 T = TypeVar("T")
 

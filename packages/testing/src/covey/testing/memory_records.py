@@ -6,6 +6,7 @@ from datetime import datetime
 
 from covey.spec.errors import ConflictError, InvalidInputError, NotFoundError
 from covey.spec.store import (
+    RESERVED_NAMESPACE_PREFIX,
     KnowledgeContent,
     KnowledgeStatus,
     Learning,
@@ -136,7 +137,9 @@ class InMemoryRecords(InMemoryTables):
                 if tenant == scope.tenant_id:
                     seen(profile.user_id, profile.updated_at, 0)
             for (tenant, _), learning in self._learnings.items():
-                if tenant == scope.tenant_id:
+                if tenant == scope.tenant_id and not learning.namespace.startswith(
+                    RESERVED_NAMESPACE_PREFIX
+                ):
                     seen(learning.user_id, learning.created_at, 0)
             rows = [MemoryUser(user_id=u, memories=counts[u], updated_at=latest[u]) for u in counts]
             return page_of(

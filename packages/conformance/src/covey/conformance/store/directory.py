@@ -12,6 +12,7 @@ import pytest
 from covey.conformance.store.common import T0, StoreScopes, all_pages, ids_of
 from covey.spec.errors import InvalidInputError
 from covey.spec.store import (
+    RESERVED_NAMESPACE_PREFIX,
     Learning,
     LearningNamespace,
     Memory,
@@ -111,6 +112,38 @@ class DirectoryTests:
         await store.delete_user_profile(s.tenant, "dave")
         counts = {u.user_id: u.memories for u in (await store.list_memory_users(s.tenant)).items}
         assert counts == {"alice": 1, "bob": 0}
+
+    @pytest.mark.asyncio
+    async def test_list_memory_users_skips_covey_bookkeeping(
+        self, store: Store, conformance_scopes: StoreScopes
+    ) -> None:
+        """Learnings of `covey.` namespaces (eval reports, A2A task snapshots) make nobody a
+        known user, nor do they move a known user's latest change.
+
+        If this fails: leave learnings whose namespace starts with `RESERVED_NAMESPACE_PREFIX`
+        out of `list_memory_users` (the prefix includes the dot: `coveyevals` is not reserved).
+        """
+        s = conformance_scopes
+
+        async def learned(user: str, namespace: str, minute: int) -> None:
+            await store.add_learning(
+                s.tenant,
+                Learning(
+                    id=f"{user}-{namespace}",
+                    namespace=namespace,
+                    content="x",
+                    user_id=user,
+                    created_at=T0 + timedelta(minutes=minute),
+                ),
+            )
+
+        await learned("only-bookkeeping", f"{RESERVED_NAMESPACE_PREFIX}evals", 9)
+        await learned("both", "ns", 1)
+        await learned("both", f"{RESERVED_NAMESPACE_PREFIX}a2a.tasks/x", 8)
+        await learned("lookalike", "coveyevals", 2)
+        listed = await store.list_memory_users(s.tenant)
+        assert _users(listed) == ["lookalike", "both"]
+        assert listed.items[1].updated_at == T0 + timedelta(minutes=1)
 
     @pytest.mark.asyncio
     async def test_list_memory_users_scope(

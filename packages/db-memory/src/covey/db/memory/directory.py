@@ -13,7 +13,7 @@ from typing import TypeVar
 from covey.db.memory.pages import micros, page_of
 from covey.db.memory.scoping import check_scope, visible
 from covey.db.memory.tables import Tables
-from covey.spec.store import LearningNamespace, MemoryUser, Page, Scope
+from covey.spec.store import RESERVED_NAMESPACE_PREFIX, LearningNamespace, MemoryUser, Page, Scope
 
 __all__ = ["DirectoryMethods"]
 
@@ -51,7 +51,9 @@ class DirectoryMethods(Tables):
                 if tenant == scope.tenant_id:
                     seen(profile.user_id, profile.updated_at, 0)
             for (tenant, _), learning in self._learnings.items():
-                if tenant == scope.tenant_id:
+                if tenant == scope.tenant_id and not learning.namespace.startswith(
+                    RESERVED_NAMESPACE_PREFIX
+                ):
                     seen(learning.user_id, learning.created_at, 0)
         rows = [MemoryUser(user_id=u, memories=n, updated_at=latest[u]) for u, n in counts.items()]
         return page_of(

@@ -300,7 +300,7 @@ def _v7_memory_directory(connection: Connection) -> None:
         Column("created_at", UTCDateTime),
     )
     c = learnings.c
-    Index("ix_covey_learnings_user", c.tenant_id, c.user_id, c.created_at).create(
+    Index("ix_covey_learnings_user", c.tenant_id, c.user_id, c.namespace, c.created_at).create(
         connection, checkfirst=False
     )
     Index("ix_covey_learnings_kinds", c.tenant_id, c.namespace, c.kind, c.user_id).create(

@@ -21,7 +21,14 @@ from covey.db.sql.columns import UTCDateTime
 from covey.db.sql.pages import after, decode_cursor, encode_cursor, from_micros, micros
 from covey.db.sql.scoping import check_scope, visible
 from covey.db.sql.store_core import StoreCore
-from covey.spec.store import LearningNamespace, MemoryUser, Page, Scope, check_limit
+from covey.spec.store import (
+    RESERVED_NAMESPACE_PREFIX,
+    LearningNamespace,
+    MemoryUser,
+    Page,
+    Scope,
+    check_limit,
+)
 
 __all__ = ["SqlDirectory", "kinds_statement", "namespaces_statement", "users_statement"]
 
@@ -37,7 +44,11 @@ def users_statement(scope: Scope, limit: int, cursor: str | None) -> Select[Any,
     """
     m, p, lt = t.MEMORIES, t.PROFILES, t.LEARNINGS
     # Shared learnings (no user) are nobody's; a user scope's condition already excludes them.
-    own_learnings = visible(lt, scope)
+    # Covey's own bookkeeping (eval reports, A2A task snapshots) makes nobody a known user.
+    own_learnings = and_(
+        visible(lt, scope),
+        ~lt.c.namespace.startswith(RESERVED_NAMESPACE_PREFIX, autoescape=True),
+    )
     if scope.user_id is None:
         own_learnings = and_(own_learnings, lt.c.user_id.is_not(None))
     # One row per user and table, then one per user: the count of memories and the latest

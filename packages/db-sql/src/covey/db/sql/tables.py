@@ -223,7 +223,7 @@ class LearningRow(CoveyTable, table=True):
     __table_args__ = (
         Index("ix_covey_learnings_namespace", "tenant_id", "namespace", "created_at", "id"),
         # Version 7: `list_memory_users` and `list_learning_namespaces` read only these.
-        Index("ix_covey_learnings_user", "tenant_id", "user_id", "created_at"),
+        Index("ix_covey_learnings_user", "tenant_id", "user_id", "namespace", "created_at"),
         Index("ix_covey_learnings_kinds", "tenant_id", "namespace", "kind", "user_id"),
     )
 

@@ -37,7 +37,15 @@ from covey.runtime.memory_dto import (
 )
 from covey.runtime.problems import ApiError, problem_responses
 from covey.runtime.state import RuntimeState
-from covey.spec.store import MAX_PAGE_SIZE, LearningNamespace, Memory, Scope, Store, UserProfile
+from covey.spec.store import (
+    MAX_PAGE_SIZE,
+    RESERVED_NAMESPACE_PREFIX,
+    LearningNamespace,
+    Memory,
+    Scope,
+    Store,
+    UserProfile,
+)
 
 __all__ = ["LearningController", "MemoryController", "ProfileController"]
 
@@ -53,7 +61,7 @@ UserFilter = Annotated[
 ]
 
 
-_RESERVED = "covey."
+_RESERVED = RESERVED_NAMESPACE_PREFIX
 """Learning namespaces Covey keeps for itself (covey-learn's per-user call counter lives in
 `covey.learn.calls`): never listed, read or deleted through the API."""
 
