@@ -284,6 +284,42 @@ def test_migrate_an_sqlite_store(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert (tmp_path / "sub" / "c.db").is_file()
 
 
+def test_a_relative_sqlite_store_is_beside_the_config_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Fails if a relative SQLite path follows the working directory: a service manager and an
+    operator's shell in another folder would then open two different databases."""
+    app, elsewhere = tmp_path / "app", tmp_path / "elsewhere"
+    app.mkdir()
+    elsewhere.mkdir()
+    config = _config(app, store="sqlite:///.covey/app.db?timeout=5")
+    monkeypatch.chdir(elsewhere)
+    assert main(["migrate", "--config", str(config)]) == 0
+    capsys.readouterr()
+    assert (app / ".covey" / "app.db").is_file()
+    assert not (elsewhere / ".covey").exists()
+
+
+def test_a_database_left_in_the_working_directory_is_named_not_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Fails if a relative path silently opens a new, empty database beside the config file
+    while the data of earlier versions (which read it from the working directory) sits there."""
+    app, elsewhere = tmp_path / "app", tmp_path / "elsewhere"
+    app.mkdir()
+    config = _config(app, store="sqlite:///data/app.db")
+    (elsewhere / "data").mkdir(parents=True)
+    (elsewhere / "data" / "app.db").write_bytes(b"")
+    monkeypatch.chdir(elsewhere)
+    assert main(["migrate", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert str(app / "data" / "app.db") in err and str(elsewhere / "data" / "app.db") in err
+    assert not (app / "data" / "app.db").exists()
+    # Named absolutely, the old database is used as it is.
+    absolute = _config(app, store=f"sqlite:///{elsewhere / 'data' / 'app.db'}")
+    assert main(["migrate", "--config", str(absolute)]) == 0
+
+
 def test_the_console_script_is_installed() -> None:
     out = subprocess.run(
         [Path(sys.executable).parent / "covey", "--help"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncGenerator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from pathlib import Path
@@ -87,20 +88,18 @@ def open_store(url: str, *, base_dir: Path | None = None) -> Store:
     """The store a URL names, through the `covey.db` plugins like any other.
 
     `memory://` (covey-db-memory, a dependency of the runtime) keeps everything in this process,
-    bounded (`memory://?max_runs=10000`). A relative SQLite path's folder is created, so
-    `sqlite:///.covey/covey.db` works on a fresh machine.
+    bounded (`memory://?max_runs=10000`). A relative SQLite path is resolved against `base_dir`
+    (the config file's folder, like every other path of the settings; without one, the working
+    directory), and its folder is created, so `sqlite:///.covey/covey.db` works on a fresh
+    machine and names the same file whatever folder a command is started from.
 
     Raises:
         ConfigurationError: the URL is malformed, or no plugin handles its scheme (the message
-            has the install line).
+            has the install line); or a relative SQLite path names no file beside the config
+            but an existing one in the working directory (where earlier versions put it):
+            rather than start an empty database next to the old one, the message names both.
     """
-    if url.startswith("sqlite") and ":///" in url:
-        path = url.split(":///", 1)[1].split("?", 1)[0]
-        if path and path != ":memory:":
-            folder = Path(path).parent
-            if not folder.is_absolute() and base_dir is not None:
-                folder = Path.cwd() / folder
-            folder.mkdir(parents=True, exist_ok=True)
+    url = _anchored_sqlite(url, base_dir)
     from covey.spec.plugins import resolve_store
 
     try:
@@ -108,6 +107,36 @@ def open_store(url: str, *, base_dir: Path | None = None) -> Store:
     except ConfigurationError as exc:
         raise ConfigurationError(f"store = {redact_url(url)!r}: {exc}") from None
     return store
+
+
+_SQLITE_FILE = re.compile(
+    r"^(?P<head>(?:sql\+)?sqlite(?:\+\w+)?:///)(?P<path>[^?]*)(?P<query>\?.*)?$"
+)
+
+
+def _anchored_sqlite(url: str, base_dir: Path | None) -> str:
+    """`url` with a relative SQLite file made absolute against `base_dir`, its folder created."""
+    match = _SQLITE_FILE.match(url)
+    if match is None:
+        return url
+    path = match["path"]
+    if not path or path == ":memory:":
+        return url
+    file = Path(path)
+    if not file.is_absolute() and base_dir is not None:
+        anchored = (base_dir / file).absolute()
+        before = (Path.cwd() / file).absolute()
+        if anchored != before and not anchored.exists() and before.exists():
+            raise ConfigurationError(
+                f"store = {redact_url(url)!r}: a relative SQLite path is read from the config "
+                f"file's folder ({anchored}), where there is no database, but one exists in the "
+                f"working directory ({before}). Name the one to use with an absolute path "
+                f"(sqlite:///{before}) or move it."
+            )
+        file = anchored
+        url = f"{match['head']}{file}{match['query'] or ''}"
+    file.parent.mkdir(parents=True, exist_ok=True)
+    return url
 
 
 def _provide_state(state: State) -> RuntimeState:
