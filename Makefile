@@ -32,7 +32,7 @@ system-deps: ## Install system packages the tests use (PostgreSQL server binarie
 	@bash scripts/system_deps.sh
 
 .PHONY: demo
-demo: install ## Start the demo service on 127.0.0.1:8000 (PORT=8001 to move it; SQLite under .covey/)
+demo: install ## Start the demo service on 127.0.0.1:8000 (PORT=8001 to move it; SQLite under apps/server/.covey/)
 	@PORT="$(PORT)" UV="$(UV)" bash scripts/demo.sh
 
 .PHONY: test
