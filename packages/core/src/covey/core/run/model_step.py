@@ -23,7 +23,7 @@ from covey.spec import (
     ToolCallPart,
 )
 from covey.spec import events as ev
-from covey.spec.errors import UnexpectedModelBehavior
+from covey.spec.errors import GuardrailTripped, UnexpectedModelBehavior
 
 if TYPE_CHECKING:
     from covey.core.run.engine import RunEngine
@@ -56,6 +56,9 @@ async def request(e: RunEngine) -> AsyncIterator[ev.BaseEvent | ModelResponse]:
             try:
                 if e.options.stream:
                     response: ModelResponse | None = None
+                    gate = e.gate
+                    if gate is not None:
+                        gate.reset()
                     stream = current.request_stream(messages, e.settings, params)
                     try:
                         while True:
@@ -65,7 +68,17 @@ async def request(e: RunEngine) -> AsyncIterator[ev.BaseEvent | ModelResponse]:
                             if isinstance(item, FinalResponseEvent):
                                 response = item.response
                                 continue
-                            for event in e.stream.events(e, item):
+                            events = (
+                                e.stream.events(e, item)
+                                if gate is None
+                                else await e.step(gate.events(e, item))
+                            )
+                            for event in events:
+                                emitted = True
+                                yield event
+                        if gate is not None:
+                            # The end of the stream is the last checkpoint of every text part.
+                            for event in await e.step(gate.finish(e)):
                                 emitted = True
                                 yield event
                     finally:
@@ -79,7 +92,8 @@ async def request(e: RunEngine) -> AsyncIterator[ev.BaseEvent | ModelResponse]:
                     response = await e.step(current.request(messages, e.settings, params))
                 yield response
                 return
-            except Cancelled:
+            except (Cancelled, GuardrailTripped):
+                # A stream check tripped: the run fails; no retry, no other model.
                 raise
             except Exception as exc:
                 if emitted:
