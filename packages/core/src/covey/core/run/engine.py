@@ -283,7 +283,11 @@ class RunEngine:
             if foreground:
                 for event in await run_learners(foreground, self.learning_run(), result, self.emit):
                     yield event
-        final_event = self.emit(_FINAL[result.status], result=result)
+        final_event = self.emit(
+            _FINAL[result.status],
+            # Events show what the stream checks released, the run's record its messages.
+            result=result if self.gate is None else self.gate.shown_result(result),
+        )
         with anyio.CancelScope(shield=True):
             await finish(self, toolsets, result)
         if background:
@@ -442,7 +446,7 @@ class RunEngine:
                 step=state.step,
                 # The model's own words stay in the run's messages; its event shows what the
                 # stream checks released.
-                response=response if self.gate is None else self.gate.masked(response),
+                response=response if self.gate is None else self.gate.show(response),
                 usage=usage,
             )
             state.open_model_request = None

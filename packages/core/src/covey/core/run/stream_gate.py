@@ -11,9 +11,10 @@ Raw text is never in an event: partial structured output is not streamed while t
 holds, and `model_request.completed` carries the released text in place of the model's.
 
 A local check (a regex) reads only the text not yet released: the cut between released and
-held text falls between words, and a cut is taken only when checking the held text as a whole
-begins with the check of the part before the cut (no value straddles it), so checking costs
-O(window + every) per checkpoint, linear over the answer. A non-local check reads the whole
+held text falls between words, and a cut is taken only when the held text checked as a whole
+equals its two sides checked apart (no value straddles it); otherwise everything stays held
+until a later cut is clean. Checking costs O(window + every) per checkpoint, linear over the
+answer. A non-local check reads the whole
 answer at each checkpoint; if it would change text already released, the run trips rather than
 re-send or let raw text go.
 """
@@ -30,6 +31,7 @@ from covey.spec import (
     PartDeltaEvent,
     PartStartEvent,
     RunContext,
+    RunResult,
     TextPart,
     TextPartDelta,
     ToolCallPart,
@@ -85,7 +87,7 @@ class _Part:
 class StreamGate:
     """Holds a streamed answer's text until the stream checks have read it (see the module)."""
 
-    __slots__ = ("_checks", "_open", "_output_parts", "_released", "policy")
+    __slots__ = ("_checks", "_open", "_output_parts", "_released", "_shown", "policy")
 
     def __init__(self, checks: Sequence[StreamCheck], policy: StreamCheckPolicy) -> None:
         self._checks = tuple(checks)
@@ -93,6 +95,8 @@ class StreamGate:
         self._open: dict[int, _Part] = {}
         self._released: dict[int, str] = {}
         self._output_parts: set[int] = set()
+        self._shown: dict[int, tuple[ModelResponse, ModelResponse]] = {}
+        """id of a response of the run -> (it, as shown); it is kept so the id stays its own."""
 
     @classmethod
     def of(cls, hooks: Sequence[object]) -> StreamGate | None:
@@ -151,15 +155,30 @@ class StreamGate:
         """At the end of the stream: check and release what every open text part holds."""
         return await self._close(e, keep=None)
 
-    def masked(self, response: ModelResponse) -> ModelResponse:
-        """`response` as its event may show it: each text part the text released for it."""
+    def show(self, response: ModelResponse) -> ModelResponse:
+        """`response` as events may show it: each text part the text released for it (kept, so
+        the final event's result shows the same)."""
         parts: list[Any] = list(response.parts)
         changed = False
         for index, part in enumerate(parts):
             if isinstance(part, TextPart):
                 parts[index] = part.model_copy(update={"content": self._released.get(index, "")})
                 changed = True
-        return response.model_copy(update={"parts": parts}) if changed else response
+        if not changed:
+            return response
+        shown = response.model_copy(update={"parts": parts})
+        self._shown[id(response)] = (response, shown)
+        return shown
+
+    def shown_result(self, result: RunResult[Any]) -> RunResult[Any]:
+        """`result` as the final event shows it: its messages' answers as they were released."""
+        if not self._shown:
+            return result
+        messages = [
+            shown if (kept := self._shown.get(id(m))) is not None and (shown := kept[1]) else m
+            for m in result.messages
+        ]
+        return result.model_copy(update={"messages": messages})
 
     # --- internals -------------------------------------------------------------------------------
 
@@ -218,10 +237,13 @@ class StreamGate:
             if cut == 0:
                 part.chunks = [raw]
                 return ""
-            head = raw[:cut]
-            head_checked = await self._check(ctx, head)
-            if not checked.startswith(head_checked):
-                # A value straddles the cut: hold it all until a later cut is clean.
+            head_checked = await self._check(ctx, raw[:cut])
+            # The cut is clean when the two sides checked apart read as the whole checked: a
+            # value straddling it ("+44 20 7946 | 0958": the head alone masks as a shorter
+            # phone number, and the tail's digits would go out) makes them differ.
+            if not checked.startswith(head_checked) or (
+                head_checked + await self._check(ctx, raw[cut:]) != checked
+            ):
                 part.chunks = [raw]
                 return ""
             part.chunks = [raw[cut:]]
