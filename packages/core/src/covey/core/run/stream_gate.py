@@ -237,6 +237,12 @@ class StreamGate:
             if cut == 0:
                 part.chunks = [raw]
                 return ""
+            if checked == raw:
+                # Nothing in the held text is masked, so nothing at the cut is (the window
+                # covers any value that could still grow across it): one check, no split.
+                part.chunks = [raw[cut:]]
+                part.released.append(raw[:cut])
+                return raw[:cut]
             head_checked = await self._check(ctx, raw[:cut])
             # The cut is clean when the two sides checked apart read as the whole checked: a
             # value straddling it ("+44 20 7946 | 0958": the head alone masks as a shorter
