@@ -29,6 +29,7 @@ from covey.spec import (
     ModelResponse,
     ModelStreamEvent,
     PartDeltaEvent,
+    PartEndEvent,
     PartStartEvent,
     RunContext,
     RunResult,
@@ -75,13 +76,15 @@ def cut_point(text: str, window: int) -> int:
 class _Part:
     """One text part of the response: raw text not yet checked-and-released, and what was."""
 
-    __slots__ = ("chunks", "released", "since")
+    __slots__ = ("chunks", "held", "released", "since")
 
     def __init__(self) -> None:
         self.chunks: list[str] = []
         """Raw text held (local checks) or the whole raw text (non-local checks)."""
         self.released: list[str] = []
         self.since = 0
+        self.held = 0
+        """Characters still held after the last check that released nothing (else 0)."""
 
 
 class StreamGate:
@@ -140,6 +143,12 @@ class StreamGate:
                 return out
             out.extend(self._plain(e, item))
             return out
+        if isinstance(item, PartEndEvent) and item.index in self._open:
+            # The end of a text part is its last checkpoint.
+            part = self._open.pop(item.index)
+            out = self._emit(e, item.index, await self._checkpoint(e.ctx, part, final=True))
+            self._released[item.index] = "".join(part.released)
+            return out
         if isinstance(item, PartDeltaEvent):
             delta = item.delta
             if isinstance(delta, TextPartDelta):
@@ -194,7 +203,10 @@ class StreamGate:
             part = self._open[index] = _Part()
         part.chunks.append(fragment)
         part.since += len(fragment)
-        if part.since < self.policy.every and "\n" not in fragment:
+        # While the held text cannot be cut (one long word: no whitespace to cut at), the next
+        # check waits for it to grow by half, so re-reading it stays linear overall.
+        every = max(self.policy.every, part.held // 2)
+        if part.since < every and "\n" not in fragment:
             return []
         part.since = 0
         return self._emit(e, index, await self._checkpoint(e.ctx, part, final=False))
@@ -222,6 +234,15 @@ class StreamGate:
                 if exc.stage is None:
                     exc.stage = "output"
                 raise
+            except Exception as exc:
+                # A check that fails cannot vouch for the text: fail closed, typed, and not
+                # retried on another model. Only the error's type is named (its message may
+                # quote the text).
+                raise GuardrailTripped(
+                    f"the stream check failed ({type(exc).__name__})",
+                    guardrail=check.name,
+                    stage="output",
+                ) from exc
         return text
 
     async def _checkpoint(self, ctx: RunContext[Any], part: _Part, *, final: bool) -> str:
@@ -236,13 +257,9 @@ class StreamGate:
             cut = cut_point(raw, self.policy.window)
             if cut == 0:
                 part.chunks = [raw]
+                part.held = len(raw)
                 return ""
-            if checked == raw:
-                # Nothing in the held text is masked, so nothing at the cut is (the window
-                # covers any value that could still grow across it): one check, no split.
-                part.chunks = [raw[cut:]]
-                part.released.append(raw[:cut])
-                return raw[:cut]
+            part.held = 0
             head_checked = await self._check(ctx, raw[:cut])
             # The cut is clean when the two sides checked apart read as the whole checked: a
             # value straddling it ("+44 20 7946 | 0958": the head alone masks as a shorter
@@ -251,6 +268,7 @@ class StreamGate:
                 head_checked + await self._check(ctx, raw[cut:]) != checked
             ):
                 part.chunks = [raw]
+                part.held = len(raw)
                 return ""
             part.chunks = [raw[cut:]]
             part.released.append(head_checked)
