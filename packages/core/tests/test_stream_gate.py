@@ -17,6 +17,8 @@ from core_helpers import collect
 from team_helpers import delegate, echo_returns, leader, prompt_of
 
 from covey.core import Agent, RunStatus, Team
+from covey.core.fallback import FallbackModel
+from covey.core.retry import RetryPolicy
 from covey.core.run.stream_gate import StreamGate, cut_point
 from covey.core.testing import AgentInfo, DeltaToolCall, FunctionModel
 from covey.db.sql import SqlStore
@@ -283,7 +285,17 @@ async def test_a_check_that_fails_fails_the_run_closed_without_quoting_it_or_ret
         for at in range(0, len(ANSWER), 3):
             yield ANSWER[at : at + 3]
 
-    agent = Agent(model=FunctionModel(stream_function=stream), post_hooks=[Broken()])
+    backup = small_deltas("the backup model's answer")
+    # Even a chain told to fall back on guardrail errors (a provider's content filter) does not
+    # send the answer a stream check refused to another model.
+    model = FallbackModel(
+        FunctionModel(stream_function=stream), backup, fallback_on=(GuardrailTripped,)
+    )
+    agent = Agent(
+        model=model,
+        post_hooks=[Broken()],
+        retry=RetryPolicy(max_attempts=3, retry_on=(Exception,), initial_delay=0, jitter=0),
+    )
     events = await collect(agent.run_stream("x"))
     final = events[-1]
     assert isinstance(final, ev.RunFailed) and final.result.error is not None

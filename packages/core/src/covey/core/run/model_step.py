@@ -23,7 +23,7 @@ from covey.spec import (
     ToolCallPart,
 )
 from covey.spec import events as ev
-from covey.spec.errors import GuardrailTripped, UnexpectedModelBehavior
+from covey.spec.errors import UnexpectedModelBehavior
 
 if TYPE_CHECKING:
     from covey.core.run.engine import RunEngine
@@ -92,11 +92,11 @@ async def request(e: RunEngine) -> AsyncIterator[ev.BaseEvent | ModelResponse]:
                     response = await e.step(current.request(messages, e.settings, params))
                 yield response
                 return
-            except (Cancelled, GuardrailTripped):
-                # A stream check tripped: the run fails; no retry, no other model.
+            except Cancelled:
                 raise
             except Exception as exc:
-                if emitted:
+                # A stream check that tripped fails the run: no retry, no other model.
+                if emitted or (e.gate is not None and e.gate.failed):
                     raise
                 delay = policy.delay_for(attempt, exc) if policy is not None else None
                 if delay is not None:

@@ -90,7 +90,7 @@ class _Part:
 class StreamGate:
     """Holds a streamed answer's text until the stream checks have read it (see the module)."""
 
-    __slots__ = ("_checks", "_open", "_output_parts", "_released", "_shown", "policy")
+    __slots__ = ("_checks", "_open", "_output_parts", "_released", "_shown", "failed", "policy")
 
     def __init__(self, checks: Sequence[StreamCheck], policy: StreamCheckPolicy) -> None:
         self._checks = tuple(checks)
@@ -98,6 +98,8 @@ class StreamGate:
         self._open: dict[int, _Part] = {}
         self._released: dict[int, str] = {}
         self._output_parts: set[int] = set()
+        self.failed = False
+        """A check tripped or failed: the request must not be retried or sent elsewhere."""
         self._shown: dict[int, tuple[ModelResponse, ModelResponse]] = {}
         """id of a response of the run -> (it, as shown); it is kept so the id stays its own."""
 
@@ -123,6 +125,7 @@ class StreamGate:
 
     def reset(self) -> None:
         """Forget a response (a new attempt: what was held was never sent)."""
+        self.failed = False
         self._open.clear()
         self._released.clear()
         self._output_parts.clear()
@@ -229,12 +232,14 @@ class StreamGate:
             try:
                 text = await check.check_text(ctx, text)
             except GuardrailTripped as exc:
+                self.failed = True
                 if exc.guardrail is None:
                     exc.guardrail = check.name
                 if exc.stage is None:
                     exc.stage = "output"
                 raise
             except Exception as exc:
+                self.failed = True
                 # A check that fails cannot vouch for the text: fail closed, typed, and not
                 # retried on another model. Only the error's type is named (its message may
                 # quote the text).
@@ -277,6 +282,7 @@ class StreamGate:
         checked = await self._check(ctx, raw)
         sent = "".join(part.released)
         if not checked.startswith(sent):
+            self.failed = True
             raise GuardrailTripped(
                 "the checked answer changed text already streamed (raise the window)",
                 guardrail=self._checks[0].name,
