@@ -306,3 +306,36 @@ async def test_a_check_that_fails_fails_the_run_closed_without_quoting_it_or_ret
     }
     assert deltas(events) == [] and raw_values_in(events) == []
     assert calls == [1], "not retried, not sent to another model"
+
+
+async def test_structured_output_is_not_streamed_raw_while_held() -> None:
+    from pydantic import BaseModel
+
+    class Contact(BaseModel):
+        name: str
+        email: str
+
+    async def model(messages: list[ModelRequest | ModelResponse], info: AgentInfo) -> Any:
+        tool = info.output_tools[0].name
+        args = '{"name": "Jane", "email": "' + EMAIL + '"}'
+        yield DeltaToolCall(name=tool, tool_call_id="o1")
+        for at in range(0, len(args), 4):
+            yield DeltaToolCall(json_args=args[at : at + 4])
+
+    class ContactMasker(Masker):
+        async def __call__(self, ctx: RunContext[Any], result: RunResult[Any]) -> RunResult[Any]:
+            output = result.output.model_copy(update={"email": "[EMAIL]"})
+            return result.model_copy(update={"output": output})
+
+    agent = Agent(
+        model=FunctionModel(stream_function=model),
+        output_type=Contact,
+        output_mode="tool",
+        post_hooks=[ContactMasker()],
+    )
+    events = await collect(agent.run_stream("x"))
+    final = events[-1]
+    assert isinstance(final, ev.RunCompleted)
+    assert final.result.output == Contact(name="Jane", email="[EMAIL]")
+    assert not any(isinstance(e, ev.OutputDelta) for e in events)
+    assert raw_values_in(events) == []

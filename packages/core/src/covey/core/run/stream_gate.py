@@ -8,7 +8,8 @@ a newline, the end of the part, the end of the stream) and releases, as `text.de
 only the checked (masked) text, except a tail of `window` characters that more text could
 still change. A trip raises `GuardrailTripped` (stage `output`) before the text is released.
 Raw text is never in an event: partial structured output is not streamed while the gate
-holds, and `model_request.completed` carries the released text in place of the model's.
+holds, and `model_request.completed` and the final event's result carry the released text in
+place of the model's (and no arguments for the output tool); the run's messages keep its words.
 
 A local check (a regex) reads only the text not yet released: the cut between released and
 held text falls between words, and a cut is taken only when the held text checked as a whole
@@ -175,6 +176,11 @@ class StreamGate:
         for index, part in enumerate(parts):
             if isinstance(part, TextPart):
                 parts[index] = part.model_copy(update={"content": self._released.get(index, "")})
+                changed = True
+            elif isinstance(part, ToolCallPart) and index in self._output_parts:
+                # The output tool's arguments are the unchecked answer: events leave them out
+                # (the result's output is the checked one).
+                parts[index] = part.model_copy(update={"args": {}})
                 changed = True
         if not changed:
             return response
