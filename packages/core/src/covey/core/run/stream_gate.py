@@ -15,9 +15,8 @@ A local check (a regex) reads only the text not yet released: the cut between re
 held text falls between words, and a cut is taken only when the held text checked as a whole
 equals its two sides checked apart (no value straddles it); otherwise everything stays held
 until a later cut is clean. Checking costs O(window + every) per checkpoint, linear over the
-answer. A non-local check reads the whole
-answer at each checkpoint; if it would change text already released, the run trips rather than
-re-send or let raw text go.
+answer. A non-local check reads the whole answer at each checkpoint; if it would change text
+already released, the run trips rather than re-send it or let raw text go.
 """
 
 from __future__ import annotations
@@ -192,10 +191,10 @@ class StreamGate:
         """`result` as the final event shows it: its messages' answers as they were released."""
         if not self._shown:
             return result
-        messages = [
-            shown if (kept := self._shown.get(id(m))) is not None and (shown := kept[1]) else m
-            for m in result.messages
-        ]
+        messages: list[Any] = []
+        for message in result.messages:
+            kept = self._shown.get(id(message))
+            messages.append(kept[1] if kept is not None and kept[0] is message else message)
         return result.model_copy(update={"messages": messages})
 
     # --- internals -------------------------------------------------------------------------------
