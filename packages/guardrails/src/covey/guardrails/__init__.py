@@ -16,9 +16,15 @@ from __future__ import annotations
 
 from covey.guardrails._base import Guardrail
 from covey.guardrails.injection import InjectionSignal, PromptInjectionGuardrail, injection_signals
-from covey.guardrails.moderation import DEFAULT_CATEGORIES, ModerationGuardrail, ModerationVerdict
+from covey.guardrails.moderation import (
+    DEFAULT_CATEGORIES,
+    MODERATION_STREAM,
+    ModerationGuardrail,
+    ModerationVerdict,
+)
 from covey.guardrails.pii import (
     PII_KINDS,
+    PII_STREAM,
     PIIGuardrail,
     PIIKind,
     PIIMatch,
@@ -30,7 +36,9 @@ from covey.guardrails.pii import (
 
 __all__ = [
     "DEFAULT_CATEGORIES",
+    "MODERATION_STREAM",
     "PII_KINDS",
+    "PII_STREAM",
     "Guardrail",
     "InjectionSignal",
     "ModerationGuardrail",

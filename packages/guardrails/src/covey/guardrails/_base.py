@@ -27,8 +27,9 @@ from covey.spec import (
     VideoContent,
 )
 from covey.spec.errors import GuardrailTripped
+from covey.spec.stream_checks import StreamCheckPolicy
 
-__all__ = ["CallNext", "Guardrail", "ToolResultHook"]
+__all__ = ["CallNext", "Guardrail", "ToolResultHook", "stream_option"]
 
 CallNext = Callable[[dict[str, Any]], Awaitable[ToolResult]]
 ToolResultHook = Callable[[RunContext[Any], ToolCallPart, CallNext], Awaitable[ToolResult]]
@@ -46,6 +47,10 @@ class Guardrail(ABC):
     """
 
     name: str = "guardrail"
+    stream_policy: StreamCheckPolicy | None = None
+    """How this guardrail, as a post-run hook, checks a streamed answer before it is sent
+    (`covey.spec.stream_checks`); `None` (the default): it reads the finished output only, and a
+    streamed answer's deltas go out unchecked."""
 
     @abstractmethod
     async def inspect(self, ctx: RunContext[Any], texts: list[str]) -> list[str]:
@@ -60,6 +65,21 @@ class Guardrail(ABC):
             if exc.guardrail is not None:
                 raise
             raise GuardrailTripped(exc.reason, guardrail=self.name, stage=exc.stage) from None
+
+    async def check_text(self, ctx: RunContext[Any], text: str) -> str:
+        """One text checked (part of a streamed answer): returned, masked or not, or
+        `GuardrailTripped` named after this guardrail."""
+        try:
+            checked = await self.inspect(ctx, [text])
+        except GuardrailTripped as exc:
+            if exc.guardrail is not None:
+                raise
+            raise GuardrailTripped(exc.reason, guardrail=self.name, stage=exc.stage) from None
+        if len(checked) != 1:
+            raise GuardrailTripped(
+                "the guardrail returned the wrong number of texts", guardrail=self.name
+            )
+        return checked[0]
 
     def on_tool_results(self) -> ToolResultHook:
         """This guardrail on every tool result, as tool middleware: `Agent(hooks=[...])`.
@@ -164,3 +184,12 @@ def _rebuild(value: Any, replace: Callable[[str], str]) -> Any:
         items = [_rebuild(item, replace) for item in cast("Sequence[Any]", value)]
         return items if isinstance(value, list) else tuple(items)
     return value
+
+
+def stream_option(
+    stream: bool | StreamCheckPolicy, default: StreamCheckPolicy
+) -> StreamCheckPolicy | None:
+    """A guardrail's `stream=` option: `True` its default policy, `False` none, or a policy."""
+    if isinstance(stream, StreamCheckPolicy):
+        return stream
+    return default if stream else None

@@ -21,11 +21,12 @@ from typing import Any, Literal
 import anyio
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from covey.guardrails._base import Guardrail
+from covey.guardrails._base import Guardrail, stream_option
 from covey.spec import ChatModel, ModelRequest, ModelRequestParams, RunContext, SystemPart, UserPart
 from covey.spec.errors import ConfigurationError, GuardrailTripped
+from covey.spec.stream_checks import StreamCheckPolicy
 
-__all__ = ["DEFAULT_CATEGORIES", "ModerationGuardrail", "ModerationVerdict"]
+__all__ = ["DEFAULT_CATEGORIES", "MODERATION_STREAM", "ModerationGuardrail", "ModerationVerdict"]
 
 log = logging.getLogger("covey.guardrails")
 
@@ -50,6 +51,11 @@ Flag the text if it falls in any of these categories: {categories}.
 {policy}
 Answer with one JSON object and nothing else:
 {{"flagged": true or false, "categories": ["<category>", ...]}}"""
+
+
+MODERATION_STREAM = StreamCheckPolicy(window=0, every=2000, local=False)
+"""`ModerationGuardrail(stream=True)`: the whole answer so far is judged every 2,000 new
+characters (a model call each: coarse on purpose), and the text judged is released."""
 
 
 class ModerationVerdict(BaseModel):
@@ -77,6 +83,10 @@ class ModerationGuardrail(Guardrail):
         timeout: Seconds the model gets; over it counts as an error.
         max_chars: Only the first this many characters are sent (the rest is cut, and said so).
         name: The guardrail's name in events and errors.
+        stream: As a post-run hook of a streamed run, judge the answer before it is sent:
+            `False` (the default: one model call per chunk would be absurd) judges the finished
+            output only; `True` holds the text and judges it every 2,000 characters
+            (`MODERATION_STREAM`); or a `StreamCheckPolicy` of your own.
     """
 
     def __init__(
@@ -89,6 +99,7 @@ class ModerationGuardrail(Guardrail):
         timeout: float = 30.0,
         max_chars: int = 20_000,
         name: str = "moderation",
+        stream: bool | StreamCheckPolicy = False,
     ) -> None:
         if not categories or any(not re.fullmatch(r"[a-z][a-z0-9_]{0,40}", c) for c in categories):
             raise ConfigurationError(
@@ -105,6 +116,7 @@ class ModerationGuardrail(Guardrail):
         self.timeout = timeout
         self.max_chars = max_chars
         self.name = name
+        self.stream_policy = stream_option(stream, MODERATION_STREAM)
 
     def __repr__(self) -> str:
         model = self._model if isinstance(self._model, str) else type(self._model).__name__

@@ -14,13 +14,15 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from covey.guardrails._base import Guardrail
+from covey.guardrails._base import Guardrail, stream_option
 from covey.guardrails._text import fold
 from covey.spec import RunContext
 from covey.spec.errors import ConfigurationError, GuardrailTripped
+from covey.spec.stream_checks import StreamCheckPolicy
 
 __all__ = [
     "PII_KINDS",
+    "PII_STREAM",
     "PIIGuardrail",
     "PIIKind",
     "PIIMatch",
@@ -172,6 +174,13 @@ def find_pii(text: str, kinds: Collection[PIIKind] = PII_KINDS) -> list[PIIMatch
     return found
 
 
+PII_STREAM = StreamCheckPolicy(window=72, every=32, local=True)
+"""How `PIIGuardrail` checks a streamed answer by default. The window covers the longest value
+with spaces it masks (an IBAN of 34 characters written with a space between each: 67; a card of
+19 digits with separators: 37); an e-mail has no spaces, and the cut never falls inside a word.
+The patterns are local, so only the text not yet released is read."""
+
+
 def _label(match: PIIMatch) -> str:
     return f"[{match.kind.upper()}]"
 
@@ -206,6 +215,9 @@ class PIIGuardrail(Guardrail):
         action: `"mask"` replaces each value; `"block"` raises `GuardrailTripped`.
         replacement: The text put in place of a match (default `[EMAIL]`, `[PHONE]`...).
         name: The guardrail's name in events and errors.
+        stream: As a post-run hook of a streamed run, hold the answer's text until it is
+            checked (`True`, the default: `PII_STREAM`), or a `StreamCheckPolicy` of your own;
+            `False` checks the finished output only.
     """
 
     def __init__(
@@ -215,6 +227,7 @@ class PIIGuardrail(Guardrail):
         action: Literal["mask", "block"] = "mask",
         replacement: Callable[[PIIMatch], str] | None = None,
         name: str = "pii",
+        stream: bool | StreamCheckPolicy = True,
     ) -> None:
         chosen = tuple(PII_KINDS if kinds is None else kinds)
         unknown = sorted(set(chosen) - set(PII_KINDS))
@@ -232,6 +245,7 @@ class PIIGuardrail(Guardrail):
         self.action = action
         self.replacement = replacement or _label
         self.name = name
+        self.stream_policy = stream_option(stream, PII_STREAM)
 
     def __repr__(self) -> str:
         return f"PIIGuardrail(kinds={sorted(self.kinds)}, action={self.action!r})"

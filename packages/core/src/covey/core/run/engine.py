@@ -31,6 +31,7 @@ from covey.core.run.output_step import handle_response
 from covey.core.run.persistence import Persistence
 from covey.core.run.plan import Hook, RunPlan
 from covey.core.run.state import MISSING, Cancelled, Pause, RunState
+from covey.core.run.stream_gate import StreamGate
 from covey.core.run.tool_step import resume_pending
 from covey.core.summaries import summary_section
 from covey.core.tool_calls import ToolEntry, collect_tools
@@ -68,6 +69,7 @@ class RunEngine:
     __slots__ = (
         "chain",
         "ctx",
+        "gate",
         "handle",
         "options",
         "output",
@@ -122,6 +124,11 @@ class RunEngine:
             options.model_settings if base is None else base.merge(options.model_settings)
         )
         self.stream = model_step.StreamTranslator()
+        # Streamed text is held for the output guardrails that check streams (none: no gate,
+        # today's path).
+        self.gate: StreamGate | None = (
+            StreamGate.of(plan.post_hooks) if options.stream and plan.post_hooks else None
+        )
 
     # --- events, steps, cancellation -------------------------------------------------------------
 
@@ -243,11 +250,12 @@ class RunEngine:
                     input=input_json(self.options.input),
                     resumed=self.resume is not None,
                 )
-            if isinstance(exc, GuardrailTripped):
-                yield self._tripped(exc, None)
 
         for event in close_open(self, cancelled=status is RunStatus.CANCELLED, error=error):
             yield event
+        if isinstance(error, GuardrailTripped):
+            # Right before `run.failed`, after the model request it cut short (a stream check).
+            yield self._tripped(error, None)
         status, error, keep_output = await close_session(self, status, error, started=started)
         if status is RunStatus.COMPLETED:
             result = build_result(self, RunStatus.COMPLETED, None)
@@ -275,7 +283,11 @@ class RunEngine:
             if foreground:
                 for event in await run_learners(foreground, self.learning_run(), result, self.emit):
                     yield event
-        final_event = self.emit(_FINAL[result.status], result=result)
+        final_event = self.emit(
+            _FINAL[result.status],
+            # Events show what the stream checks released, the run's record its messages.
+            result=result if self.gate is None else self.gate.shown_result(result),
+        )
         with anyio.CancelScope(shield=True):
             await finish(self, toolsets, result)
         if background:
@@ -432,7 +444,9 @@ class RunEngine:
                 ev.ModelRequestCompleted,
                 model_name=state.open_model_request or self.chain.current.model_name,
                 step=state.step,
-                response=response,
+                # The model's own words stay in the run's messages; its event shows what the
+                # stream checks released.
+                response=response if self.gate is None else self.gate.show(response),
                 usage=usage,
             )
             state.open_model_request = None

@@ -56,6 +56,9 @@ async def request(e: RunEngine) -> AsyncIterator[ev.BaseEvent | ModelResponse]:
             try:
                 if e.options.stream:
                     response: ModelResponse | None = None
+                    gate = e.gate
+                    if gate is not None:
+                        gate.reset()
                     stream = current.request_stream(messages, e.settings, params)
                     try:
                         while True:
@@ -65,7 +68,17 @@ async def request(e: RunEngine) -> AsyncIterator[ev.BaseEvent | ModelResponse]:
                             if isinstance(item, FinalResponseEvent):
                                 response = item.response
                                 continue
-                            for event in e.stream.events(e, item):
+                            events = (
+                                e.stream.events(e, item)
+                                if gate is None
+                                else await e.step(gate.events(e, item))
+                            )
+                            for event in events:
+                                emitted = True
+                                yield event
+                        if gate is not None:
+                            # The end of the stream is the last checkpoint of every text part.
+                            for event in await e.step(gate.finish(e)):
                                 emitted = True
                                 yield event
                     finally:
@@ -82,7 +95,8 @@ async def request(e: RunEngine) -> AsyncIterator[ev.BaseEvent | ModelResponse]:
             except Cancelled:
                 raise
             except Exception as exc:
-                if emitted:
+                # A stream check that tripped fails the run: no retry, no other model.
+                if emitted or (e.gate is not None and e.gate.failed):
                     raise
                 delay = policy.delay_for(attempt, exc) if policy is not None else None
                 if delay is not None:
