@@ -266,6 +266,27 @@ class TestBroken(StoreSuite):
 """,
         ["test_list_memory_users_skips_covey_bookkeeping"],
     ),
+    "store-lists-tenants-of-paused-schedules": (
+        """
+class Paused(InMemoryStore):
+    # Forgets the `enabled` filter: a tenant whose schedules are all paused is polled forever,
+    # and a store that names it would make every process read that tenant's rows for nothing.
+    async def list_due_tenants(self, now, *, limit=1000):
+        async with self._lock:
+            tenants = {
+                tenant
+                for (tenant, _), r in self._schedules.items()
+                if r.next_run_at is not None and r.next_run_at <= now
+            }
+        return sorted(tenants)[:limit]
+
+class TestBroken(StoreSuite):
+    @pytest.fixture
+    def store(self):
+        return Paused()
+""",
+        ["test_list_due_tenants"],
+    ),
     "store-filters-learning-namespaces-after-paging": (
         """
 from covey.spec.store import Page

@@ -503,6 +503,46 @@ async def _check_v6_data(store: SqlStore) -> None:
     ]
 
 
+async def _seed_v7(url: str) -> None:
+    """Schedules written before the version 8 index of due schedules across tenants."""
+
+    def seed(c: Connection) -> None:
+        at = T0.replace(tzinfo=None)
+        rows = (
+            ("t7-a", "due", True, at),
+            ("t7-b", "paused", False, at),
+            ("t7-c", "later", True, None),
+        )
+        for tenant, sid, enabled, next_run_at in rows:
+            c.execute(
+                text(
+                    "INSERT INTO covey_schedules (tenant_id, id, user_id, name, target_kind, "
+                    "target_id, trigger, spec, timezone, payload, enabled, next_run_at, "
+                    "last_run_at, metadata, created_at, updated_at) VALUES (:tenant, :id, NULL, "
+                    ":name, 'agent', 'a', 'interval', '60', 'UTC', '{}', :enabled, :next, NULL, "
+                    "'{}', :at, :at)"
+                ),
+                {
+                    "tenant": tenant,
+                    "id": sid,
+                    "name": sid,
+                    "enabled": enabled,
+                    "next": next_run_at,
+                    "at": at,
+                },
+            )
+
+    async with runner_for(url) as runner:
+        await runner.write(seed)
+
+
+async def _check_v7_data(store: SqlStore) -> None:
+    """Version 8 indexes due schedules across tenants: older schedules name their tenant."""
+    due = await store.list_due_tenants(T0 + timedelta(seconds=1))
+    assert [x for x in due if x.startswith("t7-")] == ["t7-a"]
+    assert [s.id for s in await store.list_due(Scope("t7-a"), T0)] == ["due"]
+
+
 SEEDS: dict[int, Callable[[str], Awaitable[None]]] = {
     1: _seed_v1,
     2: _seed_v2,
@@ -510,6 +550,7 @@ SEEDS: dict[int, Callable[[str], Awaitable[None]]] = {
     4: _seed_v4,
     5: _seed_v5,
     6: _seed_v6,
+    7: _seed_v7,
 }
 """Data to write at each version; add one for every new version."""
 
@@ -520,6 +561,7 @@ CHECKS: dict[int, Callable[[SqlStore], Awaitable[None]]] = {
     4: _check_v4_data,
     5: _check_v5_data,
     6: _check_v6_data,
+    7: _check_v7_data,
 }
 
 

@@ -176,14 +176,12 @@ async def _migrate(store: Store) -> None:
         await migrate()
 
 
-async def test_another_tenants_schedules_are_not_fired_unless_watched() -> None:
-    store = InMemoryStore()
-    acme = Scope("acme", "alice")
+async def _save_in(store: Store, scope: Scope, schedule_id: str = "theirs") -> None:
     await store.save_schedule(
-        acme,
+        scope,
         Schedule(
-            id="theirs",
-            name="theirs",
+            id=schedule_id,
+            name=schedule_id,
             target_id="echo",
             trigger="interval",
             spec="1",
@@ -192,10 +190,20 @@ async def test_another_tenants_schedules_are_not_fired_unless_watched() -> None:
             next_run_at=T0,
         ),
     )
+
+
+async def test_every_tenants_due_schedules_fire_without_being_watched(
+    stores: StoreFactory,
+) -> None:
+    """A scheduler that never saw tenant `acme` (a restarted process, or another worker) still
+    fires its due schedule, as `acme`'s user, and nothing lands in the default tenant."""
+    store = stores()
+    acme = Scope("acme", "alice")
     async with scheduler(store) as s:
-        assert await s.tick(T0) == 0
-        s.watch_tenant("acme")
+        assert s.tenants == {"default"}
+        await _save_in(store, acme)
         assert await s.tick(T0) == 1
+        assert await s.tick(T0) == 0  # claimed: once
         with anyio.fail_after(30):
             while True:
                 runs = (await store.list_runs(acme)).items
@@ -203,7 +211,30 @@ async def test_another_tenants_schedules_are_not_fired_unless_watched() -> None:
                     break
                 await anyio.sleep(0.02)
     assert runs[0].user_id == "alice"
+    assert runs[0].output == "echo: tick"
     assert (await store.list_runs(SCOPE)).items == []
+
+
+async def test_one_tenants_failure_does_not_stop_the_others() -> None:
+    """A tenant whose schedules cannot be read this tick is skipped, logged, and retried; the
+    tenants after it in the list still fire."""
+
+    class Flaky(InMemoryStore):
+        broken = True
+
+        async def list_due(self, scope: Scope, now: datetime) -> list[Schedule]:
+            if scope.tenant_id == "aaa" and self.broken:
+                raise OSError("connection lost")
+            return await super().list_due(scope, now)
+
+    store = Flaky()
+    for tenant in ("aaa", "zzz"):
+        await _save_in(store, Scope(tenant, "alice"))
+    async with scheduler(store) as s:
+        assert await s.tick(T0) == 1  # zzz's
+        store.broken = False
+        assert await s.tick(T0) == 1  # aaa's, on the next look
+        assert await s.tick(T0) == 0
 
 
 async def test_a_long_downtime_of_a_second_by_second_cron_is_skipped_in_bounded_work() -> None:

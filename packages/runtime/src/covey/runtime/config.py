@@ -213,7 +213,9 @@ class RuntimeSettings(BaseSettings):
     """A firing found this many seconds late or less (the server was down or busy) still runs;
     older missed firings are skipped and counted in the schedule's `missed`."""
     schedule_tenants: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["default"])
-    """Tenants whose schedules this process fires, besides those that created a schedule here."""
+    """Deprecated, no longer needed: every process fires every tenant's due schedules (the store
+    lists the tenants with due schedules). Tenants listed here are still looked at on every
+    poll, which changes nothing; the setting will be removed in a later release."""
 
     # --- protocols -----------------------------------------------------------------------------
     mcp_expose: Annotated[list[str], NoDecode] = Field(default_factory=list[str])

@@ -2,7 +2,9 @@
 
 A store keeps sessions, runs, the append-only run-event log, memories, user profiles,
 learnings, knowledge contents, approvals, schedules and trace spans. Every call takes a `Scope`
-first, and no call can read, change or delete a row outside it.
+first, and no call can read, change or delete a row outside it. The one exception is
+`list_due_tenants`: an operation of the deployment itself (the runtime's scheduler asks it which
+tenants have due schedules), it takes no scope and returns tenant ids only, never rows.
 
 Scope rules every implementation follows (and `covey-conformance` checks):
 

@@ -138,6 +138,21 @@ class OperationsMethods(ABC):
     async def list_due(self, scope: Scope, now: datetime) -> list[Schedule]:
         """Enabled schedules whose `next_run_at` is at or before `now`, soonest first (ties: id)."""
 
+    @abstractmethod
+    async def list_due_tenants(self, now: datetime, *, limit: int = 1000) -> list[str]:
+        """The ids of the tenants with at least one enabled schedule whose `next_run_at` is at
+        or before `now`, sorted, each once; at most `limit` of them (1 to `MAX_PAGE_SIZE`).
+
+        The one method without a `Scope`: it is an operation of the deployment itself, not of a
+        tenant, so that every runtime process finds every tenant's due schedules (also after a
+        restart, or on a worker the tenant never used) and then reads them with `list_due`
+        under that tenant's scope. It returns tenant ids only, never rows or anything else
+        about a schedule; do not expose it to a tenant's callers.
+
+        Raises:
+            InvalidInputError: `now` is not a datetime, or `limit` is out of range.
+        """
+
     # --- traces ----------------------------------------------------------------------------------
 
     @abstractmethod

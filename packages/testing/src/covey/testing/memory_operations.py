@@ -15,6 +15,7 @@ from covey.spec.store import (
     Scope,
     TraceSpan,
     check_id,
+    check_limit,
     utc_now,
 )
 from covey.testing.memory_tables import (
@@ -220,6 +221,18 @@ class InMemoryOperations(InMemoryTables):
             ]
             due.sort(key=lambda r: (micros(r.next_run_at or now), r.id))
             return [copy_row(r) for r in due]
+
+    async def list_due_tenants(self, now: datetime, *, limit: int = 1000) -> list[str]:
+        """See `Store.list_due_tenants`."""
+        check_limit(limit)
+        at = micros(now)
+        async with self._lock:
+            tenants = {
+                tenant
+                for (tenant, _), r in self._schedules.items()
+                if r.enabled and r.next_run_at is not None and micros(r.next_run_at) <= at
+            }
+        return sorted(tenants)[:limit]
 
     # --- traces ----------------------------------------------------------------------------------
 

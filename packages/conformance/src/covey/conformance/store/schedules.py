@@ -1,19 +1,19 @@
 """The schedules tests of `StoreSuite`.
 
-Lifecycle, compare-and-set updates, due schedules.
+Lifecycle, compare-and-set updates, due schedules, the tenants with due schedules.
 """
 
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from covey.conformance.store.common import T0, StoreScopes, all_pages, ids_of
-from covey.spec.errors import ConflictError, NotFoundError
-from covey.spec.store import Schedule, Store
+from covey.spec.errors import ConflictError, InvalidInputError, NotFoundError
+from covey.spec.store import MAX_PAGE_SIZE, Schedule, Scope, Store
 
 
 class ScheduleTests:
@@ -152,3 +152,61 @@ class ScheduleTests:
         due = await store.list_due(scope, now)
         assert ids_of(due) == ["early", "late", "exactly-now"]
         assert await store.list_due(conformance_scopes.other_tenant, now) == []
+
+    @pytest.mark.asyncio
+    async def test_list_due_tenants(self, store: Store, conformance_scopes: StoreScopes) -> None:
+        """`list_due_tenants` names every tenant with an enabled, due schedule: sorted, each
+        once, at most `limit`; paused and not-yet-due schedules name no tenant.
+
+        If this fails: `SELECT DISTINCT tenant_id` over `enabled AND next_run_at IS NOT NULL
+        AND next_run_at <= :now`, ordered by `tenant_id`, `LIMIT :limit`. This is what lets a
+        restarted runtime fire the schedules of tenants it has never seen.
+        """
+        # An instant long before any other test's rows, so that in a store shared with other
+        # tests (one PostgreSQL database) only this test's tenants are due at `now`.
+        now = datetime(1971, 1, 1, tzinfo=UTC)
+        a, b = conformance_scopes.tenant.tenant_id, conformance_scopes.other_tenant.tenant_id
+        paused_only = Scope(f"{a}-paused")
+        future_only = Scope(f"{a}-future")
+
+        def schedule(sid: str, next_run_at: Any, enabled: bool = True) -> Schedule:
+            return Schedule(
+                id=sid,
+                name=sid,
+                target_id="agent",
+                trigger="interval",
+                spec="60",
+                next_run_at=next_run_at,
+                enabled=enabled,
+            )
+
+        for scope, item in (
+            (conformance_scopes.other_alice, schedule("b-due", now - timedelta(days=1))),
+            (conformance_scopes.alice, schedule("a-due", now - timedelta(minutes=1))),
+            (conformance_scopes.bob, schedule("a-due-too", now)),
+            (conformance_scopes.tenant, schedule("a-due-three", now - timedelta(minutes=10))),
+            (paused_only, schedule("paused", now - timedelta(hours=1), enabled=False)),
+            (future_only, schedule("future", now + timedelta(seconds=1))),
+            (future_only, schedule("never", None)),
+        ):
+            await store.save_schedule(scope, item)
+        ours = {a, b, paused_only.tenant_id, future_only.tenant_id}
+        listed = await store.list_due_tenants(now)
+        assert listed == sorted(set(listed)), "sorted, each tenant once"
+        assert [x for x in listed if x in ours] == sorted([a, b])
+        assert await store.list_due_tenants(now, limit=1) == listed[:1]
+        earlier = await store.list_due_tenants(now - timedelta(minutes=30))
+        assert [x for x in earlier if x in ours] == [b]
+        # Pausing the last due schedules of a tenant takes it off the list.
+        for scope, sid in (
+            (conformance_scopes.alice, "a-due"),
+            (conformance_scopes.bob, "a-due-too"),
+            (conformance_scopes.tenant, "a-due-three"),
+        ):
+            row = await store.get_schedule(scope, sid)
+            assert row is not None
+            await store.save_schedule(scope, row.model_copy(update={"enabled": False}))
+        assert [x for x in await store.list_due_tenants(now) if x in ours] == [b]
+        for limit in (0, -1, MAX_PAGE_SIZE + 1):
+            with pytest.raises(InvalidInputError):
+                await store.list_due_tenants(now, limit=limit)

@@ -33,6 +33,7 @@ from covey.spec.store import (
     TraceSpan,
     UserProfile,
     check_id,
+    check_limit,
     utc_now,
 )
 
@@ -532,6 +533,19 @@ class RecordMethods(Tables):
             ]
         due.sort(key=lambda d: (d[0], d[1]))
         return [private_copy(r) for _, _, r in due]
+
+    async def list_due_tenants(self, now: datetime, *, limit: int = 1000) -> list[str]:
+        """See `Store.list_due_tenants`."""
+        check_type(now, datetime, "now")
+        check_limit(limit)
+        at = micros(now)
+        with self._lock:
+            tenants = {
+                tenant
+                for (tenant, _), r in self._schedules.items()
+                if r.enabled and r.next_run_at is not None and micros(r.next_run_at) <= at
+            }
+        return sorted(tenants)[:limit]
 
     # --- traces ----------------------------------------------------------------------------------
 

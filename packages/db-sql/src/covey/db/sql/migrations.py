@@ -27,6 +27,7 @@ from importlib.metadata import version as distribution_version
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     Column,
     Connection,
     ForeignKeyConstraint,
@@ -308,6 +309,26 @@ def _v7_memory_directory(connection: Connection) -> None:
     )
 
 
+# --- version 8: which tenants have due schedules (every process fires every tenant's) ----------
+
+
+def _v8_due_tenants(connection: Connection) -> None:
+    """Index schedules by `(enabled, next_run_at, tenant_id)`, so `list_due_tenants` reads the
+    due range across tenants from the index alone (`ix_covey_schedules_due` leads with the
+    tenant and serves only one tenant's `list_due`)."""
+    schedules = Table(
+        "covey_schedules",
+        MetaData(),
+        Column("tenant_id", ID()),
+        Column("enabled", Boolean),
+        Column("next_run_at", UTCDateTime),
+    )
+    c = schedules.c
+    Index("ix_covey_schedules_due_tenants", c.enabled, c.next_run_at, c.tenant_id).create(
+        connection, checkfirst=False
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", v1_initial_schema),
     Migration(
@@ -320,6 +341,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(6, "index of runs by agent (the console's runs list)", _v6_runs_by_agent),
     Migration(7, "indexes of learnings by user and by namespace and kind", _v7_memory_directory),
+    Migration(8, "index of due schedules across tenants", _v8_due_tenants),
 )
 """Every step, in order; versions are 1, 2, 3, ... without gaps."""
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import delete, select, true, update
+from sqlalchemy import Select, delete, select, true, update
 from sqlalchemy.engine import Connection
 
 from covey.db.sql import records
@@ -43,10 +43,27 @@ from covey.spec.store import (
     Scope,
     TraceSpan,
     check_id,
+    check_limit,
     utc_now,
 )
 
-__all__ = ["SqlOperations"]
+__all__ = ["SqlOperations", "due_tenants_statement"]
+
+
+def due_tenants_statement(now: datetime, limit: int) -> Select[tuple[str]]:
+    """The query of `list_due_tenants` (the plan tests ask the database how it reads it)."""
+    sc = t.SCHEDULES
+    return (
+        select(sc.c.tenant_id)
+        .where(
+            sc.c.enabled == true(),
+            sc.c.next_run_at.is_not(None),
+            sc.c.next_run_at <= now,
+        )
+        .distinct()
+        .order_by(sc.c.tenant_id)
+        .limit(limit)
+    )
 
 
 class SqlOperations(StoreCore):
@@ -278,6 +295,15 @@ class SqlOperations(StoreCore):
             .order_by(sc.c.next_run_at, sc.c.id)
         )
         return await self._read("list_due", lambda c: fetch_all(c, query, records.SCHEDULE))
+
+    async def list_due_tenants(self, now: datetime, *, limit: int = 1000) -> list[str]:
+        """See `Store.list_due_tenants`. Served by the index `ix_covey_schedules_due_tenants`
+        `(enabled, next_run_at, tenant_id)`: a range of due rows, read from the index alone."""
+        check_type(now, datetime, "now")
+        query = due_tenants_statement(now, check_limit(limit))
+        return await self._read(
+            "list_due_tenants", lambda c: [str(x) for x in c.execute(query).scalars()]
+        )
 
     # --- traces ----------------------------------------------------------------------------------
 

@@ -292,7 +292,10 @@ class ScheduleRow(CoveyTable, table=True):
     """`covey.spec.store.Schedule`."""
 
     __tablename__ = "covey_schedules"  # pyright: ignore[reportAssignmentType]
-    __table_args__ = (Index("ix_covey_schedules_due", "tenant_id", "enabled", "next_run_at"),)
+    __table_args__ = (
+        Index("ix_covey_schedules_due", "tenant_id", "enabled", "next_run_at"),
+        Index("ix_covey_schedules_due_tenants", "enabled", "next_run_at", "tenant_id"),
+    )
 
     tenant_id: str = Field(sa_column=Column(ID(), primary_key=True))
     id: str = Field(sa_column=Column(ID(), primary_key=True))

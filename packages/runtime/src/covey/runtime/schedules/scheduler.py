@@ -1,12 +1,14 @@
 """`Scheduler`: fires due schedules as ordinary background runs, once across every process.
 
 Every runtime process may run a scheduler on the same store. Each one, every `poll` seconds,
-lists the due schedules of its tenants and claims each due firing with a compare-and-set on the
-schedule's version (`Store.save_schedule(expected_updated_at=...)`): the write that moves
+asks the store which tenants have due schedules (`Store.list_due_tenants`, the one store call
+across tenants: tenant ids only), lists each such tenant's due schedules under that tenant's
+scope, and claims each due firing with a compare-and-set on the schedule's version (`Store.save_schedule(expected_updated_at=...)`): the write that moves
 `next_run_at` on and records the firing's run id happens only over the version that was read,
 so of several processes seeing the same firing exactly one wins; the others get a
 `ConflictError` and move on. Only the winner starts the run, in its own `RunManager`, with the
-schedule's id and the firing's time in the run's metadata.
+schedule's id and the firing's time in the run's metadata. So a schedule fires whichever
+process is up, also one just restarted or one its tenant never used.
 
 Misfires (the policy, documented in docs/operations.md): a firing found at most
 `misfire_grace` seconds late still runs, late, one run per firing; older ones are skipped,
@@ -50,6 +52,9 @@ WORKER = f"{socket.gethostname()}:{os.getpid()}"
 _COUNT_CAP = 1_000
 """Past this many skipped cron firings in one catch-up, `missed` stops counting them."""
 
+_TENANTS_PER_TICK = 1_000
+"""At most this many tenants with due schedules are asked of the store per tick."""
+
 
 def _iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat()
@@ -85,7 +90,7 @@ def _skip(schedule: Schedule, due: datetime, horizon: datetime) -> tuple[datetim
 
 
 class Scheduler:
-    """Fires the due schedules of `tenants` through `manager`; see the module docstring.
+    """Fires the due schedules of every tenant through `manager`; see the module docstring.
 
     A plain class, not a dataclass: Litestar injects it into handlers and would read a
     dataclass's fields as a request model.
@@ -96,7 +101,8 @@ class Scheduler:
         manager: Starts the runs (background, visible, cancellable like any other).
         poll: Seconds between looks for due schedules.
         misfire_grace: How late a firing may start; older firings are skipped.
-        tenants: Tenants whose schedules are fired here (more are added as they are seen).
+        tenants: Tenants looked at on every poll besides those the store lists as due (the
+            deprecated `schedule_tenants` setting; no longer needed for firing).
     """
 
     def __init__(
@@ -119,7 +125,7 @@ class Scheduler:
         """Set to look now; made in the loop that runs the scheduler."""
 
     def watch_tenant(self, tenant_id: str) -> None:
-        """Fire `tenant_id`'s schedules too (a schedule was created there), and look now."""
+        """A schedule was created in `tenant_id`: look at its schedules on every poll, and now."""
         self.tenants.add(tenant_id)
         self.wake()
 
@@ -140,12 +146,22 @@ class Scheduler:
                 await self._wake.wait()
 
     async def tick(self, now: datetime | None = None) -> int:
-        """Fire every firing due at `now` (default: the clock); how many runs this process started."""
+        """Fire every firing due at `now` (default: the clock); how many runs this process started.
+
+        The tenants are those the store lists as due plus the known ones. One tenant's failure
+        (a row the store cannot write, a lost connection) is logged and does not keep the
+        others' schedules from firing; its firings stay due for the next poll. Past
+        `_TENANTS_PER_TICK` due tenants, the rest come in the next ticks: a fired schedule
+        moves on, and its tenant leaves the list."""
+        due = await self.store.list_due_tenants(now or datetime.now(UTC), limit=_TENANTS_PER_TICK)
         started = 0
-        for tenant in sorted(self.tenants):
+        for tenant in sorted(self.tenants.union(due)):
             at = now or datetime.now(UTC)
-            for schedule in await self.store.list_due(Scope(tenant), at):
-                started += await self._fire_due(tenant, schedule, at)
+            try:
+                for schedule in await self.store.list_due(Scope(tenant), at):
+                    started += await self._fire_due(tenant, schedule, at)
+            except Exception:
+                log.exception("firing the due schedules of tenant %r failed; retrying", tenant)
         return started
 
     async def _fire_due(self, tenant: str, schedule: Schedule, now: datetime) -> int:
