@@ -16,6 +16,19 @@ from covey.spec.errors import ConflictError, InvalidInputError, NotFoundError
 from covey.spec.store import MAX_PAGE_SIZE, Schedule, Scope, Store
 
 
+def _due_schedule(sid: str, next_run_at: Any, enabled: bool = True) -> Schedule:
+    """An interval schedule named `sid` next due at `next_run_at` (the due-listing tests)."""
+    return Schedule(
+        id=sid,
+        name=sid,
+        target_id="agent",
+        trigger="interval",
+        spec="60",
+        next_run_at=next_run_at,
+        enabled=enabled,
+    )
+
+
 class ScheduleTests:
     """A part of `StoreSuite`: its tests run through `StoreSuite`, in every store's tests."""
 
@@ -129,24 +142,13 @@ class ScheduleTests:
         scope = conformance_scopes.alice
         now = T0 + timedelta(hours=1)
 
-        def schedule(sid: str, next_run_at: Any, enabled: bool = True) -> Schedule:
-            return Schedule(
-                id=sid,
-                name=sid,
-                target_id="agent",
-                trigger="interval",
-                spec="60",
-                next_run_at=next_run_at,
-                enabled=enabled,
-            )
-
         for item in (
-            schedule("late", now - timedelta(minutes=1)),
-            schedule("early", now - timedelta(minutes=30)),
-            schedule("exactly-now", now),
-            schedule("future", now + timedelta(seconds=1)),
-            schedule("never", None),
-            schedule("disabled", now - timedelta(hours=2), enabled=False),
+            _due_schedule("late", now - timedelta(minutes=1)),
+            _due_schedule("early", now - timedelta(minutes=30)),
+            _due_schedule("exactly-now", now),
+            _due_schedule("future", now + timedelta(seconds=1)),
+            _due_schedule("never", None),
+            _due_schedule("disabled", now - timedelta(hours=2), enabled=False),
         ):
             await store.save_schedule(scope, item)
         due = await store.list_due(scope, now)
@@ -169,25 +171,14 @@ class ScheduleTests:
         paused_only = Scope(f"{a}-paused")
         future_only = Scope(f"{a}-future")
 
-        def schedule(sid: str, next_run_at: Any, enabled: bool = True) -> Schedule:
-            return Schedule(
-                id=sid,
-                name=sid,
-                target_id="agent",
-                trigger="interval",
-                spec="60",
-                next_run_at=next_run_at,
-                enabled=enabled,
-            )
-
         for scope, item in (
-            (conformance_scopes.other_alice, schedule("b-due", now - timedelta(days=1))),
-            (conformance_scopes.alice, schedule("a-due", now - timedelta(minutes=1))),
-            (conformance_scopes.bob, schedule("a-due-too", now)),
-            (conformance_scopes.tenant, schedule("a-due-three", now - timedelta(minutes=10))),
-            (paused_only, schedule("paused", now - timedelta(hours=1), enabled=False)),
-            (future_only, schedule("future", now + timedelta(seconds=1))),
-            (future_only, schedule("never", None)),
+            (conformance_scopes.other_alice, _due_schedule("b-due", now - timedelta(days=1))),
+            (conformance_scopes.alice, _due_schedule("a-due", now - timedelta(minutes=1))),
+            (conformance_scopes.bob, _due_schedule("a-due-too", now)),
+            (conformance_scopes.tenant, _due_schedule("a-due-three", now - timedelta(minutes=10))),
+            (paused_only, _due_schedule("paused", now - timedelta(hours=1), enabled=False)),
+            (future_only, _due_schedule("future", now + timedelta(seconds=1))),
+            (future_only, _due_schedule("never", None)),
         ):
             await store.save_schedule(scope, item)
         ours = {a, b, paused_only.tenant_id, future_only.tenant_id}
