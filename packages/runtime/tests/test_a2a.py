@@ -60,6 +60,18 @@ def text_of(task: Task) -> str:
     return "".join(p.text for a in task.artifacts for p in a.parts if p.HasField("text"))
 
 
+def streamed(responses: list[Any]) -> tuple[list[Any], str]:
+    """The task states a stream's status updates went through, and its artifact text joined."""
+    states = [r.status_update.status.state for r in responses if r.HasField("status_update")]
+    text = "".join(
+        p.text
+        for r in responses
+        if r.HasField("artifact_update")
+        for p in r.artifact_update.artifact.parts
+    )
+    return states, text
+
+
 def final_task(responses: list[StreamResponse]) -> Task:
     tasks = [r.task for r in responses if r.HasField("task")]
     assert tasks, responses
@@ -101,15 +113,9 @@ async def test_streaming_sends_status_and_artifact_updates(serve: Any) -> None:
     kinds = [r.WhichOneof("payload") for r in responses]
     assert kinds[0] == "task"
     assert "artifact_update" in kinds
-    states = [r.status_update.status.state for r in responses if r.HasField("status_update")]
+    states, text = streamed(responses)
     assert states[0] == TaskState.TASK_STATE_WORKING
     assert states[-1] == TaskState.TASK_STATE_COMPLETED
-    text = "".join(
-        p.text
-        for r in responses
-        if r.HasField("artifact_update")
-        for p in r.artifact_update.artifact.parts
-    )
     assert text == "echo: stream me"
     await client.close()
 
@@ -419,14 +425,8 @@ async def test_a_second_client_subscribes_to_a_running_task(serve: Any, gates: P
     seen = [await anext(updates)]  # subscribed: the task as it stands
     (gates / "gate-sub").write_text("open")
     seen += [u async for u in updates]
-    states = [u.status_update.status.state for u in seen if u.HasField("status_update")]
+    states, text = streamed(seen)
     assert states[-1] == TaskState.TASK_STATE_COMPLETED
-    text = "".join(
-        p.text
-        for u in seen
-        if u.HasField("artifact_update")
-        for p in u.artifact_update.artifact.parts
-    )
     assert text == "done: gate gate-sub opened"
     await stream.aclose()
     await first.close()

@@ -27,7 +27,16 @@ from a2a.types.a2a_pb2 import (
 from a2a.utils.errors import TaskNotFoundError, UnsupportedOperationError
 from runtime_agents import GATES_ENV
 from runtime_helpers import TESTS, ProcessServer, wait_for, wait_until_event, write_config
-from test_a2a import client_for, collect, decisions, final_task, message, paused_for, text_of
+from test_a2a import (
+    client_for,
+    collect,
+    decisions,
+    final_task,
+    message,
+    paused_for,
+    streamed,
+    text_of,
+)
 from test_auth import SECRET, bearer, token
 
 pytest.importorskip("covey.db.sql", reason="covey-db-sql provides the shared SQL store")
@@ -244,14 +253,8 @@ async def test_a_task_running_on_one_worker_is_followed_from_another(
     (cluster.gates / "gate-followed").write_text("open")
     with anyio.fail_after(30):  # B does not run the task: without following it, B hangs
         seen = [u async for u in updates]
-    states = [u.status_update.status.state for u in seen if u.HasField("status_update")]
+    states, text = streamed(seen)
     assert states[-1] == TaskState.TASK_STATE_COMPLETED
-    text = "".join(
-        p.text
-        for u in seen
-        if u.HasField("artifact_update")
-        for p in u.artifact_update.artifact.parts
-    )
     assert text == "done: gate gate-followed opened"
     await follower.close()
     # A finished task has nothing more to stream, on any worker.
