@@ -6,6 +6,7 @@ as a waterfall, and a signed-in tenant never sees another tenant's sessions."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -248,16 +249,30 @@ def test_a_paused_run_approved_from_the_queue_completes(serve, browser) -> None:
 def test_a_paused_run_is_resumed_from_its_page(serve, browser) -> None:
     server, client = serve(registry=_registry())
     paused = _run(client, "refunds", "Refund order A-17")
-    with console_page(browser, server.url, f"runs/{paused['run_id']}") as page:
+    with console_page(browser, server.url, "runs") as page:
+        # The run's event log is held back until the note is typed, so the redraw the page
+        # makes when the log's stream ends lands while the note has the focus.
+        held: list[Any] = []
+        log = re.compile(r".*/v1/runs/[^/?]+/events.*")
+        page.route(log, lambda route: held.append(route))
+        page.goto(f"{server.url}/console/runs/{paused['run_id']}")
         form = page.get_by_role("form", name="Resume")
         form.get_by_label("Decision on issue_refund").select_option("approve")
-        # Typed while the page still replays the log and redraws when the stream ends: the
-        # redraw must leave the form (and what was typed in it) alone.
-        form.get_by_label("Note").fill("checked the order")
+        note = form.get_by_label("Note")
+        note.fill("checked the order")
+        deadline = time.monotonic() + 10
+        while not held and time.monotonic() < deadline:
+            page.wait_for_timeout(20)
+        assert held, "the page never asked for the run's events"
+        for route in held:
+            route.continue_()
+        page.unroute(log)
         events = page.get_by_role("list", name="Events")
         events.get_by_text("run.paused", exact=True).wait_for()
         page.get_by_role("status").filter(has_text="the run is paused.").wait_for()
-        assert form.get_by_label("Note").input_value() == "checked the order"
+        # The redraw left the form alone: the note keeps its text and its focus.
+        assert note.input_value() == "checked the order"
+        assert note.evaluate("el => el === document.activeElement")
         form.get_by_role("button", name="Resume run").click()
         # The page re-attaches to the resumed run and follows it to its end.
         events.get_by_text("run.completed", exact=True).wait_for()
